@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from brands.services import brand_create
+
+
+class Command(BaseCommand):
+    help = "Create a brand (tenant). Exits 0 with a message if it already exists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug")
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--language", default="en")
+        parser.add_argument("--jurisdiction", default="EU")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            brand, created = brand_create(
+                slug=options["slug"],
+                name=options["name"],
+                default_language=options["language"],
+                jurisdiction=options["jurisdiction"],
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        verb = "Created" if created else "Brand already exists:"
+        self.stdout.write(f"{verb} {brand.slug} ({brand.name})")

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 1–50 lowercase letters, digits and hyphens.")
+
+
+class Brand(models.Model):
+    """A tenant. Every other row belongs to exactly one brand."""
+
+    slug = models.CharField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    default_language = models.CharField(max_length=10, default="en")
+    jurisdiction = models.CharField(max_length=10, default="EU", help_text="ISO 3166 code, e.g. DE, US-CA, or EU")
+    contact_email = models.EmailField(blank=True, help_text="Shown on receipts as the controller's contact")
+    website = models.URLField(blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    privacy_policy_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    """A staff member's role in one brand (used by the console)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        ANALYST = "analyst", "Analyst"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANALYST)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "brand"], name="membership_unique_user_brand")]
+
+
+class Scope(models.TextChoices):
+    CONSENT_READ = "consent:read"
+    CONSENT_WRITE = "consent:write"
+    PREFERENCES_READ = "preferences:read"
+    PREFERENCES_WRITE = "preferences:write"
+    EVENTS_READ = "events:read"
+    DECISIONS_READ = "decisions:read"
+    ADMIN = "admin"
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (no dictionary to guess from).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A brand's API key. Only its SHA-256 and a visible prefix are stored."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Shown to identify the key; not secret")
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.brand.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scopes(self, required: set[str]) -> bool:
+        granted = set(self.scopes)
+        return Scope.ADMIN.value in granted or required <= granted
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful response to an `Idempotency-Key`, replayed for the same request."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "key"], name="idempotency_unique_brand_key")]

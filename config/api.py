@@ -1,0 +1,148 @@
+"""HTTP API plumbing shared by every app: problem+json errors, body limits, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from config.errors import ApplicationError, Unprocessable
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this endpoint accepts."
+    default_code = "payload-too-large"
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON parser that stops reading past API_MAX_BODY_BYTES, even for chunked bodies."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body must be at most {limit} bytes.")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise exceptions.ParseError(f"The request body is not valid JSON: {exc}") from None
+
+
+def problem(
+    status_code: int,
+    *,
+    code: str,
+    title: str,
+    detail: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:candor:problem:{code}",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(body, status=status_code, headers=headers)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF error trees → {"field.sub": ["message", …]}."""
+    if isinstance(data, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in data.items():
+            name = "body" if key == "non_field_errors" and not prefix else key
+            out.update(_flatten_errors(value, f"{prefix}.{name}" if prefix else str(name)))
+        return out
+    if isinstance(data, list) and data and all(isinstance(item, str) for item in data):
+        return {prefix or "body": [str(item) for item in data]}
+    if isinstance(data, list):
+        out = {}
+        for index, value in enumerate(data):
+            if value:
+                out.update(_flatten_errors(value, f"{prefix}[{index}]" if prefix else f"[{index}]"))
+        return out
+    return {prefix or "body": [str(data)]}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every API error leaves as application/problem+json (RFC 9457)."""
+    set_rollback()
+    if isinstance(exc, ApplicationError):
+        return problem(exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let Django answer 500 and log it
+
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(int(exc.wait) + 1)  # type: ignore[attr-defined]
+
+    if isinstance(exc, exceptions.ValidationError):
+        # The body parsed, but its content is not acceptable: 422 with per-field messages.
+        errors = _flatten_errors(exc.detail)
+        return problem(
+            Unprocessable.status,
+            code=Unprocessable.code,
+            title=Unprocessable.title,
+            detail="The request body has invalid fields; see errors.",
+            errors=errors,
+        )
+    code = str(getattr(exc, "default_code", "error")).replace("_", "-")
+    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    title = str(exc.default_detail).rstrip(".") if exc.status_code != 400 else "Bad request"
+    return problem(exc.status_code, code=code, title=title, detail=str(detail), headers=headers)
+
+
+# --- Opaque cursors ----------------------------------------------------------------
+
+
+def encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        tag, value = text.split(":", 1)
+        if tag != "c1":
+            raise ValueError(tag)
+        number = int(value)
+        if number < 0:
+            raise ValueError(number)
+        return number
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise Unprocessable.for_field("cursor", "This cursor is not one this API issued.") from None
+
+
+def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Unprocessable.for_field("limit", "limit must be a whole number.") from None
+    if not 1 <= value <= maximum:
+        raise Unprocessable.for_field("limit", f"limit must be between 1 and {maximum}.")
+    return value

@@ -1,0 +1,38 @@
+"""The one application error type. Services raise it; interfaces turn it into a response."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    status = 400
+    code = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(ApplicationError):
+    status = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(ApplicationError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class Unprocessable(ApplicationError):
+    """Well-formed but invalid: unknown purpose, unknown notice version, bad email…"""
+
+    status = 422
+    code = "validation-error"
+    title = "Validation failed"
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> Unprocessable:
+        return cls(message, errors={field: [message]})

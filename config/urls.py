@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from brands.views import jwks
+from config.views import healthz, readyz
+from consent import api as consent_api
+
+api_v1 = [
+    path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
+    path("contacts/<str:external_id>", consent_api.ContactApi.as_view(), name="contact"),
+    path("contacts/<str:external_id>/consents", consent_api.ContactConsentsApi.as_view(), name="consents"),
+    path(
+        "contacts/<str:external_id>/consents/history",
+        consent_api.ConsentHistoryApi.as_view(),
+        name="consent-history",
+    ),
+    path("consent-events/<str:event_id>/receipt", consent_api.ConsentReceiptApi.as_view(), name="receipt"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path(".well-known/candor/<slug:brand_slug>/jwks.json", jwks, name="brand-jwks"),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]

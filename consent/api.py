@@ -1,0 +1,177 @@
+"""Thin API views: parse, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
+
+from brands.auth import ApiPrincipal
+from brands.idempotency import idempotent
+from brands.models import Scope
+from config.api import decode_cursor, encode_cursor, parse_limit
+from config.errors import Unprocessable
+from consent import receipts, selectors, services
+from consent.serializers import (
+    ConsentEventOut,
+    ConsentHistoryOut,
+    ConsentIn,
+    ContactIn,
+    ContactOut,
+    CurrentConsentsOut,
+    PurposeOut,
+    ReceiptOut,
+)
+
+PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first response for the same body"
+)
+
+
+def validated(request: Request, serializer_class: type[Serializer]) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ParseError("The request body must be a JSON object.")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class BrandApiView(APIView):
+    required_scopes: dict[str, set[str]] = {}
+
+    def principal(self) -> ApiPrincipal:
+        user = self.request.user
+        assert isinstance(user, ApiPrincipal)  # guaranteed by HasScopes
+        return user
+
+
+class PurposeListApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}}
+
+    @extend_schema(operation_id="purposes_list", responses={200: PurposeOut(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        purposes = selectors.purposes_list(brand=self.principal().brand)
+        return Response(PurposeOut(purposes, many=True).data)
+
+
+class ContactApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}, "PUT": {Scope.CONSENT_WRITE}}
+
+    @extend_schema(operation_id="contacts_get", responses={200: ContactOut, **ERRORS})
+    def get(self, request: Request, external_id: str) -> Response:
+        contact = selectors.contact_get(brand=self.principal().brand, external_id=external_id)
+        return Response(ContactOut(contact).data)
+
+    @extend_schema(
+        operation_id="contacts_put",
+        description="Create the contact, or change the fields given (omitted fields keep their value; "
+        "null clears email or phone). 201 when created, 200 when updated.",
+        request=ContactIn,
+        responses={200: ContactOut, 201: ContactOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            data = validated(request, ContactIn)
+            if "timezone" in data:
+                data["timezone_name"] = data.pop("timezone")
+            contact, created = services.contact_upsert(brand=brand, external_id=external_id, **data)
+            return Response(ContactOut(contact).data, status=201 if created else 200)
+
+        return idempotent(request, brand, handle)
+
+
+class ContactConsentsApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}, "POST": {Scope.CONSENT_WRITE}}
+
+    @extend_schema(operation_id="consents_current", responses={200: CurrentConsentsOut, **ERRORS})
+    def get(self, request: Request, external_id: str) -> Response:
+        contact = selectors.contact_get(brand=self.principal().brand, external_id=external_id)
+        consents = selectors.consents_current(contact=contact)
+        return Response(CurrentConsentsOut({"contact": contact.external_id, "consents": consents}).data)
+
+    @extend_schema(
+        operation_id="consents_record",
+        request=ConsentIn,
+        responses={201: ConsentEventOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        principal = self.principal()
+
+        def handle() -> Response:
+            data = validated(request, ConsentIn)
+            evidence = data.get("evidence") or {}
+            event = services.consent_record(
+                brand=principal.brand,
+                external_id=external_id,
+                purpose_slug=data["purpose"],
+                decision=data["decision"],
+                notice_version_id=data.get("notice_version") or None,
+                method=data["method"],
+                actor=data.get("actor", "subject"),
+                recorded_by=principal.actor,
+                occurred_at=data.get("occurred_at"),
+                evidence=services.EvidenceInput(**evidence),
+                implied_basis=data.get("implied_basis"),
+                jurisdiction=data.get("jurisdiction") or None,
+            )
+            return Response(ConsentEventOut(event).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, principal.brand, handle)
+
+
+class ConsentHistoryApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}}
+
+    @extend_schema(
+        operation_id="consents_history",
+        parameters=[
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+            OpenApiParameter("limit", int, description="1–500, default 50"),
+        ],
+        responses={200: ConsentHistoryOut, **ERRORS},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        cursor = request.query_params.get("cursor")
+        after = decode_cursor(cursor) if cursor else 0
+        limit = parse_limit(request.query_params.get("limit"))
+        contact = selectors.contact_get(brand=self.principal().brand, external_id=external_id)
+        events = list(selectors.consent_history(contact=contact, after_sequence=after, limit=limit + 1))
+        page, more = events[:limit], len(events) > limit
+        next_cursor = encode_cursor(page[-1].sequence) if more else None
+        body = {"contact": contact.external_id, "events": page, "next_cursor": next_cursor}
+        return Response(ConsentHistoryOut(body).data)
+
+
+class ConsentReceiptApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}}
+
+    @extend_schema(
+        operation_id="consents_receipt",
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["kantara", "dpv"], description="kantara (signed, default) or dpv (JSON-LD)"
+            )
+        ],
+        responses={200: ReceiptOut, **ERRORS},
+    )
+    def get(self, request: Request, event_id: str) -> Response:
+        event = selectors.consent_event_get(brand=self.principal().brand, event_id=event_id)
+        fmt = request.query_params.get("format", "kantara")
+        if fmt == "dpv":
+            return Response(receipts.dpv_record(event), content_type="application/ld+json")
+        if fmt != "kantara":
+            raise Unprocessable.for_field("format", "format must be 'kantara' or 'dpv'.")
+        return Response(receipts.signed_receipt(event))

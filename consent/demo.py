@@ -1,0 +1,112 @@
+"""The demo brand `make run` seeds: purposes with notice texts in English, German and French."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.db import transaction
+
+from brands.models import ApiKey, Brand, Scope, hash_api_key
+from brands.services import KEY_PREFIX, brand_create
+from consent.models import ConsentType, DpvPurpose, LegalBasis, Purpose
+from consent.services import contact_upsert, notice_version_publish, purpose_create
+
+DEMO_SLUG = "demo"
+
+PURPOSES = [
+    {
+        "slug": "email-marketing",
+        "name": "Email newsletters and offers",
+        "dpv_purpose": DpvPurpose.DIRECT_MARKETING,
+        "consent_type": ConsentType.EXPRESS,
+        "notices": {
+            "en": ("Emails from Demo Outfitters", "We email you news and offers about the topics you choose. "
+                   "You can withdraw at any time with one click in any email or in your preference centre."),
+            "de": ("E-Mails von Demo Outfitters", "Wir senden Ihnen Neuigkeiten und Angebote zu den Themen, die Sie "
+                   "wählen. Sie können jederzeit mit einem Klick in jeder E-Mail oder im Präferenzcenter widerrufen."),
+            "fr": ("E-mails de Demo Outfitters", "Nous vous envoyons des nouvelles et des offres sur les sujets que "
+                   "vous choisissez. Vous pouvez retirer votre consentement à tout moment, en un clic."),
+        },
+    },
+    {
+        "slug": "sms-marketing",
+        "name": "Text message offers",
+        "dpv_purpose": DpvPurpose.DIRECT_MARKETING,
+        "consent_type": ConsentType.EXPRESS,
+        "notices": {
+            "en": ("Texts from Demo Outfitters", "Demo Outfitters, 1 Example Street, Springfield, may text offers to "
+                   "your number. Consent is not a condition of purchase. Reply STOP to stop."),
+            "de": ("SMS von Demo Outfitters", "Demo Outfitters darf Ihnen Angebote per SMS senden. Die Einwilligung "
+                   "ist keine Bedingung für einen Kauf. Antworten Sie STOP, um sie zu beenden."),
+            "fr": ("SMS de Demo Outfitters", "Demo Outfitters peut vous envoyer des offres par SMS. Le consentement "
+                   "n'est pas une condition d'achat. Répondez STOP pour arrêter."),
+        },
+    },
+    {
+        "slug": "personalisation",
+        "name": "Personalise using your quiz answers",
+        "dpv_purpose": DpvPurpose.SERVICE_PERSONALISATION,
+        "consent_type": ConsentType.EXPRESS,
+        "notices": {
+            "en": ("Personalisation", "We use the answers you give in our quizzes to pick products for you."),
+            "de": ("Personalisierung", "Wir nutzen Ihre Antworten aus unseren Quiz, um Produkte für Sie auszuwählen."),
+            "fr": ("Personnalisation", "Nous utilisons vos réponses aux quiz pour choisir des produits pour vous."),
+        },
+    },
+    {
+        "slug": "customer-updates",
+        "name": "Updates after a purchase (CASL implied consent)",
+        "dpv_purpose": DpvPurpose.MARKETING,
+        "consent_type": ConsentType.IMPLIED,
+        "notices": {
+            "en": ("Updates for customers", "Because you bought from us or asked us something, we may email you "
+                   "for a limited time. Unsubscribe at any time."),
+        },
+    },
+]
+
+
+def demo_api_key() -> str:
+    """A stable demo key derived from SECRET_KEY, so `make run` can print it every time."""
+    secret = hmac.new(settings.SECRET_KEY.encode(), b"candor.demo-api-key", hashlib.sha256).hexdigest()
+    return f"{KEY_PREFIX}demo0000_{secret}"
+
+
+@transaction.atomic
+def seed_demo() -> tuple[Brand, str]:
+    brand, _ = brand_create(slug=DEMO_SLUG, name="Demo Outfitters", default_language="en", jurisdiction="DE")
+    if not brand.contact_email:
+        Brand.objects.filter(pk=brand.pk).update(
+            contact_email="privacy@demo-outfitters.example",
+            website="https://demo-outfitters.example",
+            address="1 Example Street, Springfield",
+            privacy_policy_url="https://demo-outfitters.example/privacy",
+        )
+        brand.refresh_from_db()
+    for spec in PURPOSES:
+        purpose = Purpose.objects.filter(brand=brand, slug=spec["slug"]).first()
+        if purpose is None:
+            purpose = purpose_create(
+                brand=brand,
+                slug=spec["slug"],
+                name=spec["name"],
+                legal_basis=LegalBasis.CONSENT,
+                consent_type=spec["consent_type"],
+                dpv_purpose=spec["dpv_purpose"],
+            )
+        for language, (title, text) in spec["notices"].items():
+            if not purpose.notice.versions.filter(language=language).exists():
+                notice_version_publish(purpose=purpose, language=language, title=title, text=text)
+    contact_upsert(brand=brand, external_id="cust-42", email="ada@example.com", locale="en", jurisdiction="DE")
+    raw_key = demo_api_key()
+    if not ApiKey.objects.filter(key_hash=hash_api_key(raw_key)).exists():
+        ApiKey.objects.create(
+            brand=brand,
+            name="demo",
+            prefix=f"{KEY_PREFIX}demo0000",
+            key_hash=hash_api_key(raw_key),
+            scopes=[Scope.ADMIN.value],
+        )
+    return brand, raw_key

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+
+from brands.models import SLUG_VALIDATOR, Brand
+
+GENESIS_HASH = "0" * 64
+
+
+class Contact(models.Model):
+    """A brand's customer, known by the brand's own external id.
+
+    The row outlives erasure as a pseudonymous shell (email and phone cleared,
+    `email_hmac` kept) so the ledger that points at it stays whole.
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="contacts")
+    external_id = models.CharField(max_length=255)
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    email_hmac = models.CharField(max_length=64, null=True, blank=True)
+    phone = models.CharField(max_length=16, null=True, blank=True, help_text="E.164")
+    locale = models.CharField(max_length=35, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    jurisdiction = models.CharField(max_length=10, blank=True)
+    # Chain head and outbox counter: the row lock on the contact serialises its writes.
+    ledger_sequence = models.PositiveBigIntegerField(default=0)
+    ledger_head = models.CharField(max_length=64, default=GENESIS_HASH)
+    event_sequence = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "external_id"], name="contact_unique_brand_external_id"),
+        ]
+        indexes = [models.Index(fields=["brand", "email_hmac"], name="contact_brand_email_hmac")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class LegalBasis(models.TextChoices):
+    CONSENT = "consent", "Consent"
+    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest"
+    CONTRACT = "contract", "Contract"
+    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation"
+    VITAL_INTEREST = "vital_interest", "Vital interest"
+    PUBLIC_TASK = "public_task", "Public task"
+
+
+class ConsentType(models.TextChoices):
+    EXPRESS = "express", "Express"
+    IMPLIED = "implied", "Implied"
+
+
+class DpvPurpose(models.TextChoices):
+    MARKETING = "dpv:Marketing", "Marketing"
+    DIRECT_MARKETING = "dpv:DirectMarketing", "Direct marketing"
+    SERVICE_PERSONALISATION = "dpv:ServicePersonalisation", "Service personalisation"
+    PERSONALISED_ADVERTISING = "dpv:PersonalisedAdvertising", "Personalised advertising"
+    SERVICE_PROVISION = "dpv:ServiceProvision", "Service provision"
+
+
+class Purpose(models.Model):
+    """A reason to process data, with its legal basis."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="purposes")
+    slug = models.CharField(max_length=50, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices, default=LegalBasis.CONSENT)
+    consent_type = models.CharField(max_length=10, choices=ConsentType.choices, default=ConsentType.EXPRESS)
+    lifetime_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Grants expire after this many days; empty means the basis decides"
+    )
+    dpv_purpose = models.CharField(max_length=40, choices=DpvPurpose.choices, default=DpvPurpose.MARKETING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "slug"], name="purpose_unique_brand_slug")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Notice(models.Model):
+    """The notice shown when asking for one purpose; its text lives in immutable versions."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="notices")
+    purpose = models.OneToOneField(Purpose, on_delete=models.PROTECT, related_name="notice")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"notice for {self.purpose.slug}"
+
+
+def new_notice_version_id() -> str:
+    return f"nv_{secrets.token_urlsafe(12)}"
+
+
+class NoticeVersion(models.Model):
+    """The exact text shown, in one language. Never edited (a trigger refuses UPDATE and DELETE)."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_notice_version_id, editable=False)
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    language = models.CharField(max_length=10)
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of language, title and text")
+    published_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notice", "language", "version"], name="noticeversion_unique_notice_language_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.language} v{self.version})"
+
+
+class Decision(models.TextChoices):
+    GRANTED = "granted", "Granted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Method(models.TextChoices):
+    API = "api", "API"
+    PREFERENCE_CENTRE = "preference_centre", "Preference centre"
+    QUIZ = "quiz", "Quiz"
+    ONE_CLICK = "one_click", "One-click unsubscribe"
+    IMPORT = "import", "Import"
+    GPC = "gpc", "Global Privacy Control"
+    AGENT = "agent", "Support agent"
+
+
+class ConsentEvent(models.Model):
+    """One consent decision: an append-only, hash-chained ledger row (one chain per contact).
+
+    The hash covers ids, the decision, the notice hash and a digest of the evidence,
+    never personal data itself, so erasing the evidence row leaves every chain valid.
+    UPDATE and DELETE are refused by a database trigger.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
+    sequence = models.PositiveBigIntegerField()
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    notice_version = models.ForeignKey(
+        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    consent_type = models.CharField(max_length=10, choices=ConsentType.choices)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    actor = models.CharField(max_length=200, help_text="Who expressed it: 'subject' or the agent")
+    recorded_by = models.CharField(max_length=200, help_text="Which credential or interface wrote it")
+    jurisdiction = models.CharField(max_length=10, blank=True)
+    occurred_at = models.DateTimeField(help_text="When the person decided")
+    recorded_at = models.DateTimeField(help_text="When Candor recorded it")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    evidence_digest = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "sequence"], name="consentevent_unique_contact_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.purpose_id} #{self.sequence}"
+
+
+class ConsentEvidence(models.Model):
+    """The personal part of an event's evidence. Erasure clears it; the event keeps its digest.
+
+    The random salt makes the digest impossible to reverse by guessing IPs once it is gone.
+    """
+
+    event = models.OneToOneField(ConsentEvent, on_delete=models.PROTECT, primary_key=True, related_name="evidence")
+    salt = models.CharField(max_length=32, default="")
+    ip = models.CharField(max_length=45, blank=True, help_text="Truncated to /24 (IPv4) or /48 (IPv6)")
+    user_agent = models.CharField(max_length=512, blank=True)
+    page_url = models.URLField(max_length=2000, blank=True)
+    gpc = models.BooleanField(null=True)
+    tc_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
+    gpp_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+
+class ConsentState(models.Model):
+    """Projection of the ledger: the decision that currently holds per contact and purpose.
+
+    Follows the event with the latest occurred_at (withdrawal wins ties), so a late
+    older grant is kept as evidence but never overrides a newer withdrawal.
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_states")
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    event_sequence = models.PositiveBigIntegerField()
+    notice_version = models.ForeignKey(
+        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "purpose"], name="consentstate_unique_contact_purpose"),
+        ]

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+from rest_framework import serializers
+
+from config.serializers import AwareDateTimeField, StrictSerializer
+from consent.identifiers import truncate_ip
+from consent.models import Decision, Method
+from consent.services import ImpliedBasis
+
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
+JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}(?:-[A-Z0-9]{1,3})?)$")
+
+# Ways a downstream system may say a decision was collected. The others belong to
+# Candor's own interfaces (hosted page, quiz, one-click, GPC) and are set by them.
+API_METHODS = [Method.API, Method.IMPORT, Method.AGENT]
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_jurisdiction(value: str) -> str:
+    if value and not JURISDICTION_RE.match(value):
+        raise serializers.ValidationError("Use an ISO 3166 code such as DE, CA or US-CA.")
+    return value
+
+
+# --- Contacts ---------------------------------------------------------------------
+
+
+class ContactIn(StrictSerializer):
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    locale = serializers.CharField(max_length=35, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    jurisdiction = serializers.CharField(
+        max_length=10, required=False, allow_blank=True, validators=[validate_jurisdiction]
+    )
+
+    def validate_phone(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not value.startswith("+") or not phonenumbers.is_valid_number(number):
+            raise serializers.ValidationError("Give a valid phone number in E.164 form, e.g. +4915123456789.")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def validate_locale(self, value: str) -> str:
+        if value and not LOCALE_RE.match(value):
+            raise serializers.ValidationError("Use a BCP 47 language tag such as de or fr-CA.")
+        return value.replace("_", "-")
+
+    def validate_timezone(self, value: str) -> str:
+        if value and value not in _timezones():
+            raise serializers.ValidationError("Use an IANA time zone such as Europe/Berlin.")
+        return value
+
+
+class ContactOut(serializers.Serializer):
+    external_id = serializers.CharField()
+    email = serializers.EmailField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    locale = serializers.CharField()
+    timezone = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+# --- Purposes ---------------------------------------------------------------------
+
+
+class NoticeVersionRefOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    language = serializers.CharField()
+    hash = serializers.CharField(source="content_hash")
+    version = serializers.IntegerField()
+
+
+class PurposeOut(serializers.Serializer):
+    slug = serializers.CharField(source="purpose.slug")
+    name = serializers.CharField(source="purpose.name")
+    description = serializers.CharField(source="purpose.description")
+    legal_basis = serializers.CharField(source="purpose.legal_basis")
+    consent_type = serializers.CharField(source="purpose.consent_type")
+    notice_version = NoticeVersionRefOut(source="default_version", allow_null=True)
+    notice_versions = NoticeVersionRefOut(source="current_versions", many=True)
+
+
+# --- Consents ---------------------------------------------------------------------
+
+
+class EvidenceIn(StrictSerializer):
+    ip = serializers.IPAddressField(required=False, allow_blank=True)
+    user_agent = serializers.CharField(max_length=512, required=False, allow_blank=True, trim_whitespace=False)
+    page_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+    gpc = serializers.BooleanField(required=False, allow_null=True)
+    tc_string = serializers.CharField(max_length=10000, required=False, allow_blank=True, trim_whitespace=False)
+    gpp_string = serializers.CharField(max_length=10000, required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate_ip(self, value: str) -> str:
+        return truncate_ip(value) if value else ""
+
+    def validate_page_url(self, value: str) -> str:
+        # Query strings carry tokens and emails; the page is evidence enough.
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class ConsentIn(StrictSerializer):
+    purpose = serializers.CharField(max_length=50)
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    notice_version = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    method = serializers.ChoiceField(choices=API_METHODS, default=Method.API)
+    actor = serializers.CharField(max_length=200, required=False, allow_blank=False)
+    occurred_at = AwareDateTimeField(required=False)
+    implied_basis = serializers.ChoiceField(choices=ImpliedBasis.CHOICES, required=False)
+    jurisdiction = serializers.CharField(
+        max_length=10, required=False, allow_blank=True, validators=[validate_jurisdiction]
+    )
+    evidence = EvidenceIn(required=False)
+
+
+class ConsentEventOut(serializers.Serializer):
+    event_id = serializers.UUIDField(source="id")
+    purpose = serializers.CharField(source="purpose.slug")
+    decision = serializers.CharField()
+    notice_version = serializers.CharField(source="notice_version.public_id", allow_null=True, default=None)
+    method = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    sequence = serializers.IntegerField()
+    hash = serializers.CharField()
+    prev_hash = serializers.CharField()
+
+
+class EvidenceOut(serializers.Serializer):
+    ip = serializers.CharField()
+    user_agent = serializers.CharField()
+    page_url = serializers.CharField()
+    gpc = serializers.BooleanField(allow_null=True)
+    tc_string = serializers.CharField()
+    gpp_string = serializers.CharField()
+    erased = serializers.SerializerMethodField()
+
+    def get_erased(self, obj: Any) -> bool:
+        return obj.erased_at is not None
+
+
+class ConsentHistoryItemOut(ConsentEventOut):
+    consent_type = serializers.CharField()
+    actor = serializers.CharField()
+    recorded_by = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    evidence = EvidenceOut()
+
+
+class ConsentHistoryOut(serializers.Serializer):
+    contact = serializers.CharField()
+    events = ConsentHistoryItemOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class CurrentConsentOut(serializers.Serializer):
+    purpose = serializers.CharField(source="state.purpose.slug")
+    state = serializers.CharField(source="status")
+    valid_for_processing = serializers.BooleanField()
+    notice_version = serializers.CharField(source="state.notice_version.public_id", allow_null=True, default=None)
+    event_id = serializers.UUIDField(source="state.event_id")
+    occurred_at = serializers.DateTimeField(source="state.occurred_at")
+    updated_at = serializers.DateTimeField(source="state.updated_at")
+    expires_at = serializers.DateTimeField(source="state.expires_at", allow_null=True)
+
+
+class CurrentConsentsOut(serializers.Serializer):
+    contact = serializers.CharField()
+    consents = CurrentConsentOut(many=True)
+
+
+class ReceiptOut(serializers.Serializer):
+    receipt = serializers.DictField(help_text="Kantara Consent Receipt v1.1")
+    jws = serializers.CharField(help_text="The receipt as a compact JWS (ES256)")
+    kid = serializers.CharField()
+    jwks_url = serializers.URLField()

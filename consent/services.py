@@ -1,0 +1,324 @@
+"""Every write to contacts, purposes, notices and the consent ledger."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from brands.models import Brand
+from config.errors import NotFound, Unprocessable
+from consent.identifiers import email_hmac, normalise_email
+from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc, supersedes
+from consent.models import (
+    ConsentEvent,
+    ConsentEvidence,
+    ConsentState,
+    ConsentType,
+    Contact,
+    Decision,
+    LegalBasis,
+    Method,
+    Notice,
+    NoticeVersion,
+    Purpose,
+)
+from sync.models import EventType
+from sync.services import event_record
+
+UNSET: Any = object()  # "leave this field as it is"
+
+
+# --- Contacts ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_upsert(
+    *,
+    brand: Brand,
+    external_id: str,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    locale: str = UNSET,
+    timezone_name: str = UNSET,
+    jurisdiction: str = UNSET,
+) -> tuple[Contact, bool]:
+    """Create the contact or change the fields given. `None` clears email or phone."""
+    contact, created = Contact.objects.select_for_update().get_or_create(brand=brand, external_id=external_id)
+    changes: dict[str, Any] = {}
+    if email is not UNSET:
+        normalised = normalise_email(email) if email else None
+        changes["email"] = normalised
+        changes["email_hmac"] = email_hmac(normalised) if normalised else None
+    if phone is not UNSET:
+        changes["phone"] = phone or None
+    if locale is not UNSET:
+        changes["locale"] = locale
+    if timezone_name is not UNSET:
+        changes["timezone"] = timezone_name
+    if jurisdiction is not UNSET:
+        changes["jurisdiction"] = jurisdiction
+    changes = {field: value for field, value in changes.items() if getattr(contact, field) != value}
+    if changes:
+        for field, value in changes.items():
+            setattr(contact, field, value)
+        contact.save(update_fields=[*changes, "updated_at"])
+    return contact, created
+
+
+# --- Purposes and notices ----------------------------------------------------------------
+
+
+@transaction.atomic
+def purpose_create(
+    *,
+    brand: Brand,
+    slug: str,
+    name: str,
+    description: str = "",
+    legal_basis: str = LegalBasis.CONSENT,
+    consent_type: str = ConsentType.EXPRESS,
+    lifetime_days: int | None = None,
+    dpv_purpose: str | None = None,
+) -> Purpose:
+    purpose = Purpose(
+        brand=brand,
+        slug=slug,
+        name=name,
+        description=description,
+        legal_basis=legal_basis,
+        consent_type=consent_type,
+        lifetime_days=lifetime_days,
+    )
+    if dpv_purpose:
+        purpose.dpv_purpose = dpv_purpose
+    purpose.full_clean()
+    purpose.save()
+    Notice.objects.create(brand=brand, purpose=purpose)
+    return purpose
+
+
+def notice_content_hash(*, language: str, title: str, text: str) -> str:
+    return hashlib.sha256(canonical_json({"language": language, "title": title, "text": text})).hexdigest()
+
+
+@transaction.atomic
+def notice_version_publish(*, purpose: Purpose, language: str, title: str, text: str) -> NoticeVersion:
+    """Publish new notice text in one language. Earlier versions stay as they were."""
+    notice = Notice.objects.select_for_update().get(purpose=purpose)
+    latest = notice.versions.filter(language=language).aggregate(v=Max("version"))["v"] or 0
+    return NoticeVersion.objects.create(
+        notice=notice,
+        version=latest + 1,
+        language=language,
+        title=title,
+        text=text,
+        content_hash=notice_content_hash(language=language, title=title, text=text),
+        published_at=timezone.now(),
+    )
+
+
+# --- The ledger --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    ip: str = ""  # already truncated
+    user_agent: str = ""
+    page_url: str = ""
+    gpc: bool | None = None
+    tc_string: str = ""
+    gpp_string: str = ""
+
+
+class ImpliedBasis:
+    PURCHASE = "purchase"  # CASL: 2 years from a purchase or contract
+    INQUIRY = "inquiry"  # CASL: 6 months from an inquiry
+    CHOICES = (PURCHASE, INQUIRY)
+
+
+def _add_months(value: datetime, months: int) -> datetime:
+    month_index = value.month - 1 + months
+    year, month = value.year + month_index // 12, month_index % 12 + 1
+    day = min(value.day, calendar.monthrange(year, month)[1])
+    return value.replace(year=year, month=month, day=day)
+
+
+def _expiry(*, purpose: Purpose, decision: str, occurred_at: datetime, implied_basis: str | None) -> datetime | None:
+    if decision != Decision.GRANTED:
+        return None
+    if purpose.lifetime_days:
+        return occurred_at + timedelta(days=purpose.lifetime_days)
+    if purpose.consent_type == ConsentType.IMPLIED:
+        if implied_basis == ImpliedBasis.PURCHASE:
+            return _add_months(occurred_at, 24)
+        if implied_basis == ImpliedBasis.INQUIRY:
+            return _add_months(occurred_at, 6)
+        raise Unprocessable.for_field(
+            "implied_basis",
+            f"Purpose '{purpose.slug}' rests on implied consent: say whether it comes from a "
+            f"'purchase' or an 'inquiry'.",
+        )
+    return None  # express consent does not expire by itself
+
+
+def _resolve_purpose_and_notice(
+    *, brand: Brand, purpose_slug: str, notice_version_id: str | None, decision: str
+) -> tuple[Purpose, NoticeVersion | None]:
+    if notice_version_id:
+        notice_version = (
+            NoticeVersion.objects.select_related("notice__purpose")
+            .filter(public_id=notice_version_id, notice__brand=brand)
+            .first()
+        )
+        if notice_version is None:
+            raise Unprocessable.for_field("notice_version", f"Unknown notice version '{notice_version_id}'.")
+        purpose = notice_version.notice.purpose
+        if purpose.slug == purpose_slug:
+            return purpose, notice_version
+        if not Purpose.objects.filter(brand=brand, slug=purpose_slug).exists():
+            raise Unprocessable.for_field("purpose", f"Unknown purpose '{purpose_slug}'.")
+        raise Unprocessable.for_field(
+            "notice_version", f"Notice version '{notice_version_id}' belongs to another purpose."
+        )
+    if decision == Decision.GRANTED:
+        raise Unprocessable.for_field(
+            "notice_version", "A grant must name the notice version the person was shown."
+        )
+    purpose = Purpose.objects.filter(brand=brand, slug=purpose_slug).first()
+    if purpose is None:
+        raise Unprocessable.for_field("purpose", f"Unknown purpose '{purpose_slug}'.")
+    return purpose, None
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    brand: Brand,
+    external_id: str,
+    purpose_slug: str,
+    decision: str,
+    notice_version_id: str | None,
+    method: str,
+    recorded_by: str,
+    actor: str = "subject",
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+    implied_basis: str | None = None,
+    jurisdiction: str | None = None,
+) -> ConsentEvent:
+    """Append one decision to the contact's chain, update the projection, write the outbox Event.
+
+    All of it commits together or not at all. The contact's row lock serialises writes
+    for one contact; writes for different contacts never wait on each other.
+    """
+    if decision not in Decision.values:
+        raise Unprocessable.for_field("decision", "decision must be 'granted' or 'withdrawn'.")
+    if method not in Method.values:
+        raise Unprocessable.for_field("method", f"Unknown method '{method}'.")
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + timedelta(seconds=settings.CONSENT_CLOCK_SKEW_SECONDS):
+        raise Unprocessable.for_field("occurred_at", "occurred_at lies in the future.")
+
+    contact = Contact.objects.select_for_update().filter(brand=brand, external_id=external_id).first()
+    if contact is None:
+        raise NotFound(f"No contact '{external_id}'.")
+    purpose, notice_version = _resolve_purpose_and_notice(
+        brand=brand, purpose_slug=purpose_slug, notice_version_id=notice_version_id, decision=decision
+    )
+    if implied_basis is not None and purpose.consent_type != ConsentType.IMPLIED:
+        raise Unprocessable.for_field("implied_basis", f"Purpose '{purpose.slug}' does not rest on implied consent.")
+    expires_at = _expiry(purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis)
+
+    evidence = evidence or EvidenceInput()
+    evidence_row = ConsentEvidence(
+        salt=secrets.token_hex(16),
+        ip=evidence.ip,
+        user_agent=evidence.user_agent,
+        page_url=evidence.page_url,
+        gpc=evidence.gpc,
+        tc_string=evidence.tc_string,
+        gpp_string=evidence.gpp_string,
+    )
+    event = ConsentEvent(
+        brand=brand,
+        contact=contact,
+        sequence=contact.ledger_sequence + 1,
+        purpose=purpose,
+        decision=decision,
+        notice_version=notice_version,
+        consent_type=purpose.consent_type,
+        method=method,
+        actor=actor,
+        recorded_by=recorded_by,
+        jurisdiction=jurisdiction if jurisdiction is not None else (contact.jurisdiction or brand.jurisdiction),
+        occurred_at=occurred_at,
+        recorded_at=now,
+        expires_at=expires_at,
+        evidence_digest=evidence_digest(evidence_row),
+        prev_hash=contact.ledger_head,
+    )
+    event.hash = event_hash(
+        event, notice_hash=notice_version.content_hash if notice_version else None, purpose_slug=purpose.slug
+    )
+    event.save(force_insert=True)
+    evidence_row.event = event
+    evidence_row.save(force_insert=True)
+
+    contact_updates: dict[str, Any] = {"ledger_sequence": event.sequence, "ledger_head": event.hash}
+    if _project(event=event, contact=contact, now=now):
+        contact_updates["event_sequence"] = contact.event_sequence + 1
+        event_record(
+            brand=brand,
+            type=EventType.CONSENT_GRANTED if decision == Decision.GRANTED else EventType.CONSENT_WITHDRAWN,
+            contact_ref=contact.pk,
+            subject=contact.external_id,
+            sequence=contact_updates["event_sequence"],
+            data={
+                "purpose": purpose.slug,
+                "state": decision,
+                "valid_for_processing": decision == Decision.GRANTED,
+                "event_id": str(event.id),
+                "notice_version": notice_version.public_id if notice_version else None,
+                "occurred_at": iso_utc(occurred_at),
+                "expires_at": iso_utc(expires_at),
+            },
+            occurred_at=occurred_at,
+        )
+    Contact.objects.filter(pk=contact.pk).update(**contact_updates)
+    return event
+
+
+def _project(*, event: ConsentEvent, contact: Contact, now: datetime) -> bool:
+    """Move ConsentState to this event if it supersedes the current one. True if it moved."""
+    values = {
+        "decision": event.decision,
+        "event": event,
+        "event_sequence": event.sequence,
+        "notice_version": event.notice_version,
+        "occurred_at": event.occurred_at,
+        "expires_at": event.expires_at,
+        "updated_at": now,
+    }
+    state = ConsentState.objects.filter(contact=contact, purpose=event.purpose).first()
+    if state is None:
+        ConsentState.objects.create(brand_id=event.brand_id, contact=contact, purpose=event.purpose, **values)
+        return True
+    if not supersedes(
+        occurred_at=event.occurred_at,
+        decision=event.decision,
+        sequence=event.sequence,
+        than=(state.occurred_at, state.decision, state.event_sequence),
+    ):
+        return False
+    ConsentState.objects.filter(pk=state.pk).update(**values)
+    return True

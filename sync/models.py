@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from brands.models import Brand
+
+
+class EventType(models.TextChoices):
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    CONSENT_EXPIRED = "consent.expired"
+    PREFERENCES_UPDATED = "preferences.updated"
+    CONTACT_UNSUBSCRIBED = "contact.unsubscribed"
+    CONTACT_ERASED = "contact.erased"
+    HOLD_STARTED = "hold.started"
+    HOLD_ENDED = "hold.ended"
+    QUIZ_COMPLETED = "quiz.completed"
+
+
+class Event(models.Model):
+    """Outbox row, written in the same transaction as the change it announces.
+
+    The layer below the domain: it knows a contact only by its internal id and
+    external id, never the consent models themselves.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    contact_ref = models.BigIntegerField(help_text="Internal id of the contact (pseudonymous)")
+    subject = models.CharField(max_length=255, help_text="The contact's external id at the time")
+    sequence = models.PositiveBigIntegerField(help_text="Per-contact, increasing")
+    data = models.JSONField()
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_ref", "sequence"], name="event_unique_contact_sequence"),
+        ]
+        indexes = [models.Index(fields=["brand", "id"], name="event_brand_id")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.sequence} for {self.subject}"
