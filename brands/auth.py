@@ -68,9 +68,9 @@ class HasScopes(permissions.BasePermission):
         principal = request.user
         if not isinstance(principal, ApiPrincipal):
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <api key>'.")
-        required = getattr(view, "required_scopes", {}).get(request.method, set())
-        if not principal.api_key.has_scopes(set(required)):
-            self.message = f"This API key needs the scope(s) {sorted(required)}."
+        required = {str(scope) for scope in getattr(view, "required_scopes", {}).get(request.method, set())}
+        if not principal.api_key.has_scopes(required):
+            self.message = f"This API key needs the scope(s) {', '.join(sorted(required))}."
             return False
         return True
 

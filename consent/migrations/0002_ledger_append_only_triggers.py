@@ -38,7 +38,7 @@ def install(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     for table in TABLES:
         if vendor == "postgresql":
-            schema_editor.execute(_pg_sql(table)[0])
+            schema_editor.execute(_pg_sql(table)[0], params=None)
         elif vendor == "sqlite":
             for statement in _sqlite_sql(table)[0]:
                 schema_editor.execute(statement)

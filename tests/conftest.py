@@ -1,0 +1,103 @@
+"""Factory fixtures and the fixed cast: our brand, and an outsider brand that must see nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from brands.models import Brand, Scope
+from brands.services import api_key_create, brand_create
+from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
+from consent.services import contact_upsert, notice_version_publish, purpose_create
+
+ALL_CONSENT_SCOPES = [Scope.CONSENT_READ, Scope.CONSENT_WRITE]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` need real row locks; on SQLite say clearly that they were skipped."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def make_brand(db: None) -> Callable[..., Brand]:
+    def make(slug: str = "acme", name: str = "Acme", **kwargs: Any) -> Brand:
+        brand, _ = brand_create(slug=slug, name=name, **kwargs)
+        return brand
+
+    return make
+
+
+@pytest.fixture
+def brand(make_brand: Callable[..., Brand]) -> Brand:
+    return make_brand("acme", "Acme Ltd", jurisdiction="DE")
+
+
+@pytest.fixture
+def other_brand(make_brand: Callable[..., Brand]) -> Brand:
+    return make_brand("outsider", "Outsider Inc")
+
+
+@pytest.fixture
+def make_purpose(db: None) -> Callable[..., Purpose]:
+    def make(brand: Brand, slug: str = "email-marketing", *, languages: tuple[str, ...] = ("en",), **kwargs: Any) -> Purpose:
+        purpose = purpose_create(brand=brand, slug=slug, name=slug.replace("-", " ").title(), **kwargs)
+        for language in languages:
+            notice_version_publish(purpose=purpose, language=language, title=f"{slug} ({language})", text=f"Text for {slug} in {language}.")
+        return purpose
+
+    return make
+
+
+@pytest.fixture
+def purpose(brand: Brand, make_purpose: Callable[..., Purpose]) -> Purpose:
+    return make_purpose(brand, "email-marketing", languages=("en", "de"))
+
+
+def current_version(purpose: Purpose, language: str = "en") -> NoticeVersion:
+    return NoticeVersion.objects.filter(notice__purpose=purpose, language=language).order_by("-version").first()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def notice_version(purpose: Purpose) -> NoticeVersion:
+    return current_version(purpose)
+
+
+@pytest.fixture
+def contact(brand: Brand) -> Contact:
+    contact, _ = contact_upsert(brand=brand, external_id="cust-1", email="Ada@Example.com")
+    return contact
+
+
+@pytest.fixture
+def make_client(db: None) -> Callable[..., APIClient]:
+    def make(brand: Brand, scopes: list[str] | None = None) -> APIClient:
+        issued = api_key_create(brand=brand, scopes=[str(s) for s in (scopes or ALL_CONSENT_SCOPES)])
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
+        client.api_key = issued.api_key  # type: ignore[attr-defined]
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(brand: Brand, make_client: Callable[..., APIClient]) -> APIClient:
+    return make_client(brand)
+
+
+@pytest.fixture
+def outsider_api(other_brand: Brand, make_client: Callable[..., APIClient]) -> APIClient:
+    return make_client(other_brand)
+
+
+def ledger_rows(contact: Contact) -> list[ConsentEvent]:
+    return list(ConsentEvent.objects.filter(contact=contact).order_by("sequence"))

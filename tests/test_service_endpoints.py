@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_broker(client, db):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readyz_reports_broker_down(client, db, settings):
+    from config.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == "unreachable"
+
+
+def test_openapi_schema_lists_the_consent_api(client, db):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/purposes",
+        "/api/v1/contacts/{external_id}",
+        "/api/v1/contacts/{external_id}/consents",
+        "/api/v1/contacts/{external_id}/consents/history",
+        "/api/v1/consent-events/{event_id}/receipt",
+    ):
+        assert path in paths, path
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_api_404_for_unknown_path_does_not_500(client, db):
+    assert client.get("/api/v1/nothing-here").status_code == 404
