@@ -85,9 +85,13 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         return None
 
 
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "brands.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer", "description": "A brand's API key, e.g. cnd_1a2b3c4d_…"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A brand's API key, e.g. cnd_1a2b3c4d_…",
+        }

@@ -33,8 +33,8 @@ def signing_key(brand: Brand) -> tuple[str, ECKey]:
     return key.thumbprint(), key
 
 
-def public_jwks(brand: Brand) -> dict[str, list[dict[str, str]]]:
-    keys = []
+def public_jwks(brand: Brand) -> dict[str, list[dict[str, object]]]:
+    keys: list[dict[str, object]] = []
     for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
         key = _derive(secret, brand.pk)
         keys.append({**key.as_dict(private=False), "kid": key.thumbprint(), "alg": "ES256", "use": "sig"})

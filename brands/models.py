@@ -6,7 +6,9 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 1–50 lowercase letters, digits and hyphens.")
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 1–50 lowercase letters, digits and hyphens."
+)
 
 
 class Brand(models.Model):
@@ -15,7 +17,9 @@ class Brand(models.Model):
     slug = models.CharField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
     name = models.CharField(max_length=200)
     default_language = models.CharField(max_length=10, default="en")
-    jurisdiction = models.CharField(max_length=10, default="EU", help_text="ISO 3166 code, e.g. DE, US-CA, or EU")
+    jurisdiction = models.CharField(
+        max_length=10, default="EU", help_text="ISO 3166 code, e.g. DE, US-CA, or EU"
+    )
     contact_email = models.EmailField(blank=True, help_text="Shown on receipts as the controller's contact")
     website = models.URLField(blank=True)
     address = models.CharField(max_length=300, blank=True)
@@ -41,6 +45,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "brand"], name="membership_unique_user_brand")]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of {self.brand}"
 
 
 class Scope(models.TextChoices):
@@ -94,3 +101,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "key"], name="idempotency_unique_brand_key")]
+
+    def __str__(self) -> str:
+        return f"{self.brand} {self.key}"

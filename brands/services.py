@@ -19,9 +19,12 @@ class IssuedKey:
 
 
 @transaction.atomic
-def brand_create(*, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU") -> tuple[Brand, bool]:
+def brand_create(
+    *, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU"
+) -> tuple[Brand, bool]:
     brand, created = Brand.objects.get_or_create(
-        slug=slug, defaults={"name": name, "default_language": default_language, "jurisdiction": jurisdiction}
+        slug=slug,
+        defaults={"name": name, "default_language": default_language, "jurisdiction": jurisdiction},
     )
     if created:
         brand.full_clean()

@@ -9,13 +9,21 @@ from consent import api as consent_api
 api_v1 = [
     path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
     path("contacts/<str:external_id>", consent_api.ContactApi.as_view(), name="contact"),
-    path("contacts/<str:external_id>/consents", consent_api.ContactConsentsApi.as_view(), name="consents"),
+    path(
+        "contacts/<str:external_id>/consents",
+        consent_api.ContactConsentsApi.as_view(),
+        name="consents",
+    ),
     path(
         "contacts/<str:external_id>/consents/history",
         consent_api.ConsentHistoryApi.as_view(),
         name="consent-history",
     ),
-    path("consent-events/<str:event_id>/receipt", consent_api.ConsentReceiptApi.as_view(), name="receipt"),
+    path(
+        "consent-events/<str:event_id>/receipt",
+        consent_api.ConsentReceiptApi.as_view(),
+        name="receipt",
+    ),
 ]
 
 urlpatterns = [

@@ -36,4 +36,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("readyz: broker unreachable", exc_info=True)
         checks["broker"] = "unreachable"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

@@ -23,7 +23,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "brand", "contact", "sequence", "purpose", "decision", "method", "occurred_at"]
+    list_display = [
+        "id",
+        "brand",
+        "contact",
+        "sequence",
+        "purpose",
+        "decision",
+        "method",
+        "occurred_at",
+    ]
     list_filter = ["brand", "decision", "method"]
     list_select_related = ["brand", "contact", "purpose"]
     search_fields = ["contact__external_id", "id"]
@@ -47,7 +56,13 @@ class ContactAdmin(admin.ModelAdmin):
     list_display = ["external_id", "brand", "locale", "jurisdiction", "created_at"]
     list_filter = ["brand"]
     search_fields = ["external_id"]
-    readonly_fields = ["email_hmac", "ledger_sequence", "ledger_head", "event_sequence", "erased_at"]
+    readonly_fields = [
+        "email_hmac",
+        "ledger_sequence",
+        "ledger_head",
+        "event_sequence",
+        "erased_at",
+    ]
 
 
 @admin.register(Purpose)

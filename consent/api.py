@@ -33,7 +33,10 @@ from consent.serializers import (
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first response for the same body"
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Replays the first response for the same body",
 )
 
 
@@ -162,7 +165,10 @@ class ConsentReceiptApi(BrandApiView):
         operation_id="consents_receipt",
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["kantara", "dpv"], description="kantara (signed, default) or dpv (JSON-LD)"
+                "format",
+                str,
+                enum=["kantara", "dpv"],
+                description="kantara (signed, default) or dpv (JSON-LD)",
             )
         ],
         responses={200: ReceiptOut, **ERRORS},

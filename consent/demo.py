@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -15,19 +16,29 @@ from consent.services import contact_upsert, notice_version_publish, purpose_cre
 
 DEMO_SLUG = "demo"
 
-PURPOSES = [
+PURPOSES: list[dict[str, Any]] = [
     {
         "slug": "email-marketing",
         "name": "Email newsletters and offers",
         "dpv_purpose": DpvPurpose.DIRECT_MARKETING,
         "consent_type": ConsentType.EXPRESS,
         "notices": {
-            "en": ("Emails from Demo Outfitters", "We email you news and offers about the topics you choose. "
-                   "You can withdraw at any time with one click in any email or in your preference centre."),
-            "de": ("E-Mails von Demo Outfitters", "Wir senden Ihnen Neuigkeiten und Angebote zu den Themen, die Sie "
-                   "wählen. Sie können jederzeit mit einem Klick in jeder E-Mail oder im Präferenzcenter widerrufen."),
-            "fr": ("E-mails de Demo Outfitters", "Nous vous envoyons des nouvelles et des offres sur les sujets que "
-                   "vous choisissez. Vous pouvez retirer votre consentement à tout moment, en un clic."),
+            "en": (
+                "Emails from Demo Outfitters",
+                "We email you news and offers about the topics you choose. "
+                "You can withdraw at any time with one click in any email or in your preference centre.",
+            ),
+            "de": (
+                "E-Mails von Demo Outfitters",
+                "Wir senden Ihnen Neuigkeiten und Angebote zu den Themen, die Sie wählen. "
+                "Sie können jederzeit mit einem Klick in jeder E-Mail "
+                "oder im Präferenzcenter widerrufen.",
+            ),
+            "fr": (
+                "E-mails de Demo Outfitters",
+                "Nous vous envoyons des nouvelles et des offres sur les sujets que "
+                "vous choisissez. Vous pouvez retirer votre consentement à tout moment, en un clic.",
+            ),
         },
     },
     {
@@ -36,12 +47,21 @@ PURPOSES = [
         "dpv_purpose": DpvPurpose.DIRECT_MARKETING,
         "consent_type": ConsentType.EXPRESS,
         "notices": {
-            "en": ("Texts from Demo Outfitters", "Demo Outfitters, 1 Example Street, Springfield, may text offers to "
-                   "your number. Consent is not a condition of purchase. Reply STOP to stop."),
-            "de": ("SMS von Demo Outfitters", "Demo Outfitters darf Ihnen Angebote per SMS senden. Die Einwilligung "
-                   "ist keine Bedingung für einen Kauf. Antworten Sie STOP, um sie zu beenden."),
-            "fr": ("SMS de Demo Outfitters", "Demo Outfitters peut vous envoyer des offres par SMS. Le consentement "
-                   "n'est pas une condition d'achat. Répondez STOP pour arrêter."),
+            "en": (
+                "Texts from Demo Outfitters",
+                "Demo Outfitters, 1 Example Street, Springfield, may text offers to "
+                "your number. Consent is not a condition of purchase. Reply STOP to stop.",
+            ),
+            "de": (
+                "SMS von Demo Outfitters",
+                "Demo Outfitters darf Ihnen Angebote per SMS senden. Die Einwilligung "
+                "ist keine Bedingung für einen Kauf. Antworten Sie STOP, um sie zu beenden.",
+            ),
+            "fr": (
+                "SMS de Demo Outfitters",
+                "Demo Outfitters peut vous envoyer des offres par SMS. Le consentement "
+                "n'est pas une condition d'achat. Répondez STOP pour arrêter.",
+            ),
         },
     },
     {
@@ -50,9 +70,18 @@ PURPOSES = [
         "dpv_purpose": DpvPurpose.SERVICE_PERSONALISATION,
         "consent_type": ConsentType.EXPRESS,
         "notices": {
-            "en": ("Personalisation", "We use the answers you give in our quizzes to pick products for you."),
-            "de": ("Personalisierung", "Wir nutzen Ihre Antworten aus unseren Quiz, um Produkte für Sie auszuwählen."),
-            "fr": ("Personnalisation", "Nous utilisons vos réponses aux quiz pour choisir des produits pour vous."),
+            "en": (
+                "Personalisation",
+                "We use the answers you give in our quizzes to pick products for you.",
+            ),
+            "de": (
+                "Personalisierung",
+                "Wir nutzen Ihre Antworten aus unseren Quiz, um Produkte für Sie auszuwählen.",
+            ),
+            "fr": (
+                "Personnalisation",
+                "Nous utilisons vos réponses aux quiz pour choisir des produits pour vous.",
+            ),
         },
     },
     {
@@ -61,8 +90,11 @@ PURPOSES = [
         "dpv_purpose": DpvPurpose.MARKETING,
         "consent_type": ConsentType.IMPLIED,
         "notices": {
-            "en": ("Updates for customers", "Because you bought from us or asked us something, we may email you "
-                   "for a limited time. Unsubscribe at any time."),
+            "en": (
+                "Updates for customers",
+                "Because you bought from us or asked us something, we may email you "
+                "for a limited time. Unsubscribe at any time.",
+            ),
         },
     },
 ]
@@ -99,7 +131,9 @@ def seed_demo() -> tuple[Brand, str]:
         for language, (title, text) in spec["notices"].items():
             if not purpose.notice.versions.filter(language=language).exists():
                 notice_version_publish(purpose=purpose, language=language, title=title, text=text)
-    contact_upsert(brand=brand, external_id="cust-42", email="ada@example.com", locale="en", jurisdiction="DE")
+    contact_upsert(
+        brand=brand, external_id="cust-42", email="ada@example.com", locale="en", jurisdiction="DE"
+    )
     raw_key = demo_api_key()
     if not ApiKey.objects.filter(key_hash=hash_api_key(raw_key)).exists():
         ApiKey.objects.create(

@@ -15,7 +15,9 @@ def normalise_email(email: str) -> str:
 
 def email_hmac(normalised_email: str) -> str:
     """HMAC-SHA256 with a pepper held outside the database: proof that survives erasure."""
-    return hmac.new(settings.IDENTIFIER_PEPPER.encode(), normalised_email.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        settings.IDENTIFIER_PEPPER.encode(), normalised_email.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def truncate_ip(raw: str) -> str:

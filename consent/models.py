@@ -75,7 +75,9 @@ class Purpose(models.Model):
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices, default=LegalBasis.CONSENT)
     consent_type = models.CharField(max_length=10, choices=ConsentType.choices, default=ConsentType.EXPRESS)
     lifetime_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Grants expire after this many days; empty means the basis decides"
+        null=True,
+        blank=True,
+        help_text="Grants expire after this many days; empty means the basis decides",
     )
     dpv_purpose = models.CharField(max_length=40, choices=DpvPurpose.choices, default=DpvPurpose.MARKETING)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -117,7 +119,8 @@ class NoticeVersion(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["notice", "language", "version"], name="noticeversion_unique_notice_language_version"
+                fields=["notice", "language", "version"],
+                name="noticeversion_unique_notice_language_version",
             ),
         ]
 
@@ -171,7 +174,9 @@ class ConsentEvent(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "sequence"], name="consentevent_unique_contact_sequence"),
+            models.UniqueConstraint(
+                fields=["contact", "sequence"], name="consentevent_unique_contact_sequence"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +189,9 @@ class ConsentEvidence(models.Model):
     The random salt makes the digest impossible to reverse by guessing IPs once it is gone.
     """
 
-    event = models.OneToOneField(ConsentEvent, on_delete=models.PROTECT, primary_key=True, related_name="evidence")
+    event = models.OneToOneField(
+        ConsentEvent, on_delete=models.PROTECT, primary_key=True, related_name="evidence"
+    )
     salt = models.CharField(max_length=32, default="")
     ip = models.CharField(max_length=45, blank=True, help_text="Truncated to /24 (IPv4) or /48 (IPv6)")
     user_agent = models.CharField(max_length=512, blank=True)
@@ -193,6 +200,9 @@ class ConsentEvidence(models.Model):
     tc_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
     gpp_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
     erased_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"evidence of {self.event_id}"
 
 
 class ConsentState(models.Model):
@@ -217,5 +227,10 @@ class ConsentState(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "purpose"], name="consentstate_unique_contact_purpose"),
+            models.UniqueConstraint(
+                fields=["contact", "purpose"], name="consentstate_unique_contact_purpose"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}/{self.purpose_id}: {self.decision}"

@@ -56,7 +56,9 @@ def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
                     {
                         "purpose": purpose.name,
                         "purposeCategory": [purpose.dpv_purpose],
-                        "consentType": "EXPLICIT" if event.consent_type == ConsentType.EXPRESS else "IMPLICIT",
+                        "consentType": "EXPLICIT"
+                        if event.consent_type == ConsentType.EXPRESS
+                        else "IMPLICIT",
                         "piiCategory": ["contact details", "preferences"],
                         "primaryPurpose": True,
                         "termination": termination,
@@ -104,9 +106,15 @@ def dpv_record(event: ConsentEvent) -> dict[str, Any]:
         "dpv:hasDataSubject": {"@id": f"urn:candor:{brand.slug}:contact:{event.contact.external_id}"},
         "dpv:hasDataController": {"@type": "dpv:DataController", "dct:title": brand.name},
         "dpv:hasJurisdiction": event.jurisdiction or brand.jurisdiction,
-        "dpv:hasPurpose": {"@type": purpose.dpv_purpose, "dct:identifier": purpose.slug, "dct:title": purpose.name},
+        "dpv:hasPurpose": {
+            "@type": purpose.dpv_purpose,
+            "dct:identifier": purpose.slug,
+            "dct:title": purpose.name,
+        },
         "dpv:hasConsentType": {
-            "@id": "dpv:ExpressedConsent" if event.consent_type == ConsentType.EXPRESS else "dpv:ImpliedConsent"
+            "@id": "dpv:ExpressedConsent"
+            if event.consent_type == ConsentType.EXPRESS
+            else "dpv:ImpliedConsent"
         },
         "dpv:hasConsentStatus": {"@id": status},
         "dpv:isIndicatedAtTime": iso_utc(event.occurred_at),

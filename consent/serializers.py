@@ -27,10 +27,9 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def validate_jurisdiction(value: str) -> str:
+def validate_jurisdiction(value: str) -> None:
     if value and not JURISDICTION_RE.match(value):
         raise serializers.ValidationError("Use an ISO 3166 code such as DE, CA or US-CA.")
-    return value
 
 
 # --- Contacts ---------------------------------------------------------------------
@@ -103,11 +102,17 @@ class PurposeOut(serializers.Serializer):
 
 class EvidenceIn(StrictSerializer):
     ip = serializers.IPAddressField(required=False, allow_blank=True)
-    user_agent = serializers.CharField(max_length=512, required=False, allow_blank=True, trim_whitespace=False)
+    user_agent = serializers.CharField(
+        max_length=512, required=False, allow_blank=True, trim_whitespace=False
+    )
     page_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
     gpc = serializers.BooleanField(required=False, allow_null=True)
-    tc_string = serializers.CharField(max_length=10000, required=False, allow_blank=True, trim_whitespace=False)
-    gpp_string = serializers.CharField(max_length=10000, required=False, allow_blank=True, trim_whitespace=False)
+    tc_string = serializers.CharField(
+        max_length=10000, required=False, allow_blank=True, trim_whitespace=False
+    )
+    gpp_string = serializers.CharField(
+        max_length=10000, required=False, allow_blank=True, trim_whitespace=False
+    )
 
     def validate_ip(self, value: str) -> str:
         return truncate_ip(value) if value else ""
@@ -179,7 +184,9 @@ class CurrentConsentOut(serializers.Serializer):
     purpose = serializers.CharField(source="state.purpose.slug")
     state = serializers.CharField(source="status")
     valid_for_processing = serializers.BooleanField()
-    notice_version = serializers.CharField(source="state.notice_version.public_id", allow_null=True, default=None)
+    notice_version = serializers.CharField(
+        source="state.notice_version.public_id", allow_null=True, default=None
+    )
     event_id = serializers.UUIDField(source="state.event_id")
     occurred_at = serializers.DateTimeField(source="state.occurred_at")
     updated_at = serializers.DateTimeField(source="state.updated_at")

@@ -152,7 +152,9 @@ def _add_months(value: datetime, months: int) -> datetime:
     return value.replace(year=year, month=month, day=day)
 
 
-def _expiry(*, purpose: Purpose, decision: str, occurred_at: datetime, implied_basis: str | None) -> datetime | None:
+def _expiry(
+    *, purpose: Purpose, decision: str, occurred_at: datetime, implied_basis: str | None
+) -> datetime | None:
     if decision != Decision.GRANTED:
         return None
     if purpose.lifetime_days:
@@ -193,10 +195,10 @@ def _resolve_purpose_and_notice(
         raise Unprocessable.for_field(
             "notice_version", "A grant must name the notice version the person was shown."
         )
-    purpose = Purpose.objects.filter(brand=brand, slug=purpose_slug).first()
-    if purpose is None:
+    found = Purpose.objects.filter(brand=brand, slug=purpose_slug).first()
+    if found is None:
         raise Unprocessable.for_field("purpose", f"Unknown purpose '{purpose_slug}'.")
-    return purpose, None
+    return found, None
 
 
 @transaction.atomic
@@ -233,11 +235,18 @@ def consent_record(
     if contact is None:
         raise NotFound(f"No contact '{external_id}'.")
     purpose, notice_version = _resolve_purpose_and_notice(
-        brand=brand, purpose_slug=purpose_slug, notice_version_id=notice_version_id, decision=decision
+        brand=brand,
+        purpose_slug=purpose_slug,
+        notice_version_id=notice_version_id,
+        decision=decision,
     )
     if implied_basis is not None and purpose.consent_type != ConsentType.IMPLIED:
-        raise Unprocessable.for_field("implied_basis", f"Purpose '{purpose.slug}' does not rest on implied consent.")
-    expires_at = _expiry(purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis)
+        raise Unprocessable.for_field(
+            "implied_basis", f"Purpose '{purpose.slug}' does not rest on implied consent."
+        )
+    expires_at = _expiry(
+        purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis
+    )
 
     evidence = evidence or EvidenceInput()
     evidence_row = ConsentEvidence(
@@ -260,7 +269,9 @@ def consent_record(
         method=method,
         actor=actor,
         recorded_by=recorded_by,
-        jurisdiction=jurisdiction if jurisdiction is not None else (contact.jurisdiction or brand.jurisdiction),
+        jurisdiction=jurisdiction
+        if jurisdiction is not None
+        else (contact.jurisdiction or brand.jurisdiction),
         occurred_at=occurred_at,
         recorded_at=now,
         expires_at=expires_at,
@@ -268,7 +279,9 @@ def consent_record(
         prev_hash=contact.ledger_head,
     )
     event.hash = event_hash(
-        event, notice_hash=notice_version.content_hash if notice_version else None, purpose_slug=purpose.slug
+        event,
+        notice_hash=notice_version.content_hash if notice_version else None,
+        purpose_slug=purpose.slug,
     )
     event.save(force_insert=True)
     evidence_row.event = event

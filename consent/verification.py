@@ -33,13 +33,17 @@ def _events(brand: Brand | None) -> Iterator[ConsentEvent]:
 def ledger_verify(*, brand: Brand | None = None, stop_at_first: bool = True) -> LedgerReport:
     report = LedgerReport()
     contacts = Contact.objects.all() if brand is None else Contact.objects.filter(brand=brand)
-    heads = {c.pk: (c.ledger_sequence, c.ledger_head, c.external_id) for c in contacts.only(
-        "pk", "ledger_sequence", "ledger_head", "external_id"
-    ).iterator(chunk_size=5000)}
+    heads = {
+        c.pk: (c.ledger_sequence, c.ledger_head, c.external_id)
+        for c in contacts.only("pk", "ledger_sequence", "ledger_head", "external_id").iterator(
+            chunk_size=5000
+        )
+    }
     states = ConsentState.objects.all() if brand is None else ConsentState.objects.filter(brand=brand)
-    stored = {(s.contact_id, s.purpose_id): (s.event_id, s.decision) for s in states.only(
-        "contact_id", "purpose_id", "event_id", "decision"
-    ).iterator(chunk_size=5000)}
+    stored = {
+        (s.contact_id, s.purpose_id): (s.event_id, s.decision)
+        for s in states.only("contact_id", "purpose_id", "event_id", "decision").iterator(chunk_size=5000)
+    }
     expected: dict[tuple[int, int], ConsentEvent] = {}
     last: dict[int, ConsentEvent] = {}
 
@@ -49,7 +53,8 @@ def ledger_verify(*, brand: Brand | None = None, stop_at_first: bool = True) -> 
 
     for event in _events(brand):
         report.events += 1
-        where = f"event {event.id} (contact {heads.get(event.contact_id, (0, '', '?'))[2]}, sequence {event.sequence})"
+        external_id = heads.get(event.contact_id, (0, "", "?"))[2]
+        where = f"event {event.id} (contact {external_id}, sequence {event.sequence})"
         previous = last.get(event.contact_id)
         want_sequence = previous.sequence + 1 if previous else 1
         want_prev = previous.hash if previous else GENESIS_HASH
@@ -58,16 +63,18 @@ def ledger_verify(*, brand: Brand | None = None, stop_at_first: bool = True) -> 
         if event.prev_hash != want_prev and problem(f"{where}: prev_hash does not match the event before it"):
             return report
         notice_hash = event.notice_version.content_hash if event.notice_version else None
-        if event_hash(event, notice_hash=notice_hash, purpose_slug=event.purpose.slug) != event.hash and problem(
-            f"{where}: hash does not match its content"
-        ):
+        if event_hash(
+            event, notice_hash=notice_hash, purpose_slug=event.purpose.slug
+        ) != event.hash and problem(f"{where}: hash does not match its content"):
             return report
         evidence = getattr(event, "evidence", None)
         if evidence is None:
             if problem(f"{where}: evidence row is missing"):
                 return report
-        elif evidence.erased_at is None and evidence_digest(evidence) != event.evidence_digest and problem(
-            f"{where}: evidence does not match its digest"
+        elif (
+            evidence.erased_at is None
+            and evidence_digest(evidence) != event.evidence_digest
+            and problem(f"{where}: evidence does not match its digest")
         ):
             return report
         last[event.contact_id] = event
@@ -84,13 +91,14 @@ def ledger_verify(*, brand: Brand | None = None, stop_at_first: bool = True) -> 
     for contact_id, (sequence, head, external_id) in heads.items():
         report.contacts += 1
         tail = last.get(contact_id)
-        if (tail.sequence if tail else 0) != sequence or (tail.hash if tail else GENESIS_HASH) != head:
-            if problem(f"contact {external_id}: chain head does not match its last event"):
-                return report
+        head_ok = (tail.sequence if tail else 0) == sequence and (tail.hash if tail else GENESIS_HASH) == head
+        if not head_ok and problem(f"contact {external_id}: chain head does not match its last event"):
+            return report
     for key, event in expected.items():
-        if stored.get(key) != (event.id, event.decision):
-            if problem(f"event {event.id}: consent state for this purpose does not follow the ledger"):
-                return report
+        if stored.get(key) != (event.id, event.decision) and problem(
+            f"event {event.id}: consent state for this purpose does not follow the ledger"
+        ):
+            return report
     for key in stored.keys() - expected.keys():
         if problem(f"consent state for contact id {key[0]}, purpose id {key[1]} has no ledger event"):
             return report

@@ -48,10 +48,21 @@ def other_brand(make_brand: Callable[..., Brand]) -> Brand:
 
 @pytest.fixture
 def make_purpose(db: None) -> Callable[..., Purpose]:
-    def make(brand: Brand, slug: str = "email-marketing", *, languages: tuple[str, ...] = ("en",), **kwargs: Any) -> Purpose:
+    def make(
+        brand: Brand,
+        slug: str = "email-marketing",
+        *,
+        languages: tuple[str, ...] = ("en",),
+        **kwargs: Any,
+    ) -> Purpose:
         purpose = purpose_create(brand=brand, slug=slug, name=slug.replace("-", " ").title(), **kwargs)
         for language in languages:
-            notice_version_publish(purpose=purpose, language=language, title=f"{slug} ({language})", text=f"Text for {slug} in {language}.")
+            notice_version_publish(
+                purpose=purpose,
+                language=language,
+                title=f"{slug} ({language})",
+                text=f"Text for {slug} in {language}.",
+            )
         return purpose
 
     return make
@@ -63,7 +74,9 @@ def purpose(brand: Brand, make_purpose: Callable[..., Purpose]) -> Purpose:
 
 
 def current_version(purpose: Purpose, language: str = "en") -> NoticeVersion:
-    return NoticeVersion.objects.filter(notice__purpose=purpose, language=language).order_by("-version").first()  # type: ignore[return-value]
+    return (
+        NoticeVersion.objects.filter(notice__purpose=purpose, language=language).order_by("-version").first()
+    )  # type: ignore[return-value]
 
 
 @pytest.fixture

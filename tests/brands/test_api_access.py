@@ -57,7 +57,11 @@ def test_admin_scope_covers_everything(make_client, brand, contact):
 def test_another_brands_contact_and_event_are_404(api, outsider_api, contact, purpose, notice_version):
     created = api.post(
         "/api/v1/contacts/cust-1/consents",
-        {"purpose": "email-marketing", "decision": "granted", "notice_version": notice_version.public_id},
+        {
+            "purpose": "email-marketing",
+            "decision": "granted",
+            "notice_version": notice_version.public_id,
+        },
         format="json",
     ).json()
     assert outsider_api.get("/api/v1/contacts/cust-1").status_code == 404
@@ -69,7 +73,11 @@ def test_another_brands_contact_and_event_are_404(api, outsider_api, contact, pu
     outsider_api.put("/api/v1/contacts/cust-1", {}, format="json")
     response = outsider_api.post(
         "/api/v1/contacts/cust-1/consents",
-        {"purpose": "email-marketing", "decision": "granted", "notice_version": notice_version.public_id},
+        {
+            "purpose": "email-marketing",
+            "decision": "granted",
+            "notice_version": notice_version.public_id,
+        },
         format="json",
     )
     assert response.status_code == 422

@@ -20,7 +20,10 @@ def test_create_brand_is_idempotent(db):
     out = StringIO()
     call_command("create_brand", "shop", "--name", "Shop", stdout=out)
     call_command("create_brand", "shop", "--name", "Shop", stdout=out)
-    assert out.getvalue().splitlines() == ["Created shop (Shop)", "Brand already exists: shop (Shop)"]
+    assert out.getvalue().splitlines() == [
+        "Created shop (Shop)",
+        "Brand already exists: shop (Shop)",
+    ]
     assert Brand.objects.filter(slug="shop").count() == 1
 
 
@@ -41,10 +44,13 @@ def test_create_api_key_prints_the_key_alone_on_the_last_line(brand, client):
     assert client.get("/api/v1/purposes", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--brand", "nope", "--scopes", "consent:read"], "No brand"),
-    (["--brand", "acme", "--scopes", "consent:read,root"], "Unknown or missing scopes"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--brand", "nope", "--scopes", "consent:read"], "No brand"),
+        (["--brand", "acme", "--scopes", "consent:read,root"], "Unknown or missing scopes"),
+    ],
+)
 def test_create_api_key_errors(brand, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("create_api_key", *args)
@@ -61,19 +67,36 @@ def test_seed_demo_is_idempotent_and_its_key_works(db, client):
     assert NoticeVersion.objects.filter(notice__brand__slug="demo", language="de").count() == 3
     assert ApiKey.objects.count() == 1
     purposes = client.get("/api/v1/purposes", HTTP_AUTHORIZATION=f"Bearer {key}").json()
-    assert {p["slug"] for p in purposes} == {"email-marketing", "sms-marketing", "personalisation", "customer-updates"}
+    assert {p["slug"] for p in purposes} == {
+        "email-marketing",
+        "sms-marketing",
+        "personalisation",
+        "customer-updates",
+    }
 
 
-@pytest.mark.parametrize("env", [
-    {"DEBUG": "false"},
-    {"DEBUG": "false", "SECRET_KEY": "dev-insecure-secret-key-change-me", "IDENTIFIER_PEPPER": "p" * 40},
-    {"DEBUG": "false", "SECRET_KEY": "s" * 40},
-    {"DEBUG": "maybe"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "false"},
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "dev-insecure-secret-key-change-me",
+            "IDENTIFIER_PEPPER": "p" * 40,
+        },
+        {"DEBUG": "false", "SECRET_KEY": "s" * 40},
+        {"DEBUG": "maybe"},
+    ],
+)
 def test_production_refuses_development_secrets(env):
     clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "IDENTIFIER_PEPPER", "DEBUG")}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=False,
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
@@ -81,7 +104,12 @@ def test_production_refuses_development_secrets(env):
 
 def test_production_starts_with_real_secrets():
     env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 40, "IDENTIFIER_PEPPER": "p" * 40}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr

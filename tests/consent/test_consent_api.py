@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from consent.ledger import event_hash, evidence_digest, iso_utc
 from consent.models import GENESIS_HASH, ConsentEvent, ConsentEvidence, ConsentState, Contact
@@ -20,16 +20,30 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def grant(api, notice_version, contact="cust-1", **extra):
-    body = {"purpose": "email-marketing", "decision": "granted", "notice_version": notice_version.public_id, **extra}
+    body = {
+        "purpose": "email-marketing",
+        "decision": "granted",
+        "notice_version": notice_version.public_id,
+        **extra,
+    }
     return api.post(URL.format(contact), body, format="json")
 
 
 def withdraw(api, contact="cust-1", **extra):
-    return api.post(URL.format(contact), {"purpose": "email-marketing", "decision": "withdrawn", **extra}, format="json")
+    return api.post(
+        URL.format(contact),
+        {"purpose": "email-marketing", "decision": "withdrawn", **extra},
+        format="json",
+    )
 
 
 def counts() -> tuple[int, int, int, int]:
-    return (ConsentEvent.objects.count(), ConsentEvidence.objects.count(), ConsentState.objects.count(), Event.objects.count())
+    return (
+        ConsentEvent.objects.count(),
+        ConsentEvidence.objects.count(),
+        ConsentState.objects.count(),
+        Event.objects.count(),
+    )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -38,8 +52,13 @@ def test_grant_writes_exactly_one_ledger_row_with_its_evidence(api, contact, pur
         api,
         notice_version,
         occurred_at="2026-11-22T09:59:00Z",
-        evidence={"ip": "203.0.113.77", "user_agent": "Firefox", "page_url": "https://shop.example/signup?email=a@b.c#x",
-                  "gpc": False, "tc_string": "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+        evidence={
+            "ip": "203.0.113.77",
+            "user_agent": "Firefox",
+            "page_url": "https://shop.example/signup?email=a@b.c#x",
+            "gpc": False,
+            "tc_string": "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA",
+        },
     )
 
     assert response.status_code == 201
@@ -58,31 +77,60 @@ def test_grant_writes_exactly_one_ledger_row_with_its_evidence(api, contact, pur
         "prev_hash": GENESIS_HASH,
     }
     assert event.id.version == 4
-    assert (event.brand_id, event.purpose_id, event.notice_version_id) == (contact.brand_id, purpose.pk, notice_version.pk)
+    assert (event.brand_id, event.purpose_id, event.notice_version_id) == (
+        contact.brand_id,
+        purpose.pk,
+        notice_version.pk,
+    )
     assert (event.consent_type, event.method, event.actor) == ("express", "api", "subject")
     assert event.recorded_by == f"api_key:{api.api_key.prefix}"
     assert event.jurisdiction == "DE"  # the brand's, as the contact has none
-    assert event.hash == event_hash(event, notice_hash=notice_version.content_hash, purpose_slug="email-marketing")
+    assert event.hash == event_hash(
+        event, notice_hash=notice_version.content_hash, purpose_slug="email-marketing"
+    )
     evidence = event.evidence
     assert (evidence.ip, evidence.user_agent, evidence.page_url, evidence.gpc) == (
-        "203.0.113.0", "Firefox", "https://shop.example/signup", False,
+        "203.0.113.0",
+        "Firefox",
+        "https://shop.example/signup",
+        False,
     )
     assert evidence.tc_string == "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"  # verbatim
     assert event.evidence_digest == evidence_digest(evidence)
     # The hash covers no personal data: the email and the IP appear nowhere in what was hashed.
-    assert "203.0.113" not in event.hash and contact.email not in str(event.__dict__)
+    assert "203.0.113" not in event.hash
+    assert contact.email not in str(event.__dict__)
 
     state = ConsentState.objects.get(contact=contact, purpose=purpose)
-    assert (state.decision, state.event_id, state.notice_version_id) == ("granted", event.id, notice_version.pk)
+    assert (state.decision, state.event_id, state.notice_version_id) == (
+        "granted",
+        event.id,
+        notice_version.pk,
+    )
     contact.refresh_from_db()
-    assert (contact.ledger_sequence, contact.ledger_head, contact.event_sequence) == (1, event.hash, 1)
+    assert (contact.ledger_sequence, contact.ledger_head, contact.event_sequence) == (
+        1,
+        event.hash,
+        1,
+    )
 
     [outbox] = Event.objects.all()
-    assert (outbox.type, outbox.subject, outbox.sequence, outbox.contact_ref) == ("consent.granted", "cust-1", 1, contact.pk)
+    assert (outbox.type, outbox.subject, outbox.sequence, outbox.contact_ref) == (
+        "consent.granted",
+        "cust-1",
+        1,
+        contact.pk,
+    )
     assert outbox.data == {
-        "contact": "cust-1", "sequence": 1, "purpose": "email-marketing", "state": "granted",
-        "valid_for_processing": True, "event_id": str(event.id), "notice_version": notice_version.public_id,
-        "occurred_at": "2026-11-22T09:59:00.000000Z", "expires_at": None,
+        "contact": "cust-1",
+        "sequence": 1,
+        "purpose": "email-marketing",
+        "state": "granted",
+        "valid_for_processing": True,
+        "event_id": str(event.id),
+        "notice_version": notice_version.public_id,
+        "occurred_at": "2026-11-22T09:59:00.000000Z",
+        "expires_at": None,
     }
     assert "ada@example.com" not in str(outbox.data)
 
@@ -99,22 +147,35 @@ def test_withdrawal_chains_to_the_grant_and_flips_the_state(api, contact, purpos
         "contact": "cust-1",
         "consents": [
             {
-                "purpose": "email-marketing", "state": "withdrawn", "valid_for_processing": False,
-                "notice_version": None, "event_id": second["event_id"], "occurred_at": second["occurred_at"],
-                "updated_at": second["recorded_at"], "expires_at": None,
+                "purpose": "email-marketing",
+                "state": "withdrawn",
+                "valid_for_processing": False,
+                "notice_version": None,
+                "event_id": second["event_id"],
+                "occurred_at": second["occurred_at"],
+                "updated_at": second["recorded_at"],
+                "expires_at": None,
             }
         ],
     }
-    assert [e.type for e in Event.objects.order_by("sequence")] == ["consent.granted", "consent.withdrawn"]
+    assert [e.type for e in Event.objects.order_by("sequence")] == [
+        "consent.granted",
+        "consent.withdrawn",
+    ]
     assert ledger_verify().ok
 
 
-def test_late_older_grant_is_recorded_but_never_overrides_a_newer_withdrawal(api, contact, purpose, notice_version):
+def test_late_older_grant_is_recorded_but_never_overrides_a_newer_withdrawal(
+    api, contact, purpose, notice_version
+):
     withdraw(api, occurred_at="2026-11-20T12:00:00Z")
     late = grant(api, notice_version, occurred_at="2026-11-20T11:00:00Z")
 
     assert late.status_code == 201
-    assert [(e.sequence, e.decision) for e in ledger_rows(contact)] == [(1, "withdrawn"), (2, "granted")]
+    assert [(e.sequence, e.decision) for e in ledger_rows(contact)] == [
+        (1, "withdrawn"),
+        (2, "granted"),
+    ]
     state = ConsentState.objects.get(contact=contact)
     assert state.decision == "withdrawn"
     # The ignored grant announced nothing downstream.
@@ -139,7 +200,9 @@ def test_contacts_chains_are_independent(api, brand, purpose, notice_version):
     grant(api, notice_version, contact="a")
     grant(api, notice_version, contact="b")
     grant(api, notice_version, contact="a")
-    assert [e.sequence for e in ConsentEvent.objects.filter(contact__external_id="a").order_by("sequence")] == [1, 2]
+    assert [
+        e.sequence for e in ConsentEvent.objects.filter(contact__external_id="a").order_by("sequence")
+    ] == [1, 2]
     assert [e.sequence for e in ConsentEvent.objects.filter(contact__external_id="b")] == [1]
 
 
@@ -148,17 +211,60 @@ def test_contacts_chains_are_independent(api, brand, purpose, notice_version):
     [
         ({"purpose": "nope", "decision": "withdrawn"}, "purpose"),
         ({"purpose": "email-marketing", "decision": "granted"}, "notice_version"),
-        ({"purpose": "email-marketing", "decision": "granted", "notice_version": "nv_unknown"}, "notice_version"),
+        (
+            {"purpose": "email-marketing", "decision": "granted", "notice_version": "nv_unknown"},
+            "notice_version",
+        ),
         ({"purpose": "email-marketing", "decision": "maybe"}, "decision"),
         ({"purpose": "email-marketing", "decision": "withdrawn", "method": "one_click"}, "method"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "occurred_at": "2026-11-20T12:00:00"}, "occurred_at"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "occurred_at": "yesterday"}, "occurred_at"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "evidence": {"ip": "300.1.1.1"}}, "evidence.ip"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "evidence": {"page_url": "javascript:1"}}, "evidence.page_url"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "notice_verison": "x"}, "notice_verison"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "implied_basis": "purchase"}, "implied_basis"),
-        ({"purpose": "email-marketing", "decision": "withdrawn", "jurisdiction": "Germany"}, "jurisdiction"),
+        (
+            {
+                "purpose": "email-marketing",
+                "decision": "withdrawn",
+                "occurred_at": "2999-01-01T00:00:00Z",
+            },
+            "occurred_at",
+        ),
+        (
+            {
+                "purpose": "email-marketing",
+                "decision": "withdrawn",
+                "occurred_at": "2026-11-20T12:00:00",
+            },
+            "occurred_at",
+        ),
+        (
+            {"purpose": "email-marketing", "decision": "withdrawn", "occurred_at": "yesterday"},
+            "occurred_at",
+        ),
+        (
+            {
+                "purpose": "email-marketing",
+                "decision": "withdrawn",
+                "evidence": {"ip": "300.1.1.1"},
+            },
+            "evidence.ip",
+        ),
+        (
+            {
+                "purpose": "email-marketing",
+                "decision": "withdrawn",
+                "evidence": {"page_url": "javascript:1"},
+            },
+            "evidence.page_url",
+        ),
+        (
+            {"purpose": "email-marketing", "decision": "withdrawn", "notice_verison": "x"},
+            "notice_verison",
+        ),
+        (
+            {"purpose": "email-marketing", "decision": "withdrawn", "implied_basis": "purchase"},
+            "implied_basis",
+        ),
+        (
+            {"purpose": "email-marketing", "decision": "withdrawn", "jurisdiction": "Germany"},
+            "jurisdiction",
+        ),
         ({"decision": "withdrawn"}, "purpose"),
     ],
 )
@@ -177,7 +283,9 @@ def test_invalid_decisions_are_422_and_write_nothing(api, contact, purpose, noti
     assert contact.ledger_sequence == 0
 
 
-def test_notice_version_of_another_purpose_or_brand_is_422(api, brand, other_brand, contact, purpose, make_purpose):
+def test_notice_version_of_another_purpose_or_brand_is_422(
+    api, brand, other_brand, contact, purpose, make_purpose
+):
     sms = make_purpose(brand, "sms-marketing")
     foreign = make_purpose(other_brand, "email-marketing")
     before = counts()
@@ -185,7 +293,11 @@ def test_notice_version_of_another_purpose_or_brand_is_422(api, brand, other_bra
     for version in (current_version(sms), current_version(foreign)):
         response = api.post(
             URL.format("cust-1"),
-            {"purpose": "email-marketing", "decision": "granted", "notice_version": version.public_id},
+            {
+                "purpose": "email-marketing",
+                "decision": "granted",
+                "notice_version": version.public_id,
+            },
             format="json",
         )
         assert response.status_code == 422
@@ -241,8 +353,13 @@ def test_implied_consent_expires_after_casl_periods(api, brand, contact, make_pu
     version = current_version(implied)
     post = lambda basis, at: api.post(  # noqa: E731
         URL.format("cust-1"),
-        {"purpose": "customer-updates", "decision": "granted", "notice_version": version.public_id,
-         "implied_basis": basis, "occurred_at": at},
+        {
+            "purpose": "customer-updates",
+            "decision": "granted",
+            "notice_version": version.public_id,
+            "implied_basis": basis,
+            "occurred_at": at,
+        },
         format="json",
     )
     purchase = post("purchase", "2026-02-28T10:00:00Z").json()
@@ -263,8 +380,12 @@ def test_expired_implied_consent_reads_expired_and_not_valid(api, brand, contact
     with time_machine.travel(NOW, tick=False):
         api.post(
             URL.format("cust-1"),
-            {"purpose": "customer-updates", "decision": "granted", "notice_version": current_version(implied).public_id,
-             "implied_basis": "inquiry"},
+            {
+                "purpose": "customer-updates",
+                "decision": "granted",
+                "notice_version": current_version(implied).public_id,
+                "implied_basis": "inquiry",
+            },
             format="json",
         )
         [row] = api.get(URL.format("cust-1")).json()["consents"]
@@ -286,14 +407,28 @@ def test_current_consents_take_constant_queries(api, brand, contact, make_purpos
         return len(ctx.captured_queries)
 
     first = make_purpose(brand, "p-0")
-    api.post(URL.format("cust-1"), {"purpose": "p-0", "decision": "granted",
-             "notice_version": current_version(first).public_id}, format="json")
+    api.post(
+        URL.format("cust-1"),
+        {
+            "purpose": "p-0",
+            "decision": "granted",
+            "notice_version": current_version(first).public_id,
+        },
+        format="json",
+    )
     baseline = read_queries()
     for index in range(1, 8):
         purpose = make_purpose(brand, f"p-{index}")
         for decision in ("granted", "withdrawn", "granted"):
-            api.post(URL.format("cust-1"), {"purpose": f"p-{index}", "decision": decision,
-                     "notice_version": current_version(purpose).public_id}, format="json")
+            api.post(
+                URL.format("cust-1"),
+                {
+                    "purpose": f"p-{index}",
+                    "decision": decision,
+                    "notice_version": current_version(purpose).public_id,
+                },
+                format="json",
+            )
     assert len(api.get(URL.format("cust-1")).json()["consents"]) == 8
     assert read_queries() == baseline <= 3
 

@@ -9,15 +9,24 @@ from consent.models import Contact
 def test_put_creates_then_updates(api, brand):
     created = api.put(
         "/api/v1/contacts/cust-9",
-        {"email": "  Grace@Example.COM ", "phone": "+49 151 23456789", "locale": "de_DE",
-         "timezone": "Europe/Berlin", "jurisdiction": "DE"},
+        {
+            "email": "  Grace@Example.COM ",
+            "phone": "+49 151 23456789",
+            "locale": "de_DE",
+            "timezone": "Europe/Berlin",
+            "jurisdiction": "DE",
+        },
         format="json",
     )
     assert created.status_code == 201
     body = created.json()
     assert {k: body[k] for k in ("external_id", "email", "phone", "locale", "timezone", "jurisdiction")} == {
-        "external_id": "cust-9", "email": "grace@example.com", "phone": "+4915123456789",
-        "locale": "de-DE", "timezone": "Europe/Berlin", "jurisdiction": "DE",
+        "external_id": "cust-9",
+        "email": "grace@example.com",
+        "phone": "+4915123456789",
+        "locale": "de-DE",
+        "timezone": "Europe/Berlin",
+        "jurisdiction": "DE",
     }
     contact = Contact.objects.get(brand=brand, external_id="cust-9")
     assert contact.email_hmac == email_hmac("grace@example.com")

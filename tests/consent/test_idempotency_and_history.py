@@ -6,7 +6,11 @@ URL = "/api/v1/contacts/cust-1/consents"
 
 
 def body(notice_version, decision="granted"):
-    return {"purpose": "email-marketing", "decision": decision, "notice_version": notice_version.public_id}
+    return {
+        "purpose": "email-marketing",
+        "decision": decision,
+        "notice_version": notice_version.public_id,
+    }
 
 
 def test_same_key_same_body_replays_first_response(api, contact, purpose, notice_version):
@@ -28,9 +32,13 @@ def test_same_key_other_body_is_422_and_writes_nothing(api, contact, purpose, no
 
 
 def test_failed_request_does_not_burn_the_key(api, contact, purpose, notice_version):
-    bad = api.post(URL, {"purpose": "nope", "decision": "withdrawn"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    bad = api.post(
+        URL, {"purpose": "nope", "decision": "withdrawn"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
     assert bad.status_code == 422
-    good = api.post(URL, {"purpose": "nope", "decision": "withdrawn"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    good = api.post(
+        URL, {"purpose": "nope", "decision": "withdrawn"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
     assert good.status_code == 422  # re-executed, not replayed
     assert "Idempotent-Replayed" not in good
 
@@ -56,7 +64,13 @@ def test_history_pages_oldest_first_with_cursor(api, contact, purpose, notice_ve
     page1 = api.get(f"{URL}/history?limit=2").json()
     assert [e["event_id"] for e in page1["events"]] == ids[:2]
     assert page1["events"][0]["evidence"] == {
-        "ip": "", "user_agent": "", "page_url": "", "gpc": None, "tc_string": "", "gpp_string": "", "erased": False,
+        "ip": "",
+        "user_agent": "",
+        "page_url": "",
+        "gpc": None,
+        "tc_string": "",
+        "gpp_string": "",
+        "erased": False,
     }
     assert page1["events"][0]["recorded_by"] == f"api_key:{api.api_key.prefix}"
     page2 = api.get(f"{URL}/history?limit=2&cursor={page1['next_cursor']}").json()

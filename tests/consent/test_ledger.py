@@ -17,8 +17,15 @@ URL = "/api/v1/contacts/cust-1/consents"
 @pytest.fixture
 def events(api, contact, purpose, notice_version):
     for decision in ("granted", "withdrawn", "granted"):
-        api.post(URL, {"purpose": "email-marketing", "decision": decision,
-                       "notice_version": notice_version.public_id}, format="json")
+        api.post(
+            URL,
+            {
+                "purpose": "email-marketing",
+                "decision": decision,
+                "notice_version": notice_version.public_id,
+            },
+            format="json",
+        )
     return list(ConsentEvent.objects.order_by("sequence"))
 
 
@@ -35,12 +42,19 @@ def triggers_disabled():
     yield
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE consent_consentevent SET decision = 'granted'",
-    "DELETE FROM consent_consentevent",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE consent_consentevent SET decision = 'granted'",
+        "DELETE FROM consent_consentevent",
+    ],
+)
 def test_database_refuses_update_and_delete_of_ledger_rows(events, sql):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql)
     assert ConsentEvent.objects.count() == 3
 
@@ -64,8 +78,10 @@ def test_verify_ledger_passes_on_a_clean_ledger(events):
 
 def test_verify_ledger_names_the_first_tampered_event(events):
     with triggers_disabled(), connection.cursor() as cursor:
-        cursor.execute("UPDATE consent_consentevent SET decision = 'granted' WHERE id = %s", [events[1].id.hex
-                       if connection.vendor == "sqlite" else str(events[1].id)])
+        cursor.execute(
+            "UPDATE consent_consentevent SET decision = 'granted' WHERE id = %s",
+            [events[1].id.hex if connection.vendor == "sqlite" else str(events[1].id)],
+        )
     with pytest.raises(CommandError, match=f"event {events[1].id} .*sequence 2.*hash does not match"):
         call_command("verify_ledger", stdout=StringIO())
 
@@ -81,7 +97,7 @@ def test_verify_ledger_finds_a_removed_event(events):
 
 def test_verify_ledger_finds_a_projection_that_drifted(events):
     ConsentState.objects.update(decision="withdrawn")
-    with pytest.raises(CommandError, match="consent state .* does not follow the ledger"):
+    with pytest.raises(CommandError, match=r"consent state .* does not follow the ledger"):
         call_command("verify_ledger", stdout=StringIO())
 
 

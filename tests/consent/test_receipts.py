@@ -10,11 +10,21 @@ URL = "/api/v1/contacts/cust-1/consents"
 
 
 def record(api, notice_version, **extra):
-    return api.post(URL, {"purpose": "email-marketing", "decision": "granted",
-                          "notice_version": notice_version.public_id, **extra}, format="json").json()
+    return api.post(
+        URL,
+        {
+            "purpose": "email-marketing",
+            "decision": "granted",
+            "notice_version": notice_version.public_id,
+            **extra,
+        },
+        format="json",
+    ).json()
 
 
-def test_receipt_is_a_kantara_v11_receipt_signed_with_the_published_key(api, client, brand, contact, purpose, notice_version):
+def test_receipt_is_a_kantara_v11_receipt_signed_with_the_published_key(
+    api, client, brand, contact, purpose, notice_version
+):
     event = record(api, notice_version, occurred_at="2026-11-20T08:00:00Z")
     response = api.get(f"/api/v1/consent-events/{event['event_id']}/receipt")
     assert response.status_code == 200
@@ -22,8 +32,20 @@ def test_receipt_is_a_kantara_v11_receipt_signed_with_the_published_key(api, cli
     receipt = body["receipt"]
 
     assert receipt["version"] == "KI-CR-v1.1.0"
-    for field in ("jurisdiction", "consentTimestamp", "collectionMethod", "consentReceiptID", "publicKey",
-                  "language", "piiPrincipalId", "piiControllers", "policyUrl", "services", "sensitive", "spiCat"):
+    for field in (
+        "jurisdiction",
+        "consentTimestamp",
+        "collectionMethod",
+        "consentReceiptID",
+        "publicKey",
+        "language",
+        "piiPrincipalId",
+        "piiControllers",
+        "policyUrl",
+        "services",
+        "sensitive",
+        "spiCat",
+    ):
         assert field in receipt, field
     assert receipt["consentReceiptID"] == event["event_id"]
     assert receipt["consentTimestamp"] == int(datetime(2026, 11, 20, 8, 0, tzinfo=UTC).timestamp())
@@ -45,7 +67,9 @@ def test_receipt_is_a_kantara_v11_receipt_signed_with_the_published_key(api, cli
     assert token.protected["alg"] == "ES256"
 
 
-def test_receipt_signature_fails_with_another_brands_key(api, client, brand, other_brand, contact, purpose, notice_version):
+def test_receipt_signature_fails_with_another_brands_key(
+    api, client, brand, other_brand, contact, purpose, notice_version
+):
     import pytest
     from joserfc.errors import BadSignatureError
 
@@ -56,7 +80,9 @@ def test_receipt_signature_fails_with_another_brands_key(api, client, brand, oth
         jws.deserialize_compact(body["jws"], foreign.keys[0])
 
 
-def test_old_receipts_still_verify_after_secret_rotation(api, client, brand, contact, purpose, notice_version, settings):
+def test_old_receipts_still_verify_after_secret_rotation(
+    api, client, brand, contact, purpose, notice_version, settings
+):
     event = record(api, notice_version)
     body = api.get(f"/api/v1/consent-events/{event['event_id']}/receipt").json()
     old_secret = settings.SECRET_KEY

@@ -14,7 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--brand", required=True)
-        parser.add_argument("--scopes", required=True, help="Comma-separated, e.g. consent:read,consent:write")
+        parser.add_argument(
+            "--scopes", required=True, help="Comma-separated, e.g. consent:read,consent:write"
+        )
         parser.add_argument("--name", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -26,6 +28,8 @@ class Command(BaseCommand):
             issued = api_key_create(brand=brand, scopes=scopes, name=options["name"])
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
-        self.stdout.write(f"API key {issued.api_key.prefix}… for {brand.slug}, scopes {','.join(issued.api_key.scopes)}.")
+        self.stdout.write(
+            f"API key {issued.api_key.prefix}… for {brand.slug}, scopes {','.join(issued.api_key.scopes)}."
+        )
         self.stdout.write("Store it now; it is not shown again:")
         self.stdout.write(issued.raw_key)
