@@ -41,3 +41,35 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def email_settings(url: str) -> dict[str, object]:
+    """EMAIL_URL → Django email settings: console://, file:///path, smtp://user:pass@host:port,
+    smtp+tls://… (STARTTLS) or smtps://… (implicit TLS)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "file":
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": parts.path,
+        }
+    if parts.scheme in {"smtp", "smtp+tls", "smtps"}:
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"EMAIL_URL needs a host: {parts.scheme}://host:port")
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname,
+            "EMAIL_PORT": parts.port
+            or (465 if parts.scheme == "smtps" else 587 if parts.scheme == "smtp+tls" else 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+            "EMAIL_USE_SSL": parts.scheme == "smtps",
+            "EMAIL_TIMEOUT": 15,
+        }
+    raise ImproperlyConfigured(
+        f"EMAIL_URL must be console://, file://…, smtp://…, smtp+tls://… or smtps://…, not {url!r}"
+    )
