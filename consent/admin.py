@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from consent.models import ConsentEvent, ConsentState, Contact, Notice, NoticeVersion, Purpose
+from consent.models import ConsentEvent, ConsentState, Contact, NoticeVersion, Purpose
+from consent.services import notice_version_publish, purpose_create
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,10 +47,48 @@ class ConsentStateAdmin(ReadOnlyAdmin):
     list_filter = ["brand", "decision"]
 
 
+class NoticeVersionForm(forms.ModelForm):
+    purpose = forms.ModelChoiceField(
+        queryset=Purpose.objects.select_related("brand").order_by("brand__slug", "slug")
+    )
+
+    class Meta:
+        model = NoticeVersion
+        fields = ["language", "title", "text"]
+
+
 @admin.register(NoticeVersion)
-class NoticeVersionAdmin(ReadOnlyAdmin):
+class NoticeVersionAdmin(admin.ModelAdmin):
+    """Publishing is adding a new version; existing versions are never edited."""
+
+    form = NoticeVersionForm
     list_display = ["public_id", "notice", "language", "version", "published_at"]
     list_select_related = ["notice__purpose"]
+    list_filter = ["notice__brand", "language"]
+
+    add_fields = ["purpose", "language", "title", "text"]
+    view_fields = ["public_id", "notice", "language", "version", "title", "text", "content_hash", "published_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        return self.add_fields if obj is None else self.view_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else self.view_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: NoticeVersion, form: Any, change: bool) -> None:
+        published = notice_version_publish(
+            purpose=form.cleaned_data["purpose"],
+            language=form.cleaned_data["language"],
+            title=form.cleaned_data["title"],
+            text=form.cleaned_data["text"],
+        )
+        obj.pk, obj.public_id = published.pk, published.public_id
 
 
 @admin.register(Contact)
@@ -70,5 +110,22 @@ class PurposeAdmin(admin.ModelAdmin):
     list_display = ["slug", "brand", "legal_basis", "consent_type"]
     list_filter = ["brand"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The slug and brand name the purpose in every ledger row and API client.
+        return [] if obj is None else ["brand", "slug"]
 
-admin.site.register(Notice)
+    def save_model(self, request: HttpRequest, obj: Purpose, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = purpose_create(
+            brand=obj.brand,
+            slug=obj.slug,
+            name=obj.name,
+            description=obj.description,
+            legal_basis=obj.legal_basis,
+            consent_type=obj.consent_type,
+            lifetime_days=obj.lifetime_days,
+            dpv_purpose=obj.dpv_purpose,
+        )
+        obj.pk = created.pk
