@@ -35,9 +35,38 @@ class LimitedJSONParser(JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body must be at most {limit} bytes.")
         try:
-            return json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise exceptions.ParseError("The request body is nested too deeply.") from None
+        _check_json(data, depth=0)
+        return data
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_json(value: Any, depth: int) -> None:
+    """Refuse what json.loads lets through but nothing downstream can store."""
+    if depth > MAX_JSON_DEPTH:
+        raise exceptions.ParseError(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise exceptions.ParseError("The request body contains an unpaired UTF-16 surrogate.") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key, depth + 1)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
 
 
 def problem(

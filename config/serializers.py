@@ -23,12 +23,16 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must say its offset; answered back in UTC with a Z."""
 
     def to_internal_value(self, value: Any) -> datetime:
-        if isinstance(value, str) and value and not _has_offset(value):
+        if not isinstance(value, str) or not value.strip():
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]Z")
+        try:
+            # Parse it ourselves: "2024-01-01-10:00" must not pass as a naive time with a separator.
+            parsed = datetime.fromisoformat(value[:-1] + "Z" if value.endswith("z") else value)
+        except ValueError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]Z")
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise serializers.ValidationError("Give the time with an offset or Z, e.g. 2026-11-22T10:00:00Z.")
-        result = super().to_internal_value(value)
-        return result.astimezone(UTC)
-
-
-def _has_offset(value: str) -> bool:
-    tail = value[10:]
-    return tail.endswith(("Z", "z")) or "+" in tail or "-" in tail
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]Z")

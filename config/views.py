@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +29,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.exception("readyz: database unreachable")
         checks["database"] = "unreachable"
     try:
-        from config.celery import app
-
-        with app.connection_for_write() as conn:
+        # A fresh connection from settings, not Celery's pool, so the answer is current.
+        with Connection(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception:

@@ -67,7 +67,16 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     list_filter = ["notice__brand", "language"]
 
     add_fields = ["purpose", "language", "title", "text"]
-    view_fields = ["public_id", "notice", "language", "version", "title", "text", "content_hash", "published_at"]
+    view_fields = [
+        "public_id",
+        "notice",
+        "language",
+        "version",
+        "title",
+        "text",
+        "content_hash",
+        "published_at",
+    ]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         return self.add_fields if obj is None else self.view_fields

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from django.db import connection, transaction
 
 from brands.models import Brand
 from consent.ledger import event_hash, evidence_digest, supersedes
@@ -30,7 +33,27 @@ def _events(brand: Brand | None) -> Iterator[ConsentEvent]:
     return events.iterator(chunk_size=2000)
 
 
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """Read heads, events and states as of one moment, so writes going on meanwhile are not
+    reported as broken chains. (Inside a caller's transaction, that transaction is the snapshot.)"""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # SQLite: the transaction's first read fixes the snapshot (WAL mode).
+        yield
+
+
 def ledger_verify(*, brand: Brand | None = None, stop_at_first: bool = True) -> LedgerReport:
+    with _snapshot():
+        return _verify(brand=brand, stop_at_first=stop_at_first)
+
+
+def _verify(*, brand: Brand | None, stop_at_first: bool) -> LedgerReport:
     report = LedgerReport()
     contacts = Contact.objects.all() if brand is None else Contact.objects.filter(brand=brand)
     heads = {

@@ -14,14 +14,9 @@ def test_readyz_checks_database_and_broker(client, db):
 
 
 def test_readyz_reports_broker_down(client, db, settings):
-    from config.celery import app
-
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/readyz")
-    finally:
-        app.conf.broker_url = original
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"] == "unreachable"
 
