@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from consent.admin import ReadOnlyAdmin
+from preferences.models import ChannelOptOut, Hold, Subscription, Topic
+from preferences.services import topic_create
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    """Topics are the brand's configuration; staff edit them here."""
+
+    list_display = [
+        "slug",
+        "brand",
+        "name",
+        "purpose",
+        "transactional",
+        "double_opt_in",
+        "position",
+    ]
+    list_filter = ["brand", "transactional", "double_opt_in"]
+    list_select_related = ["brand", "purpose"]
+    search_fields = ["slug", "name"]
+    ordering = ["brand__slug", "position", "slug"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The slug names the topic in every API client, link and outbox event.
+        return [] if obj is None else ["brand", "slug"]
+
+    def save_model(self, request: HttpRequest, obj: Topic, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = topic_create(
+            brand=obj.brand,
+            slug=obj.slug,
+            name=obj.name,
+            purpose=obj.purpose,
+            description=obj.description,
+            translations=obj.translations,
+            transactional=obj.transactional,
+            default_subscribed=obj.default_subscribed,
+            channels=obj.channels,
+            cadence_options=obj.cadence_options,
+            double_opt_in=obj.double_opt_in,
+            position=obj.position,
+        )
+        obj.pk = created.pk
+
+
+# Choices are made by contacts through the services, each with its ledger rows and events:
+# staff look, never touch.
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["contact", "topic", "channel", "status", "cadence", "occurred_at"]
+    list_filter = ["brand", "status", "channel"]
+    list_select_related = ["contact", "topic"]
+    search_fields = ["contact__external_id"]
+
+
+@admin.register(ChannelOptOut)
+class ChannelOptOutAdmin(ReadOnlyAdmin):
+    list_display = ["contact", "channel", "opted_out", "occurred_at"]
+    list_filter = ["brand", "channel", "opted_out"]
+    list_select_related = ["contact"]
+    search_fields = ["contact__external_id"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "contact", "started_by", "until", "ended_at", "end_reason"]
+    list_filter = ["brand", "started_by", "end_reason"]
+    list_select_related = ["contact"]
+    search_fields = ["contact__external_id", "public_id"]

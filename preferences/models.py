@@ -1,0 +1,238 @@
+"""Topics, channels and cadence; the contact's subscriptions, channel opt-outs and holds.
+
+A subscription's status is what the contact chose; whether the brand may actually send is
+decided together with the consent ledger (the purpose's state) and any active hold.
+Rows change only through `preferences.services`, which also writes the ledger and outbox.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from brands.models import SLUG_VALIDATOR, Brand
+from consent.models import Contact, NoticeVersion, Purpose
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push"
+    POST = "post", "Post"
+    PHONE = "phone", "Phone"
+
+
+class Cadence(models.TextChoices):
+    IMMEDIATE = "immediate", "As it happens"
+    DAILY = "daily", "Daily digest"
+    WEEKLY = "weekly", "Weekly digest"
+    MONTHLY = "monthly", "Monthly digest"
+
+
+def _validate_choice_list(value: Any, choices: type[models.TextChoices], what: str) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(f"Give at least one {what} as a list.")
+    unknown = [item for item in value if item not in choices.values]
+    if unknown:
+        raise ValidationError(f"Unknown {what}(s) {unknown}; choose from {list(choices.values)}.")
+    if len(set(value)) != len(value):
+        raise ValidationError(f"Each {what} may appear only once.")
+
+
+def validate_channels(value: Any) -> None:
+    _validate_choice_list(value, Channel, "channel")
+
+
+def validate_cadence_options(value: Any) -> None:
+    _validate_choice_list(value, Cadence, "cadence")
+
+
+def validate_translations(value: Any) -> None:
+    """{"de": {"name": "…", "description": "…"}, …}"""
+    if not isinstance(value, dict):
+        raise ValidationError('Translations are an object such as {"de": {"name": "…", "description": "…"}}.')
+    for language, texts in value.items():
+        if not isinstance(language, str) or not 2 <= len(language) <= 10:
+            raise ValidationError(f"'{language}' is not a language code.")
+        if not isinstance(texts, dict) or set(texts) - {"name", "description"}:
+            raise ValidationError(f"Translations for '{language}' may give only 'name' and 'description'.")
+        if not all(isinstance(text, str) for text in texts.values()):
+            raise ValidationError(f"Translations for '{language}' must be text.")
+
+
+def default_channels() -> list[str]:
+    return [Channel.EMAIL.value]
+
+
+def default_cadence_options() -> list[str]:
+    return [Cadence.IMMEDIATE.value]
+
+
+class Topic(models.Model):
+    """What the brand talks about. Configured by the brand's staff."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="topics")
+    slug = models.CharField(max_length=50, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    translations = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_translations],
+        help_text='Per language: {"de": {"name": "…", "description": "…"}}',
+    )
+    purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="topics",
+        help_text="The purpose a subscription needs; empty only for transactional topics",
+    )
+    transactional = models.BooleanField(
+        default=False, help_text="Needs no consent and cannot be switched off by the contact"
+    )
+    default_subscribed = models.BooleanField(
+        default=False,
+        help_text="Reads as subscribed without a choice: always for transactional topics, otherwise "
+        "only while the contact's consent for the purpose is granted. Never pre-ticks consent.",
+    )
+    channels = models.JSONField(default=default_channels, validators=[validate_channels])
+    cadence_options = models.JSONField(
+        default=default_cadence_options,
+        validators=[validate_cadence_options],
+        help_text="The cadences offered; the first is the default",
+    )
+    double_opt_in = models.BooleanField(
+        default=False, help_text="New subscribers without consent confirm by a link before anything is sent"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "slug"], name="topic_unique_brand_slug")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        if self.purpose_id is None and not self.transactional:
+            raise ValidationError({"purpose": "Only a transactional topic may go without a purpose."})
+        if self.purpose is not None and self.brand_id is not None and self.purpose.brand_id != self.brand_id:
+            raise ValidationError({"purpose": "The purpose belongs to another brand."})
+
+    @property
+    def default_cadence(self) -> str:
+        return str(self.cadence_options[0])
+
+    def text(self, language: str) -> tuple[str, str]:
+        """(name, description) in the language, falling back to the base text."""
+        texts = self.translations.get(language) or {}
+        return texts.get("name") or self.name, texts.get("description") or self.description
+
+
+class SubscriptionStatus(models.TextChoices):
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    PENDING = "pending", "Pending (double opt-in)"
+
+
+NOT_SET = "not_set"  # what a topic and channel without a row and without a default reads as
+
+
+class Subscription(models.Model):
+    """The contact's choice for one topic on one channel."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="subscriptions")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="subscriptions")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=12, choices=SubscriptionStatus.choices)
+    cadence = models.CharField(max_length=10, choices=Cadence.choices)
+    occurred_at = models.DateTimeField(help_text="When the contact made the choice that set the status")
+    notice_version = models.ForeignKey(
+        NoticeVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The notice shown when a pending (double opt-in) subscription was asked for",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "topic", "channel"], name="subscription_unique_contact_topic_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}/{self.topic_id}/{self.channel}: {self.status}"
+
+
+class ChannelOptOut(models.Model):
+    """'Unsubscribe from all' on one channel. Cleared (not deleted) when the contact comes back,
+    so the time of the latest decision survives for the conflict rule."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="channel_opt_outs")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    opted_out = models.BooleanField()
+    occurred_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "channel"], name="channeloptout_unique_contact_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}/{self.channel}: {'opted out' if self.opted_out else 'cleared'}"
+
+
+class HoldStartedBy(models.TextChoices):
+    CUSTOMER = "customer", "Customer (snooze)"
+    AGENT = "agent", "Support agent"
+
+
+class HoldEndReason(models.TextChoices):
+    EXPIRED = "expired", "Reached its end"
+    ENDED = "ended", "Ended early"
+
+
+def new_hold_id() -> str:
+    return f"hold_{secrets.token_urlsafe(12)}"
+
+
+class Hold(models.Model):
+    """A pause: nothing non-transactional is sent until `until`. It ends by itself: readers treat
+    `until <= now` as ended; `holds_end_expired` later marks it and announces `hold.ended`."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_hold_id, editable=False)
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="holds")
+    until = models.DateTimeField()
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+", help_text="Empty means every topic")
+    channels = models.JSONField(default=list, blank=True, help_text="Empty means every channel")
+    started_by = models.CharField(max_length=10, choices=HoldStartedBy.choices)
+    reason = models.CharField(max_length=500, blank=True, help_text="Required when an agent starts it")
+    recorded_by = models.CharField(max_length=200, help_text="Which credential or interface wrote it")
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=10, choices=HoldEndReason.choices, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "until"], name="hold_contact_until"),
+            models.Index(fields=["until"], condition=models.Q(ended_at__isnull=True), name="hold_open_until"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} until {self.until:%Y-%m-%d}"

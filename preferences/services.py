@@ -1,0 +1,912 @@
+"""Every write to topics, subscriptions, channel opt-outs and holds.
+
+A change is one transaction: lock the contact, validate everything against the brand's
+topics, then write the subscription rows, the ConsentEvent(s) their purposes need (through
+`consent.services.consent_record`, the ledger's one door) and the outbox Events. A rejected
+change writes nothing.
+
+Rules (ARCHITECTURE.md, issue #3):
+
+- Subscribing a non-transactional topic needs its purpose granted; if it is not, the caller
+  names the notice version that was shown and the grant is recorded with the caller's method
+  and evidence. With double opt-in the row is `pending` instead and nothing is granted until
+  `subscription_confirm`.
+- When an unsubscribe leaves a purpose with no subscribed or pending topic and channel, the
+  purpose's grant is withdrawn in the ledger. Transactional topics cannot be unsubscribed.
+- Conflict rule, as in the ledger: the latest `occurred_at` wins and an unsubscribe wins a tie,
+  so a late, older write never re-enables a newer opt-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from brands.models import Brand
+from config.errors import NotFound, Unprocessable
+from consent.ledger import iso_utc
+from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
+from consent.services import EvidenceInput, consent_record
+from preferences.models import (
+    Channel,
+    ChannelOptOut,
+    Hold,
+    HoldEndReason,
+    HoldStartedBy,
+    Subscription,
+    SubscriptionStatus,
+    Topic,
+)
+from preferences.selectors import PreferencesSnapshot, preferences_snapshot, topic_channels
+from sync.models import Event, EventType
+from sync.services import event_record
+
+CUSTOMER_HOLD_WEEKS = (1, 2, 4, 8)
+SUBSCRIBED = SubscriptionStatus.SUBSCRIBED.value
+UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED.value
+PENDING = SubscriptionStatus.PENDING.value
+
+
+# --- Topics ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def topic_create(
+    *,
+    brand: Brand,
+    slug: str,
+    name: str,
+    purpose: Purpose | None = None,
+    description: str = "",
+    translations: dict[str, dict[str, str]] | None = None,
+    transactional: bool = False,
+    default_subscribed: bool = False,
+    channels: Sequence[str] = (Channel.EMAIL,),
+    cadence_options: Sequence[str] = ("immediate",),
+    double_opt_in: bool = False,
+    position: int = 0,
+) -> Topic:
+    topic = Topic(
+        brand=brand,
+        slug=slug,
+        name=name,
+        purpose=purpose,
+        description=description,
+        translations=translations or {},
+        transactional=transactional,
+        default_subscribed=default_subscribed,
+        channels=[str(channel) for channel in channels],
+        cadence_options=[str(cadence) for cadence in cadence_options],
+        double_opt_in=double_opt_in,
+        position=position,
+    )
+    try:
+        topic.full_clean()
+    except ValidationError as exc:
+        errors = {name: [str(message) for message in messages] for name, messages in exc.message_dict.items()}
+        raise Unprocessable("The topic is not valid; see errors.", errors=errors) from None
+    topic.save()
+    return topic
+
+
+# --- Inputs and results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """One topic and channel to change. `status` is subscribed or unsubscribed; either or both
+    of status and cadence. `notice_version` (public id) is the notice shown when asking."""
+
+    topic: str
+    channel: str
+    status: str | None = None
+    cadence: str | None = None
+    notice_version: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """A customer snoozes for `weeks` (1, 2, 4 or 8); an agent gives `until` and a `reason`.
+    Empty topics (slugs) or channels mean all of them."""
+
+    started_by: str
+    weeks: int | None = None
+    until: datetime | None = None
+    reason: str = ""
+    topics: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+
+@dataclass
+class PreferencesResult:
+    contact: Contact
+    consent_events: list[ConsentEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # outbox, in sequence order
+    # Double opt-in hook: rows that (again) await confirmation. Send the confirmation with
+    # transaction.on_commit, never inside the transaction.
+    pending: list[Subscription] = field(default_factory=list)
+    confirmed: list[Subscription] = field(default_factory=list)
+    holds_started: list[Hold] = field(default_factory=list)
+    holds_ended: list[Hold] = field(default_factory=list)
+
+
+# --- The change context ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    type: EventType
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+@dataclass
+class _Context:
+    brand: Brand
+    contact: Contact
+    now: datetime
+    at: datetime  # occurred_at of every decision in this change
+    snapshot: PreferencesSnapshot
+    before: dict[tuple[int, str], tuple[str, str]]
+    opted_out_before: dict[str, bool]
+    result: PreferencesResult
+    newly_opted_out: list[str] = field(default_factory=list)
+    hold_events: list[_Outgoing] = field(default_factory=list)
+
+
+def _readings(snapshot: PreferencesSnapshot) -> dict[tuple[int, str], tuple[str, str]]:
+    return {
+        (topic.pk, channel): (snapshot.status(topic, channel), snapshot.cadence(topic, channel))
+        for topic in snapshot.topics
+        for channel in topic_channels(topic)
+    }
+
+
+def _begin(*, brand: Brand, external_id: str, occurred_at: datetime | None) -> _Context:
+    now = timezone.now()
+    at = occurred_at or now
+    if at > now + timedelta(seconds=settings.CONSENT_CLOCK_SKEW_SECONDS):
+        raise Unprocessable.for_field("occurred_at", "occurred_at lies in the future.")
+    # The contact's row lock serialises every write for this contact (ledger, outbox, rows).
+    contact = Contact.objects.select_for_update().filter(brand=brand, external_id=external_id).first()
+    if contact is None:
+        raise NotFound(f"No contact '{external_id}'.")
+    snapshot = preferences_snapshot(contact=contact, now=now)
+    return _Context(
+        brand=brand,
+        contact=contact,
+        now=now,
+        at=at,
+        snapshot=snapshot,
+        before=_readings(snapshot),
+        opted_out_before={channel: snapshot.opted_out(channel) for channel in Channel.values},
+        result=PreferencesResult(contact=contact),
+    )
+
+
+def _check_method(method: str) -> None:
+    if method not in Method.values:
+        raise Unprocessable.for_field("method", f"Unknown method '{method}'.")
+
+
+def _applies(row: Subscription | None, *, status: str, at: datetime) -> bool:
+    """The conflict rule for one row: the latest decision wins; an unsubscribe wins a tie."""
+    if row is None or at > row.occurred_at:
+        return True
+    return at == row.occurred_at and (status == UNSUBSCRIBED or row.status != UNSUBSCRIBED)
+
+
+def _opt_out_blocks(ctx: _Context, channel: str) -> bool:
+    """A channel opt-out not older than this change keeps the channel closed."""
+    opt_out = ctx.snapshot.opt_outs.get(channel)
+    return opt_out is not None and opt_out.opted_out and opt_out.occurred_at >= ctx.at
+
+
+def _write_row(
+    ctx: _Context,
+    *,
+    topic: Topic,
+    channel: str,
+    status: str | None = None,
+    cadence: str | None = None,
+    notice_version: NoticeVersion | None = None,
+) -> Subscription:
+    """Create or update the row; a status change also moves its occurred_at."""
+    key = (topic.pk, channel)
+    row = ctx.snapshot.rows.get(key)
+    if row is None:
+        row = Subscription(
+            brand=ctx.brand,
+            contact=ctx.contact,
+            topic=topic,
+            channel=channel,
+            status=status or SUBSCRIBED,
+            cadence=cadence or ctx.snapshot.cadence(topic, channel),
+            occurred_at=ctx.at,
+            notice_version=notice_version,
+        )
+        row.save(force_insert=True)
+        ctx.snapshot.rows[key] = row
+        return row
+    update_fields = ["updated_at"]
+    if status is not None:
+        row.status, row.occurred_at, row.notice_version = status, ctx.at, notice_version
+        update_fields += ["status", "occurred_at", "notice_version"]
+    if cadence is not None:
+        row.cadence = cadence
+        update_fields.append("cadence")
+    row.save(update_fields=update_fields)
+    return row
+
+
+def _set_opt_out(ctx: _Context, channel: str, *, opted_out: bool) -> None:
+    opt_out = ctx.snapshot.opt_outs.get(channel)
+    if opt_out is None:
+        opt_out = ChannelOptOut.objects.create(
+            brand=ctx.brand, contact=ctx.contact, channel=channel, opted_out=opted_out, occurred_at=ctx.at
+        )
+        ctx.snapshot.opt_outs[channel] = opt_out
+        return
+    opt_out.opted_out, opt_out.occurred_at = opted_out, ctx.at
+    opt_out.save(update_fields=["opted_out", "occurred_at", "updated_at"])
+
+
+def _refresh_consent(ctx: _Context) -> None:
+    """Re-read the purposes' states after the ledger moved (one query)."""
+    ctx.snapshot.states = {
+        state.purpose_id: state for state in ConsentState.objects.filter(contact=ctx.contact)
+    }
+
+
+def _record(
+    ctx: _Context,
+    *,
+    purpose: Purpose,
+    decision: str,
+    notice_version: NoticeVersion | None,
+    method: str,
+    recorded_by: str,
+    actor: str,
+    evidence: EvidenceInput | None,
+) -> None:
+    event = consent_record(
+        brand=ctx.brand,
+        external_id=ctx.contact.external_id,
+        purpose_slug=purpose.slug,
+        decision=decision,
+        notice_version_id=notice_version.public_id if notice_version else None,
+        method=method,
+        recorded_by=recorded_by,
+        actor=actor,
+        occurred_at=ctx.at,
+        evidence=evidence,
+    )
+    ctx.result.consent_events.append(event)
+    if decision == Decision.WITHDRAWN:
+        previous = ctx.snapshot.last_withdrawn.get(purpose.pk)
+        ctx.snapshot.last_withdrawn[purpose.pk] = max(previous, ctx.at) if previous else ctx.at
+
+
+def _withdraw_if_last(
+    ctx: _Context,
+    purposes: dict[int, Purpose],
+    *,
+    method: str,
+    recorded_by: str,
+    actor: str,
+    evidence: EvidenceInput | None,
+) -> None:
+    """Withdraw each granted purpose that no subscribed or pending topic and channel needs any more."""
+    for purpose_id, purpose in purposes.items():
+        state = ctx.snapshot.states.get(purpose_id)
+        if state is None or state.decision != Decision.GRANTED:
+            continue  # nothing to withdraw
+        if ctx.snapshot.purpose_active(purpose_id):
+            continue
+        _record(
+            ctx,
+            purpose=purpose,
+            decision=Decision.WITHDRAWN,
+            notice_version=None,
+            method=method,
+            recorded_by=recorded_by,
+            actor=actor,
+            evidence=evidence,
+        )
+
+
+def _emit(*, brand: Brand, contact: Contact, entries: list[_Outgoing]) -> list[Event]:
+    """Append outbox Events after whatever consent_record already numbered. The caller holds
+    the contact's lock, so the per-contact sequence cannot be taken twice."""
+    if not entries:
+        return []
+    sequence = Contact.objects.filter(pk=contact.pk).values_list("event_sequence", flat=True).get()
+    events = []
+    for entry in entries:
+        sequence += 1
+        events.append(
+            event_record(
+                brand=brand,
+                type=entry.type,
+                contact_ref=contact.pk,
+                subject=contact.external_id,
+                sequence=sequence,
+                data=entry.data,
+                occurred_at=entry.occurred_at,
+            )
+        )
+    Contact.objects.filter(pk=contact.pk).update(event_sequence=sequence)
+    contact.event_sequence = sequence
+    return events
+
+
+def _finish(ctx: _Context) -> PreferencesResult:
+    """Compare how every topic and channel read before and after; announce what changed."""
+    after = preferences_snapshot(contact=ctx.contact, now=ctx.now)
+    readings = _readings(after)
+    slugs = {topic.pk: topic.slug for topic in after.topics}
+    changed = [
+        {"topic": slugs[topic_id], "channel": channel, "status": status, "cadence": cadence}
+        for (topic_id, channel), (status, cadence) in readings.items()
+        if ctx.before.get((topic_id, channel)) != (status, cadence)
+    ]
+    channels_changed = {
+        channel: after.opted_out(channel)
+        for channel in Channel.values
+        if after.opted_out(channel) != ctx.opted_out_before[channel]
+    }
+    entries: list[_Outgoing] = []
+    if changed or channels_changed:
+        data = {
+            "subscriptions": changed,
+            "unsubscribed_all": channels_changed,
+            "occurred_at": iso_utc(ctx.at),
+        }
+        entries.append(_Outgoing(EventType.PREFERENCES_UPDATED, data, ctx.at))
+    for channel in ctx.newly_opted_out:
+        data = {"channel": channel, "scope": "all", "occurred_at": iso_utc(ctx.at)}
+        entries.append(_Outgoing(EventType.CONTACT_UNSUBSCRIBED, data, ctx.at))
+    entries.extend(ctx.hold_events)
+    ctx.result.events = _emit(brand=ctx.brand, contact=ctx.contact, entries=entries)
+    return ctx.result
+
+
+# --- Validation (before anything is written) ---------------------------------------------------
+
+
+@dataclass
+class _RowPlan:
+    index: int
+    topic: Topic
+    channel: str
+    status: str | None
+    cadence: str | None
+    notice_version: NoticeVersion | None
+    needs_consent: bool  # subscribing while the purpose is not granted
+
+
+def _plan_subscriptions(ctx: _Context, changes: Sequence[SubscriptionChange]) -> list[_RowPlan]:
+    topics = {topic.slug: topic for topic in ctx.snapshot.topics}
+    given_ids = {change.notice_version for change in changes if change.notice_version}
+    versions = {
+        version.public_id: version
+        for version in NoticeVersion.objects.select_related("notice").filter(
+            public_id__in=given_ids, notice__brand=ctx.brand
+        )
+    }
+    plans: list[_RowPlan] = []
+    seen: set[tuple[int, str]] = set()
+    for index, change in enumerate(changes):
+        name = f"subscriptions.{index}"
+        topic = topics.get(change.topic)
+        if topic is None:
+            raise Unprocessable.for_field(f"{name}.topic", f"Unknown topic '{change.topic}'.")
+        if change.channel not in topic.channels:
+            raise Unprocessable.for_field(
+                f"{name}.channel",
+                f"Topic '{topic.slug}' is not offered on '{change.channel}'; "
+                f"it is offered on {', '.join(topic_channels(topic))}.",
+            )
+        if (topic.pk, change.channel) in seen:
+            raise Unprocessable.for_field(name, f"'{topic.slug}' on '{change.channel}' is named twice.")
+        seen.add((topic.pk, change.channel))
+        if change.status is None and change.cadence is None:
+            raise Unprocessable.for_field(f"{name}.status", "Give a status, a cadence or both.")
+        if change.status not in (None, SUBSCRIBED, UNSUBSCRIBED):
+            raise Unprocessable.for_field(f"{name}.status", "status must be 'subscribed' or 'unsubscribed'.")
+        if change.status == UNSUBSCRIBED and topic.transactional:
+            raise Unprocessable.for_field(
+                f"{name}.status", f"Topic '{topic.slug}' is transactional and cannot be switched off."
+            )
+        if change.cadence is not None and change.cadence not in topic.cadence_options:
+            raise Unprocessable.for_field(
+                f"{name}.cadence",
+                f"Topic '{topic.slug}' offers the cadences {', '.join(topic.cadence_options)}.",
+            )
+        if change.status is None and ctx.snapshot.status(topic, change.channel) == "not_set":
+            raise Unprocessable.for_field(
+                f"{name}.cadence",
+                f"Subscribe to '{topic.slug}' on '{change.channel}' before choosing a cadence.",
+            )
+        version = None
+        if change.notice_version and not topic.transactional:
+            version = versions.get(change.notice_version)
+            if version is None:
+                raise Unprocessable.for_field(
+                    f"{name}.notice_version", f"Unknown notice version '{change.notice_version}'."
+                )
+            if version.notice.purpose_id != topic.purpose_id:
+                raise Unprocessable.for_field(
+                    f"{name}.notice_version",
+                    f"Notice version '{change.notice_version}' is not the notice of topic '{topic.slug}'.",
+                )
+        needs_consent = (
+            change.status == SUBSCRIBED
+            and not topic.transactional
+            and not ctx.snapshot.consent_granted(topic.purpose_id)
+        )
+        plans.append(
+            _RowPlan(
+                index=index,
+                topic=topic,
+                channel=change.channel,
+                status=change.status,
+                cadence=change.cadence,
+                notice_version=version,
+                needs_consent=needs_consent,
+            )
+        )
+    # A grant needs the notice that was shown: from the row, or another row of the same purpose.
+    shown: dict[int | None, NoticeVersion] = {}
+    for plan in plans:
+        if plan.notice_version is not None:
+            shown.setdefault(plan.topic.purpose_id, plan.notice_version)
+    for plan in plans:
+        if plan.needs_consent:
+            plan.notice_version = plan.notice_version or shown.get(plan.topic.purpose_id)
+            if plan.notice_version is None:
+                raise Unprocessable.for_field(
+                    f"subscriptions.{plan.index}.notice_version",
+                    f"Subscribing to '{plan.topic.slug}' needs consent to its purpose: "
+                    f"name the notice version the person was shown.",
+                )
+    return plans
+
+
+def _plan_unsubscribed_all(unsubscribed_all: Mapping[str, bool] | None) -> dict[str, bool]:
+    plan = dict(unsubscribed_all or {})
+    for channel, value in plan.items():
+        if channel not in Channel.values:
+            raise Unprocessable.for_field(f"unsubscribed_all.{channel}", f"Unknown channel '{channel}'.")
+        if not isinstance(value, bool):
+            raise Unprocessable.for_field(f"unsubscribed_all.{channel}", "Use true or false.")
+    return plan
+
+
+@dataclass(frozen=True)
+class _HoldPlan:
+    started_by: str
+    until: datetime
+    reason: str
+    topics: list[Topic]
+    channels: list[str]
+
+
+def _plan_hold(ctx: _Context, request: HoldRequest, name: str) -> _HoldPlan:
+    if request.started_by == HoldStartedBy.CUSTOMER:
+        if request.weeks not in CUSTOMER_HOLD_WEEKS or request.until is not None:
+            raise Unprocessable.for_field(
+                f"{name}.weeks", f"A customer pauses for {', '.join(map(str, CUSTOMER_HOLD_WEEKS))} weeks."
+            )
+        until = ctx.now + timedelta(weeks=request.weeks)
+    elif request.started_by == HoldStartedBy.AGENT:
+        if request.until is None or request.weeks is not None:
+            raise Unprocessable.for_field(f"{name}.until", "An agent's hold needs the time it ends.")
+        if request.until <= ctx.now:
+            raise Unprocessable.for_field(f"{name}.until", "until must lie in the future.")
+        if not request.reason.strip():
+            raise Unprocessable.for_field(f"{name}.reason", "An agent's hold needs a reason.")
+        until = request.until
+    else:
+        raise Unprocessable.for_field(f"{name}.started_by", "started_by must be 'customer' or 'agent'.")
+    topics_by_slug = {topic.slug: topic for topic in ctx.snapshot.topics}
+    topics = []
+    for slug in dict.fromkeys(request.topics):
+        topic = topics_by_slug.get(slug)
+        if topic is None:
+            raise Unprocessable.for_field(f"{name}.topics", f"Unknown topic '{slug}'.")
+        if topic.transactional:
+            raise Unprocessable.for_field(
+                f"{name}.topics", f"Topic '{slug}' is transactional and cannot be paused."
+            )
+        topics.append(topic)
+    channels = list(dict.fromkeys(request.channels))
+    unknown = [channel for channel in channels if channel not in Channel.values]
+    if unknown:
+        raise Unprocessable.for_field(f"{name}.channels", f"Unknown channel(s) {unknown}.")
+    return _HoldPlan(
+        started_by=request.started_by,
+        until=until,
+        reason=request.reason.strip(),
+        topics=topics,
+        channels=[channel for channel in Channel.values if channel in channels],
+    )
+
+
+def _plan_hold_ends(ctx: _Context, hold_ids: Sequence[str], name: str) -> list[Hold]:
+    found = {
+        hold.public_id: hold
+        for hold in Hold.objects.filter(contact=ctx.contact, public_id__in=list(hold_ids)).select_for_update()
+    }
+    holds = []
+    for public_id in dict.fromkeys(hold_ids):
+        if public_id not in found:
+            raise Unprocessable.for_field(name, f"Unknown hold '{public_id}'.")
+        holds.append(found[public_id])
+    return holds
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def _apply_subscriptions(
+    ctx: _Context, plans: list[_RowPlan]
+) -> tuple[dict[int, Purpose], dict[int, tuple[Purpose, NoticeVersion]]]:
+    """Write the rows. Returns the purposes that saw an unsubscribe, and the grants to record."""
+    unsubscribed: dict[int, Purpose] = {}
+    grants: dict[int, tuple[Purpose, NoticeVersion]] = {}
+    for plan in plans:
+        topic, channel = plan.topic, plan.channel
+        row = ctx.snapshot.rows.get((topic.pk, channel))
+        if plan.status is None:
+            # Only the cadence: it never re-enables anything, so it always applies. An implied
+            # default subscription becomes an explicit one.
+            _write_row(
+                ctx, topic=topic, channel=channel, cadence=plan.cadence, status=None if row else SUBSCRIBED
+            )
+            continue
+        status = plan.status
+        if plan.needs_consent and topic.double_opt_in:
+            status = PENDING
+        blocked = status != UNSUBSCRIBED and _opt_out_blocks(ctx, channel)
+        if blocked or not _applies(row, status=status, at=ctx.at):
+            if plan.cadence is not None and row is not None:
+                _write_row(ctx, topic=topic, channel=channel, cadence=plan.cadence)
+            continue  # an older decision: the newer one stands
+        if status != UNSUBSCRIBED and ctx.snapshot.opted_out(channel):
+            _set_opt_out(ctx, channel, opted_out=False)  # coming back clears "unsubscribe from all"
+        row = _write_row(
+            ctx,
+            topic=topic,
+            channel=channel,
+            status=status,
+            cadence=plan.cadence,
+            notice_version=plan.notice_version if status == PENDING else None,
+        )
+        if status == PENDING:
+            ctx.result.pending.append(row)
+        elif status == SUBSCRIBED and plan.needs_consent:
+            assert topic.purpose is not None
+            assert plan.notice_version is not None
+            grants.setdefault(topic.purpose.pk, (topic.purpose, plan.notice_version))
+        elif status == UNSUBSCRIBED and topic.purpose is not None:
+            unsubscribed[topic.purpose.pk] = topic.purpose
+    return unsubscribed, grants
+
+
+def _apply_opt_out(ctx: _Context, channel: str) -> dict[int, Purpose]:
+    """Unsubscribe from all on one channel: every non-transactional topic there, and the flag."""
+    unsubscribed: dict[int, Purpose] = {}
+    opt_out = ctx.snapshot.opt_outs.get(channel)
+    if opt_out is None or ctx.at >= opt_out.occurred_at:
+        if not ctx.snapshot.opted_out(channel):
+            ctx.newly_opted_out.append(channel)
+        _set_opt_out(ctx, channel, opted_out=True)
+    for topic in ctx.snapshot.topics:
+        if topic.transactional or channel not in topic.channels:
+            continue
+        row = ctx.snapshot.rows.get((topic.pk, channel))
+        # Each row follows the conflict rule by itself: a newer choice on it stands.
+        if _applies(row, status=UNSUBSCRIBED, at=ctx.at):
+            _write_row(ctx, topic=topic, channel=channel, status=UNSUBSCRIBED)
+            if topic.purpose is not None:
+                unsubscribed[topic.purpose.pk] = topic.purpose
+    return unsubscribed
+
+
+def _apply_opt_out_clear(ctx: _Context, channel: str) -> None:
+    """Undo "unsubscribe from all" on a channel. Topics stay as they are until chosen again."""
+    opt_out = ctx.snapshot.opt_outs.get(channel)
+    if opt_out is not None and ctx.at > opt_out.occurred_at:  # a tie keeps the opt-out
+        _set_opt_out(ctx, channel, opted_out=False)
+
+
+def _apply_hold_start(ctx: _Context, plan: _HoldPlan, *, recorded_by: str) -> Hold:
+    hold = Hold.objects.create(
+        brand=ctx.brand,
+        contact=ctx.contact,
+        until=plan.until,
+        channels=plan.channels,
+        started_by=plan.started_by,
+        reason=plan.reason,
+        recorded_by=recorded_by,
+        created_at=ctx.now,
+    )
+    if plan.topics:
+        hold.topics.set(plan.topics)
+    ctx.result.holds_started.append(hold)
+    data = {
+        "hold": hold.public_id,
+        "until": iso_utc(hold.until),
+        "topics": [topic.slug for topic in plan.topics],
+        "channels": list(hold.channels),
+        "started_by": hold.started_by,
+    }
+    ctx.hold_events.append(_Outgoing(EventType.HOLD_STARTED, data, ctx.at))
+    return hold
+
+
+def _end_hold(hold: Hold, *, now: datetime) -> _Outgoing | None:
+    """Mark the hold ended, claimed with a conditional update; its `hold.ended`, or None if it
+    had already been ended. A hold past its `until` ended by itself, at `until`."""
+    expired = hold.until <= now
+    ended_at = hold.until if expired else now
+    reason = HoldEndReason.EXPIRED if expired else HoldEndReason.ENDED
+    claimed = Hold.objects.filter(pk=hold.pk, ended_at__isnull=True).update(
+        ended_at=ended_at, end_reason=reason
+    )
+    if not claimed:
+        return None
+    hold.ended_at, hold.end_reason = ended_at, reason
+    data = {"hold": hold.public_id, "ended_at": iso_utc(ended_at), "reason": reason.value}
+    return _Outgoing(EventType.HOLD_ENDED, data, ended_at)
+
+
+def _apply_hold_end(ctx: _Context, hold: Hold) -> None:
+    outgoing = _end_hold(hold, now=ctx.now)
+    if outgoing is not None:
+        ctx.result.holds_ended.append(hold)
+        ctx.hold_events.append(outgoing)
+
+
+# --- Public services -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def preferences_update(
+    *,
+    brand: Brand,
+    external_id: str,
+    method: str,
+    recorded_by: str,
+    subscriptions: Sequence[SubscriptionChange] = (),
+    unsubscribed_all: Mapping[str, bool] | None = None,
+    holds_start: Sequence[HoldRequest] = (),
+    holds_end: Sequence[str] = (),
+    actor: str = "subject",
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """Change any part of a contact's preferences in one transaction.
+
+    Order within the change: channels un-opted-out, rows, grants, channels opted out,
+    withdrawals, holds; then one `preferences.updated` (every topic and channel whose reading
+    changed), one `contact.unsubscribed` per channel newly opted out, and the hold events.
+    """
+    _check_method(method)
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
+    plans = _plan_subscriptions(ctx, subscriptions)
+    channel_plan = _plan_unsubscribed_all(unsubscribed_all)
+    hold_plans = [_plan_hold(ctx, request, f"holds.{index}") for index, request in enumerate(holds_start)]
+    holds_to_end = _plan_hold_ends(ctx, holds_end, "holds") if holds_end else []
+
+    for channel, opted_out in channel_plan.items():
+        if not opted_out:
+            _apply_opt_out_clear(ctx, channel)
+    unsubscribed, grants = _apply_subscriptions(ctx, plans)
+    for purpose, notice_version in grants.values():
+        _record(
+            ctx,
+            purpose=purpose,
+            decision=Decision.GRANTED,
+            notice_version=notice_version,
+            method=method,
+            recorded_by=recorded_by,
+            actor=actor,
+            evidence=evidence,
+        )
+    if grants:
+        _refresh_consent(ctx)
+    for channel, opted_out in channel_plan.items():
+        if opted_out:
+            unsubscribed.update(_apply_opt_out(ctx, channel))
+    _withdraw_if_last(
+        ctx, unsubscribed, method=method, recorded_by=recorded_by, actor=actor, evidence=evidence
+    )
+    for plan in hold_plans:
+        _apply_hold_start(ctx, plan, recorded_by=recorded_by)
+    for hold in holds_to_end:
+        _apply_hold_end(ctx, hold)
+    return _finish(ctx)
+
+
+def subscription_unsubscribe(
+    *,
+    brand: Brand,
+    external_id: str,
+    topic_slug: str,
+    channel: str,
+    method: str,
+    recorded_by: str,
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """One topic on one channel (e.g. a one-click unsubscribe link)."""
+    return preferences_update(
+        brand=brand,
+        external_id=external_id,
+        method=method,
+        recorded_by=recorded_by,
+        subscriptions=[SubscriptionChange(topic=topic_slug, channel=channel, status=UNSUBSCRIBED)],
+        occurred_at=occurred_at,
+        evidence=evidence,
+    )
+
+
+def channel_unsubscribe_all(
+    *,
+    brand: Brand,
+    external_id: str,
+    channel: str,
+    method: str,
+    recorded_by: str,
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """Every non-transactional topic on the channel; reversible with unsubscribed_all=false or
+    by subscribing to a topic there again."""
+    return preferences_update(
+        brand=brand,
+        external_id=external_id,
+        method=method,
+        recorded_by=recorded_by,
+        unsubscribed_all={channel: True},
+        occurred_at=occurred_at,
+        evidence=evidence,
+    )
+
+
+@transaction.atomic
+def subscription_confirm(
+    *,
+    brand: Brand,
+    external_id: str,
+    method: str,
+    recorded_by: str,
+    subscription_ids: Sequence[int] | None = None,
+    actor: str = "subject",
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """Double opt-in confirmed: pending rows (all of the contact's, or those named) become
+    subscribed, and each purpose not yet granted is granted now, with the notice version shown
+    when the subscription was asked for and the evidence of the confirmation.
+
+    Rows that no longer read pending (unsubscribed meanwhile, or ended by a later withdrawal)
+    are left alone; confirming twice changes nothing the second time.
+    """
+    _check_method(method)
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
+    wanted = set(subscription_ids) if subscription_ids is not None else None
+    topics = {topic.pk: topic for topic in ctx.snapshot.topics}
+    grants: dict[int, tuple[Purpose, NoticeVersion]] = {}
+    notice_versions = {
+        version.pk: version
+        for version in NoticeVersion.objects.filter(
+            pk__in=[row.notice_version_id for row in ctx.snapshot.rows.values() if row.status == PENDING]
+        )
+    }
+    # Oldest request first, so a purpose is granted with the notice of its latest request.
+    by_request = sorted(ctx.snapshot.rows.items(), key=lambda item: (item[1].occurred_at, item[1].pk))
+    for (topic_id, channel), row in by_request:
+        topic = topics[topic_id]
+        if wanted is not None and row.pk not in wanted:
+            continue
+        if ctx.snapshot.status(topic, channel) != PENDING or not _applies(row, status=SUBSCRIBED, at=ctx.at):
+            continue
+        if not ctx.snapshot.consent_granted(topic.purpose_id) and topic.purpose is not None:
+            version = notice_versions.get(row.notice_version_id or 0)
+            if version is None:
+                raise Unprocessable.for_field(
+                    "notice_version", f"The pending subscription to '{topic.slug}' names no notice version."
+                )
+            grants[topic.purpose.pk] = (topic.purpose, version)
+        ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))
+    for purpose, notice_version in grants.values():
+        _record(
+            ctx,
+            purpose=purpose,
+            decision=Decision.GRANTED,
+            notice_version=notice_version,
+            method=method,
+            recorded_by=recorded_by,
+            actor=actor,
+            evidence=evidence,
+        )
+    return _finish(ctx)
+
+
+@transaction.atomic
+def hold_start(
+    *,
+    brand: Brand,
+    external_id: str,
+    started_by: str,
+    recorded_by: str,
+    weeks: int | None = None,
+    until: datetime | None = None,
+    reason: str = "",
+    topics: Sequence[str] = (),
+    channels: Sequence[str] = (),
+) -> Hold:
+    """Pause non-transactional messages: a customer for 1, 2, 4 or 8 weeks, an agent until a
+    time, with a reason. Announces `hold.started`."""
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=None)
+    request = HoldRequest(
+        started_by=started_by,
+        weeks=weeks,
+        until=until,
+        reason=reason,
+        topics=tuple(topics),
+        channels=tuple(channels),
+    )
+    hold = _apply_hold_start(ctx, _plan_hold(ctx, request, "hold"), recorded_by=recorded_by)
+    _finish(ctx)
+    return hold
+
+
+@transaction.atomic
+def hold_end(*, brand: Brand, external_id: str, hold_id: str) -> Hold:
+    """End a hold early. Ending one that has already ended changes nothing."""
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=None)
+    [hold] = _plan_hold_ends(ctx, [hold_id], "hold")
+    _apply_hold_end(ctx, hold)
+    _finish(ctx)
+    return hold
+
+
+def holds_end_expired(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Mark holds whose `until` has passed as ended and announce `hold.ended` for each.
+
+    For the periodic task. Each contact's holds end in their own transaction under the
+    contact's lock; a hold claimed by a concurrent run is skipped, so running twice is safe.
+    Returns how many holds it ended.
+    """
+    now = now or timezone.now()
+    due = list(
+        Hold.objects.filter(ended_at__isnull=True, until__lte=now)
+        .order_by("until", "pk")
+        .values_list("contact_id", flat=True)[:batch_size]
+    )
+    ended = 0
+    for contact_id in dict.fromkeys(due):
+        ended += _holds_end_expired_for(contact_id=contact_id, now=now)
+    return ended
+
+
+@transaction.atomic
+def _holds_end_expired_for(*, contact_id: int, now: datetime) -> int:
+    contact = Contact.objects.select_for_update().select_related("brand").get(pk=contact_id)
+    holds = Hold.objects.filter(contact=contact, ended_at__isnull=True, until__lte=now).order_by(
+        "until", "pk"
+    )
+    entries = [outgoing for hold in holds if (outgoing := _end_hold(hold, now=now)) is not None]
+    _emit(brand=contact.brand, contact=contact, entries=entries)
+    return len(entries)
