@@ -38,7 +38,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced
-	$(VENV)/bin/mypy config brands sync consent
+	$(VENV)/bin/mypy config brands sync consent preferences
 
 check: lint typecheck
 	$(PY) manage.py makemigrations --check --dry-run

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from brands.models import ApiKey, Brand, hash_api_key
+from brands.selectors import api_key_active, api_key_remember
+from config.env import parse_rate
 
 # last_used_at is a hint for humans; refreshing it at most once a minute keeps reads read-only.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -43,16 +49,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The API key is not valid.") from None
-        api_key = (
-            ApiKey.objects.select_related("brand")
-            .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
-            .first()
-        )
+        api_key = api_key_active(key_hash=hash_api_key(raw_key))
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+            api_key_remember(api_key=api_key)
         return ApiPrincipal(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -75,14 +79,32 @@ class HasScopes(permissions.BasePermission):
         return True
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    scope = "api_key"
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """API_RATE_LIMIT requests per window per key, counted in the shared cache.
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    A fixed-window counter: one atomic increment per request (DRF's SimpleRateThrottle
+    instead stores and re-writes the time of every request in the window).
+    """
+
+    retry_after: int = 1
+
+    def allow_request(self, request: Request, view: Any) -> bool:
         principal = request.user
-        if isinstance(principal, ApiPrincipal):
-            return f"throttle:api_key:{principal.api_key.pk}"
-        return None
+        if not isinstance(principal, ApiPrincipal):
+            return True
+        limit, window = parse_rate(settings.API_RATE_LIMIT)
+        now = time.time()
+        window_start = int(now // window) * window
+        key = f"throttle:api_key:{principal.api_key.pk}:{window_start}"
+        try:
+            count = cache.incr(key)
+        except ValueError:  # first request of this window
+            count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
+        self.retry_after = max(1, math.ceil(window_start + window - now))
+        return count <= limit
+
+    def wait(self) -> float | None:
+        return self.retry_after
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from brands.models import ApiKey, Brand, Scope, hash_api_key
+from brands.selectors import api_key_forget
 from config.errors import Unprocessable
 
 KEY_PREFIX = "cnd_"
@@ -58,3 +59,4 @@ def api_key_create(*, brand: Brand, scopes: list[str], name: str = "") -> Issued
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    transaction.on_commit(lambda: api_key_forget(key_hash=api_key.key_hash))

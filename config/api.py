@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 from django.conf import settings
@@ -126,7 +127,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(int(exc.wait) + 1)  # type: ignore[attr-defined]
+        headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))  # type: ignore[attr-defined]
 
     if isinstance(exc, exceptions.ValidationError):
         # The body parsed, but its content is not acceptable: 422 with per-field messages.

@@ -73,3 +73,23 @@ def email_settings(url: str) -> dict[str, object]:
     raise ImproperlyConfigured(
         f"EMAIL_URL must be console://, file://…, smtp://…, smtp+tls://… or smtps://…, not {url!r}"
     )
+
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'1200/min' -> (1200 requests, 60 seconds)."""
+    count, _, period = rate.partition("/")
+    if not count.isdigit() or period not in _PERIODS:
+        raise ValueError(f"A rate looks like '1200/min' (s, min, hour or day), not {rate!r}.")
+    return int(count), _PERIODS[period]
+
+
+def env_rate(name: str, default: str) -> str:
+    raw = os.environ.get(name, default)
+    try:
+        parse_rate(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return raw

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import email_settings, env_bool, env_int, env_list, env_str
+from config.env import email_settings, env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "brands",
     "sync",
     "consent",
+    "preferences",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) --------------------------------------------------
 CACHE_URL = env_str("CACHE_URL", "locmem://")
+# How long an API key lookup is cached; revocation deletes the entry in the (shared) cache.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 30)
 if CACHE_URL.startswith("redis://") or CACHE_URL.startswith("rediss://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 elif CACHE_URL == "locmem://":
@@ -158,7 +161,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Requests per minute per API key; 429 with Retry-After beyond it.
-API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "1200/min")
 # How long an Idempotency-Key is remembered.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 # How far in the future a client-supplied occurred_at may be (clock skew).
@@ -170,7 +173,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["brands.auth.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_LIMIT},
     "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from brands.views import jwks
 from config.views import healthz, readyz
 from consent import api as consent_api
+from preferences import api as preferences_api
 
 api_v1 = [
     path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
@@ -23,6 +24,11 @@ api_v1 = [
         "consent-events/<str:event_id>/receipt",
         consent_api.ConsentReceiptApi.as_view(),
         name="receipt",
+    ),
+    path(
+        "contacts/<str:external_id>/preferences",
+        preferences_api.ContactPreferencesApi.as_view(),
+        name="preferences",
     ),
 ]
 

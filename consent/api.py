@@ -28,6 +28,8 @@ from consent.serializers import (
     CurrentConsentsOut,
     PurposeOut,
     ReceiptOut,
+    consent_event_data,
+    current_consents_data,
 )
 
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
@@ -100,9 +102,8 @@ class ContactConsentsApi(BrandApiView):
 
     @extend_schema(operation_id="consents_current", responses={200: CurrentConsentsOut, **ERRORS})
     def get(self, request: Request, external_id: str) -> Response:
-        contact = selectors.contact_get(brand=self.principal().brand, external_id=external_id)
-        consents = selectors.consents_current(contact=contact)
-        return Response(CurrentConsentsOut({"contact": contact.external_id, "consents": consents}).data)
+        consents = selectors.consents_current(brand=self.principal().brand, external_id=external_id)
+        return Response(current_consents_data(external_id, consents))
 
     @extend_schema(
         operation_id="consents_record",
@@ -130,7 +131,7 @@ class ContactConsentsApi(BrandApiView):
                 implied_basis=data.get("implied_basis"),
                 jurisdiction=data.get("jurisdiction") or None,
             )
-            return Response(ConsentEventOut(event).data, status=status.HTTP_201_CREATED)
+            return Response(consent_event_data(event), status=status.HTTP_201_CREATED)
 
         return idempotent(request, principal.brand, handle)
 

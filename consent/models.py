@@ -151,14 +151,18 @@ class ConsentEvent(models.Model):
     UPDATE and DELETE are refused by a database trigger.
     """
 
+    # Every index costs each ledger write: the contact is covered by (contact, sequence), and
+    # nothing looks events up by notice version.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="consent_events", db_index=False
+    )
     sequence = models.PositiveBigIntegerField()
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=10, choices=Decision.choices)
     notice_version = models.ForeignKey(
-        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     consent_type = models.CharField(max_length=10, choices=ConsentType.choices)
     method = models.CharField(max_length=20, choices=Method.choices)
@@ -213,13 +217,16 @@ class ConsentState(models.Model):
     """
 
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_states")
+    # Looked up by (contact, purpose), the unique index; the other keys are never searched.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="consent_states", db_index=False
+    )
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=10, choices=Decision.choices)
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False)
     event_sequence = models.PositiveBigIntegerField()
     notice_version = models.ForeignKey(
-        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        NoticeVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     occurred_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import overload
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
@@ -49,29 +51,77 @@ def purposes_list(*, brand: Brand) -> list[PurposeWithNotices]:
 
 @dataclass(frozen=True)
 class CurrentConsent:
-    state: ConsentState
-    status: str  # granted | withdrawn | expired (pending arrives with double opt-in)
+    purpose: str
+    state: str  # granted | withdrawn | expired (pending arrives with double opt-in)
+    notice_version: str | None
+    event_id: uuid.UUID
+    occurred_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
 
     @property
     def valid_for_processing(self) -> bool:
-        return self.status == Decision.GRANTED
+        return self.state == Decision.GRANTED
 
 
-def consent_status(state: ConsentState, *, now: datetime) -> str:
-    if state.decision == Decision.GRANTED and state.expires_at is not None and state.expires_at <= now:
+def consent_status(*, decision: str, expires_at: datetime | None, now: datetime) -> str:
+    if decision == Decision.GRANTED and expires_at is not None and expires_at <= now:
         return "expired"
-    return state.decision
+    return decision
 
 
-def consents_current(*, contact: Contact) -> list[CurrentConsent]:
-    """One query whatever the number of purposes or events."""
+# The hottest read of the API, so it is one hand-written statement: the contact and its states
+# joined (a contact without states yields one row of NULLs, an unknown contact none). Building
+# the same query through the ORM costs about three times the CPU of running it.
+_CURRENT_SQL = f"""
+    SELECT p.slug, s.decision, nv.public_id, s.event_id, s.occurred_at, s.updated_at, s.expires_at
+    FROM {Contact._meta.db_table} c
+    LEFT JOIN {ConsentState._meta.db_table} s ON s.contact_id = c.id
+    LEFT JOIN {Purpose._meta.db_table} p ON p.id = s.purpose_id
+    LEFT JOIN {NoticeVersion._meta.db_table} nv ON nv.id = s.notice_version_id
+    WHERE c.brand_id = %s AND c.external_id = %s
+    ORDER BY p.slug
+"""  # noqa: S608 (table names come from the models; values are parameters)
+
+
+def consents_current(*, brand: Brand, external_id: str) -> list[CurrentConsent]:
+    """The current state per purpose, in one query whatever the number of purposes or events."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENT_SQL, [brand.pk, external_id])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotFound(f"No contact '{external_id}'.")
     now = timezone.now()
-    states = (
-        ConsentState.objects.filter(contact=contact)
-        .select_related("purpose", "notice_version")
-        .order_by("purpose__slug")
-    )
-    return [CurrentConsent(state=state, status=consent_status(state, now=now)) for state in states]
+    result = []
+    for slug, decision, version, event_id, occurred_at, updated_at, expires_at in rows:
+        if slug is None:
+            continue  # the contact exists and has no consent state yet
+        expires = _aware(expires_at)
+        result.append(
+            CurrentConsent(
+                purpose=slug,
+                state=consent_status(decision=decision, expires_at=expires, now=now),
+                notice_version=version,
+                event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+                occurred_at=_aware(occurred_at),
+                updated_at=_aware(updated_at),
+                expires_at=expires,
+            )
+        )
+    return result
+
+
+@overload
+def _aware(value: None) -> None: ...
+@overload
+def _aware(value: datetime | str) -> datetime: ...
+def _aware(value: datetime | str | None) -> datetime | None:
+    """Raw rows: PostgreSQL gives aware datetimes, SQLite gives UTC strings or naive values."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def consent_history(*, contact: Contact, after_sequence: int, limit: int) -> QuerySet[ConsentEvent]:

@@ -11,7 +11,8 @@ from rest_framework import serializers
 
 from config.serializers import AwareDateTimeField, StrictSerializer
 from consent.identifiers import truncate_ip
-from consent.models import Decision, Method
+from consent.models import ConsentEvent, Decision, Method
+from consent.selectors import CurrentConsent
 from consent.services import ImpliedBasis
 
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
@@ -181,21 +182,59 @@ class ConsentHistoryOut(serializers.Serializer):
 
 
 class CurrentConsentOut(serializers.Serializer):
-    purpose = serializers.CharField(source="state.purpose.slug")
-    state = serializers.CharField(source="status")
+    purpose = serializers.CharField()
+    state = serializers.ChoiceField(choices=["granted", "withdrawn", "pending", "expired"])
     valid_for_processing = serializers.BooleanField()
-    notice_version = serializers.CharField(
-        source="state.notice_version.public_id", allow_null=True, default=None
-    )
-    event_id = serializers.UUIDField(source="state.event_id")
-    occurred_at = serializers.DateTimeField(source="state.occurred_at")
-    updated_at = serializers.DateTimeField(source="state.updated_at")
-    expires_at = serializers.DateTimeField(source="state.expires_at", allow_null=True)
+    notice_version = serializers.CharField(allow_null=True)
+    event_id = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class CurrentConsentsOut(serializers.Serializer):
     contact = serializers.CharField()
     consents = CurrentConsentOut(many=True)
+
+
+_datetime = serializers.DateTimeField()
+
+
+def consent_event_data(event: ConsentEvent) -> dict[str, Any]:
+    """What ConsentEventOut renders, built directly: the write path's reply."""
+    return {
+        "event_id": str(event.id),
+        "purpose": event.purpose.slug,
+        "decision": event.decision,
+        "notice_version": event.notice_version.public_id if event.notice_version else None,
+        "method": event.method,
+        "occurred_at": _datetime.to_representation(event.occurred_at),
+        "recorded_at": _datetime.to_representation(event.recorded_at),
+        "expires_at": _datetime.to_representation(event.expires_at) if event.expires_at else None,
+        "sequence": event.sequence,
+        "hash": event.hash,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def current_consents_data(external_id: str, consents: list[CurrentConsent]) -> dict[str, Any]:
+    """What CurrentConsentsOut renders, built directly: the read path's hot loop."""
+    return {
+        "contact": external_id,
+        "consents": [
+            {
+                "purpose": c.purpose,
+                "state": c.state,
+                "valid_for_processing": c.valid_for_processing,
+                "notice_version": c.notice_version,
+                "event_id": str(c.event_id),
+                "occurred_at": _datetime.to_representation(c.occurred_at),
+                "updated_at": _datetime.to_representation(c.updated_at),
+                "expires_at": _datetime.to_representation(c.expires_at) if c.expires_at else None,
+            }
+            for c in consents
+        ],
+    }
 
 
 class ReceiptOut(serializers.Serializer):

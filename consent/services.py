@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import NotFound, Unprocessable
+from consent import statements
 from consent.identifiers import email_hmac, normalise_email
-from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc, supersedes
+from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
 from consent.models import (
     ConsentEvent,
     ConsentEvidence,
-    ConsentState,
     ConsentType,
     Contact,
     Decision,
@@ -32,7 +32,7 @@ from consent.models import (
     Purpose,
 )
 from sync.models import EventType
-from sync.services import event_record
+from sync.services import event_build
 
 UNSET: Any = object()  # "leave this field as it is"
 
@@ -172,21 +172,22 @@ def _expiry(
     return None  # express consent does not expire by itself
 
 
-def _resolve_purpose_and_notice(
-    *, brand: Brand, purpose_slug: str, notice_version_id: str | None, decision: str
-) -> tuple[Purpose, NoticeVersion | None]:
+def _check_purpose_and_notice(
+    *,
+    brand: Brand,
+    purpose_slug: str,
+    notice_version_id: str | None,
+    decision: str,
+    purpose: Purpose | None,
+    notice_version: NoticeVersion | None,
+) -> Purpose:
+    """The purpose the decision is about, or a 422 naming the field that is wrong."""
     if notice_version_id:
-        notice_version = (
-            NoticeVersion.objects.select_related("notice__purpose")
-            .filter(public_id=notice_version_id, notice__brand=brand)
-            .first()
-        )
-        if notice_version is None:
+        if purpose is None or notice_version is None:
             raise Unprocessable.for_field("notice_version", f"Unknown notice version '{notice_version_id}'.")
-        purpose = notice_version.notice.purpose
         if purpose.slug == purpose_slug:
-            return purpose, notice_version
-        if not Purpose.objects.filter(brand=brand, slug=purpose_slug).exists():
+            return purpose
+        if not statements.purpose_exists(brand_id=brand.pk, slug=purpose_slug):
             raise Unprocessable.for_field("purpose", f"Unknown purpose '{purpose_slug}'.")
         raise Unprocessable.for_field(
             "notice_version", f"Notice version '{notice_version_id}' belongs to another purpose."
@@ -195,10 +196,9 @@ def _resolve_purpose_and_notice(
         raise Unprocessable.for_field(
             "notice_version", "A grant must name the notice version the person was shown."
         )
-    found = Purpose.objects.filter(brand=brand, slug=purpose_slug).first()
-    if found is None:
+    if purpose is None:
         raise Unprocessable.for_field("purpose", f"Unknown purpose '{purpose_slug}'.")
-    return found, None
+    return purpose
 
 
 @transaction.atomic
@@ -231,14 +231,21 @@ def consent_record(
     if occurred_at > now + timedelta(seconds=settings.CONSENT_CLOCK_SKEW_SECONDS):
         raise Unprocessable.for_field("occurred_at", "occurred_at lies in the future.")
 
-    contact = Contact.objects.select_for_update().filter(brand=brand, external_id=external_id).first()
+    contact, found_purpose, notice_version = statements.chain_lock(
+        brand_id=brand.pk,
+        external_id=external_id,
+        purpose_slug=purpose_slug,
+        notice_version_id=notice_version_id,
+    )
     if contact is None:
         raise NotFound(f"No contact '{external_id}'.")
-    purpose, notice_version = _resolve_purpose_and_notice(
+    purpose = _check_purpose_and_notice(
         brand=brand,
         purpose_slug=purpose_slug,
         notice_version_id=notice_version_id,
         decision=decision,
+        purpose=found_purpose,
+        notice_version=notice_version,
     )
     if implied_basis is not None and purpose.consent_type != ConsentType.IMPLIED:
         raise Unprocessable.for_field(
@@ -283,55 +290,27 @@ def consent_record(
         notice_hash=notice_version.content_hash if notice_version else None,
         purpose_slug=purpose.slug,
     )
-    event.save(force_insert=True)
     evidence_row.event = event
-    evidence_row.save(force_insert=True)
-
-    contact_updates: dict[str, Any] = {"ledger_sequence": event.sequence, "ledger_head": event.hash}
-    if _project(event=event, contact=contact, now=now):
-        contact_updates["event_sequence"] = contact.event_sequence + 1
-        event_record(
-            brand=brand,
-            type=EventType.CONSENT_GRANTED if decision == Decision.GRANTED else EventType.CONSENT_WITHDRAWN,
-            contact_ref=contact.pk,
-            subject=contact.external_id,
-            sequence=contact_updates["event_sequence"],
-            data={
-                "purpose": purpose.slug,
-                "state": decision,
-                "valid_for_processing": decision == Decision.GRANTED,
-                "event_id": str(event.id),
-                "notice_version": notice_version.public_id if notice_version else None,
-                "occurred_at": iso_utc(occurred_at),
-                "expires_at": iso_utc(expires_at),
-            },
-            occurred_at=occurred_at,
-        )
-    Contact.objects.filter(pk=contact.pk).update(**contact_updates)
+    announcement = event_build(
+        brand=brand,
+        type=EventType.CONSENT_GRANTED if decision == Decision.GRANTED else EventType.CONSENT_WITHDRAWN,
+        contact_ref=contact.pk,
+        subject=contact.external_id,
+        sequence=contact.event_sequence + 1,
+        data={
+            "purpose": purpose.slug,
+            "state": decision,
+            "valid_for_processing": decision == Decision.GRANTED,
+            "event_id": str(event.id),
+            "notice_version": notice_version.public_id if notice_version else None,
+            "occurred_at": iso_utc(occurred_at),
+            "expires_at": iso_utc(expires_at),
+        },
+        occurred_at=occurred_at,
+    )
+    # The event, its evidence, the projection, the outbox (if the projection moved) and the
+    # chain head: one statement on PostgreSQL.
+    statements.ledger_append(
+        contact=contact, event=event, evidence=evidence_row, announcement=announcement, now=now
+    )
     return event
-
-
-def _project(*, event: ConsentEvent, contact: Contact, now: datetime) -> bool:
-    """Move ConsentState to this event if it supersedes the current one. True if it moved."""
-    values = {
-        "decision": event.decision,
-        "event": event,
-        "event_sequence": event.sequence,
-        "notice_version": event.notice_version,
-        "occurred_at": event.occurred_at,
-        "expires_at": event.expires_at,
-        "updated_at": now,
-    }
-    state = ConsentState.objects.filter(contact=contact, purpose=event.purpose).first()
-    if state is None:
-        ConsentState.objects.create(brand_id=event.brand_id, contact=contact, purpose=event.purpose, **values)
-        return True
-    if not supersedes(
-        occurred_at=event.occurred_at,
-        decision=event.decision,
-        sequence=event.sequence,
-        than=(state.occurred_at, state.decision, state.event_sequence),
-    ):
-        return False
-    ConsentState.objects.filter(pk=state.pk).update(**values)
-    return True

@@ -28,7 +28,7 @@ class Event(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="events")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40, choices=EventType.choices)
     contact_ref = models.BigIntegerField(help_text="Internal id of the contact (pseudonymous)")
     subject = models.CharField(max_length=255, help_text="The contact's external id at the time")
@@ -41,6 +41,7 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact_ref", "sequence"], name="event_unique_contact_sequence"),
         ]
+        # (brand, id) also serves every lookup by brand alone.
         indexes = [models.Index(fields=["brand", "id"], name="event_brand_id")]
 
     def __str__(self) -> str:

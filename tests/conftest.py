@@ -27,6 +27,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate-limit counters and cached API keys must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_brand(db: None) -> Callable[..., Brand]:
     def make(slug: str = "acme", name: str = "Acme", **kwargs: Any) -> Brand:

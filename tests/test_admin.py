@@ -66,8 +66,12 @@ def test_ledger_and_notice_versions_are_read_only_in_admin(staff, api, contact, 
     assert ConsentEvent.objects.get().decision == "withdrawn"
 
 
-def test_admin_revokes_api_keys(staff, api, brand):
-    response = staff.post("/admin/brands/apikey/", {"action": "revoke", "_selected_action": [api.api_key.pk]})
+def test_admin_revokes_api_keys(staff, api, brand, django_capture_on_commit_callbacks):
+    assert api.get("/api/v1/purposes").status_code == 200  # the key is now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(
+            "/admin/brands/apikey/", {"action": "revoke", "_selected_action": [api.api_key.pk]}
+        )
     assert response.status_code == 302
     assert ApiKey.objects.get(pk=api.api_key.pk).revoked_at is not None
     assert api.get("/api/v1/purposes").status_code == 401

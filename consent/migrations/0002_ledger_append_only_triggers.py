@@ -6,6 +6,8 @@ on PostgreSQL) is a privilege matter for production, see deploy notes.
 
 from django.db import migrations
 
+from consent.migrations import _triggers
+
 TABLES = ["consent_consentevent", "consent_noticeversion"]
 
 
@@ -25,13 +27,7 @@ def _pg_sql(table: str) -> tuple[str, str]:
 
 
 def _sqlite_sql(table: str) -> tuple[list[str], list[str]]:
-    create = [
-        f"""CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}
-            BEGIN SELECT RAISE(ABORT, 'candor: {table} is append-only ({op} refused)'); END;"""
-        for op in ("UPDATE", "DELETE")
-    ]
-    drop = [f"DROP TRIGGER IF EXISTS {table}_no_{op.lower()};" for op in ("UPDATE", "DELETE")]
-    return create, drop
+    return _triggers.sqlite_statements(table)
 
 
 def install(apps, schema_editor):

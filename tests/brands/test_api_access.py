@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from django.core.cache import cache
+import time_machine
 
 from brands.services import api_key_revoke
 from consent.models import ConsentEvent
@@ -33,10 +35,21 @@ def test_bad_keys_are_401(client, db, header):
     assert response.status_code == 401
 
 
-def test_revoked_key_is_401(api, brand):
+def test_revoked_key_is_401_at_once_although_lookups_are_cached(
+    api, brand, django_capture_on_commit_callbacks, django_assert_num_queries
+):
     assert api.get("/api/v1/purposes").status_code == 200
-    api_key_revoke(api_key=api.api_key)
+    with django_assert_num_queries(1):  # the key comes from the cache: only the purposes query
+        assert api.get("/api/v1/purposes").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(api_key=api.api_key)
     assert api.get("/api/v1/purposes").status_code == 401
+
+
+def test_unknown_keys_are_cached_as_unknown(client, db, django_assert_num_queries):
+    assert client.get("/api/v1/purposes", HTTP_AUTHORIZATION="Bearer cnd_nope_x").status_code == 401
+    with django_assert_num_queries(0):
+        assert client.get("/api/v1/purposes", HTTP_AUTHORIZATION="Bearer cnd_nope_x").status_code == 401
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
@@ -84,22 +97,23 @@ def test_another_brands_contact_and_event_are_404(api, outsider_api, contact, pu
     assert ConsentEvent.objects.count() == 1
 
 
-def test_rate_limit_answers_429_with_retry_after(api, brand, settings):
-    cache.clear()
-    from rest_framework.settings import api_settings
-
-    original = dict(api_settings.DEFAULT_THROTTLE_RATES)
-    api_settings.DEFAULT_THROTTLE_RATES["api_key"] = "3/min"
-    try:
-        from brands.auth import ApiKeyRateThrottle
-
-        ApiKeyRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+def test_rate_limit_answers_429_with_retry_after(api, brand, settings, make_client):
+    settings.API_RATE_LIMIT = "3/min"
+    with time_machine.travel(datetime(2026, 11, 23, 10, 0, 20, tzinfo=UTC), tick=False):
         statuses = [api.get("/api/v1/purposes").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         limited = api.get("/api/v1/purposes")
         assert limited["Content-Type"] == "application/problem+json"
-        assert 1 <= int(limited["Retry-After"]) <= 61
-    finally:
-        api_settings.DEFAULT_THROTTLE_RATES.clear()
-        api_settings.DEFAULT_THROTTLE_RATES.update(original)
-        cache.clear()
+        assert limited["Retry-After"] == "40"  # the window ends at 10:01:00
+        # Another key of the same brand has its own allowance.
+        assert make_client(brand).get("/api/v1/purposes").status_code == 200
+    with time_machine.travel(datetime(2026, 11, 23, 10, 1, 0, tzinfo=UTC), tick=False):
+        assert api.get("/api/v1/purposes").status_code == 200
+
+
+@pytest.mark.parametrize("rate", ["1200", "ten/min", "5/fortnight", ""])
+def test_a_malformed_rate_is_refused(rate):
+    from config.env import parse_rate
+
+    with pytest.raises(ValueError, match="1200/min"):
+        parse_rate(rate)

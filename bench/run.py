@@ -1,0 +1,793 @@
+"""`make bench`: throughput and latency of the consent API against same-run ceilings.
+
+One run, end to end (about four minutes on 2 cores):
+
+1. drop and recreate the bench database (BENCH_DATABASE_URL), migrate it with bench.settings;
+2. seed a brand, an API key, a purpose with a notice version, 10,000 contacts each with one
+   granted consent (through the real services), and 10,000 rows for the read ceiling;
+3. count the SQL statements each endpoint makes per request (in-process, Django test client);
+4. start gunicorn (sync workers, DEBUG=false) on 127.0.0.1 and drive it with wrk:
+   the three ceilings and the two endpoints, then top the ledger up to 1,000,000 rows with
+   bulk SQL and read again;
+5. print the table, write bench/results/latest.json and latest.md.
+
+Exits 0 when the harness ran (whatever the targets say), non-zero when it could not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+BASE_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+VAR_DIR = BASE_DIR / "var"
+LUA_SCRIPT = BENCH_DIR / "wrk" / "scenario.lua"
+DEFAULT_BENCH_DATABASE_URL = "postgres://candor:candor@127.0.0.1:5432/candor_bench"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+# --- What is measured, and how (README.md explains each choice) -----------------------------
+WORKERS = _env_int("BENCH_WORKERS", 4)  # gunicorn sync workers
+WRK_THREADS = _env_int("BENCH_THREADS", 2)
+WRK_CONNECTIONS = _env_int("BENCH_CONNECTIONS", 8)  # two per worker: one served, one queued
+WARMUP_SECONDS = _env_int("BENCH_WARMUP", 3)
+DURATION_SECONDS = _env_int("BENCH_DURATION", 12)
+CONTACTS = _env_int("BENCH_CONTACTS", 10_000)
+CEILING_ROWS = 10_000
+LEDGER_ROWS_LARGE = _env_int("BENCH_LEDGER_ROWS", 1_000_000)
+# A one-second window: the throttle still runs on every request (as in production), but
+# DRF's per-key history list stays short and never refuses a request.
+API_RATE_LIMIT = "1000000000/s"
+
+READ_RATIO_TARGET = 0.70
+WRITE_RATIO_TARGET = 0.30
+READ_P99_MS = 50.0
+WRITE_P99_MS = 200.0
+SCALE_TOLERANCE = 0.10
+MAX_ERROR_SHARE = 0.01  # more failed requests than this and the run is not a measurement
+
+
+class HarnessError(Exception):
+    """The benchmark could not measure; `make bench` exits non-zero."""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- Environment -------------------------------------------------------------------------------
+
+
+def bench_environment(port: int) -> dict[str, str]:
+    """What both the harness process and gunicorn run with: production settings, local only."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "BENCH_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL),
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
+        "IDENTIFIER_PEPPER": os.environ.get("BENCH_IDENTIFIER_PEPPER") or secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SECURE_SSL_REDIRECT": "false",
+        "API_RATE_LIMIT": API_RATE_LIMIT,
+        "CACHE_URL": "locmem://",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def free_port() -> int:
+    if os.environ.get("BENCH_PORT"):
+        return int(os.environ["BENCH_PORT"])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_total = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    wrk_version = (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "?"
+    import django
+    import gunicorn
+    import psycopg
+    import rest_framework
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory": mem_total,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "django": django.__version__,
+        "djangorestframework": rest_framework.__version__,
+        "psycopg": psycopg.__version__,
+        "gunicorn": gunicorn.__version__,
+        "wrk": wrk_version,
+    }
+
+
+def git_revision() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=False
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    revision = result.stdout.strip() or "unknown"
+    return f"{revision}+dirty" if dirty.stdout.strip() else revision
+
+
+# --- Database ----------------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> dict[str, str]:
+    """Drop and create the bench database; say how to start PostgreSQL if it is not there."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise HarnessError(f"BENCH_DATABASE_URL must be a postgres:// URL, not {url!r}")
+    name = config["NAME"]
+    if "bench" not in name:
+        raise HarnessError(
+            f"Refusing to drop database {name!r}: the bench database is dropped on every run, "
+            "so its name must contain 'bench' (e.g. candor_bench)."
+        )
+    host, port = config.get("HOST") or "127.0.0.1", config.get("PORT") or 5432
+    try:
+        admin = psycopg.connect(
+            host=host,
+            port=port,
+            user=config.get("USER") or None,
+            password=config.get("PASSWORD") or None,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=5,
+        )
+    except psycopg.OperationalError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise HarnessError(
+            f"PostgreSQL is not reachable at {host}:{port} ({detail}).\n"
+            "  The benchmark needs a local PostgreSQL 15+ with a role that may CREATE DATABASE:\n"
+            "    Debian/Ubuntu: sudo pg_ctlcluster 15 main start\n"
+            '                   sudo -u postgres psql -c "CREATE ROLE candor LOGIN CREATEDB '
+            "PASSWORD 'candor'\"\n"
+            "    Docker:        docker run -d -p 5432:5432 -e POSTGRES_USER=candor "
+            "-e POSTGRES_PASSWORD=candor postgres:15\n"
+            "  or point BENCH_DATABASE_URL at another server "
+            f"(default {DEFAULT_BENCH_DATABASE_URL})."
+        ) from None
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        info = {"server_version": str(admin.execute("SHOW server_version").fetchone()[0])}
+        for setting in ("shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem"):
+            info[setting] = str(
+                admin.execute(sql.SQL("SHOW {}").format(sql.Identifier(setting))).fetchone()[0]
+            )
+    info["database"] = name
+    info["host"] = f"{host}:{port}"
+    return info
+
+
+def migrate(notes: list[str]) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+    from psycopg import ProgrammingError
+
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+        return
+    except ProgrammingError as exc:
+        if "placeholder" not in str(exc):
+            raise
+    # consent/migrations/0002 passes SQL containing '%' (PL/pgSQL RAISE placeholders) to
+    # schema_editor.execute() with the default params=(), so Django/psycopg try to interpolate
+    # it and fail on PostgreSQL. Until the migration passes params=None, install the very same
+    # SQL through a plain cursor and record the migration as applied.
+    import importlib
+
+    module = importlib.import_module("consent.migrations.0002_ledger_append_only_triggers")
+    with connection.cursor() as cursor:
+        for table in module.TABLES:
+            cursor.execute(module._pg_sql(table)[0])
+    call_command("migrate", "consent", "0002", fake=True, interactive=False, verbosity=0)
+    call_command("migrate", interactive=False, verbosity=0)
+    note = (
+        "consent/migrations/0002_ledger_append_only_triggers.py fails on PostgreSQL "
+        "('incomplete placeholder: %'): schema_editor.execute(sql) interpolates the '%' of "
+        "RAISE EXCEPTION. The harness installed the same trigger SQL through a raw cursor and "
+        "faked the migration. Fix: schema_editor.execute(sql, params=None)."
+    )
+    notes.append(note)
+    log(f"  WARNING: {note}")
+
+
+# --- Queries per request -------------------------------------------------------------------
+
+
+@dataclass
+class QueryCount:
+    endpoint: str
+    status: int
+    statements: int  # every round trip Django sends, BEGIN/COMMIT included
+    transaction_control: int  # of which BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK
+    sql: list[str] = field(default_factory=list)
+
+
+def _is_tx_control(statement: str) -> bool:
+    return statement.split(None, 1)[0].upper() in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"}
+
+
+def count_queries(seeded: Any) -> list[QueryCount]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {seeded.raw_key}")
+    body = json.dumps(consent_body(seeded))
+    cases = [
+        ("GET /api/v1/contacts/{id}/consents", "get", "/api/v1/contacts/c2/consents", 200),
+        ("POST /api/v1/contacts/{id}/consents", "post", "/api/v1/contacts/c3/consents", 201),
+    ]
+    results = []
+    for label, method, path, expected in cases:
+        kwargs: dict[str, Any] = (
+            {"data": body, "content_type": "application/json"} if method == "post" else {}
+        )
+        getattr(client, method)(path, **kwargs)  # warm: the key's last_used_at is now fresh
+        with CaptureQueriesContext(connection) as captured:
+            response = getattr(client, method)(path, **kwargs)
+        if response.status_code != expected:
+            raise HarnessError(f"{label} answered {response.status_code}: {response.content[:500]!r}")
+        results.append(
+            QueryCount(
+                endpoint=label,
+                status=response.status_code,
+                statements=len(captured.captured_queries),
+                transaction_control=sum(
+                    1 for query in captured.captured_queries if _is_tx_control(query["sql"])
+                ),
+                sql=[query["sql"] for query in captured.captured_queries],
+            )
+        )
+    return results
+
+
+# --- Server ------------------------------------------------------------------------------------
+
+
+class Server:
+    """gunicorn in its own process group, always stopped by `stop()`."""
+
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        self.port = port
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = VAR_DIR / "bench-gunicorn.log"
+
+    @property
+    def command(self) -> list[str]:
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        return [
+            str(gunicorn),
+            "bench.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ]
+
+    def start(self) -> None:
+        VAR_DIR.mkdir(exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=BASE_DIR,
+            env={**os.environ, **self.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HarnessError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/constant", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise HarnessError(f"gunicorn did not answer within 30 s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)  # the group this harness started
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+        self.process = None
+
+
+def check_request(
+    port: int, method: str, path: str, token: str | None, body: str | None, expected: int
+) -> None:
+    """One request before the load, so a misconfiguration fails loudly instead of as 4xx noise."""
+    headers = {"Content-Type": "application/json"} if body else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, headers=headers, data=body.encode() if body else None
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, content = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, content = exc.code, exc.read()
+    if status != expected:
+        raise HarnessError(f"{method} {path} answered {status}, not {expected}: {content[:500]!r}")
+
+
+# --- Load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    method: str
+    path: str  # "{id}" becomes a random 1..max_id
+    max_id: int
+    token: str | None = None
+    body: str | None = None
+    expected_status: int = 200
+    ledger_rows: int | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return float(self.result["rps"])
+
+
+def wrk(port: int, scenario: Scenario, seconds: int) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{WRK_CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        f"http://127.0.0.1:{port}",
+        "--",
+        scenario.method,
+        scenario.path,
+        str(scenario.max_id),
+        scenario.token or "-",
+        scenario.body or "-",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("BENCH_JSON ")]
+    if completed.returncode != 0 or not lines:
+        raise HarnessError(
+            f"wrk failed for {scenario.name} (exit {completed.returncode}):\n"
+            f"{completed.stdout}\n{completed.stderr}"
+        )
+    data: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    data["rps"] = data["requests"] / (data["duration_us"] / 1_000_000)
+    data["error_count"] = sum(data["errors"].values())
+    data["wrk_output"] = [line for line in completed.stdout.splitlines() if not line.startswith("BENCH_JSON")]
+    return data
+
+
+def measure(port: int, scenario: Scenario) -> None:
+    check_request(
+        port,
+        scenario.method,
+        scenario.path.replace("{id}", "1"),
+        scenario.token,
+        scenario.body,
+        scenario.expected_status,
+    )
+    if WARMUP_SECONDS > 0:
+        wrk(port, scenario, WARMUP_SECONDS)
+    result = wrk(port, scenario, DURATION_SECONDS)
+    if result["requests"] == 0 or result["error_count"] > MAX_ERROR_SHARE * result["requests"]:
+        raise HarnessError(
+            f"{scenario.name}: {result['error_count']} of {result['requests']} requests failed "
+            f"({result['errors']}); this is not a measurement. See {VAR_DIR / 'bench-gunicorn.log'}.\n"
+            + "\n".join(result["wrk_output"])
+        )
+    scenario.result = result
+    lat = result["latency_us"]
+    log(
+        f"  {scenario.name:<20} {result['rps']:8.1f} req/s   p50 {lat['p50'] / 1000:6.2f} ms   "
+        f"p99 {lat['p99'] / 1000:6.2f} ms   errors {result['error_count']}"
+    )
+
+
+def consent_body(seeded: Any) -> dict[str, Any]:
+    return {
+        "purpose": seeded.purpose_slug,
+        "decision": "granted",
+        "notice_version": seeded.notice_version_public_id,
+        "method": "api",
+        "evidence": {"ip": "203.0.113.77", "user_agent": "Mozilla/5.0 (bench) wrk/4.1"},
+    }
+
+
+# --- Report ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    scenario: str
+    target: str
+    measured: str
+    passed: bool
+
+
+def evaluate(by_name: dict[str, Scenario], ledger: dict[str, Any]) -> list[Check]:
+    checks = []
+    read, read_ceiling = by_name["consents_get_10k"], by_name["ceiling_read"]
+    write, write_ceiling = by_name["consents_post"], by_name["ceiling_insert"]
+    large = by_name["consents_get_1m"]
+    ratio = read.rps / read_ceiling.rps
+    checks.append(
+        Check(
+            read.name,
+            f">= {READ_RATIO_TARGET:.0%} of ceiling_read req/s",
+            f"{ratio:.1%}",
+            ratio >= READ_RATIO_TARGET,
+        )
+    )
+    ratio = write.rps / write_ceiling.rps
+    checks.append(
+        Check(
+            write.name,
+            f">= {WRITE_RATIO_TARGET:.0%} of ceiling_insert req/s",
+            f"{ratio:.1%}",
+            ratio >= WRITE_RATIO_TARGET,
+        )
+    )
+    for scenario, limit in ((read, READ_P99_MS), (large, READ_P99_MS), (write, WRITE_P99_MS)):
+        p99 = scenario.result["latency_us"]["p99"] / 1000
+        checks.append(Check(scenario.name, f"p99 < {limit:.0f} ms", f"{p99:.1f} ms", p99 < limit))
+    ratio = large.rps / read.rps
+    checks.append(
+        Check(
+            large.name,
+            f"req/s within {SCALE_TOLERANCE:.0%} of consents_get_10k",
+            f"{ratio:.1%}",
+            abs(ratio - 1) <= SCALE_TOLERANCE,
+        )
+    )
+    # Not a speed target: the concurrent writes must have left every chain valid.
+    checks.append(
+        Check(
+            write.name,
+            "verify_ledger passes after the load",
+            "ok" if ledger.get("ok") else f"{'; '.join(ledger.get('problems', [])) or 'not run'}",
+            bool(ledger.get("ok")),
+        )
+    )
+    return checks
+
+
+CEILING_OF = {
+    "consents_get_10k": "ceiling_read",
+    "consents_get_1m": "ceiling_read",
+    "consents_post": "ceiling_insert",
+}
+
+
+def table(scenarios: list[Scenario], checks: list[Check]) -> str:
+    by_name = {s.name: s for s in scenarios}
+    rows = [("scenario", "ledger rows", "req/s", "p50 ms", "p99 ms", "vs ceiling", "target", "result")]
+    for scenario in scenarios:
+        lat = scenario.result["latency_us"]
+        ceiling = CEILING_OF.get(scenario.name)
+        ratio = f"{scenario.rps / by_name[ceiling].rps:.1%}" if ceiling else "-"
+        own = [c for c in checks if c.scenario == scenario.name and not c.target.startswith("verify_ledger")]
+        target = "; ".join(c.target.replace(" req/s", "") for c in own) or "(ceiling)"
+        result = "-" if not own else ("PASS" if all(c.passed for c in own) else "FAIL")
+        rows.append(
+            (
+                scenario.name,
+                f"{scenario.ledger_rows:,}" if scenario.ledger_rows is not None else "-",
+                f"{scenario.rps:,.0f}",
+                f"{lat['p50'] / 1000:.2f}",
+                f"{lat['p99'] / 1000:.2f}",
+                ratio,
+                target,
+                result,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines.append("")
+    lines.append("Checks:")
+    for check in checks:
+        lines.append(
+            f"  {'PASS' if check.passed else 'FAIL'}  {check.scenario}: {check.target} "
+            f"(measured {check.measured})"
+        )
+    return "\n".join(lines)
+
+
+def query_report(counts: list[QueryCount]) -> str:
+    lines = []
+    for count in counts:
+        lines.append(
+            f"{count.endpoint}: {count.statements} SQL statements per request"
+            + (f" ({count.transaction_control} of them BEGIN/COMMIT)" if count.transaction_control else "")
+        )
+        for number, statement in enumerate(count.sql, 1):
+            short = " ".join(statement.split())
+            lines.append(f"  {number:2}. {short[:150]}{'…' if len(short) > 150 else ''}")
+    return "\n".join(lines)
+
+
+# --- Main --------------------------------------------------------------------------------------
+
+
+def run() -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise HarnessError("wrk is not installed (Debian: apt-get install wrk).")
+    started = time.monotonic()
+    port = free_port()
+    env = bench_environment(port)
+    os.environ.update(env)
+    notes: list[str] = []
+
+    log(f"bench: database {env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1]} (dropped and recreated)")
+    database = recreate_database(env["BENCH_DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import seed
+
+    step = time.monotonic()
+    migrate(notes)
+    log(f"bench: migrated in {time.monotonic() - step:.1f} s")
+
+    step = time.monotonic()
+    seeded = seed.seed_base(contacts=CONTACTS, ceiling_rows=CEILING_ROWS, log=log)
+    log(
+        f"bench: seeded {CONTACTS:,} contacts with one granted consent each "
+        f"in {time.monotonic() - step:.1f} s"
+    )
+
+    counts = count_queries(seeded)
+    log("bench: SQL per request (warm, in-process):")
+    log(query_report(counts))
+    connection.close()
+
+    body = json.dumps(consent_body(seeded), separators=(",", ":"))
+    scenarios = [
+        Scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
+        Scenario("ceiling_read", "DRF view reading one row by pk", "GET", "/bench/read/{id}", CEILING_ROWS),
+        Scenario(
+            "consents_get_10k",
+            "GET current consents",
+            "GET",
+            "/api/v1/contacts/c{id}/consents",
+            CONTACTS,
+            token=seeded.raw_key,
+        ),
+        Scenario(
+            "ceiling_insert",
+            "DRF view inserting one row",
+            "POST",
+            "/bench/insert",
+            1,
+            body='{"value":"bench"}',
+            expected_status=201,
+        ),
+        Scenario(
+            "consents_post",
+            "POST a granted consent",
+            "POST",
+            "/api/v1/contacts/c{id}/consents",
+            CONTACTS,
+            token=seeded.raw_key,
+            body=body,
+            expected_status=201,
+        ),
+        Scenario(
+            "ceiling_read_1m", "ceiling_read again (drift control)", "GET", "/bench/read/{id}", CEILING_ROWS
+        ),
+        Scenario(
+            "consents_get_1m",
+            "GET current consents",
+            "GET",
+            "/api/v1/contacts/c{id}/consents",
+            CONTACTS,
+            token=seeded.raw_key,
+        ),
+    ]
+    by_name = {s.name: s for s in scenarios}
+    server = Server(port, env)
+    fill: dict[str, Any] = {}
+    ledger: dict[str, Any] = {}
+    try:
+        server.start()
+        log(
+            f"bench: gunicorn {WORKERS} sync workers on 127.0.0.1:{port}; wrk -t{WRK_THREADS} "
+            f"-c{WRK_CONNECTIONS}, {WARMUP_SECONDS} s warm-up + {DURATION_SECONDS} s per scenario"
+        )
+        for scenario in scenarios:
+            if scenario.name == "ceiling_read_1m":
+                step = time.monotonic()
+                fill = seed.fill_ledger(total=LEDGER_ROWS_LARGE, seeded=seeded)
+                connection.close()
+                log(
+                    f"bench: ledger topped up to {fill['events']:,} events (+{fill['inserted']:,} synthetic) "
+                    f"in {time.monotonic() - step:.1f} s"
+                )
+            if scenario.name.startswith("consents_get"):
+                scenario.ledger_rows = seed.ledger_rows()
+                connection.close()
+            measure(port, scenario)
+            if scenario.name == "consents_post":
+                ledger = seed.ledger_check(seeded)
+                connection.close()
+                log(
+                    f"bench: verify_ledger after the write load: {'ok' if ledger['ok'] else 'FAILED'} "
+                    f"({ledger['events']:,} events, {ledger['seconds']} s) {'; '.join(ledger['problems'])}"
+                )
+    finally:
+        server.stop()
+
+    checks = evaluate(by_name, ledger)
+    report_table = table(scenarios, checks)
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "server": {
+            "command": "gunicorn bench.wsgi:application " + " ".join(server.command[2:]),
+            "workers": WORKERS,
+            "worker_class": "sync",
+            "settings": "bench.settings (config.settings + bench.ceiling), DEBUG=false",
+            "api_rate_limit": API_RATE_LIMIT,
+            "cache": "locmem:// (per worker)",
+        },
+        "load": {
+            "tool": "wrk",
+            "threads": WRK_THREADS,
+            "connections": WRK_CONNECTIONS,
+            "warmup_seconds": WARMUP_SECONDS,
+            "duration_seconds": DURATION_SECONDS,
+            "contacts": CONTACTS,
+            "post_body": json.loads(body),
+        },
+        "seeding": {**asdict(seeded), "raw_key": "(not recorded)", "ledger_fill": fill},
+        "ledger_verification_after_writes": ledger,
+        "queries_per_request": [asdict(count) for count in counts],
+        "scenarios": [
+            {
+                "name": s.name,
+                "description": s.description,
+                "request": f"{s.method} {s.path}",
+                "ledger_rows": s.ledger_rows,
+                "ceiling": CEILING_OF.get(s.name),
+                "ratio_to_ceiling": round(s.rps / by_name[CEILING_OF[s.name]].rps, 4)
+                if s.name in CEILING_OF
+                else None,
+                **{k: v for k, v in s.result.items() if k != "wrk_output"},
+                "wrk_output": s.result["wrk_output"],
+            }
+            for s in scenarios
+        ],
+        "checks": [asdict(check) for check in checks],
+        "notes": notes,
+        "table": report_table,
+        "queries_text": query_report(counts),
+    }
+
+
+def main() -> int:
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        report = run()
+    except HarnessError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
+        return 2
+    RESULTS_DIR.mkdir(exist_ok=True)
+    tmp = RESULTS_DIR / "latest.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    tmp.replace(RESULTS_DIR / "latest.json")
+    markdown = (
+        f"Run {report['finished_at']} at {report['git']}, {report['seconds']} s; "
+        f"{report['machine']['nproc']} × {report['machine']['cpu_model']}, {report['machine']['memory']}; "
+        f"gunicorn {WORKERS} sync workers; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} "
+        f"-d{DURATION_SECONDS}s after {WARMUP_SECONDS} s warm-up.\n\n"
+        f"{report['table']}\n\nSQL per request:\n{report['queries_text']}\n"
+    )
+    (RESULTS_DIR / "latest.md").write_text(markdown)
+    log("")
+    log(report["table"])
+    for note in report["notes"]:
+        log(f"NOTE: {note}")
+    log(f"\nbench: done in {report['seconds']} s; results in {RESULTS_DIR / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
