@@ -73,6 +73,23 @@ def test_seed_demo_is_idempotent_and_its_key_works(db, client):
         "personalisation",
         "customer-updates",
     }
+    preferences = client.get(
+        "/api/v1/contacts/cust-42/preferences", HTTP_AUTHORIZATION=f"Bearer {key}"
+    ).json()
+    rows = {(row["topic"], row["channel"]): row for row in preferences["subscriptions"]}
+    assert set(rows) == {
+        ("newsletter", "email"),
+        ("offers", "email"),
+        ("offers", "sms"),
+        ("restock-alerts", "sms"),
+        ("restock-alerts", "email"),
+        ("orders", "email"),
+        ("orders", "sms"),
+    }
+    assert rows[("offers", "sms")]["cadence_options"] == ["immediate", "daily", "weekly"]
+    # Nothing is pre-ticked for a contact who never consented; transactional mail is on.
+    assert rows[("newsletter", "email")]["status"] == "not_set"
+    assert rows[("orders", "email")]["status"] == "subscribed"
 
 
 @pytest.mark.parametrize(

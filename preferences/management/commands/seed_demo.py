@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from consent.demo import seed_demo
+from preferences.demo import seed_demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,93 @@
+"""The demo brand's topics: email and SMS with different cadences, a transactional topic and
+one that needs double opt-in, in English, German and French."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from brands.models import Brand
+from consent.demo import seed_demo as seed_consent_demo
+from consent.models import Purpose
+from preferences.models import Channel, Topic
+from preferences.services import topic_create
+
+TOPICS: list[dict[str, Any]] = [
+    {
+        "slug": "newsletter",
+        "name": "Newsletter",
+        "description": "What is new in the shop, once in a while.",
+        "purpose": "email-marketing",
+        "channels": [Channel.EMAIL],
+        "cadence_options": ["weekly", "monthly"],
+        "translations": {
+            "de": {"name": "Newsletter", "description": "Neues aus dem Laden, ab und zu."},
+            "fr": {
+                "name": "Lettre d'information",
+                "description": "Les nouveautés de la boutique, de temps en temps.",
+            },
+        },
+    },
+    {
+        "slug": "offers",
+        "name": "Offers and sales",
+        "description": "Discounts and sales on what you like.",
+        "purpose": "email-marketing",
+        "channels": [Channel.EMAIL, Channel.SMS],
+        "cadence_options": ["immediate", "daily", "weekly"],
+        "translations": {
+            "de": {"name": "Angebote und Sale", "description": "Rabatte und Aktionen zu dem, was Sie mögen."},
+            "fr": {"name": "Offres et soldes", "description": "Remises et soldes sur ce que vous aimez."},
+        },
+    },
+    {
+        "slug": "restock-alerts",
+        "name": "Back-in-stock alerts",
+        "description": "A message when something you wanted is back.",
+        "purpose": "sms-marketing",
+        "channels": [Channel.SMS, Channel.EMAIL],
+        "cadence_options": ["immediate"],
+        "double_opt_in": True,
+        "translations": {
+            "de": {"name": "Wieder-da-Hinweise", "description": "Eine Nachricht, wenn etwas wieder da ist."},
+            "fr": {
+                "name": "Alertes de retour en stock",
+                "description": "Un message quand un article revient.",
+            },
+        },
+    },
+    {
+        "slug": "orders",
+        "name": "Orders and delivery",
+        "description": "Receipts and delivery updates. These are part of your purchase.",
+        "purpose": None,
+        "transactional": True,
+        "default_subscribed": True,
+        "channels": [Channel.EMAIL, Channel.SMS],
+        "cadence_options": ["immediate"],
+        "translations": {
+            "de": {
+                "name": "Bestellungen und Lieferung",
+                "description": "Belege und Lieferstatus zu Ihrem Kauf.",
+            },
+            "fr": {
+                "name": "Commandes et livraison",
+                "description": "Reçus et suivi de livraison de vos achats.",
+            },
+        },
+    },
+]
+
+
+@transaction.atomic
+def seed_demo() -> tuple[Brand, str]:
+    """The consent demo (brand, purposes, contact, key) plus its topics. Idempotent."""
+    brand, raw_key = seed_consent_demo()
+    for position, spec in enumerate(TOPICS):
+        if Topic.objects.filter(brand=brand, slug=spec["slug"]).exists():
+            continue
+        fields = {key: value for key, value in spec.items() if key != "purpose"}
+        purpose = Purpose.objects.get(brand=brand, slug=spec["purpose"]) if spec["purpose"] else None
+        topic_create(brand=brand, purpose=purpose, position=position, **fields)
+    return brand, raw_key
