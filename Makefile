@@ -25,6 +25,7 @@ var:
 run: $(VENV)/.synced | var
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py issue_link --brand demo --contact cust-42 --kind manage
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver "127.0.0.1:$(PORT)"
 
 test: $(VENV)/.synced | var

@@ -9,6 +9,8 @@ from django.db import models
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 1–50 lowercase letters, digits and hyphens."
 )
+HEX_COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour such as #1f5f8b.")
+DEFAULT_PRIMARY_COLOUR = "#1f5f8b"
 
 
 class Brand(models.Model):
@@ -24,6 +26,13 @@ class Brand(models.Model):
     website = models.URLField(blank=True)
     address = models.CharField(max_length=300, blank=True)
     privacy_policy_url = models.URLField(blank=True)
+    primary_colour = models.CharField(
+        max_length=7,
+        default=DEFAULT_PRIMARY_COLOUR,
+        validators=[HEX_COLOUR_VALIDATOR],
+        help_text="The hosted pages' accent, e.g. #1f5f8b; "
+        "text on it is black or white, whichever reads better",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -11,14 +11,18 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from config.errors import ApplicationError, Unprocessable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# For the OpenAPI schema: every error answer of an API view.
+PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -113,6 +117,9 @@ def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error leaves as application/problem+json (RFC 9457)."""
+    # Imported here: rest_framework.views loads DRF's settings, which import this module.
+    from rest_framework.views import set_rollback
+
     set_rollback()
     if isinstance(exc, ApplicationError):
         return problem(exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors)
@@ -148,22 +155,36 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 # --- Opaque cursors ----------------------------------------------------------------
 
 
-def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(f"c1:{value}".encode()).decode().rstrip("=")
+MAX_CURSOR_VALUE = 2**63 - 1
 
 
-def decode_cursor(raw: str) -> int:
+def encode_cursor(*values: int) -> str:
+    """An opaque cursor for a position of one or more non-negative whole numbers."""
+    text = f"c{len(values)}:" + ".".join(str(value) for value in values)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor_parts(raw: str, *, count: int, field: str = "cursor") -> tuple[int, ...]:
+    """The `count` numbers encode_cursor put in `raw`; 422 naming `field` for anything else."""
     try:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         tag, value = text.split(":", 1)
-        if tag != "c1":
+        if tag != f"c{count}":
             raise ValueError(tag)
-        number = int(value)
-        if number < 0:
-            raise ValueError(number)
-        return number
+        parts = value.split(".")
+        # isdigit() refuses signs, spaces and underscores that int() would accept.
+        if len(parts) != count or not all(part.isascii() and part.isdigit() for part in parts):
+            raise ValueError(value)
+        numbers = tuple(int(part) for part in parts)
+        if any(number > MAX_CURSOR_VALUE for number in numbers):
+            raise ValueError(value)  # more than a bigint column holds
+        return numbers
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Unprocessable.for_field("cursor", "This cursor is not one this API issued.") from None
+        raise Unprocessable.for_field(field, "This cursor is not one this API issued.") from None
+
+
+def decode_cursor(raw: str) -> int:
+    return decode_cursor_parts(raw, count=1)[0]
 
 
 def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -37,6 +39,18 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def env_date(name: str, default: str) -> str:
+    """A calendar date written YYYY-MM-DD, returned as written."""
+    raw = os.environ.get(name, default).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError
+        date.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date written YYYY-MM-DD, not {raw!r}") from None
+    return raw
 
 
 def env_list(name: str, default: str) -> list[str]:

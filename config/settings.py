@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import email_settings, env_bool, env_int, env_list, env_rate, env_str
+from config.env import email_settings, env_bool, env_date, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.HostedPageHeadersMiddleware",
     "config.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,6 +129,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 globals().update(email_settings(env_str("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Candor <no-reply@localhost>")
 
+# --- Global Privacy Control ------------------------------------------------------
+# The date /.well-known/gpc.json gives as lastUpdate: when this service's GPC handling last changed.
+GPC_LAST_UPDATE = env_date("GPC_LAST_UPDATE", "2026-11-23")
+
 # --- Auth, i18n, static ---------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -143,10 +148,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Translations of the hosted pages and emails (compiled .mo files are committed).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # --- Security headers -------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer, site-wide: with no-referrer browsers send `Origin: null` on
+# same-origin form posts, which the admin's CSRF check refuses. The hosted pages (/p/, /q/)
+# set no-referrer themselves (config.middleware) and accept that Origin with the token check.
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -155,7 +165,21 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Only this origin over HTTPS can set it (hosted pages rely on it, see config.middleware).
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# --- Hosted pages and signed links ------------------------------------------------
+# Days a `manage` link opens the preference centre; an `unsubscribe` link works for at least
+# 90 days (CAN-SPAM asks 30, CASL 60); `confirm` links last 72 hours.
+LINK_MANAGE_DAYS = env_int("LINK_MANAGE_DAYS", 30, minimum=1)
+LINK_UNSUBSCRIBE_DAYS = env_int("LINK_UNSUBSCRIBE_DAYS", 180, minimum=90)
+# Idle seconds before the session a manage link was swapped for ends.
+PREFERENCE_SESSION_SECONDS = env_int("PREFERENCE_SESSION_SECONDS", 3600, minimum=60)
+# Bad link tokens per IP, and "email me a new link" requests per address and per IP.
+LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
+LINK_REQUEST_RATE = env_rate("LINK_REQUEST_RATE", "3/hour")
+LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
 
 # --- API ------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
@@ -166,6 +190,8 @@ API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "1200/min")
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 # How far in the future a client-supplied occurred_at may be (clock skew).
 CONSENT_CLOCK_SKEW_SECONDS = env_int("CONSENT_CLOCK_SKEW_SECONDS", 300, minimum=0)
+# Days the changes feed keeps outbox events (sync.services.events_prune); the ledger is kept.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["brands.auth.ApiKeyAuthentication"],
@@ -197,4 +223,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+# Link tokens in request paths (404s, runserver's request lines) are logged as fingerprints.
+LOGGING["filters"] = {"redact_link_tokens": {"()": "config.logfilters.RedactLinkTokens"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact_link_tokens"]  # type: ignore[index]
+LOGGING["loggers"]["django.request"] = {"filters": ["redact_link_tokens"]}  # type: ignore[index]
+LOGGING["loggers"]["django.server"] = {  # type: ignore[index]
+    "handlers": ["console"],
+    "filters": ["redact_link_tokens"],
+    "level": "INFO",
+    "propagate": False,
 }

@@ -6,6 +6,8 @@ from brands.views import jwks
 from config.views import healthz, readyz
 from consent import api as consent_api
 from preferences import api as preferences_api
+from preferences import views as preferences_views
+from sync import api as sync_api
 
 api_v1 = [
     path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
@@ -30,6 +32,12 @@ api_v1 = [
         preferences_api.ContactPreferencesApi.as_view(),
         name="preferences",
     ),
+    path(
+        "contacts/<str:external_id>/unsubscribe-headers",
+        preferences_api.UnsubscribeHeadersApi.as_view(),
+        name="unsubscribe-headers",
+    ),
+    path("events", sync_api.EventFeedApi.as_view(), name="events"),
 ]
 
 urlpatterns = [
@@ -37,6 +45,8 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path(".well-known/candor/<slug:brand_slug>/jwks.json", jwks, name="brand-jwks"),
     path("api/v1/", include((api_v1, "api"))),
+    path("p/<slug:brand_slug>/", include("preferences.urls")),
+    path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

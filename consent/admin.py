@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from consent.models import ConsentEvent, ConsentState, Contact, NoticeVersion, Purpose
+from consent.erasure import contact_erase
+from consent.models import ConsentEvent, ConsentState, Contact, Method, NoticeVersion, Purpose, Suppression
 from consent.services import notice_version_publish, purpose_create
 
 
@@ -102,21 +104,52 @@ class NoticeVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "brand", "locale", "jurisdiction", "created_at"]
-    list_filter = ["brand"]
+    list_display = ["external_id", "brand", "locale", "jurisdiction", "suppressed", "erased_at", "created_at"]
+    list_filter = ["brand", "suppressed"]
     search_fields = ["external_id"]
     readonly_fields = [
         "email_hmac",
         "ledger_sequence",
         "ledger_head",
         "event_sequence",
+        "suppressed",
         "erased_at",
     ]
+    actions = ["erase"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is not None and obj.erased_at is not None:  # a pseudonymous shell stays one
+            return [field.name for field in Contact._meta.concrete_fields]
+        return list(self.readonly_fields)
+
+    @admin.action(description="Erase the selected contacts (keeps the ledger and a suppression entry)")
+    def erase(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        """An erasure request that reached staff (by email, by phone): through the service."""
+        erased = 0
+        for contact in queryset.select_related("brand"):
+            report = contact_erase(
+                brand=contact.brand,
+                contact=contact,
+                requested_via=Method.AGENT,
+                recorded_by=f"admin:{request.user.get_username()}",
+                actor=f"agent:{request.user.get_username()}",
+            )
+            erased += not report.already_erased
+        self.message_user(request, f"Erased {erased} contact(s).", messages.SUCCESS)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Pseudonyms only; an entry leaves when the person opts in again."""
+
+    list_display = ["email_hmac", "brand", "reason", "created_at"]
+    list_filter = ["brand", "reason"]
+    search_fields = ["email_hmac"]
 
 
 @admin.register(Purpose)
 class PurposeAdmin(admin.ModelAdmin):
-    list_display = ["slug", "brand", "legal_basis", "consent_type"]
+    list_display = ["slug", "brand", "legal_basis", "consent_type", "sale_or_sharing"]
     list_filter = ["brand"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -136,5 +169,6 @@ class PurposeAdmin(admin.ModelAdmin):
             consent_type=obj.consent_type,
             lifetime_days=obj.lifetime_days,
             dpv_purpose=obj.dpv_purpose,
+            sale_or_sharing=obj.sale_or_sharing,
         )
         obj.pk = created.pk

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
-from rest_framework.views import APIView
 
-from brands.auth import ApiPrincipal
+from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import decode_cursor, encode_cursor, parse_limit
+from config.api import ERRORS, decode_cursor, encode_cursor, parse_limit
 from config.errors import Unprocessable
 from consent import receipts, selectors, services
 from consent.serializers import (
@@ -32,8 +30,6 @@ from consent.serializers import (
     current_consents_data,
 )
 
-PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
@@ -48,15 +44,6 @@ def validated(request: Request, serializer_class: type[Serializer]) -> dict[str,
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-class BrandApiView(APIView):
-    required_scopes: dict[str, set[str]] = {}
-
-    def principal(self) -> ApiPrincipal:
-        user = self.request.user
-        assert isinstance(user, ApiPrincipal)  # guaranteed by HasScopes
-        return user
 
 
 class PurposeListApi(BrandApiView):

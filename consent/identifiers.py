@@ -27,3 +27,14 @@ def truncate_ip(raw: str) -> str:
         address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def erased_external_id(*, brand_id: int, contact_id: int, external_id: str) -> str:
+    """The pseudonym an erased contact is known by from then on.
+
+    Keyed like `email_hmac` and bound to the internal id, so it is unique, says nothing about
+    the old id without the pepper, and whoever holds the pepper and the old id can check it.
+    """
+    message = f"erased-contact\x00{brand_id}\x00{contact_id}\x00{external_id}".encode()
+    digest = hmac.new(settings.IDENTIFIER_PEPPER.encode(), message, hashlib.sha256).hexdigest()
+    return f"erased-{digest[:32]}"

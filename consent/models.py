@@ -32,6 +32,12 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # True while the address is on the brand's suppression list (an earlier contact with it was
+    # erased): no marketing until the person opts in again. Kept by consent.services and
+    # consent.erasure, so the write path reads it in the statement that locks the contact.
+    suppressed = models.BooleanField(
+        default=False, help_text="The address is on the suppression list: no marketing until a new opt-in"
+    )
 
     class Meta:
         constraints = [
@@ -65,6 +71,12 @@ class DpvPurpose(models.TextChoices):
     SERVICE_PROVISION = "dpv:ServiceProvision", "Service provision"
 
 
+MARKETING_PURPOSES = frozenset(
+    purpose.value
+    for purpose in (DpvPurpose.MARKETING, DpvPurpose.DIRECT_MARKETING, DpvPurpose.PERSONALISED_ADVERTISING)
+)
+
+
 class Purpose(models.Model):
     """A reason to process data, with its legal basis."""
 
@@ -80,6 +92,11 @@ class Purpose(models.Model):
         help_text="Grants expire after this many days; empty means the basis decides",
     )
     dpv_purpose = models.CharField(max_length=40, choices=DpvPurpose.choices, default=DpvPurpose.MARKETING)
+    sale_or_sharing = models.BooleanField(
+        default=False,
+        help_text="Selling or sharing personal data (CCPA/CPRA): a Global Privacy Control signal "
+        "(Sec-GPC: 1) withdraws it",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +104,11 @@ class Purpose(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def is_marketing(self) -> bool:
+        """Does a suppressed address block it (and a fresh opt-in to it lift the suppression)?"""
+        return self.sale_or_sharing or self.dpv_purpose in MARKETING_PURPOSES
 
 
 class Notice(models.Model):
@@ -241,3 +263,30 @@ class ConsentState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id}/{self.purpose_id}: {self.decision}"
+
+
+class SuppressionReason(models.TextChoices):
+    ERASED = "erased", "Erased at the person's request"
+
+
+class Suppression(models.Model):
+    """An address the brand must not market to again: only its HMAC pseudonym is kept.
+
+    Written by erasure; a contact created or changed to the same address reads `suppressed`
+    until the person opts in to a marketing purpose again, which deletes this row.
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    email_hmac = models.CharField(max_length=64)
+    reason = models.CharField(max_length=20, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "email_hmac"], name="suppression_unique_brand_email_hmac"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}/{self.email_hmac[:12]}…: {self.reason}"

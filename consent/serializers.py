@@ -74,6 +74,11 @@ class ContactOut(serializers.Serializer):
     locale = serializers.CharField()
     timezone = serializers.CharField()
     jurisdiction = serializers.CharField()
+    suppressed = serializers.BooleanField(
+        read_only=True,
+        help_text="The address was erased from this brand before: no marketing until the person opts "
+        "in to a marketing purpose again (an import cannot do that)",
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from brands.models import Brand
-from config.errors import NotFound, Unprocessable
+from config.errors import Conflict, NotFound, Unprocessable
 from consent import statements
 from consent.identifiers import email_hmac, normalise_email
 from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
@@ -30,6 +30,7 @@ from consent.models import (
     Notice,
     NoticeVersion,
     Purpose,
+    Suppression,
 )
 from sync.models import EventType
 from sync.services import event_build
@@ -51,13 +52,23 @@ def contact_upsert(
     timezone_name: str = UNSET,
     jurisdiction: str = UNSET,
 ) -> tuple[Contact, bool]:
-    """Create the contact or change the fields given. `None` clears email or phone."""
+    """Create the contact or change the fields given. `None` clears email or phone.
+
+    An address on the brand's suppression list (erased earlier) makes the contact `suppressed`
+    until the person opts in to a marketing purpose again. An erased contact cannot be changed.
+    """
     contact, created = Contact.objects.select_for_update().get_or_create(brand=brand, external_id=external_id)
+    if contact.erased_at is not None:
+        raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
     changes: dict[str, Any] = {}
     if email is not UNSET:
         normalised = normalise_email(email) if email else None
         changes["email"] = normalised
         changes["email_hmac"] = email_hmac(normalised) if normalised else None
+        if changes["email_hmac"] != contact.email_hmac:
+            changes["suppressed"] = changes["email_hmac"] is not None and (
+                Suppression.objects.filter(brand=brand, email_hmac=changes["email_hmac"]).exists()
+            )
     if phone is not UNSET:
         changes["phone"] = phone or None
     if locale is not UNSET:
@@ -88,6 +99,7 @@ def purpose_create(
     consent_type: str = ConsentType.EXPRESS,
     lifetime_days: int | None = None,
     dpv_purpose: str | None = None,
+    sale_or_sharing: bool = False,
 ) -> Purpose:
     purpose = Purpose(
         brand=brand,
@@ -97,6 +109,7 @@ def purpose_create(
         legal_basis=legal_basis,
         consent_type=consent_type,
         lifetime_days=lifetime_days,
+        sale_or_sharing=sale_or_sharing,
     )
     if dpv_purpose:
         purpose.dpv_purpose = dpv_purpose
@@ -239,6 +252,8 @@ def consent_record(
     )
     if contact is None:
         raise NotFound(f"No contact '{external_id}'.")
+    if contact.erased_at is not None:
+        raise Conflict(f"Contact '{external_id}' was erased; its ledger is closed.")
     purpose = _check_purpose_and_notice(
         brand=brand,
         purpose_slug=purpose_slug,
@@ -254,6 +269,12 @@ def consent_record(
     expires_at = _expiry(
         purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis
     )
+    lifts_suppression = contact.suppressed and decision == Decision.GRANTED and purpose.is_marketing
+    if lifts_suppression and method == Method.IMPORT:
+        raise Conflict(
+            f"Contact '{external_id}' has an address that was erased earlier and is suppressed for "
+            f"marketing: an import cannot opt it in again, only the person can."
+        )
 
     evidence = evidence or EvidenceInput()
     evidence_row = ConsentEvidence(
@@ -310,7 +331,21 @@ def consent_record(
     )
     # The event, its evidence, the projection, the outbox (if the projection moved) and the
     # chain head: one statement on PostgreSQL.
-    statements.ledger_append(
+    moved = statements.ledger_append(
         contact=contact, event=event, evidence=evidence_row, announcement=announcement, now=now
     )
+    if lifts_suppression and moved:  # a late, older grant is evidence, not a fresh opt-in
+        _suppression_lift(brand=brand, contact=contact)
     return event
+
+
+def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
+    """The person opted in to marketing again: their address leaves the suppression list, and
+    every live contact of the brand with it stops reading suppressed. The caller holds the lock."""
+    hmac_value = Contact.objects.filter(pk=contact.pk).values_list("email_hmac", flat=True).get()
+    if hmac_value is not None:
+        Suppression.objects.filter(brand=brand, email_hmac=hmac_value).delete()
+        Contact.objects.filter(brand=brand, email_hmac=hmac_value, suppressed=True).update(suppressed=False)
+    else:
+        Contact.objects.filter(pk=contact.pk).update(suppressed=False)
+    contact.suppressed = False

@@ -39,8 +39,18 @@ _CONTACT_FIELDS = [
     "ledger_sequence",
     "ledger_head",
     "event_sequence",
+    "erased_at",
+    "suppressed",
+]  # in the models' field order, as Model.from_db expects them
+_PURPOSE_FIELDS = [
+    "id",
+    "brand_id",
+    "slug",
+    "consent_type",
+    "lifetime_days",
+    "dpv_purpose",
+    "sale_or_sharing",
 ]
-_PURPOSE_FIELDS = ["id", "brand_id", "slug", "consent_type", "lifetime_days"]
 _VERSION_FIELDS = ["id", "public_id", "content_hash"]
 
 
@@ -49,7 +59,9 @@ def chain_lock(
 ) -> tuple[Contact | None, Purpose | None, NoticeVersion | None]:
     """In one statement: the contact with its chain head, locked until the transaction ends,
     and the brand's notice version (when one is named) with its purpose, or else the brand's
-    purpose with this slug. Missing parts come back as None.
+    purpose with this slug. Missing parts come back as None. The contact's `suppressed` and
+    `erased_at` and the purpose's marketing flags come along, so the suppression and erasure
+    rules cost the write path nothing unless they apply.
 
     The contact's other fields are deferred: reading one loads it. SQLite has no row locks;
     its write transactions (BEGIN IMMEDIATE) already run one at a time.
@@ -76,11 +88,13 @@ def chain_lock(
     if row is None:
         return None, None, None
     contact = Contact.from_db(connection.alias, _CONTACT_FIELDS, row[: len(_CONTACT_FIELDS)])
+    contact.suppressed = bool(contact.suppressed)  # SQLite answers 0 or 1
     row = row[len(_CONTACT_FIELDS) :]
     purpose_row, version_row = row[: len(_PURPOSE_FIELDS)], row[len(_PURPOSE_FIELDS) :]
     if purpose_row[0] is None:
         return contact, None, None
     purpose = Purpose.from_db(connection.alias, _PURPOSE_FIELDS, purpose_row)
+    purpose.sale_or_sharing = bool(purpose.sale_or_sharing)
     version = NoticeVersion.from_db(connection.alias, _VERSION_FIELDS, version_row) if version_row else None
     return contact, purpose, version
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,8 +16,9 @@ from consent import selectors as consent_selectors
 from consent.api import ERRORS, IDEMPOTENCY_KEY, BrandApiView, validated
 from consent.services import EvidenceInput
 from preferences import selectors, services
-from preferences.models import HoldStartedBy
+from preferences.models import Channel, HoldStartedBy
 from preferences.serializers import PreferencesOut, PreferencesPatchIn
+from preferences.tokens import LinkKind, link_url
 
 
 def _changes(data: dict[str, Any]) -> dict[str, Any]:
@@ -95,3 +97,55 @@ class ContactPreferencesApi(BrandApiView):
             return Response(PreferencesOut(preferences).data)
 
         return idempotent(request, principal.brand, handle)
+
+
+ONE_CLICK_POST = "List-Unsubscribe=One-Click"
+
+UnsubscribeHeadersOut = inline_serializer(
+    name="UnsubscribeHeadersOut",
+    fields={
+        "List-Unsubscribe": serializers.CharField(help_text="<https://…/p/{brand}/u/{token}>"),
+        "List-Unsubscribe-Post": serializers.CharField(help_text=ONE_CLICK_POST),
+    },
+)
+
+
+class UnsubscribeHeadersApi(BrandApiView):
+    """The RFC 2369 / RFC 8058 headers a brand's sender puts on a message to one contact."""
+
+    required_scopes = {"GET": {Scope.PREFERENCES_READ}}
+
+    @extend_schema(
+        operation_id="unsubscribe_headers",
+        description="`List-Unsubscribe` (one HTTPS URI with a signed, unguessable token naming the "
+        "contact, topic and channel) and `List-Unsubscribe-Post` for one contact. Without `topic` "
+        "the link unsubscribes from everything on the channel. Each call signs a new link; links "
+        "work for LINK_UNSUBSCRIBE_DAYS (at least 90).",
+        parameters=[
+            OpenApiParameter("topic", str, description="The topic (list) the message belongs to"),
+            OpenApiParameter("channel", str, description="Default email", enum=Channel.values),
+        ],
+        responses={200: UnsubscribeHeadersOut, **ERRORS},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        brand = self.principal().brand
+        contact = consent_selectors.contact_get(brand=brand, external_id=external_id)
+        channel = request.query_params.get("channel") or Channel.EMAIL.value
+        if channel not in Channel.values:
+            raise Unprocessable.for_field("channel", f"Unknown channel '{channel}'.")
+        topic = None
+        topic_slug = request.query_params.get("topic")
+        if topic_slug:
+            topic = selectors.topics_list(brand=brand).filter(slug=topic_slug).first()
+            if topic is None:
+                raise Unprocessable.for_field("topic", f"Unknown topic '{topic_slug}'.")
+            if topic.transactional:
+                raise Unprocessable.for_field(
+                    "topic", f"Topic '{topic.slug}' is transactional: it has no unsubscribe link."
+                )
+            if channel not in topic.channels:
+                raise Unprocessable.for_field(
+                    "channel", f"Topic '{topic.slug}' is not offered on '{channel}'."
+                )
+        url = link_url(kind=LinkKind.UNSUBSCRIBE, brand=brand, contact=contact, topic=topic, channel=channel)
+        return Response({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": ONE_CLICK_POST})

@@ -161,6 +161,11 @@ class Subscription(models.Model):
         related_name="+",
         help_text="The notice shown when a pending (double opt-in) subscription was asked for",
     )
+    # Double opt-in, while pending: when this request began (server time; its confirmation links
+    # work for 72 hours from then and only if issued after it) and when the confirmation email
+    # last went out (a resend waits 10 minutes).
+    confirmation_requested_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -27,6 +27,8 @@ from preferences.models import (
 )
 
 ACTIVE = (SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.PENDING)
+CONFIRMATION_LIFETIME = timedelta(hours=72)  # a pending request, and so every link confirming it
+CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)  # per contact and topic
 
 
 def topics_list(*, brand: Brand) -> QuerySet[Topic]:
@@ -204,3 +206,14 @@ def subscriptions_pending(
     if subscription_ids is not None:
         query &= Q(pk__in=list(subscription_ids))
     return list(Subscription.objects.filter(query).select_related("topic").order_by("pk"))
+
+
+def confirmation_requested_at(row: Subscription) -> datetime:
+    """When the row's pending (double opt-in) request began; rows pending before that was
+    recorded began when they were chosen."""
+    return row.confirmation_requested_at or row.occurred_at
+
+
+def confirmation_expired(row: Subscription, *, now: datetime) -> bool:
+    """72 hours after the request began, neither it nor any link confirming it is good."""
+    return now >= confirmation_requested_at(row) + CONFIRMATION_LIFETIME

@@ -15,10 +15,16 @@ Rules (ARCHITECTURE.md, issue #3):
   purpose's grant is withdrawn in the ledger. Transactional topics cannot be unsubscribed.
 - Conflict rule, as in the ledger: the latest `occurred_at` wins and an unsubscribe wins a tie,
   so a late, older write never re-enables a newer opt-out.
+- Double opt-in: a pending request lasts 72 hours from when it began; its confirmation email
+  goes out after commit (`preferences_update_with_confirmation`, `confirmation_resend`, at
+  most once per 10 minutes per topic), and a confirm link works once
+  (`subscription_confirm_link`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,10 +36,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from brands.models import Brand
-from config.errors import NotFound, Unprocessable
+from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
 from consent.services import EvidenceInput, consent_record
+from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
     Channel,
     ChannelOptOut,
@@ -44,9 +51,18 @@ from preferences.models import (
     SubscriptionStatus,
     Topic,
 )
-from preferences.selectors import PreferencesSnapshot, preferences_snapshot, topic_channels
+from preferences.selectors import (
+    CONFIRMATION_RESEND_INTERVAL,
+    PreferencesSnapshot,
+    confirmation_expired,
+    confirmation_requested_at,
+    preferences_snapshot,
+    topic_channels,
+)
 from sync.models import Event, EventType
 from sync.services import event_record
+
+logger = logging.getLogger(__name__)
 
 CUSTOMER_HOLD_WEEKS = (1, 2, 4, 8)
 SUBSCRIBED = SubscriptionStatus.SUBSCRIBED.value
@@ -178,6 +194,8 @@ def _begin(*, brand: Brand, external_id: str, occurred_at: datetime | None) -> _
     contact = Contact.objects.select_for_update().filter(brand=brand, external_id=external_id).first()
     if contact is None:
         raise NotFound(f"No contact '{external_id}'.")
+    if contact.erased_at is not None:
+        raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
     snapshot = preferences_snapshot(contact=contact, now=now)
     return _Context(
         brand=brand,
@@ -218,7 +236,10 @@ def _write_row(
     cadence: str | None = None,
     notice_version: NoticeVersion | None = None,
 ) -> Subscription:
-    """Create or update the row; a status change also moves its occurred_at."""
+    """Create or update the row; a status change also moves its occurred_at.
+
+    A row that becomes pending starts a double opt-in request (asking again while one is under
+    way keeps it, so links already sent stay good); any other status ends the request."""
     key = (topic.pk, channel)
     row = ctx.snapshot.rows.get(key)
     if row is None:
@@ -231,14 +252,25 @@ def _write_row(
             cadence=cadence or ctx.snapshot.cadence(topic, channel),
             occurred_at=ctx.at,
             notice_version=notice_version,
+            confirmation_requested_at=ctx.now if status == PENDING else None,
         )
         row.save(force_insert=True)
         ctx.snapshot.rows[key] = row
         return row
     update_fields = ["updated_at"]
     if status is not None:
+        if status != PENDING:
+            row.confirmation_requested_at = row.confirmation_sent_at = None
+        elif row.status != PENDING or confirmation_expired(row, now=ctx.now):
+            row.confirmation_requested_at, row.confirmation_sent_at = ctx.now, None
         row.status, row.occurred_at, row.notice_version = status, ctx.at, notice_version
-        update_fields += ["status", "occurred_at", "notice_version"]
+        update_fields += [
+            "status",
+            "occurred_at",
+            "notice_version",
+            "confirmation_requested_at",
+            "confirmation_sent_at",
+        ]
     if cadence is not None:
         row.cadence = cadence
         update_fields.append("cadence")
@@ -800,7 +832,8 @@ def subscription_confirm(
     when the subscription was asked for and the evidence of the confirmation.
 
     Rows that no longer read pending (unsubscribed meanwhile, or ended by a later withdrawal)
-    are left alone; confirming twice changes nothing the second time.
+    and requests older than 72 hours are left alone; confirming twice changes nothing the second
+    time. A confirm *link* goes through `subscription_confirm_link`, which says why it fails.
     """
     _check_method(method)
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
@@ -821,6 +854,8 @@ def subscription_confirm(
             continue
         if ctx.snapshot.status(topic, channel) != PENDING or not _applies(row, status=SUBSCRIBED, at=ctx.at):
             continue
+        if confirmation_expired(row, now=ctx.now):
+            continue  # asked for more than 72 hours ago: the person asks again
         if not ctx.snapshot.consent_granted(topic.purpose_id) and topic.purpose is not None:
             version = notice_versions.get(row.notice_version_id or 0)
             if version is None:
@@ -910,3 +945,240 @@ def _holds_end_expired_for(*, contact_id: int, now: datetime) -> int:
     entries = [outgoing for hold in holds if (outgoing := _end_hold(hold, now=now)) is not None]
     _emit(brand=contact.brand, contact=contact, entries=entries)
     return len(entries)
+
+
+# --- Double opt-in ---------------------------------------------------------------------------
+
+
+class ConfirmationUsed(Conflict):
+    code = "confirmation-used"
+    title = "Confirmation link already used"
+
+
+class ConfirmationExpired(ApplicationError):
+    status = 410
+    code = "confirmation-expired"
+    title = "Confirmation link expired"
+
+
+class ConfirmationTooSoon(ApplicationError):
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after  # seconds, for a Retry-After header
+
+
+def _confirmation_schedule(
+    *,
+    brand: Brand,
+    contact: Contact,
+    rows: Sequence[Subscription],
+    confirm_url_builder: ConfirmUrlBuilder,
+    now: datetime,
+) -> list[Subscription]:
+    """Claim the email rows whose confirmation is due (never sent, or sent 10 minutes ago or
+    more) and send one email for them after commit. The caller holds the contact's lock."""
+    due = [
+        row
+        for row in rows
+        if row.channel == Channel.EMAIL
+        and row.status == PENDING
+        and (
+            row.confirmation_sent_at is None or row.confirmation_sent_at + CONFIRMATION_RESEND_INTERVAL <= now
+        )
+    ]
+    if not due or not contact.email:
+        return []
+    Subscription.objects.filter(pk__in=[row.pk for row in due]).update(confirmation_sent_at=now)
+    for row in due:
+        row.confirmation_sent_at = now
+    row_ids = [row.pk for row in due]
+    transaction.on_commit(
+        lambda: _confirmation_send_quietly(
+            brand=brand, contact=contact, row_ids=row_ids, confirm_url_builder=confirm_url_builder
+        )
+    )
+    return due
+
+
+def _confirmation_send_quietly(
+    *, brand: Brand, contact: Contact, row_ids: list[int], confirm_url_builder: ConfirmUrlBuilder
+) -> None:
+    """After commit: a failed send must not fail the request that already committed. The person
+    can ask for a resend in 10 minutes. The log names the contact's id, never its address."""
+    try:
+        confirmation_send(
+            brand=brand,
+            contact=contact,
+            pending_rows=Subscription.objects.filter(pk__in=row_ids),
+            confirm_url_builder=confirm_url_builder,
+        )
+    except Exception as exc:
+        logger.warning("confirmation email for contact %s not sent: %s", contact.pk, type(exc).__name__)
+
+
+@transaction.atomic
+def confirmation_schedule(
+    *,
+    brand: Brand,
+    contact: Contact,
+    rows: Sequence[Subscription],
+    confirm_url_builder: ConfirmUrlBuilder,
+) -> list[Subscription]:
+    """For a caller that has already run `preferences_update`: send the confirmation email for
+    `rows` (its `result.pending`) after commit, under the same rules (email rows still pending,
+    not mailed in the last 10 minutes). Returns the rows it will mail."""
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk, brand=brand).first()
+    if locked is None or locked.erased_at is not None:
+        return []
+    current = list(Subscription.objects.filter(pk__in=[row.pk for row in rows], contact=locked))
+    return _confirmation_schedule(
+        brand=brand, contact=locked, rows=current, confirm_url_builder=confirm_url_builder, now=timezone.now()
+    )
+
+
+@transaction.atomic
+def preferences_update_with_confirmation(
+    *, confirm_url_builder: ConfirmUrlBuilder, **changes: Any
+) -> PreferencesResult:
+    """`preferences_update` (same keyword arguments), then the confirmation email for the rows it
+    left pending, sent after commit. Rows whose email went out less than 10 minutes ago are not
+    mailed again (asking twice must not flood an inbox); `result.pending` still lists them."""
+    result = preferences_update(**changes)
+    _confirmation_schedule(
+        brand=changes["brand"],
+        contact=result.contact,
+        rows=result.pending,
+        confirm_url_builder=confirm_url_builder,
+        now=timezone.now(),
+    )
+    return result
+
+
+@transaction.atomic
+def confirmation_resend(
+    *, brand: Brand, contact: Contact, topic_slug: str, confirm_url_builder: ConfirmUrlBuilder
+) -> list[Subscription]:
+    """Send the confirmation email for the contact's pending email subscription to the topic
+    again, at most once per 10 minutes (ConfirmationTooSoon carries the seconds to wait).
+
+    The request keeps its start: links in earlier emails stay good, and after 72 hours the
+    request has expired (ConfirmationExpired) and the person subscribes again instead.
+    """
+    ctx = _begin(brand=brand, external_id=contact.external_id, occurred_at=None)
+    topic = next((topic for topic in ctx.snapshot.topics if topic.slug == topic_slug), None)
+    if topic is None:
+        raise Unprocessable.for_field("topic", f"Unknown topic '{topic_slug}'.")
+    row = ctx.snapshot.rows.get((topic.pk, Channel.EMAIL))
+    if row is None or ctx.snapshot.status(topic, Channel.EMAIL) != PENDING:
+        raise Unprocessable.for_field("topic", f"Nothing awaits confirmation for '{topic_slug}' by email.")
+    if not ctx.contact.email:
+        raise Unprocessable.for_field(
+            "email", "The contact has no email address to send the confirmation to."
+        )
+    if confirmation_expired(row, now=ctx.now):
+        raise ConfirmationExpired(
+            f"The request to subscribe to '{topic_slug}' is more than 72 hours old; subscribe again."
+        )
+    if row.confirmation_sent_at is not None:
+        wait = row.confirmation_sent_at + CONFIRMATION_RESEND_INTERVAL - ctx.now
+        if wait > timedelta(0):
+            raise ConfirmationTooSoon(
+                "The confirmation email was sent moments ago; try again in a few minutes.",
+                retry_after=math.ceil(wait.total_seconds()),
+            )
+    row.topic = topic
+    return _confirmation_schedule(
+        brand=brand, contact=ctx.contact, rows=[row], confirm_url_builder=confirm_url_builder, now=ctx.now
+    )
+
+
+@transaction.atomic
+def subscription_confirm_link(
+    *,
+    brand: Brand,
+    contact: Contact,
+    topic_id: int,
+    channel: str,
+    issued_at: datetime,
+    recorded_by: str,
+    method: str = Method.PREFERENCE_CENTRE,
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """A confirm link (its topic, channel and issue time) was POSTed: confirm that one row and
+    record the grant with the evidence of this request.
+
+    A link works once and only for the request it was sent for: ConfirmationUsed when the row
+    is no longer pending (confirmed by this link before, unsubscribed, or ended by a withdrawal)
+    or the link was issued before the current request began; ConfirmationExpired 72 hours
+    after the request began. Either way nothing is written.
+    """
+    ctx = _begin(brand=brand, external_id=contact.external_id, occurred_at=None)
+    topic = next((topic for topic in ctx.snapshot.topics if topic.pk == topic_id), None)
+    row = ctx.snapshot.rows.get((topic_id, channel)) if topic is not None else None
+    if topic is None or row is None:
+        raise ConfirmationUsed("This confirmation link is not valid any more: nothing awaits confirmation.")
+    if row.status == SUBSCRIBED:
+        raise ConfirmationUsed("This confirmation link was already used: the subscription is confirmed.")
+    if ctx.snapshot.status(topic, channel) != PENDING:
+        raise ConfirmationUsed("This confirmation link is not valid any more: nothing awaits confirmation.")
+    if issued_at < confirmation_requested_at(row).replace(microsecond=0):  # links carry whole seconds
+        raise ConfirmationUsed("This confirmation link belongs to an earlier request; use the newest email.")
+    if confirmation_expired(row, now=ctx.now):
+        raise ConfirmationExpired("This confirmation link has expired (after 72 hours); subscribe again.")
+    result = subscription_confirm(
+        brand=brand,
+        external_id=contact.external_id,
+        method=method,
+        recorded_by=recorded_by,
+        subscription_ids=[row.pk],
+        evidence=evidence,
+    )
+    if not result.confirmed:  # an older decision stands (conflict rule)
+        raise ConfirmationUsed("This confirmation link is not valid any more: nothing awaits confirmation.")
+    return result
+
+
+# --- Withdrawals without a topic (Global Privacy Control) ---------------------------------------
+
+
+@transaction.atomic
+def purposes_withdraw(
+    *,
+    brand: Brand,
+    external_id: str,
+    purpose_slugs: Sequence[str],
+    method: str,
+    recorded_by: str,
+    actor: str = "subject",
+    evidence: EvidenceInput | None = None,
+) -> PreferencesResult:
+    """Record a withdrawal for each named purpose that is not withdrawn already (granted,
+    expired, or never decided: an opt-out is recorded before anything is asked), under the
+    contact's lock. Topics of those purposes then read unsubscribed; `preferences.updated`
+    says so. Purposes already withdrawn are left alone, so repeating it writes nothing."""
+    _check_method(method)
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=None)
+    wanted = list(dict.fromkeys(purpose_slugs))
+    purposes = {purpose.slug: purpose for purpose in Purpose.objects.filter(brand=brand, slug__in=wanted)}
+    unknown = [slug for slug in wanted if slug not in purposes]
+    if unknown:
+        raise Unprocessable.for_field("purposes", f"Unknown purpose(s) {unknown}.")
+    for slug in wanted:
+        state = ctx.snapshot.states.get(purposes[slug].pk)
+        if state is not None and state.decision == Decision.WITHDRAWN:
+            continue
+        _record(
+            ctx,
+            purpose=purposes[slug],
+            decision=Decision.WITHDRAWN,
+            notice_version=None,
+            method=method,
+            recorded_by=recorded_by,
+            actor=actor,
+            evidence=evidence,
+        )
+    return _finish(ctx)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.db.models import Subquery
+from django.utils import timezone
 
 from brands.models import Brand
 from config.db import insert_row
@@ -53,3 +57,22 @@ def event_record(
     )
     insert_row(event)
     return event
+
+
+def events_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete outbox events recorded more than EVENT_RETENTION_DAYS ago; the number deleted.
+
+    Only the changes feed forgets them: the consent ledger, the projections and the
+    subscriptions are other tables and stay. Runs in batches of `batch_size`, each its own
+    statement and (outside an atomic block) its own transaction, so no batch holds locks for
+    long nor keeps the feed's horizon (sync.selectors.events_feed) back; safe to re-run after
+    an interruption. Meant for a periodic task.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    total = 0
+    while True:
+        batch = Event.objects.filter(created_at__lt=cutoff).order_by("created_at").values("id")[:batch_size]
+        deleted, _ = Event.objects.filter(id__in=Subquery(batch)).delete()
+        total += deleted
+        if deleted < batch_size:
+            return total

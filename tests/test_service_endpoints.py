@@ -38,3 +38,8 @@ def test_openapi_schema_lists_the_consent_api(client, db):
 
 def test_api_404_for_unknown_path_does_not_500(client, db):
     assert client.get("/api/v1/nothing-here").status_code == 404
+
+
+def test_admin_login_is_not_under_no_referrer(client, db):
+    """Under no-referrer, browsers post `Origin: null`, which the admin's CSRF check refuses."""
+    assert client.get("/admin/login/")["Referrer-Policy"] == "same-origin"

@@ -1,0 +1,331 @@
+"""Reads for the hosted pages, each in a constant number of queries whatever the number of topics.
+
+The readings themselves (how a topic and channel reads, holds, consent states) come from
+`preferences.selectors.preferences_snapshot` and `consent.selectors.purposes_list`, so the page
+and the API can never disagree; this module only arranges them for the templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+
+from brands.models import Brand
+from consent.models import ConsentEvent, ConsentType, Contact, Decision, LegalBasis, NoticeVersion, Purpose
+from consent.selectors import PurposeWithNotices, purposes_list
+from consent.serializers import ContactOut
+from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
+from preferences.models import Channel, Hold, HoldStartedBy, SubscriptionStatus, Topic
+from preferences.selectors import (
+    hold_covers,
+    holds_active,
+    preferences_get,
+    preferences_snapshot,
+    topic_channels,
+)
+from preferences.serializers import PreferencesOut
+
+ACTIVE = (SubscriptionStatus.SUBSCRIBED.value, SubscriptionStatus.PENDING.value)
+
+
+def brand_for_page(*, slug: str) -> Brand | None:
+    return Brand.objects.filter(slug=slug).first()
+
+
+def contact_for_page(*, brand: Brand, contact_id: int) -> Contact | None:
+    """The brand's contact, unless erased (an erased contact's links lead nowhere)."""
+    return Contact.objects.filter(brand=brand, pk=contact_id, erased_at__isnull=True).first()
+
+
+def topic_for_page(*, brand: Brand, topic_id: int) -> Topic | None:
+    return Topic.objects.filter(brand=brand, pk=topic_id).select_related("purpose").first()
+
+
+def notice_current(*, purpose: Purpose, language: str, default_language: str) -> NoticeVersion | None:
+    """The purpose's current notice in the language, else the brand's, else any (one query)."""
+    current: dict[str, NoticeVersion] = {}
+    for version in NoticeVersion.objects.filter(notice__purpose=purpose).order_by("language", "-version"):
+        current.setdefault(version.language, version)
+    return current.get(language) or current.get(default_language) or next(iter(current.values()), None)
+
+
+# --- The centre ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    topic: Topic
+    channel: str
+    status: str  # subscribed | unsubscribed | pending | not_set
+    cadence: str
+    cadence_options: list[tuple[str, Any]]  # (value, translated label)
+    held_until: datetime | None
+
+    @property
+    def label(self) -> Any:
+        return CHANNEL_LABELS[self.channel]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def pending(self) -> bool:
+        return self.status == SubscriptionStatus.PENDING
+
+    @property
+    def field(self) -> str:
+        return f"sub.{self.topic.slug}.{self.channel}"
+
+    @property
+    def cadence_field(self) -> str:
+        return f"cadence.{self.topic.slug}.{self.channel}"
+
+    @property
+    def html_id(self) -> str:
+        return f"sub-{self.topic.slug}-{self.channel}"
+
+    @property
+    def cadence_label(self) -> Any:
+        return dict(self.cadence_options).get(self.cadence, self.cadence)
+
+
+@dataclass(frozen=True)
+class TopicChoices:
+    topic: Topic
+    name: str
+    description: str
+    rows: list[ChannelChoice]
+
+    @property
+    def html_id(self) -> str:
+        return f"topic-{self.topic.slug}"
+
+
+@dataclass(frozen=True)
+class PurposeChoices:
+    purpose: Purpose
+    notice: NoticeVersion | None  # the current version in the page's language (or the nearest)
+    state: str  # granted | withdrawn | expired | not_given
+    current_notice_ids: frozenset[str]  # every language's current version, for checking a form
+    topics: list[TopicChoices] = field(default_factory=list)
+
+    @property
+    def granted(self) -> bool:
+        return self.state == Decision.GRANTED
+
+    @property
+    def heading(self) -> str:
+        return self.notice.title if self.notice is not None else self.purpose.name
+
+    @property
+    def can_grant(self) -> bool:
+        """Only express consent can be given on a page; implied consent arises from a purchase."""
+        return (
+            self.notice is not None
+            and self.purpose.legal_basis == LegalBasis.CONSENT
+            and self.purpose.consent_type == ConsentType.EXPRESS
+        )
+
+    @property
+    def html_id(self) -> str:
+        return f"purpose-{self.purpose.slug}"
+
+
+@dataclass(frozen=True)
+class Centre:
+    brand: Brand
+    contact: Contact
+    language: str
+    now: datetime
+    groups: list[PurposeChoices]  # purposes with topics, in topic order
+    service: list[TopicChoices]  # transactional topics
+    other_purposes: list[PurposeChoices]  # purposes without topics
+    holds: list[Hold]  # active, soonest end first
+    channels: list[str]  # the channels marketing topics use, in canonical order
+    opted_out: dict[str, bool]
+
+    @property
+    def rows(self) -> list[ChannelChoice]:
+        return [row for group in self.groups for topic in group.topics for row in topic.rows]
+
+    @property
+    def purposes(self) -> dict[str, PurposeChoices]:
+        return {group.purpose.slug: group for group in [*self.groups, *self.other_purposes]}
+
+    @property
+    def customer_holds(self) -> list[Hold]:
+        return [hold for hold in self.holds if hold.started_by == HoldStartedBy.CUSTOMER]
+
+    @property
+    def agent_holds(self) -> list[Hold]:
+        return [hold for hold in self.holds if hold.started_by == HoldStartedBy.AGENT]
+
+    @property
+    def paused_until(self) -> datetime | None:
+        return max((hold.until for hold in self.holds), default=None)
+
+
+def _notice_for(entry: PurposeWithNotices, language: str, default_language: str) -> NoticeVersion | None:
+    by_language = {version.language: version for version in entry.current_versions}
+    return by_language.get(language) or by_language.get(default_language) or entry.default_version
+
+
+def _state(snapshot_state: Any, now: datetime) -> str:
+    if snapshot_state is None:
+        return "not_given"
+    if snapshot_state.decision == Decision.GRANTED:
+        expired = snapshot_state.expires_at is not None and snapshot_state.expires_at <= now
+        return "expired" if expired else Decision.GRANTED.value
+    return str(snapshot_state.decision)
+
+
+def centre_get(*, brand: Brand, contact: Contact, language: str, now: datetime | None = None) -> Centre:
+    """Everything the preference centre shows, in the same number of queries for 1 or 100 topics:
+    the snapshot (5), the active holds with their topics (2) and the purposes with notices (2)."""
+    now = now or timezone.now()
+    snapshot = preferences_snapshot(contact=contact, now=now)
+    holds = list(holds_active(contact=contact, now=now))
+    purposes = purposes_list(brand=brand)
+
+    def topic_choices(topic: Topic) -> TopicChoices:
+        name, description = topic.text(language)
+        rows = []
+        for channel in topic_channels(topic):
+            covering = [hold.until for hold in holds if hold_covers(hold, topic, channel)]
+            rows.append(
+                ChannelChoice(
+                    topic=topic,
+                    channel=channel,
+                    status=snapshot.status(topic, channel),
+                    cadence=snapshot.cadence(topic, channel),
+                    cadence_options=[
+                        (option, CADENCE_LABELS.get(option, option)) for option in topic.cadence_options
+                    ],
+                    held_until=max(covering) if covering else None,
+                )
+            )
+        return TopicChoices(topic=topic, name=name, description=description, rows=rows)
+
+    by_purpose: dict[int, list[TopicChoices]] = {}
+    service: list[TopicChoices] = []
+    channels: set[str] = set()
+    for topic in snapshot.topics:
+        if topic.transactional or topic.purpose_id is None:
+            service.append(topic_choices(topic))
+            continue
+        by_purpose.setdefault(topic.purpose_id, []).append(topic_choices(topic))
+        channels.update(topic.channels)
+
+    groups: dict[int, PurposeChoices] = {}
+    others: list[PurposeChoices] = []
+    for entry in purposes:
+        purpose = entry.purpose
+        choices = PurposeChoices(
+            purpose=purpose,
+            notice=_notice_for(entry, language, brand.default_language),
+            state=_state(snapshot.states.get(purpose.pk), now),
+            current_notice_ids=frozenset(version.public_id for version in entry.current_versions),
+            topics=by_purpose.get(purpose.pk, []),
+        )
+        if choices.topics:
+            groups[purpose.pk] = choices
+        else:
+            others.append(choices)
+    # Groups follow the order of their first topic, as the brand arranged the topics.
+    ordered = sorted(
+        groups.values(), key=lambda group: (group.topics[0].topic.position, group.topics[0].topic.slug)
+    )
+    return Centre(
+        brand=brand,
+        contact=contact,
+        language=language,
+        now=now,
+        groups=ordered,
+        service=service,
+        other_purposes=others,
+        holds=holds,
+        channels=[channel for channel in Channel.values if channel in channels],
+        opted_out={channel: snapshot.opted_out(channel) for channel in Channel.values},
+    )
+
+
+# --- Download my data ------------------------------------------------------------------------
+
+
+def _evidence(event: ConsentEvent) -> dict[str, Any] | None:
+    evidence = getattr(event, "evidence", None)
+    if evidence is None:
+        return None
+    return {
+        "ip": evidence.ip,
+        "user_agent": evidence.user_agent,
+        "page_url": evidence.page_url,
+        "gpc": evidence.gpc,
+        "tc_string": evidence.tc_string,
+        "gpp_string": evidence.gpp_string,
+        "erased": evidence.erased_at is not None,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def contact_export(*, brand: Brand, contact: Contact) -> dict[str, Any]:
+    """The contact's data as JSON (GDPR Art. 15 and 20): profile, preferences, every consent
+    decision with its notice and evidence, oldest first."""
+    now = timezone.now()
+    preferences = preferences_get(brand=brand, contact=contact, now=now)
+    events = (
+        ConsentEvent.objects.filter(contact=contact)
+        .select_related("purpose", "notice_version", "evidence")
+        .order_by("sequence")
+    )
+    history = [
+        {
+            "event_id": str(event.id),
+            "sequence": event.sequence,
+            "purpose": event.purpose.slug,
+            "decision": event.decision,
+            "consent_type": event.consent_type,
+            "method": event.method,
+            "actor": event.actor,
+            "jurisdiction": event.jurisdiction,
+            "occurred_at": _iso(event.occurred_at),
+            "recorded_at": _iso(event.recorded_at),
+            "expires_at": _iso(event.expires_at),
+            "notice_version": (
+                {
+                    "id": event.notice_version.public_id,
+                    "language": event.notice_version.language,
+                    "title": event.notice_version.title,
+                    "text": event.notice_version.text,
+                    "hash": event.notice_version.content_hash,
+                }
+                if event.notice_version
+                else None
+            ),
+            "evidence": _evidence(event),
+            "hash": event.hash,
+            "prev_hash": event.prev_hash,
+        }
+        for event in events
+    ]
+    return {
+        "format": "candor.export.v1",
+        "exported_at": _iso(now),
+        "controller": {
+            "name": brand.name,
+            "contact_email": brand.contact_email,
+            "website": brand.website,
+            "address": brand.address,
+            "privacy_policy_url": brand.privacy_policy_url,
+        },
+        "contact": dict(ContactOut(contact).data),
+        "preferences": dict(PreferencesOut(preferences).data),
+        "consent_history": history,
+    }

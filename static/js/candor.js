@@ -1,0 +1,31 @@
+/* Candor hosted pages: optional progressive enhancement. Every page works without it.
+   - Moves focus to the error summary when a form comes back with errors.
+   - Re-inserts a "Saved" message into its live region after load, so screen readers that
+     ignore content present at load still announce it. */
+(function () {
+  "use strict";
+
+  function ready(fn) {
+    if (document.readyState !== "loading") {
+      fn();
+    } else {
+      document.addEventListener("DOMContentLoaded", fn);
+    }
+  }
+
+  ready(function () {
+    var summary = document.getElementById("error-summary");
+    if (summary) {
+      summary.focus();
+      return;
+    }
+    var status = document.getElementById("status");
+    if (status && status.textContent.trim()) {
+      var html = status.innerHTML;
+      status.innerHTML = "";
+      window.setTimeout(function () {
+        status.innerHTML = html;
+      }, 250);
+    }
+  });
+})();
