@@ -85,6 +85,31 @@ PURPOSES: list[dict[str, Any]] = [
         },
     },
     {
+        "slug": "ad-partners",
+        "name": "Share with advertising partners",
+        "dpv_purpose": DpvPurpose.MARKETING,
+        "consent_type": ConsentType.EXPRESS,
+        "sale_or_sharing": True,  # a Sec-GPC: 1 request withdraws it
+        "notices": {
+            "en": (
+                "Advertising partners",
+                "We share which products you viewed with our advertising partners, so they can show "
+                "you our ads elsewhere. This counts as selling or sharing your data.",
+            ),
+            "de": (
+                "Werbepartner",
+                "Wir teilen mit unseren Werbepartnern, welche Produkte Sie angesehen haben, damit sie "
+                "Ihnen anderswo unsere Werbung zeigen. Das gilt als Verkauf oder Weitergabe Ihrer Daten.",
+            ),
+            "fr": (
+                "Partenaires publicitaires",
+                "Nous partageons avec nos partenaires publicitaires les produits que vous avez consultés, "
+                "afin qu'ils vous montrent nos annonces ailleurs. Cela constitue une vente ou un partage "
+                "de vos données.",
+            ),
+        },
+    },
+    {
         "slug": "customer-updates",
         "name": "Updates after a purchase (CASL implied consent)",
         "dpv_purpose": DpvPurpose.MARKETING,
@@ -127,6 +152,7 @@ def seed_demo() -> tuple[Brand, str]:
                 legal_basis=LegalBasis.CONSENT,
                 consent_type=spec["consent_type"],
                 dpv_purpose=spec["dpv_purpose"],
+                sale_or_sharing=spec.get("sale_or_sharing", False),
             )
         for language, (title, text) in spec["notices"].items():
             if not purpose.notice.versions.filter(language=language).exists():

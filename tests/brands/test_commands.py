@@ -63,14 +63,18 @@ def test_seed_demo_is_idempotent_and_its_key_works(db, client):
     call_command("seed_demo", stdout=StringIO())
     key = out.getvalue().strip().splitlines()[-1]
     assert key == demo_api_key()
-    assert Purpose.objects.filter(brand__slug="demo").count() == 4
-    assert NoticeVersion.objects.filter(notice__brand__slug="demo", language="de").count() == 3
+    assert Purpose.objects.filter(brand__slug="demo").count() == 5
+    assert NoticeVersion.objects.filter(notice__brand__slug="demo", language="de").count() == 4
+    assert list(
+        Purpose.objects.filter(brand__slug="demo", sale_or_sharing=True).values_list("slug", flat=True)
+    ) == ["ad-partners"]
     assert ApiKey.objects.count() == 1
     purposes = client.get("/api/v1/purposes", HTTP_AUTHORIZATION=f"Bearer {key}").json()
     assert {p["slug"] for p in purposes} == {
         "email-marketing",
         "sms-marketing",
         "personalisation",
+        "ad-partners",
         "customer-updates",
     }
     preferences = client.get(
