@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from bench.ceiling.models import Row
@@ -26,13 +26,20 @@ from consent.models import (
     Contact,
     Decision,
     Method,
+    Purpose,
 )
 from consent.services import notice_version_publish, purpose_create
 from consent.verification import ledger_verify
+from preferences.models import Channel, Subscription, SubscriptionStatus, Topic
+from preferences.services import topic_create
+from preferences.session import cookie_name, session_start, session_write
+from preferences.tokens import LinkKind, link_path, token_issue
 from sync.models import Event, EventType
 
 BRAND_SLUG = "bench"
 PURPOSE_SLUG = "newsletter"
+TOPIC_SLUG = "news"
+TOPIC_CHANNEL = Channel.EMAIL.value
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,153 @@ def seed_base(*, contacts: int, ceiling_rows: int, log: Callable[[str], None]) -
         contacts=contacts,
         ceiling_rows=ceiling_rows,
         seconds=round(time.monotonic() - started, 1),
+    )
+
+
+# --- The hosted pages ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeededPages:
+    topic_id: int
+    topic_slug: str
+    subscriptions: int
+    seconds: float
+
+
+def seed_pages(seeded: Seeded) -> SeededPages:
+    """A topic bound to the bench purpose (email and SMS, weekly or monthly), created through
+    the real service, and every contact subscribed to it by email.
+
+    The subscriptions are written in bulk, but exactly as `preferences_update` writes a
+    subscribe while the purpose is already granted (as it is for every seeded contact): the
+    Subscription row (default cadence, no notice version, no double opt-in request), one
+    `preferences.updated` outbox Event naming the one topic and channel that changed, and the
+    contact's next outbox sequence.
+    """
+    started = time.monotonic()
+    brand = Brand.objects.get(pk=seeded.brand_id)
+    topic = topic_create(
+        brand=brand,
+        slug=TOPIC_SLUG,
+        name="News",
+        description="What is new, by email or text message.",
+        purpose=Purpose.objects.get(pk=seeded.purpose_id),
+        channels=[Channel.EMAIL, Channel.SMS],
+        cadence_options=["weekly", "monthly"],
+    )
+    with transaction.atomic():
+        contacts = list(
+            Contact.objects.select_for_update()
+            .filter(brand=brand, erased_at__isnull=True)
+            .only("id", "brand_id", "external_id", "event_sequence")
+            .order_by("id")
+        )
+        now = timezone.now()
+        rows, outbox = [], []
+        for contact in contacts:
+            rows.append(
+                Subscription(
+                    brand=brand,
+                    contact=contact,
+                    topic=topic,
+                    channel=TOPIC_CHANNEL,
+                    status=SubscriptionStatus.SUBSCRIBED,
+                    cadence=topic.default_cadence,
+                    occurred_at=now,
+                    notice_version=None,
+                    confirmation_requested_at=None,
+                )
+            )
+            sequence = contact.event_sequence + 1
+            outbox.append(
+                Event(
+                    brand=brand,
+                    type=EventType.PREFERENCES_UPDATED,
+                    contact_ref=contact.pk,
+                    subject=contact.external_id,
+                    sequence=sequence,
+                    data={
+                        "contact": contact.external_id,
+                        "sequence": sequence,
+                        "subscriptions": [
+                            {
+                                "topic": topic.slug,
+                                "channel": TOPIC_CHANNEL,
+                                "status": SubscriptionStatus.SUBSCRIBED.value,
+                                "cadence": topic.default_cadence,
+                            }
+                        ],
+                        "unsubscribed_all": {},
+                        "occurred_at": iso_utc(now),
+                    },
+                    occurred_at=now,
+                )
+            )
+        Subscription.objects.bulk_create(rows, batch_size=2000)
+        Event.objects.bulk_create(outbox, batch_size=2000)
+        Contact.objects.filter(pk__in=[contact.pk for contact in contacts]).update(
+            event_sequence=models.F("event_sequence") + 1
+        )
+    with connection.cursor() as cursor:
+        tables = (Subscription._meta.db_table, Event._meta.db_table, Contact._meta.db_table)
+        cursor.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+    return SeededPages(
+        topic_id=topic.pk,
+        topic_slug=topic.slug,
+        subscriptions=len(rows),
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+def _contacts(seeded: Seeded, numbers: list[int]) -> list[Contact]:
+    by_external_id = {
+        contact.external_id: contact
+        for contact in Contact.objects.filter(
+            brand_id=seeded.brand_id, external_id__in=[external_id(number) for number in numbers]
+        ).only("id", "brand_id", "external_id")
+    }
+    return [by_external_id[external_id(number)] for number in numbers]
+
+
+def unsubscribe_paths(seeded: Seeded, pages: SeededPages, numbers: list[int]) -> list[str]:
+    """The one-click unsubscribe path (`/p/<brand>/u/<token>`) of the bench topic by email for
+    each contact, with tokens issued by the project's own code (so signed with SECRET_KEY)."""
+    brand = Brand.objects.get(pk=seeded.brand_id)
+    topic = Topic.objects.get(pk=pages.topic_id)
+    return [
+        link_path(
+            kind=LinkKind.UNSUBSCRIBE,
+            brand=brand,
+            token=token_issue(
+                kind=LinkKind.UNSUBSCRIBE, brand=brand, contact=contact, topic=topic, channel=TOPIC_CHANNEL
+            ),
+        )
+        for contact in _contacts(seeded, numbers)
+    ]
+
+
+def session_cookies(seeded: Seeded, numbers: list[int]) -> list[str]:
+    """`name=value` of the preference centre's session cookie for each contact, as the swap of
+    a manage link issues it (preferences.session)."""
+    from django.http import HttpResponse
+
+    brand = Brand.objects.get(pk=seeded.brand_id)
+    cookies = []
+    for contact in _contacts(seeded, numbers):
+        response = HttpResponse()
+        session_write(response, session_start(brand=brand, contact_id=contact.pk))
+        cookies.append(f"{cookie_name()}={response.cookies[cookie_name()].value}")
+    return cookies
+
+
+def one_click_writes(seeded: Seeded, *, exclude: list[int]) -> int:
+    """Withdrawals recorded by one-click unsubscribes (one per request that did the real write),
+    except those of the contacts numbered in `exclude`."""
+    return (
+        ConsentEvent.objects.filter(brand_id=seeded.brand_id, method=Method.ONE_CLICK)
+        .exclude(contact__external_id__in=[external_id(number) for number in exclude])
+        .count()
     )
 
 

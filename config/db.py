@@ -1,8 +1,11 @@
-"""A lean INSERT for the few rows written on every API request."""
+"""Lean SQL for the few rows written and read on every API request and hosted page: INSERTs
+built once per model, and hand-written SELECTs that still yield model instances."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
@@ -53,3 +56,89 @@ def insert_row(obj: models.Model) -> None:
             obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = connection.alias
+
+
+# --- Hand-written SELECTs that build model instances -------------------------------------------
+
+
+class Shape:
+    """How to SELECT every concrete column of `model` and build instances from the rows, with
+    the same conversions the ORM applies (JSON decoding, SQLite's datetimes and booleans)."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self.fields: tuple[Any, ...] = tuple(model._meta.concrete_fields)
+        self.width = len(self.fields)
+        self.pk_index = self.fields.index(model._meta.pk)
+        self.converters: list[tuple[int, list[Any], Any]] = []
+        for index, field in enumerate(self.fields):
+            col = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+            if found:
+                self.converters.append((index, found, col))
+
+    def columns(self, alias: str) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
+
+    def build(self, row: Sequence[Any], start: int = 0) -> Any:
+        """The instance from `row[start:start + width]`, or None when its primary key is NULL
+        (the unmatched side of a LEFT JOIN)."""
+        values = list(row[start : start + self.width])
+        if values[self.pk_index] is None:
+            return None
+        for index, converters, col in self.converters:
+            value = values[index]
+            for converter in converters:
+                value = converter(value, col, connection)
+            values[index] = value
+        return self.model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
+
+
+@cache
+def _shape(model: type[models.Model], vendor: str) -> Shape:
+    return Shape(model)
+
+
+def shape(model: type[models.Model]) -> Shape:
+    return _shape(model, connection.vendor)
+
+
+def convert(model: type[models.Model], name: str, value: Any) -> Any:
+    """A value of `model.name` read by hand, converted as the ORM would (e.g. an aggregate)."""
+    field = model._meta.get_field(name)
+    col = field.get_col(model._meta.db_table)  # type: ignore[union-attr]
+    for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):  # type: ignore[union-attr]
+        value = converter(value, col, connection)
+    return value
+
+
+def _batches(cursor: Any) -> bool:
+    """Several statements in one execute: psycopg 3 with client-side binding (Django's default)."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        from psycopg import ClientCursor
+    except ImportError:  # pragma: no cover - psycopg2
+        return False
+    return isinstance(cursor.cursor, ClientCursor)
+
+
+def select_many(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Each statement's rows, in order. On PostgreSQL they travel in one round trip (one
+    execute, read back with nextset) and run one after another, each with its own snapshot, so
+    a lock taken by the first (FOR UPDATE) holds before the next ones read. Elsewhere (SQLite,
+    in-process) they run one by one."""
+    with connection.cursor() as cursor:
+        if _batches(cursor):
+            cursor.execute(";\n".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps])
+            results = [cursor.fetchall()]
+            for _ in statements[1:]:
+                cursor.nextset()
+                results.append(cursor.fetchall())
+            return results
+        results = []
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            results.append(cursor.fetchall())
+        return results

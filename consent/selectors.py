@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import overload
@@ -38,15 +39,22 @@ def purposes_list(*, brand: Brand) -> list[PurposeWithNotices]:
         .prefetch_related(Prefetch("notice__versions", queryset=versions))
         .order_by("slug")
     )
-    result = []
-    for purpose in purposes:
-        current: dict[str, NoticeVersion] = {}
-        for version in purpose.notice.versions.all():
-            current.setdefault(version.language, version)
-        ordered = sorted(current.values(), key=lambda v: (v.language != brand.default_language, v.language))
-        default = current.get(brand.default_language) or (ordered[0] if ordered else None)
-        result.append(PurposeWithNotices(purpose=purpose, current_versions=ordered, default_version=default))
-    return result
+    return [
+        purpose_with_notices(brand=brand, purpose=purpose, versions=purpose.notice.versions.all())
+        for purpose in purposes
+    ]
+
+
+def purpose_with_notices(
+    *, brand: Brand, purpose: Purpose, versions: Iterable[NoticeVersion]
+) -> PurposeWithNotices:
+    """`versions`: every version of the purpose's notice, by language, newest version first."""
+    current: dict[str, NoticeVersion] = {}
+    for version in versions:
+        current.setdefault(version.language, version)
+    ordered = sorted(current.values(), key=lambda v: (v.language != brand.default_language, v.language))
+    default = current.get(brand.default_language) or (ordered[0] if ordered else None)
+    return PurposeWithNotices(purpose=purpose, current_versions=ordered, default_version=default)
 
 
 @dataclass(frozen=True)

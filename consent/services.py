@@ -262,6 +262,54 @@ def consent_record(
         purpose=found_purpose,
         notice_version=notice_version,
     )
+    event, _moved = consent_append(
+        brand=brand,
+        contact=contact,
+        purpose=purpose,
+        decision=decision,
+        notice_version=notice_version,
+        method=method,
+        recorded_by=recorded_by,
+        actor=actor,
+        occurred_at=occurred_at,
+        now=now,
+        evidence=evidence,
+        implied_basis=implied_basis,
+        jurisdiction=jurisdiction,
+    )
+    return event
+
+
+def consent_append(
+    *,
+    brand: Brand,
+    contact: Contact,
+    purpose: Purpose,
+    decision: str,
+    notice_version: NoticeVersion | None,
+    method: str,
+    recorded_by: str,
+    occurred_at: datetime,
+    actor: str = "subject",
+    now: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+    implied_basis: str | None = None,
+    jurisdiction: str | None = None,
+) -> tuple[ConsentEvent, bool]:
+    """Append one decision to a chain whose contact the caller has already locked: the event,
+    its evidence, the projection, the outbox Event (if the projection moved) and the chain head.
+    Returns the event and whether the projection moved.
+
+    For `consent_record`, and for services that hold the contact's lock for a larger change
+    (preferences), so the contact is locked and read once. The caller has checked what
+    `consent_record` checks first: a known decision and method, an `occurred_at` not in the
+    future, a contact not erased, and a notice version (required for a grant) of this purpose.
+    `contact` carries its chain head, outbox sequence, `suppressed` and `jurisdiction` as read
+    under the lock; they move here too, so the caller can append again.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("consent_append runs inside the transaction that locked the contact.")
+    now = now or timezone.now()
     if implied_basis is not None and purpose.consent_type != ConsentType.IMPLIED:
         raise Unprocessable.for_field(
             "implied_basis", f"Purpose '{purpose.slug}' does not rest on implied consent."
@@ -272,8 +320,8 @@ def consent_record(
     lifts_suppression = contact.suppressed and decision == Decision.GRANTED and purpose.is_marketing
     if lifts_suppression and method == Method.IMPORT:
         raise Conflict(
-            f"Contact '{external_id}' has an address that was erased earlier and is suppressed for "
-            f"marketing: an import cannot opt it in again, only the person can."
+            f"Contact '{contact.external_id}' has an address that was erased earlier and is suppressed "
+            f"for marketing: an import cannot opt it in again, only the person can."
         )
 
     evidence = evidence or EvidenceInput()
@@ -334,9 +382,11 @@ def consent_record(
     moved = statements.ledger_append(
         contact=contact, event=event, evidence=evidence_row, announcement=announcement, now=now
     )
+    contact.ledger_sequence, contact.ledger_head = event.sequence, event.hash
+    contact.event_sequence += moved
     if lifts_suppression and moved:  # a late, older grant is evidence, not a fresh opt-in
         _suppression_lift(brand=brand, contact=contact)
-    return event
+    return event, moved
 
 
 def _suppression_lift(*, brand: Brand, contact: Contact) -> None:

@@ -1,8 +1,9 @@
 """Reads for the hosted pages, each in a constant number of queries whatever the number of topics.
 
 The readings themselves (how a topic and channel reads, holds, consent states) come from
-`preferences.selectors.preferences_snapshot` and `consent.selectors.purposes_list`, so the page
-and the API can never disagree; this module only arranges them for the templates.
+`preferences.selectors.PreferencesSnapshot` and `consent.selectors.purpose_with_notices`, so the
+page and the API can never disagree; this module only arranges them for the templates. What they
+are read from comes in one round trip on PostgreSQL (`preferences.statements.centre_rows`).
 """
 
 from __future__ import annotations
@@ -15,33 +16,39 @@ from django.utils import timezone
 
 from brands.models import Brand
 from consent.models import ConsentEvent, ConsentType, Contact, Decision, LegalBasis, NoticeVersion, Purpose
-from consent.selectors import PurposeWithNotices, purposes_list
+from consent.selectors import PurposeWithNotices, purpose_with_notices
 from consent.serializers import ContactOut
+from preferences import statements
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.models import Channel, Hold, HoldStartedBy, SubscriptionStatus, Topic
-from preferences.selectors import (
-    hold_covers,
-    holds_active,
-    preferences_get,
-    preferences_snapshot,
-    topic_channels,
-)
+from preferences.selectors import hold_covers, preferences_get, snapshot_from_rows, topic_channels
 from preferences.serializers import PreferencesOut
+from preferences.statements import centre_rows
 
 ACTIVE = (SubscriptionStatus.SUBSCRIBED.value, SubscriptionStatus.PENDING.value)
 
 
+# The lookups every hosted request starts with are written out (preferences.statements): through
+# the ORM each costs several times what PostgreSQL takes to answer it.
+
+
 def brand_for_page(*, slug: str) -> Brand | None:
-    return Brand.objects.filter(slug=slug).first()
+    return statements.brand_by_slug(slug=slug)
+
+
+def brand_and_contact_for_page(*, slug: str, contact_id: int) -> tuple[Brand | None, Contact | None]:
+    """The brand, and its contact unless erased, in one query (the centre's session names both)."""
+    return statements.brand_and_contact(slug=slug, contact_id=contact_id)
 
 
 def contact_for_page(*, brand: Brand, contact_id: int) -> Contact | None:
     """The brand's contact, unless erased (an erased contact's links lead nowhere)."""
-    return Contact.objects.filter(brand=brand, pk=contact_id, erased_at__isnull=True).first()
+    return statements.contact_live(brand_id=brand.pk, contact_id=contact_id)
 
 
 def topic_for_page(*, brand: Brand, topic_id: int) -> Topic | None:
-    return Topic.objects.filter(brand=brand, pk=topic_id).select_related("purpose").first()
+    """The brand's topic with its purpose."""
+    return statements.topic_with_purpose(brand_id=brand.pk, topic_id=topic_id)
 
 
 def notice_current(*, purpose: Purpose, language: str, default_language: str) -> NoticeVersion | None:
@@ -185,11 +192,16 @@ def _state(snapshot_state: Any, now: datetime) -> str:
 
 def centre_get(*, brand: Brand, contact: Contact, language: str, now: datetime | None = None) -> Centre:
     """Everything the preference centre shows, in the same number of queries for 1 or 100 topics:
-    the snapshot (5), the active holds with their topics (2) and the purposes with notices (2)."""
+    the snapshot (5), the active holds with their topics (2) and the purposes with notices (2),
+    sent in one round trip on PostgreSQL (preferences.statements.centre_rows)."""
     now = now or timezone.now()
-    snapshot = preferences_snapshot(contact=contact, now=now)
-    holds = list(holds_active(contact=contact, now=now))
-    purposes = purposes_list(brand=brand)
+    rows = centre_rows(contact=contact, now=now)
+    snapshot = snapshot_from_rows(contact=contact, rows=rows.snapshot, now=now)
+    holds = rows.holds
+    purposes = [
+        purpose_with_notices(brand=brand, purpose=item.purpose, versions=item.versions)
+        for item in rows.purposes
+    ]
 
     def topic_choices(topic: Topic) -> TopicChoices:
         name, description = topic.text(language)

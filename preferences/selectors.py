@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import NotFound
-from consent.models import ConsentEvent, ConsentState, Contact, Decision
+from consent.models import ConsentState, Contact, Decision
 from preferences.models import (
     NOT_SET,
     Channel,
@@ -25,6 +25,7 @@ from preferences.models import (
     SubscriptionStatus,
     Topic,
 )
+from preferences.statements import SnapshotRows, snapshot_rows
 
 ACTIVE = (SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.PENDING)
 CONFIRMATION_LIFETIME = timedelta(hours=72)  # a pending request, and so every link confirming it
@@ -109,27 +110,22 @@ class PreferencesSnapshot:
 
 
 def preferences_snapshot(*, contact: Contact, now: datetime | None = None) -> PreferencesSnapshot:
-    """Five queries whatever the number of topics, subscriptions or ledger events."""
-    topics = list(
-        Topic.objects.filter(brand_id=contact.brand_id).select_related("purpose").order_by("position", "slug")
-    )
-    rows = {(row.topic_id, row.channel): row for row in Subscription.objects.filter(contact=contact)}
-    states = {state.purpose_id: state for state in ConsentState.objects.filter(contact=contact)}
-    last_withdrawn = dict(
-        ConsentEvent.objects.filter(contact=contact, decision=Decision.WITHDRAWN)
-        .values("purpose_id")
-        .annotate(at=Max("occurred_at"))
-        .values_list("purpose_id", "at")
-    )
-    opt_outs = {opt_out.channel: opt_out for opt_out in ChannelOptOut.objects.filter(contact=contact)}
+    """Five reads whatever the number of topics, subscriptions or ledger events, sent in one
+    round trip on PostgreSQL (preferences.statements)."""
+    return snapshot_from_rows(contact=contact, rows=snapshot_rows(contact=contact), now=now)
+
+
+def snapshot_from_rows(
+    *, contact: Contact, rows: SnapshotRows, now: datetime | None = None
+) -> PreferencesSnapshot:
     return PreferencesSnapshot(
         contact=contact,
         now=now or timezone.now(),
-        topics=topics,
-        rows=rows,
-        states=states,
-        last_withdrawn=last_withdrawn,
-        opt_outs=opt_outs,
+        topics=rows.topics,
+        rows=rows.rows,
+        states=rows.states,
+        last_withdrawn=rows.last_withdrawn,
+        opt_outs=rows.opt_outs,
     )
 
 

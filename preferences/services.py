@@ -1,8 +1,9 @@
 """Every write to topics, subscriptions, channel opt-outs and holds.
 
-A change is one transaction: lock the contact, validate everything against the brand's
-topics, then write the subscription rows, the ConsentEvent(s) their purposes need (through
-`consent.services.consent_record`, the ledger's one door) and the outbox Events. A rejected
+A change is one transaction: lock the contact (and read its snapshot in the same round trip),
+validate everything against the brand's topics, then write the subscription rows, the
+ConsentEvent(s) their purposes need (through `consent.services.consent_append`, the ledger's
+door for a caller that already holds the contact's lock) and the outbox Events. A rejected
 change writes nothing.
 
 Rules (ARCHITECTURE.md, issue #3):
@@ -39,7 +40,8 @@ from brands.models import Brand
 from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
-from consent.services import EvidenceInput, consent_record
+from consent.services import EvidenceInput, consent_append
+from preferences import statements
 from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
     Channel,
@@ -56,11 +58,11 @@ from preferences.selectors import (
     PreferencesSnapshot,
     confirmation_expired,
     confirmation_requested_at,
-    preferences_snapshot,
+    snapshot_from_rows,
     topic_channels,
 )
 from sync.models import Event, EventType
-from sync.services import event_record
+from sync.services import event_build
 
 logger = logging.getLogger(__name__)
 
@@ -190,13 +192,14 @@ def _begin(*, brand: Brand, external_id: str, occurred_at: datetime | None) -> _
     at = occurred_at or now
     if at > now + timedelta(seconds=settings.CONSENT_CLOCK_SKEW_SECONDS):
         raise Unprocessable.for_field("occurred_at", "occurred_at lies in the future.")
-    # The contact's row lock serialises every write for this contact (ledger, outbox, rows).
-    contact = Contact.objects.select_for_update().filter(brand=brand, external_id=external_id).first()
+    # The contact's row lock serialises every write for this contact (ledger, outbox, rows);
+    # the snapshot is read once the lock is held, in the same round trip.
+    contact, rows = statements.contact_lock_with_snapshot(brand_id=brand.pk, external_id=external_id)
     if contact is None:
         raise NotFound(f"No contact '{external_id}'.")
     if contact.erased_at is not None:
         raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
-    snapshot = preferences_snapshot(contact=contact, now=now)
+    snapshot = snapshot_from_rows(contact=contact, rows=rows, now=now)
     return _Context(
         brand=brand,
         contact=contact,
@@ -290,13 +293,6 @@ def _set_opt_out(ctx: _Context, channel: str, *, opted_out: bool) -> None:
     opt_out.save(update_fields=["opted_out", "occurred_at", "updated_at"])
 
 
-def _refresh_consent(ctx: _Context) -> None:
-    """Re-read the purposes' states after the ledger moved (one query)."""
-    ctx.snapshot.states = {
-        state.purpose_id: state for state in ConsentState.objects.filter(contact=ctx.contact)
-    }
-
-
 def _record(
     ctx: _Context,
     *,
@@ -308,12 +304,14 @@ def _record(
     actor: str,
     evidence: EvidenceInput | None,
 ) -> None:
-    event = consent_record(
+    """Append to the ledger under the lock `_begin` took (consent_append: the contact is not
+    locked or read again), and keep the snapshot's consent readings up to date."""
+    event, moved = consent_append(
         brand=ctx.brand,
-        external_id=ctx.contact.external_id,
-        purpose_slug=purpose.slug,
+        contact=ctx.contact,
+        purpose=purpose,
         decision=decision,
-        notice_version_id=notice_version.public_id if notice_version else None,
+        notice_version=notice_version,
         method=method,
         recorded_by=recorded_by,
         actor=actor,
@@ -321,6 +319,19 @@ def _record(
         evidence=evidence,
     )
     ctx.result.consent_events.append(event)
+    if moved:  # the projection now points at this event, as a fresh read would show
+        ctx.snapshot.states[purpose.pk] = ConsentState(
+            brand_id=event.brand_id,
+            contact_id=event.contact_id,
+            purpose_id=purpose.pk,
+            decision=event.decision,
+            event_id=event.id,
+            event_sequence=event.sequence,
+            notice_version_id=event.notice_version_id,
+            occurred_at=event.occurred_at,
+            expires_at=event.expires_at,
+            updated_at=event.recorded_at,
+        )
     if decision == Decision.WITHDRAWN:
         previous = ctx.snapshot.last_withdrawn.get(purpose.pk)
         ctx.snapshot.last_withdrawn[purpose.pk] = max(previous, ctx.at) if previous else ctx.at
@@ -355,16 +366,17 @@ def _withdraw_if_last(
 
 
 def _emit(*, brand: Brand, contact: Contact, entries: list[_Outgoing]) -> list[Event]:
-    """Append outbox Events after whatever consent_record already numbered. The caller holds
-    the contact's lock, so the per-contact sequence cannot be taken twice."""
+    """Append outbox Events after whatever the ledger already numbered. The caller holds the
+    contact's lock and read `contact.event_sequence` under it (consent_append keeps it current),
+    so the per-contact sequence cannot be taken twice."""
     if not entries:
         return []
-    sequence = Contact.objects.filter(pk=contact.pk).values_list("event_sequence", flat=True).get()
+    sequence = contact.event_sequence
     events = []
     for entry in entries:
         sequence += 1
         events.append(
-            event_record(
+            event_build(
                 brand=brand,
                 type=entry.type,
                 contact_ref=contact.pk,
@@ -374,14 +386,17 @@ def _emit(*, brand: Brand, contact: Contact, entries: list[_Outgoing]) -> list[E
                 occurred_at=entry.occurred_at,
             )
         )
-    Contact.objects.filter(pk=contact.pk).update(event_sequence=sequence)
+    statements.outbox_append(contact=contact, events=events)
     contact.event_sequence = sequence
     return events
 
 
 def _finish(ctx: _Context) -> PreferencesResult:
-    """Compare how every topic and channel read before and after; announce what changed."""
-    after = preferences_snapshot(contact=ctx.contact, now=ctx.now)
+    """Compare how every topic and channel read before and after; announce what changed.
+
+    "After" is the snapshot the change kept up to date as it wrote (rows, opt-outs, consent
+    states and withdrawals), under the lock, so it reads as a fresh read would."""
+    after = ctx.snapshot
     readings = _readings(after)
     slugs = {topic.pk: topic.slug for topic in after.topics}
     changed = [
@@ -754,8 +769,6 @@ def preferences_update(
             actor=actor,
             evidence=evidence,
         )
-    if grants:
-        _refresh_consent(ctx)
     for channel, opted_out in channel_plan.items():
         if opted_out:
             unsubscribed.update(_apply_opt_out(ctx, channel))
@@ -842,7 +855,7 @@ def subscription_confirm(
     grants: dict[int, tuple[Purpose, NoticeVersion]] = {}
     notice_versions = {
         version.pk: version
-        for version in NoticeVersion.objects.filter(
+        for version in NoticeVersion.objects.select_related("notice").filter(
             pk__in=[row.notice_version_id for row in ctx.snapshot.rows.values() if row.status == PENDING]
         )
     }
@@ -861,6 +874,10 @@ def subscription_confirm(
             if version is None:
                 raise Unprocessable.for_field(
                     "notice_version", f"The pending subscription to '{topic.slug}' names no notice version."
+                )
+            if version.notice.purpose_id != topic.purpose.pk:  # the topic's purpose changed since
+                raise Unprocessable.for_field(
+                    "notice_version", f"Notice version '{version.public_id}' belongs to another purpose."
                 )
             grants[topic.purpose.pk] = (topic.purpose, version)
         ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))

@@ -43,8 +43,9 @@ def session_start(*, brand: Brand, contact_id: int) -> PageSession:
     return PageSession(brand_id=brand.pk, contact_id=contact_id, started=int(time.time()))
 
 
-def session_read(request: HttpRequest, *, brand: Brand) -> PageSession | None:
-    """The session for this brand, or None when there is none, it lapsed or was tampered with."""
+def session_load(request: HttpRequest) -> PageSession | None:
+    """The session the cookie carries, of whichever brand, or None when there is none, it lapsed
+    or was tampered with. `session_read` also checks the brand."""
     raw = request.COOKIES.get(cookie_name())
     if not raw:
         return None
@@ -61,9 +62,15 @@ def session_read(request: HttpRequest, *, brand: Brand) -> PageSession | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
-    if session.brand_id != brand.pk or session.started + SESSION_MAX_AGE < time.time():
+    if session.started + SESSION_MAX_AGE < time.time():
         return None
     return session
+
+
+def session_read(request: HttpRequest, *, brand: Brand) -> PageSession | None:
+    """The session for this brand, or None when there is none, it lapsed or was tampered with."""
+    session = session_load(request)
+    return session if session is not None and session.brand_id == brand.pk else None
 
 
 def session_write(response: HttpResponse, session: PageSession) -> None:

@@ -59,6 +59,7 @@ from preferences.link_mail import manage_link_send
 from preferences.models import HoldStartedBy, Topic
 from preferences.page_selectors import (
     Centre,
+    brand_and_contact_for_page,
     brand_for_page,
     centre_get,
     contact_export,
@@ -67,7 +68,7 @@ from preferences.page_selectors import (
     topic_for_page,
 )
 from preferences.selectors import preferences_snapshot, subscriptions_pending
-from preferences.session import PageSession, session_end, session_read, session_start, session_write
+from preferences.session import PageSession, session_end, session_load, session_start, session_write
 from preferences.throttle import throttle_blocked, throttle_count
 from preferences.tokens import LinkKind, LinkToken, TokenExpired, TokenInvalid, fingerprint, token_read
 
@@ -286,9 +287,17 @@ def centre_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapper(request: HttpRequest, brand_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        brand = _brand(brand_slug)
-        session = session_read(request, brand=brand)
-        contact = contact_for_page(brand=brand, contact_id=session.contact_id) if session else None
+        session = session_load(request)
+        contact: Contact | None = None
+        if session is None:
+            brand = _brand(brand_slug)
+        else:  # the brand and the session's contact in one query
+            found, contact = brand_and_contact_for_page(slug=brand_slug, contact_id=session.contact_id)
+            if found is None:
+                raise Http404
+            brand = found
+            if session.brand_id != brand.pk:  # another brand's session is no session here
+                session, contact = None, None
         if session is None or contact is None:
 
             def ended() -> HttpResponse:

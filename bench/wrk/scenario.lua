@@ -3,7 +3,18 @@
 --   2 path template   "{id}" is replaced by a random number in 1..max_id
 --   3 max_id          spread of ids (e.g. 10000 contacts, so row locks rarely collide)
 --   4 token           API key for "Authorization: Bearer …", or "-" for none
---   5 body            JSON body (POST), or "-" for none
+--   5 body            request body (POST), or "-" for none
+-- then, optionally, any of these as name=value:
+--   paths=FILE        one request path per line; each request takes one instead of the template
+--   cookies=FILE      one Cookie header value per line ("name=value"); each request takes one
+--   pick=random|roundrobin
+--                     how a line is picked (default random); roundrobin gives each thread every
+--                     `threads`-th line from its own start, so no two threads send the same line
+--                     and a line comes back only after the whole file was sent
+--   threads=N         wrk's -t, needed by roundrobin
+--   content_type=T    Content-Type of the body (default application/json)
+-- Lines from both files are picked with the same index when their counts match (cookie n goes
+-- with path n), independently otherwise.
 -- `done` prints one line "BENCH_JSON {…}" that bench/run.py parses.
 
 local thread_count = 0
@@ -11,6 +22,19 @@ local thread_count = 0
 function setup(thread)
    thread_count = thread_count + 1
    thread:set("thread_id", thread_count)
+end
+
+local function read_lines(name)
+   local file = assert(io.open(name, "r"))
+   local lines = {}
+   for line in file:lines() do
+      if line ~= "" then
+         lines[#lines + 1] = line
+      end
+   end
+   file:close()
+   assert(#lines > 0, name .. " has no lines")
+   return lines
 end
 
 function init(args)
@@ -21,16 +45,50 @@ function init(args)
    if args[4] ~= "-" then
       headers["Authorization"] = "Bearer " .. args[4]
    end
+   local options = {}
+   for i = 6, #args do
+      local name, value = string.match(args[i], "^([%w_]+)=(.*)$")
+      assert(name, "option " .. args[i] .. " is not name=value")
+      options[name] = value
+   end
    body = nil
    if args[5] ~= "-" then
       body = args[5]
-      headers["Content-Type"] = "application/json"
+      headers["Content-Type"] = options.content_type or "application/json"
    end
+   paths = options.paths and read_lines(options.paths) or nil
+   cookies = options.cookies and read_lines(options.cookies) or nil
+   round_robin = options.pick == "roundrobin"
+   step = tonumber(options.threads or "1")
+   position = (thread_id or 1) - 1 -- 0-based; advanced by `step` per request
    math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
 end
 
+local function pick(lines, shared)
+   if shared then
+      return lines[shared]
+   end
+   if round_robin then
+      return lines[position % #lines + 1]
+   end
+   return lines[math.random(1, #lines)]
+end
+
 function request()
-   local path = (template:gsub("{id}", tostring(math.random(1, max_id))))
+   local shared = nil
+   if paths and cookies and #paths == #cookies then
+      shared = round_robin and (position % #paths + 1) or math.random(1, #paths)
+   end
+   local path
+   if paths then
+      path = pick(paths, shared)
+   else
+      path = (template:gsub("{id}", tostring(math.random(1, max_id))))
+   end
+   if cookies then
+      headers["Cookie"] = pick(cookies, shared)
+   end
+   position = position + step
    return wrk.format(method, path, headers, body)
 end
 

@@ -1,0 +1,300 @@
+"""Hand-written SQL for what every preference write and every view of the hosted page reads.
+
+A preference change locks the contact and reads its snapshot (topics with their purposes,
+subscriptions, consent states, latest withdrawals, channel opt-outs); the preference centre
+reads the same snapshot plus the active holds and the purposes with their notices. Through the
+ORM that is six to ten queries, each costing more to build than PostgreSQL takes to answer it;
+here each is written out once, and `config.db.select_many` sends them in one round trip on
+PostgreSQL (one after another on SQLite, where round trips cost nothing). The rows become the
+same model instances the ORM would have built.
+
+Writing the outbox after a change (`outbox_append`) is one statement on PostgreSQL as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from brands.models import Brand
+from config.db import convert, insert_parts, insert_row, select_many, shape
+from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
+from preferences.models import ChannelOptOut, Hold, Subscription, Topic
+from sync.models import Event
+
+Statement = tuple[str, list[Any]]
+
+_brand = Brand._meta.db_table
+_contact = Contact._meta.db_table
+_topic = Topic._meta.db_table
+_purpose = Purpose._meta.db_table
+_subscription = Subscription._meta.db_table
+_state = ConsentState._meta.db_table
+_event = ConsentEvent._meta.db_table
+_opt_out = ChannelOptOut._meta.db_table
+_hold = Hold._meta.db_table
+_hold_topics = Hold.topics.through._meta.db_table
+_notice = Notice._meta.db_table
+_version = NoticeVersion._meta.db_table
+
+
+@dataclass
+class SnapshotRows:
+    """What `preferences.selectors.PreferencesSnapshot` is made of, as model instances."""
+
+    topics: list[Topic]
+    rows: dict[tuple[int, str], Subscription]
+    states: dict[int, ConsentState]
+    last_withdrawn: dict[int, datetime]
+    opt_outs: dict[str, ChannelOptOut]
+
+
+def _snapshot_statements(brand_id: int, contact_sql: str, contact_params: list[Any]) -> list[Statement]:
+    """Five SELECTs; `contact_sql` is the contact's id (a placeholder or a subquery)."""
+    topic, purpose = shape(Topic), shape(Purpose)
+    return [
+        (
+            f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
+            f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id "
+            "WHERE t.brand_id = %s ORDER BY t.position, t.slug",
+            [brand_id],
+        ),
+        (
+            f"SELECT {shape(Subscription).columns('s')} FROM {_subscription} s "  # noqa: S608
+            f"WHERE s.contact_id = {contact_sql}",
+            contact_params,
+        ),
+        (
+            f"SELECT {shape(ConsentState).columns('s')} FROM {_state} s WHERE s.contact_id = {contact_sql}",  # noqa: S608
+            contact_params,
+        ),
+        (
+            f"SELECT e.purpose_id, MAX(e.occurred_at) FROM {_event} e "  # noqa: S608
+            f"WHERE e.contact_id = {contact_sql} AND e.decision = %s GROUP BY e.purpose_id",
+            [*contact_params, Decision.WITHDRAWN.value],
+        ),
+        (
+            f"SELECT {shape(ChannelOptOut).columns('o')} FROM {_opt_out} o "  # noqa: S608
+            f"WHERE o.contact_id = {contact_sql}",
+            contact_params,
+        ),
+    ]
+
+
+def _snapshot_build(results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
+    topic_rows, subscription_rows, state_rows, withdrawn_rows, opt_out_rows = results
+    topic_shape, purpose_shape = shape(Topic), shape(Purpose)
+    topics = []
+    for row in topic_rows:
+        topic = topic_shape.build(row)
+        Topic.purpose.field.set_cached_value(topic, purpose_shape.build(row, topic_shape.width))
+        topics.append(topic)
+    rows = {(row.topic_id, row.channel): row for row in map(shape(Subscription).build, subscription_rows)}
+    states = {state.purpose_id: state for state in map(shape(ConsentState).build, state_rows)}
+    last_withdrawn = {
+        purpose_id: convert(ConsentEvent, "occurred_at", at) for purpose_id, at in withdrawn_rows
+    }
+    opt_outs = {opt_out.channel: opt_out for opt_out in map(shape(ChannelOptOut).build, opt_out_rows)}
+    return SnapshotRows(
+        topics=topics, rows=rows, states=states, last_withdrawn=last_withdrawn, opt_outs=opt_outs
+    )
+
+
+def snapshot_rows(*, contact: Contact) -> SnapshotRows:
+    """The contact's snapshot: one round trip on PostgreSQL."""
+    return _snapshot_build(select_many(_snapshot_statements(contact.brand_id, "%s", [contact.pk])))
+
+
+def contact_lock_with_snapshot(*, brand_id: int, external_id: str) -> tuple[Contact | None, SnapshotRows]:
+    """Lock the brand's contact (until the transaction ends) and read its snapshot after the
+    lock is held, in one round trip on PostgreSQL. (None, empty snapshot) if there is no such
+    contact. The caller runs inside a transaction."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    contact_sql = f"(SELECT id FROM {_contact} WHERE brand_id = %s AND external_id = %s)"  # noqa: S608
+    key = [brand_id, external_id]
+    results = select_many(
+        [
+            (
+                f"SELECT {shape(Contact).columns('c')} FROM {_contact} c "  # noqa: S608
+                f"WHERE c.brand_id = %s AND c.external_id = %s{lock}",
+                key,
+            ),
+            *_snapshot_statements(brand_id, contact_sql, key),
+        ]
+    )
+    contact = shape(Contact).build(results[0][0]) if results[0] else None
+    return contact, _snapshot_build(results[1:])
+
+
+# --- The hosted pages ------------------------------------------------------------------------
+
+
+def brand_by_slug(*, slug: str) -> Brand | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {shape(Brand).columns('b')} FROM {_brand} b WHERE b.slug = %s", [slug])  # noqa: S608
+        row = cursor.fetchone()
+    return shape(Brand).build(row) if row else None
+
+
+def brand_and_contact(*, slug: str, contact_id: int) -> tuple[Brand | None, Contact | None]:
+    """The brand with this slug, and its contact with this id unless erased."""
+    brand, contact = shape(Brand), shape(Contact)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {brand.columns('b')}, {contact.columns('c')} FROM {_brand} b "  # noqa: S608
+            f"LEFT JOIN {_contact} c ON c.brand_id = b.id AND c.id = %s AND c.erased_at IS NULL "
+            "WHERE b.slug = %s",
+            [contact_id, slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    return brand.build(row), contact.build(row, brand.width)
+
+
+def contact_live(*, brand_id: int, contact_id: int) -> Contact | None:
+    """The brand's contact with this id, unless erased."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {shape(Contact).columns('c')} FROM {_contact} c "  # noqa: S608
+            "WHERE c.brand_id = %s AND c.id = %s AND c.erased_at IS NULL",
+            [brand_id, contact_id],
+        )
+        row = cursor.fetchone()
+    return shape(Contact).build(row) if row else None
+
+
+def topic_with_purpose(*, brand_id: int, topic_id: int) -> Topic | None:
+    topic, purpose = shape(Topic), shape(Purpose)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
+            f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id WHERE t.brand_id = %s AND t.id = %s",
+            [brand_id, topic_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = topic.build(row)
+    Topic.purpose.field.set_cached_value(found, purpose.build(row, topic.width))
+    return found
+
+
+# --- The preference centre ---------------------------------------------------------------------
+
+
+@dataclass
+class PurposeRows:
+    purpose: Purpose
+    versions: list[NoticeVersion]  # of its notice, by language, newest version first
+
+
+@dataclass
+class CentreRows:
+    snapshot: SnapshotRows
+    holds: list[Hold]  # active, soonest end first, their topics prefetched
+    purposes: list[PurposeRows]  # the brand's, by slug
+
+
+def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
+    """Everything the preference centre reads, in one round trip on PostgreSQL: the snapshot,
+    the active holds with their topics, and the brand's purposes with their notice versions."""
+    hold, topic, purpose, notice, version = (
+        shape(Hold),
+        shape(Topic),
+        shape(Purpose),
+        shape(Notice),
+        shape(NoticeVersion),
+    )
+    active = "h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s"
+    until = connection.ops.adapt_datetimefield_value(now)
+    results = select_many(
+        [
+            *_snapshot_statements(contact.brand_id, "%s", [contact.pk]),
+            (
+                f"SELECT {hold.columns('h')} FROM {_hold} h WHERE {active} ORDER BY h.until, h.id",  # noqa: S608
+                [contact.pk, until],
+            ),
+            (
+                f"SELECT ht.hold_id, {topic.columns('t')} FROM {_hold_topics} ht "  # noqa: S608
+                f"JOIN {_hold} h ON h.id = ht.hold_id JOIN {_topic} t ON t.id = ht.topic_id "
+                f"WHERE {active} ORDER BY t.position, t.slug",
+                [contact.pk, until],
+            ),
+            (
+                f"SELECT {purpose.columns('p')}, {notice.columns('n')} FROM {_purpose} p "  # noqa: S608
+                f"LEFT JOIN {_notice} n ON n.purpose_id = p.id WHERE p.brand_id = %s ORDER BY p.slug",
+                [contact.brand_id],
+            ),
+            (
+                f"SELECT {version.columns('v')} FROM {_version} v JOIN {_notice} n ON n.id = v.notice_id "  # noqa: S608
+                f"WHERE n.brand_id = %s ORDER BY v.language, v.version DESC",
+                [contact.brand_id],
+            ),
+        ]
+    )
+    snapshot = _snapshot_build(results[:5])
+    hold_rows, hold_topic_rows, purpose_rows, version_rows = results[5:]
+    topics_of: dict[int, list[Topic]] = {}
+    for row in hold_topic_rows:
+        topics_of.setdefault(row[0], []).append(topic.build(row, 1))
+    holds = []
+    for instance in map(hold.build, hold_rows):
+        prefetched = Topic.objects.all()
+        prefetched._result_cache = topics_of.get(instance.pk, [])
+        prefetched._prefetch_done = True  # type: ignore[attr-defined]
+        instance._prefetched_objects_cache = {"topics": prefetched}
+        holds.append(instance)
+    versions_of: dict[int, list[NoticeVersion]] = {}
+    for instance in map(version.build, version_rows):
+        versions_of.setdefault(instance.notice_id, []).append(instance)
+    purposes = []
+    for row in purpose_rows:
+        item, its_notice = purpose.build(row), notice.build(row, purpose.width)
+        if its_notice is not None:
+            Purpose.notice.related.set_cached_value(item, its_notice)
+        versions = versions_of.get(its_notice.pk, []) if its_notice is not None else []
+        purposes.append(PurposeRows(purpose=item, versions=versions))
+    return CentreRows(snapshot=snapshot, holds=holds, purposes=purposes)
+
+
+# --- The outbox --------------------------------------------------------------------------------
+
+
+def outbox_append(*, contact: Contact, events: Sequence[Event]) -> None:
+    """Insert the outbox `events` (numbered by the caller, who holds the contact's lock) and
+    move the contact's outbox sequence to the last one: one statement on PostgreSQL."""
+    if not events:
+        return
+    sequence = events[-1].sequence
+    if connection.vendor != "postgresql":
+        for event in events:
+            insert_row(event)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_contact} SET event_sequence = %s WHERE id = %s",  # noqa: S608
+                [sequence, contact.pk],
+            )
+        return
+    ctes: list[str] = []
+    params: list[Any] = []
+    for index, event in enumerate(events):
+        into, values = insert_parts(event)
+        ctes.append(f"o{index} AS (INSERT INTO {into} RETURNING id)")
+        params += values
+    returning = ", ".join(f"(SELECT id FROM o{index})" for index in range(len(events)))  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {', '.join(ctes)} UPDATE {_contact} SET event_sequence = %s WHERE id = %s "  # noqa: S608
+            f"RETURNING {returning}",
+            [*params, sequence, contact.pk],
+        )
+        ids = cursor.fetchone()
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
