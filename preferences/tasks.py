@@ -1,0 +1,13 @@
+"""Thin Celery tasks for preferences: each calls one service and is safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from preferences.one_click import one_click_apply_pending
+
+
+@shared_task(name="preferences.tasks.one_click_apply")
+def one_click_apply() -> int:
+    """Apply accepted one-click unsubscribes (nudged after each request, and swept by beat)."""
+    return one_click_apply_pending()
