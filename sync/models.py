@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import secrets
 import uuid
 from typing import Any
 
@@ -18,6 +20,8 @@ class EventType(models.TextChoices):
     HOLD_STARTED = "hold.started"
     HOLD_ENDED = "hold.ended"
     QUIZ_COMPLETED = "quiz.completed"
+    # Brand-level, not about a contact: see Event.brand_ref.
+    ENDPOINT_DISABLED = "endpoint.disabled"
 
 
 class TransactionId(models.Func):
@@ -68,3 +72,137 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.sequence} for {self.subject}"
+
+    @staticmethod
+    def brand_ref(brand_id: int) -> int:
+        """The contact_ref of a brand's own stream of events (endpoint.disabled): minus the brand's
+        id, which no contact has. It keeps (contact_ref, sequence) unique and gives those events a
+        sequence, an order and a place in the feed like any contact's."""
+        return -brand_id
+
+
+def new_endpoint_id() -> str:
+    return f"ep_{secrets.token_urlsafe(12)}"
+
+
+def new_delivery_id() -> str:
+    return f"dlv_{secrets.token_urlsafe(12)}"
+
+
+def new_webhook_secret() -> str:
+    """Standard Webhooks: whsec_ and base64 of 24 to 64 random bytes; we use 32."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class Endpoint(models.Model):
+    """A brand's webhook receiver. Deliveries are made from the brand's changes feed: the
+    endpoint's cursor is its position there (sync.webhooks.endpoint_fanout)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DISABLED = "disabled"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="endpoints")
+    public_id = models.CharField(max_length=32, unique=True, default=new_endpoint_id, editable=False)
+    url = models.CharField(max_length=2000)
+    description = models.CharField(max_length=500, blank=True)
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty means every type")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Never logged, shown once (at creation and rotation).
+    secret = models.CharField(max_length=100, default=new_webhook_secret)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    include_personal_data = models.BooleanField(
+        default=False, help_text="Send email and phone in event data; otherwise they are left out"
+    )
+    # Fan-out position in the brand's feed (sync.selectors.FeedPosition).
+    cursor_txid = models.BigIntegerField(default=0)
+    cursor_id = models.BigIntegerField(default=0)
+    # Since when every attempt has failed (cleared by any success); 5 days of it disables.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.url} ({self.status})"
+
+
+class Delivery(models.Model):
+    """One event (or test message) for one endpoint: the body exactly as signed and sent, kept
+    so every retry sends the same bytes under the same webhook-id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.CharField(max_length=32, unique=True, default=new_delivery_id, editable=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Null for test messages, and once the feed's retention has pruned the event.
+    event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    msg_id = models.CharField(max_length=64, help_text="The webhook-id header: stable across retries")
+    type = models.CharField(max_length=40)
+    # Deliveries with the same contact_ref go out in sequence order; null (test) is unordered.
+    contact_ref = models.BigIntegerField(null=True, blank=True)
+    sequence = models.PositiveBigIntegerField(default=0)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0, help_text="Attempts ever made")
+    # attempt_count when the current round began (creation or redelivery): the retry schedule
+    # counts from here.
+    round_start = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # A worker holds the delivery until then; after it, the worker is presumed dead.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    # Last handed to the broker: the sweeper does not hand it again for a while.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="delivery_unique_endpoint_event"),
+        ]
+        indexes = [
+            # The delivery log, newest first.
+            models.Index(fields=["endpoint", "id"], name="delivery_endpoint_log"),
+            # Per-contact order: is an earlier delivery for this contact still pending?
+            models.Index(
+                fields=["endpoint", "contact_ref", "sequence"],
+                name="delivery_pending_contact",
+                condition=models.Q(status="pending"),
+            ),
+            # The sweeper: what is due.
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_pending_due", condition=models.Q(status="pending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.type} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One HTTP attempt of a delivery, as the delivery log shows it."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        GONE = "gone", "Gone (410): endpoint disabled"
+        REFUSED = "refused", "Refused before sending (address or URL not allowed)"
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.CharField(max_length=1024, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"
