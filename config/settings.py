@@ -180,6 +180,9 @@ PREFERENCE_SESSION_SECONDS = env_int("PREFERENCE_SESSION_SECONDS", 3600, minimum
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
 LINK_REQUEST_RATE = env_rate("LINK_REQUEST_RATE", "3/hour")
 LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
+# A one-click unsubscribe is accepted at once and applied by the worker; each web process asks
+# the worker at most once per this many seconds (beat sweeps the rest every few seconds).
+ONE_CLICK_NUDGE_SECONDS = env_int("ONE_CLICK_NUDGE_SECONDS", 1, minimum=0)
 
 # --- API ------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)

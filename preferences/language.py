@@ -41,12 +41,21 @@ def accept_language(header: str) -> list[str]:
 
 
 def language_for(*, brand: Brand, contact: Contact | None = None, request: HttpRequest | None = None) -> str:
+    return language_pick(
+        locale=contact.locale if contact is not None else "",
+        request=request,
+        default_language=brand.default_language,
+    )
+
+
+def language_pick(*, locale: str, request: HttpRequest | None, default_language: str) -> str:
+    """`language_for` from the bare values: a contact's locale, the request, a brand's default."""
     candidates: list[str] = []
-    if contact is not None and contact.locale:
-        candidates.append(contact.locale)
+    if locale:
+        candidates.append(locale)
     if request is not None:
         candidates.extend(accept_language(request.headers.get("Accept-Language", "")))
-    candidates.append(brand.default_language)
+    candidates.append(default_language)
     for candidate in candidates:
         supported = _supported(candidate)
         if supported is not None:

@@ -241,3 +241,35 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} until {self.until:%Y-%m-%d}"
+
+
+class PendingUnsubscribe(models.Model):
+    """A one-click unsubscribe (RFC 8058) accepted and not yet applied.
+
+    The mailbox provider's POST is answered as soon as this row is durable; a worker applies it
+    within seconds through `preferences.services` (ledger, subscription and outbox in one
+    transaction, dated `requested_at`, so a newer choice made meanwhile still wins), then
+    deletes the row. See `preferences.one_click`.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="pending_unsubscribes", db_index=False
+    )
+    # None: every non-transactional topic on the channel ("unsubscribe from all").
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, null=True, related_name="+", db_index=False)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    requested_at = models.DateTimeField()
+    # Evidence for the ledger event, deleted with the row (and by erasure, like every row
+    # that points at the contact).
+    ip = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    page_url = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        # Erasure deletes by contact; the worker reads oldest first by id.
+        indexes = [models.Index(fields=["contact"], name="pendingunsub_contact")]
+
+    def __str__(self) -> str:
+        return f"one-click unsubscribe of contact {self.contact_id} ({self.channel})"

@@ -54,9 +54,10 @@ from preferences.labels import (
     PROFILE_LABELS,
     PROFILE_WHY,
 )
-from preferences.language import language_for
+from preferences.language import language_for, language_pick
 from preferences.link_mail import manage_link_send
 from preferences.models import HoldStartedBy, Topic
+from preferences.one_click import RECORDED_BY_LINK, one_click_accept, one_click_nudge
 from preferences.page_selectors import (
     Centre,
     brand_and_contact_for_page,
@@ -77,7 +78,6 @@ logger = logging.getLogger(__name__)
 CENTRE = Method.PREFERENCE_CENTRE.value
 ONE_CLICK = Method.ONE_CLICK.value
 RECORDED_BY_CENTRE = "hosted:preference-centre"
-RECORDED_BY_LINK = "hosted:unsubscribe-link"
 RECORDED_BY_CONFIRM = "hosted:confirm-link"
 OFFER_PAUSE_WEEKS = 4
 TEXT_PLAIN = "text/plain; charset=utf-8"
@@ -864,12 +864,48 @@ def _offer_take(request: HttpRequest, target: Target, action: str) -> HttpRespon
     return _render(request, "preferences/unsubscribe_offer_taken.html", context, brand=target.brand)
 
 
+def _one_click_accept(request: HttpRequest, brand_slug: str, token: str) -> HttpResponse | None:
+    """The mailbox provider's POST: accepted durably in one statement and applied by the worker
+    within seconds (preferences.one_click). None for an expired link, which `one_click` answers
+    as before (410 if the contact still exists, else 404)."""
+    ip = _client_ip(request)
+    retry_after = throttle_blocked(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
+    if retry_after is not None:
+        return None  # `one_click` answers the 429 in the brand's language
+    try:
+        claims = token_read(token, kind=LinkKind.UNSUBSCRIBE)
+    except TokenExpired:
+        return None
+    except TokenInvalid:
+        claims = None
+    path = f"/p/{brand_slug}/u/"
+    accepted = (
+        one_click_accept(brand_slug=brand_slug, claims=claims, evidence=_evidence(request, path))
+        if claims
+        else None
+    )
+    if accepted is None:
+        throttle_count(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
+        logger.info("Refused a one-click unsubscribe (token %s) for brand %s", fingerprint(token), brand_slug)
+        raise Http404
+    one_click_nudge()
+    language = language_pick(
+        locale=accepted.locale, request=request, default_language=accepted.default_language
+    )
+    with translation.override(language):
+        return HttpResponse(_("You are unsubscribed."), content_type=TEXT_PLAIN)
+
+
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def one_click(request: HttpRequest, brand_slug: str, token: str) -> HttpResponse:
     """The unsubscribe link. A cookieless `List-Unsubscribe=One-Click` POST (urlencoded or
     multipart) unsubscribes and answers 200, never a redirect, and repeating it changes nothing;
     that is the only request here exempt from CSRF. A GET changes nothing and shows a button."""
+    if _is_one_click(request):
+        accepted = _one_click_accept(request, brand_slug, token)
+        if accepted is not None:
+            return accepted
     brand = _brand(brand_slug)
     verified = _verify(request, brand, token, LinkKind.UNSUBSCRIBE, plain=_is_one_click(request))
     if isinstance(verified, HttpResponse):

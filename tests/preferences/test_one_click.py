@@ -10,6 +10,7 @@ import time_machine
 from django.test import Client
 
 from preferences.models import Hold
+from preferences.one_click import one_click_apply_pending
 from preferences.services import SubscriptionChange, preferences_update
 from tests.preferences.conftest import counts, ledger, outbox, stored
 from tests.preferences.pages import assert_hosted_headers, link
@@ -50,11 +51,18 @@ def subscribed(brand, contact, topics, notice_version):
 
 
 def _post_multipart(client, url):
-    return client.post(url, ONE_CLICK)  # the test client encodes dicts as multipart/form-data
+    """A provider's POST, then the worker's turn (preferences.one_click)."""
+    response = client.post(url, ONE_CLICK)  # the test client encodes dicts as multipart/form-data
+    one_click_apply_pending()
+    return response
 
 
 def _post_urlencoded(client, url):
-    return client.post(url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    one_click_apply_pending()
+    return response
 
 
 @pytest.mark.parametrize("send", [_post_urlencoded, _post_multipart], ids=["urlencoded", "multipart"])
