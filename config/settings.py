@@ -183,6 +183,13 @@ LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
 # A one-click unsubscribe is accepted at once and applied by the worker; each web process asks
 # the worker at most once per this many seconds (beat sweeps the rest every few seconds).
 ONE_CLICK_NUDGE_SECONDS = env_int("ONE_CLICK_NUDGE_SECONDS", 1, minimum=0)
+# Downloading, erasing or changing the email address on the hosted page needs a single-use
+# code sent by email: valid for at most 10 minutes (ASVS 6.5.5), dead after a few wrong tries.
+STEP_UP_CODE_MINUTES = env_int("STEP_UP_CODE_MINUTES", 10, minimum=1)
+if STEP_UP_CODE_MINUTES > 10:
+    raise ImproperlyConfigured("STEP_UP_CODE_MINUTES must be 10 or less.")
+STEP_UP_MAX_ATTEMPTS = env_int("STEP_UP_MAX_ATTEMPTS", 5, minimum=1)
+STEP_UP_CODES_PER_HOUR = env_int("STEP_UP_CODES_PER_HOUR", 5, minimum=1)
 
 # --- API ------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)

@@ -273,3 +273,31 @@ class PendingUnsubscribe(models.Model):
 
     def __str__(self) -> str:
         return f"one-click unsubscribe of contact {self.contact_id} ({self.channel})"
+
+
+class StepUpAction(models.TextChoices):
+    EXPORT = "export", "Download my data"
+    ERASE = "erase", "Delete my data"
+    EMAIL = "email", "Change my email address"
+
+
+class StepUpCode(models.Model):
+    """A single-use code, valid for minutes, that a sensitive action on the hosted page needs
+    (ASVS 6.5.1, 6.5.5): a forwarded manage link alone cannot export, erase or take over the
+    address. Only an HMAC of the code is kept. See `preferences.step_up`."""
+
+    id = models.BigAutoField(primary_key=True)
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="step_up_codes")
+    action = models.CharField(max_length=10, choices=StepUpAction.choices)
+    code_hmac = models.CharField(max_length=64)
+    # For a change of address: the new address, where the code went (it proves the person
+    # reads it). Deleted with the row, and by erasure like every row that points at the contact.
+    new_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.action} code for contact {self.contact_id}"
