@@ -22,11 +22,16 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 var:
 	mkdir -p var
 
+# make run: the web process, a Celery worker and Celery beat (config/launcher.py), with the
+# broker in var/broker (kombu's filesystem transport) and SQLite in var/. Ctrl-C stops all three.
+RUN_ENV = DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
+	WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true}
+
 run: $(VENV)/.synced | var
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py issue_link --brand demo --contact cust-42 --kind manage
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver "127.0.0.1:$(PORT)"
+	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py issue_link --brand demo --contact cust-42 --kind manage
+	$(RUN_ENV) exec $(PY) -m config.launcher --addr "127.0.0.1:$(PORT)"
 
 test: $(VENV)/.synced | var
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -112,18 +112,61 @@ else:
     raise ImproperlyConfigured(f"CACHE_URL must be locmem:// or redis://…, not {CACHE_URL!r}")
 
 # --- Celery ---------------------------------------------------------------
+# `make run`: kombu's filesystem transport, a folder under var/ (no server). Production: Redis.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "broker"
+    # FILESYSTEM_BROKER_DIR: a second checkout or test run on this machine keeps its own queue.
+    BROKER_DIR = Path(env_str("FILESYSTEM_BROKER_DIR", "") or VAR_DIR / "broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue),
-        "data_folder_out": str(_queue),
-        "processed_folder": str(_queue / "processed"),
+        # One folder is both in and out: web, worker and beat of this checkout share it.
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        # Fanout bindings (remote control); kombu's default is a folder in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
+        # The worker lists the folder this often when idle (kombu's default is 1 s).
+        "polling_interval": 0.1,
     }
+    # kombu does not create them, and a publish into a missing folder fails.
+    for _folder in ("queue", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "") or str(
+    VAR_DIR / "celerybeat-schedule"
+)
+# Periodic tasks (run by `celery -A config beat`). Each expires after one interval, so a beat
+# that runs while no worker does leaves no backlog of identical sweeps behind.
+DELIVERIES_SWEEP_SECONDS = env_int("DELIVERIES_SWEEP_SECONDS", 2, minimum=1)
+ONE_CLICK_SWEEP_SECONDS = env_int("ONE_CLICK_SWEEP_SECONDS", 5, minimum=1)
+HOLDS_END_EXPIRED_SECONDS = env_int("HOLDS_END_EXPIRED_SECONDS", 60, minimum=1)
+EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
+    "deliveries-sweep": {
+        "task": "sync.tasks.deliveries_sweep",
+        "schedule": float(DELIVERIES_SWEEP_SECONDS),
+        "options": {"expires": DELIVERIES_SWEEP_SECONDS},
+    },
+    # Applies one-click unsubscribes whose nudge was lost (ONE_CLICK_NUDGE_SECONDS covers the rest).
+    "one-click-apply": {
+        "task": "preferences.tasks.one_click_apply",
+        "schedule": float(ONE_CLICK_SWEEP_SECONDS),
+        "options": {"expires": ONE_CLICK_SWEEP_SECONDS},
+    },
+    "holds-end-expired": {
+        "task": "preferences.tasks.holds_end_expired",
+        "schedule": float(HOLDS_END_EXPIRED_SECONDS),
+        "options": {"expires": HOLDS_END_EXPIRED_SECONDS},
+    },
+    # Drops feed events older than EVENT_RETENTION_DAYS.
+    "events-prune": {
+        "task": "sync.tasks.events_prune",
+        "schedule": float(EVENTS_PRUNE_SECONDS),
+        "options": {"expires": EVENTS_PRUNE_SECONDS},
+    },
+}
 
 # --- Email -------------------------------------------------------------------
 globals().update(email_settings(env_str("EMAIL_URL", "console://")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from preferences import services
 from preferences.one_click import one_click_apply_pending
 
 
@@ -11,3 +12,12 @@ from preferences.one_click import one_click_apply_pending
 def one_click_apply() -> int:
     """Apply accepted one-click unsubscribes (nudged after each request, and swept by beat)."""
     return one_click_apply_pending()
+
+
+@shared_task(name="preferences.tasks.holds_end_expired")
+def holds_end_expired() -> int:
+    """End holds whose `until` has passed (beat, every HOLDS_END_EXPIRED_SECONDS).
+
+    One batch per run; the next run picks up the rest. Returns how many holds it ended.
+    """
+    return services.holds_end_expired()

@@ -43,3 +43,18 @@ def test_api_404_for_unknown_path_does_not_500(client, db):
 def test_admin_login_is_not_under_no_referrer(client, db):
     """Under no-referrer, browsers post `Origin: null`, which the admin's CSRF check refuses."""
     assert client.get("/admin/login/")["Referrer-Policy"] == "same-origin"
+
+
+def test_readyz_reports_a_missing_filesystem_broker_folder(client, db, settings, tmp_path):
+    """The filesystem transport (make run) always "connects"; the folder is what can be gone."""
+    folders = {key: str(tmp_path / key) for key in ("data_folder_in", "data_folder_out", "control_folder")}
+    for folder in folders.values():
+        (tmp_path / folder).mkdir()
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = folders
+    assert client.get("/readyz").json()["checks"]["broker"] == "ok"
+
+    (tmp_path / "data_folder_in").rmdir()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == "unreachable"
