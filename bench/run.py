@@ -64,6 +64,10 @@ READ_RATIO_TARGET = 0.70
 WRITE_RATIO_TARGET = 0.30
 PAGE_RATIO_TARGET = 0.30  # issue 3: the preference centre vs ceiling_constant
 ONE_CLICK_RATIO_TARGET = 0.50  # issue 3: the one-click POST vs ceiling_insert
+FEED_EVENTS = _env_int("BENCH_FEED_EVENTS", 1_000_000)
+FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
+FEED_RATE_TARGET = 20_000  # issue 4: events/s paging through 1,000,000 events
+FEED_LABEL = f"GET /api/v1/events?limit={FEED_PAGE}&after={{cursor}} (changes feed)"
 READ_P99_MS = 50.0
 WRITE_P99_MS = 200.0
 SCALE_TOLERANCE = 0.10
@@ -279,6 +283,7 @@ class QueryCase:
     body: str | None = None
     content_type: str = "application/json"
     api: bool = True  # sends the API key
+    token: str | None = None  # another API key than the seeded one
     cookie: str | None = None  # a Cookie header
 
 
@@ -299,7 +304,7 @@ def count_queries(seeded: Any, extra: list[QueryCase]) -> list[QueryCount]:
     for case in cases:
         headers: dict[str, str] = {}
         if case.api:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {seeded.raw_key}"
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {case.token or seeded.raw_key}"
         if case.cookie:
             headers["HTTP_COOKIE"] = case.cookie
         client = Client(**headers)
@@ -555,6 +560,96 @@ def consent_body(seeded: Any) -> dict[str, Any]:
     }
 
 
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def read_feed(port: int, token: str, *, brand_id: int, limit: int = FEED_PAGE) -> dict[str, Any]:
+    """Page through the whole changes feed as one consumer does: GET /api/v1/events?limit=…,
+    then `after=next_cursor` until has_more is false, one request at a time.
+
+    The rate is every event over the wall time of the whole walk, the consumer's JSON parsing
+    included; a page's latency is from sending its request to the last byte of its body. Then
+    checks what the feed promises: every event up to the last cursor exactly once (the same ids
+    as the database holds there, none twice) and each contact's events in sequence order.
+    """
+    import http.client
+
+    from bench import seed
+    from config.api import decode_cursor_parts
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # reconnects as needed
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    latencies: list[float] = []
+    ids: list[str] = []
+    order: list[tuple[str, int]] = []
+    after: str | None = None
+    received = 0
+    started = time.perf_counter()
+    while True:
+        path = f"/api/v1/events?limit={limit}" + (f"&after={after}" if after else "")
+        sent = time.perf_counter()
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        content = response.read()
+        latencies.append(time.perf_counter() - sent)
+        if response.status != 200:
+            raise HarnessError(f"GET {path} answered {response.status}: {content[:500]!r}")
+        received += len(content)
+        page = json.loads(content)
+        for event in page["events"]:
+            ids.append(event["id"])
+            order.append((event["data"]["contact"], event["data"]["sequence"]))
+        after = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    seconds = time.perf_counter() - started
+    connection.close()
+    last: dict[str, int] = {}
+    out_of_order = 0
+    for contact, sequence in order:
+        if sequence <= last.get(contact, -1):
+            out_of_order += 1
+        last[contact] = sequence
+    seen = set(ids)
+    distinct = len(seen)
+    end = decode_cursor_parts(after or "", count=2)
+    stored = seed.feed_event_ids(brand_id, upto=(end[0], end[1]))
+    expected = len(stored)
+    missing, unknown = len(stored - seen), len(seen - stored)
+    del seen, stored
+    result = {
+        "events": len(ids),
+        "expected_events": expected,
+        "brand_events": seed.brand_events(brand_id),
+        "distinct_ids": distinct,
+        "duplicates": len(ids) - distinct,
+        "missing": missing,
+        "unknown": unknown,
+        "out_of_order": out_of_order,
+        "exactly_once": len(ids) == expected == distinct and not (missing or unknown),
+        "pages": len(latencies),
+        "limit": limit,
+        "seconds": round(seconds, 2),
+        "events_per_second": round(len(ids) / seconds, 1),
+        "bytes": received,
+        "latency_ms": {
+            "p50": round(_percentile(latencies, 0.50) * 1000, 2),
+            "p90": round(_percentile(latencies, 0.90) * 1000, 2),
+            "p99": round(_percentile(latencies, 0.99) * 1000, 2),
+            "max": round(max(latencies) * 1000, 2),
+        },
+    }
+    log(
+        f"  {'feed_1m':<20} {result['events_per_second']:8.0f} events/s   {result['pages']:,} pages in "
+        f"{seconds:.1f} s   p50 {result['latency_ms']['p50']:6.2f} ms   "
+        f"p99 {result['latency_ms']['p99']:6.2f} ms"
+        f"   {len(ids):,} events ({distinct:,} distinct, {expected:,} in the database)"
+    )
+    return result
+
+
 # --- Report ------------------------------------------------------------------------------------
 
 
@@ -566,7 +661,7 @@ class Check:
     passed: bool
 
 
-def evaluate(by_name: dict[str, Scenario], ledger: dict[str, Any]) -> list[Check]:
+def evaluate(by_name: dict[str, Scenario], ledger: dict[str, Any], feed: dict[str, Any]) -> list[Check]:
     checks = []
     read, read_ceiling = by_name["consents_get_10k"], by_name["ceiling_read"]
     write, write_ceiling = by_name["consents_post"], by_name["ceiling_insert"]
@@ -638,6 +733,26 @@ def evaluate(by_name: dict[str, Scenario], ledger: dict[str, Any]) -> list[Check
             bool(ledger.get("ok")),
         )
     )
+    if feed:
+        rate = float(feed["events_per_second"])
+        checks.append(
+            Check(
+                "feed_1m",
+                f">= {FEED_RATE_TARGET:,} events/s",
+                f"{rate:,.0f} events/s",
+                rate >= FEED_RATE_TARGET,
+            )
+        )
+        checks.append(
+            Check(
+                "feed_1m",
+                "every event exactly once, each contact's in sequence order",
+                f"{feed['events']:,} events, {feed['distinct_ids']:,} distinct, "
+                f"{feed['expected_events']:,} in the database, {feed['missing']} missing, "
+                f"{feed['unknown']} unknown, {feed['out_of_order']} out of order",
+                bool(feed["exactly_once"]) and not feed["out_of_order"],
+            )
+        )
     return checks
 
 
@@ -650,7 +765,34 @@ CEILING_OF = {
 }
 
 
-def table(scenarios: list[Scenario], checks: list[Check]) -> str:
+def feed_table(feed: dict[str, Any], checks: list[Check], statements: int | None) -> list[str]:
+    own = [c for c in checks if c.scenario == "feed_1m"]
+    rows = [
+        ("scenario", "events", "pages", "events/s", "p50 ms", "p99 ms", "SQL/page", "target", "result"),
+        (
+            "feed_1m",
+            f"{feed['events']:,}",
+            f"{feed['pages']:,}",
+            f"{feed['events_per_second']:,.0f}",
+            f"{feed['latency_ms']['p50']:.2f}",
+            f"{feed['latency_ms']['p99']:.2f}",
+            "-" if statements is None else str(statements),
+            own[0].target if own else "-",
+            "PASS" if own and all(c.passed for c in own) else "FAIL",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return lines
+
+
+def table(
+    scenarios: list[Scenario],
+    checks: list[Check],
+    feed: dict[str, Any] | None = None,
+    feed_statements: int | None = None,
+) -> str:
     by_name = {s.name: s for s in scenarios}
     rows = [("scenario", "ledger rows", "req/s", "p50 ms", "p99 ms", "vs ceiling", "target", "result")]
     for scenario in scenarios:
@@ -679,6 +821,8 @@ def table(scenarios: list[Scenario], checks: list[Check]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    if feed:
+        lines += ["", *feed_table(feed, checks, feed_statements)]
     lines.append("")
     lines.append("Checks:")
     for check in checks:
@@ -723,6 +867,7 @@ def run() -> dict[str, Any]:
     from django.db import connection
 
     from bench import seed
+    from config.api import encode_cursor
 
     step = time.monotonic()
     migrate(notes)
@@ -771,6 +916,16 @@ def run() -> dict[str, Any]:
         ),
     ]
 
+    feed_token = seed.feed_key(seeded)
+    page_cases.append(
+        QueryCase(
+            FEED_LABEL,
+            "get",
+            f"/api/v1/events?limit={FEED_PAGE}&after={encode_cursor(0, 0)}",
+            200,
+            token=feed_token,
+        )
+    )
     counts = count_queries(seeded, page_cases)
     log("bench: SQL per request (warm, in-process):")
     log(query_report(counts))
@@ -844,6 +999,8 @@ def run() -> dict[str, Any]:
     server = Server(port, env)
     fill: dict[str, Any] = {}
     ledger: dict[str, Any] = {}
+    feed_fill: dict[str, Any] = {}
+    feed: dict[str, Any] = {}
     try:
         server.start()
         log(
@@ -879,11 +1036,24 @@ def run() -> dict[str, Any]:
                     f"bench: verify_ledger after the write loads: {'ok' if ledger['ok'] else 'FAILED'} "
                     f"({ledger['events']:,} events, {ledger['seconds']} s) {'; '.join(ledger['problems'])}"
                 )
+        if FEED_EVENTS > 0:
+            # Last, so the million events weigh on no other scenario.
+            step = time.monotonic()
+            feed_fill = seed.fill_events(total=FEED_EVENTS, seeded=seeded, pages=pages)
+            connection.close()
+            log(
+                f"bench: {feed_fill['inserted']:,} synthetic outbox events "
+                f"({feed_fill['transactions']:,} transactions, {feed_fill['contacts']:,} contacts) added in "
+                f"{time.monotonic() - step:.1f} s; the brand's feed holds {feed_fill['events']:,}"
+            )
+            feed = read_feed(port, feed_token, brand_id=seeded.brand_id)
+            connection.close()
     finally:
         server.stop()
 
-    checks = evaluate(by_name, ledger)
-    report_table = table(scenarios, checks)
+    checks = evaluate(by_name, ledger, feed)
+    feed_statements = next((c.statements for c in counts if c.endpoint == FEED_LABEL), None)
+    report_table = table(scenarios, checks, feed, feed_statements)
     return {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
@@ -915,6 +1085,7 @@ def run() -> dict[str, Any]:
             "raw_key": "(not recorded)",
             "pages": asdict(pages),
             "ledger_fill": fill,
+            "feed_fill": feed_fill,
         },
         "ledger_verification_after_writes": ledger,
         "queries_per_request": [asdict(count) for count in counts],
@@ -933,6 +1104,16 @@ def run() -> dict[str, Any]:
             }
             for s in scenarios
         ],
+        "feed": {
+            "name": "feed_1m",
+            "request": f"GET /api/v1/events?limit={FEED_PAGE}&after=<next_cursor>, one at a time, "
+            "until has_more is false",
+            "client": "http.client in the harness process, json.loads of every page",
+            "sql_statements_per_page": feed_statements,
+            **feed,
+        }
+        if feed
+        else None,
         "checks": [asdict(check) for check in checks],
         "notes": notes,
         "table": report_table,

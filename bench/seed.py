@@ -477,3 +477,217 @@ def fill_ledger(*, total: int, seeded: Seeded) -> dict[str, Any]:
         "foreign_key_checks_skipped": skip_fk_checks,
         "contacts_with_events": ConsentEvent.objects.values("contact_id").distinct().count(),
     }
+
+
+# --- The changes feed ---------------------------------------------------------------------------
+
+# One block of 8 events in 5 transactions, each transaction one contact's change as the services
+# write it: a grant (1 event), a topic subscription (1), a one-click unsubscribe that withdraws
+# the purpose (2), a cadence change (1), and an "unsubscribe from all email" (3).
+FEED_BLOCK = 8
+FEED_TRANSACTIONS_PER_BLOCK = 5
+
+FEED_SQL = """
+WITH g AS (
+    SELECT g, g / 8 AS block, g %% 8 AS slot FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
+),
+shaped AS (
+    SELECT
+        g, block,
+        (ARRAY[0, 1, 2, 2, 3, 4, 4, 4])[slot + 1] AS txn,      -- the transaction within the block
+        (ARRAY[0, 0, 0, 1, 0, 0, 1, 2])[slot + 1] AS part,     -- the event within the transaction
+        (ARRAY[1, 1, 2, 2, 1, 3, 3, 3])[slot + 1] AS size,     -- events in the transaction
+        (ARRAY['consent.granted', 'preferences.updated', 'consent.withdrawn', 'preferences.updated',
+               'preferences.updated', 'consent.withdrawn', 'preferences.updated',
+               'contact.unsubscribed'])[slot + 1] AS type
+    FROM g
+),
+numbered AS (
+    SELECT
+        s.*,
+        block * 5 + txn AS k,                                           -- the transaction's number
+        (block %% %(slots)s) * 5 + txn AS who,                          -- the contact's number
+        (block / %(slots)s) * size + part + 1 AS seq,                   -- its sequence, per contact
+        %(anchor)s::timestamptz - make_interval(secs => (%(transactions)s - (block * 5 + txn)) * 2.0)
+            AS at
+    FROM shaped AS s
+),
+filled AS (
+    SELECT
+        n.*,
+        'feed-' || who AS subject,
+        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_iso
+    FROM numbered AS n
+)
+INSERT INTO sync_event (id, public_id, brand_id, type, contact_ref, subject, sequence, data, occurred_at,
+                        created_at, txid)
+SELECT
+    %(first_id)s + g, gen_random_uuid(), %(brand)s, type, %(first_ref)s + who, subject, seq,
+    jsonb_build_object('contact', subject, 'sequence', seq, 'occurred_at', at_iso) || CASE
+        WHEN type = 'consent.granted' THEN jsonb_build_object(
+            'purpose', %(purpose)s, 'state', 'granted', 'valid_for_processing', true,
+            'event_id', gen_random_uuid()::text, 'notice_version', %(notice_version)s, 'expires_at', NULL)
+        WHEN type = 'consent.withdrawn' THEN jsonb_build_object(
+            'purpose', %(purpose)s, 'state', 'withdrawn', 'valid_for_processing', false,
+            'event_id', gen_random_uuid()::text, 'notice_version', NULL, 'expires_at', NULL)
+        WHEN type = 'contact.unsubscribed' THEN jsonb_build_object('channel', 'email', 'scope', 'all')
+        WHEN txn = 1 THEN jsonb_build_object(
+            'subscriptions', jsonb_build_array(jsonb_build_object(
+                'topic', %(topic)s, 'channel', 'email', 'status', 'subscribed', 'cadence', 'weekly')),
+            'unsubscribed_all', '{}'::jsonb)
+        WHEN txn = 3 THEN jsonb_build_object(
+            'subscriptions', jsonb_build_array(jsonb_build_object(
+                'topic', %(topic)s, 'channel', 'email', 'status', 'subscribed', 'cadence', 'monthly')),
+            'unsubscribed_all', '{}'::jsonb)
+        WHEN txn = 2 THEN jsonb_build_object(
+            'subscriptions', jsonb_build_array(jsonb_build_object(
+                'topic', %(topic)s, 'channel', 'email', 'status', 'unsubscribed', 'cadence', NULL)),
+            'unsubscribed_all', '{}'::jsonb)
+        ELSE jsonb_build_object(
+            'subscriptions', jsonb_build_array(
+                jsonb_build_object(
+                    'topic', %(topic)s, 'channel', 'email', 'status', 'unsubscribed', 'cadence', NULL),
+                jsonb_build_object(
+                    'topic', %(topic)s, 'channel', 'sms', 'status', 'subscribed', 'cadence', 'monthly')),
+            'unsubscribed_all', jsonb_build_object('email', true))
+    END,
+    at, at,
+    %(txid_low)s + k::bigint * %(txid_span)s / %(transactions)s
+FROM filled
+"""
+
+# Non-constraint indexes of the outbox: dropped for the bulk insert, rebuilt from their own
+# definitions afterwards.
+EVENT_SECONDARY_INDEXES_SQL = SECONDARY_INDEXES_SQL.replace(
+    "IN ('consent_consentevent', 'consent_consentevidence')", f"IN ('{Event._meta.db_table}')"
+)
+
+
+def feed_key(seeded: Seeded) -> str:
+    """A second API key of the bench brand, with the one scope the changes feed needs."""
+    issued = api_key_create(
+        brand=Brand.objects.get(pk=seeded.brand_id), scopes=[Scope.EVENTS_READ], name="bench feed"
+    )
+    return issued.raw_key
+
+
+def _insert_events(params: dict[str, Any], skip_triggers: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as conn:
+        conn.execute("SET synchronous_commit TO off")
+        if skip_triggers:
+            # Superuser only: skips the per-row feed-order trigger (sync 0003), whose only job,
+            # keeping each contact's txids in sequence order, the generated rows already do.
+            conn.execute("SET session_replication_role = replica")
+        conn.execute(FEED_SQL, params)
+
+
+def brand_events(brand_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {Event._meta.db_table} WHERE brand_id = %s", [brand_id])
+        return int(cursor.fetchone()[0])
+
+
+def feed_event_ids(brand_id: int, *, upto: tuple[int, int]) -> set[str]:
+    """The public ids of the brand's events at or before feed position `upto` (txid, id)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT public_id::text FROM {Event._meta.db_table} "
+            "WHERE brand_id = %s AND (txid, id) <= (%s, %s)",
+            [brand_id, *upto],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def fill_events(*, total: int, seeded: Seeded, pages: SeededPages) -> dict[str, Any]:
+    """Add `total` synthetic outbox events to the bench brand, for the changes-feed scenario.
+
+    Bulk SQL (generate_series). The rows look like what the services write: blocks of 8 events
+    in 5 transactions (a grant; a subscription; a one-click unsubscribe: withdrawal and
+    preferences.updated; a cadence change; unsubscribe-all: withdrawal, preferences.updated and
+    contact.unsubscribed), with the same `data` keys and values as consent_record and
+    preferences_update put there. Each transaction is one contact's; every contact gets about
+    ten events with increasing sequence, unique (contact_ref, sequence).
+
+    txid: the events of one transaction share one, increasing with the transaction (and ids
+    with it). The feed only returns events whose txid is below the xmin of its snapshot, and a
+    contact's events must come in sequence order, so the txids are spread over [3, xmin) of
+    now (interleaved with the real events, ordered with them by (txid, id)) and belong to
+    contacts of their own (contact_ref after every real contact; it is not a foreign key).
+    When the server has handed out fewer transaction ids than there are transactions to spread,
+    neighbouring transactions share a txid (larger groups; the feed's order is unchanged).
+    """
+    started = time.monotonic()
+    before = brand_events(seeded.brand_id)
+    transactions = (total // FEED_BLOCK) * FEED_TRANSACTIONS_PER_BLOCK + [0, 1, 2, 3, 3, 4, 5, 5][
+        total % FEED_BLOCK
+    ]
+    slots = max(1, -(-total // FEED_BLOCK) // 6)  # contacts per transaction kind: ~10 events each
+    with connection.cursor() as cursor:
+        skip_triggers = _is_superuser(cursor)
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Event._meta.db_table}")
+        first_id = int(cursor.fetchone()[0]) + 1
+        cursor.execute("SELECT coalesce(max(id), 0) FROM consent_contact")
+        first_ref = int(cursor.fetchone()[0]) + 1
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        xmin = int(cursor.fetchone()[0])
+        cursor.execute("SELECT now()")
+        anchor = cursor.fetchone()[0]
+        cursor.execute(EVENT_SECONDARY_INDEXES_SQL)
+        indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    txid_low = 3  # FirstNormalTransactionId
+    base = {
+        "brand": seeded.brand_id,
+        "slots": slots,
+        "transactions": transactions,
+        "anchor": anchor,
+        "first_id": first_id,
+        "first_ref": first_ref,
+        "purpose": seeded.purpose_slug,
+        "notice_version": seeded.notice_version_public_id,
+        "topic": pages.topic_slug,
+        "txid_low": txid_low,
+        "txid_span": max(1, xmin - txid_low),  # every txid < xmin
+    }
+    step = -(-total // FILL_PARALLELISM)
+    step += -step % FEED_BLOCK  # whole blocks per connection
+    ranges = [(first, min(first + step, total) - 1) for first in range(0, total, step)]
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        futures = [
+            pool.submit(_insert_events, {**base, "first": first, "last": last}, skip_triggers)
+            for first, last in ranges
+        ]
+        for future in futures:
+            future.result()
+    inserted = time.monotonic() - started
+    with transaction.atomic(), connection.cursor() as cursor:
+        for _name, definition in indexes:
+            cursor.execute(definition)
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM sync_event))",
+            [Event._meta.db_table],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {Event._meta.db_table}")
+        with contextlib.suppress(Exception):
+            cursor.execute("CHECKPOINT")
+        cursor.execute(
+            f"SELECT count(DISTINCT txid), count(DISTINCT contact_ref) FROM {Event._meta.db_table} "
+            "WHERE id >= %s",
+            [first_id],
+        )
+        distinct_txids, contacts = cursor.fetchone()
+    return {
+        "events_before": before,
+        "inserted": total,
+        "events": brand_events(seeded.brand_id),
+        "transactions": int(distinct_txids),
+        "contacts": int(contacts),
+        "txid_range": [txid_low, xmin - 1],
+        "insert_seconds": round(inserted, 1),
+        "seconds": round(time.monotonic() - started, 1),
+        "triggers_skipped": skip_triggers,
+    }

@@ -13,6 +13,7 @@ from django.db.models.expressions import Col
 
 from brands.models import Brand
 from sync.models import Event
+from sync.serializers import EVENT_JSON_SQL, event_json
 
 
 class FeedPosition(NamedTuple):
@@ -85,20 +86,71 @@ def events_feed(*, brand: Brand, after: FeedPosition, limit: int, types: Collect
 
     One statement, so the page, the horizon and the tail (below) come from one snapshot.
     """
+    rows, next_position, has_more = _feed_rows(
+        brand=brand, after=after, limit=limit, types=types, columns=[str(f.column) for f in _FEED_FIELDS]
+    )
+    converters = _converters()
+    events = []
+    for row in rows:
+        values = list(row)
+        for index, found, column in converters:
+            for convert in found:
+                values[index] = convert(values[index], column, connection)
+        events.append(FeedEvent(*values[4:]))
+    return FeedPage(events=events, next_position=next_position, has_more=has_more)
+
+
+@dataclass(frozen=True)
+class FeedJsonPage:
+    events: list[str]  # each event's JSON text (sync.serializers.event_json)
+    next_position: FeedPosition
+    has_more: bool
+
+
+def events_feed_json(
+    *, brand: Brand, after: FeedPosition, limit: int, types: Collection[str] = ()
+) -> FeedJsonPage:
+    """events_feed's page (the same statement, order and horizon) with each event as the JSON
+    text the API answers: on PostgreSQL built by the database (sync.serializers.EVENT_JSON_SQL),
+    so the API's hot path neither parses nor encodes an event in Python."""
+    if connection.vendor != "postgresql":
+        page = events_feed(brand=brand, after=after, limit=limit, types=types)
+        return FeedJsonPage(
+            events=[
+                event_json(public_id=e.public_id, type=e.type, created_at=e.created_at, data=e.data)
+                for e in page.events
+            ],
+            next_position=page.next_position,
+            has_more=page.has_more,
+        )
+    rows, next_position, has_more = _feed_rows(
+        brand=brand, after=after, limit=limit, types=types, columns=[f"{EVENT_JSON_SQL} AS body"]
+    )
+    return FeedJsonPage(events=[row[4] for row in rows], next_position=next_position, has_more=has_more)
+
+
+def _feed_rows(
+    *, brand: Brand, after: FeedPosition, limit: int, types: Collection[str], columns: list[str]
+) -> tuple[list[tuple[Any, ...]], FeedPosition, bool]:
+    """The one statement of the feed (see events_feed): up to `limit` rows of (tail txid, tail id,
+    txid, id, *columns) in feed order, where the next page starts, and whether one is ready.
+
+    `columns` are SQL over the sync_event row, each a column name or an expression with an
+    alias (`… AS name`); never anything from a request."""
     where = "brand_id = %s AND (txid, id) > (%s, %s)"
     if connection.vendor == "postgresql":
         where += " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
     type_filter = f" AND type IN ({', '.join(['%s'] * len(types))})" if types else ""
     position = [brand.pk, after.txid, after.id]
     params: list[Any] = [*position, *position, *types, limit + 1]
-    names = [str(field.column) for field in _FEED_FIELDS]
+    names = [column.rsplit(" AS ", 1)[-1] for column in columns]
     # The tail is the last ready event of any type: when a type filter leaves the page short,
     # the next page may start there, so polling for a rare type does not scan the same skipped
     # events again and again. No tail, no page; a tail and no page give one row of NULLs.
     sql = (
         f"WITH tail AS (SELECT txid, id FROM {_table} WHERE {where} "  # noqa: S608 (names from the model)
         "ORDER BY txid DESC, id DESC LIMIT 1), "
-        f"page AS (SELECT txid, id, {', '.join(names)} FROM {_table} WHERE {where}{type_filter} "
+        f"page AS (SELECT txid, id, {', '.join(columns)} FROM {_table} WHERE {where}{type_filter} "
         "ORDER BY txid, id LIMIT %s) "
         f"SELECT tail.txid, tail.id, page.txid, page.id, {', '.join(f'page.{n}' for n in names)} "
         "FROM tail LEFT JOIN page ON 1 = 1 ORDER BY page.txid, page.id"
@@ -107,20 +159,12 @@ def events_feed(*, brand: Brand, after: FeedPosition, limit: int, types: Collect
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
-        return FeedPage(events=[], next_position=after, has_more=False)
+        return [], after, False
     tail = FeedPosition(rows[0][0], rows[0][1])
     page = [row for row in rows if row[3] is not None]
     has_more = len(page) > limit
     page = page[:limit]
-    converters = _converters()
-    events = []
-    for row in page:
-        values = list(row)
-        for index, found, column in converters:
-            for convert in found:
-                values[index] = convert(values[index], column, connection)
-        events.append(FeedEvent(*values[4:]))
     # After a full page, the next one starts after its last event; otherwise at the tail, which
     # is that event or a later one the type filter skipped.
     next_position = FeedPosition(page[-1][2], page[-1][3]) if has_more else tail
-    return FeedPage(events=events, next_position=next_position, has_more=has_more)
+    return page, next_position, has_more

@@ -154,6 +154,47 @@ def test_an_empty_feed_still_hands_out_a_cursor_to_poll_from(feed, brand):
     assert [e["id"] for e in page(feed, after=body["next_cursor"])["events"]] == [str(first.public_id)]
 
 
+def test_an_event_reads_back_as_written_whatever_its_data_and_timestamp(feed, brand):
+    # On PostgreSQL the database writes each event's JSON (sync.serializers.EVENT_JSON_SQL); it
+    # must say what event_payload says, for any data and either form of timestamp.
+    tricky = {
+        "text": 'quote " backslash \\ slash / tab \t newline \n',
+        "unicode": "Zoë, 東京, 🎉",
+        "separators": "a\u2028b\u2029c",
+        "nested": {"list": [1, 2.5, -0.001, None, True, False], "empty": {}, "none": []},
+        "big": 2**53 + 1,
+    }
+    whole = record(brand, 1, 1, **tricky)
+    fraction = record(brand, 1, 2, EventType.PREFERENCES_UPDATED, note="x")
+    Event.objects.filter(pk=whole.pk).update(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    Event.objects.filter(pk=fraction.pk).update(created_at=datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=UTC))
+
+    settle()
+    response = feed.get(URL)
+
+    assert response.status_code == 200
+    events = response.json()["events"]
+    assert [list(event) for event in events] == [["id", "type", "timestamp", "data"]] * 2
+    assert events == [
+        {
+            "id": str(whole.public_id),
+            "type": "consent.granted",
+            "timestamp": "2026-01-02T03:04:05Z",
+            "data": {"contact": "cust-1", "sequence": 1, **tricky},
+        },
+        {
+            "id": str(fraction.public_id),
+            "type": "preferences.updated",
+            "timestamp": "2026-01-02T03:04:05.000060Z",
+            "data": {"contact": "cust-1", "sequence": 2, "note": "x"},
+        },
+    ]
+    # As DRF's JSONRenderer writes them: the line separators escaped, other text as UTF-8.
+    assert "\u2028".encode() not in response.content
+    assert b"\\u2028" in response.content
+    assert "東京".encode() in response.content
+
+
 def test_the_database_fills_txid_and_the_lean_insert_leaves_it_alone(brand):
     into, params = insert_parts(
         event_build(
