@@ -246,6 +246,21 @@ CONSENT_CLOCK_SKEW_SECONDS = env_int("CONSENT_CLOCK_SKEW_SECONDS", 300, minimum=
 # Days the changes feed keeps outbox events (sync.services.events_prune); the ledger is kept.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 
+# --- Webhooks ---------------------------------------------------------------
+# Deliver to http:// URLs and to private, loopback and link-local addresses. Only for
+# development and tests (on by default when DEBUG is): in production receivers are public HTTPS.
+# Cloud metadata addresses are refused even then.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# Seconds one delivery attempt may take (connect, send, answer).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
+# Deliveries in flight at once per endpoint, so a slow receiver cannot take every worker.
+WEBHOOK_MAX_IN_FLIGHT = env_int("WEBHOOK_MAX_IN_FLIGHT", 4, minimum=1)
+# Days of nothing but failed attempts before an endpoint is disabled and its owners are told.
+WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5, minimum=1)
+# Seconds a process remembers which endpoints a brand has (changes clear it in a shared cache;
+# the sweeper catches up on anything a stale entry missed).
+WEBHOOK_ENDPOINT_CACHE_SECONDS = env_int("WEBHOOK_ENDPOINT_CACHE_SECONDS", 30, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["brands.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["brands.auth.HasScopes"],
@@ -275,7 +290,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request's URL at INFO; a webhook URL may carry the receiver's token.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 # Link tokens in request paths (404s, runserver's request lines) are logged as fingerprints.
 LOGGING["filters"] = {"redact_link_tokens": {"()": "config.logfilters.RedactLinkTokens"}}

@@ -38,6 +38,24 @@ api_v1 = [
         name="unsubscribe-headers",
     ),
     path("events", sync_api.EventFeedApi.as_view(), name="events"),
+    path("endpoints", sync_api.EndpointListApi.as_view(), name="endpoints"),
+    path("endpoints/<str:endpoint_id>", sync_api.EndpointApi.as_view(), name="endpoint"),
+    path(
+        "endpoints/<str:endpoint_id>/rotate-secret",
+        sync_api.EndpointSecretRotateApi.as_view(),
+        name="endpoint-rotate-secret",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/deliveries",
+        sync_api.EndpointDeliveriesApi.as_view(),
+        name="endpoint-deliveries",
+    ),
+    path(
+        "endpoints/<str:endpoint_id>/redeliver",
+        sync_api.EndpointRedeliverApi.as_view(),
+        name="endpoint-redeliver",
+    ),
+    path("endpoints/<str:endpoint_id>/test", sync_api.EndpointTestApi.as_view(), name="endpoint-test"),
 ]
 
 urlpatterns = [

@@ -24,6 +24,7 @@ from consent.models import (
     Purpose,
 )
 from sync.models import Event
+from sync.services import events_announce
 
 _contact = Contact._meta.db_table
 _state = ConsentState._meta.db_table
@@ -188,6 +189,7 @@ def ledger_append(
             moved = cursor.fetchone() is not None
         if moved:
             insert_row(announcement)
+            events_announce(brand_id=announcement.brand_id)
         _chain_advance(contact=contact, event=event, event_sequence=contact.event_sequence + moved)
         return moved
     event_into, event_params = insert_parts(event)
@@ -219,6 +221,7 @@ def ledger_append(
     if outbox_id is not None:
         announcement.pk = outbox_id
         announcement._state.adding = False
+        events_announce(brand_id=announcement.brand_id)
     return outbox_id is not None
 
 

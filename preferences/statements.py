@@ -25,6 +25,7 @@ from config.db import convert, insert_parts, insert_row, select_many, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
 from sync.models import Event
+from sync.services import events_announce
 
 Statement = tuple[str, list[Any]]
 
@@ -270,6 +271,7 @@ def outbox_append(*, contact: Contact, events: Sequence[Event]) -> None:
     move the contact's outbox sequence to the last one: one statement on PostgreSQL."""
     if not events:
         return
+    events_announce(brand_id=events[0].brand_id)  # after COMMIT: webhooks fan out
     sequence = events[-1].sequence
     if connection.vendor != "postgresql":
         for event in events:

@@ -1,18 +1,36 @@
-"""The changes feed: GET /api/v1/events."""
+"""The changes feed (GET /api/v1/events) and webhook endpoints (/api/v1/endpoints…)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from brands.api import BrandApiView
+from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, decode_cursor_parts, encode_cursor, parse_limit
-from config.errors import Unprocessable
-from sync import selectors
-from sync.models import EventType
-from sync.serializers import EventFeedOut, event_list_json
+from config.api import ERRORS, PROBLEM, decode_cursor, decode_cursor_parts, encode_cursor, parse_limit
+from config.errors import Conflict, Unprocessable
+from sync import selectors, webhooks
+from sync.models import Delivery, EventType
+from sync.serializers import (
+    DeliveryListOut,
+    DeliveryOut,
+    EndpointIn,
+    EndpointListOut,
+    EndpointOut,
+    EndpointPatchIn,
+    EndpointWithSecretOut,
+    EventFeedOut,
+    RedeliverIn,
+    RedeliverOut,
+    event_list_json,
+)
 
 FEED_DEFAULT_LIMIT = 100
 FEED_MAX_LIMIT = 1000
@@ -75,3 +93,199 @@ class EventFeedApi(BrandApiView):
             page.events, next_cursor=encode_cursor(*page.next_position), has_more=page.has_more
         )
         return HttpResponse(content, content_type="application/json")
+
+
+# --- Webhook endpoints: /api/v1/endpoints… (the admin scope) --------------------------------
+
+ENDPOINT_ADMIN = {Scope.ADMIN.value}
+CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previous page")
+LIMIT = OpenApiParameter("limit", int, description="1–500, default 50")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Replays the first response for the same body",
+)
+
+
+def _validated(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ParseError("The request body must be a JSON object.")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class EndpointListApi(BrandApiView):
+    required_scopes = {"GET": ENDPOINT_ADMIN, "POST": ENDPOINT_ADMIN}
+
+    @extend_schema(
+        operation_id="endpoints_list",
+        parameters=[CURSOR, LIMIT],
+        responses={200: EndpointListOut, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        cursor = request.query_params.get("cursor")
+        limit = parse_limit(request.query_params.get("limit"))
+        rows = selectors.endpoints_list(
+            brand=self.principal().brand, after_id=decode_cursor(cursor) if cursor else 0, limit=limit
+        )
+        page, more = rows[:limit], len(rows) > limit
+        body = {"endpoints": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}
+        return Response(EndpointListOut(body).data)
+
+    @extend_schema(
+        operation_id="endpoints_create",
+        description="Register a webhook receiver. The reply holds its signing `secret`, shown this "
+        "once. It receives events written from now on (not earlier ones: page the feed for those), "
+        "signed per Standard Webhooks.",
+        request=EndpointIn,
+        responses={201: EndpointWithSecretOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            data = _validated(request, EndpointIn)
+            endpoint = webhooks.endpoint_create(brand=brand, **data)
+            return Response(EndpointWithSecretOut(endpoint).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, brand, handle)
+
+
+class EndpointApi(BrandApiView):
+    required_scopes = {"GET": ENDPOINT_ADMIN, "PATCH": ENDPOINT_ADMIN, "DELETE": ENDPOINT_ADMIN}
+
+    @extend_schema(operation_id="endpoints_get", responses={200: EndpointOut, **ERRORS})
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
+        return Response(EndpointOut(endpoint).data)
+
+    @extend_schema(
+        operation_id="endpoints_update",
+        request=EndpointPatchIn,
+        responses={200: EndpointOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
+            data = _validated(request, EndpointPatchIn)
+            endpoint = webhooks.endpoint_update(endpoint=endpoint, **data)
+            return Response(EndpointOut(endpoint).data)
+
+        return idempotent(request, brand, handle)
+
+    @extend_schema(operation_id="endpoints_delete", responses={204: None, **ERRORS})
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
+        webhooks.endpoint_delete(endpoint=endpoint)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointSecretRotateApi(BrandApiView):
+    required_scopes = {"POST": ENDPOINT_ADMIN}
+
+    @extend_schema(
+        operation_id="endpoints_rotate_secret",
+        description="A new signing secret, shown this once. For 24 hours every webhook carries "
+        "two signatures, one with each secret, so the receiver can switch when it is ready.",
+        request=None,
+        responses={200: EndpointWithSecretOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
+            endpoint = webhooks.endpoint_secret_rotate(endpoint=endpoint)
+            return Response(EndpointWithSecretOut(endpoint).data)
+
+        return idempotent(request, brand, handle)
+
+
+class EndpointDeliveriesApi(BrandApiView):
+    required_scopes = {"GET": ENDPOINT_ADMIN}
+
+    @extend_schema(
+        operation_id="endpoints_deliveries",
+        description="The endpoint's delivery log, newest first, each delivery with every attempt.",
+        parameters=[
+            CURSOR,
+            LIMIT,
+            OpenApiParameter("status", str, enum=["pending", "succeeded", "failed"]),
+        ],
+        responses={200: DeliveryListOut, **ERRORS},
+    )
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
+        cursor = request.query_params.get("cursor")
+        limit = parse_limit(request.query_params.get("limit"))
+        wanted = request.query_params.get("status") or None
+        if wanted not in (None, *Delivery.Status.values):
+            raise Unprocessable.for_field("status", f"Use one of {', '.join(Delivery.Status.values)}.")
+        rows = selectors.deliveries_list(
+            endpoint=endpoint,
+            before_id=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+            status=wanted,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        body = {"deliveries": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}
+        return Response(DeliveryListOut(body).data)
+
+
+class EndpointRedeliverApi(BrandApiView):
+    required_scopes = {"POST": ENDPOINT_ADMIN}
+
+    @extend_schema(
+        operation_id="endpoints_redeliver",
+        description="Send again, with the same webhook-id and body: one delivery "
+        '(`{"delivery": "dlv_…"}`) or every delivery made since a time (`{"since": "…Z"}`), '
+        "whatever its status, each with a fresh retry schedule.",
+        request=RedeliverIn,
+        responses={202: RedeliverOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
+            data = _validated(request, RedeliverIn)
+            if "delivery" in data:
+                delivery = selectors.delivery_get(endpoint=endpoint, public_id=data["delivery"])
+                count = webhooks.deliveries_redeliver(endpoint=endpoint, delivery=delivery)
+                if not count:
+                    raise Conflict("This delivery is being attempted right now; try again shortly.")
+            else:
+                count = webhooks.deliveries_redeliver(endpoint=endpoint, since=data["since"])
+            return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)
+
+
+class EndpointTestApi(BrandApiView):
+    required_scopes = {"POST": ENDPOINT_ADMIN}
+
+    @extend_schema(
+        operation_id="endpoints_test",
+        description="Queue a `webhook.test` message for this endpoint only, whatever its event filter; "
+        "it is not a feed event. Follow it in the delivery log.",
+        request=None,
+        responses={202: DeliveryOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
+            delivery = webhooks.endpoint_test_send(endpoint=endpoint)
+            return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)

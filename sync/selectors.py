@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, When
 from django.db.models.expressions import Col
 
 from brands.models import Brand
-from sync.models import Event
+from config.errors import NotFound
+from sync.models import Attempt, Delivery, Endpoint, Event
 from sync.serializers import EVENT_JSON_SQL, event_json
 
 
@@ -32,6 +36,10 @@ class FeedEvent:
     type: str
     created_at: datetime
     data: dict[str, Any]
+    # For webhook fan-out (sync.webhooks): the row, its contact and per-contact sequence.
+    id: int
+    contact_ref: int
+    sequence: int
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class FeedPage:
 
 _table = Event._meta.db_table
 _FEED_FIELDS = [
-    cast(models.Field, Event._meta.get_field(name)) for name in ("public_id", "type", "created_at", "data")
+    cast(models.Field, Event._meta.get_field(name))
+    for name in ("public_id", "type", "created_at", "data", "contact_ref", "sequence")
 ]
 
 
@@ -96,7 +105,8 @@ def events_feed(*, brand: Brand, after: FeedPosition, limit: int, types: Collect
         for index, found, column in converters:
             for convert in found:
                 values[index] = convert(values[index], column, connection)
-        events.append(FeedEvent(*values[4:]))
+        public_id, type_, created_at, data, contact_ref, sequence = values[4:]
+        events.append(FeedEvent(public_id, type_, created_at, data, values[3], contact_ref, sequence))
     return FeedPage(events=events, next_position=next_position, has_more=has_more)
 
 
@@ -168,3 +178,142 @@ def _feed_rows(
     # is that event or a later one the type filter skipped.
     next_position = FeedPosition(page[-1][2], page[-1][3]) if has_more else tail
     return page, next_position, has_more
+
+
+# --- Webhooks ------------------------------------------------------------------------
+
+
+def _endpoints_cache_key(brand_id: int) -> str:
+    return f"sync:active-endpoints:{brand_id}"
+
+
+def feed_end(*, brand: Brand) -> FeedPosition:
+    """The position after the brand's last event the feed can hand out now (see events_feed's
+    horizon): where a new webhook endpoint starts."""
+    sql = f"SELECT txid, id FROM {_table} WHERE brand_id = %s"  # noqa: S608 (names from the model)
+    if connection.vendor == "postgresql":
+        sql += " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY txid DESC, id DESC LIMIT 1", [brand.pk])
+        row = cursor.fetchone()
+    return FeedPosition(row[0], row[1]) if row else FEED_START
+
+
+def endpoint_ids_active(*, brand_id: int) -> list[int]:
+    """The ids of the brand's active endpoints, cached (WEBHOOK_ENDPOINT_CACHE_SECONDS): every
+    write asks, and most brands have none. sync.webhooks clears the entry after a change."""
+    key = _endpoints_cache_key(brand_id)
+    ids = cache.get(key)
+    if ids is None:
+        ids = list(
+            Endpoint.objects.filter(brand_id=brand_id, status=Endpoint.Status.ACTIVE)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        cache.set(key, ids, settings.WEBHOOK_ENDPOINT_CACHE_SECONDS)
+    return ids
+
+
+def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
+    endpoint = Endpoint.objects.filter(brand=brand, public_id=public_id).first()
+    if endpoint is None:
+        raise NotFound(f"No endpoint {public_id!r}.")
+    return endpoint
+
+
+def endpoints_list(*, brand: Brand, after_id: int, limit: int) -> list[Endpoint]:
+    """Oldest first, up to `limit` + 1 (the extra one says there is a next page)."""
+    return list(Endpoint.objects.filter(brand=brand, id__gt=after_id).order_by("id")[: limit + 1])
+
+
+def delivery_get(*, endpoint: Endpoint, public_id: str) -> Delivery:
+    delivery = Delivery.objects.filter(endpoint=endpoint, public_id=public_id).first()
+    if delivery is None:
+        raise NotFound(f"No delivery {public_id!r} for this endpoint.")
+    return delivery
+
+
+def deliveries_list(
+    *, endpoint: Endpoint, before_id: int | None, limit: int, status: str | None = None
+) -> list[Delivery]:
+    """The delivery log, newest first, each with its attempts; up to `limit` + 1."""
+    rows = Delivery.objects.filter(endpoint=endpoint)
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    if status:
+        rows = rows.filter(status=status)
+    attempts = Prefetch("attempts", queryset=Attempt.objects.order_by("number", "id"))
+    return list(
+        rows.select_related("event").prefetch_related(attempts).defer("body").order_by("-id")[: limit + 1]
+    )
+
+
+def deliveries_ready_rows(now: datetime) -> models.QuerySet[Delivery]:
+    """Pending deliveries that may be sent now: due, held by no live worker, for an active
+    endpoint, and the earliest pending one of their contact for their endpoint (so a receiver
+    gets each contact's events in sequence order)."""
+    earlier = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        contact_ref=OuterRef("contact_ref"),
+        status=Delivery.Status.PENDING,
+        sequence__lt=OuterRef("sequence"),
+    )
+    return (
+        Delivery.objects.filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__status=Endpoint.Status.ACTIVE
+        )
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .filter(~Exists(earlier) | Q(contact_ref__isnull=True))
+    )
+
+
+def deliveries_ready(
+    *,
+    endpoint_id: int,
+    limit: int,
+    now: datetime,
+    prefer_contact: int | None = None,
+    enqueued_before: datetime | None = None,
+) -> list[int]:
+    """Up to `limit` ids of the endpoint's deliveries ready to send, oldest first (the contact
+    `prefer_contact`'s first); with `enqueued_before`, only those not handed to the broker since."""
+    rows = deliveries_ready_rows(now).filter(endpoint_id=endpoint_id)
+    if enqueued_before is not None:
+        rows = rows.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=enqueued_before))
+    order: list[Any] = ["id"]
+    if prefer_contact is not None:
+        order.insert(0, Case(When(contact_ref=prefer_contact, then=0), default=1))
+    return list(rows.order_by(*order).values_list("id", flat=True)[:limit])
+
+
+def deliveries_in_flight(*, endpoint_id: int, now: datetime) -> int:
+    return Delivery.objects.filter(
+        endpoint_id=endpoint_id, status=Delivery.Status.PENDING, leased_until__gt=now
+    ).count()
+
+
+def endpoint_ids_behind() -> list[int]:
+    """Active endpoints whose brand has events past their fan-out cursor (the feed's horizon
+    may still hold some back: fan-out then finds nothing, which is harmless)."""
+    later = Event.objects.filter(brand_id=OuterRef("brand_id")).filter(
+        Q(txid__gt=OuterRef("cursor_txid")) | Q(txid=OuterRef("cursor_txid"), id__gt=OuterRef("cursor_id"))
+    )
+    return list(
+        Endpoint.objects.filter(status=Endpoint.Status.ACTIVE)
+        .filter(Exists(later))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def endpoint_ids_with_ready(*, now: datetime) -> list[int]:
+    """Active endpoints with a delivery due now."""
+    due = Delivery.objects.filter(
+        endpoint_id=OuterRef("pk"), status=Delivery.Status.PENDING, next_attempt_at__lte=now
+    )
+    return list(
+        Endpoint.objects.filter(status=Endpoint.Status.ACTIVE)
+        .filter(Exists(due))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )

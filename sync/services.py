@@ -4,12 +4,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
 from brands.models import Brand
 from config.db import insert_row
 from sync.models import Event, EventType
+from sync.selectors import endpoint_ids_active
 
 
 def event_build(
@@ -56,7 +58,39 @@ def event_record(
         occurred_at=occurred_at,
     )
     insert_row(event)
+    events_announce(brand_id=brand.pk)
     return event
+
+
+class _FanoutNudge:
+    """The on-commit callback of events_announce: one per brand per transaction."""
+
+    def __init__(self, brand_id: int) -> None:
+        self.brand_id = brand_id
+
+    def __call__(self) -> None:
+        from sync import webhooks  # it imports this module
+
+        webhooks.fanout_enqueue(brand_id=self.brand_id)
+
+
+def events_announce(*, brand_id: int) -> None:
+    """Call after writing a brand's outbox Events: once the transaction commits, the brand's
+    active webhook endpoints are asked to fan them out (sync.webhooks.endpoint_fanout).
+
+    On every write path, so it stays cheap: a brand without active endpoints costs one cache
+    lookup; otherwise the callback is registered once per transaction, however many events it
+    writes. Nothing is lost if the nudge never happens (a stale cache, a broker that is down,
+    a crash after COMMIT): the sweeper finds every endpoint whose cursor is behind.
+    """
+    if not endpoint_ids_active(brand_id=brand_id):
+        return
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _FanoutNudge) and callback.brand_id == brand_id:
+                return
+    transaction.on_commit(_FanoutNudge(brand_id))
 
 
 def events_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:

@@ -1,0 +1,724 @@
+"""Webhook services: endpoints, fan-out from the changes feed, and signed delivery with retries.
+
+How an event reaches a receiver:
+
+1. A domain service writes an outbox Event and calls sync.services.events_announce; after COMMIT
+   each of the brand's active endpoints gets an `endpoint_fanout` task.
+2. `endpoint_fanout` reads the brand's feed after the endpoint's cursor (sync.selectors.events_feed:
+   commit order, nothing skipped), inserts one Delivery per event (a second run inserts nothing)
+   and moves the cursor, in one short transaction; then hands ready deliveries to the broker.
+   A new endpoint's cursor starts at the end of the feed: it receives what happens after it was
+   created, not the history (the feed API serves that).
+3. `delivery_send` claims a delivery with a lease (a conditional UPDATE), signs it (Standard
+   Webhooks), POSTs it with no database transaction open, and records the Attempt. A delivery is
+   "ready" when it is pending, due, not leased, and the earliest pending one of its contact for
+   its endpoint (so each receiver sees a contact's events in sequence order); at most
+   WEBHOOK_MAX_IN_FLIGHT per endpoint are leased at once (a slow receiver cannot take every
+   worker). Each finished attempt hands the endpoint's next ready delivery to the broker.
+4. `deliveries_sweep` (beat, every few seconds) repairs whatever a lost message or a dead worker
+   left behind: endpoints whose cursor is behind the feed, and ready deliveries nobody has
+   handed to the broker lately (including those whose lease ran out).
+
+Delivery is at least once: a receiver deduplicates on the webhook-id header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from brands.models import Brand, Membership
+from config.db import insert_row
+from config.errors import Conflict, Unprocessable
+from sync import selectors
+from sync.models import Attempt, Delivery, Endpoint, Event, EventType, new_webhook_secret
+from sync.serializers import timestamp
+from sync.services import events_announce
+from sync.ssrf import AddressRefused, GuardedBackend, url_validate
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait after failed attempt 1, 2, … (Svix's schedule: 0 s, 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 10 h); eight attempts in all, about 27.5 hours, each delay ±15 %.
+RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+JITTER = 0.15
+# A receiver's Retry-After is honoured when longer than the schedule, up to this.
+RETRY_AFTER_MAX = 24 * 3600
+# Retries due sooner than this go to the broker with a countdown; later ones wait for the sweeper
+# (long countdowns sit in a worker's memory and, on Redis, outlive the visibility timeout).
+COUNTDOWN_MAX = 30
+# The sweeper hands a ready delivery to the broker again only this long after the last time.
+REQUEUE_SECONDS = 60
+EXCERPT_CHARS = 1024
+# Read this much of an answer at most: enough to keep the connection for the next delivery.
+DRAIN_BYTES = 64 * 1024
+FANOUT_PAGE = 500
+FANOUT_PAGES = 10
+ROTATION_OVERLAP = timedelta(hours=24)
+PERSONAL_KEYS = frozenset({"email", "phone"})
+# Sent by POST …/{id}/test to that endpoint only; not an outbox event and not in the feed.
+TEST_EVENT_TYPE = "webhook.test"
+USER_AGENT = "Candor-Webhooks/1.0"
+
+
+def _lease_seconds() -> int:
+    # Longer than any attempt can take (timeout for the answer plus the drain's own deadline).
+    return 2 * settings.WEBHOOK_TIMEOUT_SECONDS + 30
+
+
+# --- Publishing to the broker -----------------------------------------------------
+
+
+def _publish(task_name: str, *args: Any, countdown: float | None = None) -> bool:
+    """Hand a task to the broker; never raise (the sweeper catches up). Logs no arguments."""
+    from sync import tasks
+
+    task = getattr(tasks, task_name)
+    try:
+        task.apply_async(args=args, countdown=countdown, retry=False)
+    except Exception as exc:
+        logger.warning("could not publish %s (%s); the sweeper will catch up", task_name, type(exc).__name__)
+        return False
+    return True
+
+
+def fanout_enqueue(*, brand_id: int) -> None:
+    """Ask each of the brand's active endpoints to fan out its new events."""
+    for endpoint_id in selectors.endpoint_ids_active(brand_id=brand_id):
+        _publish("endpoint_fanout", endpoint_id)
+
+
+def _endpoints_changed(brand_id: int) -> None:
+    """After COMMIT, forget the cached list of the brand's active endpoints."""
+    key = selectors._endpoints_cache_key(brand_id)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+# --- Endpoints ---------------------------------------------------------------------
+
+
+def _checked(*, url: str | None = None, event_types: Collection[str] | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if url is not None:
+        problems = url_validate(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        if problems:
+            errors["url"] = problems
+    if event_types is not None:
+        unknown = sorted(set(event_types) - set(EventType.values))
+        if unknown:
+            errors["event_types"] = [
+                f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(EventType.values)}."
+            ]
+    if errors:
+        raise Unprocessable("The endpoint has invalid fields; see errors.", errors=errors)
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    brand: Brand,
+    url: str,
+    description: str = "",
+    event_types: Collection[str] = (),
+    include_personal_data: bool = False,
+) -> Endpoint:
+    """A new active endpoint with a fresh secret (endpoint.secret: show it to the caller once).
+
+    Its cursor starts at the end of the brand's feed: no history is sent.
+    """
+    _checked(url=url, event_types=event_types)
+    end = selectors.feed_end(brand=brand)
+    endpoint = Endpoint.objects.create(
+        brand=brand,
+        url=url,
+        description=description,
+        event_types=sorted(set(event_types)),
+        include_personal_data=include_personal_data,
+        cursor_txid=end.txid,
+        cursor_id=end.id,
+    )
+    _endpoints_changed(brand.pk)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint: Endpoint,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: Collection[str] | None = None,
+    status: str | None = None,
+    include_personal_data: bool | None = None,
+) -> Endpoint:
+    """Change the fields given. Enabling resumes where the endpoint stopped, so events written
+    while it was disabled are delivered (within the feed's retention) and none is lost."""
+    _checked(url=url, event_types=event_types)
+    fields: dict[str, Any] = {}
+    if url is not None:
+        fields["url"] = url
+    if description is not None:
+        fields["description"] = description
+    if event_types is not None:
+        fields["event_types"] = sorted(set(event_types))
+    if include_personal_data is not None:
+        fields["include_personal_data"] = include_personal_data
+    if status is not None and status != endpoint.status:
+        if status == Endpoint.Status.DISABLED:
+            reason = "Disabled through the API."
+            fields.update(status=status, disabled_reason=reason, disabled_at=timezone.now())
+        else:
+            fields.update(status=status, disabled_reason="", disabled_at=None, failing_since=None)
+        _endpoints_changed(endpoint.brand_id)
+    if fields:
+        Endpoint.objects.filter(pk=endpoint.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(endpoint, name, value)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Remove the endpoint with its delivery log."""
+    _endpoints_changed(endpoint.brand_id)
+    endpoint.delete()
+
+
+@transaction.atomic
+def endpoint_secret_rotate(*, endpoint: Endpoint) -> Endpoint:
+    """A new secret (show it once); the current one keeps signing beside it for 24 hours."""
+    now = timezone.now()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_disable(*, endpoint_id: int, reason: str, automatic: bool) -> bool:
+    """Disable an active endpoint; True if this call did. When Candor decided it (410, or days
+    of failures) the brand is told: an endpoint.disabled event and an email to its owners."""
+    now = timezone.now()
+    changed = Endpoint.objects.filter(pk=endpoint_id, status=Endpoint.Status.ACTIVE).update(
+        status=Endpoint.Status.DISABLED, disabled_reason=reason[:300], disabled_at=now
+    )
+    if not changed:
+        return False
+    endpoint = Endpoint.objects.select_related("brand").get(pk=endpoint_id)
+    _endpoints_changed(endpoint.brand_id)
+    if automatic:
+        logger.warning("webhook endpoint %s disabled: %s", endpoint.public_id, reason)
+        _brand_event_record(
+            brand=endpoint.brand,
+            type=EventType.ENDPOINT_DISABLED,
+            data={"endpoint": endpoint.public_id, "reason": reason, "disabled_at": timestamp(now)},
+            now=now,
+        )
+        transaction.on_commit(lambda: _owners_notify(endpoint_id=endpoint_id))
+    return True
+
+
+def _brand_event_record(*, brand: Brand, type: EventType, data: dict[str, Any], now: datetime) -> Event:
+    """An outbox event about the brand itself, on its own stream (Event.brand_ref).
+
+    Its sequence is the later of the stream's last + 1 and the time in milliseconds, so it keeps
+    increasing after the feed's retention has pruned the stream's earlier events.
+    """
+    Brand.objects.select_for_update().filter(pk=brand.pk).values_list("pk").first()  # one writer
+    ref = Event.brand_ref(brand.pk)
+    last = Event.objects.filter(contact_ref=ref).aggregate(last=Max("sequence"))["last"] or 0
+    sequence = max(last + 1, int(now.timestamp() * 1000))
+    event = Event(
+        brand=brand,
+        type=type,
+        contact_ref=ref,
+        subject="",
+        sequence=sequence,
+        data={"sequence": sequence, **data},
+        occurred_at=now,
+    )
+    insert_row(event)
+    events_announce(brand_id=brand.pk)
+    return event
+
+
+def _owners_notify(*, endpoint_id: int) -> None:
+    """A plain email to each owner of the brand that its endpoint was disabled."""
+    endpoint = Endpoint.objects.select_related("brand").filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return
+    brand = endpoint.brand
+    owners = Membership.objects.filter(brand=brand, role=Membership.Role.OWNER).exclude(user__email="")
+    recipients = sorted(set(owners.values_list("user__email", flat=True)))
+    if not recipients:
+        return
+    parts = urlsplit(endpoint.url)
+    shown_url = f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query: it may hold a token
+    subject = f"[Candor] Webhook endpoint disabled for {brand.name}"
+    message = (
+        f"Candor disabled a webhook endpoint of {brand.name} ({brand.slug}).\n\n"
+        f"Endpoint: {endpoint.public_id}\n"
+        f"URL: {shown_url}\n"
+        f"Reason: {endpoint.disabled_reason}\n\n"
+        "Events are kept: once the receiver works again, enable the endpoint (PATCH "
+        f"/api/v1/endpoints/{endpoint.public_id} with status active) and it resumes where it "
+        "stopped. The delivery log (GET …/deliveries) shows every attempt.\n"
+    )
+    try:
+        send_mass_mail([(subject, message, None, [address]) for address in recipients])
+    except Exception as exc:
+        logger.warning("could not email the owners of %s (%s)", brand.slug, type(exc).__name__)
+
+
+# --- Fan-out ---------------------------------------------------------------------------
+
+
+def _without_personal(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_personal(v) for k, v in value.items() if k not in PERSONAL_KEYS}
+    if isinstance(value, list):
+        return [_without_personal(item) for item in value]
+    return value
+
+
+def delivery_body(*, type: str, created_at: datetime, data: dict[str, Any], personal: bool) -> str:
+    """The webhook body, compact JSON: {"type", "timestamp", "data"}. Email and phone are left
+    out of data unless the endpoint asked for them."""
+    if not personal:
+        data = _without_personal(data)
+    payload = {"type": type, "timestamp": timestamp(created_at), "data": data}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def endpoint_fanout(*, endpoint_id: int) -> int:
+    """Make Deliveries of the endpoint's new events; the number made.
+
+    Reads before it writes and moves the cursor with a compare-and-set, so two runs at once
+    neither lose nor double anything, and no transaction is open while the feed is read.
+    """
+    made = 0
+    for _ in range(FANOUT_PAGES):
+        endpoint = Endpoint.objects.select_related("brand").filter(pk=endpoint_id).first()
+        if endpoint is None or endpoint.status != Endpoint.Status.ACTIVE:
+            return made
+        after = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
+        page = selectors.events_feed(
+            brand=endpoint.brand, after=after, limit=FANOUT_PAGE, types=endpoint.event_types
+        )
+        if page.next_position == after:
+            break
+        now = timezone.now()
+        rows = [
+            Delivery(
+                endpoint_id=endpoint.pk,
+                event_id=event.id,
+                msg_id=f"msg_{event.public_id.hex}",
+                type=event.type,
+                contact_ref=event.contact_ref,
+                sequence=event.sequence,
+                body=delivery_body(
+                    type=event.type,
+                    created_at=event.created_at,
+                    data=event.data,
+                    personal=endpoint.include_personal_data,
+                ),
+                next_attempt_at=now,
+            )
+            for event in page.events
+        ]
+        with transaction.atomic():
+            moved = Endpoint.objects.filter(
+                pk=endpoint.pk, cursor_txid=after.txid, cursor_id=after.id, status=Endpoint.Status.ACTIVE
+            ).update(cursor_txid=page.next_position.txid, cursor_id=page.next_position.id)
+            if not moved:
+                return made  # another fan-out of this endpoint got there first
+            Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        made += len(rows)
+        if not page.has_more:
+            break
+    else:
+        _publish("endpoint_fanout", endpoint_id)  # a long backlog: go on in a fresh task
+    if made:
+        now = timezone.now()
+        deliveries_dispatch(endpoint_id=endpoint_id, limit=_free_slots(endpoint_id, now), now=now)
+    return made
+
+
+def _free_slots(endpoint_id: int, now: datetime) -> int:
+    """How many more of the endpoint's deliveries may be in flight now."""
+    return settings.WEBHOOK_MAX_IN_FLIGHT - selectors.deliveries_in_flight(endpoint_id=endpoint_id, now=now)
+
+
+def deliveries_dispatch(
+    *, endpoint_id: int, limit: int, now: datetime | None = None, prefer_contact: int | None = None
+) -> list[int]:
+    """Hand up to `limit` of the endpoint's ready deliveries to the broker (after COMMIT), skipping
+    those handed over in the last REQUEUE_SECONDS; their ids."""
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    ids = selectors.deliveries_ready(
+        endpoint_id=endpoint_id,
+        limit=limit,
+        now=now,
+        prefer_contact=prefer_contact,
+        enqueued_before=now - timedelta(seconds=REQUEUE_SECONDS),
+    )
+    if ids:
+        Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
+
+        def publish() -> None:
+            for delivery_id in ids:
+                _publish("delivery_send", delivery_id)
+
+        transaction.on_commit(publish)
+    return ids
+
+
+# --- Sending ------------------------------------------------------------------------------
+
+_client: httpx.Client | None = None
+_client_pid = 0
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with the SSRF guard as its network backend (see sync.ssrf). No proxy:
+    a proxy would resolve the host itself, out of the guard's sight."""
+
+    def __init__(self, *, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(),
+        )
+
+
+def http_client() -> httpx.Client:
+    """The process's client: one pool of kept-alive connections, reused by every delivery
+    (made afresh in a forked worker, which must not share the parent's sockets)."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30)
+        _client = httpx.Client(
+            transport=GuardedTransport(limits=limits),
+            timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+        _client_pid = os.getpid()
+    return _client
+
+
+def http_client_reset() -> None:
+    """Close the process's client (its kept-alive connections); the next delivery opens a new one."""
+    global _client
+    if _client is not None:
+        _client.close()
+    _client = None
+
+
+def signature(*, endpoint: Endpoint, msg_id: str, at: datetime, body: str) -> str:
+    """The webhook-signature header: `v1,…` with the secret, and during a rotation a second
+    entry with the previous one, so receivers can switch secrets at their own pace."""
+    entries = [Webhook(endpoint.secret).sign(msg_id, at, body)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > at:
+        entries.append(Webhook(endpoint.previous_secret).sign(msg_id, at, body))
+    return " ".join(entries)
+
+
+@dataclass
+class _Outcome:
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None = None
+    excerpt: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+def _retry_after(raw: str | None, now: datetime) -> float | None:
+    """Retry-After in seconds (RFC 9110: delay-seconds or an HTTP date), capped; None if absent
+    or unreadable."""
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit():
+        seconds = float(raw)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(raw) - now).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
+
+
+def _post(*, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
+    """One HTTP attempt. Never raises for the receiver's faults: they become the outcome."""
+    at = timezone.now()
+    start = time.monotonic()
+
+    def done(**fields: Any) -> _Outcome:
+        return _Outcome(started_at=at, duration_ms=int((time.monotonic() - start) * 1000), **fields)
+
+    if urlsplit(endpoint.url).scheme != "https" and not settings.WEBHOOK_ALLOW_PRIVATE:
+        return done(outcome=Attempt.Outcome.REFUSED, error="Only https:// receivers are allowed.")
+    headers = {
+        "webhook-id": delivery.msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature(endpoint=endpoint, msg_id=delivery.msg_id, at=at, body=delivery.body),
+        "content-type": "application/json",
+    }
+    deadline = start + settings.WEBHOOK_TIMEOUT_SECONDS
+    try:
+        with http_client().stream("POST", endpoint.url, content=delivery.body.encode(), headers=headers) as r:
+            head, size = bytearray(), 0
+            for chunk in r.iter_bytes():
+                if len(head) < EXCERPT_CHARS * 4:
+                    head += chunk[: EXCERPT_CHARS * 4 - len(head)]
+                size += len(chunk)
+                if size > DRAIN_BYTES or time.monotonic() > deadline:
+                    break  # closing the stream drops the connection rather than read on
+            status = r.status_code
+            retry_after = _retry_after(r.headers.get("retry-after"), at)
+    except AddressRefused as exc:
+        return done(outcome=Attempt.Outcome.REFUSED, error=str(exc))
+    except httpx.TimeoutException:
+        return done(
+            outcome=Attempt.Outcome.FAILED,
+            error=f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS} s.",
+        )
+    except httpx.HTTPError as exc:
+        return done(outcome=Attempt.Outcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:300])
+    excerpt = bytes(head).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    if 200 <= status < 300:
+        outcome = Attempt.Outcome.SUCCEEDED
+    elif status == 410:
+        outcome = Attempt.Outcome.GONE
+    else:
+        outcome = Attempt.Outcome.FAILED
+    error = f"Redirects are not followed ({status})." if 300 <= status < 400 else ""
+    return done(outcome=outcome, status_code=status, excerpt=excerpt, error=error, retry_after=retry_after)
+
+
+def retry_delay(*, attempt: int, retry_after: float | None = None) -> float | None:
+    """Seconds before the next attempt after failed attempt number `attempt` of a round (1-based),
+    with jitter, or at least what Retry-After asked; None when the round is exhausted."""
+    if attempt >= MAX_ATTEMPTS:
+        return None
+    delay = RETRY_DELAYS[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None and retry_after > delay:
+        delay = retry_after
+    return delay
+
+
+def _claim(*, delivery_id: int, now: datetime) -> datetime | None:
+    """Lease the delivery if it is ready and its endpoint has a free slot; the lease's end."""
+    endpoint_id = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
+        .values_list("endpoint_id", flat=True)
+        .first()
+    )
+    if endpoint_id is None:
+        return None
+    lease = now + timedelta(seconds=_lease_seconds())
+    with transaction.atomic():
+        # The endpoint's row lock makes the in-flight count and the claim one step.
+        active = Endpoint.objects.select_for_update().filter(pk=endpoint_id, status=Endpoint.Status.ACTIVE)
+        if not list(active.values_list("pk", flat=True)):
+            return None
+        if selectors.deliveries_in_flight(endpoint_id=endpoint_id, now=now) >= settings.WEBHOOK_MAX_IN_FLIGHT:
+            return None
+        claimed = selectors.deliveries_ready_rows(now).filter(pk=delivery_id).update(leased_until=lease)
+    return lease if claimed else None
+
+
+def delivery_send(*, delivery_id: int) -> Attempt | None:
+    """Make one attempt at the delivery if it is ready; the Attempt, or None if it was not
+    (already sent, not due, leased by another worker, waiting for an earlier event of its
+    contact, or its endpoint is disabled or busy). Safe to call any number of times."""
+    lease = _claim(delivery_id=delivery_id, now=timezone.now())
+    if lease is None:
+        return None
+    delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    result = _post(endpoint=endpoint, delivery=delivery)  # no transaction open: see events_feed
+    return _attempt_record(delivery=delivery, endpoint=endpoint, lease=lease, result=result)
+
+
+def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: _Outcome) -> Attempt:
+    now = timezone.now()
+    number = delivery.attempt_count + 1
+    retry_in: float | None = None
+    with transaction.atomic():
+        attempt = Attempt.objects.create(
+            delivery=delivery,
+            number=number,
+            started_at=result.started_at,
+            duration_ms=result.duration_ms,
+            status_code=result.status_code,
+            response_excerpt=result.excerpt,
+            error=result.error,
+            outcome=result.outcome,
+        )
+        # Only while the lease is ours: after it ran out another worker may own the delivery.
+        ours = Delivery.objects.filter(pk=delivery.pk, leased_until=lease)
+        if result.outcome == Attempt.Outcome.SUCCEEDED:
+            ours.update(
+                status=Delivery.Status.SUCCEEDED, succeeded_at=now, attempt_count=number, leased_until=None
+            )
+            Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+        else:
+            retry_in = retry_delay(attempt=number - delivery.round_start, retry_after=result.retry_after)
+            if retry_in is None:
+                ours.update(status=Delivery.Status.FAILED, attempt_count=number, leased_until=None)
+            else:
+                soon = retry_in <= COUNTDOWN_MAX
+                ours.update(
+                    attempt_count=number,
+                    leased_until=None,
+                    next_attempt_at=now + timedelta(seconds=retry_in),
+                    enqueued_at=now if soon else F("enqueued_at"),
+                )
+                if not soon:
+                    retry_in = None  # the sweeper hands it over when due
+            _failure_note(endpoint=endpoint, result=result, now=now)
+    if retry_in is not None:
+        _publish("delivery_send", delivery.pk, countdown=retry_in)
+    deliveries_dispatch(endpoint_id=endpoint.pk, limit=1, now=now, prefer_contact=delivery.contact_ref)
+    return attempt
+
+
+def _failure_note(*, endpoint: Endpoint, result: _Outcome, now: datetime) -> None:
+    """410 disables the endpoint at once; other failures start (or continue) its failing period,
+    and one WEBHOOK_DISABLE_AFTER_DAYS long disables it."""
+    if result.outcome == Attempt.Outcome.GONE:
+        endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.", automatic=True)
+        return
+    Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    since = Endpoint.objects.filter(pk=endpoint.pk).values_list("failing_since", flat=True).first()
+    days = settings.WEBHOOK_DISABLE_AFTER_DAYS
+    if since is not None and since <= now - timedelta(days=days):
+        reason = f"Every delivery attempt failed for {days} days."
+        endpoint_disable(endpoint_id=endpoint.pk, reason=reason, automatic=True)
+
+
+# --- Test messages and redelivery ---------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_test_send(*, endpoint: Endpoint) -> Delivery:
+    """Queue a webhook.test message for this endpoint alone (whatever its event filter). It is a
+    Delivery with no outbox event: it is not in the feed and no other endpoint gets it."""
+    if endpoint.status != Endpoint.Status.ACTIVE:
+        raise Conflict("The endpoint is disabled; enable it before sending a test message.")
+    now = timezone.now()
+    data = {"endpoint": endpoint.public_id, "message": "A test message from Candor."}
+    delivery = Delivery.objects.create(
+        endpoint=endpoint,
+        event=None,
+        msg_id=f"msg_{uuid.uuid4().hex}",
+        type=TEST_EVENT_TYPE,
+        contact_ref=None,
+        sequence=0,
+        body=delivery_body(type=TEST_EVENT_TYPE, created_at=now, data=data, personal=False),
+        next_attempt_at=now,
+        enqueued_at=now,
+    )
+    transaction.on_commit(lambda: _publish("delivery_send", delivery.pk))
+    return delivery
+
+
+@transaction.atomic
+def deliveries_redeliver(
+    *, endpoint: Endpoint, delivery: Delivery | None = None, since: datetime | None = None
+) -> int:
+    """Send again, under the same webhook-id and body, one delivery or every delivery made since
+    a time, whatever its status; each gets a full retry schedule. Deliveries in flight are left
+    alone. The number queued."""
+    now = timezone.now()
+    idle = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+    rows = Delivery.objects.filter(idle, endpoint=endpoint)
+    if delivery is not None:
+        rows = rows.filter(pk=delivery.pk)
+    elif since is not None:
+        rows = rows.filter(created_at__gte=since)
+    else:
+        raise Unprocessable("Give a delivery or a time to redeliver since.")
+    count = rows.update(
+        status=Delivery.Status.PENDING,
+        round_start=F("attempt_count"),
+        next_attempt_at=now,
+        succeeded_at=None,
+        leased_until=None,
+        enqueued_at=None,
+    )
+    if count and endpoint.status == Endpoint.Status.ACTIVE:
+        deliveries_dispatch(endpoint_id=endpoint.pk, limit=_free_slots(endpoint.pk, now), now=now)
+    return count
+
+
+# --- Sweeper and retention ----------------------------------------------------------------------
+
+
+def deliveries_sweep() -> dict[str, int]:
+    """Repair what a lost message or a dead worker left: fan out every active endpoint whose
+    cursor is behind its feed, and hand over ready deliveries nobody handed over lately (due
+    retries, expired leases). Cheap when there is nothing to do; safe to run at any time."""
+    behind = selectors.endpoint_ids_behind()
+    for endpoint_id in behind:
+        _publish("endpoint_fanout", endpoint_id)
+    now = timezone.now()
+    handed = 0
+    for endpoint_id in selectors.endpoint_ids_with_ready(now=now):
+        free = _free_slots(endpoint_id, now)
+        handed += len(deliveries_dispatch(endpoint_id=endpoint_id, limit=free, now=now))
+    return {"fanouts": len(behind), "deliveries": handed}
+
+
+def deliveries_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete finished deliveries (and their attempts) older than EVENT_RETENTION_DAYS: their
+    bodies name contacts, and the log is for debugging, not evidence. Pending ones stay."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(
+            Delivery.objects.filter(created_at__lt=cutoff)
+            .exclude(status=Delivery.Status.PENDING)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        Attempt.objects.filter(delivery_id__in=ids).delete()
+        deleted, _ = Delivery.objects.filter(pk__in=ids).delete()
+        total += deleted
+        if len(ids) < batch_size:
+            return total
