@@ -115,7 +115,9 @@ else:
 # `make run`: kombu's filesystem transport, a folder under var/ (no server). Production: Redis.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The folder is all that matters; a host only keeps kombu from warning on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     # FILESYSTEM_BROKER_DIR: a second checkout or test run on this machine keeps its own queue.
     BROKER_DIR = Path(env_str("FILESYSTEM_BROKER_DIR", "") or VAR_DIR / "broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
