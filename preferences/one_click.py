@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from time import monotonic
 
 from django.conf import settings
@@ -48,7 +49,7 @@ class Accepted:
     default_language: str
 
 
-def _target_sql(claims: LinkToken, channel: str) -> tuple[str, list[object]]:
+def _target_sql(claims: LinkToken, channel: str) -> tuple[str, list[Any]]:
     """SELECT the brand and contact a link names, if they still hold: the brand has this slug
     (checked by the caller's parameter order), the contact is the brand's and not erased, and a
     topic, if named, is the brand's, not transactional and offered on the channel."""
@@ -57,7 +58,7 @@ def _target_sql(claims: LinkToken, channel: str) -> tuple[str, list[object]]:
         f"FROM {_contact} c JOIN {_brand} b ON b.id = c.brand_id "
         "WHERE b.slug = %s AND b.id = %s AND c.id = %s AND c.erased_at IS NULL"
     )
-    params: list[object] = [claims.brand_id, claims.contact_id]
+    params: list[Any] = [claims.brand_id, claims.contact_id]
     if claims.topic_id is not None:
         offered = (
             "t.channels @> to_jsonb(%s::text)"

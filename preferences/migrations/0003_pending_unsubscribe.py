@@ -5,29 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('brands', '0002_brand_primary_colour'),
-        ('consent', '0004_suppression_and_sale_or_sharing'),
-        ('preferences', '0002_subscription_confirmation_times'),
+        ("brands", "0002_brand_primary_colour"),
+        ("consent", "0004_suppression_and_sale_or_sharing"),
+        ("preferences", "0002_subscription_confirmation_times"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PendingUnsubscribe',
+            name="PendingUnsubscribe",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS'), ('push', 'Push'), ('post', 'Post'), ('phone', 'Phone')], max_length=10)),
-                ('requested_at', models.DateTimeField()),
-                ('ip', models.CharField(blank=True, max_length=45)),
-                ('user_agent', models.CharField(blank=True, max_length=512)),
-                ('page_url', models.CharField(blank=True, max_length=512)),
-                ('brand', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='brands.brand')),
-                ('contact', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='pending_unsubscribes', to='consent.contact')),
-                ('topic', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='preferences.topic')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("sms", "SMS"),
+                            ("push", "Push"),
+                            ("post", "Post"),
+                            ("phone", "Phone"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("ip", models.CharField(blank=True, max_length=45)),
+                ("user_agent", models.CharField(blank=True, max_length=512)),
+                ("page_url", models.CharField(blank=True, max_length=512)),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="brands.brand",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pending_unsubscribes",
+                        to="consent.contact",
+                    ),
+                ),
+                (
+                    "topic",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="preferences.topic",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['contact'], name='pendingunsub_contact')],
+                "indexes": [models.Index(fields=["contact"], name="pendingunsub_contact")],
             },
         ),
     ]

@@ -5,27 +5,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('brands', '0002_brand_primary_colour'),
-        ('consent', '0004_suppression_and_sale_or_sharing'),
-        ('preferences', '0003_pending_unsubscribe'),
+        ("brands", "0002_brand_primary_colour"),
+        ("consent", "0004_suppression_and_sale_or_sharing"),
+        ("preferences", "0003_pending_unsubscribe"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StepUpCode',
+            name="StepUpCode",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('action', models.CharField(choices=[('export', 'Download my data'), ('erase', 'Delete my data'), ('email', 'Change my email address')], max_length=10)),
-                ('code_hmac', models.CharField(max_length=64)),
-                ('new_email', models.EmailField(blank=True, max_length=254)),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('brand', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='brands.brand')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='step_up_codes', to='consent.contact')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("export", "Download my data"),
+                            ("erase", "Delete my data"),
+                            ("email", "Change my email address"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("code_hmac", models.CharField(max_length=64)),
+                ("new_email", models.EmailField(blank=True, max_length=254)),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="brands.brand",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="step_up_codes",
+                        to="consent.contact",
+                    ),
+                ),
             ],
         ),
     ]

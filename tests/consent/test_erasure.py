@@ -399,7 +399,13 @@ def test_every_model_pointing_at_a_contact_is_either_kept_as_proof_or_erased(bra
     }
     kept = {model._meta.label for model in KEPT_ON_ERASURE}
     assert kept == {"consent.ConsentEvent", "consent.ConsentState"}
-    assert pointing - kept == {"preferences.ChannelOptOut", "preferences.Hold", "preferences.Subscription"}
+    assert pointing - kept == {
+        "preferences.ChannelOptOut",
+        "preferences.Hold",
+        "preferences.PendingUnsubscribe",
+        "preferences.StepUpCode",
+        "preferences.Subscription",
+    }
 
 
 def test_reading_current_consents_of_a_suppressed_contact_is_still_one_query(brand, contact, api, purpose):
