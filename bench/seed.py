@@ -319,6 +319,16 @@ def session_cookies(seeded: Seeded, numbers: list[int]) -> list[str]:
     return cookies
 
 
+def one_click_drain() -> int:
+    """Apply every accepted one-click unsubscribe, as the worker would; how many there were."""
+    from preferences.one_click import one_click_apply_pending
+
+    total = 0
+    while handled := one_click_apply_pending(limit=1000):
+        total += handled
+    return total
+
+
 def one_click_writes(seeded: Seeded, *, exclude: list[int]) -> int:
     """Withdrawals recorded by one-click unsubscribes (one per request that did the real write),
     except those of the contacts numbered in `exclude`."""
