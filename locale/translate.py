@@ -6,6 +6,11 @@
     .venv/bin/python locale/translate.py          # fills every msgstr it knows, lists the rest
     .venv/bin/python manage.py compilemessages    # the .mo files are committed
 
+makemessages is the project's own (preferences/management/commands/makemessages.py): it also
+reads the hosted pages' Jinja2 templates (templates/jinja2/), whose `_()` and `{% trans %}`
+give the same msgids Django's `{% translate %}` and `{% blocktranslate %}` did.
+tests/preferences/test_templates.py fails when a template's message has no translation here.
+
 German uses the formal "Sie", French "vous". A msgid missing from the table is reported and
 left empty (Django then shows the English text).
 """

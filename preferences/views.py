@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.template import engines
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -122,8 +122,10 @@ def _evidence(request: HttpRequest, path: str) -> EvidenceInput:
 def _render(
     request: HttpRequest, template: str, context: dict[str, Any], *, brand: Brand | None, status: int = 200
 ) -> HttpResponse:
-    """Render in the active language (the caller activates it)."""
-    response = render(request, template, {"brand": brand, **context}, status=status)
+    """Render in the active language (the caller activates it), with the Jinja2 engine of the
+    hosted pages (templates/jinja2/, config/jinja2.py)."""
+    page = engines["pages"].get_template(template).render({"brand": brand, **context}, request)
+    response = HttpResponse(page, status=status)
     response["Content-Language"] = translation.get_language() or settings.LANGUAGE_CODE
     return response
 
