@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -73,6 +74,46 @@ class LinkRequestForm(PageForm):
             "invalid": _("Enter an email address in the form name@example.com."),
         },
     )
+
+
+# --- Step-up codes (preferences.step_up) -------------------------------------------------------
+
+
+class StepUpCodeForm(PageForm):
+    code = forms.CharField(
+        label=_("Code from the email"),
+        max_length=20,
+        help_text=_("The 6 digits in the email we just sent. The code works once."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+        error_messages={"required": _("Enter the code from the email.")},
+    )
+
+    def __init__(self, *args: Any, verify: Callable[[str], Any], **kwargs: Any) -> None:
+        """`verify(code)`: the service's check (preferences.step_up.step_up_verify), which
+        uses the code up when it is right; its result is `self.verified`."""
+        super().__init__(*args, **kwargs)
+        self._verify = verify
+        self.verified: Any = None
+
+    def clean_code(self) -> str:
+        from preferences.step_up import StepUpRefused
+
+        code = str(self.cleaned_data["code"])
+        try:
+            self.verified = self._verify(code)
+        except StepUpRefused as exc:
+            raise forms.ValidationError(STEP_UP_REFUSALS[exc.reason], code=exc.reason) from None
+        return code
+
+
+STEP_UP_REFUSALS = {
+    "wrong": _("That code isn't right. Check the email and try again."),
+    "expired": _("That code has expired. Send yourself a new one."),
+    "exhausted": _("Too many wrong tries. Send yourself a new code."),
+    "none": _("That code has been used or replaced. Send yourself a new one."),
+}
 
 
 # --- Pause -----------------------------------------------------------------------------------

@@ -102,6 +102,19 @@ def step_up_start(
     return StepUpSent(sent_to=mask_address(address), expires_at=expires_at)
 
 
+def step_up_pending(
+    *, contact: Contact, action: StepUpAction | str, now: datetime | None = None
+) -> StepUpCode | None:
+    """The live code for `action` (sent, unused, unexpired), if any."""
+    return (
+        StepUpCode.objects.filter(
+            contact=contact, action=action, used_at__isnull=True, expires_at__gt=now or timezone.now()
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def step_up_verify(
     *, contact: Contact, action: StepUpAction | str, code: str, now: datetime | None = None
 ) -> StepUpCode:

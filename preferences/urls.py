@@ -27,5 +27,6 @@ urlpatterns = [
     path("my-data", views.export, name="export"),
     path("delete", views.erase, name="erase"),
     path("deleted", views.erased, name="erased"),
+    path("verify/<slug:action>", views.step_up_verify_view, name="verify"),
     path("sign-out", views.sign_out, name="sign-out"),
 ]

@@ -31,6 +31,7 @@ from django.template import engines
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -42,7 +43,7 @@ from consent.models import Contact, Decision, Method
 from consent.services import EvidenceInput, consent_record, contact_upsert
 from preferences import services
 from preferences.emails import confirm_url
-from preferences.forms import FACT_FORMS, HoldForm, LinkRequestForm, SubscriptionsForm
+from preferences.forms import FACT_FORMS, HoldForm, LinkRequestForm, StepUpCodeForm, SubscriptionsForm
 from preferences.gpc import gpc_honour, gpc_signal, gpc_well_known
 from preferences.labels import (
     CHANNEL_ALL_LABELS,
@@ -56,7 +57,7 @@ from preferences.labels import (
 )
 from preferences.language import language_for, language_pick
 from preferences.link_mail import manage_link_send
-from preferences.models import HoldStartedBy, Topic
+from preferences.models import HoldStartedBy, StepUpAction, StepUpCode, Topic
 from preferences.one_click import RECORDED_BY_LINK, one_click_accept, one_click_nudge
 from preferences.page_selectors import (
     Centre,
@@ -70,6 +71,7 @@ from preferences.page_selectors import (
 )
 from preferences.selectors import preferences_snapshot, subscriptions_pending
 from preferences.session import PageSession, session_end, session_load, session_start, session_write
+from preferences.step_up import StepUpRefused, mask_address, step_up_pending, step_up_start, step_up_verify
 from preferences.throttle import throttle_blocked, throttle_count
 from preferences.tokens import LinkKind, LinkToken, TokenExpired, TokenInvalid, fingerprint, token_read
 
@@ -615,10 +617,13 @@ def fact_edit(request: HttpRequest, page: Page, name: str) -> HttpResponse:
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():
+            value = form.cleaned_data["value"]
+            if name == "email" and normalise_email(value) != normalise_email(page.contact.email or ""):
+                return _step_up_send(request, page, StepUpAction.EMAIL, new_email=normalise_email(value))
             contact_upsert(
                 brand=page.brand,
                 external_id=page.external_id,
-                **{_fact_keyword(name): form.cleaned_data["value"]},
+                **{_fact_keyword(name): value},
             )
             _saved(request)
             return _see_other(page.home + "#told-us")
@@ -651,10 +656,89 @@ def fact_delete(request: HttpRequest, page: Page, name: str) -> HttpResponse:
 # --- Download and delete my data ---------------------------------------------------------------
 
 
+# A download, an erasure or a change of address needs a fresh code from the mailbox
+# (preferences.step_up): the request sends one and leads to the verify page; the action itself
+# happens when the right code comes back.
+
+_STEP_UP_TITLES = {
+    StepUpAction.EXPORT: (gettext_lazy("Download my data"), gettext_lazy("Download my data")),
+    StepUpAction.ERASE: (gettext_lazy("Delete my data"), gettext_lazy("Delete my data")),
+    StepUpAction.EMAIL: (gettext_lazy("Confirm your new email address"), gettext_lazy("Confirm")),
+}
+
+
+def _step_up_send(
+    request: HttpRequest, page: Page, action: StepUpAction, new_email: str = ""
+) -> HttpResponse:
+    try:
+        step_up_start(brand=page.brand, contact=page.contact, action=action, new_email=new_email)
+    except StepUpRefused as exc:
+        if exc.reason == StepUpRefused.TOO_MANY:
+            return _too_many(request, page.brand, 3600)
+        title, _label = _STEP_UP_TITLES[action]
+        context = {"action": action.value, "title": title, "no_address": True}
+        return _render(request, "preferences/step_up.html", context, brand=page.brand, status=409)
+    return _see_other(f"/p/{page.brand.slug}/verify/{action.value}")
+
+
+@hosted_csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+@centre_view
+def step_up_verify_view(request: HttpRequest, page: Page, action: str) -> HttpResponse:
+    """The code from the email, then the action it was sent for; or a new code."""
+    if action not in StepUpAction.values:
+        raise Http404
+    step_up = StepUpAction(action)
+    pending = step_up_pending(contact=page.contact, action=step_up)
+    if request.method == "POST" and request.POST.get("resend"):
+        if step_up == StepUpAction.EMAIL and pending is None:
+            return _see_other(f"/p/{page.brand.slug}/about-you/email")  # ask for the address again
+        return _step_up_send(request, page, step_up, new_email=pending.new_email if pending else "")
+    form = StepUpCodeForm(
+        request.POST if request.method == "POST" else None,
+        verify=lambda code: step_up_verify(contact=page.contact, action=step_up, code=code),
+    )
+    if form.is_valid():
+        return _step_up_done(request, page, step_up, form.verified)
+    if request.method != "POST" and pending is None:
+        return _see_other(page.home + "#your-data")  # nothing was asked for
+    address = pending.new_email if pending and step_up == StepUpAction.EMAIL else (page.contact.email or "")
+    title, label = _STEP_UP_TITLES[step_up]
+    context = {
+        "action": step_up.value,
+        "title": title,
+        "submit_label": label,
+        "sent_to": mask_address(address),
+        "minutes": settings.STEP_UP_CODE_MINUTES,
+        "form": form,
+        "error_summary": form.error_summary(),
+    }
+    status = 422 if request.method == "POST" else 200
+    return _render(request, "preferences/step_up.html", context, brand=page.brand, status=status)
+
+
+def _step_up_done(request: HttpRequest, page: Page, action: StepUpAction, used: StepUpCode) -> HttpResponse:
+    if action == StepUpAction.EXPORT:
+        return _export_response(page)
+    if action == StepUpAction.ERASE:
+        from consent.erasure import contact_erase
+
+        contact_erase(brand=page.brand, contact=page.contact, requested_via=CENTRE)
+        page.ended = True
+        return _see_other(f"/p/{page.brand.slug}/deleted")
+    contact_upsert(brand=page.brand, external_id=page.external_id, email=used.new_email)
+    _saved(request)
+    return _see_other(page.home + "#told-us")
+
+
 @hosted_csrf_protect
 @require_POST
 @centre_view
 def export(request: HttpRequest, page: Page) -> HttpResponse:
+    return _step_up_send(request, page, StepUpAction.EXPORT)
+
+
+def _export_response(page: Page) -> HttpResponse:
     data = contact_export(brand=page.brand, contact=page.contact)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False),
@@ -669,14 +753,11 @@ def export(request: HttpRequest, page: Page) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @centre_view
 def erase(request: HttpRequest, page: Page) -> HttpResponse:
-    """GET: what deleting means, and a confirm button. POST: erase, end the session."""
+    """GET: what deleting means, and a confirm button. POST: a code by email; the verify page
+    erases once it comes back, and ends the session."""
     if request.method != "POST":
         return _render(request, "preferences/erase.html", {"contact": page.contact}, brand=page.brand)
-    from consent.erasure import contact_erase
-
-    contact_erase(brand=page.brand, contact=page.contact, requested_via=CENTRE)
-    page.ended = True
-    return _see_other(f"/p/{page.brand.slug}/deleted")
+    return _step_up_send(request, page, StepUpAction.ERASE)
 
 
 @require_safe

@@ -549,10 +549,33 @@ def test_an_unknown_fact_is_a_404(page):
 # --- Download and delete my data -----------------------------------------------------------------
 
 
-def test_download_my_data(page, brand, contact, topics, notice_version):
+def code_from(mailoutbox) -> str:
+    """The step-up code in the last email (preferences.step_up)."""
+    [code] = re.findall(r"^(\d{6})$", mailoutbox[-1].body, re.MULTILINE)
+    return code
+
+
+def ask_for_code(page, path, django_capture_on_commit_callbacks, data=None):
+    with django_capture_on_commit_callbacks(execute=True):  # the code goes out after commit
+        return page.post(path, data or {})
+
+
+def test_download_my_data(
+    page, brand, contact, topics, notice_version, mailoutbox, django_capture_on_commit_callbacks
+):
     subscribe(brand, notice_version, ("newsletter", "email"))
 
-    response = page.post("/p/acme/my-data")
+    asked = ask_for_code(page, "/p/acme/my-data", django_capture_on_commit_callbacks)
+
+    assert asked.status_code == 303
+    assert asked["Location"] == "/p/acme/verify/export"
+    assert mailoutbox[-1].to == ["ada@example.com"]
+    form = page.get("/p/acme/verify/export")
+    print(html_of(form))
+    assert "we've emailed a code to a•••@example.com" in html_of(form)
+    assert 'autocomplete="one-time-code"' in html_of(form)
+
+    response = page.post("/p/acme/verify/export", {"code": code_from(mailoutbox)})
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -577,7 +600,44 @@ def test_download_needs_a_post(page):
     assert page.get("/p/acme/my-data").status_code == 405
 
 
-def test_delete_my_data_asks_then_erases_and_ends_the_session(page, brand, contact, topics, notice_version):
+def test_no_download_without_the_code(page, contact, mailoutbox, django_capture_on_commit_callbacks):
+    assert page.get("/p/acme/verify/export")["Location"] == "/p/acme/#your-data"  # nothing asked for
+    ask_for_code(page, "/p/acme/my-data", django_capture_on_commit_callbacks)
+    code = code_from(mailoutbox)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+    refused = page.post("/p/acme/verify/export", {"code": wrong})
+
+    assert refused.status_code == 422
+    assert "application/json" not in refused["Content-Type"]
+    assert "That code isn&#39;t right." in html_of(refused)
+    assert 'class="error-summary"' in html_of(refused)
+    assert 'aria-invalid="true"' in html_of(refused)
+    assert page.post("/p/acme/verify/export", {"code": code}).status_code == 200
+    used = page.post("/p/acme/verify/export", {"code": code})  # single use
+    assert used.status_code == 422
+    assert "That code has been used or replaced." in html_of(used)
+
+
+def test_a_new_code_can_be_sent_from_the_verify_page(
+    page, contact, mailoutbox, django_capture_on_commit_callbacks
+):
+    ask_for_code(page, "/p/acme/my-data", django_capture_on_commit_callbacks)
+    first = code_from(mailoutbox)
+
+    again = ask_for_code(page, "/p/acme/verify/export", django_capture_on_commit_callbacks, {"resend": "1"})
+
+    assert again["Location"] == "/p/acme/verify/export"
+    assert len(mailoutbox) == 2
+    second = code_from(mailoutbox)
+    if first != second:
+        assert page.post("/p/acme/verify/export", {"code": first}).status_code == 422
+    assert page.post("/p/acme/verify/export", {"code": second}).status_code == 200
+
+
+def test_delete_my_data_asks_then_erases_and_ends_the_session(
+    page, brand, contact, topics, notice_version, mailoutbox, django_capture_on_commit_callbacks
+):
     subscribe(brand, notice_version, ("newsletter", "email"))
     before = counts()
 
@@ -585,8 +645,11 @@ def test_delete_my_data_asks_then_erases_and_ends_the_session(page, brand, conta
     assert ask.status_code == 200
     assert "Yes, delete my data" in html_of(ask)
     assert counts() == before
+    asked = ask_for_code(page, "/p/acme/delete", django_capture_on_commit_callbacks)
+    assert asked["Location"] == "/p/acme/verify/erase"
+    assert Contact.objects.get(pk=contact.pk).erased_at is None  # not without the code
 
-    response = page.post("/p/acme/delete")
+    response = page.post("/p/acme/verify/erase", {"code": code_from(mailoutbox)})
 
     assert response.status_code == 303
     assert response["Location"] == "/p/acme/deleted"
@@ -731,8 +794,18 @@ def test_ticking_a_double_opt_in_topic_mails_a_confirmation_and_it_can_be_resent
     assert stored(contact) == {("launches", "email"): ("subscribed", "immediate")}
 
 
-def test_correct_the_email_address(page, brand, contact):
-    response = page.post("/p/acme/about-you/email", {"value": " Grace@Example.COM "})
+def test_correct_the_email_address(page, brand, contact, mailoutbox, django_capture_on_commit_callbacks):
+    asked = ask_for_code(
+        page, "/p/acme/about-you/email", django_capture_on_commit_callbacks, {"value": " Grace@Example.COM "}
+    )
+
+    assert asked["Location"] == "/p/acme/verify/email"
+    assert mailoutbox[-1].to == ["grace@example.com"]  # the code proves the new address works
+    contact.refresh_from_db()
+    assert contact.email == "ada@example.com"  # nothing changes before the code comes back
+    assert "g•••@example.com" in html_of(page.get("/p/acme/verify/email"))
+
+    response = page.post("/p/acme/verify/email", {"code": code_from(mailoutbox)})
 
     assert response.status_code == 303
     contact.refresh_from_db()

@@ -19,7 +19,7 @@ from django.template import engines
 from django.utils import translation
 from django.utils.html import escape
 
-from preferences.forms import FACT_FORMS, HoldForm, LinkRequestForm
+from preferences.forms import FACT_FORMS, HoldForm, LinkRequestForm, StepUpCodeForm
 from preferences.management.commands.makemessages import jinja_messages, jinja_messages_as_python
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates" / "jinja2"
@@ -197,6 +197,21 @@ PAGES: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = {
                 "you need, like order confirmations, still arrive.",
                 {"name": "Acme", "channel": "email"},
             )
+        ],
+    ),
+    "preferences/step_up.html": (
+        {
+            "action": "export",
+            "title": "Download my data",
+            "submit_label": "Download my data",
+            "sent_to": "a•••@example.com",
+            "form": StepUpCodeForm(verify=lambda code: None),
+            "error_summary": [],
+        },
+        [
+            ("To check it's you, we've emailed a code to %(address)s.", {"address": "a•••@example.com"}),
+            ("Code from the email", {}),
+            ("Send a new code", {}),
         ],
     ),
     "404.html": ({"brand": None}, [("Page not found", {}), ("Skip to main content", {})]),
