@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from time import monotonic
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
