@@ -59,8 +59,9 @@ from sync.ssrf import AddressRefused, GuardedBackend, url_validate
 logger = logging.getLogger(__name__)
 
 # Seconds to wait after failed attempt 1, 2, … (Svix's schedule: 0 s, 5 s, 5 min, 30 min, 2 h,
-# 5 h, 10 h, 10 h); eight attempts in all, about 27.5 hours, each delay ±15 %.
-RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+# 5 h, 10 h, 10 h); eight attempts in all, about 27.5 hours, each delay ±15 %. A setting
+# WEBHOOK_RETRY_DELAYS replaces it (the fault tests' worker uses a schedule of seconds).
+RETRY_DELAYS: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 JITTER = 0.15
 # A receiver's Retry-After is honoured when longer than the schedule, up to this.
@@ -68,7 +69,8 @@ RETRY_AFTER_MAX = 24 * 3600
 # Retries due sooner than this go to the broker with a countdown; later ones wait for the sweeper
 # (long countdowns sit in a worker's memory and, on Redis, outlive the visibility timeout).
 COUNTDOWN_MAX = 30
-# The sweeper hands a ready delivery to the broker again only this long after the last time.
+# The sweeper hands a ready delivery to the broker again only this long after the last time
+# (setting WEBHOOK_REQUEUE_SECONDS overrides it).
 REQUEUE_SECONDS = 60
 EXCERPT_CHARS = 1024
 # Read this much of an answer at most: enough to keep the connection for the next delivery.
@@ -82,9 +84,18 @@ TEST_EVENT_TYPE = "webhook.test"
 USER_AGENT = "Candor-Webhooks/1.0"
 
 
-def _lease_seconds() -> int:
-    # Longer than any attempt can take (timeout for the answer plus the drain's own deadline).
-    return 2 * settings.WEBHOOK_TIMEOUT_SECONDS + 30
+def _lease_seconds() -> float:
+    """Longer than any attempt can take (timeout for the answer plus the drain's own deadline).
+    A setting WEBHOOK_LEASE_SECONDS overrides it (tests that kill a worker wait it out)."""
+    return getattr(settings, "WEBHOOK_LEASE_SECONDS", None) or 2 * settings.WEBHOOK_TIMEOUT_SECONDS + 30
+
+
+def _requeue_seconds() -> float:
+    return getattr(settings, "WEBHOOK_REQUEUE_SECONDS", None) or REQUEUE_SECONDS
+
+
+def _retry_delays() -> tuple[float, ...]:
+    return tuple(getattr(settings, "WEBHOOK_RETRY_DELAYS", None) or RETRY_DELAYS)
 
 
 # --- Publishing to the broker -----------------------------------------------------
@@ -384,7 +395,7 @@ def deliveries_dispatch(
         limit=limit,
         now=now,
         prefer_contact=prefer_contact,
-        enqueued_before=now - timedelta(seconds=REQUEUE_SECONDS),
+        enqueued_before=now - timedelta(seconds=_requeue_seconds()),
     )
     if ids:
         Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
@@ -531,9 +542,10 @@ def _post(*, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
 def retry_delay(*, attempt: int, retry_after: float | None = None) -> float | None:
     """Seconds before the next attempt after failed attempt number `attempt` of a round (1-based),
     with jitter, or at least what Retry-After asked; None when the round is exhausted."""
-    if attempt >= MAX_ATTEMPTS:
+    delays = _retry_delays()
+    if attempt > len(delays):  # MAX_ATTEMPTS with the default schedule
         return None
-    delay = RETRY_DELAYS[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    delay = delays[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
     if retry_after is not None and retry_after > delay:
         delay = retry_after
     return delay
@@ -722,3 +734,42 @@ def deliveries_prune(*, now: datetime | None = None, batch_size: int = 5000) -> 
         total += deleted
         if len(ids) < batch_size:
             return total
+
+
+# --- Erasure ------------------------------------------------------------------------------------
+
+
+def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str) -> int:
+    """When a contact is erased (consent.erasure calls this in its transaction): the brand's
+    deliveries about the contact, pending or finished, name `pseudonym` instead of the old
+    external id in data.contact and lose email and phone; the receivers' answers to them
+    (Attempt.response_excerpt, which may echo the body) are cleared. A pending delivery is sent
+    with the rewritten body, under its webhook-id (signatures are made at send time). The
+    number of deliveries rewritten.
+
+    The outbox Events themselves are renamed by the erasure, so deliveries made later carry
+    the pseudonym already."""
+    rows = list(
+        Delivery.objects.filter(endpoint__brand_id=brand_id, contact_ref=contact_ref).only("id", "body")
+    )
+    changed = []
+    for delivery in rows:
+        try:
+            payload = json.loads(delivery.body)
+        except ValueError:
+            continue
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict):
+            continue
+        if "contact" in data:
+            data["contact"] = pseudonym
+        payload["data"] = _without_personal(data)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        if body != delivery.body:
+            delivery.body = body
+            changed.append(delivery)
+    Delivery.objects.bulk_update(changed, ["body"], batch_size=500)
+    Attempt.objects.filter(delivery__endpoint__brand_id=brand_id, delivery__contact_ref=contact_ref).exclude(
+        response_excerpt=""
+    ).update(response_excerpt="")
+    return len(changed)
