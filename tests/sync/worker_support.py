@@ -203,13 +203,21 @@ def publishing_to(broker_url: str) -> Iterator[None]:
             amqp._producer_pool = None
 
     conf = app.conf
-    saved = (conf.broker_url, conf.broker_transport_options)
+    # Celery reads CELERY_BROKER_URL from the environment before its settings (CI sets it).
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    saved = (conf.get("broker_url"), conf.broker_transport_options)
     reset()
+    os.environ["CELERY_BROKER_URL"] = broker_url
     conf.broker_url, conf.broker_transport_options = broker_url, {}
     try:
+        assert conf.broker_write_url == broker_url, conf.broker_write_url
         yield
     finally:
         reset()
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         conf.broker_url, conf.broker_transport_options = saved
 
 
