@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.webhooks import HarnessError as WebhookHarnessError
+
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -67,6 +69,7 @@ WRITE_RATIO_TARGET = 0.30
 PAGE_RATIO_TARGET = 0.30  # issue 3: the preference centre vs ceiling_constant
 ONE_CLICK_RATIO_TARGET = 0.50  # issue 3: the one-click POST vs ceiling_insert
 FEED_EVENTS = _env_int("BENCH_FEED_EVENTS", 1_000_000)
+WEBHOOKS = _env_int("BENCH_WEBHOOKS", 1)  # 0 skips delivery_rate and webhook_latency
 FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
 FEED_RATE_TARGET = 20_000  # issue 4: events/s paging through 1,000,000 events
 FEED_LABEL = f"GET /api/v1/events?limit={FEED_PAGE}&after={{cursor}} (changes feed)"
@@ -108,13 +111,16 @@ def bench_environment(port: int) -> dict[str, str]:
         "CACHE_URL": "locmem://",
         "LOG_LEVEL": "WARNING",
         # One-click nudges go to a queue of the bench's own (no worker reads it; the harness
-        # applies what was accepted itself, timed).
+        # applies what was accepted itself, timed). The webhook scenarios use Redis instead
+        # (bench.webhooks sets CELERY_BROKER_URL for the processes it starts).
         "FILESYSTEM_BROKER_DIR": str(VAR_DIR / "bench-broker"),
+        # The webhook receiver is on 127.0.0.1 (bench.receiver).
+        "WEBHOOK_ALLOW_PRIVATE": "true",
     }
 
 
-def free_port() -> int:
-    if os.environ.get("BENCH_PORT"):
+def free_port(*, any_port: bool = False) -> int:
+    if os.environ.get("BENCH_PORT") and not any_port:
         return int(os.environ["BENCH_PORT"])
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -343,11 +349,12 @@ def count_queries(seeded: Any, extra: list[QueryCase]) -> list[QueryCount]:
 class Server:
     """gunicorn in its own process group, always stopped by `stop()`."""
 
-    def __init__(self, port: int, env: dict[str, str]) -> None:
+    def __init__(self, port: int, env: dict[str, str], log_name: str = "bench-gunicorn.log") -> None:
         self.port = port
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = VAR_DIR / "bench-gunicorn.log"
+        self.log_path = VAR_DIR / log_name
+        self.log_mode = "wb"  # a restart appends
 
     @property
     def command(self) -> list[str]:
@@ -371,7 +378,8 @@ class Server:
 
     def start(self) -> None:
         VAR_DIR.mkdir(exist_ok=True)
-        self._log = self.log_path.open("wb")
+        self._log = self.log_path.open(self.log_mode)
+        self.log_mode = "ab"
         self.process = subprocess.Popen(
             self.command,
             cwd=BASE_DIR,
@@ -792,11 +800,69 @@ def feed_table(feed: dict[str, Any], checks: list[Check], statements: int | None
     return lines
 
 
+def webhook_table(webhooks: dict[str, Any], checks: list[Check]) -> list[str]:
+    def result(name: str) -> str:
+        own = [c for c in checks if c.scenario == name]
+        return "-" if not own else ("PASS" if all(c.passed for c in own) else "FAIL")
+
+    rate, idle, load = webhooks["delivery_rate"], webhooks["latency"]["idle"], webhooks["latency"]["load"]
+    rows = [
+        ("scenario", "measured", "vs ceiling", "target", "result"),
+        (
+            "ceiling_task",
+            f"{rate['ceiling_tasks_per_second']:,.1f} no-op tasks/s",
+            "-",
+            "(ceiling)",
+            "-",
+        ),
+        (
+            "delivery_rate",
+            f"{rate['deliveries_per_second']:,.1f} deliveries/s "
+            f"on {rate['receiver_connections']} TCP connection(s)",
+            f"{rate['ratio_to_ceiling']:.1%}",
+            ">= 35% of ceiling_task; keep-alive reused",
+            result("delivery_rate"),
+        ),
+    ]
+    reuse = rate.get("db_reuse")
+    if reuse:
+        rows.append(
+            (
+                "delivery_rate_db_reuse",
+                f"{reuse['deliveries_per_second']:,.1f} deliveries/s "
+                f"on {reuse['receiver_connections']} TCP connection(s)",
+                f"{reuse['ratio_to_ceiling']:.1%}",
+                "(informational: worker with CELERY_DB_REUSE_MAX)",
+                "-",
+            )
+        )
+    for name, data in (("webhook_latency_idle", idle), ("webhook_latency_load", load)):
+        lat = data.get("latency_s", {})
+        rate_text = ""
+        if "achieved_rate" in data:
+            rate_text = f" at {data['achieved_rate']:,.0f} writes/s (offered {data['offered_rate']})"
+        rows.append(
+            (
+                name,
+                f"p50 {lat.get('p50', float('nan')):.3f} s, p99 {lat.get('p99', float('nan')):.3f} s; "
+                f"{data['delivered']:,}/{data['writes']:,} delivered{rate_text}",
+                "-",
+                "median < 1 s" if name.endswith("idle") else "p99 < 5 s",
+                result(name),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return lines
+
+
 def table(
     scenarios: list[Scenario],
     checks: list[Check],
     feed: dict[str, Any] | None = None,
     feed_statements: int | None = None,
+    webhooks: dict[str, Any] | None = None,
 ) -> str:
     by_name = {s.name: s for s in scenarios}
     rows = [("scenario", "ledger rows", "req/s", "p50 ms", "p99 ms", "vs ceiling", "target", "result")]
@@ -828,6 +894,8 @@ def table(
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     if feed:
         lines += ["", *feed_table(feed, checks, feed_statements)]
+    if webhooks:
+        lines += ["", *webhook_table(webhooks, checks)]
     lines.append("")
     lines.append("Checks:")
     for check in checks:
@@ -873,6 +941,7 @@ def run() -> dict[str, Any]:
     from django.db import connection
 
     from bench import seed
+    from bench import webhooks as bench_webhooks
     from config.api import encode_cursor
 
     step = time.monotonic()
@@ -1007,6 +1076,7 @@ def run() -> dict[str, Any]:
     ledger: dict[str, Any] = {}
     feed_fill: dict[str, Any] = {}
     feed: dict[str, Any] = {}
+    webhooks: dict[str, Any] = {}
     try:
         server.start()
         log(
@@ -1051,6 +1121,20 @@ def run() -> dict[str, Any]:
                     f"bench: verify_ledger after the write loads: {'ok' if ledger['ok'] else 'FAILED'} "
                     f"({ledger['events']:,} events, {ledger['seconds']} s) {'; '.join(ledger['problems'])}"
                 )
+        if WEBHOOKS:
+            # A worker, beat, a receiver and a gunicorn on the Redis broker of their own.
+            server.stop()
+            log("bench: webhooks (one Celery worker, Redis broker, a local receiver)")
+            webhooks = bench_webhooks.run_phase(
+                port=port,
+                receiver_port=free_port(any_port=True),
+                seeded=seeded,
+                env=env,
+                server_factory=Server,
+            )
+            connection.close()
+            if FEED_EVENTS > 0:
+                server.start()
         if FEED_EVENTS > 0:
             # Last, so the million events weigh on no other scenario.
             step = time.monotonic()
@@ -1067,8 +1151,10 @@ def run() -> dict[str, Any]:
         server.stop()
 
     checks = evaluate(by_name, ledger, feed)
+    if webhooks:
+        checks += [Check(*check) for check in bench_webhooks.checks(webhooks)]
     feed_statements = next((c.statements for c in counts if c.endpoint == FEED_LABEL), None)
-    report_table = table(scenarios, checks, feed, feed_statements)
+    report_table = table(scenarios, checks, feed, feed_statements, webhooks)
     return {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
@@ -1129,6 +1215,7 @@ def run() -> dict[str, Any]:
         }
         if feed
         else None,
+        "webhooks": webhooks or None,
         "checks": [asdict(check) for check in checks],
         "notes": notes,
         "table": report_table,
@@ -1143,7 +1230,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     try:
         report = run()
-    except HarnessError as exc:
+    except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -42,13 +42,13 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mass_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from brands.models import Brand, Membership
-from config.db import insert_row
+from config.db import insert_parts, insert_row, select_many, shape
 from config.errors import Conflict, Unprocessable
 from sync import selectors
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType, new_webhook_secret
@@ -390,6 +390,15 @@ def deliveries_dispatch(
     if limit <= 0:
         return []
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        sql, params = _dispatch_statement(
+            endpoint_id=endpoint_id, limit=limit, now=now, prefer_contact=prefer_contact
+        )
+        [rows] = select_many([(sql, params)])
+        ids = _dispatched(rows, prefer_contact)
+        if ids:
+            transaction.on_commit(lambda: _publish_sends(ids))
+        return ids
     ids = selectors.deliveries_ready(
         endpoint_id=endpoint_id,
         limit=limit,
@@ -406,6 +415,123 @@ def deliveries_dispatch(
 
         transaction.on_commit(publish)
     return ids
+
+
+def _publish_sends(ids: list[int]) -> None:
+    for delivery_id in ids:
+        _publish("delivery_send", delivery_id)
+
+
+# The hot path on PostgreSQL (one worker sends hundreds of deliveries a second): the same rules as
+# sync.selectors.deliveries_ready_rows / deliveries_in_flight, written out once so each step is
+# one round trip with no query building. SQLite (`make run`, tests) takes the ORM path.
+_READY = """
+    d.status = 'pending' AND d.next_attempt_at <= %s
+    AND (d.leased_until IS NULL OR d.leased_until <= %s)
+    AND (d.contact_ref IS NULL OR NOT EXISTS (
+        SELECT 1 FROM sync_delivery x
+        WHERE x.endpoint_id = d.endpoint_id AND x.contact_ref = d.contact_ref
+          AND x.status = 'pending' AND x.sequence < d.sequence))
+"""
+
+
+def _dispatch_statement(
+    *, endpoint_id: int, limit: int, now: datetime, prefer_contact: int | None
+) -> tuple[str, list[Any]]:
+    """deliveries_dispatch's pick and mark in one statement: up to `limit` ready deliveries of
+    the endpoint not handed over in the last _requeue_seconds(), oldest first (`prefer_contact`'s
+    first), marked handed over now; RETURNING id, contact_ref."""
+    sql = f"""
+        UPDATE sync_delivery SET enqueued_at = %s WHERE id IN (
+            SELECT d.id FROM sync_delivery d JOIN sync_endpoint e ON e.id = d.endpoint_id
+            WHERE d.endpoint_id = %s AND e.status = 'active' AND {_READY}
+              AND (d.enqueued_at IS NULL OR d.enqueued_at < %s)
+            ORDER BY CASE WHEN d.contact_ref = %s THEN 0 ELSE 1 END, d.id
+            LIMIT %s)
+        RETURNING id, contact_ref"""  # noqa: S608 (no input in the text)
+    before = now - timedelta(seconds=_requeue_seconds())
+    return sql, [now, endpoint_id, now, now, before, prefer_contact, limit]
+
+
+def _dispatched(rows: list[tuple[Any, ...]], prefer_contact: int | None) -> list[int]:
+    """The ids RETURNING gave, in deliveries_ready's order (RETURNING keeps none)."""
+    first = sorted(rows, key=lambda row: (row[1] is None or row[1] != prefer_contact, row[0]))
+    return [pk for pk, _ in first]
+
+
+def _claim_and_read(*, delivery_id: int, now: datetime) -> tuple[Delivery, Endpoint] | None:
+    """PostgreSQL: _claim plus reading the delivery and its endpoint, in one round trip. Two
+    statements in one implicit transaction (one Query message): the first locks the endpoint's
+    row, so the second, with a snapshot of its own taken after the lock, counts the leases in
+    flight and claims in one step, as _claim does."""
+    lease = now + timedelta(seconds=_lease_seconds())
+    delivery_shape, endpoint_shape = shape(Delivery), shape(Endpoint)
+    lock = """
+        SELECT e.id FROM sync_endpoint e
+        WHERE e.id = (SELECT endpoint_id FROM sync_delivery WHERE id = %s AND status = 'pending')
+          AND e.status = 'active'
+        FOR UPDATE"""
+    claim = f"""
+        UPDATE sync_delivery d SET leased_until = %s FROM sync_endpoint e
+        WHERE d.id = %s AND e.id = d.endpoint_id AND e.status = 'active' AND {_READY}
+          AND (SELECT count(*) FROM sync_delivery f
+               WHERE f.endpoint_id = d.endpoint_id AND f.status = 'pending' AND f.leased_until > %s) < %s
+        RETURNING {delivery_shape.columns("d")}, {endpoint_shape.columns("e")}"""  # noqa: S608
+    results = select_many(
+        [
+            (lock, [delivery_id]),
+            (claim, [lease, delivery_id, now, now, now, settings.WEBHOOK_MAX_IN_FLIGHT]),
+        ]
+    )
+    rows = results[1]
+    if not rows:
+        return None
+    delivery = delivery_shape.build(rows[0])
+    endpoint = endpoint_shape.build(rows[0], delivery_shape.width)
+    delivery.endpoint = endpoint
+    return delivery, endpoint
+
+
+def _succeeded_record(
+    *, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: _Outcome
+) -> Attempt:
+    """PostgreSQL: _attempt_record for a success, and handing over the endpoint's next ready
+    delivery, in one round trip: one statement records the attempt, finishes the delivery (while
+    the lease is ours) and clears the endpoint's failing period; the next (its own snapshot, so
+    it sees the delivery finished) picks and marks what deliveries_dispatch would."""
+    now = timezone.now()
+    number = delivery.attempt_count + 1
+    attempt = Attempt(
+        delivery=delivery,
+        number=number,
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        response_excerpt=result.excerpt,
+        error=result.error,
+        outcome=result.outcome,
+    )
+    into, params = insert_parts(attempt)
+    record = f"""
+        WITH attempt AS (INSERT INTO {into} RETURNING id),
+        finished AS (
+            UPDATE sync_delivery SET status = %s, succeeded_at = %s, attempt_count = %s, leased_until = NULL
+            WHERE id = %s AND leased_until = %s),
+        healthy AS (
+            UPDATE sync_endpoint SET failing_since = NULL WHERE id = %s AND failing_since IS NOT NULL)
+        SELECT id FROM attempt"""  # noqa: S608
+    params += [Delivery.Status.SUCCEEDED.value, now, number, delivery.pk, lease, endpoint.pk]
+    dispatch, dispatch_params = _dispatch_statement(
+        endpoint_id=endpoint.pk, limit=1, now=now, prefer_contact=delivery.contact_ref
+    )
+    recorded, handed = select_many([(record, params), (dispatch, dispatch_params)])
+    attempt.pk = recorded[0][0]
+    attempt._state.adding = False
+    attempt._state.db = connection.alias
+    ids = _dispatched(handed, delivery.contact_ref)
+    if ids:
+        transaction.on_commit(lambda: _publish_sends(ids))
+    return attempt
 
 
 # --- Sending ------------------------------------------------------------------------------
@@ -576,16 +702,27 @@ def delivery_send(*, delivery_id: int) -> Attempt | None:
     """Make one attempt at the delivery if it is ready; the Attempt, or None if it was not
     (already sent, not due, leased by another worker, waiting for an earlier event of its
     contact, or its endpoint is disabled or busy). Safe to call any number of times."""
-    lease = _claim(delivery_id=delivery_id, now=timezone.now())
-    if lease is None:
-        return None
-    delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
+    if connection.vendor == "postgresql":
+        claimed = _claim_and_read(delivery_id=delivery_id, now=timezone.now())
+        if claimed is None:
+            return None
+        delivery, endpoint = claimed
+        lease = delivery.leased_until
+        assert lease is not None
+    else:
+        claimed_until = _claim(delivery_id=delivery_id, now=timezone.now())
+        if claimed_until is None:
+            return None
+        lease = claimed_until
+        delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+        endpoint = delivery.endpoint
     result = _post(endpoint=endpoint, delivery=delivery)  # no transaction open: see events_feed
     return _attempt_record(delivery=delivery, endpoint=endpoint, lease=lease, result=result)
 
 
 def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: _Outcome) -> Attempt:
+    if result.outcome == Attempt.Outcome.SUCCEEDED and connection.vendor == "postgresql":
+        return _succeeded_record(delivery=delivery, endpoint=endpoint, lease=lease, result=result)
     now = timezone.now()
     number = delivery.attempt_count + 1
     retry_in: float | None = None
