@@ -136,6 +136,10 @@ else:
 # `make run`: kombu's filesystem transport, a folder under var/ (no server). Production: Redis.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+# For a broker over the network (Redis): a publish after commit must not hold the request while
+# the broker is down (kombu retries the connection for seconds by default). It fails at once
+# and the sweepers pick the work up.
+NETWORK_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"max_retries": 0}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The folder is all that matters; a host only keeps kombu from warning on every connection.
     CELERY_BROKER_URL = "filesystem://localhost//"
@@ -153,6 +157,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu does not create them, and a publish into a missing folder fails.
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(NETWORK_BROKER_TRANSPORT_OPTIONS)
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -267,11 +267,6 @@ def test_a_receiver_on_a_private_address_is_refused_without_a_connection(brand, 
         }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each after-commit publish retries the connection for ~6.6 s while Redis is down (kombu's "
-    "default): CELERY_BROKER_TRANSPORT_OPTIONS needs max_retries=0 for Redis (config/settings.py)",
-)
 def test_a_write_does_not_wait_for_a_broker_that_is_down(brand, purpose, api, receiver, broker):
     contact_upsert(brand=brand, external_id="cust-1")
     make_endpoint(brand, receiver.url())  # so the write nudges the broker after COMMIT

@@ -208,7 +208,10 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     saved = (conf.get("broker_url"), conf.broker_transport_options)
     reset()
     os.environ["CELERY_BROKER_URL"] = broker_url
-    conf.broker_url, conf.broker_transport_options = broker_url, {}
+    conf.broker_url, conf.broker_transport_options = (
+        broker_url,
+        dict(settings.NETWORK_BROKER_TRANSPORT_OPTIONS),
+    )
     try:
         assert conf.broker_write_url == broker_url, conf.broker_write_url
         yield
