@@ -1,6 +1,6 @@
 """`make bench`: throughput and latency of the consent API against same-run ceilings.
 
-One run, end to end (about four and a half minutes on 2 cores):
+One run, end to end (about eight minutes on 2 cores):
 
 1. drop and recreate the bench database (BENCH_DATABASE_URL), migrate it with bench.settings;
 2. seed a brand, an API key, a purpose with a notice version, 10,000 contacts each with one
@@ -9,9 +9,11 @@ One run, end to end (about four and a half minutes on 2 cores):
 4. start gunicorn (sync workers, DEBUG=false) on 127.0.0.1 and drive it with wrk:
    the three ceilings and the two endpoints, then top the ledger up to 1,000,000 rows with
    bulk SQL and read again;
-5. add 1,000,000 outbox events with bulk SQL and page through the brand's whole changes feed
+5. webhooks (bench.webhooks): one Celery worker's delivery rate against its no-op task rate,
+   and the time from a committed consent write to a local receiver getting its webhook;
+6. add 1,000,000 outbox events with bulk SQL and page through the brand's whole changes feed
    over HTTP (feed_1m: events/s, page latency, every event exactly once);
-6. print the table, write bench/results/latest.json and latest.md.
+7. print the table, write bench/results/latest.json and latest.md.
 
 Exits 0 when the harness ran (whatever the targets say), non-zero when it could not.
 """
