@@ -337,6 +337,29 @@ def _record(
         ctx.snapshot.last_withdrawn[purpose.pk] = max(previous, ctx.at) if previous else ctx.at
 
 
+def _record_grants(
+    ctx: _Context,
+    grants: dict[int, tuple[Purpose, NoticeVersion]],
+    *,
+    method: str,
+    recorded_by: str,
+    actor: str,
+    evidence: EvidenceInput | None,
+) -> None:
+    """One grant per purpose that a subscription newly needs, under the notice it was given."""
+    for purpose, notice_version in grants.values():
+        _record(
+            ctx,
+            purpose=purpose,
+            decision=Decision.GRANTED,
+            notice_version=notice_version,
+            method=method,
+            recorded_by=recorded_by,
+            actor=actor,
+            evidence=evidence,
+        )
+
+
 def _withdraw_if_last(
     ctx: _Context,
     purposes: dict[int, Purpose],
@@ -758,17 +781,7 @@ def preferences_update(
         if not opted_out:
             _apply_opt_out_clear(ctx, channel)
     unsubscribed, grants = _apply_subscriptions(ctx, plans)
-    for purpose, notice_version in grants.values():
-        _record(
-            ctx,
-            purpose=purpose,
-            decision=Decision.GRANTED,
-            notice_version=notice_version,
-            method=method,
-            recorded_by=recorded_by,
-            actor=actor,
-            evidence=evidence,
-        )
+    _record_grants(ctx, grants, method=method, recorded_by=recorded_by, actor=actor, evidence=evidence)
     for channel, opted_out in channel_plan.items():
         if opted_out:
             unsubscribed.update(_apply_opt_out(ctx, channel))
@@ -881,17 +894,7 @@ def subscription_confirm(
                 )
             grants[topic.purpose.pk] = (topic.purpose, version)
         ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))
-    for purpose, notice_version in grants.values():
-        _record(
-            ctx,
-            purpose=purpose,
-            decision=Decision.GRANTED,
-            notice_version=notice_version,
-            method=method,
-            recorded_by=recorded_by,
-            actor=actor,
-            evidence=evidence,
-        )
+    _record_grants(ctx, grants, method=method, recorded_by=recorded_by, actor=actor, evidence=evidence)
     return _finish(ctx)
 
 
