@@ -119,6 +119,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file (not :memory:) so --reuse-db works; named after the database so runs don't collide.
     DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}.test"}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The hand-written SELECTs of config.db run as prepared statements (Django's own queries
+    # bind client-side and are never prepared). Turn off behind a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21).
+    DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        0 if DATABASE_PREPARED_STATEMENTS else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) --------------------------------------------------

@@ -23,7 +23,7 @@ from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.models import Channel, Hold, HoldStartedBy, SubscriptionStatus, Topic
 from preferences.selectors import hold_covers, preferences_get, snapshot_from_rows, topic_channels
 from preferences.serializers import PreferencesOut
-from preferences.statements import centre_rows
+from preferences.statements import CentreRows, centre_rows
 
 ACTIVE = (SubscriptionStatus.SUBSCRIBED.value, SubscriptionStatus.PENDING.value)
 
@@ -39,6 +39,13 @@ def brand_for_page(*, slug: str) -> Brand | None:
 def brand_and_contact_for_page(*, slug: str, contact_id: int) -> tuple[Brand | None, Contact | None]:
     """The brand, and its contact unless erased, in one query (the centre's session names both)."""
     return statements.brand_and_contact(slug=slug, contact_id=contact_id)
+
+
+def brand_contact_and_centre_rows(
+    *, slug: str, brand_id: int, contact_id: int, now: datetime
+) -> tuple[Brand | None, Contact | None, CentreRows | None]:
+    """As brand_and_contact_for_page, with what `centre_get` reads, in one round trip."""
+    return statements.brand_contact_and_centre(slug=slug, brand_id=brand_id, contact_id=contact_id, now=now)
 
 
 def contact_for_page(*, brand: Brand, contact_id: int) -> Contact | None:
@@ -190,12 +197,21 @@ def _state(snapshot_state: Any, now: datetime) -> str:
     return str(snapshot_state.decision)
 
 
-def centre_get(*, brand: Brand, contact: Contact, language: str, now: datetime | None = None) -> Centre:
+def centre_get(
+    *,
+    brand: Brand,
+    contact: Contact,
+    language: str,
+    now: datetime | None = None,
+    rows: CentreRows | None = None,
+) -> Centre:
     """Everything the preference centre shows, in the same number of queries for 1 or 100 topics:
     the snapshot (5), the active holds with their topics (2) and the purposes with notices (2),
-    sent in one round trip on PostgreSQL (preferences.statements.centre_rows)."""
-    now = now or timezone.now()
-    rows = centre_rows(contact=contact, now=now)
+    sent in one round trip on PostgreSQL (preferences.statements.centre_rows), unless `rows`
+    were read already (brand_contact_and_centre_rows)."""
+    if rows is None:
+        rows = centre_rows(contact=contact, now=now or timezone.now())
+    now = rows.now
     snapshot = snapshot_from_rows(contact=contact, rows=rows.snapshot, now=now)
     holds = rows.holds
     purposes = [

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection
 
 from brands.models import Brand
-from config.db import convert, insert_parts, insert_row, select_many, shape
+from config.db import convert, insert_parts, insert_row, select_many, select_one, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
 from sync.models import Event
@@ -135,49 +135,49 @@ def contact_lock_with_snapshot(*, brand_id: int, external_id: str) -> tuple[Cont
 
 
 def brand_by_slug(*, slug: str) -> Brand | None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {shape(Brand).columns('b')} FROM {_brand} b WHERE b.slug = %s", [slug])  # noqa: S608
-        row = cursor.fetchone()
+    row = select_one(f"SELECT {shape(Brand).columns('b')} FROM {_brand} b WHERE b.slug = %s", [slug])  # noqa: S608
     return shape(Brand).build(row) if row else None
+
+
+def _brand_and_contact_statement(slug: str, contact_id: int) -> Statement:
+    brand, contact = shape(Brand), shape(Contact)
+    return (
+        f"SELECT {brand.columns('b')}, {contact.columns('c')} FROM {_brand} b "  # noqa: S608
+        f"LEFT JOIN {_contact} c ON c.brand_id = b.id AND c.id = %s AND c.erased_at IS NULL "
+        "WHERE b.slug = %s",
+        [contact_id, slug],
+    )
+
+
+def _brand_and_contact_build(rows: list[tuple[Any, ...]]) -> tuple[Brand | None, Contact | None]:
+    if not rows:
+        return None, None
+    brand = shape(Brand)
+    return brand.build(rows[0]), shape(Contact).build(rows[0], brand.width)
 
 
 def brand_and_contact(*, slug: str, contact_id: int) -> tuple[Brand | None, Contact | None]:
     """The brand with this slug, and its contact with this id unless erased."""
-    brand, contact = shape(Brand), shape(Contact)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {brand.columns('b')}, {contact.columns('c')} FROM {_brand} b "  # noqa: S608
-            f"LEFT JOIN {_contact} c ON c.brand_id = b.id AND c.id = %s AND c.erased_at IS NULL "
-            "WHERE b.slug = %s",
-            [contact_id, slug],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None, None
-    return brand.build(row), contact.build(row, brand.width)
+    return _brand_and_contact_build(select_many([_brand_and_contact_statement(slug, contact_id)])[0])
 
 
 def contact_live(*, brand_id: int, contact_id: int) -> Contact | None:
     """The brand's contact with this id, unless erased."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {shape(Contact).columns('c')} FROM {_contact} c "  # noqa: S608
-            "WHERE c.brand_id = %s AND c.id = %s AND c.erased_at IS NULL",
-            [brand_id, contact_id],
-        )
-        row = cursor.fetchone()
+    row = select_one(
+        f"SELECT {shape(Contact).columns('c')} FROM {_contact} c "  # noqa: S608
+        "WHERE c.brand_id = %s AND c.id = %s AND c.erased_at IS NULL",
+        [brand_id, contact_id],
+    )
     return shape(Contact).build(row) if row else None
 
 
 def topic_with_purpose(*, brand_id: int, topic_id: int) -> Topic | None:
     topic, purpose = shape(Topic), shape(Purpose)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
-            f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id WHERE t.brand_id = %s AND t.id = %s",
-            [brand_id, topic_id],
-        )
-        row = cursor.fetchone()
+    row = select_one(
+        f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
+        f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id WHERE t.brand_id = %s AND t.id = %s",
+        [brand_id, topic_id],
+    )
     if row is None:
         return None
     found = topic.build(row)
@@ -199,11 +199,10 @@ class CentreRows:
     snapshot: SnapshotRows
     holds: list[Hold]  # active, soonest end first, their topics prefetched
     purposes: list[PurposeRows]  # the brand's, by slug
+    now: datetime  # what "active" was read against
 
 
-def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
-    """Everything the preference centre reads, in one round trip on PostgreSQL: the snapshot,
-    the active holds with their topics, and the brand's purposes with their notice versions."""
+def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[Statement]:
     hold, topic, purpose, notice, version = (
         shape(Hold),
         shape(Topic),
@@ -213,45 +212,47 @@ def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
     )
     active = "h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s"
     until = connection.ops.adapt_datetimefield_value(now)
-    results = select_many(
-        [
-            *_snapshot_statements(contact.brand_id, "%s", [contact.pk]),
-            (
-                f"SELECT {hold.columns('h')} FROM {_hold} h WHERE {active} ORDER BY h.until, h.id",  # noqa: S608
-                [contact.pk, until],
-            ),
-            (
-                f"SELECT ht.hold_id, {topic.columns('t')} FROM {_hold_topics} ht "  # noqa: S608
-                f"JOIN {_hold} h ON h.id = ht.hold_id JOIN {_topic} t ON t.id = ht.topic_id "
-                f"WHERE {active} ORDER BY t.position, t.slug",
-                [contact.pk, until],
-            ),
-            (
-                f"SELECT {purpose.columns('p')}, {notice.columns('n')} FROM {_purpose} p "  # noqa: S608
-                f"LEFT JOIN {_notice} n ON n.purpose_id = p.id WHERE p.brand_id = %s ORDER BY p.slug",
-                [contact.brand_id],
-            ),
-            (
-                f"SELECT {version.columns('v')} FROM {_version} v JOIN {_notice} n ON n.id = v.notice_id "  # noqa: S608
-                f"WHERE n.brand_id = %s ORDER BY v.language, v.version DESC",
-                [contact.brand_id],
-            ),
-        ]
-    )
+    return [
+        *_snapshot_statements(brand_id, "%s", [contact_id]),
+        (
+            f"SELECT {hold.columns('h')} FROM {_hold} h WHERE {active} ORDER BY h.until, h.id",  # noqa: S608
+            [contact_id, until],
+        ),
+        (
+            f"SELECT ht.hold_id, {topic.columns('t')} FROM {_hold_topics} ht "  # noqa: S608
+            f"JOIN {_hold} h ON h.id = ht.hold_id JOIN {_topic} t ON t.id = ht.topic_id "
+            f"WHERE {active} ORDER BY t.position, t.slug",
+            [contact_id, until],
+        ),
+        (
+            f"SELECT {purpose.columns('p')}, {notice.columns('n')} FROM {_purpose} p "  # noqa: S608
+            f"LEFT JOIN {_notice} n ON n.purpose_id = p.id WHERE p.brand_id = %s ORDER BY p.slug",
+            [brand_id],
+        ),
+        (
+            f"SELECT {version.columns('v')} FROM {_version} v JOIN {_notice} n ON n.id = v.notice_id "  # noqa: S608
+            f"WHERE n.brand_id = %s ORDER BY v.language, v.version DESC",
+            [brand_id],
+        ),
+    ]
+
+
+def _centre_build(results: Sequence[list[tuple[Any, ...]]], now: datetime) -> CentreRows:
+    topic, purpose, notice = shape(Topic), shape(Purpose), shape(Notice)
     snapshot = _snapshot_build(results[:5])
     hold_rows, hold_topic_rows, purpose_rows, version_rows = results[5:]
     topics_of: dict[int, list[Topic]] = {}
     for row in hold_topic_rows:
         topics_of.setdefault(row[0], []).append(topic.build(row, 1))
     holds = []
-    for instance in map(hold.build, hold_rows):
+    for instance in map(shape(Hold).build, hold_rows):
         prefetched = Topic.objects.all()
         prefetched._result_cache = topics_of.get(instance.pk, [])
         prefetched._prefetch_done = True  # type: ignore[attr-defined]
         instance._prefetched_objects_cache = {"topics": prefetched}
         holds.append(instance)
     versions_of: dict[int, list[NoticeVersion]] = {}
-    for instance in map(version.build, version_rows):
+    for instance in map(shape(NoticeVersion).build, version_rows):
         versions_of.setdefault(instance.notice_id, []).append(instance)
     purposes = []
     for row in purpose_rows:
@@ -260,7 +261,27 @@ def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
             Purpose.notice.related.set_cached_value(item, its_notice)
         versions = versions_of.get(its_notice.pk, []) if its_notice is not None else []
         purposes.append(PurposeRows(purpose=item, versions=versions))
-    return CentreRows(snapshot=snapshot, holds=holds, purposes=purposes)
+    return CentreRows(snapshot=snapshot, holds=holds, purposes=purposes, now=now)
+
+
+def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
+    """Everything the preference centre reads, in one round trip on PostgreSQL: the snapshot,
+    the active holds with their topics, and the brand's purposes with their notice versions."""
+    return _centre_build(select_many(_centre_statements(contact.brand_id, contact.pk, now)), now)
+
+
+def brand_contact_and_centre(
+    *, slug: str, brand_id: int, contact_id: int, now: datetime
+) -> tuple[Brand | None, Contact | None, CentreRows | None]:
+    """`brand_and_contact` and, when the contact is that brand's (the session names both), its
+    `centre_rows`: one round trip for everything a view of the centre reads."""
+    results = select_many(
+        [_brand_and_contact_statement(slug, contact_id), *_centre_statements(brand_id, contact_id, now)]
+    )
+    brand, contact = _brand_and_contact_build(results[0])
+    if brand is None or contact is None or brand.pk != brand_id:
+        return brand, contact, None
+    return brand, contact, _centre_build(results[1:], now)
 
 
 # --- The outbox --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, overload
 
 from django.conf import settings
 from django.contrib import messages
@@ -62,6 +62,7 @@ from preferences.one_click import RECORDED_BY_LINK, one_click_accept, one_click_
 from preferences.page_selectors import (
     Centre,
     brand_and_contact_for_page,
+    brand_contact_and_centre_rows,
     brand_for_page,
     centre_get,
     contact_export,
@@ -71,6 +72,7 @@ from preferences.page_selectors import (
 )
 from preferences.selectors import preferences_snapshot, subscriptions_pending
 from preferences.session import PageSession, session_end, session_load, session_start, session_write
+from preferences.statements import CentreRows
 from preferences.step_up import StepUpRefused, mask_address, step_up_pending, step_up_start, step_up_verify
 from preferences.throttle import throttle_blocked, throttle_count
 from preferences.tokens import LinkKind, LinkToken, TokenExpired, TokenInvalid, fingerprint, token_read
@@ -272,6 +274,7 @@ class Page:
     session: PageSession
     gpc: bool = False  # the request carried Sec-GPC: 1
     ended: bool = False
+    rows: CentreRows | None = None  # read with the session (centre_view(reads_centre=True))
 
     @property
     def home(self) -> str:
@@ -284,48 +287,85 @@ class Page:
     def evidence(self, request: HttpRequest) -> EvidenceInput:
         return _evidence(request, self.home)
 
+    def centre(self) -> Centre:
+        """What the centre shows, in the active language: from the rows read with the session
+        the first time, read afresh after that (a write may have happened in between)."""
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        rows, self.rows = self.rows, None
+        return centre_get(brand=self.brand, contact=self.contact, language=language, rows=rows)
 
-def centre_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Views of the centre: need the session a manage link was swapped for. Without one (never
-    had one, lapsed, or the contact was erased) they answer the "email me a link" page."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, brand_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        session = session_load(request)
-        contact: Contact | None = None
-        if session is None:
-            brand = _brand(brand_slug)
-        else:  # the brand and the session's contact in one query
-            found, contact = brand_and_contact_for_page(slug=brand_slug, contact_id=session.contact_id)
-            if found is None:
-                raise Http404
-            brand = found
-            if session.brand_id != brand.pk:  # another brand's session is no session here
-                session, contact = None, None
-        if session is None or contact is None:
+View = Callable[..., HttpResponse]
 
-            def ended() -> HttpResponse:
-                status = 200 if request.method in ("GET", "HEAD") else 403
-                context = {"form": LinkRequestForm()}
-                return _render(request, "preferences/session_ended.html", context, brand=brand, status=status)
 
-            response = _in_language(request, brand, None, ended)
-            if session is not None:
-                session_end(response)
-            return response
-        page = Page(brand=brand, contact=contact, session=session, gpc=gpc_signal(request.META))
-        if page.gpc:
-            # Sec-GPC: 1 is an opt-out of sale/sharing, recorded without asking (CCPA §7025); it
-            # is the one thing a GET here may write, and only once (repeats find it recorded).
-            gpc_honour(brand=brand, contact=contact, request_meta=request.META)
-        response = _in_language(request, brand, contact, lambda: view(request, page, *args, **kwargs))
-        if page.ended:
-            session_end(response)
+def _centre_request(
+    request: HttpRequest, brand_slug: str, view: Callable[[Page], HttpResponse], *, reads_centre: bool
+) -> HttpResponse:
+    session = session_load(request)
+    contact: Contact | None = None
+    rows: CentreRows | None = None
+    if session is None:
+        brand = _brand(brand_slug)
+    else:  # the brand and the session's contact in one query (with what the centre shows)
+        if reads_centre:
+            found, contact, rows = brand_contact_and_centre_rows(
+                slug=brand_slug, brand_id=session.brand_id, contact_id=session.contact_id, now=timezone.now()
+            )
         else:
-            session_write(response, page.session)  # each request restarts the idle timeout
-        return response
+            found, contact = brand_and_contact_for_page(slug=brand_slug, contact_id=session.contact_id)
+        if found is None:
+            raise Http404
+        brand = found
+        if session.brand_id != brand.pk:  # another brand's session is no session here
+            session, contact = None, None
+    if session is None or contact is None:
 
-    return wrapper
+        def ended() -> HttpResponse:
+            status = 200 if request.method in ("GET", "HEAD") else 403
+            context = {"form": LinkRequestForm()}
+            return _render(request, "preferences/session_ended.html", context, brand=brand, status=status)
+
+        response = _in_language(request, brand, None, ended)
+        if session is not None:
+            session_end(response)
+        return response
+    page = Page(brand=brand, contact=contact, session=session, gpc=gpc_signal(request.META), rows=rows)
+    if page.gpc:
+        # Sec-GPC: 1 is an opt-out of sale/sharing, recorded without asking (CCPA §7025); it
+        # is the one thing a GET here may write, and only once (repeats find it recorded).
+        gpc_honour(brand=brand, contact=contact, request_meta=request.META)
+        page.rows = None  # read before the write
+    response = _in_language(request, brand, contact, lambda: view(page))
+    if page.ended:
+        session_end(response)
+    else:
+        session_write(response, page.session)  # each request restarts the idle timeout
+    return response
+
+
+@overload
+def centre_view(view: View, /) -> View: ...
+@overload
+def centre_view(*, reads_centre: bool) -> Callable[[View], View]: ...
+def centre_view(view: View | None = None, /, *, reads_centre: bool = False) -> Any:
+    """Views of the centre: need the session a manage link was swapped for. Without one (never
+    had one, lapsed, or the contact was erased) they answer the "email me a link" page. With
+    `reads_centre`, what `Page.centre` shows is read in the same round trip as the session's
+    brand and contact."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, brand_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            return _centre_request(
+                request,
+                brand_slug,
+                lambda page: view(request, page, *args, **kwargs),
+                reads_centre=reads_centre,
+            )
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 def _centre_response(
@@ -338,8 +378,7 @@ def _centre_response(
     errors: list[tuple[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre = centre or centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre = centre or page.centre()
     form = form or SubscriptionsForm(centre=centre)
     hold_form = hold_form or HoldForm()
     summary = [*(errors or []), *form.error_summary(), *hold_form.error_summary()]
@@ -384,7 +423,7 @@ def _fact_display(contact: Contact, name: str) -> str:
 
 
 @require_safe
-@centre_view
+@centre_view(reads_centre=True)
 def centre(request: HttpRequest, page: Page) -> HttpResponse:
     return _centre_response(request, page)
 
@@ -401,10 +440,9 @@ def _service_failed(exc: ApplicationError) -> str:
 
 @hosted_csrf_protect
 @require_POST
-@centre_view
+@centre_view(reads_centre=True)
 def subscriptions_save(request: HttpRequest, page: Page) -> HttpResponse:
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre_now = centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre_now = page.centre()
     form = SubscriptionsForm(request.POST, centre=centre_now)
     if not form.is_valid():
         return _centre_response(request, page, centre=centre_now, form=form, status=422)
@@ -435,12 +473,11 @@ def subscriptions_save(request: HttpRequest, page: Page) -> HttpResponse:
 
 @hosted_csrf_protect
 @require_POST
-@centre_view
+@centre_view(reads_centre=True)
 def consent_save(request: HttpRequest, page: Page, purpose_slug: str) -> HttpResponse:
     """Give or withdraw consent for a purpose that has no topics (e.g. personalisation): one
     button either way."""
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre_now = centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre_now = page.centre()
     choice = centre_now.purposes.get(purpose_slug)
     if choice is None:
         raise Http404
@@ -510,11 +547,10 @@ def pause(request: HttpRequest, page: Page) -> HttpResponse:
 
 @hosted_csrf_protect
 @require_POST
-@centre_view
+@centre_view(reads_centre=True)
 def resume(request: HttpRequest, page: Page) -> HttpResponse:
     hold_id = request.POST.get("hold", "")
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre_now = centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre_now = page.centre()
     if hold_id in {hold.public_id for hold in centre_now.customer_holds}:
         services.hold_end(brand=page.brand, external_id=page.external_id, hold_id=hold_id)
     _saved(request, _("Resumed. You'll get messages again as you chose."))
@@ -523,11 +559,10 @@ def resume(request: HttpRequest, page: Page) -> HttpResponse:
 
 @hosted_csrf_protect
 @require_http_methods(["GET", "HEAD", "POST"])
-@centre_view
+@centre_view(reads_centre=True)
 def unsubscribe_all(request: HttpRequest, page: Page, channel: str) -> HttpResponse:
     """GET: what it would stop, and a confirm button. POST: stop it; undo stays on offer."""
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre_now = centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre_now = page.centre()
     if channel not in centre_now.channels:
         raise Http404
     active = [row for row in centre_now.rows if row.channel == channel and row.active]
@@ -536,7 +571,7 @@ def unsubscribe_all(request: HttpRequest, page: Page, channel: str) -> HttpRespo
             "centre": centre_now,
             "channel": channel,
             "what": CHANNEL_ALL_LABELS[channel],
-            "topics": [row.topic.text(language)[0] for row in active],
+            "topics": [row.topic.text(centre_now.language)[0] for row in active],
         }
         return _render(request, "preferences/unsubscribe_all.html", context, brand=page.brand)
     services.channel_unsubscribe_all(
@@ -558,13 +593,12 @@ def unsubscribe_all(request: HttpRequest, page: Page, channel: str) -> HttpRespo
 
 @hosted_csrf_protect
 @require_POST
-@centre_view
+@centre_view(reads_centre=True)
 def unsubscribe_all_undo(request: HttpRequest, page: Page, channel: str) -> HttpResponse:
     """Reverse "unsubscribe from all": clear the opt-out and resubscribe what was on before,
     under the notices shown on the page."""
     topic_ids = set(page.session.undo.pop(channel, []))
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    centre_now = centre_get(brand=page.brand, contact=page.contact, language=language)
+    centre_now = page.centre()
     if not centre_now.opted_out.get(channel):
         return _see_other(page.home)
     changes = [

@@ -153,6 +153,29 @@ def test_the_centre_renders_in_the_same_number_of_queries_for_1_or_15_topics(
     assert html_of(response).count('class="topic"') == 15
 
 
+def test_the_centre_reads_everything_in_one_round_trip_of_prepared_statements_on_postgresql(
+    client, brand, contact, purpose, notice_version, make_topic
+):
+    make_topic(brand, "topic-0", purpose, channels=["email", "sms"], cadence_options=["weekly", "monthly"])
+    open_centre(client, brand, contact)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(HOME).status_code == 200
+
+    # The session's brand and contact, the snapshot (5), the holds (2), the purposes (2).
+    statements = [sql for query in queries.captured_queries for sql in query["sql"].split(";\n")]
+    assert len(statements) == 10
+    assert statements[0].startswith('SELECT b."id"')
+    if connection.vendor != "postgresql":  # SQLite: one by one, round trips cost nothing there
+        assert len(queries.captured_queries) == 10
+        return
+    assert len(queries.captured_queries) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = {row[0] for row in cursor.fetchall()}
+    assert sum("FROM preferences_subscription s WHERE s.contact_id = $1" in sql for sql in prepared) == 1
+    assert sum("FROM brands_brand b LEFT JOIN consent_contact c" in sql for sql in prepared) == 1
+
+
 # --- Languages ---------------------------------------------------------------------------------
 
 
