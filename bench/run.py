@@ -72,6 +72,10 @@ PAGE_RATIO_TARGET = 0.30  # issue 3: the preference centre vs ceiling_constant
 ONE_CLICK_RATIO_TARGET = 0.50  # issue 3: the one-click POST vs ceiling_insert
 FEED_EVENTS = _env_int("BENCH_FEED_EVENTS", 1_000_000)
 WEBHOOKS = _env_int("BENCH_WEBHOOKS", 1)  # 0 skips delivery_rate and webhook_latency
+# "webhooks": recreate, migrate and seed the database, then run only the webhook phase (no wrk
+# scenarios, no feed); its results go to var/bench-webhooks.json, not to bench/results/.
+ONLY = os.environ.get("BENCH_ONLY", "").strip()
+ONLY_CHOICES = ("", "webhooks")
 FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
 FEED_RATE_TARGET = 20_000  # issue 4: events/s paging through 1,000,000 events
 FEED_LABEL = f"GET /api/v1/events?limit={FEED_PAGE}&after={{cursor}} (changes feed)"
@@ -807,38 +811,29 @@ def webhook_table(webhooks: dict[str, Any], checks: list[Check]) -> list[str]:
         own = [c for c in checks if c.scenario == name]
         return "-" if not own else ("PASS" if all(c.passed for c in own) else "FAIL")
 
-    rate, idle, load = webhooks["delivery_rate"], webhooks["latency"]["idle"], webhooks["latency"]["load"]
-    rows = [
-        ("scenario", "measured", "vs ceiling", "target", "result"),
-        (
-            "ceiling_task",
-            f"{rate['ceiling_tasks_per_second']:,.1f} no-op tasks/s",
-            "-",
-            "(ceiling)",
-            "-",
-        ),
-        (
-            "delivery_rate",
-            f"{rate['deliveries_per_second']:,.1f} deliveries/s "
-            f"on {rate['receiver_connections']} TCP connection(s)",
-            f"{rate['ratio_to_ceiling']:.1%}",
-            ">= 35% of ceiling_task; keep-alive reused",
-            result("delivery_rate"),
-        ),
-    ]
-    reuse = rate.get("db_reuse")
-    if reuse:
-        rows.append(
+    rows = [("scenario", "measured", "vs ceiling", "target", "result")]
+    rate = webhooks.get("delivery_rate")
+    if rate is not None:
+        rows += [
             (
-                "delivery_rate_db_reuse",
-                f"{reuse['deliveries_per_second']:,.1f} deliveries/s "
-                f"on {reuse['receiver_connections']} TCP connection(s)",
-                f"{reuse['ratio_to_ceiling']:.1%}",
-                "(informational: worker with CELERY_DB_REUSE_MAX)",
+                "ceiling_task",
+                f"{rate['ceiling_tasks_per_second']:,.1f} no-op tasks/s",
                 "-",
-            )
-        )
-    for name, data in (("webhook_latency_idle", idle), ("webhook_latency_load", load)):
+                "(ceiling)",
+                "-",
+            ),
+            (
+                "delivery_rate",
+                f"{rate['deliveries_per_second']:,.1f} deliveries/s "
+                f"on {rate['receiver_connections']} TCP connection(s)",
+                f"{rate['ratio_to_ceiling']:.1%}",
+                ">= 35% of ceiling_task; keep-alive reused",
+                result("delivery_rate"),
+            ),
+        ]
+    latency = webhooks.get("latency") or {}
+    measured = [(f"webhook_latency_{key}", latency[key]) for key in ("idle", "load") if key in latency]
+    for name, data in measured:
         lat = data.get("latency_s", {})
         rate_text = ""
         if "achieved_rate" in data:
@@ -1225,11 +1220,72 @@ def run() -> dict[str, Any]:
     }
 
 
+def run_webhooks_only() -> dict[str, Any]:
+    """BENCH_ONLY=webhooks: the webhook phase alone, on a freshly seeded database (the same seed
+    as a full run: its contacts' outbox events make the deliveries and the latency writes)."""
+    started = time.monotonic()
+    port = free_port()
+    env = bench_environment(port)
+    os.environ.update(env)
+    log(f"bench: database {env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1]} (dropped and recreated)")
+    database = recreate_database(env["BENCH_DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import seed
+    from bench import webhooks as bench_webhooks
+
+    notes: list[str] = []
+    migrate(notes)
+    step = time.monotonic()
+    seeded = seed.seed_base(contacts=CONTACTS, ceiling_rows=CEILING_ROWS, log=log)
+    connection.close()
+    log(f"bench: seeded {CONTACTS:,} contacts, one granted consent each, in {time.monotonic() - step:.1f} s")
+    log(f"bench: webhooks only ({', '.join(sorted(bench_webhooks.SCENARIOS))})")
+    webhooks = bench_webhooks.run_phase(
+        port=port, receiver_port=free_port(any_port=True), seeded=seeded, env=env, server_factory=Server
+    )
+    connection.close()
+    checks = [Check(*check) for check in bench_webhooks.checks(webhooks)]
+    lines = [*webhook_table(webhooks, checks), "", "Checks:"]
+    for c in checks:
+        lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.scenario}: {c.target} (measured {c.measured})")
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "webhooks": webhooks,
+        "checks": [asdict(check) for check in checks],
+        "notes": notes,
+        "table": "\n".join(lines),
+    }
+
+
 def main() -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
+    if ONLY not in ONLY_CHOICES:
+        print(f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks", file=sys.stderr, flush=True)
+        return 2
+    if ONLY == "webhooks":
+        try:
+            report = run_webhooks_only()
+        except (HarnessError, WebhookHarnessError) as exc:
+            print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
+            return 2
+        VAR_DIR.mkdir(exist_ok=True)
+        (VAR_DIR / "bench-webhooks.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        log("")
+        log(report["table"])
+        log(f"\nbench: done in {report['seconds']} s; results in {VAR_DIR / 'bench-webhooks.json'}")
+        return 0
     try:
         report = run()
     except (HarnessError, WebhookHarnessError) as exc:
