@@ -8,40 +8,46 @@ What the templates get, beside Jinja2's own:
 
 - `_`, `gettext`, `ngettext` and `{% trans %}` (jinja2.ext.i18n, new style: the translation is
   safe, its variables are escaped) bound to Django's translation machinery, so the msgids are
-  those of locale/*/LC_MESSAGES/django.po. Jinja2's
+  those of locale/*/LC_MESSAGES/django.po; `_` and `gettext` come per render from the
+  `bound` context processor (config.i18n remembers each translation). Jinja2's
   `{% trans trimmed x=… %}…{{ x }}…{% endtrans %}` gives the same msgid as Django's
   `{% blocktranslate trimmed with x=… %}`: `%(x)s` placeholders, `%` doubled, whitespace
   collapsed. `manage.py makemessages` reads these templates through
   preferences/management/commands/makemessages.py.
 - globals: `url(name, *args)` (django.urls.reverse), `static(path)`, `get_current_language()`;
-  `request` comes from Django's backend, `csrf_input`/`csrf_token` and `messages` from the
-  context processors (settings.TEMPLATES).
+  `request` comes from Django's backend, `csrf_input`/`csrf_token`, `_`/`gettext` and
+  `messages` from the context processors (settings.TEMPLATES).
 - filters: `date(format)` (Django's localised formats, in the current time zone),
   `linebreaksbr`, `capfirst` and `lookup` (a mapping's value under a computed key).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template import defaultfilters
-from django.templatetags.static import static
+from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.autoreload import file_changed
-from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.translation import get_language, gettext, ngettext
 from jinja2 import Environment, Undefined
 from markupsafe import Markup
+
+from config.i18n import translator
+
+
+@lru_cache(maxsize=256)
+def static(path: str) -> str:
+    """`{% static path %}`, remembered: the storage's URL for a path does not change while the
+    process runs (the manifest is read once)."""
+    return django_static(path)
 
 
 @lru_cache(maxsize=4096)
@@ -49,24 +55,55 @@ def _reverse(urlconf: str, script_prefix: str, name: str, args: tuple[Any, ...])
     return reverse(name, urlconf=urlconf, args=args or None)
 
 
+def _url_for(urlconf: str, script_prefix: str) -> Callable[..., str]:
+    def url(name: str, *args: Any) -> str:
+        try:
+            return _reverse(urlconf, script_prefix, name, args)
+        except TypeError:  # an unhashable argument
+            return reverse(name, urlconf=urlconf, args=args or None)
+
+    return url
+
+
 def url(name: str, *args: Any) -> str:
     """`{% url name *args %}`: django.urls.reverse, remembered per URLconf, script prefix and
     arguments (reversing is the dearest part of a page: the centre has a dozen links)."""
-    urlconf = get_urlconf() or settings.ROOT_URLCONF
-    try:
-        return _reverse(urlconf, get_script_prefix(), name, args)
-    except TypeError:  # an unhashable argument
-        return reverse(name, urlconf=urlconf, args=args or None)
+    return _url_for(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())(name, *args)
+
+
+class _Once:
+    """A value made on first use and then kept: `{{ x }}` renders it (as safe HTML)."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+        self._value: str | None = None
+
+    def __html__(self) -> str:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+    __str__ = __html__
 
 
 def csrf(request: HttpRequest) -> dict[str, Any]:
     """Context processor: `csrf_token` and `csrf_input`, computed once per page and only if the
     page uses them. The backend's own are lazy too, but mask a new token at every use."""
-    token = SimpleLazyObject(lambda: get_token(request))
-    field = SimpleLazyObject(
-        lambda: format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
-    )
+    token = _Once(lambda: get_token(request))  # letters and digits: nothing to escape
+    field = _Once(lambda: format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token))
     return {"csrf_token": token, "csrf_input": field}
+
+
+def bound(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: what the pages call most, bound once per render instead of looking
+    up the language, URLconf and script prefix at every call. `_` and `gettext` (what
+    `{% trans %}` calls) translate into the language active while the page renders
+    (config.i18n.translator); `url` reverses as the global `url` does."""
+    gettext_markup = translator()
+    urls = _url_for(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+    return {"_": gettext_markup, "gettext": gettext_markup, "url": urls}
 
 
 def date(value: Any, arg: str | None = None) -> str:
@@ -99,40 +136,10 @@ def lookup(mapping: Any, key: Any) -> Any:
         return None
 
 
-# (language, msgid) → translation. The templates' msgids are constants, so this stays small;
-# it is emptied with Django's own catalogues (a changed .mo under runserver, or a test that
-# changes the languages or LOCALE_PATHS).
-_translated: dict[tuple[str | None, str], str] = {}
-
-
-def _translate(message: str) -> str:
-    key = (get_language(), message)
-    try:
-        return _translated[key]
-    except KeyError:
-        if len(_translated) > 10_000:
-            _translated.clear()
-        translated = _translated[key] = gettext(message)
-        return translated
-
-
-@receiver(setting_changed)
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
-        _translated.clear()
-
-
-@receiver(file_changed)
-def _file_changed(*, file_path: Path, **kwargs: Any) -> None:
-    if file_path.suffix == ".mo":
-        _translated.clear()
-
-
 def _gettext(message: str, /, **variables: Any) -> Markup:
-    """jinja2.ext.i18n's new-style gettext (the templates autoescape): the translation is safe,
-    the variables are escaped into it, `%%` is a percent sign."""
-    translated = Markup(_translate(message))  # noqa: S704 - our own catalogue, as in Django's tags
-    return translated % variables if variables or "%" in translated else translated
+    """The global `_` and `gettext`, for macros imported without the page's context: the same
+    translator, looked up per call."""
+    return translator()(message, **variables)
 
 
 def _ngettext(singular: str, plural: str, number: int, /, **variables: Any) -> Markup:

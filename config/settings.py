@@ -100,6 +100,7 @@ TEMPLATES = [
             # The backend adds request itself (and a csrf_input that config.jinja2.csrf replaces).
             "context_processors": [
                 "config.jinja2.csrf",
+                "config.jinja2.bound",
                 "django.contrib.messages.context_processors.messages",
             ],
         },

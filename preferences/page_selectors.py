@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from brands.models import Brand
+from config.i18n import labels_in_language
 from consent.models import ConsentEvent, ConsentType, Contact, Decision, LegalBasis, NoticeVersion, Purpose
 from consent.selectors import PurposeWithNotices, purpose_with_notices
 from consent.serializers import ContactOut
@@ -79,8 +80,8 @@ class ChannelChoice:
     held_until: datetime | None
 
     @property
-    def label(self) -> Any:
-        return CHANNEL_LABELS[self.channel]
+    def label(self) -> str:
+        return labels_in_language(CHANNEL_LABELS)[self.channel]
 
     @property
     def active(self) -> bool:
@@ -219,6 +220,8 @@ def centre_get(
         for item in rows.purposes
     ]
 
+    cadence_labels = labels_in_language(CADENCE_LABELS)
+
     def topic_choices(topic: Topic) -> TopicChoices:
         name, description = topic.text(language)
         rows = []
@@ -231,7 +234,7 @@ def centre_get(
                     status=snapshot.status(topic, channel),
                     cadence=snapshot.cadence(topic, channel),
                     cadence_options=[
-                        (option, CADENCE_LABELS.get(option, option)) for option in topic.cadence_options
+                        (option, cadence_labels.get(option, option)) for option in topic.cadence_options
                     ],
                     held_until=max(covering) if covering else None,
                 )

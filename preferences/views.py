@@ -26,6 +26,7 @@ from typing import Any, overload
 
 from django.conf import settings
 from django.contrib import messages
+from django.forms import BoundField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.utils import timezone, translation
@@ -34,9 +35,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from markupsafe import Markup
 
 from brands.models import DEFAULT_PRIMARY_COLOUR, HEX_COLOUR_VALIDATOR, Brand
 from config.errors import ApplicationError
+from config.i18n import labels_in_language, once_per_language
 from config.middleware import hosted_csrf_failure, hosted_csrf_protect
 from consent.identifiers import email_hmac, normalise_email, truncate_ip
 from consent.models import Contact, Decision, Method
@@ -379,19 +382,24 @@ def _centre_response(
     status: int = 200,
 ) -> HttpResponse:
     centre = centre or page.centre()
-    form = form or SubscriptionsForm(centre=centre)
-    hold_form = hold_form or HoldForm()
-    summary = [*(errors or []), *form.error_summary(), *hold_form.error_summary()]
+    summary = [*(errors or []), *(form.error_summary() if form else [])]
+    if hold_form is None:  # the empty form's choices read the same for everyone in a language
+        hold_radios = once_per_language("centre.hold_radios", lambda: _radios(HoldForm()["weeks"]))
+    else:
+        summary += hold_form.error_summary()
+        hold_radios = _radios(hold_form["weeks"])
+    all_labels = labels_in_language(CHANNEL_ALL_LABELS)
     undo = [
-        {"channel": channel, "what": CHANNEL_ALL_LABELS[channel]}
+        {"channel": channel, "what": all_labels[channel]}
         for channel in page.session.undo
-        if centre.opted_out.get(channel) and channel in CHANNEL_ALL_LABELS
+        if centre.opted_out.get(channel) and channel in all_labels
     ]
+    profile_labels, profile_why = labels_in_language(PROFILE_LABELS), labels_in_language(PROFILE_WHY)
     facts = [
         {
             "field": name,
-            "label": PROFILE_LABELS[name],
-            "why": PROFILE_WHY[name],
+            "label": profile_labels[name],
+            "why": profile_why[name],
             "value": _fact_display(page.contact, name),
             "deletable": name != "email" or bool(page.contact.email),
         }
@@ -400,19 +408,25 @@ def _centre_response(
     context = {
         "centre": centre,
         "contact": page.contact,
-        "form": form,
-        "submitted": form.submitted() if form.is_bound else None,
-        "hold_form": hold_form,
+        # What was sent, when the form comes back with an error: the boxes show it as sent.
+        "submitted": form.submitted() if form is not None and form.is_bound else None,
+        "hold_radios": hold_radios,
         "gpc": page.gpc,
         "error_summary": summary,
         "undo": undo,
         "facts": facts,
-        "channel_all_labels": [(channel, CHANNEL_ALL_LABELS[channel]) for channel in centre.channels],
+        "channel_all_labels": [(channel, all_labels[channel]) for channel in centre.channels],
         "opted_out_channels": [
-            CHANNEL_ALL_LABELS[channel] for channel in centre.channels if centre.opted_out.get(channel)
+            all_labels[channel] for channel in centre.channels if centre.opted_out.get(channel)
         ],
     }
     return _render(request, "preferences/centre.html", context, brand=page.brand, status=status)
+
+
+def _radios(field: BoundField) -> Markup:
+    """The radio group of templates/jinja2/elements/radios.html, inline."""
+    radios = engines["pages"].env.get_template("elements/radios.html").module.radios  # type: ignore[attr-defined]
+    return Markup(radios(field, inline=True))  # noqa: S704 - the macro's output, escaped by it
 
 
 def _fact_display(contact: Contact, name: str) -> str:
