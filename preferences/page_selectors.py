@@ -207,7 +207,7 @@ def centre_get(
     rows: CentreRows | None = None,
 ) -> Centre:
     """Everything the preference centre shows, in the same number of queries for 1 or 100 topics:
-    the snapshot (5), the active holds with their topics (2) and the purposes with notices (2),
+    the snapshot (5), the active holds with their topics and the purposes with their notices,
     sent in one round trip on PostgreSQL (preferences.statements.centre_rows), unless `rows`
     were read already (brand_contact_and_centre_rows)."""
     if rows is None:

@@ -203,64 +203,59 @@ class CentreRows:
 
 
 def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[Statement]:
-    hold, topic, purpose, notice, version = (
-        shape(Hold),
-        shape(Topic),
-        shape(Purpose),
-        shape(Notice),
-        shape(NoticeVersion),
-    )
-    active = "h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s"
+    """The snapshot (5), the active holds with the ids of their topics (one row per hold and
+    topic), and the purposes with their notices and every notice version (one row per
+    version)."""
+    hold, purpose, notice, version = shape(Hold), shape(Purpose), shape(Notice), shape(NoticeVersion)
     until = connection.ops.adapt_datetimefield_value(now)
     return [
         *_snapshot_statements(brand_id, "%s", [contact_id]),
         (
-            f"SELECT {hold.columns('h')} FROM {_hold} h WHERE {active} ORDER BY h.until, h.id",  # noqa: S608
+            f"SELECT {hold.columns('h')}, ht.topic_id FROM {_hold} h "  # noqa: S608
+            f"LEFT JOIN {_hold_topics} ht ON ht.hold_id = h.id "
+            "WHERE h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s ORDER BY h.until, h.id",
             [contact_id, until],
         ),
         (
-            f"SELECT ht.hold_id, {topic.columns('t')} FROM {_hold_topics} ht "  # noqa: S608
-            f"JOIN {_hold} h ON h.id = ht.hold_id JOIN {_topic} t ON t.id = ht.topic_id "
-            f"WHERE {active} ORDER BY t.position, t.slug",
-            [contact_id, until],
-        ),
-        (
-            f"SELECT {purpose.columns('p')}, {notice.columns('n')} FROM {_purpose} p "  # noqa: S608
-            f"LEFT JOIN {_notice} n ON n.purpose_id = p.id WHERE p.brand_id = %s ORDER BY p.slug",
-            [brand_id],
-        ),
-        (
-            f"SELECT {version.columns('v')} FROM {_version} v JOIN {_notice} n ON n.id = v.notice_id "  # noqa: S608
-            f"WHERE n.brand_id = %s ORDER BY v.language, v.version DESC",
+            f"SELECT {purpose.columns('p')}, {notice.columns('n')}, {version.columns('v')} "  # noqa: S608
+            f"FROM {_purpose} p LEFT JOIN {_notice} n ON n.purpose_id = p.id "
+            f"LEFT JOIN {_version} v ON v.notice_id = n.id "
+            "WHERE p.brand_id = %s ORDER BY p.slug, v.language, v.version DESC",
             [brand_id],
         ),
     ]
 
 
 def _centre_build(results: Sequence[list[tuple[Any, ...]]], now: datetime) -> CentreRows:
-    topic, purpose, notice = shape(Topic), shape(Purpose), shape(Notice)
+    hold, purpose, notice, version = shape(Hold), shape(Purpose), shape(Notice), shape(NoticeVersion)
     snapshot = _snapshot_build(results[:5])
-    hold_rows, hold_topic_rows, purpose_rows, version_rows = results[5:]
-    topics_of: dict[int, list[Topic]] = {}
-    for row in hold_topic_rows:
-        topics_of.setdefault(row[0], []).append(topic.build(row, 1))
-    holds = []
-    for instance in map(shape(Hold).build, hold_rows):
+    hold_rows, purpose_rows = results[5:]
+    # Holds: one row per hold and topic (a hold for every topic has one row, topic NULL).
+    topic_ids: dict[int, set[int]] = {}
+    holds: list[Hold] = []
+    for row in hold_rows:
+        if row[hold.pk_index] not in topic_ids:
+            holds.append(hold.build(row))
+            topic_ids[holds[-1].pk] = set()
+        if row[hold.width] is not None:
+            topic_ids[holds[-1].pk].add(row[hold.width])
+    for instance in holds:  # its topics, from the brand's (in the same order)
         prefetched = Topic.objects.all()
-        prefetched._result_cache = topics_of.get(instance.pk, [])
+        prefetched._result_cache = [t for t in snapshot.topics if t.pk in topic_ids[instance.pk]]
         prefetched._prefetch_done = True  # type: ignore[attr-defined]
-        instance._prefetched_objects_cache = {"topics": prefetched}
-        holds.append(instance)
-    versions_of: dict[int, list[NoticeVersion]] = {}
-    for instance in map(shape(NoticeVersion).build, version_rows):
-        versions_of.setdefault(instance.notice_id, []).append(instance)
-    purposes = []
+        instance._prefetched_objects_cache = {"topics": prefetched}  # type: ignore[attr-defined]
+    # Purposes: one row per notice version (one row, version NULL, for a purpose without any).
+    purposes: list[PurposeRows] = []
+    versions_at = purpose.width + notice.width
     for row in purpose_rows:
-        item, its_notice = purpose.build(row), notice.build(row, purpose.width)
-        if its_notice is not None:
-            Purpose.notice.related.set_cached_value(item, its_notice)
-        versions = versions_of.get(its_notice.pk, []) if its_notice is not None else []
-        purposes.append(PurposeRows(purpose=item, versions=versions))
+        if not purposes or purposes[-1].purpose.pk != row[purpose.pk_index]:
+            item, its_notice = purpose.build(row), notice.build(row, purpose.width)
+            if its_notice is not None:
+                Purpose.notice.related.set_cached_value(item, its_notice)
+            purposes.append(PurposeRows(purpose=item, versions=[]))
+        found = version.build(row, versions_at)
+        if found is not None:
+            purposes[-1].versions.append(found)
     return CentreRows(snapshot=snapshot, holds=holds, purposes=purposes, now=now)
 
 

@@ -161,12 +161,12 @@ def test_the_centre_reads_everything_in_one_round_trip_of_prepared_statements_on
     with CaptureQueriesContext(connection) as queries:
         assert client.get(HOME).status_code == 200
 
-    # The session's brand and contact, the snapshot (5), the holds (2), the purposes (2).
+    # The session's brand and contact, the snapshot (5), the holds, the purposes.
     statements = [sql for query in queries.captured_queries for sql in query["sql"].split(";\n")]
-    assert len(statements) == 10
+    assert len(statements) == 8
     assert statements[0].startswith('SELECT b."id"')
     if connection.vendor != "postgresql":  # SQLite: one by one, round trips cost nothing there
-        assert len(queries.captured_queries) == 10
+        assert len(queries.captured_queries) == 8
         return
     assert len(queries.captured_queries) == 1
     with connection.cursor() as cursor:
@@ -174,6 +174,43 @@ def test_the_centre_reads_everything_in_one_round_trip_of_prepared_statements_on
         prepared = {row[0] for row in cursor.fetchall()}
     assert sum("FROM preferences_subscription s WHERE s.contact_id = $1" in sql for sql in prepared) == 1
     assert sum("FROM brands_brand b LEFT JOIN consent_contact c" in sql for sql in prepared) == 1
+
+
+def test_an_agents_hold_on_chosen_topics_and_channels_marks_only_their_rows(page, brand, topics, contact):
+    hold_start(
+        brand=brand,
+        external_id="cust-1",
+        started_by="agent",
+        recorded_by="test",
+        until=NOW + timedelta(days=10),
+        reason="complaint",
+        topics=["newsletter", "offers"],
+        channels=["email"],
+    )
+    hold_start(  # over already: not shown
+        brand=brand,
+        external_id="cust-1",
+        started_by="agent",
+        recorded_by="test",
+        until=NOW + timedelta(days=1),
+        reason="old",
+    )
+    Hold.objects.filter(until=NOW + timedelta(days=1)).update(until=NOW - timedelta(minutes=1))
+
+    html = html_of(page.get(HOME))
+
+    row = r'<input type="checkbox" id="sub-([a-z]+-[a-z]+)".*?</div>\s*'
+    note = r'(<p class="channel__note">Paused until ([^<]+)\.</p>)?'
+    rows = re.findall(row + note, html, re.S)
+    paused = {row: date for row, _, date in rows if date}
+    assert paused == {"newsletter-email": "Dec. 2, 2026", "offers-email": "Dec. 2, 2026"}
+    assert {row for row, _, _ in rows} >= {
+        "newsletter-email",
+        "newsletter-sms",
+        "offers-email",
+        "launches-email",
+    }
+    assert html.count("has paused marketing messages to you until") == 1
 
 
 # --- Languages ---------------------------------------------------------------------------------
