@@ -35,3 +35,22 @@ def test_typed_env_helpers_fail_loudly(monkeypatch):
         env_int("X_INT", 5, minimum=1)
     monkeypatch.setenv("X_BOOL", "Yes")
     assert env_bool("X_BOOL", False) is True
+
+
+@pytest.mark.parametrize(("flag", "threshold"), [(None, "0"), ("false", "None"), ("true", "0")])
+def test_prepared_statements_on_postgresql_follow_the_setting(flag, threshold):
+    """psycopg prepares a statement at its first run (0) or never (None); only server-side
+    binding cursors (config.db) are affected."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "postgres://u:p@db.example:5432/candor", "DEBUG": "true"}
+    env.pop("DATABASE_PREPARED_STATEMENTS", None)
+    if flag is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = flag
+    code = "import config.settings as s; print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == threshold
