@@ -295,7 +295,8 @@ EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
 # Seconds one delivery attempt may take (connect, send, answer).
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
-# Deliveries in flight at once per endpoint, so a slow receiver cannot take every worker.
+# Claims in flight at once per endpoint (each a worker sending up to 20 of the endpoint's
+# deliveries one at a time), so a slow receiver cannot take every worker.
 WEBHOOK_MAX_IN_FLIGHT = env_int("WEBHOOK_MAX_IN_FLIGHT", 4, minimum=1)
 # Days of nothing but failed attempts before an endpoint is disabled and its owners are told.
 WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5, minimum=1)

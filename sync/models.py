@@ -139,7 +139,10 @@ class Delivery(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     public_id = models.CharField(max_length=32, unique=True, default=new_delivery_id, editable=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: delivery_endpoint_log and the unique constraint lead with it.
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     # Null for test messages, and once the feed's retention has pruned the event.
     event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     msg_id = models.CharField(max_length=64, help_text="The webhook-id header: stable across retries")
@@ -178,6 +181,19 @@ class Delivery(models.Model):
             # The sweeper: what is due.
             models.Index(
                 fields=["next_attempt_at"], name="delivery_pending_due", condition=models.Q(status="pending")
+            ),
+            # A claim's batch and the next to hand over: an endpoint's pending deliveries, oldest
+            # first (the log's index would walk through every finished one first).
+            models.Index(
+                fields=["endpoint", "id"],
+                name="delivery_pending_endpoint",
+                condition=models.Q(status="pending"),
+            ),
+            # The claims in flight per endpoint: the few leased rows, however long the backlog.
+            models.Index(
+                fields=["endpoint", "leased_until"],
+                name="delivery_leased",
+                condition=models.Q(status="pending", leased_until__isnull=False),
             ),
         ]
 

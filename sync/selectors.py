@@ -287,9 +287,13 @@ def deliveries_ready(
 
 
 def deliveries_in_flight(*, endpoint_id: int, now: datetime) -> int:
-    return Delivery.objects.filter(
+    """The endpoint's claims in flight: a claim (sync.webhooks.delivery_send) leases its whole
+    batch until one instant and sends one request at a time, so each distinct live lease is one
+    worker busy with the endpoint."""
+    leases = Delivery.objects.filter(
         endpoint_id=endpoint_id, status=Delivery.Status.PENDING, leased_until__gt=now
-    ).count()
+    )
+    return leases.values("leased_until").distinct().count()
 
 
 def endpoint_ids_behind() -> list[int]:

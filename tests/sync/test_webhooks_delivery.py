@@ -340,20 +340,25 @@ def test_a_slow_endpoint_cannot_hold_more_than_its_share(brand, receiver):
         write_event(brand, contact, 1)
     fanout(slow)
     fanout(fast)
-    # Two of the slow endpoint's deliveries are in flight (workers waiting on its answers).
+    # Two workers are each in the middle of a claim of the slow endpoint (waiting on its answers):
+    # two leases.
     busy = deliveries(slow)[:2]
-    Delivery.objects.filter(pk__in=[d.pk for d in busy]).update(
-        leased_until=timezone.now() + timedelta(seconds=60)
-    )
+    now = timezone.now()
+    for n, delivery in enumerate(busy):
+        Delivery.objects.filter(pk=delivery.pk).update(leased_until=now + timedelta(seconds=60 + n))
 
     assert send(deliveries(slow)[2]) is None  # over the cap: not sent, no worker held
-    for delivery in deliveries(fast):
-        assert send(delivery).outcome == "succeeded"  # the other endpoint is not held up
+    assert receiver.received == []
+    assert send(deliveries(fast)[0]).outcome == "succeeded"  # the other endpoint is not held up
+    assert [d.status for d in deliveries(fast)] == ["succeeded"] * 3  # one message, its whole backlog
     assert len(receiver.received) == 3
 
-    # A worker that died mid-delivery: its lease runs out and the delivery is sent again.
+    # A worker that died mid-delivery: its lease runs out and the delivery is sent again, with the
+    # endpoint's other ready one; the live claim's delivery is left alone.
     Delivery.objects.filter(pk=busy[0].pk).update(leased_until=timezone.now() - timedelta(seconds=1))
     assert send(deliveries(slow)[0]).outcome == "succeeded"
+    assert [d.status for d in deliveries(slow)] == ["succeeded", "pending", "succeeded"]
+    assert len(receiver.received) == 5
 
 
 def test_rotation_signs_with_both_secrets_for_24_hours(brand, receiver):

@@ -157,10 +157,18 @@ def test_a_worker_killed_mid_delivery_is_replaced_and_each_event_arrives_once(
     first.kill()
     gate.opened.set()
     assert not first.alive
-    # The dead worker's lease is still on its row, with no attempt recorded.
-    leased = Delivery.objects.filter(endpoint=endpoint, leased_until__isnull=False)
-    [(held, leased_until)] = leased.values_list("pk", "leased_until")
-    assert not Attempt.objects.filter(delivery_id=held).exists()
+    # The dead worker's claim is still on its rows (the delivery it was sending, and any others
+    # of its batch, all under one lease), with no attempt recorded.
+    [held_msg_id] = {r.headers["Webhook-Id"] for r in receiver.received}
+    held, leased_until = Delivery.objects.filter(endpoint=endpoint, msg_id=held_msg_id).values_list(
+        "pk", "leased_until"
+    )[0]
+    leases = Delivery.objects.filter(endpoint=endpoint, leased_until__isnull=False).values_list(
+        "leased_until", flat=True
+    )
+    assert leased_until is not None
+    assert set(leases) == {leased_until}
+    assert not Attempt.objects.filter(delivery__endpoint=endpoint).exists()
 
     second = workers(**lease)
     took = wait_until(all_finished(endpoint, 3), what="every delivery finishes", timeout=WAIT, worker=second)

@@ -1,0 +1,327 @@
+"""Batches: one delivery message claims its delivery and up to WEBHOOK_BATCH_SIZE - 1 more of the
+endpoint's ready deliveries under one lease, sends them one after another and records them
+together. What is sent, in which order, what is recorded, what goes back when a batch stops,
+what the in-flight cap counts, and what a dead worker's batch leaves for the next one."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from sync import tasks, webhooks
+from sync.models import Attempt, Delivery
+from tests.sync.webhook_support import (
+    TRANSACTIONAL,
+    deliveries,
+    fanout,
+    make_endpoint,
+    send,
+    sent_ids,
+    write_event,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
+
+
+def contacts_received(receiver) -> list[tuple[str, int]]:
+    return [(r.payload["data"]["contact"], r.payload["data"]["sequence"]) for r in receiver.received]
+
+
+def attempts_of(delivery: Delivery) -> list[tuple[int, int | None, str, str]]:
+    rows = Attempt.objects.filter(delivery=delivery).order_by("number")
+    return [(a.number, a.status_code, a.outcome, a.response_excerpt) for a in rows]
+
+
+def test_one_message_sends_the_endpoints_ready_deliveries_its_own_first_then_the_oldest(brand, receiver):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3, 4, 5):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    before = timezone.now()
+
+    attempt = send(rows[2])
+
+    after = timezone.now()
+    assert (attempt.delivery_id, attempt.number, attempt.outcome) == (rows[2].pk, 1, "succeeded")
+    assert contacts_received(receiver) == [
+        ("cust-3", 1),
+        ("cust-1", 1),
+        ("cust-2", 1),
+        ("cust-4", 1),
+        ("cust-5", 1),
+    ]
+    order = [rows[2], rows[0], rows[1], rows[3], rows[4]]
+    assert [r.headers["Webhook-Id"] for r in receiver.received] == [d.msg_id for d in order]
+    assert [r.body for r in receiver.received] == [d.body for d in order]  # the bytes stored
+    for delivery in deliveries(endpoint):
+        assert (delivery.status, delivery.attempt_count, delivery.leased_until) == ("succeeded", 1, None)
+        assert attempts_of(delivery) == [(1, 200, "succeeded", "ok")]
+        [recorded] = Attempt.objects.filter(delivery=delivery)
+        # When its answer came, not when the batch was recorded.
+        assert recorded.started_at <= delivery.succeeded_at <= after
+        assert delivery.succeeded_at >= before
+
+    # The other messages find their delivery sent: no request, no attempt.
+    for delivery in rows:
+        assert send(delivery) is None
+    assert len(receiver.received) == 5
+    assert Attempt.objects.filter(delivery__endpoint=endpoint).count() == 5
+
+
+def test_a_message_whose_delivery_a_batch_sent_costs_one_query(brand, receiver, django_assert_num_queries):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    write_event(brand, 2, 1)
+    fanout(endpoint)
+    first, second = deliveries(endpoint)
+    send(first)
+
+    with django_assert_num_queries(1):
+        assert tasks.delivery_send(second.pk) is None
+    assert len(receiver.received) == 2
+
+
+@override_settings(WEBHOOK_BATCH_SIZE=3)
+def test_a_batch_is_bounded_and_hands_the_next_ready_delivery_over(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3, 4, 5):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(rows[0])
+
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1), ("cust-3", 1)]
+    assert [(d.status, d.leased_until) for d in deliveries(endpoint)] == [("succeeded", None)] * 3 + [
+        ("pending", None)
+    ] * 2
+    # The oldest left is handed over, although fan-out handed it over a moment ago: its message
+    # may have found the endpoint busy and been dropped.
+    assert sent_ids(published) == [rows[3].pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        send(rows[3])
+    assert contacts_received(receiver)[3:] == [("cust-4", 1), ("cust-5", 1)]
+    assert all(d.status == "succeeded" for d in deliveries(endpoint))
+
+
+def test_a_contacts_later_event_is_not_in_the_batch_of_its_earlier_one(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    write_event(brand, 1, 2)
+    write_event(brand, 2, 1)
+    fanout(endpoint)
+    first, later, other = deliveries(endpoint)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(first)
+
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]
+    other.refresh_from_db()
+    assert other.status == "succeeded"
+    later.refresh_from_db()
+    assert (later.status, later.leased_until, later.attempt_count) == ("pending", None, 0)
+    assert sent_ids(published) == [later.pk]  # ready now that the earlier one is recorded
+    assert send(later).outcome == "succeeded"
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1), ("cust-1", 2)]
+
+
+def test_a_failed_attempt_ends_the_batch_and_what_it_did_not_send_goes_back(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    receiver.answers = [(200, {}, "ok"), (503, {}, "busy"), (200, {}, "ok")]
+    for contact in (1, 2, 3, 4):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    published.clear()
+    before = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(rows[0])
+
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]  # no more after the failure
+    done, failed, back, back_too = deliveries(endpoint)
+    assert attempts_of(done) == [(1, 200, "succeeded", "ok")]
+    assert attempts_of(failed) == [(1, 503, "failed", "busy")]
+    assert attempts_of(back) == attempts_of(back_too) == []
+    assert (done.status, done.attempt_count, done.leased_until) == ("succeeded", 1, None)
+    assert (failed.status, failed.attempt_count, failed.leased_until) == ("pending", 1, None)
+    assert 5 * 0.85 - 1 <= (failed.next_attempt_at - before).total_seconds() <= 5 * 1.15 + 1
+    assert (back.status, back.attempt_count, back.leased_until) == ("pending", 0, None)
+    assert (back_too.status, back_too.attempt_count, back_too.leased_until, back_too.enqueued_at) == (
+        "pending",
+        0,
+        None,
+        None,  # given back: the next dispatch or sweep may hand it over at once
+    )
+    # The retry waits for its countdown; the oldest delivery given back is handed over now.
+    retries = [(args, countdown) for name, args, countdown in published if countdown is not None]
+    assert [args for args, _ in retries] == [(failed.pk,)]
+    assert [args[0] for name, args, countdown in published if countdown is None] == [back.pk]
+    assert back.enqueued_at is not None
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None
+
+
+@override_settings(WEBHOOK_BATCH_SECONDS=0)
+def test_a_batch_starts_no_attempt_after_its_time(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(rows[0])
+
+    assert contacts_received(receiver) == [("cust-1", 1)]  # the first attempt always goes
+    assert [(d.status, d.leased_until) for d in deliveries(endpoint)] == [
+        ("succeeded", None),
+        ("pending", None),
+        ("pending", None),
+    ]
+    assert sent_ids(published) == [rows[1].pk]
+
+
+@override_settings(WEBHOOK_MAX_IN_FLIGHT=2)
+def test_the_in_flight_cap_counts_claims_not_the_deliveries_they_hold(brand, receiver):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3, 4, 5, 6):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    # One live claim of two deliveries (one worker, one lease): a second claim may start.
+    lease = timezone.now() + timedelta(seconds=60)
+    Delivery.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(leased_until=lease)
+
+    assert send(rows[2]).outcome == "succeeded"
+
+    assert contacts_received(receiver) == [("cust-3", 1), ("cust-4", 1), ("cust-5", 1), ("cust-6", 1)]
+    statuses = [(d.status, d.leased_until) for d in deliveries(endpoint)]
+    assert statuses == [("pending", lease), ("pending", lease)] + [("succeeded", None)] * 4
+    # A second live claim fills the cap: nothing more starts.
+    write_event(brand, 7, 1)
+    fanout(endpoint)
+    newest = deliveries(endpoint)[-1]
+    Delivery.objects.filter(pk=rows[2].pk).update(
+        status="pending", leased_until=lease + timedelta(seconds=1), next_attempt_at=timezone.now()
+    )
+    assert send(newest) is None
+    assert len(receiver.received) == 4
+
+
+def test_a_dead_workers_batch_is_sent_again_once_its_lease_runs_out(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    start = timezone.now()
+
+    with time_machine.travel(start, tick=True) as clock:
+        # A worker claims the batch and dies before recording anything.
+        claim = webhooks._batch_claim(delivery_id=rows[0].pk, now=timezone.now())
+        assert [d.pk for d in claim.batch] == [d.pk for d in rows]
+        assert {d.leased_until for d in deliveries(endpoint)} == {claim.lease}
+        for delivery in rows:
+            assert send(delivery) is None  # leased: nobody else sends them meanwhile
+        assert receiver.received == []
+
+        clock.shift(claim.lease - timezone.now() + timedelta(seconds=1))
+        Delivery.objects.update(enqueued_at=timezone.now() - timedelta(minutes=5))
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            webhooks.deliveries_sweep()
+        handed = sent_ids(published)
+        assert sorted(handed) == [d.pk for d in rows]
+        assert send(Delivery.objects.get(pk=handed[0])).outcome == "succeeded"
+
+    assert sorted(contacts_received(receiver)) == [("cust-1", 1), ("cust-2", 1), ("cust-3", 1)]
+    for delivery in deliveries(endpoint):
+        assert (delivery.status, delivery.leased_until) == ("succeeded", None)
+        assert attempts_of(delivery) == [(1, 200, "succeeded", "ok")]
+
+
+@pytest.mark.skipif(not TRANSACTIONAL, reason="SQLite tests run inside the test's own transaction")
+def test_no_transaction_is_open_while_a_batch_posts(brand, receiver, monkeypatch):
+    import psycopg
+
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    seen = []
+    post = webhooks._post
+
+    def checked(**kwargs):
+        seen.append((connection.in_atomic_block, connection.connection.info.transaction_status))
+        return post(**kwargs)
+
+    monkeypatch.setattr(webhooks, "_post", checked)
+
+    send(deliveries(endpoint)[0])
+
+    assert seen == [(False, psycopg.pq.TransactionStatus.IDLE)] * 3
+
+
+def test_a_test_message_and_events_share_a_batch(brand, receiver):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    fanout(endpoint)
+    test = webhooks.endpoint_test_send(endpoint=endpoint)
+
+    send(test)
+
+    types = [json.loads(r.body)["type"] for r in receiver.received]
+    assert types == ["webhook.test", "consent.withdrawn"]
+    assert all(d.status == "succeeded" for d in deliveries(endpoint))
+
+
+@override_settings(WEBHOOK_BATCH_SIZE=1)
+def test_a_test_message_left_over_is_handed_over_after_a_batch(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    fanout(endpoint)
+    [event] = deliveries(endpoint)
+    test = webhooks.endpoint_test_send(endpoint=endpoint)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(event)
+
+    assert sent_ids(published) == [test.pk]  # no contact, still handed over
+    send(test)
+    assert [json.loads(r.body)["type"] for r in receiver.received] == ["consent.withdrawn", "webhook.test"]
