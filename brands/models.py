@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -11,6 +12,10 @@ SLUG_VALIDATOR = RegexValidator(
 )
 HEX_COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour such as #1f5f8b.")
 DEFAULT_PRIMARY_COLOUR = "#1f5f8b"
+
+
+def new_config_stamp() -> int:
+    return secrets.randbits(62)
 
 
 class Brand(models.Model):
@@ -34,6 +39,11 @@ class Brand(models.Model):
         "text on it is black or white, whichever reads better",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Changes (to a new random value, never reused) whenever one of the brand's topics,
+    # purposes, notices or notice versions changes: database triggers set it in the same
+    # transaction (preferences/migrations/0005). The hosted pages remember the brand's
+    # configuration per process under it (preferences.statements).
+    config_stamp = models.BigIntegerField(default=new_config_stamp, editable=False)
 
     def __str__(self) -> str:
         return self.slug

@@ -54,16 +54,30 @@ class SnapshotRows:
     opt_outs: dict[str, ChannelOptOut]
 
 
-def _snapshot_statements(brand_id: int, contact_sql: str, contact_params: list[Any]) -> list[Statement]:
-    """Five SELECTs; `contact_sql` is the contact's id (a placeholder or a subquery)."""
+def _topics_statement(brand_id: int) -> Statement:
     topic, purpose = shape(Topic), shape(Purpose)
+    return (
+        f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
+        f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id "
+        "WHERE t.brand_id = %s ORDER BY t.position, t.slug",
+        [brand_id],
+    )
+
+
+def _topics_build(rows: list[tuple[Any, ...]]) -> list[Topic]:
+    topic_shape, purpose_shape = shape(Topic), shape(Purpose)
+    topics = []
+    for row in rows:
+        topic = topic_shape.build(row)
+        Topic.purpose.field.set_cached_value(topic, purpose_shape.build(row, topic_shape.width))
+        topics.append(topic)
+    return topics
+
+
+def _contact_statements(contact_sql: str, contact_params: list[Any]) -> list[Statement]:
+    """The contact's side of the snapshot, four SELECTs; `contact_sql` is the contact's id (a
+    placeholder or a subquery)."""
     return [
-        (
-            f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
-            f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id "
-            "WHERE t.brand_id = %s ORDER BY t.position, t.slug",
-            [brand_id],
-        ),
         (
             f"SELECT {shape(Subscription).columns('s')} FROM {_subscription} s "  # noqa: S608
             f"WHERE s.contact_id = {contact_sql}",
@@ -86,14 +100,13 @@ def _snapshot_statements(brand_id: int, contact_sql: str, contact_params: list[A
     ]
 
 
-def _snapshot_build(results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
-    topic_rows, subscription_rows, state_rows, withdrawn_rows, opt_out_rows = results
-    topic_shape, purpose_shape = shape(Topic), shape(Purpose)
-    topics = []
-    for row in topic_rows:
-        topic = topic_shape.build(row)
-        Topic.purpose.field.set_cached_value(topic, purpose_shape.build(row, topic_shape.width))
-        topics.append(topic)
+def _snapshot_statements(brand_id: int, contact_sql: str, contact_params: list[Any]) -> list[Statement]:
+    """Five SELECTs: the brand's topics and the contact's side."""
+    return [_topics_statement(brand_id), *_contact_statements(contact_sql, contact_params)]
+
+
+def _contact_build(topics: list[Topic], results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
+    subscription_rows, state_rows, withdrawn_rows, opt_out_rows = results
     rows = {(row.topic_id, row.channel): row for row in map(shape(Subscription).build, subscription_rows)}
     states = {state.purpose_id: state for state in map(shape(ConsentState).build, state_rows)}
     last_withdrawn = {
@@ -103,6 +116,10 @@ def _snapshot_build(results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
     return SnapshotRows(
         topics=topics, rows=rows, states=states, last_withdrawn=last_withdrawn, opt_outs=opt_outs
     )
+
+
+def _snapshot_build(results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
+    return _contact_build(_topics_build(results[0]), results[1:])
 
 
 def snapshot_rows(*, contact: Contact) -> SnapshotRows:
@@ -202,21 +219,34 @@ class CentreRows:
     now: datetime  # what "active" was read against
 
 
-def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[Statement]:
-    """The snapshot (5), the active holds with the ids of their topics (one row per hold and
-    topic), and the purposes with their notices and every notice version (one row per
-    version)."""
-    hold, purpose, notice, version = shape(Hold), shape(Purpose), shape(Notice), shape(NoticeVersion)
-    until = connection.ops.adapt_datetimefield_value(now)
+# The brand's configuration (topics with their purposes; purposes with their notices and
+# versions) changes rarely and is the same for every contact, so each process remembers it under
+# the brand's config_stamp, which database triggers change with it in the same transaction
+# (preferences/migrations/_config_triggers.py). A page reads the stamp with the contact's rows and
+# reads the configuration only when the stamp is not the one remembered. The instances are
+# shared between requests: nothing may change them.
+
+
+@dataclass(frozen=True)
+class BrandConfig:
+    stamp: int
+    topics: list[Topic]  # by position and slug, each with its purpose
+    purposes: list[PurposeRows]
+
+
+_configs: dict[int, BrandConfig] = {}  # brand id → its configuration
+_CONFIGS_MAX = 1000
+
+
+def brand_configs_forget() -> None:
+    _configs.clear()
+
+
+def _config_statements(brand_id: int) -> list[Statement]:
+    purpose, notice, version = shape(Purpose), shape(Notice), shape(NoticeVersion)
     return [
-        *_snapshot_statements(brand_id, "%s", [contact_id]),
-        (
-            f"SELECT {hold.columns('h')}, ht.topic_id FROM {_hold} h "  # noqa: S608
-            f"LEFT JOIN {_hold_topics} ht ON ht.hold_id = h.id "
-            "WHERE h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s ORDER BY h.until, h.id",
-            [contact_id, until],
-        ),
-        (
+        _topics_statement(brand_id),
+        (  # one row per notice version (one row, version NULL, for a purpose without any)
             f"SELECT {purpose.columns('p')}, {notice.columns('n')}, {version.columns('v')} "  # noqa: S608
             f"FROM {_purpose} p LEFT JOIN {_notice} n ON n.purpose_id = p.id "
             f"LEFT JOIN {_version} v ON v.notice_id = n.id "
@@ -226,25 +256,9 @@ def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[St
     ]
 
 
-def _centre_build(results: Sequence[list[tuple[Any, ...]]], now: datetime) -> CentreRows:
-    hold, purpose, notice, version = shape(Hold), shape(Purpose), shape(Notice), shape(NoticeVersion)
-    snapshot = _snapshot_build(results[:5])
-    hold_rows, purpose_rows = results[5:]
-    # Holds: one row per hold and topic (a hold for every topic has one row, topic NULL).
-    topic_ids: dict[int, set[int]] = {}
-    holds: list[Hold] = []
-    for row in hold_rows:
-        if row[hold.pk_index] not in topic_ids:
-            holds.append(hold.build(row))
-            topic_ids[holds[-1].pk] = set()
-        if row[hold.width] is not None:
-            topic_ids[holds[-1].pk].add(row[hold.width])
-    for instance in holds:  # its topics, from the brand's (in the same order)
-        prefetched = Topic.objects.all()
-        prefetched._result_cache = [t for t in snapshot.topics if t.pk in topic_ids[instance.pk]]
-        prefetched._prefetch_done = True  # type: ignore[attr-defined]
-        instance._prefetched_objects_cache = {"topics": prefetched}  # type: ignore[attr-defined]
-    # Purposes: one row per notice version (one row, version NULL, for a purpose without any).
+def _config_build(brand_id: int, stamp: int, results: Sequence[list[tuple[Any, ...]]]) -> BrandConfig:
+    purpose, notice, version = shape(Purpose), shape(Notice), shape(NoticeVersion)
+    topic_rows, purpose_rows = results
     purposes: list[PurposeRows] = []
     versions_at = purpose.width + notice.width
     for row in purpose_rows:
@@ -256,13 +270,85 @@ def _centre_build(results: Sequence[list[tuple[Any, ...]]], now: datetime) -> Ce
         found = version.build(row, versions_at)
         if found is not None:
             purposes[-1].versions.append(found)
-    return CentreRows(snapshot=snapshot, holds=holds, purposes=purposes, now=now)
+    config = BrandConfig(stamp=stamp, topics=_topics_build(topic_rows), purposes=purposes)
+    if len(_configs) >= _CONFIGS_MAX:
+        _configs.clear()
+    # The stamp was read before the rows: if they changed in between, the stamp read next time
+    # differs from this one and they are read again.
+    _configs[brand_id] = config
+    return config
+
+
+def _stamp_statement(brand_id: int) -> Statement:
+    return (f"SELECT b.config_stamp FROM {_brand} b WHERE b.id = %s", [brand_id])  # noqa: S608
+
+
+def _config_read(brand_id: int) -> BrandConfig:
+    results = select_many([_stamp_statement(brand_id), *_config_statements(brand_id)])
+    return _config_build(brand_id, results[0][0][0] if results[0] else 0, results[1:])
+
+
+def _holds_statement(contact_id: int, now: datetime) -> Statement:
+    """The active holds with the ids of their topics: one row per hold and topic (one row,
+    topic NULL, for a hold on every topic)."""
+    return (
+        f"SELECT {shape(Hold).columns('h')}, ht.topic_id FROM {_hold} h "  # noqa: S608
+        f"LEFT JOIN {_hold_topics} ht ON ht.hold_id = h.id "
+        "WHERE h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s ORDER BY h.until, h.id",
+        [contact_id, connection.ops.adapt_datetimefield_value(now)],
+    )
+
+
+def _holds_build(rows: list[tuple[Any, ...]], topics: list[Topic]) -> list[Hold]:
+    hold = shape(Hold)
+    topic_ids: dict[int, set[int]] = {}
+    holds: list[Hold] = []
+    for row in rows:
+        if row[hold.pk_index] not in topic_ids:
+            holds.append(hold.build(row))
+            topic_ids[holds[-1].pk] = set()
+        if row[hold.width] is not None:
+            topic_ids[holds[-1].pk].add(row[hold.width])
+    for instance in holds:  # its topics, from the brand's (in the same order)
+        prefetched = Topic.objects.all()
+        prefetched._result_cache = [t for t in topics if t.pk in topic_ids[instance.pk]]
+        prefetched._prefetch_done = True  # type: ignore[attr-defined]
+        instance._prefetched_objects_cache = {"topics": prefetched}  # type: ignore[attr-defined]
+    return holds
+
+
+def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[Statement]:
+    """The contact's side of the snapshot (4), its active holds (1) and, unless remembered,
+    the brand's configuration (2)."""
+    return [
+        *_contact_statements("%s", [contact_id]),
+        _holds_statement(contact_id, now),
+        *(_config_statements(brand_id) if brand_id not in _configs else []),
+    ]
+
+
+def _centre_build(
+    results: Sequence[list[tuple[Any, ...]]], *, brand_id: int, stamp: int, now: datetime
+) -> CentreRows:
+    if len(results) > 5:
+        config = _config_build(brand_id, stamp, results[5:])
+    else:
+        remembered = _configs.get(brand_id)
+        config = (
+            remembered if remembered is not None and remembered.stamp == stamp else _config_read(brand_id)
+        )
+    snapshot = _contact_build(config.topics, results[:4])
+    holds = _holds_build(results[4], config.topics)
+    return CentreRows(snapshot=snapshot, holds=holds, purposes=config.purposes, now=now)
 
 
 def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
-    """Everything the preference centre reads, in one round trip on PostgreSQL: the snapshot,
-    the active holds with their topics, and the brand's purposes with their notice versions."""
-    return _centre_build(select_many(_centre_statements(contact.brand_id, contact.pk, now)), now)
+    """Everything the preference centre reads, in one round trip on PostgreSQL (two when the
+    brand's configuration changed since this process remembered it): the snapshot, the active
+    holds with their topics, and the brand's purposes with their notice versions."""
+    brand_id = contact.brand_id
+    results = select_many([_stamp_statement(brand_id), *_centre_statements(brand_id, contact.pk, now)])
+    return _centre_build(results[1:], brand_id=brand_id, stamp=results[0][0][0], now=now)
 
 
 def brand_contact_and_centre(
@@ -276,7 +362,7 @@ def brand_contact_and_centre(
     brand, contact = _brand_and_contact_build(results[0])
     if brand is None or contact is None or brand.pk != brand_id:
         return brand, contact, None
-    return brand, contact, _centre_build(results[1:], now)
+    return brand, contact, _centre_build(results[1:], brand_id=brand_id, stamp=brand.config_stamp, now=now)
 
 
 # --- The outbox --------------------------------------------------------------------------------

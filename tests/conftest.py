@@ -42,10 +42,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    """Rate-limit counters and cached API keys must not leak from one test into the next."""
+    """Rate-limit counters, cached API keys and brand configurations must not leak from one test
+    into the next."""
     from django.core.cache import cache
 
+    from preferences.statements import brand_configs_forget
+
     cache.clear()
+    # Each process remembers brands' configurations under a random stamp (sound across tests),
+    # but a test counting statements must not depend on what an earlier test left behind.
+    brand_configs_forget()
 
 
 @pytest.fixture
