@@ -6,7 +6,8 @@ How an event reaches a receiver:
    each of the brand's active endpoints gets an `endpoint_fanout` task.
 2. `endpoint_fanout` reads the brand's feed after the endpoint's cursor (sync.selectors.events_feed:
    commit order, nothing skipped), inserts one Delivery per event (a second run inserts nothing)
-   and moves the cursor, in one short transaction; then hands ready deliveries to the broker.
+   and moves the cursor, in one short transaction; then sends a batch of the endpoint's ready
+   deliveries itself, as `delivery_send` does (below), handing more to the broker if there are.
    A new endpoint's cursor starts at the end of the feed: it receives what happens after it was
    created, not the history (the feed API serves that).
 3. `delivery_send` claims a delivery with a lease (a conditional UPDATE), and with it up to
@@ -345,20 +346,22 @@ def delivery_body(*, type: str, created_at: datetime, data: dict[str, Any], pers
 
 
 def endpoint_fanout(*, endpoint_id: int) -> int:
-    """Make Deliveries of the endpoint's new events; the number made.
+    """Make Deliveries of the endpoint's new events, then send a batch of its ready deliveries
+    (delivery_send's, in this task: no message to wait for); the number made.
 
     Reads before it writes and moves the cursor with a compare-and-set, so two runs at once
-    neither lose nor double anything, and no transaction is open while the feed is read.
+    neither lose nor double anything, and no transaction is open while the feed is read. Each
+    write nudges a fan-out, so most of them find that an earlier one took their event already:
+    on PostgreSQL that costs one statement.
     """
+    endpoint = _fanout_endpoint(endpoint_id)
+    if endpoint is None:
+        return 0
+    brand = Brand(pk=endpoint.brand_id)  # the feed reads only its id
+    after = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
     made = 0
     for _ in range(FANOUT_PAGES):
-        endpoint = Endpoint.objects.select_related("brand").filter(pk=endpoint_id).first()
-        if endpoint is None or endpoint.status != Endpoint.Status.ACTIVE:
-            return made
-        after = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
-        page = selectors.events_feed(
-            brand=endpoint.brand, after=after, limit=FANOUT_PAGE, types=endpoint.event_types
-        )
+        page = selectors.events_feed(brand=brand, after=after, limit=FANOUT_PAGE, types=endpoint.event_types)
         if page.next_position == after:
             break
         now = timezone.now()
@@ -377,25 +380,99 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
                     personal=endpoint.include_personal_data,
                 ),
                 next_attempt_at=now,
+                created_at=now,
             )
             for event in page.events
         ]
-        with transaction.atomic():
-            moved = Endpoint.objects.filter(
-                pk=endpoint.pk, cursor_txid=after.txid, cursor_id=after.id, status=Endpoint.Status.ACTIVE
-            ).update(cursor_txid=page.next_position.txid, cursor_id=page.next_position.id)
-            if not moved:
-                return made  # another fan-out of this endpoint got there first
-            Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        if not _fanout_insert(endpoint_id=endpoint.pk, after=after, to=page.next_position, rows=rows):
+            break  # another fan-out of this endpoint got there first
         made += len(rows)
+        after = page.next_position
         if not page.has_more:
             break
     else:
         _publish("endpoint_fanout", endpoint_id)  # a long backlog: go on in a fresh task
     if made:
-        now = timezone.now()
-        deliveries_dispatch(endpoint_id=endpoint_id, limit=_free_slots(endpoint_id, now), now=now)
+        _endpoint_batch_send(endpoint_id)
     return made
+
+
+def _fanout_endpoint(endpoint_id: int) -> Endpoint | None:
+    """The endpoint, if it is active and its brand's feed has events past its cursor (the feed's
+    horizon may still hold them back: fan-out then finds nothing, which is harmless)."""
+    if connection.vendor != "postgresql":
+        endpoint = Endpoint.objects.filter(pk=endpoint_id, status=Endpoint.Status.ACTIVE).first()
+        return endpoint
+    endpoint_shape = shape(Endpoint)
+    sql = f"""
+        SELECT {endpoint_shape.columns("e")} FROM sync_endpoint e
+        WHERE e.id = %s AND e.status = 'active' AND EXISTS (
+            SELECT 1 FROM sync_event ev
+            WHERE ev.brand_id = e.brand_id AND (ev.txid, ev.id) > (e.cursor_txid, e.cursor_id)
+              AND ev.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"""  # noqa: S608
+    [rows] = _select_generic([(sql, [endpoint_id])])
+    return endpoint_shape.build(rows[0]) if rows else None
+
+
+def _fanout_insert(
+    *, endpoint_id: int, after: selectors.FeedPosition, to: selectors.FeedPosition, rows: list[Delivery]
+) -> bool:
+    """Move the endpoint's cursor from `after` to `to` (only if it is still at `after` and the
+    endpoint active) and insert `rows` (a second insert of an event inserts nothing), in one
+    transaction; False if the cursor had moved."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            moved = Endpoint.objects.filter(
+                pk=endpoint_id, cursor_txid=after.txid, cursor_id=after.id, status=Endpoint.Status.ACTIVE
+            ).update(cursor_txid=to.txid, cursor_id=to.id)
+            if moved:
+                Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        return bool(moved)
+    # One statement, one round trip: the INSERT reads the compare-and-set's RETURNING, so it
+    # inserts nothing unless the cursor moved.
+    sql = """
+        WITH moved AS (
+            UPDATE sync_endpoint SET cursor_txid = %s, cursor_id = %s
+            WHERE id = %s AND cursor_txid = %s AND cursor_id = %s AND status = 'active'
+            RETURNING id),
+        made AS (
+            INSERT INTO sync_delivery
+                (endpoint_id, public_id, event_id, msg_id, type, contact_ref, sequence, body, status,
+                 attempt_count, round_start, next_attempt_at, created_at)
+            SELECT moved.id, v.public_id, v.event_id, v.msg_id, v.type, v.contact_ref, v.sequence, v.body,
+                   'pending', 0, 0, v.due, v.due
+            FROM moved, unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
+                               %s::bigint[], %s::text[], %s::timestamptz[])
+                AS v(public_id, event_id, msg_id, type, contact_ref, sequence, body, due)
+            ON CONFLICT DO NOTHING
+            RETURNING id)
+        SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM made)"""
+    params: list[Any] = [to.txid, to.id, endpoint_id, after.txid, after.id]
+    params += [
+        [row.public_id for row in rows],
+        [row.event_id for row in rows],
+        [row.msg_id for row in rows],
+        [row.type for row in rows],
+        [row.contact_ref for row in rows],
+        [row.sequence for row in rows],
+        [row.body for row in rows],
+        [row.next_attempt_at for row in rows],
+    ]
+    [[(moved, _made)]] = _select_generic([(sql, params)])
+    return bool(moved)
+
+
+def _endpoint_batch_send(endpoint_id: int) -> None:
+    """Send a batch of the endpoint's oldest ready deliveries now, in this task, if the endpoint
+    has a claim to spare; when the batch is full there may be more, so up to the claims still
+    free go to the broker as well (other workers take a batch each)."""
+    now = timezone.now()
+    claim = _batch_claim(endpoint_id=endpoint_id, now=now)
+    if claim is None:
+        return  # busy (each claim in flight hands the next ready one over) or nothing ready
+    if len(claim.batch) == _batch_size():
+        deliveries_dispatch(endpoint_id=endpoint_id, limit=_free_slots(endpoint_id, now), now=now)
+    _batch_send(claim)
 
 
 def _free_slots(endpoint_id: int, now: datetime) -> int:
@@ -489,7 +566,7 @@ def _dispatch_statement(
     before = [now - timedelta(seconds=_requeue_seconds())] if skip_recent else []
     oldest = """
         (SELECT d.id, 1 AS rank FROM sync_delivery d
-         WHERE d.endpoint_id = %s{other} AND {ready} ORDER BY d.id LIMIT %s)"""
+         WHERE d.endpoint_id = %s{other} AND {ready} ORDER BY d.endpoint_id, d.id LIMIT %s)"""
     if prefer_contact is None:
         candidate = oldest.format(other="", ready=_READY + fresh)
         params: list[Any] = [endpoint_id, now, now, *before, limit]
@@ -525,14 +602,20 @@ class _Claim:
     lease: datetime
 
 
-def _batch_claim(*, delivery_id: int, now: datetime) -> _Claim | None:
+def _batch_claim(
+    *, now: datetime, delivery_id: int | None = None, endpoint_id: int | None = None
+) -> _Claim | None:
     """Lease the delivery, if it is ready and its endpoint has a claim to spare, together with
     up to _batch_size() - 1 more of the endpoint's ready deliveries (oldest first), all until one
-    instant; None if the delivery is not ready."""
+    instant; None if the delivery is not ready. With `endpoint_id` instead: the endpoint's
+    _batch_size() oldest ready deliveries, None if it has none or no claim to spare."""
     lease = now + timedelta(seconds=_lease_seconds() + _batch_seconds())
     if connection.vendor == "postgresql":
-        return _batch_claim_pg(delivery_id=delivery_id, now=now, lease=lease)
-    return _batch_claim_orm(delivery_id=delivery_id, now=now, lease=lease)
+        if delivery_id is not None:
+            return _batch_claim_pg(delivery_id=delivery_id, now=now, lease=lease)
+        assert endpoint_id is not None
+        return _endpoint_claim_pg(endpoint_id=endpoint_id, now=now, lease=lease)
+    return _batch_claim_orm(delivery_id=delivery_id, endpoint_id=endpoint_id, now=now, lease=lease)
 
 
 def _batch_claim_pg(*, delivery_id: int, now: datetime, lease: datetime) -> _Claim | None:
@@ -564,7 +647,7 @@ def _batch_claim_pg(*, delivery_id: int, now: datetime, lease: datetime) -> _Cla
             SELECT later.id FROM own CROSS JOIN LATERAL (
                 SELECT d.id FROM sync_delivery d
                 WHERE d.endpoint_id = own.endpoint_id AND d.id <> own.id AND {_READY}
-                ORDER BY d.id LIMIT %s) later)
+                ORDER BY d.endpoint_id, d.id LIMIT %s) later)
         UPDATE sync_delivery d SET leased_until = %s FROM picked, sync_endpoint e
         WHERE d.id = picked.id AND e.id = d.endpoint_id
           AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= %s)
@@ -573,22 +656,54 @@ def _batch_claim_pg(*, delivery_id: int, now: datetime, lease: datetime) -> _Cla
     cap = settings.WEBHOOK_MAX_IN_FLIGHT
     params = [delivery_id, now, now, now, cap, now, now, size - 1, lease, now]
     _, rows = _select_generic([(lock, [delivery_id, now, now]), (claim, params)])
+    return _claimed(rows, first=delivery_id, lease=lease)
+
+
+def _endpoint_claim_pg(*, endpoint_id: int, now: datetime, lease: datetime) -> _Claim | None:
+    """_batch_claim_pg for an endpoint's oldest ready deliveries (after a fan-out): the same two
+    statements, the claim without a delivery of its own."""
+    delivery_shape, endpoint_shape = shape(Delivery), shape(Endpoint)
+    lock = "SELECT e.id FROM sync_endpoint e WHERE e.id = %s AND e.status = 'active' FOR UPDATE"
+    claim = f"""
+        WITH picked AS (
+            SELECT d.id FROM sync_delivery d
+            WHERE d.endpoint_id = %s AND {_READY}
+              AND (SELECT count(DISTINCT f.leased_until) FROM sync_delivery f
+                   WHERE f.endpoint_id = %s AND f.status = 'pending' AND f.leased_until > %s) < %s
+            ORDER BY d.endpoint_id, d.id LIMIT %s)
+        UPDATE sync_delivery d SET leased_until = %s FROM picked, sync_endpoint e
+        WHERE d.id = picked.id AND e.id = d.endpoint_id AND e.status = 'active'
+          AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= %s)
+        RETURNING {delivery_shape.columns("d")}, {endpoint_shape.columns("e")}"""  # noqa: S608
+    cap = settings.WEBHOOK_MAX_IN_FLIGHT
+    params = [endpoint_id, now, now, endpoint_id, now, cap, _batch_size(), lease, now]
+    _, rows = _select_generic([(lock, [endpoint_id]), (claim, params)])
+    return _claimed(rows, first=None, lease=lease)
+
+
+def _claimed(rows: list[tuple[Any, ...]], *, first: int | None, lease: datetime) -> _Claim | None:
+    """The claim from the rows of a claim statement (each delivery's columns, then the endpoint's):
+    the delivery `first` first, then the others oldest first (RETURNING keeps no order)."""
     if not rows:
         return None
+    delivery_shape, endpoint_shape = shape(Delivery), shape(Endpoint)
     endpoint = endpoint_shape.build(rows[0], delivery_shape.width)
-    batch = sorted((delivery_shape.build(row) for row in rows), key=lambda d: (d.pk != delivery_id, d.pk))
+    batch = sorted((delivery_shape.build(row) for row in rows), key=lambda d: (d.pk != first, d.pk))
     for delivery in batch:
         delivery.endpoint = endpoint
     return _Claim(endpoint=endpoint, batch=batch, lease=lease)
 
 
-def _batch_claim_orm(*, delivery_id: int, now: datetime, lease: datetime) -> _Claim | None:
+def _batch_claim_orm(
+    *, delivery_id: int | None, endpoint_id: int | None, now: datetime, lease: datetime
+) -> _Claim | None:
     """_batch_claim through the ORM (SQLite: the transaction holds the database's one write lock)."""
-    endpoint_id = (
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
-        .values_list("endpoint_id", flat=True)
-        .first()
-    )
+    if delivery_id is not None:
+        endpoint_id = (
+            Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
+            .values_list("endpoint_id", flat=True)
+            .first()
+        )
     if endpoint_id is None:
         return None
     with transaction.atomic():
@@ -600,14 +715,17 @@ def _batch_claim_orm(*, delivery_id: int, now: datetime, lease: datetime) -> _Cl
             return None
         if selectors.deliveries_in_flight(endpoint_id=endpoint_id, now=now) >= settings.WEBHOOK_MAX_IN_FLIGHT:
             return None
-        if not selectors.deliveries_ready_rows(now).filter(pk=delivery_id).update(leased_until=lease):
+        own = [delivery_id] if delivery_id is not None else []
+        if own and not selectors.deliveries_ready_rows(now).filter(pk__in=own).update(leased_until=lease):
             return None
         # The named delivery is leased now, so it is not among the ready ones.
-        others = selectors.deliveries_ready(endpoint_id=endpoint_id, limit=_batch_size() - 1, now=now)
+        others = selectors.deliveries_ready(endpoint_id=endpoint_id, limit=_batch_size() - len(own), now=now)
         if others:
             selectors.deliveries_ready_rows(now).filter(pk__in=others).update(leased_until=lease)
-        rows = {d.pk: d for d in Delivery.objects.filter(pk__in=[delivery_id, *others], leased_until=lease)}
-    batch = [rows[pk] for pk in [delivery_id, *sorted(others)] if pk in rows]
+        rows = {d.pk: d for d in Delivery.objects.filter(pk__in=[*own, *others], leased_until=lease)}
+    batch = [rows[pk] for pk in [*own, *sorted(others)] if pk in rows]
+    if not batch:
+        return None
     for delivery in batch:
         delivery.endpoint = endpoint
     return _Claim(endpoint=endpoint, batch=batch, lease=lease)
@@ -915,6 +1033,13 @@ def delivery_send(*, delivery_id: int) -> Attempt | None:
     claim = _batch_claim(delivery_id=delivery_id, now=timezone.now())
     if claim is None:
         return None
+    attempts = _batch_send(claim)
+    return next((attempt for attempt in attempts if attempt.delivery_id == delivery_id), None)
+
+
+def _batch_send(claim: _Claim) -> list[Attempt]:
+    """POST the claim's deliveries in order until one fails or the batch's time is up; record
+    what was sent and give back the rest (_batch_record)."""
     deadline = time.monotonic() + _batch_seconds()
     sent: list[tuple[Delivery, _Outcome]] = []
     for delivery in claim.batch:
@@ -924,8 +1049,7 @@ def delivery_send(*, delivery_id: int) -> Attempt | None:
         sent.append((delivery, result))
         if result.outcome != Attempt.Outcome.SUCCEEDED:
             break
-    attempts = _batch_record(claim=claim, sent=sent)
-    return next((attempt for attempt in attempts if attempt.delivery_id == delivery_id), None)
+    return _batch_record(claim=claim, sent=sent)
 
 
 def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: _Outcome) -> Attempt:

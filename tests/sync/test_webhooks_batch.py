@@ -14,8 +14,8 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from sync import tasks, webhooks
-from sync.models import Attempt, Delivery
+from sync import selectors, tasks, webhooks
+from sync.models import Attempt, Delivery, Endpoint
 from tests.sync.webhook_support import (
     TRANSACTIONAL,
     deliveries,
@@ -325,3 +325,122 @@ def test_a_test_message_left_over_is_handed_over_after_a_batch(
     assert sent_ids(published) == [test.pk]  # no contact, still handed over
     send(test)
     assert [json.loads(r.body)["type"] for r in receiver.received] == ["consent.withdrawn", "webhook.test"]
+
+
+# --- The fan-out task sends what it made -------------------------------------------------------
+
+
+def test_a_fanout_sends_what_it_made_in_the_same_task(brand, receiver, published):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3):
+        write_event(brand, contact, 1)
+    published.clear()
+
+    assert fanout(endpoint, send=True) == 3
+
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1), ("cust-3", 1)]
+    for delivery in deliveries(endpoint):
+        assert (delivery.status, delivery.leased_until) == ("succeeded", None)
+        assert attempts_of(delivery) == [(1, 200, "succeeded", "ok")]
+    assert sent_ids(published) == []  # nothing left for a message to do
+    assert fanout(endpoint, send=True) == 0
+    assert len(receiver.received) == 3
+
+
+@override_settings(WEBHOOK_BATCH_SIZE=2, WEBHOOK_MAX_IN_FLIGHT=3)
+def test_a_fanout_with_more_than_a_batch_hands_the_rest_to_other_workers(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3, 4, 5):
+        write_event(brand, contact, 1)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert fanout(endpoint, send=True) == 5
+
+    rows = deliveries(endpoint)
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]  # its own batch
+    # The two claims still free, one batch each, went to the broker before it sent its own.
+    assert set(sent_ids(published)) == {rows[2].pk, rows[3].pk}
+    # A worker runs the messages in order, and those they hand over.
+    handled = 0
+    while handled < len(sent_ids(published)):
+        with django_capture_on_commit_callbacks(execute=True):
+            send(Delivery.objects.get(pk=sent_ids(published)[handled]))
+        handled += 1
+    assert contacts_received(receiver) == [(f"cust-{n}", 1) for n in (1, 2, 3, 4, 5)]
+    assert all(attempts_of(d) == [(1, 200, "succeeded", "ok")] for d in deliveries(endpoint))
+
+
+@override_settings(WEBHOOK_MAX_IN_FLIGHT=1)
+def test_a_fanout_of_a_busy_endpoint_leaves_its_deliveries_to_the_claim_in_flight(
+    brand, receiver, published, django_capture_on_commit_callbacks
+):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    fanout(endpoint)
+    [first] = deliveries(endpoint)
+    claim = webhooks._batch_claim(delivery_id=first.pk, now=timezone.now())  # a worker, mid-batch
+    write_event(brand, 2, 1)
+    published.clear()
+
+    assert fanout(endpoint, send=True) == 1
+
+    assert receiver.received == []  # the one claim allowed is in flight
+    assert sent_ids(published) == []
+    [_, second] = deliveries(endpoint)
+    assert (second.status, second.leased_until) == ("pending", None)
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks._batch_send(claim)  # the claim in flight ends and hands the new one over
+    assert sent_ids(published) == [second.pk]
+    send(second)
+    assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]
+
+
+@pytest.mark.skipif(not TRANSACTIONAL, reason="on SQLite the endpoint and the feed are two queries")
+def test_a_fanout_that_finds_nothing_new_costs_one_query(brand, receiver, django_assert_num_queries):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    write_event(brand, 1, 1)
+    assert fanout(endpoint, send=True) == 1
+
+    with django_assert_num_queries(1):
+        assert tasks.endpoint_fanout(endpoint.pk) == 0
+    webhooks.endpoint_update(endpoint=endpoint, status="disabled")
+    write_event(brand, 1, 2)
+    with django_assert_num_queries(1):
+        assert tasks.endpoint_fanout(endpoint.pk) == 0  # disabled: nothing made, nothing sent
+    assert len(deliveries(endpoint)) == 1
+
+
+def test_a_fanout_whose_cursor_moved_meanwhile_inserts_nothing(brand, receiver):
+    endpoint = make_endpoint(brand, receiver.url())
+    write_event(brand, 1, 1)
+    fanout(endpoint)
+    [made] = deliveries(endpoint)
+    endpoint.refresh_from_db()
+    stale = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id - 1)
+    row = Delivery(
+        endpoint_id=endpoint.pk,
+        event_id=None,
+        msg_id="msg_late",
+        type="consent.withdrawn",
+        contact_ref=9,
+        sequence=1,
+        body="{}",
+        next_attempt_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+
+    moved = webhooks._fanout_insert(
+        endpoint_id=endpoint.pk, after=stale, to=selectors.FeedPosition(0, 0), rows=[row]
+    )
+
+    assert moved is False
+    assert deliveries(endpoint) == [made]
+    cursor = Endpoint.objects.values_list("cursor_txid", "cursor_id").get(pk=endpoint.pk)
+    assert cursor == (endpoint.cursor_txid, endpoint.cursor_id)

@@ -169,12 +169,21 @@ def settle() -> None:
         time.sleep(0.02)
 
 
-def fanout(endpoint: Endpoint) -> int:
-    """Run the fan-out task once every event written so far is in the feed."""
+def fanout(endpoint: Endpoint, *, send: bool = False) -> int:
+    """Run the fan-out task once every event written so far is in the feed; the deliveries made.
+
+    The task then sends a batch of the endpoint's ready deliveries itself. Most tests drive each
+    delivery with send() and leave that part out (send=False): the deliveries stay pending and
+    nothing is handed to the broker. send=True runs the task as a worker does."""
+    from unittest import mock
+
     from sync import tasks
 
     settle()
-    return tasks.endpoint_fanout(endpoint.pk)
+    if send:
+        return int(tasks.endpoint_fanout(endpoint.pk))
+    with mock.patch.object(webhooks, "_endpoint_batch_send", return_value=None):
+        return int(tasks.endpoint_fanout(endpoint.pk))
 
 
 def sent_ids(published: list[tuple[str, tuple[Any, ...], float | None]]) -> list[int]:
