@@ -1042,13 +1042,19 @@ def _batch_send(claim: _Claim) -> list[Attempt]:
     what was sent and give back the rest (_batch_record)."""
     deadline = time.monotonic() + _batch_seconds()
     sent: list[tuple[Delivery, _Outcome]] = []
-    for delivery in claim.batch:
-        if sent and time.monotonic() >= deadline:
-            break
-        result = _post(endpoint=claim.endpoint, delivery=delivery)  # no transaction open: see events_feed
-        sent.append((delivery, result))
-        if result.outcome != Attempt.Outcome.SUCCEEDED:
-            break
+    try:
+        for delivery in claim.batch:
+            if sent and time.monotonic() >= deadline:
+                break
+            result = _post(endpoint=claim.endpoint, delivery=delivery)  # no transaction open: see events_feed
+            sent.append((delivery, result))
+            if result.outcome != Attempt.Outcome.SUCCEEDED:
+                break
+    except BaseException:
+        # Not a receiver's fault (those are outcomes): what went out is still recorded, the rest
+        # given back, before the error goes on.
+        _batch_record(claim=claim, sent=sent)
+        raise
     return _batch_record(claim=claim, sent=sent)
 
 

@@ -444,3 +444,31 @@ def test_a_fanout_whose_cursor_moved_meanwhile_inserts_nothing(brand, receiver):
     assert deliveries(endpoint) == [made]
     cursor = Endpoint.objects.values_list("cursor_txid", "cursor_id").get(pk=endpoint.pk)
     assert cursor == (endpoint.cursor_txid, endpoint.cursor_id)
+
+
+def test_an_error_mid_batch_still_records_what_went_out_and_gives_back_the_rest(brand, receiver, monkeypatch):
+    endpoint = make_endpoint(brand, receiver.url())
+    receiver.secrets.append(endpoint.secret)
+    for contact in (1, 2, 3):
+        write_event(brand, contact, 1)
+    fanout(endpoint)
+    rows = deliveries(endpoint)
+    post = webhooks._post
+
+    def failing(**kwargs):
+        if kwargs["delivery"].pk == rows[1].pk:
+            raise RuntimeError("a bug, not the receiver")
+        return post(**kwargs)
+
+    monkeypatch.setattr(webhooks, "_post", failing)
+
+    with pytest.raises(RuntimeError):
+        send(rows[0])
+
+    first, second, third = deliveries(endpoint)
+    assert attempts_of(first) == [(1, 200, "succeeded", "ok")]
+    assert (first.status, first.leased_until) == ("succeeded", None)
+    assert attempts_of(second) == attempts_of(third) == []
+    assert [(d.status, d.leased_until) for d in (second, third)] == [("pending", None)] * 2
+    assert second.enqueued_at is not None  # handed over again, as after any batch
+    assert len(receiver.received) == 1
