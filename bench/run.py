@@ -5,7 +5,7 @@ One run, end to end (about eight minutes on 2 cores):
 1. drop and recreate the bench database (BENCH_DATABASE_URL), migrate it with bench.settings;
 2. seed a brand, an API key, a purpose with a notice version, 10,000 contacts each with one
    granted consent (through the real services), and 10,000 rows for the read ceiling;
-3. count the SQL statements each endpoint makes per request (in-process, Django test client);
+3. count the SQL round trips (and their statements) each endpoint makes per request (in-process);
 4. start gunicorn (sync workers, DEBUG=false) on 127.0.0.1 and drive it with wrk:
    the three ceilings and the two endpoints, then top the ledger up to 1,000,000 rows with
    bulk SQL and read again;
@@ -283,7 +283,7 @@ class QueryCount:
     status: int
     statements: int  # every round trip Django sends, BEGIN/COMMIT included
     transaction_control: int  # of which BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK
-    sql: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)  # each round trip's statements, ";\n" between them
 
 
 def _is_tx_control(statement: str) -> bool:
@@ -907,12 +907,15 @@ def query_report(counts: list[QueryCount]) -> str:
     lines = []
     for count in counts:
         lines.append(
-            f"{count.endpoint}: {count.statements} SQL statements per request"
+            f"{count.endpoint}: {count.statements} SQL round trips per request"
             + (f" ({count.transaction_control} of them BEGIN/COMMIT)" if count.transaction_control else "")
         )
-        for number, statement in enumerate(count.sql, 1):
-            short = " ".join(statement.split())
-            lines.append(f"  {number:2}. {short[:150]}{'…' if len(short) > 150 else ''}")
+        for number, trip in enumerate(count.sql, 1):
+            # config.db.select_many sends several statements in one round trip (a pipeline).
+            for part, statement in enumerate(trip.split(";\n")):
+                short = " ".join(statement.split())
+                lead = f"{number:2}." if part == 0 else "   +"
+                lines.append(f"  {lead} {short[:150]}{'…' if len(short) > 150 else ''}")
     return "\n".join(lines)
 
 
