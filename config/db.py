@@ -4,8 +4,11 @@ built once per model, and hand-written SELECTs that still yield model instances.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from functools import cache
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache, cached_property
 from typing import Any
 
 from django.db import connection, models
@@ -62,6 +65,34 @@ def insert_row(obj: models.Model) -> None:
 # --- Hand-written SELECTs that build model instances -------------------------------------------
 
 
+# How PostgreSQL's to_json writes a column, by Django field type: parsed back, or kept as it is.
+_FROM_JSON: dict[str, Callable[[Any], Any]] = {
+    "DateTimeField": datetime.fromisoformat,
+    "DateField": date.fromisoformat,
+    "UUIDField": uuid.UUID,
+    "DecimalField": lambda value: Decimal(str(value)),
+}
+_AS_JSON = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "EmailField",
+        "IntegerField",
+        "JSONField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SlugField",
+        "SmallIntegerField",
+        "TextField",
+        "URLField",
+    }
+)
+
+
 class Shape:
     """How to SELECT every concrete column of `model` and build instances from the rows, with
     the same conversions the ORM applies (JSON decoding, SQLite's datetimes and booleans)."""
@@ -86,6 +117,33 @@ class Shape:
             quote = connection.ops.quote_name
             listed = self._columns[alias] = ", ".join(f"{alias}.{quote(f.column)}" for f in self.fields)
             return listed
+
+    def json_array(self, alias: str, *extra: str) -> str:
+        """PostgreSQL: `json_build_array(<every column>, *extra)`, for reading a model's rows as
+        one JSON value (json_agg) inside another statement; `build_json` turns one back."""
+        quote = connection.ops.quote_name
+        columns = [f"{alias}.{quote(field.column)}" for field in self.fields]
+        return f"json_build_array({', '.join([*columns, *extra])})"
+
+    @cached_property
+    def _from_json(self) -> list[tuple[int, Callable[[Any], Any]]]:
+        found = []
+        for index, field in enumerate(self.fields):
+            kind = (field.target_field if field.is_relation else field).get_internal_type()
+            if kind in _FROM_JSON:
+                found.append((index, _FROM_JSON[kind]))
+            elif kind not in _AS_JSON:
+                raise TypeError(f"{self.model.__name__}.{field.name}: no JSON reading for {kind}")
+        return found
+
+    def build_json(self, values: Sequence[Any]) -> Any:
+        """The instance from one `json_array` (decoded): values as PostgreSQL's to_json wrote them,
+        converted to what the column itself would have given (datetimes, UUIDs)."""
+        values = list(values[: self.width])
+        for index, parse in self._from_json:
+            if values[index] is not None:
+                values[index] = parse(values[index])
+        return self.model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
 
     def build(self, row: Sequence[Any], start: int = 0) -> Any:
         """The instance from `row[start:start + width]`, or None when its primary key is NULL
