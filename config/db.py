@@ -102,7 +102,7 @@ class Shape:
         self.fields: tuple[Any, ...] = tuple(model._meta.concrete_fields)
         self.width = len(self.fields)
         self.pk_index = self.fields.index(model._meta.pk)
-        self._columns: dict[str, str] = {}  # alias → its column list
+        self._columns: dict[str, str] = {}  # alias (or json_array's key) → its column list
         self.converters: list[tuple[int, list[Any], Any]] = []
         for index, field in enumerate(self.fields):
             col = field.get_col(model._meta.db_table)
@@ -121,9 +121,13 @@ class Shape:
     def json_array(self, alias: str, *extra: str) -> str:
         """PostgreSQL: `json_build_array(<every column>, *extra)`, for reading a model's rows as
         one JSON value (json_agg) inside another statement; `build_json` turns one back."""
-        quote = connection.ops.quote_name
-        columns = [f"{alias}.{quote(field.column)}" for field in self.fields]
-        return f"json_build_array({', '.join([*columns, *extra])})"
+        key = f"json_build_array:{alias}:{','.join(extra)}"
+        try:
+            return self._columns[key]
+        except KeyError:
+            columns = [f"{alias}.{connection.ops.quote_name(field.column)}" for field in self.fields]
+            built = self._columns[key] = f"json_build_array({', '.join([*columns, *extra])})"
+            return built
 
     @cached_property
     def _from_json(self) -> list[tuple[int, Callable[[Any], Any]]]:

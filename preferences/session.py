@@ -2,12 +2,16 @@
 
 The cookie names one brand and one contact, is HttpOnly and SameSite=Lax, Secure (and
 `__Host-` prefixed) outside DEBUG, lapses after PREFERENCE_SESSION_SECONDS without a request
-and after SESSION_MAX_AGE in any case. It is signed with django.core.signing, so it survives a
+and after SESSION_MAX_AGE in any case. A request re-issues it (restarting the idle timeout) when
+what it carries changed or it is older than REFRESH_SECONDS: re-signing it on every page view
+would only add a Set-Cookie header to each response, and the idle timeout stays within
+REFRESH_SECONDS of exact. It is signed with django.core.signing, so it survives a
 SECRET_KEY rotation through SECRET_KEY_FALLBACKS like every other signature.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +24,7 @@ from brands.models import Brand
 
 SALT = "candor.preference-centre.session"
 SESSION_MAX_AGE = 12 * 3600  # seconds, however active the session is
+REFRESH_SECONDS = 300
 
 
 def cookie_name() -> str:
@@ -34,6 +39,10 @@ class PageSession:
     # Channel → topic ids that read subscribed or pending just before "unsubscribe from all":
     # what its undo button restores.
     undo: dict[str, list[int]] = field(default_factory=dict)
+    # When the cookie that carried it was signed (Unix seconds; 0 for a new session), and what
+    # it carried then: session_refresh re-issues only a changed or ageing cookie.
+    issued: int = field(default=0, compare=False)
+    issued_data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def as_data(self) -> dict[str, Any]:
         return {"b": self.brand_id, "c": self.contact_id, "s": self.started, "u": self.undo}
@@ -59,9 +68,12 @@ def session_load(request: HttpRequest) -> PageSession | None:
             contact_id=int(data["c"]),
             started=int(data["s"]),
             undo={str(k): [int(i) for i in v] for k, v in dict(data.get("u") or {}).items()},
+            # The signer's timestamp, verified by loads() above: value:timestamp:signature.
+            issued=signing.b62_decode(raw.rsplit(":", 2)[1]),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, IndexError):
         return None
+    session.issued_data = copy.deepcopy(session.as_data())  # the undo lists change in place
     if session.started + SESSION_MAX_AGE < time.time():
         return None
     return session
@@ -84,6 +96,12 @@ def session_write(response: HttpResponse, session: PageSession) -> None:
         httponly=True,
         samesite="Lax",
     )
+
+
+def session_refresh(response: HttpResponse, session: PageSession) -> None:
+    """Re-issue the cookie if what it carries changed or it was signed REFRESH_SECONDS ago."""
+    if session.as_data() != session.issued_data or time.time() - session.issued >= REFRESH_SECONDS:
+        session_write(response, session)
 
 
 def session_end(response: HttpResponse) -> None:

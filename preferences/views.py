@@ -74,7 +74,14 @@ from preferences.page_selectors import (
     topic_for_page,
 )
 from preferences.selectors import preferences_snapshot, subscriptions_pending
-from preferences.session import PageSession, session_end, session_load, session_start, session_write
+from preferences.session import (
+    PageSession,
+    session_end,
+    session_load,
+    session_refresh,
+    session_start,
+    session_write,
+)
 from preferences.statements import CentreRows
 from preferences.step_up import StepUpRefused, mask_address, step_up_pending, step_up_start, step_up_verify
 from preferences.throttle import throttle_blocked, throttle_count
@@ -342,7 +349,7 @@ def _centre_request(
     if page.ended:
         session_end(response)
     else:
-        session_write(response, page.session)  # each request restarts the idle timeout
+        session_refresh(response, page.session)  # restarts the idle timeout
     return response
 
 

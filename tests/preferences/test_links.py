@@ -216,6 +216,22 @@ def test_the_session_lapses_after_an_idle_hour(client, brand, contact):
     assert b"Email me a new link" in response.content
 
 
+def test_the_cookie_is_reissued_only_when_it_ages_or_what_it_carries_changes(
+    client, brand, contact, newsletter
+):
+    open_centre(client, brand, contact)  # at NOW
+
+    with time_machine.travel(NOW + timedelta(minutes=4), tick=False):
+        assert cookie_name() not in client.get("/p/acme/").cookies  # fresh: nothing to re-sign
+        changed = client.post("/p/acme/unsubscribe-all/email")  # the undo list changes
+    with time_machine.travel(NOW + timedelta(minutes=9), tick=False):
+        aged = client.get("/p/acme/")
+
+    assert changed.status_code == 303
+    assert changed.cookies[cookie_name()].value
+    assert int(aged.cookies[cookie_name()]["max-age"]) == 3600
+
+
 def test_a_session_of_one_brand_does_not_open_another(client, brand, other_brand, contact):
     open_centre(client, brand, contact)
 
