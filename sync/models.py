@@ -120,6 +120,10 @@ class Endpoint(models.Model):
     # Fan-out position in the brand's feed (sync.selectors.FeedPosition).
     cursor_txid = models.BigIntegerField(default=0)
     cursor_id = models.BigIntegerField(default=0)
+    # Erasures of the brand's contacts so far: an erasure counts here before it rewrites the
+    # deliveries, and a fan-out moves the cursor only if the count is the one it read with the
+    # events, so no delivery built from an event read before an erasure is saved after it.
+    erasures = models.PositiveBigIntegerField(default=0, editable=False)
     # Since when every attempt has failed (cleared by any success); 5 days of it disables.
     failing_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -384,8 +384,16 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
             )
             for event in page.events
         ]
-        if not _fanout_insert(endpoint_id=endpoint.pk, after=after, to=page.next_position, rows=rows):
-            break  # another fan-out of this endpoint got there first
+        if not _fanout_insert(
+            endpoint_id=endpoint.pk, after=after, to=page.next_position, erasures=endpoint.erasures, rows=rows
+        ):
+            # Another fan-out moved the cursor, or a contact was erased since these events were
+            # read (their rows may name it): read again from where the endpoint now is.
+            endpoint = _fanout_endpoint(endpoint_id)
+            if endpoint is None:
+                break
+            after = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
+            continue
         made += len(rows)
         after = page.next_position
         if not page.has_more:
@@ -415,15 +423,26 @@ def _fanout_endpoint(endpoint_id: int) -> Endpoint | None:
 
 
 def _fanout_insert(
-    *, endpoint_id: int, after: selectors.FeedPosition, to: selectors.FeedPosition, rows: list[Delivery]
+    *,
+    endpoint_id: int,
+    after: selectors.FeedPosition,
+    to: selectors.FeedPosition,
+    erasures: int,
+    rows: list[Delivery],
 ) -> bool:
-    """Move the endpoint's cursor from `after` to `to` (only if it is still at `after` and the
-    endpoint active) and insert `rows` (a second insert of an event inserts nothing), in one
-    transaction; False if the cursor had moved."""
+    """Move the endpoint's cursor from `after` to `to` (only if it is still at `after`, the
+    endpoint active and its erasure count still `erasures`) and insert `rows` (a second insert of
+    an event inserts nothing), in one transaction; False if the cursor had moved or a contact was
+    erased meanwhile. An erasure in progress holds the endpoint's row (deliveries_forget_contact),
+    so this waits for it and then finds the count changed."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             moved = Endpoint.objects.filter(
-                pk=endpoint_id, cursor_txid=after.txid, cursor_id=after.id, status=Endpoint.Status.ACTIVE
+                pk=endpoint_id,
+                cursor_txid=after.txid,
+                cursor_id=after.id,
+                erasures=erasures,
+                status=Endpoint.Status.ACTIVE,
             ).update(cursor_txid=to.txid, cursor_id=to.id)
             if moved:
                 Delivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -433,7 +452,7 @@ def _fanout_insert(
     sql = """
         WITH moved AS (
             UPDATE sync_endpoint SET cursor_txid = %s, cursor_id = %s
-            WHERE id = %s AND cursor_txid = %s AND cursor_id = %s AND status = 'active'
+            WHERE id = %s AND cursor_txid = %s AND cursor_id = %s AND erasures = %s AND status = 'active'
             RETURNING id),
         made AS (
             INSERT INTO sync_delivery
@@ -447,7 +466,7 @@ def _fanout_insert(
             ON CONFLICT DO NOTHING
             RETURNING id)
         SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM made)"""
-    params: list[Any] = [to.txid, to.id, endpoint_id, after.txid, after.id]
+    params: list[Any] = [to.txid, to.id, endpoint_id, after.txid, after.id, erasures]
     params += [
         [row.public_id for row in rows],
         [row.event_id for row in rows],
@@ -1223,7 +1242,11 @@ def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str
     number of deliveries rewritten.
 
     The outbox Events themselves are renamed by the erasure, so deliveries made later carry
-    the pseudonym already."""
+    the pseudonym already. First the brand's endpoints count the erasure (Endpoint.erasures):
+    a fan-out that read the events before the erasure then cannot save its deliveries after it
+    (its compare-and-set waits for this transaction and fails), and one that saved them before
+    is done by the time this rewrites them."""
+    Endpoint.objects.filter(brand_id=brand_id).update(erasures=F("erasures") + 1)
     rows = list(
         Delivery.objects.filter(endpoint__brand_id=brand_id, contact_ref=contact_ref).only("id", "body")
     )

@@ -417,7 +417,7 @@ def test_a_fanout_that_finds_nothing_new_costs_one_query(brand, receiver, django
     assert len(deliveries(endpoint)) == 1
 
 
-def test_a_fanout_whose_cursor_moved_meanwhile_inserts_nothing(brand, receiver):
+def test_a_fanout_whose_cursor_moved_or_that_an_erasure_overtook_inserts_nothing(brand, receiver):
     endpoint = make_endpoint(brand, receiver.url())
     write_event(brand, 1, 1)
     fanout(endpoint)
@@ -437,10 +437,16 @@ def test_a_fanout_whose_cursor_moved_meanwhile_inserts_nothing(brand, receiver):
     )
 
     moved = webhooks._fanout_insert(
-        endpoint_id=endpoint.pk, after=stale, to=selectors.FeedPosition(0, 0), rows=[row]
+        endpoint_id=endpoint.pk, after=stale, to=selectors.FeedPosition(0, 0), erasures=0, rows=[row]
+    )
+    # The right cursor, but a contact was erased since the events were read.
+    current = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
+    after_an_erasure = webhooks._fanout_insert(
+        endpoint_id=endpoint.pk, after=current, to=selectors.FeedPosition(0, 0), erasures=1, rows=[row]
     )
 
     assert moved is False
+    assert after_an_erasure is False
     assert deliveries(endpoint) == [made]
     cursor = Endpoint.objects.values_list("cursor_txid", "cursor_id").get(pk=endpoint.pk)
     assert cursor == (endpoint.cursor_txid, endpoint.cursor_id)

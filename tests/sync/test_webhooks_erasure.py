@@ -4,8 +4,12 @@ pseudonym and hold no address, and the receivers' answers to them are gone."""
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 from werkzeug import Request, Response
@@ -16,7 +20,7 @@ from sync import webhooks
 from sync.models import Attempt, Delivery, EventType
 from sync.services import event_record
 from tests.conftest import current_version
-from tests.sync.webhook_support import TRANSACTIONAL, deliveries, fanout, make_endpoint, send
+from tests.sync.webhook_support import TRANSACTIONAL, deliveries, fanout, make_endpoint, send, settle
 
 pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
 
@@ -96,3 +100,57 @@ def test_erasure_rewrites_the_contacts_deliveries_and_clears_the_answers(
 
 def test_forgetting_a_contact_without_deliveries_changes_nothing(brand, contact):
     assert webhooks.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
+
+
+@pytest.mark.postgres
+def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it(
+    brand, contact, api, purpose, receiver
+):
+    """The fan-out reads the contact's event, the contact is erased (and its deliveries
+    rewritten) while the fan-out is between reading and saving: what it saves must name the
+    pseudonym all the same."""
+    endpoint = make_endpoint(brand, receiver.url())
+    body = {
+        "purpose": purpose.slug,
+        "decision": "granted",
+        "notice_version": current_version(purpose).public_id,
+    }
+    assert api.post("/api/v1/contacts/cust-1/consents", body, format="json").status_code == 201
+    settle()
+    read, go_on = threading.Event(), threading.Event()
+    original = webhooks._fanout_insert
+    saves: list[int] = []
+
+    def save_after_the_erasure(**kwargs: Any) -> bool:
+        read.set()  # the events are read and the deliveries built
+        assert go_on.wait(20)
+        saves.append(len(kwargs["rows"]))
+        return original(**kwargs)
+
+    def fan_out() -> None:
+        try:
+            webhooks.endpoint_fanout(endpoint_id=endpoint.pk)
+        finally:
+            db_connection.close()
+
+    with (
+        mock.patch.object(webhooks, "_fanout_insert", side_effect=save_after_the_erasure),
+        mock.patch.object(webhooks, "_endpoint_batch_send", return_value=None),
+    ):
+        worker = threading.Thread(target=fan_out)
+        worker.start()
+        assert read.wait(20)
+        contact_erase(brand=brand, contact=contact, requested_via="api")
+        go_on.set()
+        worker.join(30)
+    assert not worker.is_alive()
+
+    pseudonym = erased_external_id(brand_id=brand.pk, contact_id=contact.pk, external_id="cust-1")
+    saved = [json.loads(delivery.body) for delivery in deliveries(endpoint)]
+    # The first save was refused (an erasure came between); the second read the renamed events.
+    assert saves == [1, 3]
+    assert [(item["type"], item["data"]["contact"]) for item in saved] == [
+        ("consent.granted", pseudonym),
+        ("consent.withdrawn", pseudonym),
+        ("contact.erased", "cust-1"),  # on purpose: the destination erases its copy by it
+    ]
