@@ -71,7 +71,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
 
 # Two template engines. The hosted pages (/p/…) render with Jinja2 from templates/jinja2/
-# (config/jinja2.py; preferences.views._render asks that engine by name): it renders the
+# (config/jinja2.py; preferences.views._pages._render asks that engine by name): it renders the
 # preference centre several times faster than the Django template language. Admin, DRF and
 # the emails (templates/emails/) stay on the Django template language. No template name exists
 # in both folders, so neither engine ever picks up the other's files; `404.html`, which

@@ -1,0 +1,53 @@
+"""The brand's colours as a stylesheet, and the GPC well-known file."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
+
+from brands.models import DEFAULT_PRIMARY_COLOUR, HEX_COLOUR_VALIDATOR
+from preferences.gpc import gpc_well_known
+from preferences.views._pages import _brand
+
+
+@require_safe
+def gpc_json(request: HttpRequest) -> HttpResponse:
+    """/.well-known/gpc.json (GPC spec §5): this site honours Global Privacy Control."""
+    return HttpResponse(json.dumps(gpc_well_known()), content_type="application/json")
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def brand_palette(colour: str) -> dict[str, str]:
+    """The brand colour, the text colour that reads on it, and an ink for links and borders on
+    white that keeps 4.5:1 (the brand colour itself when it does)."""
+    try:
+        HEX_COLOUR_VALIDATOR(colour)
+    except Exception:
+        colour = DEFAULT_PRIMARY_COLOUR
+    colour = colour.lower()
+    on_brand = "#000000" if _contrast(colour, "#000000") >= _contrast(colour, "#ffffff") else "#ffffff"
+    ink = colour if _contrast(colour, "#ffffff") >= 4.5 else "#1a1a1a"
+    return {"brand": colour, "on_brand": on_brand, "ink": ink}
+
+
+@require_safe
+def theme(request: HttpRequest, brand_slug: str) -> HttpResponse:
+    """The brand's colours as CSS custom properties (a stylesheet, so the CSP needs no inline style)."""
+    palette = brand_palette(_brand(brand_slug).primary_colour)
+    css = (
+        f":root {{ --brand: {palette['brand']}; --on-brand: {palette['on_brand']}; "
+        f"--brand-ink: {palette['ink']}; }}\n"
+    )
+    return HttpResponse(css, content_type="text/css; charset=utf-8")
