@@ -92,6 +92,9 @@ def fact_delete(request: HttpRequest, page: Page, name: str) -> HttpResponse:
     return _see_other(page.home + "#told-us")
 
 
+# A download, an erasure or a change of address needs a fresh code from the mailbox
+# (preferences.step_up): the request sends one and leads to the verify page; the action itself
+# happens when the right code comes back.
 _STEP_UP_TITLES = {
     StepUpAction.EXPORT: (gettext_lazy("Download my data"), gettext_lazy("Download my data")),
     StepUpAction.ERASE: (gettext_lazy("Delete my data"), gettext_lazy("Delete my data")),
