@@ -237,7 +237,7 @@ def make_deliveries(*, endpoint: Any, count: int) -> list[int]:
     from django.utils import timezone
 
     from sync.models import Delivery, Event
-    from sync.webhooks import delivery_body
+    from sync.webhooks import delivery_of
 
     events, contacts = [], set()
     for event in Event.objects.filter(brand_id=endpoint.brand_id).order_by("id").iterator(chunk_size=2000):
@@ -250,25 +250,9 @@ def make_deliveries(*, endpoint: Any, count: int) -> list[int]:
     if len(events) < count:
         raise HarnessError(f"only {len(events)} contacts have outbox events; BENCH_DELIVERIES={count}")
     now = timezone.now()
-    rows = [
-        Delivery(
-            endpoint_id=endpoint.pk,
-            event_id=event.id,
-            msg_id=f"msg_{event.public_id.hex}",
-            type=event.type,
-            contact_ref=event.contact_ref,
-            sequence=event.sequence,
-            body=delivery_body(
-                type=event.type,
-                created_at=event.created_at,
-                data=event.data,
-                personal=endpoint.include_personal_data,
-            ),
-            next_attempt_at=now,
-            enqueued_at=now,
-        )
-        for event in events
-    ]
+    rows = [delivery_of(endpoint=endpoint, event=event, now=now) for event in events]
+    for row in rows:
+        row.enqueued_at = now  # handed to the broker, as deliveries_dispatch marks them
     return [row.pk for row in Delivery.objects.bulk_create(rows, batch_size=1000)]
 
 

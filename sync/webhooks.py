@@ -345,6 +345,26 @@ def delivery_body(*, type: str, created_at: datetime, data: dict[str, Any], pers
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def delivery_of(*, endpoint: Endpoint, event: Event | selectors.FeedEvent, now: datetime) -> Delivery:
+    """The (unsaved) delivery of `event` to `endpoint`, due now."""
+    return Delivery(
+        endpoint_id=endpoint.pk,
+        event_id=event.id,
+        msg_id=f"msg_{event.public_id.hex}",
+        type=event.type,
+        contact_ref=event.contact_ref,
+        sequence=event.sequence,
+        body=delivery_body(
+            type=event.type,
+            created_at=event.created_at,
+            data=event.data,
+            personal=endpoint.include_personal_data,
+        ),
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
 def endpoint_fanout(*, endpoint_id: int) -> int:
     """Make Deliveries of the endpoint's new events, then send a batch of its ready deliveries
     (delivery_send's, in this task: no message to wait for); the number made.
@@ -365,25 +385,7 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
         if page.next_position == after:
             break
         now = timezone.now()
-        rows = [
-            Delivery(
-                endpoint_id=endpoint.pk,
-                event_id=event.id,
-                msg_id=f"msg_{event.public_id.hex}",
-                type=event.type,
-                contact_ref=event.contact_ref,
-                sequence=event.sequence,
-                body=delivery_body(
-                    type=event.type,
-                    created_at=event.created_at,
-                    data=event.data,
-                    personal=endpoint.include_personal_data,
-                ),
-                next_attempt_at=now,
-                created_at=now,
-            )
-            for event in page.events
-        ]
+        rows = [delivery_of(endpoint=endpoint, event=event, now=now) for event in page.events]
         if not _fanout_insert(
             endpoint_id=endpoint.pk, after=after, to=page.next_position, erasures=endpoint.erasures, rows=rows
         ):
