@@ -338,19 +338,34 @@ def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[St
     ]
 
 
+def _config_for(brand_id: int, stamp: int, read: Sequence[list[tuple[Any, ...]]]) -> BrandConfig:
+    """The brand's configuration: from `read` (its statements' rows) when they were sent along,
+    else as remembered if `stamp` is still its stamp, else read now (it changed)."""
+    if read:
+        return _config_build(brand_id, stamp, read)
+    remembered = _configs.get(brand_id)
+    return remembered if remembered is not None and remembered.stamp == stamp else _config_read(brand_id)
+
+
+def _centre_assemble(
+    contact_rows: Sequence[Sequence[Sequence[Any]]],
+    hold_rows: Sequence[Sequence[Any]],
+    config: BrandConfig,
+    now: datetime,
+    *,
+    json: bool = False,
+) -> CentreRows:
+    snapshot = _contact_build(config.topics, contact_rows, json=json)
+    holds = _holds_build(hold_rows, config.topics, json=json)
+    return CentreRows(snapshot=snapshot, holds=holds, purposes=config.purposes, now=now)
+
+
 def _centre_build(
     results: Sequence[list[tuple[Any, ...]]], *, brand_id: int, stamp: int, now: datetime
 ) -> CentreRows:
-    if len(results) > 5:
-        config = _config_build(brand_id, stamp, results[5:])
-    else:
-        remembered = _configs.get(brand_id)
-        config = (
-            remembered if remembered is not None and remembered.stamp == stamp else _config_read(brand_id)
-        )
-    snapshot = _contact_build(config.topics, results[:4])
-    holds = _holds_build(results[4], config.topics)
-    return CentreRows(snapshot=snapshot, holds=holds, purposes=config.purposes, now=now)
+    """From _centre_statements' rows."""
+    config = _config_for(brand_id, stamp, results[5:])
+    return _centre_assemble(results[:4], results[4], config, now)
 
 
 def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
@@ -406,26 +421,16 @@ def brand_contact_and_centre(
             _centre_build(results[1:], brand_id=brand_id, stamp=brand.config_stamp, now=now),
         )
 
-    head_sql, head_params = _brand_and_contact_statement(slug, contact_id)
-    columns, params = _contact_json("c.id", now)
-    select, rest = head_sql.split(" FROM ", 1)
-    statement = (f"{select}, {columns} FROM {rest}", [*params, *head_params])
+    statement = _brand_and_contact_statement(slug, contact_id, also=_contact_json("c.id", now))
     remembered = brand_id in _configs
     results = select_many([statement, *([] if remembered else _config_statements(brand_id))])
     brand, contact = _brand_and_contact_build(results[0])
     if brand is None or contact is None or brand.pk != brand_id:
         return brand, contact, None
-    stamp = brand.config_stamp
-    if not remembered:
-        config = _config_build(brand_id, stamp, results[1:])
-    else:
-        known = _configs.get(brand_id)
-        config = known if known is not None and known.stamp == stamp else _config_read(brand_id)
+    config = _config_for(brand_id, brand.config_stamp, results[1:])
     json_at = shape(Brand).width + shape(Contact).width
     parts = [value or [] for value in results[0][0][json_at : json_at + 5]]
-    snapshot = _contact_build(config.topics, parts[:4], json=True)
-    holds = _holds_build(parts[4], config.topics, json=True)
-    return brand, contact, CentreRows(snapshot=snapshot, holds=holds, purposes=config.purposes, now=now)
+    return brand, contact, _centre_assemble(parts[:4], parts[4], config, now, json=True)
 
 
 # --- The outbox --------------------------------------------------------------------------------
