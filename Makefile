@@ -22,15 +22,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 var:
 	mkdir -p var
 
-# make run: the web process, a Celery worker and Celery beat (config/launcher.py), with the
-# broker in var/broker (kombu's filesystem transport) and SQLite in var/. Ctrl-C stops all three.
+# make run: the embedded PostgreSQL under var/postgres (unless DATABASE_URL says otherwise), then
+# migrate, the demo brand, and the web process, a Celery worker and Celery beat side by side
+# (config/launcher.py). Ctrl-C stops them all, the database last.
 RUN_ENV = DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
 	WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true}
 
 run: $(VENV)/.synced | var
-	$(RUN_ENV) $(PY) manage.py migrate --no-input
-	$(RUN_ENV) $(PY) manage.py seed_demo
-	$(RUN_ENV) $(PY) manage.py issue_link --brand demo --contact cust-42 --kind manage
 	$(RUN_ENV) exec $(PY) -m config.launcher --addr "127.0.0.1:$(PORT)"
 
 test: $(VENV)/.synced | var

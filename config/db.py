@@ -4,15 +4,14 @@ built once per model, and hand-written SELECTs that still yield model instances.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from functools import cache, cached_property
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
+from psycopg.pq import Format
 
 
 @cache
@@ -65,37 +64,28 @@ def insert_row(obj: models.Model) -> None:
 # --- Hand-written SELECTs that build model instances -------------------------------------------
 
 
-# How PostgreSQL's to_json writes a column, by Django field type: parsed back, or kept as it is.
-_FROM_JSON: dict[str, Callable[[Any], Any]] = {
-    "DateTimeField": datetime.fromisoformat,
-    "DateField": date.fromisoformat,
-    "UUIDField": uuid.UUID,
-    "DecimalField": lambda value: Decimal(str(value)),
-}
-_AS_JSON = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "BigIntegerField",
-        "BooleanField",
-        "CharField",
-        "EmailField",
-        "IntegerField",
-        "JSONField",
-        "PositiveBigIntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "SlugField",
-        "SmallIntegerField",
-        "TextField",
-        "URLField",
-    }
-)
+# The type (OID) of each column type, as PostgreSQL names it ("varchar(255)", "jsonb"…), found once.
+_oids: dict[str, int] = {}
+
+
+def _type_oids(db_types: Sequence[str]) -> list[int]:
+    missing = sorted({t for t in db_types if t not in _oids})
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT t, t::regtype::oid FROM unnest(%s::text[]) AS t", [missing])
+            _oids.update(cursor.fetchall())
+    return [_oids[t] for t in db_types]
 
 
 class Shape:
     """How to SELECT every concrete column of `model` and build instances from the rows, with
-    the same conversions the ORM applies (JSON decoding, SQLite's datetimes and booleans)."""
+    the same conversions the ORM applies.
+
+    Rows come either as columns (`columns`, `build`) or, inside another statement, as one JSON
+    array of the columns' text (`json_array`, `build_json`). The text is read back by psycopg's
+    own loader for the column's type, the one a plain SELECT of that column uses, and then by
+    Django's converters: both readings give the same values for every field type, with nothing
+    to add here when a model gains a field."""
 
     def __init__(self, model: type[models.Model]) -> None:
         self.model = model
@@ -103,6 +93,8 @@ class Shape:
         self.width = len(self.fields)
         self.pk_index = self.fields.index(model._meta.pk)
         self._columns: dict[str, str] = {}  # alias (or json_array's key) → its column list
+        self._loaders: list[Any] = []
+        self._loaders_for: object = None  # the psycopg connection _loaders were made for
         self.converters: list[tuple[int, list[Any], Any]] = []
         for index, field in enumerate(self.fields):
             col = field.get_col(model._meta.db_table)
@@ -119,35 +111,52 @@ class Shape:
             return listed
 
     def json_array(self, alias: str, *extra: str) -> str:
-        """PostgreSQL: `json_build_array(<every column>, *extra)`, for reading a model's rows as
-        one JSON value (json_agg) inside another statement; `build_json` turns one back."""
+        """`json_build_array(<every column as text>, *extra)`, for reading a model's rows as one
+        JSON value (json_agg) inside another statement; `build_json` turns one back."""
         key = f"json_build_array:{alias}:{','.join(extra)}"
         try:
             return self._columns[key]
         except KeyError:
-            columns = [f"{alias}.{connection.ops.quote_name(field.column)}" for field in self.fields]
+            quote = connection.ops.quote_name
+            columns = [f"{alias}.{quote(field.column)}::text" for field in self.fields]
             built = self._columns[key] = f"json_build_array({', '.join([*columns, *extra])})"
             return built
 
-    @cached_property
-    def _from_json(self) -> list[tuple[int, Callable[[Any], Any]]]:
-        found = []
-        for index, field in enumerate(self.fields):
-            kind = (field.target_field if field.is_relation else field).get_internal_type()
-            if kind in _FROM_JSON:
-                found.append((index, _FROM_JSON[kind]))
-            elif kind not in _AS_JSON:
-                raise TypeError(f"{self.model.__name__}.{field.name}: no JSON reading for {kind}")
-        return found
+    def _text_loaders(self) -> list[Any]:
+        """psycopg's text loader for each column's type, as configured on this connection (Django
+        registers its own for timestamps and JSON)."""
+        raw = connection.connection
+        if self._loaders_for is not raw:
+            oids = _type_oids([field.db_type(connection) for field in self.fields])
+            adapters = raw.adapters
+            self._loaders = [
+                (adapters.get_loader(oid, Format.TEXT) or adapters.get_loader(0, Format.TEXT))(oid, raw)
+                for oid in oids
+            ]
+            self._loaders_for = raw
+        return self._loaders
+
+    def load_text(self, name: str, text: str | None) -> Any:
+        """One column's value from its text (`col::text`), converted as the ORM would."""
+        if text is None:
+            return None
+        index = next(i for i, field in enumerate(self.fields) if field.name == name)
+        value = self._text_loaders()[index].load(text.encode())
+        for at, converters, col in self.converters:
+            if at == index:
+                for converter in converters:
+                    value = converter(value, col, connection)
+        return value
 
     def build_json(self, values: Sequence[Any]) -> Any:
-        """The instance from one `json_array` (decoded): values as PostgreSQL's to_json wrote them,
-        converted to what the column itself would have given (datetimes, UUIDs)."""
-        values = list(values[: self.width])
-        for index, parse in self._from_json:
-            if values[index] is not None:
-                values[index] = parse(values[index])
-        return self.model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
+        """The instance from one `json_array` (decoded): each column's text loaded as a SELECT of
+        the column would have loaded it."""
+        loaders = self._text_loaders()
+        row = [
+            None if value is None else loaders[index].load(value.encode())
+            for index, value in enumerate(values[: self.width])
+        ]
+        return self.build(row)
 
     def build(self, row: Sequence[Any], start: int = 0) -> Any:
         """The instance from `row[start:start + width]`, or None when its primary key is NULL
@@ -164,12 +173,8 @@ class Shape:
 
 
 @cache
-def _shape(model: type[models.Model], vendor: str) -> Shape:
-    return Shape(model)
-
-
 def shape(model: type[models.Model]) -> Shape:
-    return _shape(model, connection.vendor)
+    return Shape(model)
 
 
 def convert(model: type[models.Model], name: str, value: Any) -> Any:
@@ -181,18 +186,6 @@ def convert(model: type[models.Model], name: str, value: Any) -> Any:
     return value
 
 
-def _pipelined() -> bool:
-    """Whether statements can travel pipelined with server-side binding: psycopg 3 on
-    PostgreSQL, whose libpq supports pipeline mode."""
-    if connection.vendor != "postgresql":
-        return False
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg2
-        return False
-    return bool(psycopg.Pipeline.is_supported())
-
-
 def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
     """The statements in one round trip, through psycopg cursors that bind their parameters
     server-side, so PostgreSQL keeps each statement prepared (the hand-written SELECTs here are
@@ -200,8 +193,6 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
     client-side, which psycopg never prepares, so they are unaffected. Django's cursor wrapper
     is left out (it cost a third of the time); errors are translated and queries logged (tests,
     DEBUG) as it would."""
-    import psycopg
-
     connection.ensure_connection()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
@@ -226,15 +217,8 @@ def select_many(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tu
     """Each statement's rows, in order. On PostgreSQL they travel in one round trip (psycopg's
     pipeline mode) as prepared statements (settings.DATABASE_PREPARED_STATEMENTS), and run one
     after another, each with its own snapshot, so a lock taken by the first (FOR UPDATE) holds
-    before the next ones read. Elsewhere (SQLite, in-process) they run one by one."""
-    if _pipelined():
-        return _run_pipelined(statements)
-    results = []
-    with connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
-            results.append(cursor.fetchall())
-    return results
+    before the next ones read."""
+    return _run_pipelined(statements)
 
 
 def select_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:

@@ -8,6 +8,10 @@ terminal's Ctrl-C: runserver and its autoreloader stop, the Celery worker finish
 is running (a warm shutdown; its pool processes ignore SIGINT) and beat stops. If one child ends
 on its own, the others are stopped the same way. A group still alive after `--grace` seconds, or
 after a second Ctrl-C, is killed. Nothing here imports Django, so it cannot hold a database open.
+
+Without DATABASE_URL it first starts the embedded PostgreSQL under var/postgres (a second
+`make run` beside a first one is told so and stops), migrates and seeds the demo brand, and
+stops the server once every child has stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TextIO
+
+from config.embedded_postgres import EmbeddedPostgresError, InUse, database_url_for_checkout
 
 _COLOURS = ("36", "33", "35", "32", "34", "31")
 _PR_SET_PDEATHSIG = 1
@@ -207,17 +213,46 @@ def commands(*, addr: str, concurrency: int, pool: str, python: str = sys.execut
     }
 
 
+def setup_commands(*, python: str = sys.executable) -> list[list[str]]:
+    """What `make run` does before it starts the processes: migrate, seed the demo brand (it
+    prints the demo API key), print a link to the demo customer's preference centre."""
+    manage = [python, "manage.py"]
+    return [
+        [*manage, "migrate", "--no-input"],
+        [*manage, "seed_demo"],
+        [*manage, "issue_link", "--brand", "demo", "--contact", "cust-42", "--kind", "manage"],
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--addr", default="127.0.0.1:8000", help="runserver's address:port")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     parser.add_argument("--grace", type=float, default=20.0, help="seconds to wait before killing")
+    parser.add_argument("--no-setup", action="store_true", help="skip migrate, seed_demo and issue_link")
     args = parser.parse_args(argv)
-    launcher = Launcher(
-        commands(addr=args.addr, concurrency=args.concurrency, pool=args.pool), grace=args.grace
-    )
-    return launcher.run()
+    try:
+        # Without DATABASE_URL, the launcher owns the embedded PostgreSQL under var/postgres:
+        # started first, stopped after every child has stopped.
+        with database_url_for_checkout(own=True):
+            if not args.no_setup:
+                for command in setup_commands():
+                    subprocess.run(command, check=True)  # noqa: S603 - our own argv
+            launcher = Launcher(
+                commands(addr=args.addr, concurrency=args.concurrency, pool=args.pool), grace=args.grace
+            )
+            return launcher.run()
+    except InUse as exc:
+        print(f"make run: {exc}. Is `make run` already running in another terminal?", file=sys.stderr)
+        return 1
+    except EmbeddedPostgresError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.embedded_postgres import RUN_ROOT as EMBEDDED_POSTGRES_ROOT
+from config.embedded_postgres import EmbeddedPostgres
 from config.env import email_settings, env_bool, env_date, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -108,26 +110,23 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'candor.sqlite3'}")
+# PostgreSQL only. Without DATABASE_URL (a checkout: `make run`, `make test`, manage.py), the
+# embedded server under var/postgres, which those commands start (config/embedded_postgres.py).
+DATABASE_URL = env_str("DATABASE_URL", "")
+if not DATABASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("DATABASE_URL must be set when DEBUG is false")
+    DATABASE_URL = EmbeddedPostgres(EMBEDDED_POSTGRES_ROOT).url()
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        # WAL lets readers run beside the one writer; IMMEDIATE takes the write
-        # lock at BEGIN so two ledger writes serialise instead of deadlocking.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-        "transaction_mode": "IMMEDIATE",
-    }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A file (not :memory:) so --reuse-db works; named after the database so runs don't collide.
-    DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}.test"}
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The hand-written SELECTs of config.db run as prepared statements (Django's own queries
-    # bind client-side and are never prepared). Turn off behind a pooler that cannot keep
-    # prepared statements (PgBouncer in transaction mode before 1.21).
-    DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        0 if DATABASE_PREPARED_STATEMENTS else None
-    )
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL: Candor runs on PostgreSQL only")
+# The hand-written SELECTs of config.db run as prepared statements (Django's own queries
+# bind client-side and are never prepared). Turn off behind a pooler that cannot keep
+# prepared statements (PgBouncer in transaction mode before 1.21).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    0 if DATABASE_PREPARED_STATEMENTS else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) --------------------------------------------------

@@ -9,11 +9,12 @@ column names. Everything else, the inserts included, goes through the ORM.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
 
-from config.db import insert_parts, insert_row
+from config.db import insert_parts
 from consent.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -64,8 +65,7 @@ def chain_lock(
     `erased_at` and the purpose's marketing flags come along, so the suppression and erasure
     rules cost the write path nothing unless they apply.
 
-    The contact's other fields are deferred: reading one loads it. SQLite has no row locks;
-    its write transactions (BEGIN IMMEDIATE) already run one at a time.
+    The contact's other fields are deferred: reading one loads it.
     """
     columns = [f"c.{n}" for n in _CONTACT_FIELDS] + [f"p.{n}" for n in _PURPOSE_FIELDS]
     if notice_version_id:
@@ -78,24 +78,21 @@ def chain_lock(
     else:
         joined = f"LEFT JOIN {_purpose} p ON p.brand_id = c.brand_id AND p.slug = %s"
         lookup = purpose_slug
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(columns)} FROM {_contact} c {joined} "  # noqa: S608 (names from the models)
-            f"WHERE c.brand_id = %s AND c.external_id = %s{lock}",
+            "WHERE c.brand_id = %s AND c.external_id = %s FOR UPDATE OF c",
             [lookup, brand_id, external_id],
         )
         row = cursor.fetchone()
     if row is None:
         return None, None, None
     contact = Contact.from_db(connection.alias, _CONTACT_FIELDS, row[: len(_CONTACT_FIELDS)])
-    contact.suppressed = bool(contact.suppressed)  # SQLite answers 0 or 1
     row = row[len(_CONTACT_FIELDS) :]
     purpose_row, version_row = row[: len(_PURPOSE_FIELDS)], row[len(_PURPOSE_FIELDS) :]
     if purpose_row[0] is None:
         return contact, None, None
     purpose = Purpose.from_db(connection.alias, _PURPOSE_FIELDS, purpose_row)
-    purpose.sale_or_sharing = bool(purpose.sale_or_sharing)
     version = NoticeVersion.from_db(connection.alias, _VERSION_FIELDS, version_row) if version_row else None
     return contact, purpose, version
 
@@ -106,46 +103,20 @@ def purpose_exists(*, brand_id: int, slug: str) -> bool:
         return cursor.fetchone() is not None
 
 
-_STATE_COLUMNS = [
-    "brand",
-    "contact",
-    "purpose",
-    "decision",
-    "event",
-    "event_sequence",
-    "notice_version",
-    "occurred_at",
-    "expires_at",
-    "updated_at",
-]
+# The projection's key: an upsert keeps these and takes every other column from the new event.
+_STATE_KEY = ("brand_id", "contact_id", "purpose_id")
 
 
 def _rank(table: str) -> str:
     # consent.ledger.supersedes in SQL: latest occurred_at, then withdrawal over grant, then
-    # the later event. Row values compare left to right on PostgreSQL and SQLite alike.
+    # the later event. Row values compare left to right.
     withdrawn = f"CASE WHEN {table}.decision = 'withdrawn' THEN 1 ELSE 0 END"
     return f"({table}.occurred_at, {withdrawn}, {table}.event_sequence)"
 
 
-_UPSERT_SQL: str | None = None
-
-
-def _upsert_sql() -> str:  # RETURNING a row only when the state moved
-    global _UPSERT_SQL
-    if _UPSERT_SQL is None:
-        fields = [ConsentState._meta.get_field(name) for name in _STATE_COLUMNS]
-        columns = [str(field.column) for field in fields]  # type: ignore[union-attr]
-        updates = ", ".join(f"{column} = excluded.{column}" for column in columns[3:])
-        _UPSERT_SQL = (
-            f"INSERT INTO {_state} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
-            f"ON CONFLICT (contact_id, purpose_id) DO UPDATE SET {updates} "
-            f"WHERE {_rank('excluded')} > {_rank(_state)} RETURNING id"
-        )
-    return _UPSERT_SQL
-
-
 def _state_row(event: ConsentEvent, now: datetime) -> tuple[str, list[Any]]:
-    """The upsert that points ConsentState at `event` if it supersedes the current one."""
+    """The upsert that points ConsentState at `event` if it supersedes the current one,
+    RETURNING a row only when the state moved. Every column comes from the model."""
     state = ConsentState(
         brand_id=event.brand_id,
         contact_id=event.contact_id,
@@ -158,11 +129,22 @@ def _state_row(event: ConsentEvent, now: datetime) -> tuple[str, list[Any]]:
         expires_at=event.expires_at,
         updated_at=now,
     )
-    params = []
-    for name in _STATE_COLUMNS:
-        field = ConsentState._meta.get_field(name)
-        params.append(field.get_db_prep_save(getattr(state, field.attname), connection))  # type: ignore[union-attr]
-    return _upsert_sql(), params
+    into, params = insert_parts(state)
+    return _upsert_sql(into), params
+
+
+@cache
+def _upsert_sql(into: str) -> str:
+    quote = connection.ops.quote_name
+    updates = ", ".join(
+        f"{quote(f.column)} = excluded.{quote(f.column)}"
+        for f in ConsentState._meta.concrete_fields
+        if not f.primary_key and f.attname not in _STATE_KEY
+    )
+    return (
+        f"INSERT INTO {into} ON CONFLICT (contact_id, purpose_id) DO UPDATE SET {updates} "
+        f"WHERE {_rank('excluded')} > {_rank(_state)} RETURNING id"
+    )
 
 
 def ledger_append(
@@ -177,21 +159,10 @@ def ledger_append(
     write the outbox `announcement` only if it moved, and advance the contact's chain head.
     True if the projection moved.
 
-    On PostgreSQL that is one statement (data-modifying CTEs), so a write costs three round
-    trips with the lock and COMMIT; SQLite runs in-process, where round trips cost nothing.
+    That is one statement (data-modifying CTEs), so a write costs three round trips with the
+    lock and COMMIT.
     """
     upsert, upsert_params = _state_row(event, now)
-    if connection.vendor != "postgresql":
-        insert_row(event)
-        insert_row(evidence)
-        with connection.cursor() as cursor:
-            cursor.execute(upsert, upsert_params)
-            moved = cursor.fetchone() is not None
-        if moved:
-            insert_row(announcement)
-            events_announce(brand_id=announcement.brand_id)
-        _chain_advance(contact=contact, event=event, event_sequence=contact.event_sequence + moved)
-        return moved
     event_into, event_params = insert_parts(event)
     evidence_into, evidence_params = insert_parts(evidence)
     outbox_into, outbox_params = insert_parts(announcement)
@@ -223,12 +194,3 @@ def ledger_append(
         announcement._state.adding = False
         events_announce(brand_id=announcement.brand_id)
     return outbox_id is not None
-
-
-def _chain_advance(*, contact: Contact, event: ConsentEvent, event_sequence: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_contact} SET ledger_sequence = %s, ledger_head = %s, event_sequence = %s "  # noqa: S608
-            "WHERE id = %s",
-            [event.sequence, event.hash, event_sequence, contact.pk],
-        )

@@ -3,12 +3,14 @@
 A preference change locks the contact and reads its snapshot (topics with their purposes,
 subscriptions, consent states, latest withdrawals, channel opt-outs); the preference centre
 reads the same snapshot plus the active holds and the purposes with their notices. Through the
-ORM that is six to ten queries, each costing more to build than PostgreSQL takes to answer it;
-here each is written out once, and `config.db.select_many` sends them in one round trip on
-PostgreSQL (one after another on SQLite, where round trips cost nothing). The rows become the
-same model instances the ORM would have built.
+ORM that is six to ten queries, each costing more to build than PostgreSQL takes to answer it.
+Here the contact's rows come back as JSON columns of one statement (`_contact_json`), the
+brand's configuration is remembered per process, and `config.db.select_many` sends what is
+left in one round trip. Column lists and the reading of every value come from the models
+(`config.db.Shape`), so a new field needs no edit here. The rows become the same model
+instances the ORM would have built.
 
-Writing the outbox after a change (`outbox_append`) is one statement on PostgreSQL as well.
+Writing the outbox after a change (`outbox_append`) is one statement as well.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 from brands.models import Brand
-from config.db import convert, insert_parts, insert_row, select_many, select_one, shape
+from config.db import insert_parts, select_many, select_one, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
 from sync.models import Event
@@ -74,84 +77,45 @@ def _topics_build(rows: list[tuple[Any, ...]]) -> list[Topic]:
     return topics
 
 
-def _contact_statements(contact_sql: str, contact_params: list[Any]) -> list[Statement]:
-    """The contact's side of the snapshot, four SELECTs; `contact_sql` is the contact's id (a
-    placeholder or a subquery)."""
-    return [
-        (
-            f"SELECT {shape(Subscription).columns('s')} FROM {_subscription} s "  # noqa: S608
-            f"WHERE s.contact_id = {contact_sql}",
-            contact_params,
-        ),
-        (
-            f"SELECT {shape(ConsentState).columns('s')} FROM {_state} s WHERE s.contact_id = {contact_sql}",  # noqa: S608
-            contact_params,
-        ),
-        (
-            f"SELECT e.purpose_id, MAX(e.occurred_at) FROM {_event} e "  # noqa: S608
-            f"WHERE e.contact_id = {contact_sql} AND e.decision = %s GROUP BY e.purpose_id",
-            [*contact_params, Decision.WITHDRAWN.value],
-        ),
-        (
-            f"SELECT {shape(ChannelOptOut).columns('o')} FROM {_opt_out} o "  # noqa: S608
-            f"WHERE o.contact_id = {contact_sql}",
-            contact_params,
-        ),
-    ]
-
-
-def _snapshot_statements(brand_id: int, contact_sql: str, contact_params: list[Any]) -> list[Statement]:
-    """Five SELECTs: the brand's topics and the contact's side."""
-    return [_topics_statement(brand_id), *_contact_statements(contact_sql, contact_params)]
-
-
-def _contact_build(
-    topics: list[Topic], results: Sequence[Sequence[Sequence[Any]]], *, json: bool = False
-) -> SnapshotRows:
-    """From the four statements' rows, or (`json`) the same rows as _contact_json read them."""
+def _contact_build(topics: list[Topic], results: Sequence[Sequence[Sequence[Any]]]) -> SnapshotRows:
+    """From the first four of _contact_json's columns (decoded)."""
     subscription_rows, state_rows, withdrawn_rows, opt_out_rows = results
     subscription, state, opt_out = shape(Subscription), shape(ConsentState), shape(ChannelOptOut)
-    build = (lambda s: s.build_json) if json else (lambda s: s.build)
-    rows = {(row.topic_id, row.channel): row for row in map(build(subscription), subscription_rows)}
-    states = {found.purpose_id: found for found in map(build(state), state_rows)}
-    last_withdrawn = {
-        purpose_id: datetime.fromisoformat(at) if json else convert(ConsentEvent, "occurred_at", at)
-        for purpose_id, at in withdrawn_rows
-    }
-    opt_outs = {found.channel: found for found in map(build(opt_out), opt_out_rows)}
+    rows = {(row.topic_id, row.channel): row for row in map(subscription.build_json, subscription_rows)}
+    states = {found.purpose_id: found for found in map(state.build_json, state_rows)}
+    event = shape(ConsentEvent)
+    last_withdrawn = {purpose_id: event.load_text("occurred_at", at) for purpose_id, at in withdrawn_rows}
+    opt_outs = {found.channel: found for found in map(opt_out.build_json, opt_out_rows)}
     return SnapshotRows(
         topics=topics, rows=rows, states=states, last_withdrawn=last_withdrawn, opt_outs=opt_outs
     )
 
 
-def _snapshot_build(results: Sequence[list[tuple[Any, ...]]]) -> SnapshotRows:
-    return _contact_build(_topics_build(results[0]), results[1:])
-
-
 def snapshot_rows(*, contact: Contact) -> SnapshotRows:
-    """The contact's snapshot: one round trip on PostgreSQL."""
-    return _snapshot_build(select_many(_snapshot_statements(contact.brand_id, "%s", [contact.pk])))
+    """The contact's snapshot: one round trip."""
+    return centre_rows(contact=contact, now=timezone.now()).snapshot
 
 
-def contact_lock_with_snapshot(*, brand_id: int, external_id: str) -> tuple[Contact | None, SnapshotRows]:
+def contact_lock_with_snapshot(
+    *, brand_id: int, external_id: str
+) -> tuple[Contact | None, SnapshotRows | None]:
     """Lock the brand's contact (until the transaction ends) and read its snapshot after the
-    lock is held, in one round trip on PostgreSQL. (None, empty snapshot) if there is no such
-    contact. The caller runs inside a transaction."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    contact_sql = f"(SELECT id FROM {_contact} WHERE brand_id = %s AND external_id = %s)"  # noqa: S608
-    key = [brand_id, external_id]
+    lock is held, in one round trip. (None, None) if there is no such contact. The caller runs
+    inside a transaction."""
+    key, now = [brand_id, external_id], timezone.now()
     results = select_many(
         [
             (
                 f"SELECT {shape(Contact).columns('c')} FROM {_contact} c "  # noqa: S608
-                f"WHERE c.brand_id = %s AND c.external_id = %s{lock}",
+                "WHERE c.brand_id = %s AND c.external_id = %s FOR UPDATE",
                 key,
             ),
-            *_snapshot_statements(brand_id, contact_sql, key),
+            *_centre_statements("c.brand_id = %s AND c.external_id = %s", key, brand_id, now),
         ]
     )
-    contact = shape(Contact).build(results[0][0]) if results[0] else None
-    return contact, _snapshot_build(results[1:])
+    if not results[0]:
+        return None, None
+    return shape(Contact).build(results[0][0]), _centre_build(results[1:], brand_id, now).snapshot
 
 
 # --- The hosted pages ------------------------------------------------------------------------
@@ -299,24 +263,17 @@ def _config_read(brand_id: int) -> BrandConfig:
     return _config_build(brand_id, results[0][0][0] if results[0] else 0, results[1:])
 
 
-def _holds_statement(contact_id: int, now: datetime) -> Statement:
-    """The active holds with the ids of their topics: one row per hold and topic (one row,
-    topic NULL, for a hold on every topic)."""
-    return (
-        f"SELECT {shape(Hold).columns('h')}, ht.topic_id FROM {_hold} h "  # noqa: S608
-        f"LEFT JOIN {_hold_topics} ht ON ht.hold_id = h.id "
-        "WHERE h.contact_id = %s AND h.ended_at IS NULL AND h.until > %s ORDER BY h.until, h.id",
-        [contact_id, connection.ops.adapt_datetimefield_value(now)],
-    )
-
-
-def _holds_build(rows: Sequence[Sequence[Any]], topics: list[Topic], *, json: bool = False) -> list[Hold]:
+def _holds_build(rows: Sequence[Sequence[Any]], topics: list[Topic]) -> list[Hold]:
+    """From _contact_json's last column: one row per hold and topic (one row, topic NULL, for a
+    hold on every topic)."""
     hold = shape(Hold)
     topic_ids: dict[int, set[int]] = {}
     holds: list[Hold] = []
+    last = None  # the current hold's id, as text
     for row in rows:
-        if row[hold.pk_index] not in topic_ids:
-            holds.append(hold.build_json(row) if json else hold.build(row))
+        if row[hold.pk_index] != last:
+            last = row[hold.pk_index]
+            holds.append(hold.build_json(row))
             topic_ids[holds[-1].pk] = set()
         if row[hold.width] is not None:
             topic_ids[holds[-1].pk].add(row[hold.width])
@@ -328,16 +285,6 @@ def _holds_build(rows: Sequence[Sequence[Any]], topics: list[Topic], *, json: bo
     return holds
 
 
-def _centre_statements(brand_id: int, contact_id: int, now: datetime) -> list[Statement]:
-    """The contact's side of the snapshot (4), its active holds (1) and, unless remembered,
-    the brand's configuration (2)."""
-    return [
-        *_contact_statements("%s", [contact_id]),
-        _holds_statement(contact_id, now),
-        *(_config_statements(brand_id) if brand_id not in _configs else []),
-    ]
-
-
 def _config_for(brand_id: int, stamp: int, read: Sequence[list[tuple[Any, ...]]]) -> BrandConfig:
     """The brand's configuration: from `read` (its statements' rows) when they were sent along,
     else as remembered if `stamp` is still its stamp, else read now (it changed)."""
@@ -347,40 +294,48 @@ def _config_for(brand_id: int, stamp: int, read: Sequence[list[tuple[Any, ...]]]
     return remembered if remembered is not None and remembered.stamp == stamp else _config_read(brand_id)
 
 
-def _centre_assemble(
-    contact_rows: Sequence[Sequence[Sequence[Any]]],
-    hold_rows: Sequence[Sequence[Any]],
-    config: BrandConfig,
-    now: datetime,
-    *,
-    json: bool = False,
-) -> CentreRows:
-    snapshot = _contact_build(config.topics, contact_rows, json=json)
-    holds = _holds_build(hold_rows, config.topics, json=json)
-    return CentreRows(snapshot=snapshot, holds=holds, purposes=config.purposes, now=now)
+def _centre_assemble(contact_columns: Sequence[Any], config: BrandConfig, now: datetime) -> CentreRows:
+    """From _contact_json's five columns (decoded) and the brand's configuration."""
+    parts = [value or [] for value in contact_columns]
+    snapshot = _contact_build(config.topics, parts[:4])
+    return CentreRows(
+        snapshot=snapshot, holds=_holds_build(parts[4], config.topics), purposes=config.purposes, now=now
+    )
 
 
-def _centre_build(
-    results: Sequence[list[tuple[Any, ...]]], *, brand_id: int, stamp: int, now: datetime
-) -> CentreRows:
+def _centre_statements(where: str, params: list[Any], brand_id: int, now: datetime) -> list[Statement]:
+    """The brand's config_stamp and _contact_json for the contact `where` picks (as `c`), then,
+    unless remembered, the brand's configuration (2 statements)."""
+    columns, column_params = _contact_json("c.id", now)
+    return [
+        (
+            f"SELECT b.config_stamp, {columns} FROM {_contact} c "  # noqa: S608
+            f"JOIN {_brand} b ON b.id = c.brand_id WHERE {where}",
+            [*column_params, *params],
+        ),
+        *(_config_statements(brand_id) if brand_id not in _configs else []),
+    ]
+
+
+def _centre_build(results: Sequence[list[tuple[Any, ...]]], brand_id: int, now: datetime) -> CentreRows:
     """From _centre_statements' rows."""
-    config = _config_for(brand_id, stamp, results[5:])
-    return _centre_assemble(results[:4], results[4], config, now)
+    row = results[0][0]
+    config = _config_for(brand_id, row[0], results[1:])
+    return _centre_assemble(row[1:6], config, now)
 
 
 def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
-    """Everything the preference centre reads, in one round trip on PostgreSQL (two when the
-    brand's configuration changed since this process remembered it): the snapshot, the active
-    holds with their topics, and the brand's purposes with their notice versions."""
-    brand_id = contact.brand_id
-    results = select_many([_stamp_statement(brand_id), *_centre_statements(brand_id, contact.pk, now)])
-    return _centre_build(results[1:], brand_id=brand_id, stamp=results[0][0][0], now=now)
+    """Everything the preference centre reads, in one round trip (two when the brand's
+    configuration changed since this process remembered it): the snapshot, the active holds
+    with their topics, and the brand's purposes with their notice versions."""
+    results = select_many(_centre_statements("c.id = %s", [contact.pk], contact.brand_id, now))
+    return _centre_build(results, contact.brand_id, now)
 
 
 def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
-    """The contact's side of the snapshot and its active holds as five JSON columns (PostgreSQL),
-    for one statement to carry what _contact_statements and _holds_statement read in six:
-    each statement costs more to send, run and read back than these rows take to encode."""
+    """The contact's side of the snapshot and its active holds as five JSON columns, for one
+    statement to carry what would take six: each statement costs more to send, run and read
+    back than these rows take to encode. `contact_sql` names the contact's id (`c.id`)."""
     subscription, state, opt_out, hold = (
         shape(Subscription),
         shape(ConsentState),
@@ -391,7 +346,7 @@ def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
         f"(SELECT json_agg({subscription.json_array('s')}) FROM {_subscription} s "  # noqa: S608
         f"WHERE s.contact_id = {contact_sql}), "
         f"(SELECT json_agg({state.json_array('s')}) FROM {_state} s WHERE s.contact_id = {contact_sql}), "
-        "(SELECT json_agg(json_build_array(w.purpose_id, w.at)) FROM ("
+        "(SELECT json_agg(json_build_array(w.purpose_id, w.at::text)) FROM ("
         f"SELECT e.purpose_id, MAX(e.occurred_at) AS at FROM {_event} e "
         f"WHERE e.contact_id = {contact_sql} AND e.decision = %s GROUP BY e.purpose_id) w), "
         f"(SELECT json_agg({opt_out.json_array('o')}) FROM {_opt_out} o WHERE o.contact_id = {contact_sql}), "
@@ -406,21 +361,8 @@ def brand_contact_and_centre(
     *, slug: str, brand_id: int, contact_id: int, now: datetime
 ) -> tuple[Brand | None, Contact | None, CentreRows | None]:
     """`brand_and_contact` and, when the contact is that brand's (the session names both), its
-    `centre_rows`: one round trip for everything a view of the centre reads. On PostgreSQL that
-    is one statement (two more when the brand's configuration is not remembered)."""
-    if connection.vendor != "postgresql":
-        results = select_many(
-            [_brand_and_contact_statement(slug, contact_id), *_centre_statements(brand_id, contact_id, now)]
-        )
-        brand, contact = _brand_and_contact_build(results[0])
-        if brand is None or contact is None or brand.pk != brand_id:
-            return brand, contact, None
-        return (
-            brand,
-            contact,
-            _centre_build(results[1:], brand_id=brand_id, stamp=brand.config_stamp, now=now),
-        )
-
+    `centre_rows`: everything a view of the centre reads, in one statement (two more when the
+    brand's configuration is not remembered), one round trip."""
     statement = _brand_and_contact_statement(slug, contact_id, also=_contact_json("c.id", now))
     remembered = brand_id in _configs
     results = select_many([statement, *([] if remembered else _config_statements(brand_id))])
@@ -429,8 +371,7 @@ def brand_contact_and_centre(
         return brand, contact, None
     config = _config_for(brand_id, brand.config_stamp, results[1:])
     json_at = shape(Brand).width + shape(Contact).width
-    parts = [value or [] for value in results[0][0][json_at : json_at + 5]]
-    return brand, contact, _centre_assemble(parts[:4], parts[4], config, now, json=True)
+    return brand, contact, _centre_assemble(results[0][0][json_at : json_at + 5], config, now)
 
 
 # --- The outbox --------------------------------------------------------------------------------
@@ -443,15 +384,6 @@ def outbox_append(*, contact: Contact, events: Sequence[Event]) -> None:
         return
     events_announce(brand_id=events[0].brand_id)  # after COMMIT: webhooks fan out
     sequence = events[-1].sequence
-    if connection.vendor != "postgresql":
-        for event in events:
-            insert_row(event)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_contact} SET event_sequence = %s WHERE id = %s",  # noqa: S608
-                [sequence, contact.pk],
-            )
-        return
     ctes: list[str] = []
     params: list[Any] = []
     for index, event in enumerate(events):

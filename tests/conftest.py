@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from brands.models import Brand, Scope
 from brands.services import api_key_create, brand_create
+from config.embedded_postgres import RUN_ROOT as EMBEDDED_ROOT
+from config.embedded_postgres import EmbeddedPostgres
 from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from consent.services import contact_upsert, notice_version_publish, purpose_create
 
 ALL_CONSENT_SCOPES = [Scope.CONSENT_READ, Scope.CONSENT_WRITE]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgres` need real row locks; on SQLite say clearly that they were skipped."""
-    if connection.vendor == "postgresql":
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
+    """Without DATABASE_URL, the session owns the embedded PostgreSQL under var/postgres (or uses
+    the one a running `make run` owns) until the last test is done; pytest-django makes its
+    test_candor database there."""
+    if os.environ.get("DATABASE_URL"):
+        yield
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+    with EmbeddedPostgres(EMBEDDED_ROOT, durable=False).serving():
+        yield
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

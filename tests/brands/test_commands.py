@@ -124,7 +124,13 @@ def test_production_refuses_development_secrets(env):
 
 
 def test_production_starts_with_real_secrets():
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 40, "IDENTIFIER_PEPPER": "p" * 40}
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "s" * 40,
+        "IDENTIFIER_PEPPER": "p" * 40,
+        "DATABASE_URL": "postgres://candor@db.invalid/candor",  # `check` connects to nothing
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,
@@ -134,3 +140,13 @@ def test_production_starts_with_real_secrets():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"DEBUG": "false", "SECRET_KEY": "s" * 40, "IDENTIFIER_PEPPER": "p" * 40}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must be set when DEBUG is false" in result.stderr

@@ -22,7 +22,7 @@ from consent.verification import ledger_verify
 from sync.models import Event
 from tests.conftest import ledger_rows
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORKERS = 50
 

@@ -442,7 +442,6 @@ def test_staff_erase_from_the_admin(admin_client, brand, contact, purpose, notic
     )
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_grants_racing_an_erasure_never_land_after_it(brand, contact, purpose, notice_version):
     """Twenty grants and one erasure at once: grants that got the lock first are withdrawn by the

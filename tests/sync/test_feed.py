@@ -593,7 +593,6 @@ def poll_until(client: APIClient, after: str, count: int) -> tuple[list[dict[str
     return seen, after
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("outcome", ["commit", "rollback"])
 def test_an_event_that_commits_late_is_neither_skipped_nor_repeated(feed, brand, outcome):
     earlier = record(brand, 1, 1)
@@ -623,7 +622,6 @@ def test_an_event_that_commits_late_is_neither_skipped_nor_repeated(feed, brand,
     assert sorted(everything) == sorted(str(e.public_id) for e in Event.objects.all())
 
 
-@pytest.mark.postgres
 def test_a_contacts_events_come_in_sequence_order_when_their_transactions_overlap(feed, brand):
     # Writer 1 takes its transaction id early (as storing an Idempotency-Key does) and gets to
     # the contact only after writer 2 (a later transaction id) recorded sequence 1 and committed.
@@ -643,7 +641,6 @@ def test_a_contacts_events_come_in_sequence_order_when_their_transactions_overla
     assert [e["data"]["sequence"] for e in events] == [1, 2]
 
 
-@pytest.mark.postgres
 def test_a_consumer_polling_during_parallel_writes_sees_every_event_once(brand, make_purpose, settings):
     from brands.services import api_key_create
     from consent.services import contact_upsert

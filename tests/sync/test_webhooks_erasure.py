@@ -102,7 +102,6 @@ def test_forgetting_a_contact_without_deliveries_changes_nothing(brand, contact)
     assert webhooks.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
 
 
-@pytest.mark.postgres
 def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it(
     brand, contact, api, purpose, receiver
 ):

@@ -42,7 +42,6 @@ from tests.sync.worker_support import (
 )
 
 pytestmark = [
-    pytest.mark.postgres,
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
