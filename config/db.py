@@ -11,22 +11,34 @@ from typing import Any
 import psycopg
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
+
+
+@cache
+def _insert_fields(model: type[models.Model]) -> tuple[tuple[Any, ...], str, str | None]:
+    """The fields an INSERT names, their column list, and the auto primary key's column (None
+    if the caller sets the key). Left to the database: the auto primary key, columns it fills
+    itself (db_default) and generated columns."""
+    meta = model._meta
+    fields = tuple(
+        f
+        for f in meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField))
+        and f.db_default is NOT_PROVIDED
+        and not f.generated
+    )
+    quote = connection.ops.quote_name
+    auto_pk = meta.pk.column if meta.pk is not None and meta.pk not in fields else None
+    return fields, ", ".join(quote(f.column) for f in fields), auto_pk
 
 
 @cache
 def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...], str | None]:
     meta = model._meta
-    # Left to the database: the auto primary key, and columns it fills itself (db_default).
-    fields = tuple(
-        f
-        for f in meta.concrete_fields
-        if not (f.primary_key and isinstance(f, models.AutoField)) and f.db_default is NOT_PROVIDED
-    )
+    fields, columns, auto_pk = _insert_fields(model)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    auto_pk = meta.pk.column if meta.pk is not None and meta.pk not in fields else None
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     if auto_pk:
         sql += f" RETURNING {quote(auto_pk)}"
@@ -59,6 +71,54 @@ def insert_row(obj: models.Model) -> None:
             obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = connection.alias
+
+
+def insert_from_arrays(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    given: dict[str, str] | None = None,
+    sources: str = "",
+) -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) SELECT … FROM <sources>unnest(<one array per column>)`:
+    `objs` in one statement whose text, and so its prepared plan, is the same for any number of
+    rows. Every concrete column but the auto primary key and those with a db_default, values
+    prepared as Model.save would (defaults, auto_now_add); `given` maps a field's attname to the
+    SQL that gives its value instead (e.g. {"endpoint_id": "moved.id"}), and `sources` comes
+    before unnest in FROM (e.g. "moved, "). Append ON CONFLICT or RETURNING as needed."""
+    fields, columns, _ = _insert_fields(model)
+    given = given or {}
+    arrays = [f for f in fields if f.attname not in given]
+    quote = connection.ops.quote_name
+    types = {f: f.db_type(connection) for f in arrays}
+    # A column that is an array itself travels as its text (arrays of arrays must be rectangular).
+    nested = {f for f, db_type in types.items() if db_type.endswith("]")}
+
+    def value_of(f: Any) -> str:
+        if f.attname in given:
+            return given[f.attname]
+        return f"v.{quote(f.column)}::{types[f]}" if f in nested else f"v.{quote(f.column)}"
+
+    values = ", ".join(value_of(f) for f in fields)
+    unnest = ", ".join("%s::text[]" if f in nested else f"%s::{types[f]}[]" for f in arrays)
+    names = ", ".join(quote(f.column) for f in arrays)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+        f"SELECT {values} FROM {sources}unnest({unnest}) AS v({names})"
+    )
+    params = []
+    for f in arrays:
+        column = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs]
+        params.append([_as_text(value) for value in column] if f in nested else column)
+    return sql, params
+
+
+def _as_text(value: Any) -> str | None:
+    """`value` as PostgreSQL's text for it, written by psycopg's own dumper."""
+    if value is None:
+        return None
+    transformer = Transformer(connection.connection)
+    return bytes(transformer.get_dumper(value, PyFormat.TEXT).dump(value)).decode()
 
 
 # --- Hand-written SELECTs that build model instances -------------------------------------------
@@ -111,14 +171,19 @@ class Shape:
             return listed
 
     def json_array(self, alias: str, *extra: str) -> str:
-        """`json_build_array(<every column as text>, *extra)`, for reading a model's rows as one
+        """`json_build_array(<every column's text>, *extra)`, for reading a model's rows as one
         JSON value (json_agg) inside another statement; `build_json` turns one back."""
         key = f"json_build_array:{alias}:{','.join(extra)}"
         try:
             return self._columns[key]
         except KeyError:
             quote = connection.ops.quote_name
-            columns = [f"{alias}.{quote(field.column)}::text" for field in self.fields]
+            # Each value as its type's output function writes it, the text psycopg loads: a plain
+            # ::text cast differs for some types (inet adds its netmask).
+            columns = [
+                f"CASE WHEN {col} IS NOT NULL THEN format('%%s', {col}) END"
+                for col in (f"{alias}.{quote(field.column)}" for field in self.fields)
+            ]
             built = self._columns[key] = f"json_build_array({', '.join([*columns, *extra])})"
             return built
 
@@ -137,7 +202,8 @@ class Shape:
         return self._loaders
 
     def load_text(self, name: str, text: str | None) -> Any:
-        """One column's value from its text (`col::text`), converted as the ORM would."""
+        """One column's value from its text (as `json_array` writes it), converted as the ORM
+        would."""
         if text is None:
             return None
         index = next(i for i, field in enumerate(self.fields) if field.name == name)

@@ -193,10 +193,9 @@ def commands(*, addr: str, concurrency: int, pool: str, python: str = sys.execut
     celery = [python, "-m", "celery", "-A", "config"]
     return {
         "web": [python, "manage.py", "runserver", addr],
-        # prefork, as in production, so fork-safety bugs show up here too; SQLite copes (WAL, a
-        # busy timeout and IMMEDIATE transactions in settings, one connection per process; the
-        # Celery Django fixup closes connections inherited across the fork). The filesystem
-        # transport is read by the main process only, so the pool size does not matter to it.
+        # prefork, as in production, so fork-safety bugs show up here too (the Celery Django
+        # fixup closes connections inherited across the fork). The filesystem transport is read
+        # by the main process only, so the pool size does not matter to it.
         # One worker on one machine: gossip, mingle and heartbeats only add broker traffic.
         "worker": [
             *celery,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import overload
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
@@ -104,32 +103,18 @@ def consents_current(*, brand: Brand, external_id: str) -> list[CurrentConsent]:
     for slug, decision, version, event_id, occurred_at, updated_at, expires_at in rows:
         if slug is None:
             continue  # the contact exists and has no consent state yet
-        expires = _aware(expires_at)
         result.append(
             CurrentConsent(
                 purpose=slug,
-                state=consent_status(decision=decision, expires_at=expires, now=now),
+                state=consent_status(decision=decision, expires_at=expires_at, now=now),
                 notice_version=version,
-                event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
-                occurred_at=_aware(occurred_at),
-                updated_at=_aware(updated_at),
-                expires_at=expires,
+                event_id=event_id,
+                occurred_at=occurred_at,
+                updated_at=updated_at,
+                expires_at=expires_at,
             )
         )
     return result
-
-
-@overload
-def _aware(value: None) -> None: ...
-@overload
-def _aware(value: datetime | str) -> datetime: ...
-def _aware(value: datetime | str | None) -> datetime | None:
-    """Raw rows: PostgreSQL gives aware datetimes, SQLite gives UTC strings or naive values."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def consent_history(*, contact: Contact, after_sequence: int, limit: int) -> QuerySet[ConsentEvent]:

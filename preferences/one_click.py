@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from brands.models import Brand
-from config.db import insert_row
+from config.db import insert_from_arrays
 from config.errors import ApplicationError
 from consent.models import Contact, Method
 from consent.services import EvidenceInput
@@ -60,14 +60,9 @@ def _target_sql(claims: LinkToken, channel: str) -> tuple[str, list[Any]]:
     )
     params: list[Any] = [claims.brand_id, claims.contact_id]
     if claims.topic_id is not None:
-        offered = (
-            "t.channels @> to_jsonb(%s::text)"
-            if connection.vendor == "postgresql"
-            else "EXISTS (SELECT 1 FROM json_each(t.channels) WHERE json_each.value = %s)"
-        )
         sql += (
             f" AND EXISTS (SELECT 1 FROM {_topic} t WHERE t.id = %s AND t.brand_id = b.id "  # noqa: S608
-            f"AND NOT t.transactional AND {offered})"
+            "AND NOT t.transactional AND t.channels @> to_jsonb(%s::text))"
         )
         params += [claims.topic_id, channel]
     return sql, params
@@ -79,49 +74,34 @@ def one_click_accept(
     """Record the unsubscribe the link asks for, to be applied by `one_click_apply_pending`.
     None when the link's brand, contact or topic no longer hold (the caller answers 404).
 
-    One statement on PostgreSQL. Repeating a request adds a row; applying it again changes
+    One statement. Repeating a request adds a row; applying it again changes
     nothing, so a provider's retries are harmless."""
     channel = claims.channel or "email"
     target, target_params = _target_sql(claims, channel)
     params = [brand_slug, *target_params]
     requested_at = now or timezone.now()
-    if connection.vendor == "postgresql":
-        pending_values = [
-            claims.topic_id,
-            channel,
-            requested_at,
-            evidence.ip,
-            evidence.user_agent[:512],
-            evidence.page_url[:512],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH target AS ({target}), accepted AS ("  # noqa: S608
-                f"INSERT INTO {_pending} (brand_id, contact_id, topic_id, channel, requested_at, ip, "
-                "user_agent, page_url) SELECT brand_id, id, %s, %s, %s, %s, %s, %s FROM target RETURNING id) "
-                "SELECT locale, default_language FROM target, accepted",
-                [*params, *pending_values],
-            )
-            row = cursor.fetchone()
-        return Accepted(locale=row[0], default_language=row[1]) if row else None
-    with connection.cursor() as cursor:
-        cursor.execute(target, params)
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    insert_row(
-        PendingUnsubscribe(
-            brand_id=found[0],
-            contact_id=found[1],
-            topic_id=claims.topic_id,
-            channel=channel,
-            requested_at=requested_at,
-            ip=evidence.ip,
-            user_agent=evidence.user_agent[:512],
-            page_url=evidence.page_url[:512],
-        )
+    pending = PendingUnsubscribe(
+        topic_id=claims.topic_id,
+        channel=channel,
+        requested_at=requested_at,
+        ip=evidence.ip,
+        user_agent=evidence.user_agent[:512],
+        page_url=evidence.page_url[:512],
     )
-    return Accepted(locale=found[2], default_language=found[3])
+    insert, insert_params = insert_from_arrays(
+        PendingUnsubscribe,
+        [pending],
+        given={"brand_id": "target.brand_id", "contact_id": "target.id"},
+        sources="target, ",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH target AS ({target}), accepted AS ({insert} RETURNING id) "  # noqa: S608
+            "SELECT target.locale, target.default_language FROM target, accepted",
+            [*params, *insert_params],
+        )
+        row = cursor.fetchone()
+    return Accepted(locale=row[0], default_language=row[1]) if row else None
 
 
 _last_nudge = 0.0

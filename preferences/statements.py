@@ -346,7 +346,7 @@ def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
         f"(SELECT json_agg({subscription.json_array('s')}) FROM {_subscription} s "  # noqa: S608
         f"WHERE s.contact_id = {contact_sql}), "
         f"(SELECT json_agg({state.json_array('s')}) FROM {_state} s WHERE s.contact_id = {contact_sql}), "
-        "(SELECT json_agg(json_build_array(w.purpose_id, w.at::text)) FROM ("
+        "(SELECT json_agg(json_build_array(w.purpose_id, format('%%s', w.at))) FROM ("
         f"SELECT e.purpose_id, MAX(e.occurred_at) AS at FROM {_event} e "
         f"WHERE e.contact_id = {contact_sql} AND e.decision = %s GROUP BY e.purpose_id) w), "
         f"(SELECT json_agg({opt_out.json_array('o')}) FROM {_opt_out} o WHERE o.contact_id = {contact_sql}), "

@@ -3,7 +3,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from typing import Any
 
 from django.db import models
 
@@ -25,9 +24,8 @@ class EventType(models.TextChoices):
 
 
 class TransactionId(models.Func):
-    """The id of the transaction that writes the row: on PostgreSQL pg_current_xact_id() (the
-    top-level transaction, also inside savepoints; epoch-extended, so it never wraps) as a
-    bigint; 0 elsewhere.
+    """The id of the transaction that writes the row: pg_current_xact_id() (the top-level
+    transaction, also inside savepoints; epoch-extended, so it never wraps) as a bigint.
 
     Used as Event.txid's database default, so every insert path (ORM, config.db.insert_row and
     the consent write path's single statement) fills it without naming it. See
@@ -35,10 +33,7 @@ class TransactionId(models.Func):
     """
 
     output_field = models.BigIntegerField()
-    template = "0"
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
-        return "pg_current_xact_id()::text::bigint", []
+    template = "pg_current_xact_id()::text::bigint"
 
 
 class Event(models.Model):

@@ -17,7 +17,7 @@ from django.db.models.expressions import Col
 from brands.models import Brand
 from config.errors import NotFound
 from sync.models import Attempt, Delivery, Endpoint, Event
-from sync.serializers import EVENT_JSON_SQL, event_json
+from sync.serializers import EVENT_JSON_SQL
 
 
 class FeedPosition(NamedTuple):
@@ -89,10 +89,6 @@ def events_feed(*, brand: Brand, after: FeedPosition, limit: int, types: Collect
     to its contact's previous one where needed; see migration sync 0003), so a consumer may
     apply each contact's events as they come.
 
-    On SQLite (and any backend without transaction ids) txid is 0 for every row: writers hold
-    the one write lock from their first write to COMMIT, so ids are handed out in commit order,
-    every snapshot sees a prefix of them, and (0, id) order is commit order with no horizon.
-
     One statement, so the page, the horizon and the tail (below) come from one snapshot.
     """
     rows, next_position, has_more = _feed_rows(
@@ -121,18 +117,8 @@ def events_feed_json(
     *, brand: Brand, after: FeedPosition, limit: int, types: Collection[str] = ()
 ) -> FeedJsonPage:
     """events_feed's page (the same statement, order and horizon) with each event as the JSON
-    text the API answers: on PostgreSQL built by the database (sync.serializers.EVENT_JSON_SQL),
+    text the API answers, built by the database (sync.serializers.EVENT_JSON_SQL),
     so the API's hot path neither parses nor encodes an event in Python."""
-    if connection.vendor != "postgresql":
-        page = events_feed(brand=brand, after=after, limit=limit, types=types)
-        return FeedJsonPage(
-            events=[
-                event_json(public_id=e.public_id, type=e.type, created_at=e.created_at, data=e.data)
-                for e in page.events
-            ],
-            next_position=page.next_position,
-            has_more=page.has_more,
-        )
     rows, next_position, has_more = _feed_rows(
         brand=brand, after=after, limit=limit, types=types, columns=[f"{EVENT_JSON_SQL} AS body"]
     )
@@ -147,9 +133,10 @@ def _feed_rows(
 
     `columns` are SQL over the sync_event row, each a column name or an expression with an
     alias (`… AS name`); never anything from a request."""
-    where = "brand_id = %s AND (txid, id) > (%s, %s)"
-    if connection.vendor == "postgresql":
-        where += " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    where = (
+        "brand_id = %s AND (txid, id) > (%s, %s) "
+        "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    )
     type_filter = f" AND type IN ({', '.join(['%s'] * len(types))})" if types else ""
     position = [brand.pk, after.txid, after.id]
     params: list[Any] = [*position, *position, *types, limit + 1]
@@ -190,9 +177,10 @@ def _endpoints_cache_key(brand_id: int) -> str:
 def feed_end(*, brand: Brand) -> FeedPosition:
     """The position after the brand's last event the feed can hand out now (see events_feed's
     horizon): where a new webhook endpoint starts."""
-    sql = f"SELECT txid, id FROM {_table} WHERE brand_id = %s"  # noqa: S608 (names from the model)
-    if connection.vendor == "postgresql":
-        sql += " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    sql = (
+        f"SELECT txid, id FROM {_table} WHERE brand_id = %s "  # noqa: S608 (names from the model)
+        "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY txid DESC, id DESC LIMIT 1", [brand.pk])
         row = cursor.fetchone()

@@ -53,7 +53,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from brands.models import Brand, Membership
-from config.db import insert_row, select_many, shape
+from config.db import insert_from_arrays, insert_row, select_many, shape
 from config.errors import Conflict, Unprocessable
 from sync import selectors
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType, new_webhook_secret
@@ -410,9 +410,6 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
 def _fanout_endpoint(endpoint_id: int) -> Endpoint | None:
     """The endpoint, if it is active and its brand's feed has events past its cursor (the feed's
     horizon may still hold them back: fan-out then finds nothing, which is harmless)."""
-    if connection.vendor != "postgresql":
-        endpoint = Endpoint.objects.filter(pk=endpoint_id, status=Endpoint.Status.ACTIVE).first()
-        return endpoint
     endpoint_shape = shape(Endpoint)
     sql = f"""
         SELECT {endpoint_shape.columns("e")} FROM sync_endpoint e
@@ -437,48 +434,19 @@ def _fanout_insert(
     an event inserts nothing), in one transaction; False if the cursor had moved or a contact was
     erased meanwhile. An erasure in progress holds the endpoint's row (deliveries_forget_contact),
     so this waits for it and then finds the count changed."""
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            moved = Endpoint.objects.filter(
-                pk=endpoint_id,
-                cursor_txid=after.txid,
-                cursor_id=after.id,
-                erasures=erasures,
-                status=Endpoint.Status.ACTIVE,
-            ).update(cursor_txid=to.txid, cursor_id=to.id)
-            if moved:
-                Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-        return bool(moved)
     # One statement, one round trip: the INSERT reads the compare-and-set's RETURNING, so it
     # inserts nothing unless the cursor moved.
-    sql = """
+    insert, insert_params = insert_from_arrays(
+        Delivery, rows, given={"endpoint_id": "moved.id"}, sources="moved, "
+    )
+    sql = f"""
         WITH moved AS (
             UPDATE sync_endpoint SET cursor_txid = %s, cursor_id = %s
             WHERE id = %s AND cursor_txid = %s AND cursor_id = %s AND erasures = %s AND status = 'active'
             RETURNING id),
-        made AS (
-            INSERT INTO sync_delivery
-                (endpoint_id, public_id, event_id, msg_id, type, contact_ref, sequence, body, status,
-                 attempt_count, round_start, next_attempt_at, created_at)
-            SELECT moved.id, v.public_id, v.event_id, v.msg_id, v.type, v.contact_ref, v.sequence, v.body,
-                   'pending', 0, 0, v.due, v.due
-            FROM moved, unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
-                               %s::bigint[], %s::text[], %s::timestamptz[])
-                AS v(public_id, event_id, msg_id, type, contact_ref, sequence, body, due)
-            ON CONFLICT DO NOTHING
-            RETURNING id)
-        SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM made)"""
-    params: list[Any] = [to.txid, to.id, endpoint_id, after.txid, after.id, erasures]
-    params += [
-        [row.public_id for row in rows],
-        [row.event_id for row in rows],
-        [row.msg_id for row in rows],
-        [row.type for row in rows],
-        [row.contact_ref for row in rows],
-        [row.sequence for row in rows],
-        [row.body for row in rows],
-        [row.next_attempt_at for row in rows],
-    ]
+        made AS ({insert} ON CONFLICT DO NOTHING RETURNING id)
+        SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM made)"""  # noqa: S608
+    params: list[Any] = [to.txid, to.id, endpoint_id, after.txid, after.id, erasures, *insert_params]
     [[(moved, _made)]] = _select_generic([(sql, params)])
     return bool(moved)
 
@@ -515,26 +483,15 @@ def deliveries_dispatch(
     if limit <= 0:
         return []
     now = now or timezone.now()
-    if connection.vendor == "postgresql":
-        sql, params = _dispatch_statement(
-            endpoint_id=endpoint_id,
-            limit=limit,
-            now=now,
-            prefer_contact=prefer_contact,
-            skip_recent=skip_recent,
-        )
-        [rows] = _select_generic([(sql, params)])
-        ids = _dispatched(rows)
-    else:
-        ids = selectors.deliveries_ready(
-            endpoint_id=endpoint_id,
-            limit=limit,
-            now=now,
-            prefer_contact=prefer_contact,
-            enqueued_before=now - timedelta(seconds=_requeue_seconds()) if skip_recent else None,
-        )
-        if ids:
-            Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
+    sql, params = _dispatch_statement(
+        endpoint_id=endpoint_id,
+        limit=limit,
+        now=now,
+        prefer_contact=prefer_contact,
+        skip_recent=skip_recent,
+    )
+    [rows] = _select_generic([(sql, params)])
+    ids = _dispatched(rows)
     if ids:
         transaction.on_commit(lambda: _publish_sends(ids))
     return ids
@@ -545,9 +502,8 @@ def _publish_sends(ids: list[int]) -> None:
         _publish("delivery_send", delivery_id)
 
 
-# The hot path on PostgreSQL (one worker sends hundreds of deliveries a second): the same rules as
-# sync.selectors.deliveries_ready_rows / deliveries_in_flight, written out once so each step is
-# one round trip with no query building. SQLite (`make run`, tests) takes the ORM path.
+# The hot path (one worker sends hundreds of deliveries a second), written out once so each step
+# is one round trip with no query building.
 
 # Run first in each of the hot path's pipelines (select_many: one implicit transaction, so the
 # setting lasts until its end): the prepared statements after it use their generic plan. Left
@@ -631,15 +587,13 @@ def _batch_claim(
     instant; None if the delivery is not ready. With `endpoint_id` instead: the endpoint's
     _batch_size() oldest ready deliveries, None if it has none or no claim to spare."""
     lease = now + timedelta(seconds=_lease_seconds() + _batch_seconds())
-    if connection.vendor == "postgresql":
-        if delivery_id is not None:
-            return _batch_claim_pg(delivery_id=delivery_id, now=now, lease=lease)
-        assert endpoint_id is not None
-        return _endpoint_claim_pg(endpoint_id=endpoint_id, now=now, lease=lease)
-    return _batch_claim_orm(delivery_id=delivery_id, endpoint_id=endpoint_id, now=now, lease=lease)
+    if delivery_id is not None:
+        return _batch_claim_delivery(delivery_id=delivery_id, now=now, lease=lease)
+    assert endpoint_id is not None
+    return _batch_claim_endpoint(endpoint_id=endpoint_id, now=now, lease=lease)
 
 
-def _batch_claim_pg(*, delivery_id: int, now: datetime, lease: datetime) -> _Claim | None:
+def _batch_claim_delivery(*, delivery_id: int, now: datetime, lease: datetime) -> _Claim | None:
     """One round trip, two statements in one implicit transaction (select_many's pipeline has a
     single Sync). The first locks the endpoint's row, only if the delivery looks ready (a message
     whose delivery another batch sent takes no lock and costs this one round trip); the second,
@@ -680,8 +634,8 @@ def _batch_claim_pg(*, delivery_id: int, now: datetime, lease: datetime) -> _Cla
     return _claimed(rows, first=delivery_id, lease=lease)
 
 
-def _endpoint_claim_pg(*, endpoint_id: int, now: datetime, lease: datetime) -> _Claim | None:
-    """_batch_claim_pg for an endpoint's oldest ready deliveries (after a fan-out): the same two
+def _batch_claim_endpoint(*, endpoint_id: int, now: datetime, lease: datetime) -> _Claim | None:
+    """_batch_claim_delivery for an endpoint's oldest ready deliveries (after a fan-out): the same two
     statements, the claim without a delivery of its own."""
     delivery_shape, endpoint_shape = shape(Delivery), shape(Endpoint)
     lock = "SELECT e.id FROM sync_endpoint e WHERE e.id = %s AND e.status = 'active' FOR UPDATE"
@@ -710,43 +664,6 @@ def _claimed(rows: list[tuple[Any, ...]], *, first: int | None, lease: datetime)
     delivery_shape, endpoint_shape = shape(Delivery), shape(Endpoint)
     endpoint = endpoint_shape.build(rows[0], delivery_shape.width)
     batch = sorted((delivery_shape.build(row) for row in rows), key=lambda d: (d.pk != first, d.pk))
-    for delivery in batch:
-        delivery.endpoint = endpoint
-    return _Claim(endpoint=endpoint, batch=batch, lease=lease)
-
-
-def _batch_claim_orm(
-    *, delivery_id: int | None, endpoint_id: int | None, now: datetime, lease: datetime
-) -> _Claim | None:
-    """_batch_claim through the ORM (SQLite: the transaction holds the database's one write lock)."""
-    if delivery_id is not None:
-        endpoint_id = (
-            Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
-            .values_list("endpoint_id", flat=True)
-            .first()
-        )
-    if endpoint_id is None:
-        return None
-    with transaction.atomic():
-        # The endpoint's row lock makes the in-flight count and the claim one step.
-        endpoint = (
-            Endpoint.objects.select_for_update().filter(pk=endpoint_id, status=Endpoint.Status.ACTIVE).first()
-        )
-        if endpoint is None:
-            return None
-        if selectors.deliveries_in_flight(endpoint_id=endpoint_id, now=now) >= settings.WEBHOOK_MAX_IN_FLIGHT:
-            return None
-        own = [delivery_id] if delivery_id is not None else []
-        if own and not selectors.deliveries_ready_rows(now).filter(pk__in=own).update(leased_until=lease):
-            return None
-        # The named delivery is leased now, so it is not among the ready ones.
-        others = selectors.deliveries_ready(endpoint_id=endpoint_id, limit=_batch_size() - len(own), now=now)
-        if others:
-            selectors.deliveries_ready_rows(now).filter(pk__in=others).update(leased_until=lease)
-        rows = {d.pk: d for d in Delivery.objects.filter(pk__in=[*own, *others], leased_until=lease)}
-    batch = [rows[pk] for pk in [*own, *sorted(others)] if pk in rows]
-    if not batch:
-        return None
     for delivery in batch:
         delivery.endpoint = endpoint
     return _Claim(endpoint=endpoint, batch=batch, lease=lease)
@@ -783,33 +700,15 @@ def _batch_record(*, claim: _Claim, sent: list[tuple[Delivery, _Outcome]]) -> li
     ]
     released = [delivery.pk for delivery in unsent]
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        if attempts or released:
-            _batch_record_pg(
-                claim=claim,
-                attempts=attempts,
-                finished=finished,
-                released=released,
-                now=now,
-                dispatch=failed is None,
-            )
-    else:
-        with transaction.atomic():
-            Attempt.objects.bulk_create(attempts)
-            for pk, at, number in finished:
-                Delivery.objects.filter(pk=pk, leased_until=claim.lease).update(
-                    status=Delivery.Status.SUCCEEDED, succeeded_at=at, attempt_count=number, leased_until=None
-                )
-            if released:
-                Delivery.objects.filter(pk__in=released, leased_until=claim.lease).update(
-                    leased_until=None, enqueued_at=None
-                )
-            if finished:
-                Endpoint.objects.filter(pk=claim.endpoint.pk, failing_since__isnull=False).update(
-                    failing_since=None
-                )
-            if failed is None:
-                deliveries_dispatch(endpoint_id=claim.endpoint.pk, limit=1, now=now, skip_recent=False)
+    if attempts or released:
+        _batch_record_rows(
+            claim=claim,
+            attempts=attempts,
+            finished=finished,
+            released=released,
+            now=now,
+            dispatch=failed is None,
+        )
     if failed is not None:
         delivery, result = failed
         attempts.append(
@@ -818,7 +717,7 @@ def _batch_record(*, claim: _Claim, sent: list[tuple[Delivery, _Outcome]]) -> li
     return attempts
 
 
-def _batch_record_pg(
+def _batch_record_rows(
     *,
     claim: _Claim,
     attempts: list[Attempt],
@@ -827,18 +726,14 @@ def _batch_record_pg(
     now: datetime,
     dispatch: bool,
 ) -> None:
-    """PostgreSQL: _batch_record's writes in one round trip. One statement (data-modifying CTEs
+    """_batch_record's writes in one round trip. One statement (data-modifying CTEs
     over arrays, so its text and plan are the same for any batch) inserts the attempts, finishes
     the deliveries while the lease is ours, gives back the unsent ones and clears the endpoint's
     failing period; the next, with its own snapshot (so it sees them finished), picks and marks
     the next ready delivery to hand over."""
-    record = """
-        WITH attempt AS (
-            INSERT INTO sync_attempt
-                (delivery_id, number, started_at, duration_ms, status_code, response_excerpt, error, outcome)
-            SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[], %s::integer[],
-                                 %s::smallint[], %s::varchar[], %s::varchar[], %s::varchar[])
-            RETURNING id, delivery_id),
+    insert, insert_params = insert_from_arrays(Attempt, attempts)
+    record = f"""
+        WITH attempt AS ({insert} RETURNING id, delivery_id),
         finished AS (
             UPDATE sync_delivery d
             SET status = 'succeeded', succeeded_at = v.at, attempt_count = v.number, leased_until = NULL
@@ -850,17 +745,10 @@ def _batch_record_pg(
         healthy AS (
             UPDATE sync_endpoint SET failing_since = NULL
             WHERE id = %s AND failing_since IS NOT NULL AND cardinality(%s::bigint[]) > 0)
-        SELECT id, delivery_id FROM attempt"""
+        SELECT id, delivery_id FROM attempt"""  # noqa: S608
     ids = [pk for pk, _, _ in finished]
     params: list[Any] = [
-        [a.delivery_id for a in attempts],
-        [a.number for a in attempts],
-        [a.started_at for a in attempts],
-        [a.duration_ms for a in attempts],
-        [a.status_code for a in attempts],
-        [a.response_excerpt for a in attempts],
-        [a.error for a in attempts],
-        [a.outcome for a in attempts],
+        *insert_params,
         ids,
         [at for _, at, _ in finished],
         [number for _, _, number in finished],

@@ -33,7 +33,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """Say what was skipped and why (no PostgreSQL, no Chromium), even without -rs."""
+    """Say what was skipped and why (no Chromium, say), even without -rs."""
     reasons: Counter[str] = Counter()
     for report in terminalreporter.stats.get("skipped", []):
         if isinstance(report.longrepr, tuple):
@@ -42,6 +42,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("skipped", sep="-")
         for reason, count in sorted(reasons.items()):
             terminalreporter.write_line(f"{count} skipped: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (CI=true), where every service the tests need is installed, a skipped test fails
+    the run: a skip hides the code production runs."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("CI", "").lower() == "true" and skipped and exitstatus == 0:
+        if reporter:
+            reporter.write_line(f"CI: {skipped} test(s) skipped; every test must run here", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,9 @@
 """The database itself refuses UPDATE and DELETE on ledger rows and notice versions.
 
-PostgreSQL and SQLite each get their own trigger; TRUNCATE (used by test teardown
-on PostgreSQL) is a privilege matter for production, see deploy notes.
+TRUNCATE (used by test teardown) is a privilege matter for production, see deploy notes.
 """
 
 from django.db import migrations
-
-from consent.migrations import _triggers
 
 TABLES = ["consent_consentevent", "consent_noticeversion"]
 
@@ -26,32 +23,15 @@ def _pg_sql(table: str) -> tuple[str, str]:
     return create, drop
 
 
-def _sqlite_sql(table: str) -> tuple[list[str], list[str]]:
-    return _triggers.sqlite_statements(table)
-
-
 def install(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
     for table in TABLES:
-        if vendor == "postgresql":
-            schema_editor.execute(_pg_sql(table)[0], params=None)
-        elif vendor == "sqlite":
-            for statement in _sqlite_sql(table)[0]:
-                schema_editor.execute(statement)
-        else:
-            raise RuntimeError(f"No append-only trigger for database vendor {vendor!r}")
+        schema_editor.execute(_pg_sql(table)[0], params=None)
 
 
 def remove(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
     for table in TABLES:
-        if vendor == "postgresql":
-            schema_editor.execute(_pg_sql(table)[1])
-        elif vendor == "sqlite":
-            for statement in _sqlite_sql(table)[1]:
-                schema_editor.execute(statement)
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS candor_refuse_change();")
+        schema_editor.execute(_pg_sql(table)[1])
+    schema_editor.execute("DROP FUNCTION IF EXISTS candor_refuse_change();")
 
 
 class Migration(migrations.Migration):

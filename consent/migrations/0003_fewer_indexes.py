@@ -3,14 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from consent.migrations import _triggers
-
-
-def reinstall_sqlite_triggers(apps, schema_editor):
-    # SQLite alters a column by rebuilding the table, which drops its triggers.
-    if schema_editor.connection.vendor == "sqlite":
-        _triggers.install_sqlite(schema_editor, "consent_consentevent")
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -72,5 +64,4 @@ class Migration(migrations.Migration):
                 to="consent.noticeversion",
             ),
         ),
-        migrations.RunPython(reinstall_sqlite_triggers, migrations.RunPython.noop),
     ]

@@ -9,7 +9,7 @@ event's txid is raised to its contact's previous event's txid when that is highe
 took an id before it got the contact's lock, e.g. by storing an Idempotency-Key first, and
 another writer for the contact committed meanwhile). Raising it is safe: a txid at or above the
 writer's own still hides the event until that transaction has ended (see
-sync.selectors.events_feed). SQLite needs nothing: its writers commit in id order.
+sync.selectors.events_feed).
 """
 
 from typing import Any
@@ -37,13 +37,11 @@ DROP FUNCTION IF EXISTS sync_event_feed_txid();
 
 
 def install_trigger(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGER_SQL)
+    schema_editor.execute(TRIGGER_SQL)
 
 
 def remove_trigger(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL)
+    schema_editor.execute(DROP_SQL)
 
 
 class Migration(migrations.Migration):

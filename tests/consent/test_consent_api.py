@@ -443,10 +443,9 @@ def test_recording_takes_constant_queries(api, brand, contact, purpose, notice_v
     with CaptureQueriesContext(connection) as later:
         grant(api, notice_version)
     assert len(later.captured_queries) == len(first.captured_queries)
-    # PostgreSQL: lock-and-look-up, then one statement that writes everything.
-    # SQLite: the same writes one by one (event, evidence, projection, outbox, chain head).
+    # Lock-and-look-up, then one statement that writes everything.
     statements = [q for q in later.captured_queries if "SAVEPOINT" not in q["sql"]]  # the test's own
-    assert len(statements) == (2 if connection.vendor == "postgresql" else 6)
+    assert len(statements) == 2
 
 
 def test_hand_built_replies_match_their_documented_serializers(api, contact, notice_version):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
@@ -119,26 +118,8 @@ def javascript(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _ledger_flushable_on_sqlite(transactional_db: None) -> Iterator[None]:
-    """After each test pytest-django empties the tables with DELETE, which SQLite's append-only
-    triggers on the ledger refuse (PostgreSQL truncates, which they allow). Empty the two ledger
-    tables first, with their triggers lifted inside one transaction that puts them back."""
-    yield
-    if connection.vendor != "sqlite":
-        return
-    from django.core.management import call_command
-
-    from consent.migrations._triggers import sqlite_statements
-
-    tables = ["consent_consentevent", "consent_noticeversion"]
-    with transaction.atomic(), connection.cursor() as cursor:
-        for table in tables:
-            for statement in sqlite_statements(table)[1]:
-                cursor.execute(statement)
-        call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
-        for table in tables:
-            for statement in sqlite_statements(table)[0]:
-                cursor.execute(statement)
+def _transactional(transactional_db: None) -> None:
+    """The live server reads what a test writes from another connection: committed rows."""
 
 
 @pytest.fixture

@@ -181,7 +181,7 @@ def test_accepting_is_one_statement_on_postgresql(mailbox, brand, subscribed, ne
     statements = [
         q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
     ]
-    assert len(statements) == (1 if connection.vendor == "postgresql" else 2)
+    assert len(statements) == 1
 
 
 def test_the_worker_is_nudged_after_commit_at_most_once_a_second(

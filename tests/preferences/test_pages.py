@@ -172,13 +172,6 @@ def test_the_centre_reads_everything_in_one_round_trip_of_prepared_statements_on
         assert client.get(HOME).status_code == 200
 
     assert first_statements[0].startswith('SELECT b."id"')
-    if connection.vendor != "postgresql":
-        # One by one (round trips cost nothing in-process): the session's brand and contact, the
-        # contact's rows (4), its holds, and the brand's topics and purposes: those two only
-        # until this process remembers them.
-        assert [first_trips, len(second.captured_queries)] == [8, 6]
-        assert _statements(second) == first_statements[:6]
-        return
     # One round trip: the brand, the contact and (as JSON columns) the contact's rows and holds
     # in one statement; the brand's topics and purposes until this process remembers them.
     assert [first_trips, len(second.captured_queries)] == [1, 1]

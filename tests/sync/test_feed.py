@@ -28,7 +28,7 @@ from sync.services import event_build, event_record, events_prune
 # On PostgreSQL the feed holds back events of transactions still open, and a test's own
 # transaction would be one: there every test commits. (SQLite has no such horizon, and its
 # append-only triggers refuse the DELETE a transactional test's flush would run.)
-pytestmark = pytest.mark.django_db(transaction=connection.vendor == "postgresql")
+pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/events"
 START = encode_cursor(0, 0)
@@ -69,8 +69,6 @@ def settle() -> None:
     The horizon is server-wide: a write transaction left open in any database of the server (a
     concurrent test run's, say) holds it back for as long as it stays open.
     """
-    if connection.vendor != "postgresql":
-        return
     deadline = time.monotonic() + 30
     while True:
         with connection.cursor() as cursor:
@@ -222,12 +220,9 @@ def test_the_database_fills_txid_and_the_lean_insert_leaves_it_alone(brand):
         )
         event.txid = 12345  # ignored: the column is the database's
         insert_row(event)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-                expected = cursor.fetchone()[0]
-        else:
-            expected = 0  # SQLite: id order is commit order (sync.selectors.events_feed)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+            expected = cursor.fetchone()[0]
     assert Event.objects.get(pk=event.pk).txid == expected
 
 

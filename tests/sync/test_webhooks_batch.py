@@ -17,7 +17,6 @@ from django.utils import timezone
 from sync import selectors, tasks, webhooks
 from sync.models import Attempt, Delivery, Endpoint
 from tests.sync.webhook_support import (
-    TRANSACTIONAL,
     deliveries,
     fanout,
     make_endpoint,
@@ -26,7 +25,7 @@ from tests.sync.webhook_support import (
     write_event,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("published")]
 
 
 def contacts_received(receiver) -> list[tuple[str, int]]:
@@ -270,7 +269,6 @@ def test_a_dead_workers_batch_is_sent_again_once_its_lease_runs_out(
         assert attempts_of(delivery) == [(1, 200, "succeeded", "ok")]
 
 
-@pytest.mark.skipif(not TRANSACTIONAL, reason="SQLite tests run inside the test's own transaction")
 def test_no_transaction_is_open_while_a_batch_posts(brand, receiver, monkeypatch):
     import psycopg
 
@@ -401,7 +399,6 @@ def test_a_fanout_of_a_busy_endpoint_leaves_its_deliveries_to_the_claim_in_fligh
     assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]
 
 
-@pytest.mark.skipif(not TRANSACTIONAL, reason="on SQLite the endpoint and the feed are two queries")
 def test_a_fanout_that_finds_nothing_new_costs_one_query(brand, receiver, django_assert_num_queries):
     endpoint = make_endpoint(brand, receiver.url())
     receiver.secrets.append(endpoint.secret)

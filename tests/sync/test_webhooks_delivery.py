@@ -22,7 +22,6 @@ from sync import webhooks
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
 from sync.serializers import timestamp
 from tests.sync.webhook_support import (
-    TRANSACTIONAL,
     deliveries,
     fanout,
     make_endpoint,
@@ -32,7 +31,7 @@ from tests.sync.webhook_support import (
     write_event,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("published")]
 
 
 def test_an_event_arrives_signed_with_the_exact_body_and_headers(brand, receiver):

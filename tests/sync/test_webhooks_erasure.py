@@ -20,9 +20,9 @@ from sync import webhooks
 from sync.models import Attempt, Delivery, EventType
 from sync.services import event_record
 from tests.conftest import current_version
-from tests.sync.webhook_support import TRANSACTIONAL, deliveries, fanout, make_endpoint, send, settle
+from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, settle
 
-pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("published")]
 
 ADDRESS = "ada@example.com"
 

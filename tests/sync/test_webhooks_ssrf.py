@@ -11,9 +11,9 @@ from django.test import override_settings
 
 from config.errors import Unprocessable
 from sync.ssrf import address_refusal, url_validate
-from tests.sync.webhook_support import TRANSACTIONAL, deliveries, fanout, make_endpoint, send, write_event
+from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, write_event
 
-pytestmark = [pytest.mark.django_db(transaction=TRANSACTIONAL), pytest.mark.usefixtures("published")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("published")]
 
 
 @pytest.mark.parametrize(

@@ -25,10 +25,6 @@ from sync import webhooks
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
 from sync.services import event_record
 
-# On PostgreSQL the feed holds back events of transactions still open, a test's own included:
-# there every test commits (as in test_feed). SQLite has no such horizon.
-TRANSACTIONAL = connection.vendor == "postgresql"
-
 
 @dataclass
 class Received:
@@ -152,10 +148,8 @@ def send(delivery: Delivery) -> Attempt | None:
 
 
 def settle() -> None:
-    """On PostgreSQL, wait until the feed's horizon has passed every event written so far (a
-    transaction left open anywhere on the server holds it back; see test_feed.settle)."""
-    if connection.vendor != "postgresql":
-        return
+    """Wait until the feed's horizon has passed every event written so far (a transaction left
+    open anywhere on the server holds it back; see test_feed.settle)."""
     deadline = time.monotonic() + 30
     while True:
         with connection.cursor() as cursor:
