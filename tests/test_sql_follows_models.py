@@ -81,7 +81,7 @@ VALUES: dict[str, Any] = {
     "duration": dt.timedelta(days=3, hours=4, microseconds=5),
     "email": "zoe@example.com",
     "file": "files/a b.txt",
-    "filepath": "/tmp/x",
+    "filepath": "files/x",
     "floating": 0.1,
     "ip": "2001:db8::1",
     "integer": -7,
@@ -96,9 +96,7 @@ VALUES: dict[str, Any] = {
     "url": "https://example.com/?q=1",
     "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
     "array": [1, 2, 3],
-    "span": DateTimeTZRange(
-        dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC), "[)"
-    ),
+    "span": DateTimeTZRange(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC), "[)"),
 }
 
 
@@ -145,8 +143,8 @@ def test_insert_row_and_both_readings_give_what_the_orm_reads(zoo, filled):
     z = shape(zoo)
     columns, json_row = select_many(
         [
-            (f"SELECT {z.columns('z')} FROM tests_field_zoo z WHERE z.id = %s", [obj.pk]),
-            (f"SELECT {z.json_array('z')} FROM tests_field_zoo z WHERE z.id = %s", [obj.pk]),
+            (f"SELECT {z.columns('z')} FROM tests_field_zoo z WHERE z.id = %s", [obj.pk]),  # noqa: S608
+            (f"SELECT {z.json_array('z')} FROM tests_field_zoo z WHERE z.id = %s", [obj.pk]),  # noqa: S608
         ]
     )
     assert _comparable(_values(z.build(columns[0]))) == _comparable(expected)
