@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
@@ -16,7 +13,7 @@ from rest_framework.request import Request
 
 from brands.models import ApiKey, Brand, hash_api_key
 from brands.selectors import api_key_active, api_key_remember
-from config.env import parse_rate
+from config.throttle import throttle_count
 
 # last_used_at is a hint for humans; refreshing it at most once a minute keeps reads read-only.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -80,28 +77,19 @@ class HasScopes(permissions.BasePermission):
 
 
 class ApiKeyRateThrottle(throttling.BaseThrottle):
-    """API_RATE_LIMIT requests per window per key, counted in the shared cache.
+    """API_RATE_LIMIT requests per window per key: DRF's throttle hook onto the rate limiter the
+    hosted pages use too (config.throttle)."""
 
-    A fixed-window counter: one atomic increment per request (DRF's SimpleRateThrottle
-    instead stores and re-writes the time of every request in the window).
-    """
-
-    retry_after: int = 1
+    retry_after: int | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
         principal = request.user
         if not isinstance(principal, ApiPrincipal):
             return True
-        limit, window = parse_rate(settings.API_RATE_LIMIT)
-        now = time.time()
-        window_start = int(now // window) * window
-        key = f"throttle:api_key:{principal.api_key.pk}:{window_start}"
-        try:
-            count = cache.incr(key)
-        except ValueError:  # first request of this window
-            count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
-        self.retry_after = max(1, math.ceil(window_start + window - now))
-        return count <= limit
+        self.retry_after = throttle_count(
+            scope="api-key", ident=str(principal.api_key.pk), rate=settings.API_RATE_LIMIT
+        )
+        return self.retry_after is None
 
     def wait(self) -> float | None:
         return self.retry_after

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from brands.models import Brand
 from config.errors import ApplicationError
+from config.throttle import throttle_blocked, throttle_count
 from consent.identifiers import truncate_ip
 from consent.models import Contact, Method
 from consent.services import EvidenceInput
@@ -40,7 +41,6 @@ from preferences.session import (
     session_refresh,
 )
 from preferences.statements import CentreRows
-from preferences.throttle import throttle_blocked, throttle_count
 from preferences.tokens import LinkKind, LinkToken, TokenExpired, TokenInvalid, fingerprint, token_read
 
 logger = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from config.middleware import hosted_csrf_protect
+from config.throttle import throttle_count
 from consent.identifiers import email_hmac, normalise_email
 from preferences import services
 from preferences.forms import LinkRequestForm
@@ -27,7 +28,6 @@ from preferences.session import (
     session_start,
     session_write,
 )
-from preferences.throttle import throttle_count
 from preferences.tokens import LinkKind
 from preferences.views._pages import (
     CENTRE,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from brands.models import Brand
 from config.middleware import hosted_csrf_failure
+from config.throttle import throttle_blocked, throttle_count
 from consent.models import Contact
 from preferences import services
 from preferences.emails import confirm_url
@@ -32,7 +33,6 @@ from preferences.page_selectors import (
     topic_for_page,
 )
 from preferences.selectors import preferences_snapshot
-from preferences.throttle import throttle_blocked, throttle_count
 from preferences.tokens import LinkKind, TokenExpired, TokenInvalid, fingerprint, token_read
 from preferences.views._pages import (
     BAD_LINK_SCOPE,

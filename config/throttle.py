@@ -1,7 +1,15 @@
-"""Fixed-window rate limits for the hosted pages, counted in the shared cache.
+"""The one rate limiter: fixed windows counted in the shared cache, for the API and the hosted pages.
 
-The same counter as brands.auth.ApiKeyRateThrottle: one atomic increment per counted request.
-Identifiers (IP addresses, email pseudonyms) are hashed before they become cache keys.
+- The API: brands.auth.ApiKeyRateThrottle is DRF's throttle hook onto this counter
+  (API_RATE_LIMIT per key; DRF raises Throttled, config.api answers 429 problem+json with
+  Retry-After).
+- The hosted pages: bad link tokens per IP (LINK_BAD_TOKEN_RATE), "email me a new link" per
+  address and per IP (LINK_REQUEST_RATE, LINK_REQUEST_IP_RATE).
+
+One atomic increment per counted request (DRF's SimpleRateThrottle instead reads, rewrites and
+stores the time of every request in the window, and two requests at once can both slip
+through). Rates are settings such as '1200/min' (config.env.parse_rate). Identifiers (key ids,
+IP addresses, email pseudonyms) are hashed before they become cache keys.
 """
 
 from __future__ import annotations
