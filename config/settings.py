@@ -232,7 +232,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Translations of the hosted pages and emails (compiled .mo files are committed).
+# Translations of the hosted pages and emails: edited in locale/*/LC_MESSAGES/django.po, compiled
+# to the committed .mo files (preferences/management/commands/makemessages.py has the workflow).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # --- Security headers -------------------------------------------------------

@@ -7,8 +7,23 @@ under the Jinja2 engine's folders is instead parsed by that engine's own environ
 (config/jinja2.py) and every message found in it (`_()`, `gettext()`, `ngettext()`,
 `{% trans %}`) is written out as a `gettext()`/`ngettext()` call on its own line number, so
 xgettext gives the very msgids the templates ask for at runtime, and the `#:` references
-point at the template lines. Everything else is Django's command, unchanged; the workflow is
-the one in locale/translate.py.
+point at the template lines. Everything else is Django's command, unchanged.
+
+The translations live in locale/{de,fr}/LC_MESSAGES/django.po, edited by hand or in any PO
+editor; the compiled django.mo next to each is committed too. After a message changes in the
+code or a template:
+
+    .venv/bin/python manage.py makemessages -l de -l fr --no-obsolete \\
+        --ignore=var --ignore=bench --ignore=tests
+    # translate what is new or marked fuzzy in the two .po files
+    .venv/bin/python manage.py compilemessages --ignore=.venv --ignore=.tools
+
+makemessages keeps every translation. A message whose English changed comes back marked
+`#, fuzzy` with its old translation, which Django does not use until a translator checks it
+and removes the mark; a message no longer in the code is dropped (--no-obsolete). German uses
+the formal "Sie", French "vous". tests/test_locale.py fails while a message of the .po files is
+untranslated or fuzzy, or a .mo differs from its .po; tests/preferences/test_templates.py
+while a template's message is not in them.
 """
 
 from __future__ import annotations
