@@ -346,15 +346,20 @@ def _die_with(owner_pid: int) -> None:
         os._exit(1)
 
 
+# How long `make run` waits for another owner of the server to finish before it gives up.
+OWNER_WAIT = 10.0
+
+
 @contextlib.contextmanager
-def database_url_for_checkout(root: Path = RUN_ROOT, *, own: bool = False) -> Iterator[None]:
+def database_url_for_checkout(root: Path | None = None, *, own: bool = False) -> Iterator[None]:
     """DATABASE_URL in the environment while the block runs: the one given, or the embedded
-    server's (started here if nobody runs it)."""
+    server's under `root` (var/postgres), started here if nobody runs it. Never in production
+    (DEBUG=false), where settings refuse to start without DATABASE_URL."""
     production = os.environ.get("DEBUG", "true").strip().lower() in {"0", "false", "no", "off"}
-    if os.environ.get("DATABASE_URL") or production:  # settings refuse production without one
+    if os.environ.get("DATABASE_URL") or production:
         yield
         return
-    with EmbeddedPostgres(root).serving(own=own) as url:
+    with EmbeddedPostgres(root or RUN_ROOT).serving(own=own, wait=OWNER_WAIT) as url:
         os.environ["DATABASE_URL"] = url
         try:
             yield
