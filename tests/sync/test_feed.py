@@ -25,9 +25,8 @@ from sync.models import Event, EventType
 from sync.serializers import EventOut
 from sync.services import event_build, event_record, events_prune
 
-# On PostgreSQL the feed holds back events of transactions still open, and a test's own
-# transaction would be one: there every test commits. (SQLite has no such horizon, and its
-# append-only triggers refuse the DELETE a transactional test's flush would run.)
+# The feed holds back events of transactions still open, and a test's own transaction would be
+# one: every test commits.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/events"
