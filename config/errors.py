@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 
 class ApplicationError(Exception):
     status = 400
@@ -36,3 +38,9 @@ class Unprocessable(ApplicationError):
     @classmethod
     def for_field(cls, field: str, message: str) -> Unprocessable:
         return cls(message, errors={field: [message]})
+
+    @classmethod
+    def from_validation_error(cls, exc: ValidationError, detail: str) -> Unprocessable:
+        """A model's full_clean() refusal, with its messages per field ("__all__" for the rest)."""
+        errors = {name: [str(message) for message in messages] for name, messages in exc.message_dict.items()}
+        return cls(detail, errors=errors)

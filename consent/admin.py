@@ -7,9 +7,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin import ServiceAdmin
 from consent.erasure import contact_erase
 from consent.models import ConsentEvent, ConsentState, Contact, Method, NoticeVersion, Purpose, Suppression
-from consent.services import notice_version_publish, purpose_create
+from consent.services import contact_upsert, notice_version_publish, purpose_create, purpose_update
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -102,8 +103,21 @@ class NoticeVersionAdmin(admin.ModelAdmin):
         obj.pk, obj.public_id = published.pk, published.public_id
 
 
+# Contact fields staff may set → contact_upsert's keywords.
+_CONTACT_KEYWORDS = {
+    "email": "email",
+    "phone": "phone",
+    "locale": "locale",
+    "timezone": "timezone_name",
+    "jurisdiction": "jurisdiction",
+}
+
+
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceAdmin):
+    """Adding or correcting a contact goes through `contact_upsert`: its checks, normalisation,
+    email pseudonym and suppression apply here too."""
+
     list_display = ["external_id", "brand", "locale", "jurisdiction", "suppressed", "erased_at", "created_at"]
     list_filter = ["brand", "suppressed"]
     search_fields = ["external_id"]
@@ -120,7 +134,23 @@ class ContactAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is not None and obj.erased_at is not None:  # a pseudonymous shell stays one
             return [field.name for field in Contact._meta.concrete_fields]
+        if obj is not None:  # the brand's own id names the contact in every API call and event
+            return ["brand", "external_id", *self.readonly_fields]
         return list(self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting a contact is erasing it: the "erase" action, through the service.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        names = form.changed_data if change else form.cleaned_data
+        given = {name: form.cleaned_data[name] for name in names if name in _CONTACT_KEYWORDS}
+        saved, _created = contact_upsert(
+            brand=obj.brand,
+            external_id=obj.external_id,
+            **{_CONTACT_KEYWORDS[name]: value for name, value in given.items()},
+        )
+        obj.pk = saved.pk
 
     @admin.action(description="Erase the selected contacts (keeps the ledger and a suppression entry)")
     def erase(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
@@ -148,7 +178,9 @@ class SuppressionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
+class PurposeAdmin(ServiceAdmin):
+    """Through `purpose_create` (which gives the purpose its notice) and `purpose_update`."""
+
     list_display = ["slug", "brand", "legal_basis", "consent_type", "sale_or_sharing"]
     list_filter = ["brand"]
 
@@ -156,9 +188,13 @@ class PurposeAdmin(admin.ModelAdmin):
         # The slug and brand name the purpose in every ledger row and API client.
         return [] if obj is None else ["brand", "slug"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Its notice and the notice's versions (kept forever, as evidence) point at it.
+        return False
+
     def save_model(self, request: HttpRequest, obj: Purpose, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            purpose_update(purpose=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
             return
         created = purpose_create(
             brand=obj.brand,

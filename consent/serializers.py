@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import re
-import zoneinfo
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import phonenumbers
 from rest_framework import serializers
 
 from config.serializers import AwareDateTimeField, StrictSerializer
@@ -14,57 +10,48 @@ from consent.identifiers import truncate_ip
 from consent.models import ConsentEvent, Decision, Method
 from consent.selectors import CurrentConsent
 from consent.services import ImpliedBasis
-
-LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
-JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}(?:-[A-Z0-9]{1,3})?)$")
+from consent.validators import jurisdiction_code
 
 # Ways a downstream system may say a decision was collected. The others belong to
 # Candor's own interfaces (hosted page, quiz, one-click, GPC) and are set by them.
 API_METHODS = [Method.API, Method.IMPORT, Method.AGENT]
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def validate_jurisdiction(value: str) -> None:
-    if value and not JURISDICTION_RE.match(value):
-        raise serializers.ValidationError("Use an ISO 3166 code such as DE, CA or US-CA.")
+    if value:
+        try:
+            jurisdiction_code(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 # --- Contacts ---------------------------------------------------------------------
 
 
 class ContactIn(StrictSerializer):
-    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
-    phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
-    locale = serializers.CharField(max_length=35, required=False, allow_blank=True)
-    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    jurisdiction = serializers.CharField(
-        max_length=10, required=False, allow_blank=True, validators=[validate_jurisdiction]
+    """The fields a PUT may set. What each may hold is checked, and normalised, by the service
+    (`consent.services.contact_upsert`, rules in `consent.validators`): a bad value is a 422 naming
+    the field, as here."""
+
+    email = serializers.CharField(
+        max_length=254, required=False, allow_null=True, allow_blank=True, help_text="Stored lower-cased"
     )
-
-    def validate_phone(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not value.startswith("+") or not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError("Give a valid phone number in E.164 form, e.g. +4915123456789.")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-    def validate_locale(self, value: str) -> str:
-        if value and not LOCALE_RE.match(value):
-            raise serializers.ValidationError("Use a BCP 47 language tag such as de or fr-CA.")
-        return value.replace("_", "-")
-
-    def validate_timezone(self, value: str) -> str:
-        if value and value not in _timezones():
-            raise serializers.ValidationError("Use an IANA time zone such as Europe/Berlin.")
-        return value
+    phone = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="With its country code; stored in E.164, e.g. +4915123456789",
+    )
+    locale = serializers.CharField(
+        max_length=35, required=False, allow_blank=True, help_text="A BCP 47 language tag such as de or fr-CA"
+    )
+    timezone = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="An IANA time zone such as Europe/Berlin"
+    )
+    jurisdiction = serializers.CharField(
+        max_length=10, required=False, allow_blank=True, help_text="An ISO 3166 code such as DE, CA or US-CA"
+    )
 
 
 class ContactOut(serializers.Serializer):

@@ -5,19 +5,21 @@ from __future__ import annotations
 import calendar
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import Conflict, NotFound, Unprocessable
-from consent import statements
-from consent.identifiers import email_hmac, normalise_email
+from consent import statements, validators
+from consent.identifiers import email_hmac
 from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
 from consent.models import (
     ConsentEvent,
@@ -41,6 +43,50 @@ UNSET: Any = object()  # "leave this field as it is"
 # --- Contacts ----------------------------------------------------------------------
 
 
+_CONTACT_CHECKS: dict[str, Callable[[str], str]] = {
+    "email": validators.email_address,
+    "phone": validators.phone_e164,
+    "locale": validators.locale_tag,
+    "timezone": validators.time_zone,
+    "jurisdiction": validators.jurisdiction_code,
+}
+_CONTACT_MAX_LENGTHS = {
+    field.name: field.max_length
+    for field in Contact._meta.concrete_fields
+    if field.name in ("external_id", *_CONTACT_CHECKS)
+}
+_CLEARED_BY_NONE = ("email", "phone")  # empty or None stores NULL; other fields store ""
+
+
+def _contact_fields_checked(*, external_id: str, given: dict[str, str | None]) -> dict[str, str | None]:
+    """The contact's fields as they are stored (`given` maps model field names to what the
+    caller sent), or Unprocessable naming every field that is wrong."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, str | None] = {}
+    for name, raw in {"external_id": external_id, **given}.items():
+        if not raw and name == "external_id":
+            errors[name] = ["Give the contact's id."]
+        elif not raw:  # clears the field
+            values[name] = None if name in _CLEARED_BY_NONE else ""
+        elif "\x00" in raw:
+            errors[name] = [f"{name} must not contain NUL characters."]
+        else:
+            try:
+                value = _CONTACT_CHECKS[name](raw) if name in _CONTACT_CHECKS else raw
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+                continue
+            max_length = _CONTACT_MAX_LENGTHS[name]
+            if max_length is not None and len(value) > max_length:
+                errors[name] = [f"{name} must be at most {max_length} characters."]
+            else:
+                values[name] = value
+    if errors:
+        raise Unprocessable("The contact is not valid; see errors.", errors=errors)
+    del values["external_id"]
+    return values
+
+
 @transaction.atomic
 def contact_upsert(
     *,
@@ -52,31 +98,35 @@ def contact_upsert(
     timezone_name: str = UNSET,
     jurisdiction: str = UNSET,
 ) -> tuple[Contact, bool]:
-    """Create the contact or change the fields given. `None` clears email or phone.
+    """Create the contact or change the fields given. `None` or "" clears email or phone.
 
-    An address on the brand's suppression list (erased earlier) makes the contact `suppressed`
-    until the person opts in to a marketing purpose again. An erased contact cannot be changed.
+    Every field is checked and stored normalised (`consent.validators`: email lower-cased, phone
+    in E.164, locale with hyphens); anything wrong is an Unprocessable naming each bad field, and
+    nothing is written. An address on the brand's suppression list (erased earlier) makes the
+    contact `suppressed` until the person opts in to a marketing purpose again. An erased contact
+    cannot be changed.
     """
+    given = {
+        name: value
+        for name, value in (
+            ("email", email),
+            ("phone", phone),
+            ("locale", locale),
+            ("timezone", timezone_name),
+            ("jurisdiction", jurisdiction),
+        )
+        if value is not UNSET
+    }
+    changes: dict[str, Any] = _contact_fields_checked(external_id=external_id, given=given)
     contact, created = Contact.objects.select_for_update().get_or_create(brand=brand, external_id=external_id)
     if contact.erased_at is not None:
         raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
-    changes: dict[str, Any] = {}
-    if email is not UNSET:
-        normalised = normalise_email(email) if email else None
-        changes["email"] = normalised
-        changes["email_hmac"] = email_hmac(normalised) if normalised else None
+    if "email" in changes:
+        changes["email_hmac"] = email_hmac(changes["email"]) if changes["email"] else None
         if changes["email_hmac"] != contact.email_hmac:
             changes["suppressed"] = changes["email_hmac"] is not None and (
                 Suppression.objects.filter(brand=brand, email_hmac=changes["email_hmac"]).exists()
             )
-    if phone is not UNSET:
-        changes["phone"] = phone or None
-    if locale is not UNSET:
-        changes["locale"] = locale
-    if timezone_name is not UNSET:
-        changes["timezone"] = timezone_name
-    if jurisdiction is not UNSET:
-        changes["jurisdiction"] = jurisdiction
     changes = {field: value for field, value in changes.items() if getattr(contact, field) != value}
     if changes:
         for field, value in changes.items():
@@ -113,10 +163,54 @@ def purpose_create(
     )
     if dpv_purpose:
         purpose.dpv_purpose = dpv_purpose
-    purpose.full_clean()
+    _purpose_clean(purpose)
     purpose.save()
     Notice.objects.create(brand=brand, purpose=purpose)
     return purpose
+
+
+@transaction.atomic
+def purpose_update(
+    *,
+    purpose: Purpose,
+    name: str = UNSET,
+    description: str = UNSET,
+    legal_basis: str = UNSET,
+    consent_type: str = UNSET,
+    lifetime_days: int | None = UNSET,
+    dpv_purpose: str = UNSET,
+    sale_or_sharing: bool = UNSET,
+) -> Purpose:
+    """Change the fields given. The brand and slug stay: they name the purpose in every ledger
+    row and API client. Decisions already recorded keep what they were recorded with."""
+    locked = Purpose.objects.select_for_update().get(pk=purpose.pk)
+    given = {
+        "name": name,
+        "description": description,
+        "legal_basis": legal_basis,
+        "consent_type": consent_type,
+        "lifetime_days": lifetime_days,
+        "dpv_purpose": dpv_purpose,
+        "sale_or_sharing": sale_or_sharing,
+    }
+    changes = {
+        field: value
+        for field, value in given.items()
+        if value is not UNSET and getattr(locked, field) != value
+    }
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    _purpose_clean(locked)
+    if changes:
+        locked.save(update_fields=list(changes))
+    return locked
+
+
+def _purpose_clean(purpose: Purpose) -> None:
+    try:
+        purpose.full_clean()
+    except ValidationError as exc:
+        raise Unprocessable.from_validation_error(exc, "The purpose is not valid; see errors.") from None
 
 
 def notice_content_hash(*, language: str, title: str, text: str) -> str:

@@ -5,14 +5,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from config.admin import ServiceAdmin
 from consent.admin import ReadOnlyAdmin
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
-from preferences.services import topic_create
+from preferences.services import topic_create, topic_delete, topic_update
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
-    """Topics are the brand's configuration; staff edit them here."""
+class TopicAdmin(ServiceAdmin):
+    """Topics are the brand's configuration; staff edit them here, through `topic_create`,
+    `topic_update` and `topic_delete`."""
 
     list_display = [
         "slug",
@@ -32,9 +34,15 @@ class TopicAdmin(admin.ModelAdmin):
         # The slug names the topic in every API client, link and outbox event.
         return [] if obj is None else ["brand", "slug"]
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete would bypass delete_model: topics are deleted one by one, by the service.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def save_model(self, request: HttpRequest, obj: Topic, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            topic_update(topic=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
             return
         created = topic_create(
             brand=obj.brand,
@@ -51,6 +59,9 @@ class TopicAdmin(admin.ModelAdmin):
             position=obj.position,
         )
         obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: Topic) -> None:
+        topic_delete(topic=obj)
 
 
 # Choices are made by contacts through the services, each with its ledger rows and events:

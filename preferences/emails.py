@@ -9,7 +9,7 @@ no link but the confirm link of each topic.
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -25,7 +25,11 @@ from preferences.selectors import CONFIRMATION_LIFETIME, confirmation_requested_
 
 ConfirmUrlBuilder = Callable[[Subscription], str]
 """Builds the absolute confirm link for one pending row (its contact, topic and channel). The
-hosted pages' token module provides it, so the services here do not depend on it."""
+caller passes it to the services (`confirm_url` below for the hosted pages' signed links), so
+they do not depend on the token module.
+
+This module renders and sends; `preferences.services` decides when (after commit) and imports
+it, never the other way round."""
 
 TEMPLATE = "emails/confirm_subscription"
 # Bump when the wording changes: it names the text a confirmation answered (evidence).
@@ -102,32 +106,12 @@ def confirmation_message(
 
 
 def confirm_url(row: Subscription) -> str:
-    """The default ConfirmUrlBuilder: a signed `confirm` link for the row's topic and channel,
-    from the hosted pages' token module."""
+    """The hosted pages' ConfirmUrlBuilder: a signed `confirm` link for the row's topic and
+    channel, from their token module."""
     from preferences.tokens import LinkKind, link_url
 
     return link_url(
         kind=LinkKind.CONFIRM, brand=row.brand, contact=row.contact, topic=row.topic, channel=row.channel
-    )
-
-
-def confirmation_send_on_commit(
-    *,
-    brand: Brand,
-    contact: Contact,
-    subscriptions: Sequence[Subscription],
-    confirm_url_builder: ConfirmUrlBuilder | None = None,
-) -> list[Subscription]:
-    """After `preferences_update` left `subscriptions` pending: claim them and send their
-    confirmation once the transaction commits (at once outside one). Rows mailed in the last
-    10 minutes are skipped. See `preferences.services.confirmation_schedule`."""
-    from preferences.services import confirmation_schedule
-
-    return confirmation_schedule(
-        brand=brand,
-        contact=contact,
-        rows=subscriptions,
-        confirm_url_builder=confirm_url_builder or confirm_url,
     )
 
 

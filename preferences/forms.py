@@ -6,19 +6,15 @@ message (`<id>-error`) and hint (`<id>-hint`), which templates/elements/field.ht
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-import phonenumbers
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from consent.serializers import JURISDICTION_RE
+from consent import validators
 from preferences.labels import PROFILE_LABELS
 from preferences.models import SubscriptionStatus
 from preferences.page_selectors import Centre, ChannelChoice
@@ -145,11 +141,6 @@ class HoldForm(PageForm):
 # --- What you've told us ---------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 class EmailFactForm(PageForm):
     value = forms.EmailField(
         label=PROFILE_LABELS["email"],
@@ -172,16 +163,12 @@ class PhoneFactForm(PageForm):
     )
 
     def clean_value(self) -> str:
-        raw = re.sub(r"[\s\-().]", "", self.cleaned_data["value"])
         try:
-            number = phonenumbers.parse(raw, None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not raw.startswith("+") or not phonenumbers.is_valid_number(number):
+            return validators.phone_e164(self.cleaned_data["value"])
+        except ValueError:
             raise forms.ValidationError(
                 _("Enter a phone number with its country code, e.g. +49 151 23456789.")
-            )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            ) from None
 
 
 class LocaleFactForm(PageForm):
@@ -203,10 +190,10 @@ class TimezoneFactForm(PageForm):
     )
 
     def clean_value(self) -> str:
-        value = self.cleaned_data["value"].strip()
-        if value not in _timezones():
-            raise forms.ValidationError(_("Enter a time zone such as Europe/Berlin."))
-        return value
+        try:
+            return validators.time_zone(self.cleaned_data["value"].strip())
+        except ValueError:
+            raise forms.ValidationError(_("Enter a time zone such as Europe/Berlin.")) from None
 
 
 class JurisdictionFactForm(PageForm):
@@ -219,10 +206,10 @@ class JurisdictionFactForm(PageForm):
     )
 
     def clean_value(self) -> str:
-        value = self.cleaned_data["value"].strip().upper()
-        if not JURISDICTION_RE.match(value):
-            raise forms.ValidationError(_("Enter a code such as DE, FR or US-CA."))
-        return value
+        try:
+            return validators.jurisdiction_code(self.cleaned_data["value"].strip().upper())
+        except ValueError:
+            raise forms.ValidationError(_("Enter a code such as DE, FR or US-CA.")) from None
 
 
 FACT_FORMS: dict[str, type[PageForm]] = {

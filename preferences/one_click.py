@@ -13,6 +13,7 @@ the worker was down is applied when they are back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic
@@ -107,25 +108,25 @@ def one_click_accept(
 _last_nudge = 0.0
 
 
-def one_click_nudge() -> None:
+def one_click_nudge(*, publish: Callable[[], object]) -> None:
     """Ask a worker to apply what was accepted, once the transaction (if any) commits; at most
-    once per ONE_CLICK_NUDGE_SECONDS in this process. Never raises: with the broker down the
-    request stays accepted and beat's sweep applies it later."""
+    once per ONE_CLICK_NUDGE_SECONDS in this process. `publish` sends the ask: the caller passes
+    `preferences.tasks.one_click_apply.delay` (the tasks import this module, not the reverse).
+    Never raises: with the broker down the request stays accepted and beat's sweep applies it
+    later."""
     global _last_nudge
     now = monotonic()
     if now - _last_nudge < settings.ONE_CLICK_NUDGE_SECONDS:
         return
     _last_nudge = now
 
-    def publish() -> None:
-        from preferences.tasks import one_click_apply
-
+    def publish_quietly() -> None:
         try:
-            one_click_apply.delay()
+            publish()
         except Exception:  # the broker is down: the sweep picks it up
             logger.warning("Could not nudge the one-click worker; beat's sweep will apply the request.")
 
-    transaction.on_commit(publish)
+    transaction.on_commit(publish_quietly)
 
 
 def _apply(pending: PendingUnsubscribe) -> None:

@@ -40,7 +40,7 @@ from brands.models import Brand
 from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
-from consent.services import EvidenceInput, consent_append
+from consent.services import UNSET, EvidenceInput, consent_append
 from preferences import statements
 from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
@@ -49,6 +49,7 @@ from preferences.models import (
     Hold,
     HoldEndReason,
     HoldStartedBy,
+    PendingUnsubscribe,
     Subscription,
     SubscriptionStatus,
     Topic,
@@ -105,13 +106,77 @@ def topic_create(
         double_opt_in=double_opt_in,
         position=position,
     )
+    _topic_clean(topic)
+    topic.save()
+    return topic
+
+
+@transaction.atomic
+def topic_update(
+    *,
+    topic: Topic,
+    name: str = UNSET,
+    purpose: Purpose | None = UNSET,
+    description: str = UNSET,
+    translations: dict[str, dict[str, str]] = UNSET,
+    transactional: bool = UNSET,
+    default_subscribed: bool = UNSET,
+    channels: Sequence[str] = UNSET,
+    cadence_options: Sequence[str] = UNSET,
+    double_opt_in: bool = UNSET,
+    position: int = UNSET,
+) -> Topic:
+    """Change the fields given. The brand and slug stay: the slug names the topic in every API
+    client, link and outbox event. Contacts' choices stay as they are."""
+    locked = Topic.objects.select_for_update().get(pk=topic.pk)
+    given: dict[str, Any] = {
+        "name": name,
+        "purpose": purpose,
+        "description": description,
+        "translations": translations,
+        "transactional": transactional,
+        "default_subscribed": default_subscribed,
+        "channels": channels if channels is UNSET else [str(channel) for channel in channels],
+        "cadence_options": cadence_options
+        if cadence_options is UNSET
+        else [str(cadence) for cadence in cadence_options],
+        "double_opt_in": double_opt_in,
+        "position": position,
+    }
+    changes = {
+        attr: value for attr, value in given.items() if value is not UNSET and getattr(locked, attr) != value
+    }
+    for attr, value in changes.items():
+        setattr(locked, attr, value)
+    _topic_clean(locked)
+    if changes:
+        locked.save(update_fields=list(changes))
+    return locked
+
+
+@transaction.atomic
+def topic_delete(*, topic: Topic) -> None:
+    """Delete a topic nobody has used. Once a contact has chosen about it, a hold names it or a
+    one-click unsubscribe for it waits to be applied, it stays (Conflict): deleting it would
+    lose that choice, widen the hold to every topic, or drop the unsubscribe."""
+    locked = Topic.objects.select_for_update().get(pk=topic.pk)
+    if (
+        Subscription.objects.filter(topic=locked).exists()
+        or Hold.topics.through.objects.filter(topic=locked).exists()
+        or PendingUnsubscribe.objects.filter(topic=locked).exists()
+    ):
+        raise Conflict(
+            f"Topic '{locked.slug}' is in use (contacts' choices, holds or unsubscribes name it) "
+            f"and cannot be deleted."
+        )
+    locked.delete()
+
+
+def _topic_clean(topic: Topic) -> None:
     try:
         topic.full_clean()
     except ValidationError as exc:
-        errors = {name: [str(message) for message in messages] for name, messages in exc.message_dict.items()}
-        raise Unprocessable("The topic is not valid; see errors.", errors=errors) from None
-    topic.save()
-    return topic
+        raise Unprocessable.from_validation_error(exc, "The topic is not valid; see errors.") from None
 
 
 # --- Inputs and results ------------------------------------------------------------------

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 
 from brands.models import ApiKey
-from consent.models import ConsentEvent, NoticeVersion, Purpose
+from config.errors import Unprocessable
+from consent import admin as consent_admin
+from consent import services
+from consent.identifiers import email_hmac
+from consent.models import ConsentEvent, Contact, Notice, NoticeVersion, Purpose
 
 
 @pytest.fixture
@@ -75,3 +80,187 @@ def test_admin_revokes_api_keys(staff, api, brand, django_capture_on_commit_call
     assert response.status_code == 302
     assert ApiKey.objects.get(pk=api.api_key.pk).revoked_at is not None
     assert api.get("/api/v1/purposes").status_code == 401
+
+
+# --- Purposes and contacts are written by the services -----------------------------------------
+
+PURPOSE_FIELDS = (
+    "brand_id",
+    "slug",
+    "name",
+    "description",
+    "legal_basis",
+    "consent_type",
+    "lifetime_days",
+    "dpv_purpose",
+    "sale_or_sharing",
+)
+
+
+def purpose_row(pk):
+    return Purpose.objects.values(*PURPOSE_FIELDS).get(pk=pk)
+
+
+def purpose_form(**overrides):
+    return {
+        "name": "Email Marketing",
+        "description": "",
+        "legal_basis": "consent",
+        "consent_type": "express",
+        "lifetime_days": "",
+        "dpv_purpose": "dpv:Marketing",
+        **overrides,
+    }
+
+
+class ServiceCalls:
+    """Records each call of the services a module uses, then runs them."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.recorded = []
+
+    def spy(self, module, name):
+        real = getattr(module, name)
+
+        def wrapper(**kwargs):
+            self.recorded.append((name, kwargs))
+            return real(**kwargs)
+
+        self.monkeypatch.setattr(module, name, wrapper)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    return ServiceCalls(monkeypatch)
+
+
+def test_purpose_added_in_admin_is_created_by_the_service(staff, brand, calls):
+    calls.spy(consent_admin, "purpose_create")
+    response = staff.post(
+        "/admin/consent/purpose/add/",
+        {"brand": brand.pk, "slug": "offers", **purpose_form(name="Offers", lifetime_days="365")},
+    )
+    assert response.status_code == 302
+    assert [name for name, _ in calls.recorded] == ["purpose_create"]
+    purpose = Purpose.objects.get()
+    assert purpose_row(purpose.pk) == {
+        "brand_id": brand.pk,
+        "slug": "offers",
+        "name": "Offers",
+        "description": "",
+        "legal_basis": "consent",
+        "consent_type": "express",
+        "lifetime_days": 365,
+        "dpv_purpose": "dpv:Marketing",
+        "sale_or_sharing": False,
+    }
+    assert list(Notice.objects.values_list("purpose_id", flat=True)) == [purpose.pk]
+
+
+def test_purpose_changed_in_admin_is_updated_by_the_service(staff, purpose, calls):
+    calls.spy(consent_admin, "purpose_update")
+    before = purpose_row(purpose.pk)
+    response = staff.post(
+        f"/admin/consent/purpose/{purpose.pk}/change/",
+        purpose_form(name="Our offers", sale_or_sharing="on"),
+    )
+    assert response.status_code == 302
+    assert calls.recorded == [
+        ("purpose_update", {"purpose": purpose, "name": "Our offers", "sale_or_sharing": True})
+    ]
+    assert purpose_row(purpose.pk) == {**before, "name": "Our offers", "sale_or_sharing": True}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"legal_basis": "whim"}, {"lifetime_days": "-1"}, {"name": ""}, {"dpv_purpose": "dpv:Nothing"}],
+)
+def test_an_invalid_purpose_edit_writes_nothing(staff, purpose, change):
+    before = purpose_row(purpose.pk)
+    response = staff.post(f"/admin/consent/purpose/{purpose.pk}/change/", purpose_form(**change))
+    assert response.status_code == 200  # the form again, with the error
+    assert purpose_row(purpose.pk) == before
+    assert not LogEntry.objects.exists()
+
+
+def test_a_refusal_by_the_service_shows_on_the_form_and_writes_nothing(staff, purpose, monkeypatch):
+    """A rule only the service knows (or a race): its transaction rolls back, the form says why."""
+
+    def refuse(*, purpose, **changes):
+        Purpose.objects.filter(pk=purpose.pk).update(name="half-written")
+        raise Unprocessable.for_field("name", "The service says no.")
+
+    monkeypatch.setattr(consent_admin, "purpose_update", refuse)
+    before = purpose_row(purpose.pk)
+    response = staff.post(f"/admin/consent/purpose/{purpose.pk}/change/", purpose_form(name="Offers"))
+    assert response.status_code == 200
+    assert "The service says no." in response.content.decode()
+    assert purpose_row(purpose.pk) == before
+    assert not LogEntry.objects.exists()
+
+
+def test_purposes_are_not_deleted_in_admin(staff, purpose):
+    assert staff.post(f"/admin/consent/purpose/{purpose.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Purpose.objects.filter(pk=purpose.pk).exists()
+
+
+def test_purpose_update_refuses_an_invalid_change_and_writes_nothing(purpose):
+    before = purpose_row(purpose.pk)
+    with pytest.raises(Unprocessable) as caught:
+        services.purpose_update(purpose=purpose, name="New name", consent_type="tacit")
+    assert list(caught.value.errors) == ["consent_type"]
+    assert purpose_row(purpose.pk) == before
+
+
+def contact_form(**overrides):
+    return {
+        "email": "ada@example.com",
+        "phone": "",
+        "locale": "",
+        "timezone": "",
+        "jurisdiction": "",
+        **overrides,
+    }
+
+
+def test_contact_corrected_in_admin_goes_through_contact_upsert(staff, brand, contact, calls):
+    calls.spy(consent_admin, "contact_upsert")
+    response = staff.post(
+        f"/admin/consent/contact/{contact.pk}/change/",
+        contact_form(email="Grace@Example.com", phone="+4915123456789"),
+    )
+    assert response.status_code == 302
+    assert calls.recorded == [
+        (
+            "contact_upsert",
+            {
+                "brand": brand,
+                "external_id": "cust-1",
+                "email": "Grace@Example.com",
+                "phone": "+4915123456789",
+            },
+        )
+    ]
+    row = Contact.objects.values("email", "email_hmac", "phone", "locale").get(pk=contact.pk)
+    assert row == {
+        "email": "grace@example.com",
+        "email_hmac": email_hmac("grace@example.com"),  # the pseudonym moves with the address
+        "phone": "+4915123456789",
+        "locale": "",
+    }
+
+
+def test_a_contact_edit_the_service_refuses_writes_nothing(staff, contact):
+    before = Contact.objects.values().get(pk=contact.pk)
+    response = staff.post(
+        f"/admin/consent/contact/{contact.pk}/change/", contact_form(email="new@example.com", phone="12345")
+    )
+    assert response.status_code == 200
+    assert "E.164" in response.content.decode()
+    assert Contact.objects.values().get(pk=contact.pk) == before
+
+
+def test_contacts_are_erased_not_deleted_in_admin(staff, contact):
+    assert staff.post(f"/admin/consent/contact/{contact.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Contact.objects.filter(pk=contact.pk).exists()

@@ -33,6 +33,7 @@ from preferences.page_selectors import (
     topic_for_page,
 )
 from preferences.selectors import preferences_snapshot
+from preferences.tasks import one_click_apply
 from preferences.tokens import LinkKind, TokenExpired, TokenInvalid, fingerprint, token_read
 from preferences.views._pages import (
     BAD_LINK_SCOPE,
@@ -210,7 +211,7 @@ def _one_click_accept(request: HttpRequest, brand_slug: str, token: str) -> Http
         throttle_count(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
         logger.info("Refused a one-click unsubscribe (token %s) for brand %s", fingerprint(token), brand_slug)
         raise Http404
-    one_click_nudge()
+    one_click_nudge(publish=one_click_apply.delay)
     language = language_pick(
         locale=accepted.locale, request=request, default_language=accepted.default_language
     )

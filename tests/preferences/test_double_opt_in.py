@@ -18,7 +18,7 @@ from config.errors import Unprocessable
 from consent.models import ConsentEvidence
 from consent.services import EvidenceInput, contact_upsert
 from preferences import services
-from preferences.emails import TEMPLATE_VERSION, confirmation_send, confirmation_send_on_commit
+from preferences.emails import TEMPLATE_VERSION, confirm_url, confirmation_send
 from preferences.models import Subscription
 from preferences.services import (
     ConfirmationExpired,
@@ -236,7 +236,7 @@ def test_a_row_confirmed_or_unsubscribed_before_the_send_gets_no_mail(brand, con
     assert (sent, mail.outbox) == (None, [])
 
 
-def test_the_default_link_is_a_signed_confirm_link_for_the_row(
+def test_the_hosted_pages_link_is_a_signed_confirm_link_for_the_row(
     brand, contact, launches, news_version, django_capture_on_commit_callbacks, settings
 ):
     from preferences.tokens import LinkKind, token_read
@@ -253,7 +253,9 @@ def test_the_default_link_is_a_signed_confirm_link_for_the_row(
         ],
     )
     with django_capture_on_commit_callbacks(execute=True):
-        claimed = confirmation_send_on_commit(brand=brand, contact=contact, subscriptions=result.pending)
+        claimed = services.confirmation_schedule(
+            brand=brand, contact=contact, rows=result.pending, confirm_url_builder=confirm_url
+        )
     assert claimed == result.pending
     [message] = mail.outbox
     [url] = links(message)[0]
