@@ -85,7 +85,12 @@ def test_the_po_files_hold_the_messages_of_the_code_and_the_templates(tmp_path):
     base = Path(django_settings.BASE_DIR)
     copy = tmp_path / "candor"
     shutil.copytree(base, copy, ignore=shutil.ignore_patterns(".*", "var", "bench", "tests", "__pycache__"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    # makemessages reads no database: name this checkout's, so the copy starts no server of its own.
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": django_settings.DATABASE_URL,
+    }
 
     made_by = subprocess.run(  # noqa: S603 - our own interpreter and command
         [sys.executable, "manage.py", *MAKEMESSAGES], cwd=copy, env=env, capture_output=True, text=True
