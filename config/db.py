@@ -118,7 +118,8 @@ def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     transformer = Transformer(connection.connection)
-    return bytes(transformer.get_dumper(value, PyFormat.TEXT).dump(value)).decode()
+    dumped = transformer.get_dumper(value, PyFormat.TEXT).dump(value)
+    return None if dumped is None else bytes(dumped).decode()
 
 
 # --- Hand-written SELECTs that build model instances -------------------------------------------

