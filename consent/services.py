@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import Conflict, NotFound, Unprocessable
+from config.services import UNSET, fields_update, model_clean
 from consent import statements, validators
 from consent.identifiers import email_hmac
 from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
@@ -37,7 +37,7 @@ from consent.models import (
 from sync.models import EventType
 from sync.services import event_build
 
-UNSET: Any = object()  # "leave this field as it is"
+_PURPOSE_INVALID = "The purpose is not valid; see errors."
 
 
 # --- Contacts ----------------------------------------------------------------------
@@ -163,7 +163,7 @@ def purpose_create(
     )
     if dpv_purpose:
         purpose.dpv_purpose = dpv_purpose
-    _purpose_clean(purpose)
+    model_clean(purpose, invalid=_PURPOSE_INVALID)
     purpose.save()
     Notice.objects.create(brand=brand, purpose=purpose)
     return purpose
@@ -193,24 +193,7 @@ def purpose_update(
         "dpv_purpose": dpv_purpose,
         "sale_or_sharing": sale_or_sharing,
     }
-    changes = {
-        field: value
-        for field, value in given.items()
-        if value is not UNSET and getattr(locked, field) != value
-    }
-    for field, value in changes.items():
-        setattr(locked, field, value)
-    _purpose_clean(locked)
-    if changes:
-        locked.save(update_fields=list(changes))
-    return locked
-
-
-def _purpose_clean(purpose: Purpose) -> None:
-    try:
-        purpose.full_clean()
-    except ValidationError as exc:
-        raise Unprocessable.from_validation_error(exc, "The purpose is not valid; see errors.") from None
+    return fields_update(locked, given, invalid=_PURPOSE_INVALID)
 
 
 def notice_content_hash(*, language: str, title: str, text: str) -> str:

@@ -32,15 +32,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
+from config.services import UNSET, fields_update, model_clean
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
-from consent.services import UNSET, EvidenceInput, consent_append
+from consent.services import EvidenceInput, consent_append
 from preferences import statements
 from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
@@ -71,6 +71,8 @@ CUSTOMER_HOLD_WEEKS = (1, 2, 4, 8)
 SUBSCRIBED = SubscriptionStatus.SUBSCRIBED.value
 UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED.value
 PENDING = SubscriptionStatus.PENDING.value
+
+_TOPIC_INVALID = "The topic is not valid; see errors."
 
 
 # --- Topics ------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def topic_create(
         double_opt_in=double_opt_in,
         position=position,
     )
-    _topic_clean(topic)
+    model_clean(topic, invalid=_TOPIC_INVALID)
     topic.save()
     return topic
 
@@ -143,15 +145,7 @@ def topic_update(
         "double_opt_in": double_opt_in,
         "position": position,
     }
-    changes = {
-        attr: value for attr, value in given.items() if value is not UNSET and getattr(locked, attr) != value
-    }
-    for attr, value in changes.items():
-        setattr(locked, attr, value)
-    _topic_clean(locked)
-    if changes:
-        locked.save(update_fields=list(changes))
-    return locked
+    return fields_update(locked, given, invalid=_TOPIC_INVALID)
 
 
 @transaction.atomic
@@ -170,13 +164,6 @@ def topic_delete(*, topic: Topic) -> None:
             f"and cannot be deleted."
         )
     locked.delete()
-
-
-def _topic_clean(topic: Topic) -> None:
-    try:
-        topic.full_clean()
-    except ValidationError as exc:
-        raise Unprocessable.from_validation_error(exc, "The topic is not valid; see errors.") from None
 
 
 # --- Inputs and results ------------------------------------------------------------------

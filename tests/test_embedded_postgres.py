@@ -128,7 +128,22 @@ def test_a_stray_postmaster_with_no_owner_is_stopped_before_a_new_one_starts(roo
     assert crashed.process.wait(timeout=10) is not None
 
 
-def test_manage_py_starts_the_server_for_a_command_and_stops_it_after(root, tmp_path):
+def _without_database_url(code: str, *, debug: str) -> str:
+    """What `code` prints, run in the checkout with no DATABASE_URL."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": debug}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_manage_py_starts_the_server_for_a_command_and_stops_it_after(root):
     """With no DATABASE_URL, a command finds or starts the checkout's server; here a stand-in
     for it (this test's folder) through the same helper manage.py uses."""
     code = textwrap.dedent(
@@ -141,17 +156,7 @@ def test_manage_py_starts_the_server_for_a_command_and_stops_it_after(root, tmp_
         print(EmbeddedPostgres(Path({str(root)!r})).postmaster_pid())
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": "true"}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    during, after = result.stdout.splitlines()
+    during, after = _without_database_url(code, debug="true").splitlines()
     url, pid = during.split()
     assert url == EmbeddedPostgres(root).url()
     assert pid != "None"
@@ -168,17 +173,7 @@ def test_production_never_starts_one(root):
             print(os.environ.get("DATABASE_URL"))
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": "false"}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.strip() == "None"
+    assert _without_database_url(code, debug="false").strip() == "None"
     assert not (root / "data").exists()
 
 
