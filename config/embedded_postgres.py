@@ -22,7 +22,6 @@ Nothing here imports Django: settings, manage.py, the launcher and the pytest pl
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import importlib.util
 import json
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
+from config.children import die_with, flock
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_ROOT = BASE_DIR / "var" / "postgres"
 TEST_ROOT = BASE_DIR / "var" / "postgres-test"
@@ -45,7 +46,6 @@ DATABASE = "candor"
 USER = "postgres"
 # Unix sockets have a path limit of about 104 bytes (macOS) to 108 (Linux).
 _SOCKET_PATH_MAX = 100
-_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -71,18 +71,6 @@ def _bin_dir() -> Path:
 def _server_user() -> pwd.struct_passwd | None:
     """PostgreSQL refuses to run as root: as root, run it as `nobody`."""
     return pwd.getpwnam("nobody") if os.geteuid() == 0 else None
-
-
-def _flock(handle: IO[str], mode: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
 
 
 class EmbeddedPostgres:
@@ -152,7 +140,7 @@ class EmbeddedPostgres:
         with open(self.root / "owner.lock", "a+") as owner, open(self.root / "users.lock", "a+") as users:
             deadline = time.monotonic() + wait
             while True:
-                if _flock(owner, fcntl.LOCK_EX, 0):
+                if flock(owner, fcntl.LOCK_EX, 0):
                     try:
                         yield self._own(users)
                     finally:
@@ -165,7 +153,7 @@ class EmbeddedPostgres:
                     time.sleep(0.1)
                     continue
                 # Someone owns it: use it, unless they are stopping it (then try again).
-                if _flock(users, fcntl.LOCK_SH, wait) and self._wait_ready(wait):
+                if flock(users, fcntl.LOCK_SH, wait) and self._wait_ready(wait):
                     try:
                         yield self.url()
                     finally:
@@ -190,7 +178,7 @@ class EmbeddedPostgres:
 
     def _release(self, users: IO[str]) -> None:
         # Users finish what they are doing first, within reason; then a fast shutdown.
-        got = _flock(users, fcntl.LOCK_EX, 5.0)
+        got = flock(users, fcntl.LOCK_EX, 5.0)
         try:
             self.stop()
         finally:
@@ -279,7 +267,7 @@ class EmbeddedPostgres:
                 user=account.pw_uid if account else None,
                 group=account.pw_gid if account else None,
                 extra_groups=[] if account else None,
-                preexec_fn=lambda: _die_with(owner_pid),
+                preexec_fn=lambda: die_with(owner_pid),
             )
         if not self._wait_ready(30, process=self.process):
             self.stop()
@@ -332,17 +320,6 @@ class EmbeddedPostgres:
             pid = self.postmaster_pid()
             if pid is not None:
                 self._signal_and_wait(pid)
-
-
-def _die_with(owner_pid: int) -> None:
-    """In the postmaster before exec (Linux): SIGINT when its owner dies, however it dies. Runs
-    after the switch to the server's user, which would clear it."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-    if os.getppid() != owner_pid:  # the owner died before prctl took effect
-        os._exit(1)
 
 
 # How long `make run` waits for another owner of the server to finish before it gives up.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -30,23 +29,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TextIO
 
+from config.children import die_with
 from config.embedded_postgres import EmbeddedPostgresError, InUse, database_url_for_checkout
+from config.embedded_valkey import EmbeddedValkeyError, broker_url_for_checkout
 
 _COLOURS = ("36", "33", "35", "32", "34", "31")
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_launcher(launcher_pid: int) -> None:
-    """In the child before exec (Linux): get a SIGINT if the launcher itself is killed, so a
-    `kill -9` of the launcher does not leave a server holding the port."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != launcher_pid:  # it died before prctl took effect
-        os._exit(1)
 
 
 @dataclass
@@ -140,7 +127,7 @@ class Launcher:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 start_new_session=True,
-                preexec_fn=lambda: _die_with_launcher(pid),
+                preexec_fn=lambda: die_with(pid),
             )
         for index, child in enumerate(self.children):
             assert child.proc is not None
@@ -194,8 +181,7 @@ def commands(*, addr: str, concurrency: int, pool: str, python: str = sys.execut
     return {
         "web": [python, "manage.py", "runserver", addr],
         # prefork, as in production, so fork-safety bugs show up here too (the Celery Django
-        # fixup closes connections inherited across the fork). The filesystem transport is read
-        # by the main process only, so the pool size does not matter to it.
+        # fixup closes connections inherited across the fork).
         # One worker on one machine: gossip, mingle and heartbeats only add broker traffic.
         "worker": [
             *celery,
@@ -232,9 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-setup", action="store_true", help="skip migrate, seed_demo and issue_link")
     args = parser.parse_args(argv)
     try:
-        # Without DATABASE_URL, the launcher owns the embedded PostgreSQL under var/postgres:
-        # started first, stopped after every child has stopped.
-        with database_url_for_checkout(own=True):
+        # Without DATABASE_URL (CELERY_BROKER_URL), the launcher owns the embedded PostgreSQL
+        # under var/postgres (Valkey under var/valkey): started first, stopped after every child.
+        with database_url_for_checkout(own=True), broker_url_for_checkout():
             if not args.no_setup:
                 for command in setup_commands():
                     subprocess.run(command, check=True)  # noqa: S603 - our own argv
@@ -245,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InUse as exc:
         print(f"make run: {exc}. Is `make run` already running in another terminal?", file=sys.stderr)
         return 1
-    except EmbeddedPostgresError as exc:
+    except (EmbeddedPostgresError, EmbeddedValkeyError) as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:

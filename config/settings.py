@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.embedded_postgres import RUN_ROOT as EMBEDDED_POSTGRES_ROOT
 from config.embedded_postgres import EmbeddedPostgres
+from config.embedded_valkey import EmbeddedValkey
 from config.env import email_settings, env_bool, env_date, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -141,32 +142,16 @@ else:
     raise ImproperlyConfigured(f"CACHE_URL must be locmem:// or redis://…, not {CACHE_URL!r}")
 
 # --- Celery ---------------------------------------------------------------
-# `make run`: kombu's filesystem transport, a folder under var/ (no server). Production: Redis.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-# For a broker over the network (Redis): a publish after commit must not hold the request while
-# the broker is down (kombu retries the connection for seconds by default). It fails at once
-# and the sweepers pick the work up.
-NETWORK_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"max_retries": 0}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The folder is all that matters; a host only keeps kombu from warning on every connection.
-    CELERY_BROKER_URL = "filesystem://localhost//"
-    # FILESYSTEM_BROKER_DIR: a second checkout or test run on this machine keeps its own queue.
-    BROKER_DIR = Path(env_str("FILESYSTEM_BROKER_DIR", "") or VAR_DIR / "broker")
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # One folder is both in and out: web, worker and beat of this checkout share it.
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        # Fanout bindings (remote control); kombu's default is a folder in the working directory.
-        "control_folder": str(BROKER_DIR / "control"),
-        # The worker lists the folder this often when idle (kombu's default is 1 s).
-        "polling_interval": 0.1,
-    }
-    # kombu does not create them, and a publish into a missing folder fails.
-    for _folder in ("queue", "control"):
-        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = dict(NETWORK_BROKER_TRANSPORT_OPTIONS)
+# Redis in production. In a checkout without CELERY_BROKER_URL: the embedded Valkey (the same
+# protocol, config/embedded_valkey.py) on a socket under var/valkey, which `make run` starts.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+if not CELERY_BROKER_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("CELERY_BROKER_URL must be set when DEBUG is false")
+    CELERY_BROKER_URL = EmbeddedValkey().url()
+# A publish after commit must not hold the request while the broker is down (kombu retries the
+# connection for seconds by default). It fails at once and the sweepers pick the work up.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"max_retries": 0}
 CELERY_TASK_PUBLISH_RETRY = False
 # Celery's Django fixup closes the database connection around every task unless this is set;
 # a new PostgreSQL connection per webhook delivery cost two thirds of the worker's time.

