@@ -9,7 +9,7 @@ PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench lint typecheck check clean
+.PHONY: run test bench soak lint typecheck check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -36,6 +36,11 @@ test: $(VENV)/.synced | var
 
 bench: $(VENV)/.synced | var
 	$(PY) -m bench.run
+	$(PY) -m bench.soak
+
+# Ten minutes of make run under steady mixed traffic; every event must reach the receiver once.
+soak: $(VENV)/.synced | var
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

@@ -130,6 +130,7 @@ def test_production_starts_with_real_secrets():
         "SECRET_KEY": "s" * 40,
         "IDENTIFIER_PEPPER": "p" * 40,
         "DATABASE_URL": "postgres://candor@db.invalid/candor",  # `check` connects to nothing
+        "CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
@@ -142,11 +143,27 @@ def test_production_starts_with_real_secrets():
     assert result.returncode == 0, result.stderr
 
 
-def test_production_refuses_to_start_without_a_database_url():
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("DATABASE_URL", "DATABASE_URL must be set when DEBUG is false"),
+        ("CELERY_BROKER_URL", "CELERY_BROKER_URL must be set when DEBUG is false"),
+    ],
+)
+def test_production_refuses_to_start_without_its_servers(missing, message):
+    """No embedded database or broker in production: a forgotten URL stops the process."""
+    env = {k: v for k, v in os.environ.items() if k != missing}
     env |= {"DEBUG": "false", "SECRET_KEY": "s" * 40, "IDENTIFIER_PEPPER": "p" * 40}
+    env |= {
+        name: url
+        for name, url in (
+            ("DATABASE_URL", "postgres://candor@db.invalid/candor"),
+            ("CELERY_BROKER_URL", "redis://broker.invalid:6379/0"),
+        )
+        if name != missing
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode != 0
-    assert "DATABASE_URL must be set when DEBUG is false" in result.stderr
+    assert message in result.stderr
