@@ -1,14 +1,39 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from brands.models import ApiKey, Brand, Membership
-from brands.services import api_key_revoke
+from brands.services import api_key_revoke, brand_create, brand_update, membership_remove, membership_set
+from config.admin import ServiceAdmin
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(ServiceAdmin):
+    """Through `brand_create` and `brand_update`. A brand is not deleted here: its ledger, kept as
+    evidence, refuses it."""
+
     list_display = ["slug", "name", "default_language", "jurisdiction", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else ["slug"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
+        if not change:
+            created, _ = brand_create(
+                slug=obj.slug,
+                name=obj.name,
+                default_language=obj.default_language,
+                jurisdiction=obj.jurisdiction,
+            )
+            obj.pk = created.pk
+        brand_update(
+            brand=obj, **{name: form.cleaned_data[name] for name in form.changed_data if name != "slug"}
+        )
 
 
 @admin.register(ApiKey)
@@ -32,4 +57,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 
-admin.register(Membership)(admin.ModelAdmin)
+@admin.register(Membership)
+class MembershipAdmin(ServiceAdmin):
+    """Through `membership_set` and `membership_remove`."""
+
+    list_display = ["user", "brand", "role", "created_at"]
+    list_filter = ["brand", "role"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a bulk delete would bypass the service
+        return actions
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else ["user", "brand"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        saved = membership_set(user=obj.user, brand=obj.brand, role=obj.role)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(membership=obj)

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from brands.models import ApiKey, Brand, Scope, hash_api_key
+from brands.models import ApiKey, Brand, Membership, Scope, hash_api_key
 from brands.selectors import api_key_forget
 from config.errors import Unprocessable
+from config.services import fields_update, model_clean
 
 KEY_PREFIX = "cnd_"
 
@@ -19,17 +21,45 @@ class IssuedKey:
     raw_key: str  # shown once, never stored
 
 
+_BRAND_INVALID = "The brand is not valid; see errors."
+
+
 @transaction.atomic
 def brand_create(
     *, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU"
 ) -> tuple[Brand, bool]:
+    """The brand with this slug: made now (True) or as it was (False)."""
     brand, created = Brand.objects.get_or_create(
         slug=slug,
         defaults={"name": name, "default_language": default_language, "jurisdiction": jurisdiction},
     )
     if created:
-        brand.full_clean()
+        model_clean(brand, invalid=_BRAND_INVALID)  # raising rolls the row back
     return brand, created
+
+
+@transaction.atomic
+def brand_update(*, brand: Brand, **fields: Any) -> Brand:
+    """Change the fields given (name, languages, contact details, colours…). The slug stays: it
+    names the brand in every link and receipt already sent."""
+    if "slug" in fields or "config_stamp" in fields:
+        raise Unprocessable.for_field("slug", "A brand's slug cannot change.")
+    locked = Brand.objects.select_for_update().get(pk=brand.pk)
+    return fields_update(locked, fields, invalid=_BRAND_INVALID)
+
+
+@transaction.atomic
+def membership_set(*, user: Any, brand: Brand, role: str) -> Membership:
+    """Give `user` this role in `brand` (a new membership, or the role of the one there)."""
+    membership, _ = Membership.objects.select_for_update().get_or_create(
+        user=user, brand=brand, defaults={"role": role}
+    )
+    return fields_update(membership, {"role": role}, invalid="The membership is not valid; see errors.")
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    Membership.objects.filter(pk=membership.pk).delete()
 
 
 def _validate_scopes(scopes: list[str]) -> list[str]:

@@ -264,3 +264,72 @@ def test_a_contact_edit_the_service_refuses_writes_nothing(staff, contact):
 def test_contacts_are_erased_not_deleted_in_admin(staff, contact):
     assert staff.post(f"/admin/consent/contact/{contact.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+# --- Brands and memberships -------------------------------------------------------------------
+
+
+def test_a_brand_added_and_changed_in_admin_goes_through_the_services(staff, monkeypatch):
+    from brands import admin as brands_admin
+    from brands import services as brand_services
+    from brands.models import Brand
+
+    seen: list[str] = []
+    for name in ("brand_create", "brand_update"):
+        real = getattr(brand_services, name)
+        monkeypatch.setattr(
+            brands_admin, name, lambda *a, _real=real, _name=name, **k: seen.append(_name) or _real(*a, **k)
+        )
+    fields = {
+        "slug": "shop",
+        "name": "Shop",
+        "default_language": "de",
+        "jurisdiction": "EU",
+        "primary_colour": "#123456",
+    }
+    assert staff.post("/admin/brands/brand/add/", fields).status_code == 302
+    brand = Brand.objects.get(slug="shop")
+    assert (brand.name, brand.default_language, brand.primary_colour) == ("Shop", "de", "#123456")
+
+    response = staff.post(f"/admin/brands/brand/{brand.pk}/change/", {**fields, "name": "Shop Ltd"})
+    assert response.status_code == 302
+    brand.refresh_from_db()
+    assert (brand.slug, brand.name) == ("shop", "Shop Ltd")
+    assert seen == ["brand_create", "brand_update", "brand_update"]
+    assert staff.get(f"/admin/brands/brand/{brand.pk}/delete/").status_code == 403
+
+
+def test_brand_update_refuses_a_new_slug_and_bad_values_and_writes_nothing(brand):
+    from brands.services import brand_update
+
+    before = (brand.slug, brand.name, brand.website)
+    with pytest.raises(Unprocessable):
+        brand_update(brand=brand, slug="other")
+    with pytest.raises(Unprocessable) as refused:
+        brand_update(brand=brand, name="New name", website="not a url")
+    assert set(refused.value.errors) == {"website"}
+    brand.refresh_from_db()
+    assert (brand.slug, brand.name, brand.website) == before
+
+
+def test_memberships_are_set_and_removed_through_the_services(staff, brand, monkeypatch):
+    from brands import admin as brands_admin
+    from brands.models import Membership
+
+    removed: list[int] = []
+    real_remove = brands_admin.membership_remove
+    monkeypatch.setattr(
+        brands_admin,
+        "membership_remove",
+        lambda *, membership: removed.append(membership.pk) or real_remove(membership=membership),
+    )
+    user = User.objects.create_user("analyst", "analyst@example.com", "a-long-password-123")
+    added = staff.post("/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "admin"})
+    assert added.status_code == 302
+    membership = Membership.objects.get()
+    assert (membership.user_id, membership.brand_id, membership.role) == (user.pk, brand.pk, "admin")
+    assert 'value="delete_selected"' not in staff.get("/admin/brands/membership/").content.decode()
+
+    assert staff.post(f"/admin/brands/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert removed == [membership.pk]
+    assert not Membership.objects.exists()
