@@ -24,28 +24,24 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
-import json
 import os
 import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-from config.children import die_with, flock
+from config.children import die_with, flock, owner_forget, owner_note, owner_of, socket_folder
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_ROOT = BASE_DIR / "var" / "postgres"
 TEST_ROOT = BASE_DIR / "var" / "postgres-test"
 DATABASE = "candor"
 USER = "postgres"
-# Unix sockets have a path limit of about 104 bytes (macOS) to 108 (Linux).
-_SOCKET_PATH_MAX = 100
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -87,12 +83,7 @@ class EmbeddedPostgres:
     def socket_dir(self) -> Path:
         """The data folder's parent if its socket path fits, else a short folder in /tmp named
         after it (checkouts in deep folders)."""
-        if len(str(self.root / ".s.PGSQL.5432")) <= _SOCKET_PATH_MAX:
-            return self.root
-        import hashlib
-
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"candor-pg-{digest}"  # noqa: S108 - only the socket, mode 0700 below
+        return socket_folder(self.root, "pg", longest=".s.PGSQL.5432")
 
     def url(self, database: str = DATABASE) -> str:
         """A DATABASE_URL for the server's socket (libpq takes a percent-encoded path as host)."""
@@ -123,11 +114,7 @@ class EmbeddedPostgres:
 
     def owner(self) -> str:
         """Who owns the running server, for messages."""
-        try:
-            found = json.loads((self.root / "owner.json").read_text())
-            return f"pid {found['pid']} ({found['command']})"
-        except (OSError, ValueError, KeyError):
-            return "another process"
+        return owner_of(self.root)
 
     # --- lifetime --------------------------------------------------------------------------
 
@@ -167,9 +154,7 @@ class EmbeddedPostgres:
                     )
 
     def _own(self, users: IO[str]) -> str:
-        (self.root / "owner.json").write_text(
-            json.dumps({"pid": os.getpid(), "command": " ".join(Path(a).name for a in sys.argv[:3])})
-        )
+        owner_note(self.root)
         self._stop_stray()
         self._init()
         self._start()
@@ -184,8 +169,7 @@ class EmbeddedPostgres:
         finally:
             if got:
                 fcntl.flock(users, fcntl.LOCK_UN)
-            with contextlib.suppress(OSError):
-                (self.root / "owner.json").unlink()
+            owner_forget(self.root)
 
     def _run_as_server_user(self, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
         account = _server_user()

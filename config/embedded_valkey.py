@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
-import json
 import os
 import platform
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from config.children import die_with, flock
+from config.children import die_with, flock, owner_forget, owner_note, owner_of, socket_folder
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_ROOT = BASE_DIR / "var" / "valkey"
-_SOCKET_PATH_MAX = 100  # Unix socket paths: about 104 bytes (macOS) to 108 (Linux)
 
 
 class EmbeddedValkeyError(RuntimeError):
@@ -67,22 +63,11 @@ class EmbeddedValkey:
 
     @property
     def socket(self) -> Path:
-        path = self.root / "valkey.sock"
-        if len(str(path)) <= _SOCKET_PATH_MAX:
-            return path
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"candor-valkey-{digest}.sock"  # noqa: S108 - the socket only, mode 0700
+        return socket_folder(self.root, "valkey", longest="valkey.sock") / "valkey.sock"
 
     def url(self, db: int = 0) -> str:
         """A broker URL for kombu's Redis transport over the socket."""
         return f"redis+socket://{self.socket}?virtual_host={db}"
-
-    def owner(self) -> str:
-        try:
-            found = json.loads((self.root / "owner.json").read_text())
-            return f"pid {found['pid']} ({found['command']})"
-        except (OSError, ValueError, KeyError):
-            return "another process"
 
     @contextlib.contextmanager
     def serving(self, *, own: bool = False, wait: float = 10.0) -> Iterator[str]:
@@ -95,20 +80,20 @@ class EmbeddedValkey:
                 if not own and self._answers():
                     yield self.url()
                     return
-                raise EmbeddedValkeyError(f"the embedded Valkey in {self.root} is in use by {self.owner()}")
-            try:
-                (self.root / "owner.json").write_text(
-                    json.dumps({"pid": os.getpid(), "command": " ".join(Path(a).name for a in sys.argv[:3])})
+                raise EmbeddedValkeyError(
+                    f"the embedded Valkey in {self.root} is in use by {owner_of(self.root)}"
                 )
+            try:
+                owner_note(self.root)
                 self._start()
                 yield self.url()
             finally:
                 self.stop()
-                with contextlib.suppress(OSError):
-                    (self.root / "owner.json").unlink()
+                owner_forget(self.root)
                 fcntl.flock(owner, fcntl.LOCK_UN)
 
     def _start(self) -> None:
+        self.socket.parent.mkdir(mode=0o700, exist_ok=True)
         self.socket.unlink(missing_ok=True)  # a crashed owner's; we hold the lock
         argv = [
             str(server_binary()),

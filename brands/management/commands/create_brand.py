@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from brands.services import brand_create
+from config.errors import Unprocessable
 
 
 class Command(BaseCommand):
@@ -25,7 +25,12 @@ class Command(BaseCommand):
                 default_language=options["language"],
                 jurisdiction=options["jurisdiction"],
             )
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except Unprocessable as exc:
+            problems = [
+                f"{field}: {message}"
+                for field, messages in (exc.errors or {}).items()
+                for message in messages
+            ]
+            raise CommandError("; ".join(problems) or exc.detail) from None
         verb = "Created" if created else "Brand already exists:"
         self.stdout.write(f"{verb} {brand.slug} ({brand.name})")
