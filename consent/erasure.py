@@ -52,9 +52,9 @@ from consent.models import (
     SuppressionReason,
 )
 from consent.services import consent_record
+from sync.delivery.erasure import deliveries_forget_contact
 from sync.models import Event, EventType
-from sync.services import event_record
-from sync.webhooks import deliveries_forget_contact
+from sync.outbox.events import event_record
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
 # proof of every decision (they hold no personal data; their evidence is cleared below).

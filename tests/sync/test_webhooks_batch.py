@@ -14,8 +14,11 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from sync import selectors, tasks, webhooks
+from sync import tasks
+from sync.delivery import batches, claims, endpoints, sending, sweeper
+from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, Endpoint
+from sync.outbox.feed import FeedPosition
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -247,7 +250,7 @@ def test_a_dead_workers_batch_is_sent_again_once_its_lease_runs_out(
 
     with time_machine.travel(start, tick=True) as clock:
         # A worker claims the batch and dies before recording anything.
-        claim = webhooks._batch_claim(delivery_id=rows[0].pk, now=timezone.now())
+        claim = claims.batch_claim(delivery_id=rows[0].pk, now=timezone.now())
         assert [d.pk for d in claim.batch] == [d.pk for d in rows]
         assert {d.leased_until for d in deliveries(endpoint)} == {claim.lease}
         for delivery in rows:
@@ -258,7 +261,7 @@ def test_a_dead_workers_batch_is_sent_again_once_its_lease_runs_out(
         Delivery.objects.update(enqueued_at=timezone.now() - timedelta(minutes=5))
         published.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            webhooks.deliveries_sweep()
+            sweeper.deliveries_sweep()
         handed = sent_ids(published)
         assert sorted(handed) == [d.pk for d in rows]
         assert send(Delivery.objects.get(pk=handed[0])).outcome == "succeeded"
@@ -278,13 +281,13 @@ def test_no_transaction_is_open_while_a_batch_posts(brand, receiver, monkeypatch
         write_event(brand, contact, 1)
     fanout(endpoint)
     seen = []
-    post = webhooks._post
+    post = sending.post
 
     def checked(**kwargs):
         seen.append((connection.in_atomic_block, connection.connection.info.transaction_status))
         return post(**kwargs)
 
-    monkeypatch.setattr(webhooks, "_post", checked)
+    monkeypatch.setattr(sending, "post", checked)
 
     send(deliveries(endpoint)[0])
 
@@ -296,7 +299,7 @@ def test_a_test_message_and_events_share_a_batch(brand, receiver):
     receiver.secrets.append(endpoint.secret)
     write_event(brand, 1, 1)
     fanout(endpoint)
-    test = webhooks.endpoint_test_send(endpoint=endpoint)
+    test = endpoints.endpoint_test_send(endpoint=endpoint)
 
     send(test)
 
@@ -314,7 +317,7 @@ def test_a_test_message_left_over_is_handed_over_after_a_batch(
     write_event(brand, 1, 1)
     fanout(endpoint)
     [event] = deliveries(endpoint)
-    test = webhooks.endpoint_test_send(endpoint=endpoint)
+    test = endpoints.endpoint_test_send(endpoint=endpoint)
     published.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -382,7 +385,7 @@ def test_a_fanout_of_a_busy_endpoint_leaves_its_deliveries_to_the_claim_in_fligh
     write_event(brand, 1, 1)
     fanout(endpoint)
     [first] = deliveries(endpoint)
-    claim = webhooks._batch_claim(delivery_id=first.pk, now=timezone.now())  # a worker, mid-batch
+    claim = claims.batch_claim(delivery_id=first.pk, now=timezone.now())  # a worker, mid-batch
     write_event(brand, 2, 1)
     published.clear()
 
@@ -393,7 +396,7 @@ def test_a_fanout_of_a_busy_endpoint_leaves_its_deliveries_to_the_claim_in_fligh
     [_, second] = deliveries(endpoint)
     assert (second.status, second.leased_until) == ("pending", None)
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks._batch_send(claim)  # the claim in flight ends and hands the new one over
+        batches.batch_send(claim)  # the claim in flight ends and hands the new one over
     assert sent_ids(published) == [second.pk]
     send(second)
     assert contacts_received(receiver) == [("cust-1", 1), ("cust-2", 1)]
@@ -407,7 +410,7 @@ def test_a_fanout_that_finds_nothing_new_costs_one_query(brand, receiver, django
 
     with django_assert_num_queries(1):
         assert tasks.endpoint_fanout(endpoint.pk) == 0
-    webhooks.endpoint_update(endpoint=endpoint, status="disabled")
+    endpoints.endpoint_update(endpoint=endpoint, status="disabled")
     write_event(brand, 1, 2)
     with django_assert_num_queries(1):
         assert tasks.endpoint_fanout(endpoint.pk) == 0  # disabled: nothing made, nothing sent
@@ -420,7 +423,7 @@ def test_a_fanout_whose_cursor_moved_or_that_an_erasure_overtook_inserts_nothing
     fanout(endpoint)
     [made] = deliveries(endpoint)
     endpoint.refresh_from_db()
-    stale = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id - 1)
+    stale = FeedPosition(endpoint.cursor_txid, endpoint.cursor_id - 1)
     row = Delivery(
         endpoint_id=endpoint.pk,
         event_id=None,
@@ -433,13 +436,13 @@ def test_a_fanout_whose_cursor_moved_or_that_an_erasure_overtook_inserts_nothing
         created_at=timezone.now(),
     )
 
-    moved = webhooks._fanout_insert(
-        endpoint_id=endpoint.pk, after=stale, to=selectors.FeedPosition(0, 0), erasures=0, rows=[row]
+    moved = fanout_module._fanout_insert(
+        endpoint_id=endpoint.pk, after=stale, to=FeedPosition(0, 0), erasures=0, rows=[row]
     )
     # The right cursor, but a contact was erased since the events were read.
-    current = selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
-    after_an_erasure = webhooks._fanout_insert(
-        endpoint_id=endpoint.pk, after=current, to=selectors.FeedPosition(0, 0), erasures=1, rows=[row]
+    current = FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
+    after_an_erasure = fanout_module._fanout_insert(
+        endpoint_id=endpoint.pk, after=current, to=FeedPosition(0, 0), erasures=1, rows=[row]
     )
 
     assert moved is False
@@ -456,14 +459,14 @@ def test_an_error_mid_batch_still_records_what_went_out_and_gives_back_the_rest(
         write_event(brand, contact, 1)
     fanout(endpoint)
     rows = deliveries(endpoint)
-    post = webhooks._post
+    post = sending.post
 
     def failing(**kwargs):
         if kwargs["delivery"].pk == rows[1].pk:
             raise RuntimeError("a bug, not the receiver")
         return post(**kwargs)
 
-    monkeypatch.setattr(webhooks, "_post", failing)
+    monkeypatch.setattr(sending, "post", failing)
 
     with pytest.raises(RuntimeError):
         send(rows[0])

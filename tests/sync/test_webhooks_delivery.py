@@ -18,9 +18,9 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from brands.models import Membership
-from sync import webhooks
+from sync.delivery import endpoints, retries, sweeper
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
-from sync.serializers import timestamp
+from sync.outbox.serializers import timestamp
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -145,10 +145,10 @@ def test_a_failed_attempt_schedules_a_retry_after_about_five_seconds(brand, rece
 def test_the_retry_schedule_with_jitter_and_its_end():
     expected = [5, 300, 1800, 7200, 18000, 36000, 36000]
     for attempt, base in enumerate(expected, start=1):
-        delays = {webhooks.retry_delay(attempt=attempt) for _ in range(50)}
+        delays = {retries.retry_delay(attempt=attempt) for _ in range(50)}
         assert all(base * 0.85 <= d <= base * 1.15 for d in delays), (attempt, delays)
         assert len(delays) > 1  # jittered
-    assert webhooks.retry_delay(attempt=8) is None  # eight attempts in all
+    assert retries.retry_delay(attempt=8) is None  # eight attempts in all
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,7 @@ def test_a_slow_endpoint_cannot_hold_more_than_its_share(brand, receiver):
 def test_rotation_signs_with_both_secrets_for_24_hours(brand, receiver):
     endpoint = make_endpoint(brand, receiver.url())
     old = endpoint.secret
-    webhooks.endpoint_secret_rotate(endpoint=endpoint)
+    endpoints.endpoint_secret_rotate(endpoint=endpoint)
     new = Endpoint.objects.get(pk=endpoint.pk).secret
     assert new != old
     assert new.startswith("whsec_")
@@ -411,7 +411,7 @@ def test_the_sweeper_catches_up_on_lost_nudges_and_dead_workers(
     write_event(brand, 1, 1)
     published.clear()
 
-    webhooks.deliveries_sweep()
+    sweeper.deliveries_sweep()
     assert published == [("endpoint_fanout", (endpoint.pk,), None)]  # the cursor is behind
 
     fanout(endpoint)
@@ -422,12 +422,12 @@ def test_the_sweeper_catches_up_on_lost_nudges_and_dead_workers(
     )
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.deliveries_sweep()
+        sweeper.deliveries_sweep()
     assert published == [("delivery_send", (delivery.pk,), None)]
     # Handed over once: the next sweep does not hand it again straight away.
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.deliveries_sweep()
+        sweeper.deliveries_sweep()
     assert published == []
     assert send(delivery).outcome == "succeeded"
 
@@ -437,7 +437,7 @@ def test_a_test_message_goes_to_that_endpoint_only(brand, receiver):
     other = make_endpoint(brand, receiver.url())
     receiver.secrets.append(endpoint.secret)
 
-    delivery = webhooks.endpoint_test_send(endpoint=endpoint)
+    delivery = endpoints.endpoint_test_send(endpoint=endpoint)
     send(delivery)
 
     [got] = receiver.received
