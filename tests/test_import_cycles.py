@@ -134,3 +134,39 @@ def test_the_outbox_never_reaches_delivery():
         if any(target.startswith("sync.delivery") for target in reachable_from(name))
     } == {}
     assert "sync.outbox.feed" in imports_of("sync.delivery.fanout")
+
+
+# Interfaces: the only modules outside sync.delivery that may import it (ARCHITECTURE.md: the
+# domain never calls delivery; the outbox reaches it through sync.outbox.listeners).
+INTERFACES = {"urls", "api", "tasks", "admin", "apps"}
+# The old module path, re-exported for two callers outside the apps (tests/sync/worker_support.py,
+# bench/webhooks.py): remove it, and this, once they import sync.delivery.
+DELIVERY_SHIMS = {"sync.webhooks"}
+
+
+def _delivery(name: str) -> bool:
+    return name == "sync.delivery" or name.startswith("sync.delivery.")
+
+
+def delivery_importers() -> dict[str, list[str]]:
+    """Modules outside sync.delivery, other than interfaces, that import it."""
+    return {
+        name: sorted(target for target in GRAPH[name] if _delivery(target))
+        for name in MODULES
+        if not _delivery(name)
+        and name.rpartition(".")[2] not in INTERFACES
+        and name not in DELIVERY_SHIMS
+        and any(_delivery(target) for target in GRAPH[name])
+    }
+
+
+def test_only_interfaces_import_delivery():
+    assert delivery_importers() == {}
+    assert {"sync.tasks", "sync.apps", "config.urls"} <= {
+        name for name in MODULES if any(_delivery(target) for target in GRAPH[name])
+    }
+
+
+def test_the_check_finds_domain_code_that_calls_delivery(monkeypatch):
+    monkeypatch.setitem(GRAPH, "consent.erasure", {*GRAPH["consent.erasure"], "sync.delivery.erasure"})
+    assert delivery_importers() == {"consent.erasure": ["sync.delivery.erasure"]}

@@ -1,10 +1,10 @@
 """Webhook delivery: endpoints, fan-out from the changes feed, and signed delivery with retries.
 
 Delivery reads the outbox (sync.outbox) and never the domain apps; nothing outside this package
-imports it but the interfaces (sync.tasks, sync.apps, the endpoints API in .api, config.urls)
-and, for now, consent.erasure. The outbox reaches it only through the listener sync.apps
-registers (sync.outbox.listeners): `nudge.fanout_nudge` after events are written. The
-connectors will plug in the same way.
+imports it but the interfaces (sync.tasks, sync.apps, the endpoints API in .api, config.urls).
+The outbox reaches it only through the listeners sync.apps registers (sync.outbox.listeners):
+`nudge.fanout_nudge` after events are written, `erasure.deliveries_forget_contact` when a
+contact is erased. The connectors will plug in the same way.
 
 How an event reaches a receiver:
 

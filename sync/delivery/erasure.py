@@ -1,4 +1,9 @@
-"""Erasure reaches the delivery log."""
+"""Erasure reaches the delivery log.
+
+`deliveries_forget_contact` listens to the outbox's contact_erased_announce (registered in
+sync.apps), which consent.erasure calls in its transaction: domain code never calls delivery,
+and the rewrite still commits or rolls back with the erasure.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ from sync.models import Attempt, Delivery, Endpoint
 
 
 def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str) -> int:
-    """When a contact is erased (consent.erasure calls this in its transaction): the brand's
-    deliveries about the contact, pending or finished, name `pseudonym` instead of the old
-    external id in data.contact and lose email and phone; the receivers' answers to them
+    """When a contact is erased (in the erasure's transaction): the brand's deliveries about the
+    contact, pending or finished, name `pseudonym` instead of the old external id in
+    data.contact and lose email and phone; the receivers' answers to them
     (Attempt.response_excerpt, which may echo the body) are cleared. A pending delivery is sent
     with the rewritten body, under its webhook-id (signatures are made at send time). The
     number of deliveries rewritten.

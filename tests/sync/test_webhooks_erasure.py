@@ -103,6 +103,38 @@ def test_forgetting_a_contact_without_deliveries_changes_nothing(brand, contact)
     assert erasure.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
 
 
+def test_the_rewrite_commits_or_rolls_back_with_the_erasure(brand, contact, api, purpose, receiver):
+    """Delivery hears of the erasure from the outbox (sync.outbox.listeners), inside the
+    erasure's transaction: rolled back with it, nothing is rewritten."""
+    endpoint = make_endpoint(brand, receiver.url())
+    body = {
+        "purpose": purpose.slug,
+        "decision": "granted",
+        "notice_version": current_version(purpose).public_id,
+    }
+    assert api.post("/api/v1/contacts/cust-1/consents", body, format="json").status_code == 201
+    assert fanout(endpoint) == 1
+    [before] = deliveries(endpoint)
+
+    seen: list[tuple[int, str]] = []
+
+    def erase_then_fail() -> None:
+        with transaction.atomic():
+            report = contact_erase(brand=brand, contact=contact, requested_via="api")
+            seen.append((report.deliveries_rewritten, Delivery.objects.get(pk=before.pk).body))
+            raise RuntimeError("the erasure's transaction fails after the rewrite")
+
+    with pytest.raises(RuntimeError):
+        erase_then_fail()
+
+    [(rewritten, inside)] = seen
+    assert rewritten == 1
+    assert "cust-1" not in inside
+
+    assert deliveries(endpoint)[0].body == before.body
+    assert json.loads(before.body)["data"]["contact"] == "cust-1"
+
+
 def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it(
     brand, contact, api, purpose, receiver
 ):
