@@ -7,7 +7,8 @@ from config.views import healthz, readyz
 from consent import api as consent_api
 from preferences import api as preferences_api
 from preferences import views as preferences_views
-from sync import api as sync_api
+from sync.delivery import api as delivery_api
+from sync.outbox import api as feed_api
 
 api_v1 = [
     path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
@@ -37,25 +38,25 @@ api_v1 = [
         preferences_api.UnsubscribeHeadersApi.as_view(),
         name="unsubscribe-headers",
     ),
-    path("events", sync_api.EventFeedApi.as_view(), name="events"),
-    path("endpoints", sync_api.EndpointListApi.as_view(), name="endpoints"),
-    path("endpoints/<str:endpoint_id>", sync_api.EndpointApi.as_view(), name="endpoint"),
+    path("events", feed_api.EventFeedApi.as_view(), name="events"),
+    path("endpoints", delivery_api.EndpointListApi.as_view(), name="endpoints"),
+    path("endpoints/<str:endpoint_id>", delivery_api.EndpointApi.as_view(), name="endpoint"),
     path(
         "endpoints/<str:endpoint_id>/rotate-secret",
-        sync_api.EndpointSecretRotateApi.as_view(),
+        delivery_api.EndpointSecretRotateApi.as_view(),
         name="endpoint-rotate-secret",
     ),
     path(
         "endpoints/<str:endpoint_id>/deliveries",
-        sync_api.EndpointDeliveriesApi.as_view(),
+        delivery_api.EndpointDeliveriesApi.as_view(),
         name="endpoint-deliveries",
     ),
     path(
         "endpoints/<str:endpoint_id>/redeliver",
-        sync_api.EndpointRedeliverApi.as_view(),
+        delivery_api.EndpointRedeliverApi.as_view(),
         name="endpoint-redeliver",
     ),
-    path("endpoints/<str:endpoint_id>/test", sync_api.EndpointTestApi.as_view(), name="endpoint-test"),
+    path("endpoints/<str:endpoint_id>/test", delivery_api.EndpointTestApi.as_view(), name="endpoint-test"),
 ]
 
 urlpatterns = [

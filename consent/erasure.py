@@ -15,10 +15,11 @@ One transaction under the contact's row lock, in this order:
    cleared, `email_hmac` kept (proof that survives erasure), and the brand's external id
    replaced by `erased-<keyed hash>`: the old id answers 404 and is free for a new contact, which
    reads suppressed for marketing if it comes back with the same address.
-6. Copies of the old external id and address elsewhere go too: earlier outbox Events and the
-   webhook deliveries made of them name the pseudonym instead (deliveries also lose email and
-   phone, and their attempts the receivers' answers), stored Idempotency-Key replies that show
-   the contact are deleted, and admin log entries name the pseudonym.
+6. Copies of the old external id and address elsewhere go too: earlier outbox Events name the
+   pseudonym instead, and so do the copies the outbox's readers keep, which they rewrite in this
+   transaction when told (sync.outbox.listeners.contact_erased_announce: webhook deliveries also
+   lose email and phone, and their attempts the receivers' answers); stored Idempotency-Key
+   replies that show the contact are deleted, and admin log entries name the pseudonym.
 7. One `contact.erased` outbox Event, with no personal data: it names the old external id
    (destinations need it to erase their copy, Art. 17(2) and 19) unless that id is itself an
    email address, in which case it names the pseudonym.
@@ -53,8 +54,8 @@ from consent.models import (
 )
 from consent.services import consent_record
 from sync.models import Event, EventType
-from sync.services import event_record
-from sync.webhooks import deliveries_forget_contact
+from sync.outbox.events import event_record
+from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
 # proof of every decision (they hold no personal data; their evidence is cleared below).
@@ -71,7 +72,9 @@ class ErasureReport:
     deleted: dict[str, int] = field(default_factory=dict)  # model label -> rows
     evidence_erased: int = 0
     outbox_renamed: int = 0
-    deliveries_rewritten: int = 0  # webhook deliveries about the contact
+    # Copies of the contact's events that readers of the outbox keep (webhook deliveries),
+    # rewritten by them in this transaction (sync.outbox.listeners.contact_erased_announce).
+    deliveries_rewritten: int = 0
     idempotency_records_deleted: int = 0
     announcement: Event | None = None  # the contact.erased outbox Event
 
@@ -141,7 +144,7 @@ def contact_erase(
     )
 
     report.outbox_renamed = _rename_in_outbox(brand=brand, contact=locked, pseudonym=pseudonym)
-    report.deliveries_rewritten = deliveries_forget_contact(
+    report.deliveries_rewritten = contact_erased_announce(
         brand_id=brand.pk, contact_ref=locked.pk, pseudonym=pseudonym
     )
     report.idempotency_records_deleted = _forget_replies(

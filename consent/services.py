@@ -35,7 +35,7 @@ from consent.models import (
     Suppression,
 )
 from sync.models import EventType
-from sync.services import event_build
+from sync.outbox.events import event_build
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
 

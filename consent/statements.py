@@ -25,7 +25,7 @@ from consent.models import (
     Purpose,
 )
 from sync.models import Event
-from sync.services import events_announce
+from sync.outbox.listeners import events_announce
 
 _contact = Contact._meta.db_table
 _state = ConsentState._meta.db_table

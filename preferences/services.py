@@ -63,7 +63,7 @@ from preferences.selectors import (
     topic_channels,
 )
 from sync.models import Event, EventType
-from sync.services import event_build
+from sync.outbox.events import event_build
 
 logger = logging.getLogger(__name__)
 

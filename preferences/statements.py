@@ -28,7 +28,7 @@ from config.db import insert_parts, select_many, select_one, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
 from sync.models import Event
-from sync.services import events_announce
+from sync.outbox.listeners import events_announce
 
 Statement = tuple[str, list[Any]]
 

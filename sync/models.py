@@ -29,7 +29,7 @@ class TransactionId(models.Func):
 
     Used as Event.txid's database default, so every insert path (ORM, config.db.insert_row and
     the consent write path's single statement) fills it without naming it. See
-    sync.selectors.events_feed for why the feed needs it.
+    sync.outbox.feed.events_feed for why the feed needs it.
     """
 
     output_field = models.BigIntegerField()
@@ -91,7 +91,7 @@ def new_webhook_secret() -> str:
 
 class Endpoint(models.Model):
     """A brand's webhook receiver. Deliveries are made from the brand's changes feed: the
-    endpoint's cursor is its position there (sync.webhooks.endpoint_fanout)."""
+    endpoint's cursor is its position there (sync.delivery.fanout.endpoint_fanout)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active"
@@ -112,7 +112,7 @@ class Endpoint(models.Model):
     include_personal_data = models.BooleanField(
         default=False, help_text="Send email and phone in event data; otherwise they are left out"
     )
-    # Fan-out position in the brand's feed (sync.selectors.FeedPosition).
+    # Fan-out position in the brand's feed (sync.outbox.feed.FeedPosition).
     cursor_txid = models.BigIntegerField(default=0)
     cursor_id = models.BigIntegerField(default=0)
     # Erasures of the brand's contacts so far: an erasure counts here before it rewrites the

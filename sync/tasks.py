@@ -1,34 +1,38 @@
 """Thin Celery tasks for webhooks and the feed: each takes ids, calls one service and is safe to
-run twice (at-least-once delivery of the messages themselves)."""
+run twice (at-least-once delivery of the messages themselves).
+
+Their names are fixed (`sync.tasks.…`): beat's schedule and queued messages carry them, and
+delivery publishes them by name (sync.delivery.broker)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from sync import services, webhooks
+from sync.delivery import batches, fanout, sweeper
+from sync.outbox import events
 
 
 @shared_task(name="sync.tasks.endpoint_fanout")
 def endpoint_fanout(endpoint_id: int) -> int:
     """Turn the endpoint's new feed events into deliveries (nudged after each write)."""
-    return webhooks.endpoint_fanout(endpoint_id=endpoint_id)
+    return fanout.endpoint_fanout(endpoint_id=endpoint_id)
 
 
 @shared_task(name="sync.tasks.delivery_send")
 def delivery_send(delivery_id: int) -> None:
     """One attempt at one delivery, if it is ready."""
-    webhooks.delivery_send(delivery_id=delivery_id)
+    batches.delivery_send(delivery_id=delivery_id)
 
 
 @shared_task(name="sync.tasks.deliveries_sweep")
 def deliveries_sweep() -> dict[str, int]:
     """Beat, every few seconds: catch up on fan-outs and deliveries nobody is working on."""
-    return webhooks.deliveries_sweep()
+    return sweeper.deliveries_sweep()
 
 
 @shared_task(name="sync.tasks.events_prune")
 def events_prune() -> int:
     """Beat, hourly: forget feed events (and finished deliveries) past their retention."""
-    pruned = services.events_prune()
-    webhooks.deliveries_prune()
+    pruned = events.events_prune()
+    sweeper.deliveries_prune()
     return pruned

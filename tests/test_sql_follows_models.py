@@ -253,8 +253,9 @@ def test_a_time_field_on_subscriptions_reads_back_on_the_centre(subscription_qui
 
 def test_a_defaulted_field_on_deliveries_is_filled_by_the_fanout_insert(delivery_priority, make_brand):
     from consent.services import contact_upsert
-    from sync import selectors, webhooks
+    from sync.delivery import bodies, fanout
     from sync.models import Delivery, Endpoint
+    from sync.outbox.feed import FeedPosition
     from tests.sync.webhook_support import write_event
 
     brand = make_brand()
@@ -262,11 +263,11 @@ def test_a_defaulted_field_on_deliveries_is_filled_by_the_fanout_insert(delivery
     contact, _ = contact_upsert(brand=brand, external_id="cust-1")
     event = write_event(brand, contact.pk, 1)
     now = timezone.now()
-    row = webhooks.delivery_of(endpoint=endpoint, event=event, now=now)
-    moved = webhooks._fanout_insert(
+    row = bodies.delivery_of(endpoint=endpoint, event=event, now=now)
+    moved = fanout._fanout_insert(
         endpoint_id=endpoint.pk,
-        after=selectors.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id),
-        to=selectors.FeedPosition(1, event.pk),
+        after=FeedPosition(endpoint.cursor_txid, endpoint.cursor_id),
+        to=FeedPosition(1, event.pk),
         erasures=endpoint.erasures,
         rows=[row],
     )

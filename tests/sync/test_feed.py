@@ -22,8 +22,8 @@ from config.db import insert_parts, insert_row
 from consent.models import ConsentEvent, ConsentEvidence, ConsentState
 from consent.verification import ledger_verify
 from sync.models import Event, EventType
-from sync.serializers import EventOut
-from sync.services import event_build, event_record, events_prune
+from sync.outbox.events import event_build, event_record, events_prune
+from sync.outbox.serializers import EventOut
 
 # The feed holds back events of transactions still open, and a test's own transaction would be
 # one: every test commits.
@@ -152,7 +152,7 @@ def test_an_empty_feed_still_hands_out_a_cursor_to_poll_from(feed, brand):
 
 
 def test_an_event_reads_back_as_written_whatever_its_data_and_timestamp(feed, brand):
-    # On PostgreSQL the database writes each event's JSON (sync.serializers.EVENT_JSON_SQL); it
+    # On PostgreSQL the database writes each event's JSON (sync.outbox.serializers.EVENT_JSON_SQL); it
     # must say what event_payload says, for any data and either form of timestamp.
     tricky = {
         "text": 'quote " backslash \\ slash / tab \t newline \n',

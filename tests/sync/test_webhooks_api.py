@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from brands.models import Scope
-from sync import services
 from sync.models import Delivery, Endpoint
-from sync.serializers import timestamp
+from sync.outbox import listeners
+from sync.outbox.serializers import timestamp
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -262,9 +262,9 @@ def test_the_schema_describes_the_endpoints_api(client):
 
 
 def test_no_endpoint_costs_no_query_and_registers_nothing(brand, django_assert_num_queries):
-    services.events_announce(brand_id=brand.pk)  # fills the cache
+    listeners.events_announce(brand_id=brand.pk)  # fills the cache
     with transaction.atomic(), django_assert_num_queries(0):
-        services.events_announce(brand_id=brand.pk)
+        listeners.events_announce(brand_id=brand.pk)
         assert transaction.get_connection().run_on_commit == []
 
 

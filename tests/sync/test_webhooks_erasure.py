@@ -16,9 +16,10 @@ from werkzeug import Request, Response
 
 from consent.erasure import contact_erase
 from consent.identifiers import erased_external_id
-from sync import webhooks
+from sync.delivery import endpoints, erasure
+from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, EventType
-from sync.services import event_record
+from sync.outbox.events import event_record
 from tests.conftest import current_version
 from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, settle
 
@@ -59,7 +60,7 @@ def test_erasure_rewrites_the_contacts_deliveries_and_clears_the_answers(
     assert "cust-1" in Attempt.objects.get(delivery=sent).response_excerpt
     assert ADDRESS in pending.body
     # Another brand's deliveries about its own contact are not touched.
-    elsewhere = webhooks.endpoint_create(brand=other_brand, url=receiver.url())
+    elsewhere = endpoints.endpoint_create(brand=other_brand, url=receiver.url())
     Delivery.objects.create(
         endpoint=elsewhere,
         msg_id="msg_x",
@@ -99,7 +100,39 @@ def test_erasure_rewrites_the_contacts_deliveries_and_clears_the_answers(
 
 
 def test_forgetting_a_contact_without_deliveries_changes_nothing(brand, contact):
-    assert webhooks.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
+    assert erasure.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
+
+
+def test_the_rewrite_commits_or_rolls_back_with_the_erasure(brand, contact, api, purpose, receiver):
+    """Delivery hears of the erasure from the outbox (sync.outbox.listeners), inside the
+    erasure's transaction: rolled back with it, nothing is rewritten."""
+    endpoint = make_endpoint(brand, receiver.url())
+    body = {
+        "purpose": purpose.slug,
+        "decision": "granted",
+        "notice_version": current_version(purpose).public_id,
+    }
+    assert api.post("/api/v1/contacts/cust-1/consents", body, format="json").status_code == 201
+    assert fanout(endpoint) == 1
+    [before] = deliveries(endpoint)
+
+    seen: list[tuple[int, str]] = []
+
+    def erase_then_fail() -> None:
+        with transaction.atomic():
+            report = contact_erase(brand=brand, contact=contact, requested_via="api")
+            seen.append((report.deliveries_rewritten, Delivery.objects.get(pk=before.pk).body))
+            raise RuntimeError("the erasure's transaction fails after the rewrite")
+
+    with pytest.raises(RuntimeError):
+        erase_then_fail()
+
+    [(rewritten, inside)] = seen
+    assert rewritten == 1
+    assert "cust-1" not in inside
+
+    assert deliveries(endpoint)[0].body == before.body
+    assert json.loads(before.body)["data"]["contact"] == "cust-1"
 
 
 def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it(
@@ -117,7 +150,7 @@ def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it
     assert api.post("/api/v1/contacts/cust-1/consents", body, format="json").status_code == 201
     settle()
     read, go_on = threading.Event(), threading.Event()
-    original = webhooks._fanout_insert
+    original = fanout_module._fanout_insert
     saves: list[int] = []
 
     def save_after_the_erasure(**kwargs: Any) -> bool:
@@ -128,13 +161,13 @@ def test_a_fanout_that_read_events_before_an_erasure_saves_none_of_them_after_it
 
     def fan_out() -> None:
         try:
-            webhooks.endpoint_fanout(endpoint_id=endpoint.pk)
+            fanout_module.endpoint_fanout(endpoint_id=endpoint.pk)
         finally:
             db_connection.close()
 
     with (
-        mock.patch.object(webhooks, "_fanout_insert", side_effect=save_after_the_erasure),
-        mock.patch.object(webhooks, "_endpoint_batch_send", return_value=None),
+        mock.patch.object(fanout_module, "_fanout_insert", side_effect=save_after_the_erasure),
+        mock.patch.object(fanout_module, "_endpoint_batch_send", return_value=None),
     ):
         worker = threading.Thread(target=fan_out)
         worker.start()

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from config.errors import Unprocessable
-from sync.ssrf import address_refusal, url_validate
+from sync.delivery.ssrf import address_refusal, url_validate
 from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, write_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("published")]

@@ -21,9 +21,10 @@ from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
 from brands.models import Brand
-from sync import webhooks
+from sync.delivery import endpoints, sending
+from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
-from sync.services import event_record
+from sync.outbox.events import event_record
 
 
 @dataclass
@@ -83,9 +84,9 @@ def receiver() -> Iterator[Receiver]:
     server.start()
     box = Receiver(server=server)
     server.expect_request("/hook").respond_with_handler(box.handle)
-    webhooks.http_client_reset()  # no kept-alive connection from another test's server
+    sending.http_client_reset()  # no kept-alive connection from another test's server
     yield box
-    webhooks.http_client_reset()
+    sending.http_client_reset()
     server.clear()
     if server.is_running():
         server.stop()
@@ -129,7 +130,7 @@ def write_event(
 
 
 def make_endpoint(brand: Brand, url: str, **kwargs: Any) -> Endpoint:
-    return webhooks.endpoint_create(brand=brand, url=url, **kwargs)
+    return endpoints.endpoint_create(brand=brand, url=url, **kwargs)
 
 
 def deliveries(endpoint: Endpoint) -> list[Delivery]:
@@ -176,7 +177,7 @@ def fanout(endpoint: Endpoint, *, send: bool = False) -> int:
     settle()
     if send:
         return int(tasks.endpoint_fanout(endpoint.pk))
-    with mock.patch.object(webhooks, "_endpoint_batch_send", return_value=None):
+    with mock.patch.object(fanout_module, "_endpoint_batch_send", return_value=None):
         return int(tasks.endpoint_fanout(endpoint.pk))
 
 

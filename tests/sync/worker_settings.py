@@ -1,7 +1,7 @@
 """Settings of the Celery worker that the fault tests start (tests/sync/worker_support.py): the
 project's settings, plus a retry schedule, lease and requeue interval of seconds, so a fault test
 sees retries and a dead worker's lease run out in well under a minute. Production has no such
-settings and keeps the defaults in sync/webhooks.py."""
+settings and keeps the defaults in sync/delivery/ (retries, claims, dispatch)."""
 
 import os
 

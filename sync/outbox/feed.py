@@ -1,4 +1,4 @@
-"""Reads of the outbox. Every read takes the brand."""
+"""The changes feed: reads of the outbox by position, in commit order. Every read takes the brand."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, models
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, When
 from django.db.models.expressions import Col
 
 from brands.models import Brand
-from config.errors import NotFound
-from sync.models import Attempt, Delivery, Endpoint, Event
-from sync.serializers import EVENT_JSON_SQL
+from sync.models import Event
+from sync.outbox.serializers import EVENT_JSON_SQL
 
 
 class FeedPosition(NamedTuple):
@@ -36,7 +32,7 @@ class FeedEvent:
     type: str
     created_at: datetime
     data: dict[str, Any]
-    # For webhook fan-out (sync.webhooks): the row, its contact and per-contact sequence.
+    # For webhook fan-out (sync.delivery.fanout): the row, its contact and per-contact sequence.
     id: int
     contact_ref: int
     sequence: int
@@ -108,7 +104,7 @@ def events_feed(*, brand: Brand, after: FeedPosition, limit: int, types: Collect
 
 @dataclass(frozen=True)
 class FeedJsonPage:
-    events: list[str]  # each event's JSON text (sync.serializers.event_json)
+    events: list[str]  # each event's JSON text (sync.outbox.serializers.event_json)
     next_position: FeedPosition
     has_more: bool
 
@@ -117,7 +113,7 @@ def events_feed_json(
     *, brand: Brand, after: FeedPosition, limit: int, types: Collection[str] = ()
 ) -> FeedJsonPage:
     """events_feed's page (the same statement, order and horizon) with each event as the JSON
-    text the API answers, built by the database (sync.serializers.EVENT_JSON_SQL),
+    text the API answers, built by the database (sync.outbox.serializers.EVENT_JSON_SQL),
     so the API's hot path neither parses nor encodes an event in Python."""
     rows, next_position, has_more = _feed_rows(
         brand=brand, after=after, limit=limit, types=types, columns=[f"{EVENT_JSON_SQL} AS body"]
@@ -167,13 +163,6 @@ def _feed_rows(
     return page, next_position, has_more
 
 
-# --- Webhooks ------------------------------------------------------------------------
-
-
-def _endpoints_cache_key(brand_id: int) -> str:
-    return f"sync:active-endpoints:{brand_id}"
-
-
 def feed_end(*, brand: Brand) -> FeedPosition:
     """The position after the brand's last event the feed can hand out now (see events_feed's
     horizon): where a new webhook endpoint starts."""
@@ -185,127 +174,3 @@ def feed_end(*, brand: Brand) -> FeedPosition:
         cursor.execute(sql + " ORDER BY txid DESC, id DESC LIMIT 1", [brand.pk])
         row = cursor.fetchone()
     return FeedPosition(row[0], row[1]) if row else FEED_START
-
-
-def endpoint_ids_active(*, brand_id: int) -> list[int]:
-    """The ids of the brand's active endpoints, cached (WEBHOOK_ENDPOINT_CACHE_SECONDS): every
-    write asks, and most brands have none. sync.webhooks clears the entry after a change."""
-    key = _endpoints_cache_key(brand_id)
-    ids = cache.get(key)
-    if ids is None:
-        ids = list(
-            Endpoint.objects.filter(brand_id=brand_id, status=Endpoint.Status.ACTIVE)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
-        cache.set(key, ids, settings.WEBHOOK_ENDPOINT_CACHE_SECONDS)
-    return ids
-
-
-def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
-    endpoint = Endpoint.objects.filter(brand=brand, public_id=public_id).first()
-    if endpoint is None:
-        raise NotFound(f"No endpoint {public_id!r}.")
-    return endpoint
-
-
-def endpoints_list(*, brand: Brand, after_id: int, limit: int) -> list[Endpoint]:
-    """Oldest first, up to `limit` + 1 (the extra one says there is a next page)."""
-    return list(Endpoint.objects.filter(brand=brand, id__gt=after_id).order_by("id")[: limit + 1])
-
-
-def delivery_get(*, endpoint: Endpoint, public_id: str) -> Delivery:
-    delivery = Delivery.objects.filter(endpoint=endpoint, public_id=public_id).first()
-    if delivery is None:
-        raise NotFound(f"No delivery {public_id!r} for this endpoint.")
-    return delivery
-
-
-def deliveries_list(
-    *, endpoint: Endpoint, before_id: int | None, limit: int, status: str | None = None
-) -> list[Delivery]:
-    """The delivery log, newest first, each with its attempts; up to `limit` + 1."""
-    rows = Delivery.objects.filter(endpoint=endpoint)
-    if before_id is not None:
-        rows = rows.filter(id__lt=before_id)
-    if status:
-        rows = rows.filter(status=status)
-    attempts = Prefetch("attempts", queryset=Attempt.objects.order_by("number", "id"))
-    return list(
-        rows.select_related("event").prefetch_related(attempts).defer("body").order_by("-id")[: limit + 1]
-    )
-
-
-def deliveries_ready_rows(now: datetime) -> models.QuerySet[Delivery]:
-    """Pending deliveries that may be sent now: due, held by no live worker, for an active
-    endpoint, and the earliest pending one of their contact for their endpoint (so a receiver
-    gets each contact's events in sequence order)."""
-    earlier = Delivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"),
-        contact_ref=OuterRef("contact_ref"),
-        status=Delivery.Status.PENDING,
-        sequence__lt=OuterRef("sequence"),
-    )
-    return (
-        Delivery.objects.filter(
-            status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__status=Endpoint.Status.ACTIVE
-        )
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-        .filter(~Exists(earlier) | Q(contact_ref__isnull=True))
-    )
-
-
-def deliveries_ready(
-    *,
-    endpoint_id: int,
-    limit: int,
-    now: datetime,
-    prefer_contact: int | None = None,
-    enqueued_before: datetime | None = None,
-) -> list[int]:
-    """Up to `limit` ids of the endpoint's deliveries ready to send, oldest first (the contact
-    `prefer_contact`'s first); with `enqueued_before`, only those not handed to the broker since."""
-    rows = deliveries_ready_rows(now).filter(endpoint_id=endpoint_id)
-    if enqueued_before is not None:
-        rows = rows.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=enqueued_before))
-    order: list[Any] = ["id"]
-    if prefer_contact is not None:
-        order.insert(0, Case(When(contact_ref=prefer_contact, then=0), default=1))
-    return list(rows.order_by(*order).values_list("id", flat=True)[:limit])
-
-
-def deliveries_in_flight(*, endpoint_id: int, now: datetime) -> int:
-    """The endpoint's claims in flight: a claim (sync.webhooks.delivery_send) leases its whole
-    batch until one instant and sends one request at a time, so each distinct live lease is one
-    worker busy with the endpoint."""
-    leases = Delivery.objects.filter(
-        endpoint_id=endpoint_id, status=Delivery.Status.PENDING, leased_until__gt=now
-    )
-    return leases.values("leased_until").distinct().count()
-
-
-def endpoint_ids_behind() -> list[int]:
-    """Active endpoints whose brand has events past their fan-out cursor (the feed's horizon
-    may still hold some back: fan-out then finds nothing, which is harmless)."""
-    later = Event.objects.filter(brand_id=OuterRef("brand_id")).filter(
-        Q(txid__gt=OuterRef("cursor_txid")) | Q(txid=OuterRef("cursor_txid"), id__gt=OuterRef("cursor_id"))
-    )
-    return list(
-        Endpoint.objects.filter(status=Endpoint.Status.ACTIVE)
-        .filter(Exists(later))
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-
-
-def endpoint_ids_with_ready(*, now: datetime) -> list[int]:
-    """Active endpoints with a delivery due now."""
-    due = Delivery.objects.filter(
-        endpoint_id=OuterRef("pk"), status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    )
-    return list(
-        Endpoint.objects.filter(status=Endpoint.Status.ACTIVE)
-        .filter(Exists(due))
-        .order_by("id")
-        .values_list("id", flat=True)
-    )

@@ -1,10 +1,9 @@
-"""The changes feed (GET /api/v1/events) and webhook endpoints (/api/v1/endpoints…)."""
+"""Webhook endpoints: /api/v1/endpoints… (the admin scope)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -14,11 +13,10 @@ from rest_framework.response import Response
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, PROBLEM, decode_cursor, decode_cursor_parts, encode_cursor, parse_limit
+from config.api import ERRORS, PROBLEM, decode_cursor, encode_cursor, parse_limit
 from config.errors import Conflict, Unprocessable
-from sync import selectors, webhooks
-from sync.models import Delivery, EventType
-from sync.serializers import (
+from sync.delivery import endpoints, redelivery, selectors
+from sync.delivery.serializers import (
     DeliveryListOut,
     DeliveryOut,
     EndpointIn,
@@ -26,76 +24,10 @@ from sync.serializers import (
     EndpointOut,
     EndpointPatchIn,
     EndpointWithSecretOut,
-    EventFeedOut,
     RedeliverIn,
     RedeliverOut,
-    event_list_json,
 )
-
-FEED_DEFAULT_LIMIT = 100
-FEED_MAX_LIMIT = 1000
-
-
-def feed_position(request: Request) -> selectors.FeedPosition:
-    """`after` (or `cursor`, the name other lists use; not both) → a position; none → the start."""
-    after, cursor = request.query_params.get("after"), request.query_params.get("cursor")
-    if after and cursor and after != cursor:
-        raise Unprocessable.for_field("after", "Give the cursor once, as after.")
-    if not (after or cursor):
-        return selectors.FEED_START
-    field = "after" if after else "cursor"
-    return selectors.FeedPosition(*decode_cursor_parts(after or cursor or "", count=2, field=field))
-
-
-def feed_types(request: Request) -> list[str]:
-    """type=a,b (or type=a&type=b) → the event types asked for, each one known."""
-    names = [name.strip() for raw in request.query_params.getlist("type") for name in raw.split(",")]
-    wanted = sorted({name for name in names if name})
-    unknown = [name for name in wanted if name not in EventType.values]
-    if unknown:
-        message = f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(EventType.values)}."
-        raise Unprocessable.for_field("type", message)
-    return wanted
-
-
-class EventFeedApi(BrandApiView):
-    required_scopes = {"GET": {Scope.EVENTS_READ}}
-
-    @extend_schema(
-        operation_id="events_feed",
-        description="The brand's outbox events in commit order. Start without `after`, then pass each "
-        "reply's `next_cursor`: every event is seen exactly once, even while writes go on. When "
-        "`has_more` is false, wait a little (a few seconds) and ask again with the same cursor. "
-        "Events are kept for EVENT_RETENTION_DAYS (30 by default).",
-        parameters=[
-            OpenApiParameter("after", str, description="next_cursor of the previous reply; omit to start"),
-            OpenApiParameter("limit", int, description=f"1–{FEED_MAX_LIMIT}, default {FEED_DEFAULT_LIMIT}"),
-            OpenApiParameter(
-                "type",
-                str,
-                description="Only these event types, comma-separated, "
-                "e.g. consent.withdrawn,contact.unsubscribed",
-            ),
-        ],
-        responses={200: EventFeedOut, **ERRORS},
-    )
-    def get(self, request: Request) -> HttpResponse:
-        after = feed_position(request)
-        limit = parse_limit(
-            request.query_params.get("limit"), default=FEED_DEFAULT_LIMIT, maximum=FEED_MAX_LIMIT
-        )
-        types = feed_types(request)
-        page = selectors.events_feed_json(brand=self.principal().brand, after=after, limit=limit, types=types)
-        # The events come as JSON text (up to a thousand of them: parsing and encoding them again
-        # would be most of the request's time), so the reply is assembled here rather than by
-        # the renderer. Content negotiation, authentication and throttling have run as usual.
-        content = event_list_json(
-            page.events, next_cursor=encode_cursor(*page.next_position), has_more=page.has_more
-        )
-        return HttpResponse(content, content_type="application/json")
-
-
-# --- Webhook endpoints: /api/v1/endpoints… (the admin scope) --------------------------------
+from sync.models import Delivery
 
 ENDPOINT_ADMIN = {Scope.ADMIN.value}
 CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previous page")
@@ -148,7 +80,7 @@ class EndpointListApi(BrandApiView):
 
         def handle() -> Response:
             data = _validated(request, EndpointIn)
-            endpoint = webhooks.endpoint_create(brand=brand, **data)
+            endpoint = endpoints.endpoint_create(brand=brand, **data)
             return Response(EndpointWithSecretOut(endpoint).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, brand, handle)
@@ -174,7 +106,7 @@ class EndpointApi(BrandApiView):
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
             data = _validated(request, EndpointPatchIn)
-            endpoint = webhooks.endpoint_update(endpoint=endpoint, **data)
+            endpoint = endpoints.endpoint_update(endpoint=endpoint, **data)
             return Response(EndpointOut(endpoint).data)
 
         return idempotent(request, brand, handle)
@@ -182,7 +114,7 @@ class EndpointApi(BrandApiView):
     @extend_schema(operation_id="endpoints_delete", responses={204: None, **ERRORS})
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
-        webhooks.endpoint_delete(endpoint=endpoint)
+        endpoints.endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -202,7 +134,7 @@ class EndpointSecretRotateApi(BrandApiView):
 
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
-            endpoint = webhooks.endpoint_secret_rotate(endpoint=endpoint)
+            endpoint = endpoints.endpoint_secret_rotate(endpoint=endpoint)
             return Response(EndpointWithSecretOut(endpoint).data)
 
         return idempotent(request, brand, handle)
@@ -259,11 +191,11 @@ class EndpointRedeliverApi(BrandApiView):
             data = _validated(request, RedeliverIn)
             if "delivery" in data:
                 delivery = selectors.delivery_get(endpoint=endpoint, public_id=data["delivery"])
-                count = webhooks.deliveries_redeliver(endpoint=endpoint, delivery=delivery)
+                count = redelivery.deliveries_redeliver(endpoint=endpoint, delivery=delivery)
                 if not count:
                     raise Conflict("This delivery is being attempted right now; try again shortly.")
             else:
-                count = webhooks.deliveries_redeliver(endpoint=endpoint, since=data["since"])
+                count = redelivery.deliveries_redeliver(endpoint=endpoint, since=data["since"])
             return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)
@@ -285,7 +217,7 @@ class EndpointTestApi(BrandApiView):
 
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
-            delivery = webhooks.endpoint_test_send(endpoint=endpoint)
+            delivery = endpoints.endpoint_test_send(endpoint=endpoint)
             return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)

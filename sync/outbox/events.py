@@ -1,17 +1,19 @@
+"""Writing the outbox: one Event per change, in the transaction that made it, and forgetting
+events past the feed's retention."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
 from brands.models import Brand
 from config.db import insert_row
 from sync.models import Event, EventType
-from sync.selectors import endpoint_ids_active
+from sync.outbox.listeners import events_announce
 
 
 def event_build(
@@ -62,35 +64,29 @@ def event_record(
     return event
 
 
-class _FanoutNudge:
-    """The on-commit callback of events_announce: one per brand per transaction."""
+def brand_event_record(*, brand: Brand, type: EventType, data: dict[str, Any], now: datetime) -> Event:
+    """An outbox event about the brand itself, on its own stream (Event.brand_ref), such as
+    delivery's endpoint.disabled. Call inside a transaction.
 
-    def __init__(self, brand_id: int) -> None:
-        self.brand_id = brand_id
-
-    def __call__(self) -> None:
-        from sync import webhooks  # it imports this module
-
-        webhooks.fanout_enqueue(brand_id=self.brand_id)
-
-
-def events_announce(*, brand_id: int) -> None:
-    """Call after writing a brand's outbox Events: once the transaction commits, the brand's
-    active webhook endpoints are asked to fan them out (sync.webhooks.endpoint_fanout).
-
-    On every write path, so it stays cheap: a brand without active endpoints costs one cache
-    lookup; otherwise the callback is registered once per transaction, however many events it
-    writes. Nothing is lost if the nudge never happens (a stale cache, a broker that is down,
-    a crash after COMMIT): the sweeper finds every endpoint whose cursor is behind.
+    Its sequence is the later of the stream's last + 1 and the time in milliseconds, so it keeps
+    increasing after the feed's retention has pruned the stream's earlier events.
     """
-    if not endpoint_ids_active(brand_id=brand_id):
-        return
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, _FanoutNudge) and callback.brand_id == brand_id:
-                return
-    transaction.on_commit(_FanoutNudge(brand_id))
+    Brand.objects.select_for_update().filter(pk=brand.pk).values_list("pk").first()  # one writer
+    ref = Event.brand_ref(brand.pk)
+    last = Event.objects.filter(contact_ref=ref).aggregate(last=Max("sequence"))["last"] or 0
+    sequence = max(last + 1, int(now.timestamp() * 1000))
+    event = Event(
+        brand=brand,
+        type=type,
+        contact_ref=ref,
+        subject="",
+        sequence=sequence,
+        data={"sequence": sequence, **data},
+        occurred_at=now,
+    )
+    insert_row(event)
+    events_announce(brand_id=brand.pk)
+    return event
 
 
 def events_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:
@@ -99,7 +95,7 @@ def events_prune(*, now: datetime | None = None, batch_size: int = 5000) -> int:
     Only the changes feed forgets them: the consent ledger, the projections and the
     subscriptions are other tables and stay. Runs in batches of `batch_size`, each its own
     statement and (outside an atomic block) its own transaction, so no batch holds locks for
-    long nor keeps the feed's horizon (sync.selectors.events_feed) back; safe to re-run after
+    long nor keeps the feed's horizon (sync.outbox.feed.events_feed) back; safe to re-run after
     an interruption. Meant for a periodic task.
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)

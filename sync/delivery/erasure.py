@@ -1,0 +1,55 @@
+"""Erasure reaches the delivery log.
+
+`deliveries_forget_contact` listens to the outbox's contact_erased_announce (registered in
+sync.apps), which consent.erasure calls in its transaction: domain code never calls delivery,
+and the rewrite still commits or rolls back with the erasure.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db.models import F
+
+from sync.delivery.bodies import without_personal
+from sync.models import Attempt, Delivery, Endpoint
+
+
+def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str) -> int:
+    """When a contact is erased (in the erasure's transaction): the brand's deliveries about the
+    contact, pending or finished, name `pseudonym` instead of the old external id in
+    data.contact and lose email and phone; the receivers' answers to them
+    (Attempt.response_excerpt, which may echo the body) are cleared. A pending delivery is sent
+    with the rewritten body, under its webhook-id (signatures are made at send time). The
+    number of deliveries rewritten.
+
+    The outbox Events themselves are renamed by the erasure, so deliveries made later carry
+    the pseudonym already. First the brand's endpoints count the erasure (Endpoint.erasures):
+    a fan-out that read the events before the erasure then cannot save its deliveries after it
+    (its compare-and-set waits for this transaction and fails), and one that saved them before
+    is done by the time this rewrites them."""
+    Endpoint.objects.filter(brand_id=brand_id).update(erasures=F("erasures") + 1)
+    rows = list(
+        Delivery.objects.filter(endpoint__brand_id=brand_id, contact_ref=contact_ref).only("id", "body")
+    )
+    changed = []
+    for delivery in rows:
+        try:
+            payload = json.loads(delivery.body)
+        except ValueError:
+            continue
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict):
+            continue
+        if "contact" in data:
+            data["contact"] = pseudonym
+        payload["data"] = without_personal(data)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        if body != delivery.body:
+            delivery.body = body
+            changed.append(delivery)
+    Delivery.objects.bulk_update(changed, ["body"], batch_size=500)
+    Attempt.objects.filter(delivery__endpoint__brand_id=brand_id, delivery__contact_ref=contact_ref).exclude(
+        response_excerpt=""
+    ).update(response_excerpt="")
+    return len(changed)
