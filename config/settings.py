@@ -270,7 +270,7 @@ API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "1200/min")
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 # How far in the future a client-supplied occurred_at may be (clock skew).
 CONSENT_CLOCK_SKEW_SECONDS = env_int("CONSENT_CLOCK_SKEW_SECONDS", 300, minimum=0)
-# Days the changes feed keeps outbox events (sync.services.events_prune); the ledger is kept.
+# Days the changes feed keeps outbox events (sync.outbox.events.events_prune); the ledger is kept.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 
 # --- Webhooks ---------------------------------------------------------------

