@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -15,6 +16,7 @@ class BrandAdmin(ServiceAdmin):
     evidence, refuses it."""
 
     list_display = ["slug", "name", "default_language", "jurisdiction", "created_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a brand's site is https
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if obj is None else ["slug"]
