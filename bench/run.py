@@ -2,7 +2,9 @@
 
 One run, end to end (about eight minutes on 2 cores):
 
-1. drop and recreate the bench database (BENCH_DATABASE_URL), migrate it with bench.settings;
+1. start the bench's own embedded PostgreSQL (var/postgres-bench; stopped when the run ends)
+   unless BENCH_DATABASE_URL names a server; drop and recreate the bench database there and
+   migrate it with bench.settings;
 2. seed a brand, an API key, a purpose with a notice version, 10,000 contacts each with one
    granted consent (through the real services), and 10,000 rows for the read ceiling;
 3. count the SQL round trips (and their statements) each endpoint makes per request (in-process);
@@ -15,11 +17,14 @@ One run, end to end (about eight minutes on 2 cores):
    over HTTP (feed_1m: events/s, page latency, every event exactly once);
 7. print the table, write bench/results/latest.json and latest.md.
 
-Exits 0 when the harness ran (whatever the targets say), non-zero when it could not.
+Needs wrk (the load generator) and, for the webhook scenarios, redis-server (their broker, one
+of the run's own): Debian/Ubuntu `apt-get install wrk redis-server`. Exits 0 when the harness
+ran (whatever the targets say), non-zero when it could not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -33,19 +38,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+from bench import DATABASE, POSTGRES_ROOT
+from bench import webhooks as bench_webhooks
 from bench.webhooks import HarnessError as WebhookHarnessError
+from config.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 VAR_DIR = BASE_DIR / "var"
 LUA_SCRIPT = BENCH_DIR / "wrk" / "scenario.lua"
-DEFAULT_BENCH_DATABASE_URL = "postgres://candor:candor@127.0.0.1:5432/candor_bench"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -102,11 +111,52 @@ def log(message: str) -> None:
 # --- Environment -------------------------------------------------------------------------------
 
 
-def bench_environment(port: int) -> dict[str, str]:
+def require_tools() -> None:
+    """What the run needs beside Python (two Debian packages), checked before anything starts."""
+    missing: list[tuple[str, str, str]] = []  # (what, Debian package, Homebrew formula)
+    if shutil.which("wrk") is None:
+        missing.append(("wrk, the HTTP load generator", "wrk", "wrk"))
+    if (WEBHOOKS or ONLY == "webhooks") and not bench_webhooks.redis_available():
+        missing.append(
+            ("redis-server, the webhook scenarios' broker (the run starts its own)", "redis-server", "redis")
+        )
+    if not missing:
+        return
+    lines = [
+        "not installed: " + "; ".join(what for what, _, _ in missing),
+        f"  Debian/Ubuntu: apt-get install {' '.join(deb for _, deb, _ in missing)}"
+        f"   (macOS: brew install {' '.join(brew for _, _, brew in missing)})",
+    ]
+    if any(deb == "redis-server" for _, deb, _ in missing):
+        lines.append(
+            "  or BENCH_WEBHOOKS=0 to skip the webhook scenarios, or BENCH_REDIS_URL=redis://… for "
+            "a Redis database the bench may flush"
+        )
+    raise HarnessError("\n".join(lines))
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    """BENCH_DATABASE_URL, or the bench's own embedded PostgreSQL under var/postgres-bench: owned
+    by this run, started here and stopped when the block ends (however it ends)."""
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = EmbeddedPostgres(POSTGRES_ROOT)
+    try:
+        with server.serving(own=True):
+            log(f"bench: embedded PostgreSQL in {POSTGRES_ROOT} (started by this run)")
+            yield server.url(DATABASE)
+    except EmbeddedPostgresError as exc:
+        raise HarnessError(f"{exc} (or set BENCH_DATABASE_URL to a server of your own)") from None
+
+
+def bench_environment(port: int, database_url: str) -> dict[str, str]:
     """What both the harness process and gunicorn run with: production settings, local only."""
     return {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BENCH_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL),
+        "BENCH_DATABASE_URL": database_url,
         "DEBUG": "false",
         "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
         "IDENTIFIER_PEPPER": os.environ.get("BENCH_IDENTIFIER_PEPPER") or secrets.token_urlsafe(48),
@@ -190,7 +240,7 @@ def git_revision() -> str:
 
 
 def recreate_database(url: str) -> dict[str, str]:
-    """Drop and create the bench database; say how to start PostgreSQL if it is not there."""
+    """Drop and create the bench database (a TCP or, host being a folder, a Unix socket URL)."""
     import dj_database_url
     import psycopg
     from psycopg import sql
@@ -205,6 +255,7 @@ def recreate_database(url: str) -> dict[str, str]:
             "so its name must contain 'bench' (e.g. candor_bench)."
         )
     host, port = config.get("HOST") or "127.0.0.1", config.get("PORT") or 5432
+    where = f"the socket in {host}" if host.startswith("/") else f"{host}:{port}"
     try:
         admin = psycopg.connect(
             host=host,
@@ -218,15 +269,9 @@ def recreate_database(url: str) -> dict[str, str]:
     except psycopg.OperationalError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise HarnessError(
-            f"PostgreSQL is not reachable at {host}:{port} ({detail}).\n"
-            "  The benchmark needs a local PostgreSQL 15+ with a role that may CREATE DATABASE:\n"
-            "    Debian/Ubuntu: sudo pg_ctlcluster 15 main start\n"
-            '                   sudo -u postgres psql -c "CREATE ROLE candor LOGIN CREATEDB '
-            "PASSWORD 'candor'\"\n"
-            "    Docker:        docker run -d -p 5432:5432 -e POSTGRES_USER=candor "
-            "-e POSTGRES_PASSWORD=candor postgres:15\n"
-            "  or point BENCH_DATABASE_URL at another server "
-            f"(default {DEFAULT_BENCH_DATABASE_URL})."
+            f"PostgreSQL is not reachable at {where} ({detail}).\n"
+            "  BENCH_DATABASE_URL must name a PostgreSQL 15+ server and a role that may CREATE "
+            "DATABASE;\n  unset it and the run starts an embedded PostgreSQL of its own."
         ) from None
     with admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -237,41 +282,14 @@ def recreate_database(url: str) -> dict[str, str]:
                 admin.execute(sql.SQL("SHOW {}").format(sql.Identifier(setting))).fetchone()[0]
             )
     info["database"] = name
-    info["host"] = f"{host}:{port}"
+    info["host"] = where
     return info
 
 
-def migrate(notes: list[str]) -> None:
+def migrate() -> None:
     from django.core.management import call_command
-    from django.db import connection
-    from psycopg import ProgrammingError
 
-    try:
-        call_command("migrate", interactive=False, verbosity=0)
-        return
-    except ProgrammingError as exc:
-        if "placeholder" not in str(exc):
-            raise
-    # consent/migrations/0002 passes SQL containing '%' (PL/pgSQL RAISE placeholders) to
-    # schema_editor.execute() with the default params=(), so Django/psycopg try to interpolate
-    # it and fail on PostgreSQL. Until the migration passes params=None, install the very same
-    # SQL through a plain cursor and record the migration as applied.
-    import importlib
-
-    module = importlib.import_module("consent.migrations.0002_ledger_append_only_triggers")
-    with connection.cursor() as cursor:
-        for table in module.TABLES:
-            cursor.execute(module._pg_sql(table)[0])
-    call_command("migrate", "consent", "0002", fake=True, interactive=False, verbosity=0)
     call_command("migrate", interactive=False, verbosity=0)
-    note = (
-        "consent/migrations/0002_ledger_append_only_triggers.py fails on PostgreSQL "
-        "('incomplete placeholder: %'): schema_editor.execute(sql) interpolates the '%' of "
-        "RAISE EXCEPTION. The harness installed the same trigger SQL through a raw cursor and "
-        "faked the migration. Fix: schema_editor.execute(sql, params=None)."
-    )
-    notes.append(note)
-    log(f"  WARNING: {note}")
 
 
 # --- Queries per request -------------------------------------------------------------------
@@ -922,17 +940,15 @@ def query_report(counts: list[QueryCount]) -> str:
 # --- Main --------------------------------------------------------------------------------------
 
 
-def run() -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        raise HarnessError("wrk is not installed (Debian: apt-get install wrk).")
+def run(database_url: str) -> dict[str, Any]:
     started = time.monotonic()
     port = free_port()
-    env = bench_environment(port)
+    env = bench_environment(port, database_url)
     os.environ.update(env)
     shutil.rmtree(env["FILESYSTEM_BROKER_DIR"], ignore_errors=True)  # the last run's nudges
     notes: list[str] = []
 
-    log(f"bench: database {env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1]} (dropped and recreated)")
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
     database = recreate_database(env["BENCH_DATABASE_URL"])
 
     import django
@@ -941,11 +957,10 @@ def run() -> dict[str, Any]:
     from django.db import connection
 
     from bench import seed
-    from bench import webhooks as bench_webhooks
     from config.api import encode_cursor
 
     step = time.monotonic()
-    migrate(notes)
+    migrate()
     log(f"bench: migrated in {time.monotonic() - step:.1f} s")
 
     step = time.monotonic()
@@ -1223,14 +1238,14 @@ def run() -> dict[str, Any]:
     }
 
 
-def run_webhooks_only() -> dict[str, Any]:
+def run_webhooks_only(database_url: str) -> dict[str, Any]:
     """BENCH_ONLY=webhooks: the webhook phase alone, on a freshly seeded database (the same seed
     as a full run: its contacts' outbox events make the deliveries and the latency writes)."""
     started = time.monotonic()
     port = free_port()
-    env = bench_environment(port)
+    env = bench_environment(port, database_url)
     os.environ.update(env)
-    log(f"bench: database {env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1]} (dropped and recreated)")
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
     database = recreate_database(env["BENCH_DATABASE_URL"])
 
     import django
@@ -1239,10 +1254,9 @@ def run_webhooks_only() -> dict[str, Any]:
     from django.db import connection
 
     from bench import seed
-    from bench import webhooks as bench_webhooks
 
     notes: list[str] = []
-    migrate(notes)
+    migrate()
     step = time.monotonic()
     seeded = seed.seed_base(contacts=CONTACTS, ceiling_rows=CEILING_ROWS, log=log)
     connection.close()
@@ -1277,23 +1291,26 @@ def main() -> int:
     if ONLY not in ONLY_CHOICES:
         print(f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks", file=sys.stderr, flush=True)
         return 2
+    server = (
+        "BENCH_DATABASE_URL"
+        if os.environ.get("BENCH_DATABASE_URL")
+        else f"embedded, {POSTGRES_ROOT.relative_to(BASE_DIR)}, started by the run"
+    )
+    try:
+        require_tools()
+        with bench_database() as database_url:
+            report = run_webhooks_only(database_url) if ONLY == "webhooks" else run(database_url)
+    except (HarnessError, WebhookHarnessError) as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
+        return 2
+    report["database"]["server"] = server
     if ONLY == "webhooks":
-        try:
-            report = run_webhooks_only()
-        except (HarnessError, WebhookHarnessError) as exc:
-            print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
-            return 2
         VAR_DIR.mkdir(exist_ok=True)
         (VAR_DIR / "bench-webhooks.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")
         log(report["table"])
         log(f"\nbench: done in {report['seconds']} s; results in {VAR_DIR / 'bench-webhooks.json'}")
         return 0
-    try:
-        report = run()
-    except (HarnessError, WebhookHarnessError) as exc:
-        print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
-        return 2
     RESULTS_DIR.mkdir(exist_ok=True)
     tmp = RESULTS_DIR / "latest.json.tmp"
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -1301,6 +1318,7 @@ def main() -> int:
     markdown = (
         f"Run {report['finished_at']} at {report['git']}, {report['seconds']} s; "
         f"{report['machine']['nproc']} × {report['machine']['cpu_model']}, {report['machine']['memory']}; "
+        f"PostgreSQL {report['database']['server_version']} ({server}); "
         f"gunicorn {WORKERS} sync workers; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} "
         f"-d{DURATION_SECONDS}s after {WARMUP_SECONDS} s warm-up.\n\n"
         f"{report['table']}\n\nSQL per request:\n{report['queries_text']}\n"

@@ -4,21 +4,26 @@ time from a committed consent write to the receiver getting its webhook.
 Runs in the harness process (bench.settings set up) after the wrk scenarios, with gunicorn
 stopped; it starts and stops what it needs itself: the receiver (bench.receiver), one worker
 (`celery -A config worker --pool=solo -c 1`), beat, and for the latency a gunicorn of its own
-whose broker is the bench's Redis database (the wrk scenarios' gunicorn keeps its own broker).
+whose broker is the bench's Redis (the wrk scenarios' gunicorn keeps its own broker): a
+redis-server of the phase's own on a free port, or the database BENCH_REDIS_URL names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +38,10 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
-REDIS_DB = _env_int("BENCH_REDIS_DB", 12)  # flushed before and after: the bench's own
-# Another Redis (say one started on a private port) replaces 127.0.0.1:6379/BENCH_REDIS_DB whole.
-REDIS_URL = os.environ.get("BENCH_REDIS_URL") or f"redis://127.0.0.1:6379/{REDIS_DB}"
+# A Redis database the bench may flush (before and after each measurement) instead of a
+# redis-server of its own.
+GIVEN_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
+REDIS_SERVER = shutil.which("redis-server")
 # Which measurements run: "rate" (delivery_rate), "latency" (webhook_latency), or both.
 _SCENARIOS_RAW = os.environ.get("BENCH_WEBHOOK_SCENARIOS", "rate,latency")
 SCENARIOS = frozenset(name.strip() for name in _SCENARIOS_RAW.split(",") if name.strip())
@@ -60,8 +66,17 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+_redis_url = GIVEN_REDIS_URL
+
+
 def redis_url() -> str:
-    return REDIS_URL
+    if not _redis_url:
+        raise HarnessError("no Redis: the webhook phase runs inside broker()")
+    return _redis_url
+
+
+def redis_available() -> bool:
+    return bool(GIVEN_REDIS_URL or REDIS_SERVER)
 
 
 def _redis() -> Any:
@@ -122,6 +137,57 @@ class Process:
                 pass
         self._log.close()
         self.process = None
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    """BENCH_REDIS_URL, or a redis-server of the phase's own on a free port of 127.0.0.1 (nothing
+    saved to disk), stopped when the block ends."""
+    global _redis_url
+    if GIVEN_REDIS_URL:
+        yield GIVEN_REDIS_URL
+        return
+    if REDIS_SERVER is None:
+        raise HarnessError("redis-server is not installed (Debian/Ubuntu: apt-get install redis-server)")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = Process(
+        "redis",
+        [
+            REDIS_SERVER,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(VAR_DIR),
+        ],
+        {},
+    )
+    server.start()
+    _redis_url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            server.check()
+            try:
+                _redis().ping()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise HarnessError(
+                        f"redis-server did not answer on port {port}; see {server.log_path}"
+                    ) from None
+                time.sleep(0.05)
+        yield _redis_url
+    finally:
+        server.stop()
+        _redis_url = ""
 
 
 def worker(env: dict[str, str]) -> Process:
@@ -550,7 +616,17 @@ def webhook_latency(
 def run_phase(
     *, port: int, receiver_port: int, seeded: Any, env: dict[str, str], server_factory: Any
 ) -> dict[str, Any]:
-    """Both measurements; the endpoint is disabled again at the end (the feed scenario follows)."""
+    """Both measurements, on the phase's broker; the endpoint is disabled again at the end (the
+    feed scenario follows)."""
+    with broker():
+        return _run_phase(
+            port=port, receiver_port=receiver_port, seeded=seeded, env=env, server_factory=server_factory
+        )
+
+
+def _run_phase(
+    *, port: int, receiver_port: int, seeded: Any, env: dict[str, str], server_factory: Any
+) -> dict[str, Any]:
     from django.db import connection
 
     from brands.models import Brand

@@ -23,27 +23,21 @@ What the templates get, beside Jinja2's own:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template import defaultfilters
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.autoreload import file_changed
 from django.utils.html import format_html
-from django.utils.translation import get_language, gettext, ngettext, override
+from django.utils.translation import get_language, gettext, ngettext
 from jinja2 import Environment, Undefined
-from jinja2.ext import Extension
-from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 
 from config.i18n import translator
@@ -153,89 +147,13 @@ def _ngettext(singular: str, plural: str, number: int, /, **variables: Any) -> M
     return Markup(ngettext(singular, plural, number)) % variables  # noqa: S704 - as above
 
 
-class FoldConstantMessages(Extension):
-    """`_("literal")` becomes its translation at compile time, in the environment of one
-    language (PerLanguageEnvironment): a page no longer calls, translates and escapes each
-    constant message on every render. Calls with variables stay calls."""
-
-    def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
-        language = getattr(self.environment, "candor_language", _NO_LANGUAGE)
-        tokens = list(stream)
-        if language is _NO_LANGUAGE:
-            return tokens
-        folded: list[Token] = []
-        index = 0
-        while index < len(tokens):
-            window = tokens[index : index + 4]
-            if (
-                [token.type for token in window] == ["name", "lparen", "string", "rparen"]
-                and window[0].value == "_"
-                and (not folded or folded[-1].type != "dot")  # not some_object._("…")
-            ):
-                with override(cast("str | None", language)):
-                    translated = str(translator()(window[2].value))
-                line = window[0].lineno
-                folded += [Token(line, "string", translated), Token(line, "pipe", "|")]
-                folded.append(Token(line, "name", "safe"))  # a constant, safe: folded into the text
-                index += 4
-            else:
-                folded.append(tokens[index])
-                index += 1
-        return folded
-
-
-_NO_LANGUAGE = object()
-
-
-class PerLanguageEnvironment(Environment):
-    """Hands out templates compiled for the active language (an overlay per language, made on
-    first use, with FoldConstantMessages): what Django's Jinja2 backend asks of `env`."""
-
-    candor_language: object = _NO_LANGUAGE
-
-    def get_template(self, name: Any, parent: str | None = None, globals: Any = None) -> Any:
-        if self.candor_language is not _NO_LANGUAGE:
-            return super().get_template(name, parent, globals)
-        language = get_language()
-        try:
-            own = self._languages[language]
-        except (AttributeError, KeyError):
-            own = self.overlay(extensions=[FoldConstantMessages])
-            own.candor_language = language
-            if not hasattr(self, "_languages"):
-                self._languages: dict[str | None, Environment] = {}
-                _environments.append(self)
-            self._languages[language] = own
-        return own.get_template(name, parent, globals)
-
-
-_environments: list[PerLanguageEnvironment] = []
-
-
-def _forget_compiled() -> None:
-    for env in _environments:
-        env._languages.clear()
-
-
-@receiver(setting_changed)
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
-        _forget_compiled()
-
-
-@receiver(file_changed)
-def _file_changed(*, file_path: Path, **kwargs: Any) -> None:
-    if file_path.suffix == ".mo":
-        _forget_compiled()
-
-
 def environment(**options: Any) -> Environment:
     # An unknown variable is empty, as in the Django template language, also with DEBUG on
     # (where Django's backend would choose DebugUndefined, which prints it).
     options["undefined"] = Undefined
     # Always escaped: _gettext and _ngettext rely on it.
     options.pop("autoescape", None)
-    env = PerLanguageEnvironment(autoescape=True, **options)
+    env = Environment(autoescape=True, **options)
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     # The same "new style" functions, called directly: the extension's own pass the template
     # context through three calls for every message, which was a third of the centre's time.

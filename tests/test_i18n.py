@@ -74,26 +74,3 @@ def test_everything_remembered_is_forgotten_when_the_languages_change(settings):
     with translation.override("de"):
         assert i18n.translator() is not before
         assert i18n.once_per_language("test.forget", lambda: "new") == "new"
-
-
-def test_each_language_compiles_the_pages_with_their_constant_messages_translated(settings):
-    from django.template import engines
-
-    env = engines["pages"].env
-    source = (settings.BASE_DIR / "templates" / "jinja2" / "base.html").read_text()
-    with translation.override("de"):
-        german = env.get_template("base.html")
-        assert env.get_template("base.html") is german  # compiled once per language
-    with translation.override("fr"):
-        french = env.get_template("base.html")
-
-    assert german is not french
-    german_code = german.environment.compile(source, raw=True)
-    assert "Zum Inhalt springen" in german_code  # a literal now, not a call
-    assert "Skip to main content" not in german_code
-    # A message with variables stays a call, translated while the page renders.
-    assert "'Questions? Write to %(email)s'" in german_code
-
-    settings.LANGUAGES = [*settings.LANGUAGES]  # the catalogues may differ now: compile again
-    with translation.override("de"):
-        assert env.get_template("base.html") is not german
