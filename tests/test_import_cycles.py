@@ -139,9 +139,6 @@ def test_the_outbox_never_reaches_delivery():
 # Interfaces: the only modules outside sync.delivery that may import it (ARCHITECTURE.md: the
 # domain never calls delivery; the outbox reaches it through sync.outbox.listeners).
 INTERFACES = {"urls", "api", "tasks", "admin", "apps"}
-# The old module path, re-exported for two callers outside the apps (tests/sync/worker_support.py,
-# bench/webhooks.py): remove it, and this, once they import sync.delivery.
-DELIVERY_SHIMS = {"sync.webhooks"}
 
 
 def _delivery(name: str) -> bool:
@@ -155,7 +152,6 @@ def delivery_importers() -> dict[str, list[str]]:
         for name in MODULES
         if not _delivery(name)
         and name.rpartition(".")[2] not in INTERFACES
-        and name not in DELIVERY_SHIMS
         and any(_delivery(target) for target in GRAPH[name])
     }
 
