@@ -617,10 +617,21 @@ def run_phase(
 ) -> dict[str, Any]:
     """Both measurements, on the phase's broker; the endpoint is disabled again at the end (the
     feed scenario follows)."""
-    with broker():
-        return _run_phase(
-            port=port, receiver_port=receiver_port, seeded=seeded, env=env, server_factory=server_factory
-        )
+    # Celery takes CELERY_BROKER_URL from the environment before any app's own setting, so the
+    # harness's publisher and the processes it starts reach the phase's broker only while the
+    # environment names it (the wrk scenarios before it name the run's Valkey).
+    saved = os.environ.get("CELERY_BROKER_URL")
+    with broker() as url:
+        os.environ["CELERY_BROKER_URL"] = url
+        try:
+            return _run_phase(
+                port=port, receiver_port=receiver_port, seeded=seeded, env=env, server_factory=server_factory
+            )
+        finally:
+            if saved is None:
+                os.environ.pop("CELERY_BROKER_URL", None)
+            else:
+                os.environ["CELERY_BROKER_URL"] = saved
 
 
 def _run_phase(
