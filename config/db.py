@@ -180,10 +180,16 @@ class Shape:
         except KeyError:
             quote = connection.ops.quote_name
             # Each value as its type's output function writes it, the text psycopg loads: a plain
-            # ::text cast differs for some types (inet adds its netmask).
+            # ::text cast differs for some types (inet adds its netmask). format() writes NULL as
+            # '', so a column that may be NULL (nullable or generated) keeps it by a CASE; the
+            # others go without, which keeps the centre's statement under psycopg's 4 KiB limit
+            # for caching its parsing. (`alias` is a table's own rows, never the NULL side of an
+            # outer join.)
             columns = [
                 f"CASE WHEN {col} IS NOT NULL THEN format('%%s', {col}) END"
-                for col in (f"{alias}.{quote(field.column)}" for field in self.fields)
+                if field.null or field.generated
+                else f"format('%%s', {col})"
+                for field, col in ((field, f"{alias}.{quote(field.column)}") for field in self.fields)
             ]
             built = self._columns[key] = f"json_build_array({', '.join([*columns, *extra])})"
             return built
