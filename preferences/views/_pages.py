@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from brands.models import Brand
 from config.errors import ApplicationError
-from config.throttle import throttle_blocked, throttle_count
+from config.throttle import throttle_count
 from consent.identifiers import truncate_ip
 from consent.models import Contact, Method
 from consent.services import EvidenceInput
@@ -166,14 +166,11 @@ BAD_LINK_SCOPE = "bad-link"
 def _verify(
     request: HttpRequest, brand: Brand, token: str, kind: LinkKind, *, plain: bool = False
 ) -> Verified | HttpResponse:
-    """The link's contact, or the 429 for an IP that sent too many bad links; anything not ours
-    (forged, tampered, other kind, other brand, erased contact) raises the ordinary 404."""
-    ip = _client_ip(request)
-    retry_after = throttle_blocked(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
-    if retry_after is not None:
-        language = language_for(brand=brand, request=request)
-        with translation.override(language):
-            return _too_many(request, brand, retry_after, plain=plain)
+    """The link's contact; anything not ours (forged, tampered, other kind, other brand, erased
+    contact) is the ordinary 404, or the 429 once its IP has sent too many bad links.
+
+    A good link is never limited: mailbox providers send one-click POSTs from shared IPs, where
+    someone else's bad links must not block a real unsubscribe."""
     claims: LinkToken | None
     expired = False
     try:
@@ -186,12 +183,23 @@ def _verify(
     if claims is not None and claims.brand_id == brand.pk:
         contact = contact_for_page(brand=brand, contact_id=claims.contact_id)
     if claims is None or contact is None:
-        throttle_count(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
         logger.info(
             "Refused a link (kind %s, token %s) for brand %s", kind.value, fingerprint(token), brand.slug
         )
-        raise Http404
+        return _bad_link(request, brand, plain=plain)
     return Verified(claims=claims, contact=contact, expired=expired)
+
+
+def _bad_link(request: HttpRequest, brand: Brand, *, plain: bool = False) -> HttpResponse:
+    """Count a bad link against its IP: the 429 once the IP is over LINK_BAD_TOKEN_RATE, else
+    the ordinary 404."""
+    retry_after = throttle_count(
+        scope=BAD_LINK_SCOPE, ident=_client_ip(request), rate=settings.LINK_BAD_TOKEN_RATE
+    )
+    if retry_after is None:
+        raise Http404
+    with translation.override(language_for(brand=brand, request=request)):
+        return _too_many(request, brand, retry_after, plain=plain)
 
 
 def _expired_page(request: HttpRequest, brand: Brand, token: str, kind: LinkKind) -> HttpResponse:

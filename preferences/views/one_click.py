@@ -14,7 +14,6 @@ from django.views.decorators.http import require_http_methods
 
 from brands.models import Brand
 from config.middleware import hosted_csrf_failure
-from config.throttle import throttle_blocked, throttle_count
 from consent.models import Contact
 from preferences import services
 from preferences.emails import confirm_url
@@ -34,22 +33,19 @@ from preferences.page_selectors import (
 )
 from preferences.selectors import preferences_snapshot
 from preferences.tasks import one_click_apply
-from preferences.tokens import LinkKind, TokenExpired, TokenInvalid, fingerprint, token_read
+from preferences.tokens import LinkKind, TokenExpired, TokenInvalid, token_read
 from preferences.views._pages import (
-    BAD_LINK_SCOPE,
     CENTRE,
     OFFER_PAUSE_WEEKS,
     ONE_CLICK,
     TEXT_PLAIN,
     Verified,
     _brand,
-    _client_ip,
     _evidence,
     _expired_page,
     _in_language,
     _render,
     _verify,
-    logger,
 )
 
 
@@ -189,28 +185,17 @@ def _offer_take(request: HttpRequest, target: Target, action: str) -> HttpRespon
 
 def _one_click_accept(request: HttpRequest, brand_slug: str, token: str) -> HttpResponse | None:
     """The mailbox provider's POST: accepted durably in one statement and applied by the worker
-    within seconds (preferences.one_click). None for an expired link, which `one_click` answers
-    as before (410 if the contact still exists, else 404)."""
-    ip = _client_ip(request)
-    retry_after = throttle_blocked(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
-    if retry_after is not None:
-        return None  # `one_click` answers the 429 in the brand's language
+    within seconds (preferences.one_click). None when it was not accepted (an expired, bad or
+    foreign link): `one_click` answers those as for any other request, and only they count
+    towards the bad-link limit, so a valid link is never refused by it."""
     try:
         claims = token_read(token, kind=LinkKind.UNSUBSCRIBE)
-    except TokenExpired:
+    except (TokenExpired, TokenInvalid):
         return None
-    except TokenInvalid:
-        claims = None
     path = f"/p/{brand_slug}/u/"
-    accepted = (
-        one_click_accept(brand_slug=brand_slug, claims=claims, evidence=_evidence(request, path))
-        if claims
-        else None
-    )
+    accepted = one_click_accept(brand_slug=brand_slug, claims=claims, evidence=_evidence(request, path))
     if accepted is None:
-        throttle_count(scope=BAD_LINK_SCOPE, ident=ip, rate=settings.LINK_BAD_TOKEN_RATE)
-        logger.info("Refused a one-click unsubscribe (token %s) for brand %s", fingerprint(token), brand_slug)
-        raise Http404
+        return None
     one_click_nudge(publish=one_click_apply.delay)
     language = language_pick(
         locale=accepted.locale, request=request, default_language=accepted.default_language

@@ -143,6 +143,27 @@ def test_a_forged_one_click_gets_the_same_404_as_an_unknown_url(mailbox, brand, 
     assert counts() == before
 
 
+def test_the_bad_link_limit_never_refuses_a_good_link(client, mailbox, brand, subscribed, newsletter):
+    """Mailbox providers send one-click POSTs from shared IPs: someone else's bad links from the
+    same address must not block a real unsubscribe or a manage link; only bad ones count."""
+    for _ in range(10):
+        assert client.get("/p/acme/t/forged").status_code == 404
+    assert client.get("/p/acme/t/forged").status_code == 429
+    url = link("unsubscribe", brand, subscribed, newsletter, "email")
+
+    one_click = _post_urlencoded(mailbox, url)
+    manage = client.get(link("manage", brand, subscribed))
+    page = client.get(url)
+
+    assert one_click.status_code == 200
+    assert one_click.content == b"You are unsubscribed."
+    assert stored(subscribed)[("newsletter", "email")][0] == "unsubscribed"
+    assert manage.status_code == 303
+    assert page.status_code == 200
+    assert client.get("/p/acme/t/forged").status_code == 429  # bad ones are still limited
+    assert mailbox.post("/p/acme/u/forged", ONE_CLICK).status_code == 429
+
+
 def test_an_unsubscribe_link_for_a_topic_that_became_transactional_is_a_404(
     mailbox, brand, subscribed, newsletter
 ):
