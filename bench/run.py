@@ -163,6 +163,8 @@ def bench_environment(port: int, database_url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "API_RATE_LIMIT": API_RATE_LIMIT,
         "CACHE_URL": "locmem://",
+        # Production refuses a printing mail backend; bench.settings drops the mail instead.
+        "EMAIL_URL": "smtp://127.0.0.1:25",
         "LOG_LEVEL": "WARNING",
         # One-click nudges go to the run's own Valkey (bench_broker; no worker reads it). The
         # webhook scenarios use a Redis of their own (bench.webhooks sets CELERY_BROKER_URL for

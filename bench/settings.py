@@ -21,3 +21,5 @@ from config.settings import INSTALLED_APPS  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.ceiling"]
 ROOT_URLCONF = "bench.urls"
 WSGI_APPLICATION = "bench.wsgi.application"
+# No mail server on a bench machine; production settings accept only a real one (EMAIL_URL).
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"

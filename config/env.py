@@ -85,7 +85,8 @@ def email_settings(url: str) -> dict[str, object]:
             "EMAIL_TIMEOUT": 15,
         }
     raise ImproperlyConfigured(
-        f"EMAIL_URL must be console://, file://…, smtp://…, smtp+tls://… or smtps://…, not {url!r}"
+        # The scheme only: the rest of the URL may hold a password.
+        f"EMAIL_URL must be console://, file://…, smtp://…, smtp+tls://… or smtps://…, not {parts.scheme}://…"
     )
 
 

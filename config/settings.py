@@ -195,7 +195,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email -------------------------------------------------------------------
-globals().update(email_settings(env_str("EMAIL_URL", "console://")))
+_email = email_settings(env_str("EMAIL_URL", "console://"))
+globals().update(_email)
+# Mail carries addresses, links and sign-in codes: production refuses a backend that prints,
+# files or drops it (like the development secrets above) rather than leak it to the logs.
+DEVELOPMENT_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+if not DEBUG and _email["EMAIL_BACKEND"] in DEVELOPMENT_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must name a real mail server (smtp://, smtp+tls:// or smtps://) when DEBUG is false"
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Candor <no-reply@localhost>")
 
 # --- Global Privacy Control ------------------------------------------------------

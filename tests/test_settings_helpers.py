@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -21,6 +25,49 @@ def test_email_urls():
     for bad in ("smtp://", "mailgun://key"):
         with pytest.raises(ImproperlyConfigured):
             email_settings(bad)
+
+
+def test_a_bad_email_url_is_named_by_its_scheme_alone():
+    with pytest.raises(ImproperlyConfigured) as refused:
+        email_settings("mailgun://api:key-secret@api.mailgun.net")
+    assert "mailgun://" in str(refused.value)
+    assert "key-secret" not in str(refused.value)
+
+
+def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    """Import config.settings in a fresh interpreter with production's required variables."""
+    clean = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
+    clean |= {
+        "DEBUG": "false",
+        "SECRET_KEY": "s" * 40,
+        "IDENTIFIER_PEPPER": "p" * 40,
+        "DATABASE_URL": "postgres://candor@db.invalid/candor",
+        "CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
+    }
+    code = "import config.settings as s; print(s.EMAIL_BACKEND)"
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("email_url", [None, "console://", "file:///tmp/mail"])
+def test_production_refuses_to_start_without_a_real_mail_server(email_url):
+    """With EMAIL_URL unset every email (addresses, links, codes) would go to stdout."""
+    result = _import_settings(**({"EMAIL_URL": email_url} if email_url else {}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: EMAIL_URL must name a real mail server" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_a_real_mail_server_starts_production_and_development_keeps_the_console(debug):
+    smtp = _import_settings(EMAIL_URL="smtps://user:pw@mail.example", DEBUG=debug)
+    console = _import_settings(DEBUG="true")
+
+    assert smtp.returncode == 0, smtp.stderr
+    assert smtp.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend"
+    assert console.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_typed_env_helpers_fail_loudly(monkeypatch):

@@ -131,6 +131,7 @@ def test_production_starts_with_real_secrets():
         "IDENTIFIER_PEPPER": "p" * 40,
         "DATABASE_URL": "postgres://candor@db.invalid/candor",  # `check` connects to nothing
         "CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
+        "EMAIL_URL": "smtp+tls://mail.invalid",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
