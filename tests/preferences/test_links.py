@@ -334,6 +334,46 @@ def test_non_ascii_tokens_get_the_same_404_as_an_unknown_url(client, brand, cont
         assert response.content == unknown.content
 
 
+# Percent-encoded as a browser or a fuzzer sends them: accented, zero-width, fullwidth, emoji, a
+# lone surrogate and bytes that are no UTF-8 at all, NUL, whitespace, dots, and far too long.
+ODD_TOKENS = [
+    "%C3%A9",
+    "WzMsMTIzNF0.1Dx%C3%A9.abc",
+    "1.4m__1O%C3%A9.m.3.ya...tnth20.8dfEoBlHgE9RxwQH6ukNqA",
+    "%E2%80%8B",
+    "%EF%BC%A1%EF%BC%A1",
+    "%F0%9F%98%80",
+    "%ED%A0%80",
+    "%FF%FE",
+    "a%00b",
+    "%20",
+    "%0A",
+    "..",
+    "x" * 300,
+    "%C3%A9" * 150,
+]
+
+
+@pytest.mark.parametrize("token", ODD_TOKENS)
+@pytest.mark.parametrize("kind", ["t", "u", "c"])
+def test_odd_tokens_get_the_same_answer_as_an_unknown_link_on_every_method(
+    client, brand, contact, kind, token
+):
+    client.raise_request_exception = False  # a 500 must show as a status, not stop the test
+    unknown = client.get("/p/acme/no-such-page")
+    url = f"/p/acme/{kind}/{token}"
+
+    for method in ("get", "post", "head"):
+        response = getattr(client, method)(url)
+        assert (method, response.status_code) == (method, 404)
+        assert response.content == (b"" if method == "head" else unknown.content)
+    if kind == "u":
+        one_click = client.post(url, {"List-Unsubscribe": "One-Click"})
+        assert (one_click.status_code, one_click.content) == (404, unknown.content)
+    for method in ("put", "patch", "delete", "options"):
+        assert getattr(client, method)(url).status_code == 405  # as for a good token
+
+
 def test_an_erased_contacts_links_lead_nowhere(client, brand, contact):
     url = link("manage", brand, contact)
     type(contact).objects.filter(pk=contact.pk).update(erased_at=NOW)
