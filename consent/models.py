@@ -38,6 +38,9 @@ class Contact(models.Model):
     suppressed = models.BooleanField(
         default=False, help_text="The address is on the suppression list: no marketing until a new opt-in"
     )
+    # The hosted centre's sessions carry the generation they were started in; signing out bumps
+    # it, so every earlier cookie is refused even if replayed (read with the contact's row).
+    page_session_generation = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from brands.models import Brand
@@ -76,6 +77,14 @@ _TOPIC_INVALID = "The topic is not valid; see errors."
 
 
 # --- Topics ------------------------------------------------------------------------------
+
+
+def contact_page_sessions_end(*, brand: Brand, contact: Contact) -> None:
+    """End every hosted-centre session of the contact (sign-out): the generation their cookies
+    carry is no longer the contact's. One conditional UPDATE, scoped to the brand."""
+    Contact.objects.filter(brand=brand, pk=contact.pk).update(
+        page_session_generation=F("page_session_generation") + 1
+    )
 
 
 @transaction.atomic

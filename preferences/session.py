@@ -1,6 +1,9 @@
-"""The short session a manage link is swapped for: one signed cookie, no server-side state.
+"""The short session a manage link is swapped for: one signed cookie, revocable on the server.
 
-The cookie names one brand and one contact, is HttpOnly and SameSite=Lax, Secure (and
+The cookie names one brand, one contact and the contact's session generation
+(`Contact.page_session_generation`, read with the contact's row at no extra query): signing out
+bumps the generation, so a replayed cookie of an ended session opens nothing. The cookie is
+HttpOnly and SameSite=Lax, Secure (and
 `__Host-` prefixed) outside DEBUG, lapses after PREFERENCE_SESSION_SECONDS without a request
 and after SESSION_MAX_AGE in any case. A request re-issues it (restarting the idle timeout) when
 what it carries changed or it is older than REFRESH_SECONDS: re-signing it on every page view
@@ -21,6 +24,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 from brands.models import Brand
+from consent.models import Contact
 
 SALT = "candor.preference-centre.session"
 SESSION_MAX_AGE = 12 * 3600  # seconds, however active the session is
@@ -36,6 +40,7 @@ class PageSession:
     brand_id: int
     contact_id: int
     started: int  # Unix seconds
+    generation: int = 0  # the contact's page_session_generation when it started (0: older cookies)
     # Channel → topic ids that read subscribed or pending just before "unsubscribe from all":
     # what its undo button restores.
     undo: dict[str, list[int]] = field(default_factory=dict)
@@ -45,11 +50,22 @@ class PageSession:
     issued_data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def as_data(self) -> dict[str, Any]:
-        return {"b": self.brand_id, "c": self.contact_id, "s": self.started, "u": self.undo}
+        return {
+            "b": self.brand_id,
+            "c": self.contact_id,
+            "s": self.started,
+            "g": self.generation,
+            "u": self.undo,
+        }
 
 
-def session_start(*, brand: Brand, contact_id: int) -> PageSession:
-    return PageSession(brand_id=brand.pk, contact_id=contact_id, started=int(time.time()))
+def session_start(*, brand: Brand, contact: Contact) -> PageSession:
+    return PageSession(
+        brand_id=brand.pk,
+        contact_id=contact.pk,
+        started=int(time.time()),
+        generation=contact.page_session_generation,
+    )
 
 
 def session_load(request: HttpRequest) -> PageSession | None:
@@ -67,6 +83,7 @@ def session_load(request: HttpRequest) -> PageSession | None:
             brand_id=int(data["b"]),
             contact_id=int(data["c"]),
             started=int(data["s"]),
+            generation=int(data.get("g", 0)),
             undo={str(k): [int(i) for i in v] for k, v in dict(data.get("u") or {}).items()},
             # The signer's timestamp, verified by loads() above: value:timestamp:signature.
             issued=signing.b62_decode(raw.rsplit(":", 2)[1]),
@@ -83,6 +100,11 @@ def session_read(request: HttpRequest, *, brand: Brand) -> PageSession | None:
     """The session for this brand, or None when there is none, it lapsed or was tampered with."""
     session = session_load(request)
     return session if session is not None and session.brand_id == brand.pk else None
+
+
+def session_current(session: PageSession, contact: Contact) -> bool:
+    """Whether the session is still the contact's: not ended by a sign-out since it started."""
+    return session.contact_id == contact.pk and session.generation == contact.page_session_generation
 
 
 def session_write(response: HttpResponse, session: PageSession) -> None:

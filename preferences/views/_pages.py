@@ -36,6 +36,7 @@ from preferences.page_selectors import (
 )
 from preferences.session import (
     PageSession,
+    session_current,
     session_end,
     session_load,
     session_refresh,
@@ -258,6 +259,8 @@ def _centre_request(
         brand = found
         if session.brand_id != brand.pk:  # another brand's session is no session here
             session, contact = None, None
+        elif contact is not None and not session_current(session, contact):
+            contact = None  # signed out since: the cookie is ended below like a lapsed one
     if session is None or contact is None:
 
         def ended() -> HttpResponse:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from config.middleware import hosted_csrf_protect
 from consent.identifiers import normalise_email
 from consent.services import contact_upsert
+from preferences import services
 from preferences.forms import FACT_FORMS, StepUpCodeForm
 from preferences.labels import (
     PROFILE_FIELDS,
@@ -207,5 +208,7 @@ def erased(request: HttpRequest, brand_slug: str) -> HttpResponse:
 @require_POST
 @centre_view
 def sign_out(request: HttpRequest, page: Page) -> HttpResponse:
+    """Ends the session on the server too: a copy of the cookie opens nothing afterwards."""
+    services.contact_page_sessions_end(brand=page.brand, contact=page.contact)
     page.ended = True
     return _see_other(page.home)

@@ -58,7 +58,7 @@ def landing(request: HttpRequest, brand_slug: str, token: str) -> HttpResponse:
         return verified
     if not verified.expired:
         response = _see_other(_home(brand))
-        session_write(response, session_start(brand=brand, contact_id=verified.contact.pk))
+        session_write(response, session_start(brand=brand, contact=verified.contact))
         return response
 
     def expired() -> HttpResponse:

@@ -795,6 +795,47 @@ def test_sign_out_ends_the_session(page):
     assert b"Open your preferences" in page.get(HOME).content
 
 
+def test_a_signed_out_cookie_replayed_opens_nothing(page, brand, contact, topics, notice_version):
+    """Sign-out ends the session on the server: a copy of the cookie taken before it (another
+    tab, a shared computer, a stolen cookie) shows the "email me a link" page, changes nothing,
+    and the centre's GET still takes one round trip."""
+    old_cookie = page.cookies[cookie_name()].value
+    assert page.post("/p/acme/sign-out").status_code == 303
+    replay = Client()
+    replay.cookies[cookie_name()] = old_cookie
+    before = counts()
+
+    shown = replay.get(HOME)
+    saved = replay.post("/p/acme/unsubscribe-all/email")
+
+    assert shown.status_code == 200
+    assert b"Open your preferences" in shown.content
+    assert b"Newsletter" not in shown.content
+    assert shown.cookies[cookie_name()].value == ""  # the stale cookie is cleared
+    assert saved.status_code == 403
+    assert counts() == before
+    assert Contact.objects.get(pk=contact.pk).page_session_generation == 1
+
+
+def test_a_new_link_after_signing_out_opens_the_centre_again(page, brand, contact):
+    page.post("/p/acme/sign-out")
+
+    open_centre(page, brand, contact)
+
+    assert b"Open your preferences" not in page.get(HOME).content
+    assert b'action="/p/acme/sign-out"' in page.get(HOME).content
+
+
+def test_signing_out_is_scoped_to_the_contact_of_its_brand(page, client, brand, other_brand, contact):
+    outsider, _ = contact_upsert(brand=other_brand, external_id="cust-1")
+    other, _ = contact_upsert(brand=brand, external_id="cust-2")
+
+    page.post("/p/acme/sign-out")
+
+    generations = dict(Contact.objects.values_list("pk", "page_session_generation"))
+    assert generations == {contact.pk: 1, outsider.pk: 0, other.pk: 0}
+
+
 def test_the_centre_without_a_session_offers_a_new_link(client, brand):
     response = client.get(HOME)
 
