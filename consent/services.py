@@ -40,6 +40,15 @@ from sync.outbox.events import event_build
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
 
 
+class Suppressed(Conflict):
+    """A write that would opt a suppressed address (erased earlier) in to marketing again.
+
+    Only the person's own confirmed double opt-in (a confirm link they POSTed) may do that."""
+
+    code = "suppressed"
+    title = "Address suppressed"
+
+
 # --- Contacts ----------------------------------------------------------------------
 
 
@@ -372,6 +381,7 @@ def consent_append(
     evidence: EvidenceInput | None = None,
     implied_basis: str | None = None,
     jurisdiction: str | None = None,
+    confirmed_opt_in: bool = False,
 ) -> tuple[ConsentEvent, bool]:
     """Append one decision to a chain whose contact the caller has already locked: the event,
     its evidence, the projection, the outbox Event (if the projection moved) and the chain head.
@@ -383,6 +393,10 @@ def consent_append(
     future, a contact not erased, and a notice version (required for a grant) of this purpose.
     `contact` carries its chain head, outbox sequence, `suppressed` and `jurisdiction` as read
     under the lock; they move here too, so the caller can append again.
+
+    A grant of a marketing purpose for a `suppressed` contact is refused (Suppressed) unless
+    `confirmed_opt_in`: the person confirmed a double opt-in by the link emailed to them, the
+    one write that lifts a suppression. No brand-side write (API, import, agent, admin) may.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("consent_append runs inside the transaction that locked the contact.")
@@ -395,11 +409,8 @@ def consent_append(
         purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis
     )
     lifts_suppression = contact.suppressed and decision == Decision.GRANTED and purpose.is_marketing
-    if lifts_suppression and method == Method.IMPORT:
-        raise Conflict(
-            f"Contact '{contact.external_id}' has an address that was erased earlier and is suppressed "
-            f"for marketing: an import cannot opt it in again, only the person can."
-        )
+    if lifts_suppression and not confirmed_opt_in:
+        raise suppressed_error(contact.external_id)
 
     evidence = evidence or EvidenceInput()
     evidence_row = ConsentEvidence(
@@ -464,6 +475,14 @@ def consent_append(
     if lifts_suppression and moved:  # a late, older grant is evidence, not a fresh opt-in
         _suppression_lift(brand=brand, contact=contact)
     return event, moved
+
+
+def suppressed_error(external_id: str) -> Suppressed:
+    return Suppressed(
+        f"Contact '{external_id}' has an address that was erased earlier and is suppressed for "
+        f"marketing: only the person can opt in again, by confirming a double opt-in email sent "
+        f"from the preference centre."
+    )
 
 
 def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
