@@ -9,7 +9,16 @@ from django.http import HttpRequest
 
 from config.admin import ServiceAdmin
 from consent.erasure import contact_erase
-from consent.models import ConsentEvent, ConsentState, Contact, Method, NoticeVersion, Purpose, Suppression
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Contact,
+    Method,
+    NoticeVersion,
+    Purpose,
+    RightsRequest,
+    Suppression,
+)
 from consent.services import contact_upsert, notice_version_publish, purpose_create, purpose_update
 
 
@@ -175,6 +184,14 @@ class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ["email_hmac", "brand", "reason", "created_at"]
     list_filter = ["brand", "reason"]
     search_fields = ["email_hmac"]
+
+
+@admin.register(RightsRequest)
+class RightsRequestAdmin(ReadOnlyAdmin):
+    """Access and erasure requests carried out, and who made them."""
+
+    list_display = ["requested_at", "brand", "contact", "kind", "requested_via", "actor"]
+    list_filter = ["brand", "kind", "requested_via"]
 
 
 @admin.register(Purpose)

@@ -290,3 +290,31 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}/{self.email_hmac[:12]}…: {self.reason}"
+
+
+class RightsRequestKind(models.TextChoices):
+    ACCESS = "access", "Access (a copy of the data, GDPR Art. 15 and 20)"
+    ERASURE = "erasure", "Erasure (GDPR Art. 17)"
+
+
+class RightsRequest(models.Model):
+    """One access or erasure request that was carried out, and who made it: the ledger of
+    requests, beside the ledger of decisions. Append-only (a trigger refuses UPDATE and
+    DELETE) and kept when the contact is erased, as proof the request was answered.
+
+    `actor` is "subject" on the hosted pages, the API key by its public prefix through the API,
+    or the staff member in the admin; never a secret."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="rights_requests")
+    kind = models.CharField(max_length=10, choices=RightsRequestKind.choices)
+    requested_via = models.CharField(max_length=20, choices=Method.choices)
+    actor = models.CharField(max_length=200)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why, in the requester's words")
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "requested_at"], name="rightsrequest_contact_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.contact_id} by {self.actor}"

@@ -32,6 +32,8 @@ from consent.models import (
     Notice,
     NoticeVersion,
     Purpose,
+    RightsRequest,
+    RightsRequestKind,
     Suppression,
 )
 from sync.models import EventType
@@ -495,3 +497,59 @@ def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
     else:
         Contact.objects.filter(pk=contact.pk).update(suppressed=False)
     contact.suppressed = False
+
+
+# --- Access and erasure requests ---------------------------------------------------------------
+
+REASON_MAX_LENGTH = RightsRequest._meta.get_field("reason").max_length or 500
+
+
+def rights_request_reason_checked(reason: str | None, *, required: bool) -> str:
+    """The reason as stored (trimmed), or Unprocessable naming the field `reason`."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise Unprocessable.for_field(
+            "reason", "Say why: the request's reference or channel (not the person's data)."
+        )
+    if "\x00" in reason:
+        raise Unprocessable.for_field("reason", "reason must not contain NUL characters.")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise Unprocessable.for_field("reason", f"reason must be at most {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+def rights_request_append(
+    *, brand: Brand, contact: Contact, kind: str, requested_via: str, actor: str, reason: str = ""
+) -> RightsRequest:
+    """Record a request that is being carried out, in the caller's transaction (the erasure's,
+    or the access request's own)."""
+    if kind not in RightsRequestKind.values:
+        raise Unprocessable.for_field("kind", f"Unknown request kind '{kind}'.")
+    if requested_via not in Method.values:
+        raise Unprocessable.for_field("requested_via", f"Unknown method '{requested_via}'.")
+    return RightsRequest.objects.create(
+        brand=brand,
+        contact=contact,
+        kind=kind,
+        requested_via=requested_via,
+        actor=actor,
+        reason=rights_request_reason_checked(reason, required=False),
+        requested_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def access_request_record(
+    *, brand: Brand, contact: Contact, requested_via: str, actor: str, reason: str = ""
+) -> RightsRequest:
+    """An access request (GDPR Art. 15, 20) is answered: who asked, how and why."""
+    if contact.brand_id != brand.pk:
+        raise NotFound(f"No contact '{contact.external_id}'.")
+    return rights_request_append(
+        brand=brand,
+        contact=contact,
+        kind=RightsRequestKind.ACCESS,
+        requested_via=requested_via,
+        actor=actor,
+        reason=reason,
+    )
