@@ -223,5 +223,7 @@ class PurposeAdmin(ServiceAdmin):
             lifetime_days=obj.lifetime_days,
             dpv_purpose=obj.dpv_purpose,
             sale_or_sharing=obj.sale_or_sharing,
+            third_parties=obj.third_parties,
+            personal_data=obj.personal_data,
         )
         obj.pk = created.pk

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from brands.models import SLUG_VALIDATOR, Brand
@@ -71,6 +72,33 @@ class DpvPurpose(models.TextChoices):
     SERVICE_PROVISION = "dpv:ServiceProvision", "Service provision"
 
 
+class PersonalDataCategory(models.TextChoices):
+    """Categories of personal data from the DPV personal data taxonomy (https://w3id.org/dpv/pd#)."""
+
+    EMAIL_ADDRESS = "pd:EmailAddress", "Email address"
+    TELEPHONE_NUMBER = "pd:TelephoneNumber", "Telephone number"
+    NAME = "pd:Name", "Name"
+    PREFERENCE = "pd:Preference", "Preferences"
+    INTEREST = "pd:Interest", "Interests"
+    AGE = "pd:Age", "Age"
+    LOCATION = "pd:Location", "Location"
+    IP_ADDRESS = "pd:IPAddress", "IP address"
+    BROWSING_BEHAVIOR = "pd:BrowsingBehavior", "Browsing behaviour"
+    PURCHASES = "pd:PurchasesAndSpendingHabit", "Purchases and spending habits"
+
+
+def _personal_data_check(value: object) -> None:
+    if not isinstance(value, list) or not all(item in PersonalDataCategory.values for item in value):
+        raise ValidationError(f"Use a list of DPV categories: {', '.join(PersonalDataCategory.values)}.")
+
+
+def _third_parties_check(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item.strip() and len(item) <= 200 for item in value
+    ):
+        raise ValidationError("Use a list of names (1–200 characters each).")
+
+
 MARKETING_PURPOSES = frozenset(
     purpose.value
     for purpose in (DpvPurpose.MARKETING, DpvPurpose.DIRECT_MARKETING, DpvPurpose.PERSONALISED_ADVERTISING)
@@ -96,6 +124,19 @@ class Purpose(models.Model):
         default=False,
         help_text="Selling or sharing personal data (CCPA/CPRA): a Global Privacy Control signal "
         "(Sec-GPC: 1) withdraws it",
+    )
+    # Receipts name them (Kantara thirdPartyDisclosure/thirdPartyName, DPV hasRecipient).
+    third_parties = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_third_parties_check],
+        help_text="Who the data is sold or disclosed to, by name",
+    )
+    personal_data = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_personal_data_check],
+        help_text="Categories of personal data the purpose uses (DPV personal data taxonomy)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -161,7 +161,10 @@ def purpose_create(
     lifetime_days: int | None = None,
     dpv_purpose: str | None = None,
     sale_or_sharing: bool = False,
+    third_parties: list[str] | None = None,
+    personal_data: list[str] | None = None,
 ) -> Purpose:
+    """`third_parties` (names) and `personal_data` (DPV categories) appear on its receipts."""
     purpose = Purpose(
         brand=brand,
         slug=slug,
@@ -171,6 +174,8 @@ def purpose_create(
         consent_type=consent_type,
         lifetime_days=lifetime_days,
         sale_or_sharing=sale_or_sharing,
+        third_parties=list(third_parties or []),
+        personal_data=list(personal_data or []),
     )
     if dpv_purpose:
         purpose.dpv_purpose = dpv_purpose
@@ -191,6 +196,8 @@ def purpose_update(
     lifetime_days: int | None = UNSET,
     dpv_purpose: str = UNSET,
     sale_or_sharing: bool = UNSET,
+    third_parties: list[str] = UNSET,
+    personal_data: list[str] = UNSET,
 ) -> Purpose:
     """Change the fields given. The brand and slug stay: they name the purpose in every ledger
     row and API client. Decisions already recorded keep what they were recorded with."""
@@ -203,6 +210,8 @@ def purpose_update(
         "lifetime_days": lifetime_days,
         "dpv_purpose": dpv_purpose,
         "sale_or_sharing": sale_or_sharing,
+        "third_parties": third_parties,
+        "personal_data": personal_data,
     }
     return fields_update(locked, given, invalid=_PURPOSE_INVALID)
 
