@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from brands.models import ApiKey, Brand, Membership
+from brands.models import ApiKey, Brand, Membership, Scope
 from brands.services import api_key_revoke, brand_create, brand_update, membership_remove, membership_set
 from config.admin import ServiceAdmin
 
@@ -38,6 +38,21 @@ class BrandAdmin(ServiceAdmin):
         )
 
 
+class ScopeFilter(admin.SimpleListFilter):
+    """Keys that hold a scope (every scope of brands.models.Scope, `requests` included)."""
+
+    title = "scope"
+    parameter_name = "scope"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(scope.value, scope.value) for scope in Scope]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        if self.value() in Scope.values:
+            return queryset.filter(scopes__contains=[self.value()])
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are issued with `manage.py create_api_key` (the raw key is shown once); here they are
@@ -46,7 +61,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["prefix", "brand", "name", "scopes", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["brand", "prefix", "key_hash", "scopes", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", *readonly_fields]
-    list_filter = ["brand"]
+    list_filter = ["brand", ScopeFilter]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -76,6 +76,8 @@ class Scope(models.TextChoices):
     PREFERENCES_WRITE = "preferences:write"
     EVENTS_READ = "events:read"
     DECISIONS_READ = "decisions:read"
+    # Access and erasure requests a brand received through its own channels (GDPR Art. 15, 17).
+    REQUESTS = "requests"
     ADMIN = "admin"
 
 

@@ -29,6 +29,11 @@ api_v1 = [
         name="receipt",
     ),
     path(
+        "contacts/<str:external_id>/export",
+        preferences_api.ContactExportApi.as_view(),
+        name="contact-export",
+    ),
+    path(
         "contacts/<str:external_id>/preferences",
         preferences_api.ContactPreferencesApi.as_view(),
         name="preferences",

@@ -9,7 +9,16 @@ from django.http import HttpRequest
 
 from config.admin import ServiceAdmin
 from consent.erasure import contact_erase
-from consent.models import ConsentEvent, ConsentState, Contact, Method, NoticeVersion, Purpose, Suppression
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Contact,
+    Method,
+    NoticeVersion,
+    Purpose,
+    RightsRequest,
+    Suppression,
+)
 from consent.services import contact_upsert, notice_version_publish, purpose_create, purpose_update
 
 
@@ -177,6 +186,14 @@ class SuppressionAdmin(ReadOnlyAdmin):
     search_fields = ["email_hmac"]
 
 
+@admin.register(RightsRequest)
+class RightsRequestAdmin(ReadOnlyAdmin):
+    """Access and erasure requests carried out, and who made them."""
+
+    list_display = ["requested_at", "brand", "contact", "kind", "requested_via", "actor"]
+    list_filter = ["brand", "kind", "requested_via"]
+
+
 @admin.register(Purpose)
 class PurposeAdmin(ServiceAdmin):
     """Through `purpose_create` (which gives the purpose its notice) and `purpose_update`."""
@@ -206,5 +223,7 @@ class PurposeAdmin(ServiceAdmin):
             lifetime_days=obj.lifetime_days,
             dpv_purpose=obj.dpv_purpose,
             sale_or_sharing=obj.sale_or_sharing,
+            third_parties=obj.third_parties,
+            personal_data=obj.personal_data,
         )
         obj.pk = created.pk

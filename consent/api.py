@@ -14,9 +14,10 @@ from rest_framework.serializers import Serializer
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, decode_cursor, encode_cursor, parse_limit
+from config.api import ERRORS, PROBLEM, decode_cursor, encode_cursor, parse_limit
 from config.errors import Unprocessable
-from consent import receipts, selectors, services
+from consent import erasure, receipts, selectors, services
+from consent.models import Method
 from consent.serializers import (
     ConsentEventOut,
     ConsentHistoryOut,
@@ -26,8 +27,17 @@ from consent.serializers import (
     CurrentConsentsOut,
     PurposeOut,
     ReceiptOut,
+    RightsRequestIn,
     consent_event_data,
     current_consents_data,
+)
+
+# A write the contact's state can refuse: erased, or suppressed (consent.services.Suppressed).
+WRITE_ERRORS = {**ERRORS, 409: PROBLEM}
+REASON = OpenApiParameter(
+    "reason",
+    str,
+    description="Why (the request's reference or channel); instead of the body's `reason`",
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -56,7 +66,11 @@ class PurposeListApi(BrandApiView):
 
 
 class ContactApi(BrandApiView):
-    required_scopes = {"GET": {Scope.CONSENT_READ}, "PUT": {Scope.CONSENT_WRITE}}
+    required_scopes = {
+        "GET": {Scope.CONSENT_READ},
+        "PUT": {Scope.CONSENT_WRITE},
+        "DELETE": {Scope.REQUESTS},
+    }
 
     @extend_schema(operation_id="contacts_get", responses={200: ContactOut, **ERRORS})
     def get(self, request: Request, external_id: str) -> Response:
@@ -68,7 +82,7 @@ class ContactApi(BrandApiView):
         description="Create the contact, or change the fields given (omitted fields keep their value; "
         "null clears email or phone). 201 when created, 200 when updated.",
         request=ContactIn,
-        responses={200: ContactOut, 201: ContactOut, **ERRORS},
+        responses={200: ContactOut, 201: ContactOut, **WRITE_ERRORS},
         parameters=[IDEMPOTENCY_KEY],
     )
     def put(self, request: Request, external_id: str) -> Response:
@@ -83,6 +97,39 @@ class ContactApi(BrandApiView):
 
         return idempotent(request, brand, handle)
 
+    @extend_schema(
+        operation_id="contacts_erase",
+        summary="Erase a contact (an erasure request the brand received)",
+        description="The same erasure as the preference centre's: the ledger records a withdrawal of "
+        "every grant, the address goes on the suppression list as a keyed pseudonym, every other "
+        "personal field and row goes, and `contact.erased` is sent to the feed and every endpoint. "
+        "Needs the `requests` scope and a `reason` (in the body or the query). The request is "
+        "recorded with this API key (its public prefix) as the requester. 204 when done; the "
+        "external id then answers 404.",
+        request=RightsRequestIn,
+        parameters=[REASON, IDEMPOTENCY_KEY],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, external_id: str) -> Response:
+        principal = self.principal()
+
+        def handle() -> Response:
+            data = validated(request, RightsRequestIn) if request.data else {}
+            reason = data["reason"] if "reason" in data else request.query_params.get("reason")
+            reason = services.rights_request_reason_checked(reason, required=True)
+            contact = selectors.contact_get(brand=principal.brand, external_id=external_id)
+            erasure.contact_erase(
+                brand=principal.brand,
+                contact=contact,
+                requested_via=Method.API,
+                recorded_by=principal.actor,
+                actor=principal.actor,
+                reason=reason,
+            )
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        return idempotent(request, principal.brand, handle)
+
 
 class ContactConsentsApi(BrandApiView):
     required_scopes = {"GET": {Scope.CONSENT_READ}, "POST": {Scope.CONSENT_WRITE}}
@@ -95,7 +142,7 @@ class ContactConsentsApi(BrandApiView):
     @extend_schema(
         operation_id="consents_record",
         request=ConsentIn,
-        responses={201: ConsentEventOut, **ERRORS},
+        responses={201: ConsentEventOut, **WRITE_ERRORS},
         parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, external_id: str) -> Response:

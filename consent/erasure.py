@@ -49,17 +49,20 @@ from consent.models import (
     Contact,
     Decision,
     Method,
+    RightsRequest,
+    RightsRequestKind,
     Suppression,
     SuppressionReason,
 )
-from consent.services import consent_record
+from consent.services import consent_record, rights_request_append, rights_request_reason_checked
 from sync.models import Event, EventType
 from sync.outbox.events import event_record
 from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
 # proof of every decision (they hold no personal data; their evidence is cleared below).
-KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset({ConsentEvent, ConsentState})
+# The record of the erasure request itself (and earlier access requests) is kept too.
+KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset({ConsentEvent, ConsentState, RightsRequest})
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ErasureReport:
     deliveries_rewritten: int = 0
     idempotency_records_deleted: int = 0
     announcement: Event | None = None  # the contact.erased outbox Event
+    request: RightsRequest | None = None  # the erasure request, as recorded
 
 
 @transaction.atomic
@@ -87,14 +91,17 @@ def contact_erase(
     requested_via: str,
     recorded_by: str = "erasure",
     actor: str = "subject",
+    reason: str = "",
 ) -> ErasureReport:
     """Erase the contact's personal data; keep the ledger and a suppression entry, pseudonymous.
 
     `requested_via` is the ledger method of the request (`preference_centre`, `api`, `agent`…).
-    Erasing an erased contact changes nothing and says so (`already_erased`).
+    Erasing an erased contact changes nothing and says so (`already_erased`). The request is
+    recorded (RightsRequest: `actor`, `reason`) in the same transaction.
     """
     if requested_via not in Method.values:
         raise Unprocessable.for_field("requested_via", f"Unknown method '{requested_via}'.")
+    reason = rights_request_reason_checked(reason, required=False)
     locked = Contact.objects.select_for_update().filter(pk=contact.pk, brand=brand).first()
     if locked is None:
         raise NotFound(f"No contact '{contact.external_id}'.")
@@ -104,6 +111,14 @@ def contact_erase(
     now = timezone.now()
     old_external_id, email, email_hmac = locked.external_id, locked.email, locked.email_hmac
     report = ErasureReport(contact=locked)
+    report.request = rights_request_append(
+        brand=brand,
+        contact=locked,
+        kind=RightsRequestKind.ERASURE,
+        requested_via=requested_via,
+        actor=actor,
+        reason=reason,
+    )
     report.withdrawn = _withdraw_granted(
         brand=brand, contact=locked, method=requested_via, recorded_by=recorded_by, actor=actor
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from brands.models import SLUG_VALIDATOR, Brand
@@ -74,6 +75,33 @@ class DpvPurpose(models.TextChoices):
     SERVICE_PROVISION = "dpv:ServiceProvision", "Service provision"
 
 
+class PersonalDataCategory(models.TextChoices):
+    """Categories of personal data from the DPV personal data taxonomy (https://w3id.org/dpv/pd#)."""
+
+    EMAIL_ADDRESS = "pd:EmailAddress", "Email address"
+    TELEPHONE_NUMBER = "pd:TelephoneNumber", "Telephone number"
+    NAME = "pd:Name", "Name"
+    PREFERENCE = "pd:Preference", "Preferences"
+    INTEREST = "pd:Interest", "Interests"
+    AGE = "pd:Age", "Age"
+    LOCATION = "pd:Location", "Location"
+    IP_ADDRESS = "pd:IPAddress", "IP address"
+    BROWSING_BEHAVIOR = "pd:BrowsingBehavior", "Browsing behaviour"
+    PURCHASES = "pd:PurchasesAndSpendingHabit", "Purchases and spending habits"
+
+
+def _personal_data_check(value: object) -> None:
+    if not isinstance(value, list) or not all(item in PersonalDataCategory.values for item in value):
+        raise ValidationError(f"Use a list of DPV categories: {', '.join(PersonalDataCategory.values)}.")
+
+
+def _third_parties_check(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item.strip() and len(item) <= 200 for item in value
+    ):
+        raise ValidationError("Use a list of names (1–200 characters each).")
+
+
 MARKETING_PURPOSES = frozenset(
     purpose.value
     for purpose in (DpvPurpose.MARKETING, DpvPurpose.DIRECT_MARKETING, DpvPurpose.PERSONALISED_ADVERTISING)
@@ -99,6 +127,19 @@ class Purpose(models.Model):
         default=False,
         help_text="Selling or sharing personal data (CCPA/CPRA): a Global Privacy Control signal "
         "(Sec-GPC: 1) withdraws it",
+    )
+    # Receipts name them (Kantara thirdPartyDisclosure/thirdPartyName, DPV hasRecipient).
+    third_parties = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_third_parties_check],
+        help_text="Who the data is sold or disclosed to, by name",
+    )
+    personal_data = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_personal_data_check],
+        help_text="Categories of personal data the purpose uses (DPV personal data taxonomy)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -293,3 +334,31 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}/{self.email_hmac[:12]}…: {self.reason}"
+
+
+class RightsRequestKind(models.TextChoices):
+    ACCESS = "access", "Access (a copy of the data, GDPR Art. 15 and 20)"
+    ERASURE = "erasure", "Erasure (GDPR Art. 17)"
+
+
+class RightsRequest(models.Model):
+    """One access or erasure request that was carried out, and who made it: the ledger of
+    requests, beside the ledger of decisions. Append-only (a trigger refuses UPDATE and
+    DELETE) and kept when the contact is erased, as proof the request was answered.
+
+    `actor` is "subject" on the hosted pages, the API key by its public prefix through the API,
+    or the staff member in the admin; never a secret."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="rights_requests")
+    kind = models.CharField(max_length=10, choices=RightsRequestKind.choices)
+    requested_via = models.CharField(max_length=20, choices=Method.choices)
+    actor = models.CharField(max_length=200)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why, in the requester's words")
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "requested_at"], name="rightsrequest_contact_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.contact_id} by {self.actor}"

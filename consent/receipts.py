@@ -10,7 +10,7 @@ from joserfc import jws
 
 from brands.keys import signing_key
 from consent.ledger import iso_utc
-from consent.models import ConsentEvent, ConsentType, Decision
+from consent.models import ConsentEvent, ConsentType, Decision, PersonalDataCategory, Purpose
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
 DPV_27560_RECORD = "https://w3id.org/dpv/schema/dpv-27560#record"
@@ -18,6 +18,15 @@ DPV_27560_RECORD = "https://w3id.org/dpv/schema/dpv-27560#record"
 
 def jwks_url(brand_slug: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}/.well-known/candor/{brand_slug}/jwks.json"
+
+
+# What a receipt says when the purpose names no categories of its own.
+DEFAULT_PII_CATEGORIES = ["contact details", "preferences"]
+
+
+def discloses_to_third_parties(purpose: Purpose) -> bool:
+    """Selling or sharing is disclosure to third parties by definition (CCPA/CPRA)."""
+    return purpose.sale_or_sharing or bool(purpose.third_parties)
 
 
 def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
@@ -59,11 +68,15 @@ def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
                         "consentType": "EXPLICIT"
                         if event.consent_type == ConsentType.EXPRESS
                         else "IMPLICIT",
-                        "piiCategory": ["contact details", "preferences"],
+                        "piiCategory": [
+                            PersonalDataCategory(category).label for category in purpose.personal_data
+                        ]
+                        or DEFAULT_PII_CATEGORIES,
                         "primaryPurpose": True,
                         "termination": termination,
-                        "thirdPartyDisclosure": False,
-                        "thirdPartyName": "",
+                        "thirdPartyDisclosure": discloses_to_third_parties(purpose),
+                        # Kantara 1.1 has one string for the names.
+                        "thirdPartyName": ", ".join(purpose.third_parties),
                     }
                 ],
             }
@@ -98,7 +111,11 @@ def dpv_record(event: ConsentEvent) -> dict[str, Any]:
     brand, purpose, notice = event.brand, event.purpose, event.notice_version
     status = "dpv:ConsentGiven" if event.decision == Decision.GRANTED else "dpv:ConsentWithdrawn"
     record: dict[str, Any] = {
-        "@context": {"dpv": "https://w3id.org/dpv#", "dct": "http://purl.org/dc/terms/"},
+        "@context": {
+            "dpv": "https://w3id.org/dpv#",
+            "pd": "https://w3id.org/dpv/pd#",
+            "dct": "http://purl.org/dc/terms/",
+        },
         "@id": f"urn:uuid:{event.id}",
         "@type": "dpv:ConsentRecord",
         "dct:conformsTo": DPV_27560_RECORD,
@@ -121,6 +138,12 @@ def dpv_record(event: ConsentEvent) -> dict[str, Any]:
         "dpv:isIndicatedBy": event.actor,
         "dpv:hasIndicationMethod": event.method,
     }
+    if purpose.personal_data:
+        record["dpv:hasPersonalData"] = [{"@id": category} for category in purpose.personal_data]
+    if purpose.third_parties:
+        record["dpv:hasRecipient"] = [
+            {"@type": "dpv:ThirdParty", "dct:title": name} for name in purpose.third_parties
+        ]
     if notice is not None:
         record["dpv:hasNotice"] = {
             "@id": f"urn:candor:notice-version:{notice.public_id}",

@@ -70,6 +70,16 @@ class ContactOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class RightsRequestIn(StrictSerializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Why: the request's reference or the channel it came by (at most 500 characters; "
+        "no personal data). Required here or as the `reason` query parameter.",
+    )
+
+
 # --- Purposes ---------------------------------------------------------------------
 
 

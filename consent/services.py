@@ -32,12 +32,23 @@ from consent.models import (
     Notice,
     NoticeVersion,
     Purpose,
+    RightsRequest,
+    RightsRequestKind,
     Suppression,
 )
 from sync.models import EventType
 from sync.outbox.events import event_build
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
+
+
+class Suppressed(Conflict):
+    """A write that would opt a suppressed address (erased earlier) in to marketing again.
+
+    Only the person's own confirmed double opt-in (a confirm link they POSTed) may do that."""
+
+    code = "suppressed"
+    title = "Address suppressed"
 
 
 # --- Contacts ----------------------------------------------------------------------
@@ -150,7 +161,10 @@ def purpose_create(
     lifetime_days: int | None = None,
     dpv_purpose: str | None = None,
     sale_or_sharing: bool = False,
+    third_parties: list[str] | None = None,
+    personal_data: list[str] | None = None,
 ) -> Purpose:
+    """`third_parties` (names) and `personal_data` (DPV categories) appear on its receipts."""
     purpose = Purpose(
         brand=brand,
         slug=slug,
@@ -160,6 +174,8 @@ def purpose_create(
         consent_type=consent_type,
         lifetime_days=lifetime_days,
         sale_or_sharing=sale_or_sharing,
+        third_parties=list(third_parties or []),
+        personal_data=list(personal_data or []),
     )
     if dpv_purpose:
         purpose.dpv_purpose = dpv_purpose
@@ -180,6 +196,8 @@ def purpose_update(
     lifetime_days: int | None = UNSET,
     dpv_purpose: str = UNSET,
     sale_or_sharing: bool = UNSET,
+    third_parties: list[str] = UNSET,
+    personal_data: list[str] = UNSET,
 ) -> Purpose:
     """Change the fields given. The brand and slug stay: they name the purpose in every ledger
     row and API client. Decisions already recorded keep what they were recorded with."""
@@ -192,6 +210,8 @@ def purpose_update(
         "lifetime_days": lifetime_days,
         "dpv_purpose": dpv_purpose,
         "sale_or_sharing": sale_or_sharing,
+        "third_parties": third_parties,
+        "personal_data": personal_data,
     }
     return fields_update(locked, given, invalid=_PURPOSE_INVALID)
 
@@ -372,6 +392,7 @@ def consent_append(
     evidence: EvidenceInput | None = None,
     implied_basis: str | None = None,
     jurisdiction: str | None = None,
+    confirmed_opt_in: bool = False,
 ) -> tuple[ConsentEvent, bool]:
     """Append one decision to a chain whose contact the caller has already locked: the event,
     its evidence, the projection, the outbox Event (if the projection moved) and the chain head.
@@ -383,6 +404,10 @@ def consent_append(
     future, a contact not erased, and a notice version (required for a grant) of this purpose.
     `contact` carries its chain head, outbox sequence, `suppressed` and `jurisdiction` as read
     under the lock; they move here too, so the caller can append again.
+
+    A grant of a marketing purpose for a `suppressed` contact is refused (Suppressed) unless
+    `confirmed_opt_in`: the person confirmed a double opt-in by the link emailed to them, the
+    one write that lifts a suppression. No brand-side write (API, import, agent, admin) may.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("consent_append runs inside the transaction that locked the contact.")
@@ -395,11 +420,8 @@ def consent_append(
         purpose=purpose, decision=decision, occurred_at=occurred_at, implied_basis=implied_basis
     )
     lifts_suppression = contact.suppressed and decision == Decision.GRANTED and purpose.is_marketing
-    if lifts_suppression and method == Method.IMPORT:
-        raise Conflict(
-            f"Contact '{contact.external_id}' has an address that was erased earlier and is suppressed "
-            f"for marketing: an import cannot opt it in again, only the person can."
-        )
+    if lifts_suppression and not confirmed_opt_in:
+        raise suppressed_error(contact.external_id)
 
     evidence = evidence or EvidenceInput()
     evidence_row = ConsentEvidence(
@@ -466,6 +488,14 @@ def consent_append(
     return event, moved
 
 
+def suppressed_error(external_id: str) -> Suppressed:
+    return Suppressed(
+        f"Contact '{external_id}' has an address that was erased earlier and is suppressed for "
+        f"marketing: only the person can opt in again, by confirming a double opt-in email sent "
+        f"from the preference centre."
+    )
+
+
 def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
     """The person opted in to marketing again: their address leaves the suppression list, and
     every live contact of the brand with it stops reading suppressed. The caller holds the lock."""
@@ -476,3 +506,59 @@ def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
     else:
         Contact.objects.filter(pk=contact.pk).update(suppressed=False)
     contact.suppressed = False
+
+
+# --- Access and erasure requests ---------------------------------------------------------------
+
+REASON_MAX_LENGTH = RightsRequest._meta.get_field("reason").max_length or 500
+
+
+def rights_request_reason_checked(reason: str | None, *, required: bool) -> str:
+    """The reason as stored (trimmed), or Unprocessable naming the field `reason`."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise Unprocessable.for_field(
+            "reason", "Say why: the request's reference or channel (not the person's data)."
+        )
+    if "\x00" in reason:
+        raise Unprocessable.for_field("reason", "reason must not contain NUL characters.")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise Unprocessable.for_field("reason", f"reason must be at most {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+def rights_request_append(
+    *, brand: Brand, contact: Contact, kind: str, requested_via: str, actor: str, reason: str = ""
+) -> RightsRequest:
+    """Record a request that is being carried out, in the caller's transaction (the erasure's,
+    or the access request's own)."""
+    if kind not in RightsRequestKind.values:
+        raise Unprocessable.for_field("kind", f"Unknown request kind '{kind}'.")
+    if requested_via not in Method.values:
+        raise Unprocessable.for_field("requested_via", f"Unknown method '{requested_via}'.")
+    return RightsRequest.objects.create(
+        brand=brand,
+        contact=contact,
+        kind=kind,
+        requested_via=requested_via,
+        actor=actor,
+        reason=rights_request_reason_checked(reason, required=False),
+        requested_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def access_request_record(
+    *, brand: Brand, contact: Contact, requested_via: str, actor: str, reason: str = ""
+) -> RightsRequest:
+    """An access request (GDPR Art. 15, 20) is answered: who asked, how and why."""
+    if contact.brand_id != brand.pk:
+        raise NotFound(f"No contact '{contact.external_id}'.")
+    return rights_request_append(
+        brand=brand,
+        contact=contact,
+        kind=RightsRequestKind.ACCESS,
+        requested_via=requested_via,
+        actor=actor,
+        reason=reason,
+    )

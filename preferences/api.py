@@ -13,10 +13,13 @@ from brands.idempotency import idempotent
 from brands.models import Scope
 from config.errors import Unprocessable
 from consent import selectors as consent_selectors
-from consent.api import ERRORS, IDEMPOTENCY_KEY, BrandApiView, validated
-from consent.services import EvidenceInput
+from consent.api import ERRORS, IDEMPOTENCY_KEY, REASON, WRITE_ERRORS, BrandApiView, validated
+from consent.models import Method
+from consent.serializers import ContactOut
+from consent.services import EvidenceInput, access_request_record
 from preferences import selectors, services
 from preferences.models import Channel, HoldStartedBy
+from preferences.page_selectors import contact_export
 from preferences.serializers import PreferencesOut, PreferencesPatchIn
 from preferences.tokens import LinkKind, link_url
 
@@ -73,7 +76,7 @@ class ContactPreferencesApi(BrandApiView):
         'channel, holds to start (`until`, `reason`) or end (`{"id", "ended": true}`). '
         "All of it applies, or nothing does. Answers the preferences as they now read.",
         request=PreferencesPatchIn,
-        responses={200: PreferencesOut, **ERRORS},
+        responses={200: PreferencesOut, **WRITE_ERRORS},
         parameters=[IDEMPOTENCY_KEY],
     )
     def patch(self, request: Request, external_id: str) -> Response:
@@ -149,3 +152,58 @@ class UnsubscribeHeadersApi(BrandApiView):
                 )
         url = link_url(kind=LinkKind.UNSUBSCRIBE, brand=brand, contact=contact, topic=topic, channel=channel)
         return Response({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": ONE_CLICK_POST})
+
+
+ExportOut = inline_serializer(
+    name="ContactExportOut",
+    fields={
+        "format": serializers.CharField(help_text="candor.export.v1"),
+        "exported_at": serializers.DateTimeField(),
+        "controller": inline_serializer(
+            name="ExportController",
+            fields={
+                "name": serializers.CharField(),
+                "contact_email": serializers.CharField(),
+                "website": serializers.CharField(),
+                "address": serializers.CharField(),
+                "privacy_policy_url": serializers.CharField(),
+            },
+        ),
+        "contact": ContactOut(),
+        "preferences": PreferencesOut(),
+        "consent_history": serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Every decision, oldest first, with its notice text and evidence",
+        ),
+    },
+)
+
+
+class ContactExportApi(BrandApiView):
+    """An access request (GDPR Art. 15, 20) the brand received through its own channels."""
+
+    required_scopes = {"GET": {Scope.REQUESTS}}
+
+    @extend_schema(
+        operation_id="contacts_export",
+        summary="Export a contact's data (an access request the brand received)",
+        description="The same JSON document as the preference centre's 'Download my data': the "
+        "profile, the preferences and every consent decision with its notice text and evidence. "
+        "Needs the `requests` scope. Each export is recorded with this API key (its public prefix) "
+        "as the requester and the optional `reason`.",
+        parameters=[REASON],
+        responses={200: ExportOut, **ERRORS},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        principal = self.principal()
+        brand = principal.brand
+        contact = consent_selectors.contact_get(brand=brand, external_id=external_id)
+        if request.method == "GET":  # a HEAD hands nothing out, so it is no request to record
+            access_request_record(
+                brand=brand,
+                contact=contact,
+                requested_via=Method.API,
+                actor=principal.actor,
+                reason=request.query_params.get("reason", ""),
+            )
+        return Response(contact_export(brand=brand, contact=contact))

@@ -41,7 +41,7 @@ from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
-from consent.services import EvidenceInput, consent_append
+from consent.services import EvidenceInput, consent_append, suppressed_error
 from preferences import statements
 from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
@@ -364,10 +364,12 @@ def _record(
     recorded_by: str,
     actor: str,
     evidence: EvidenceInput | None,
+    confirmed_opt_in: bool = False,
 ) -> None:
     """Append to the ledger under the lock `_begin` took (consent_append: the contact is not
     locked or read again), and keep the snapshot's consent readings up to date."""
     event, moved = consent_append(
+        confirmed_opt_in=confirmed_opt_in,
         brand=ctx.brand,
         contact=ctx.contact,
         purpose=purpose,
@@ -406,11 +408,13 @@ def _record_grants(
     recorded_by: str,
     actor: str,
     evidence: EvidenceInput | None,
+    confirmed_opt_in: bool = False,
 ) -> None:
     """One grant per purpose that a subscription newly needs, under the notice it was given."""
     for purpose, notice_version in grants.values():
         _record(
             ctx,
+            confirmed_opt_in=confirmed_opt_in,
             purpose=purpose,
             decision=Decision.GRANTED,
             notice_version=notice_version,
@@ -687,8 +691,20 @@ def _plan_hold_ends(ctx: _Context, hold_ids: Sequence[str], name: str) -> list[H
 # --- Writing -------------------------------------------------------------------------------
 
 
+def _suppressed_needs_confirmation(ctx: _Context, plan: _RowPlan, method: str) -> bool:
+    """A suppressed contact (its address was erased earlier) opts in to marketing again only by
+    a double opt-in by email that it asks for on the hosted page and confirms by the emailed
+    link. True when this row must wait for that; any other way to opt in is refused."""
+    purpose = plan.topic.purpose
+    if not (plan.needs_consent and ctx.contact.suppressed and purpose is not None and purpose.is_marketing):
+        return False
+    if method == Method.PREFERENCE_CENTRE and plan.channel == Channel.EMAIL:
+        return True
+    raise suppressed_error(ctx.contact.external_id)
+
+
 def _apply_subscriptions(
-    ctx: _Context, plans: list[_RowPlan]
+    ctx: _Context, plans: list[_RowPlan], *, method: str
 ) -> tuple[dict[int, Purpose], dict[int, tuple[Purpose, NoticeVersion]]]:
     """Write the rows. Returns the purposes that saw an unsubscribe, and the grants to record."""
     unsubscribed: dict[int, Purpose] = {}
@@ -704,7 +720,7 @@ def _apply_subscriptions(
             )
             continue
         status = plan.status
-        if plan.needs_consent and topic.double_opt_in:
+        if _suppressed_needs_confirmation(ctx, plan, method) or (plan.needs_consent and topic.double_opt_in):
             status = PENDING
         blocked = status != UNSUBSCRIBED and _opt_out_blocks(ctx, channel)
         if blocked or not _applies(row, status=status, at=ctx.at):
@@ -841,7 +857,7 @@ def preferences_update(
     for channel, opted_out in channel_plan.items():
         if not opted_out:
             _apply_opt_out_clear(ctx, channel)
-    unsubscribed, grants = _apply_subscriptions(ctx, plans)
+    unsubscribed, grants = _apply_subscriptions(ctx, plans, method=method)
     _record_grants(ctx, grants, method=method, recorded_by=recorded_by, actor=actor, evidence=evidence)
     for channel, opted_out in channel_plan.items():
         if opted_out:
@@ -913,6 +929,7 @@ def subscription_confirm(
     actor: str = "subject",
     occurred_at: datetime | None = None,
     evidence: EvidenceInput | None = None,
+    confirmed_by_link: bool = False,
 ) -> PreferencesResult:
     """Double opt-in confirmed: pending rows (all of the contact's, or those named) become
     subscribed, and each purpose not yet granted is granted now, with the notice version shown
@@ -920,7 +937,8 @@ def subscription_confirm(
 
     Rows that no longer read pending (unsubscribed meanwhile, or ended by a later withdrawal)
     and requests older than 72 hours are left alone; confirming twice changes nothing the second
-    time. A confirm *link* goes through `subscription_confirm_link`, which says why it fails.
+    time. A confirm *link* goes through `subscription_confirm_link`, which says why it fails,
+    and sets `confirmed_by_link`: only then may the grant lift a suppression.
     """
     _check_method(method)
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
@@ -955,7 +973,15 @@ def subscription_confirm(
                 )
             grants[topic.purpose.pk] = (topic.purpose, version)
         ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))
-    _record_grants(ctx, grants, method=method, recorded_by=recorded_by, actor=actor, evidence=evidence)
+    _record_grants(
+        ctx,
+        grants,
+        method=method,
+        recorded_by=recorded_by,
+        actor=actor,
+        evidence=evidence,
+        confirmed_opt_in=confirmed_by_link,
+    )
     return _finish(ctx)
 
 
@@ -1217,6 +1243,7 @@ def subscription_confirm_link(
         recorded_by=recorded_by,
         subscription_ids=[row.pk],
         evidence=evidence,
+        confirmed_by_link=True,
     )
     if not result.confirmed:  # an older decision stands (conflict rule)
         raise ConfirmationUsed("This confirmation link is not valid any more: nothing awaits confirmation.")

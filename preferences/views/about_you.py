@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from config.middleware import hosted_csrf_protect
 from consent.identifiers import normalise_email
-from consent.services import contact_upsert
+from consent.services import access_request_record, contact_upsert
 from preferences import services
 from preferences.forms import FACT_FORMS, StepUpCodeForm
 from preferences.labels import (
@@ -175,6 +175,7 @@ def export(request: HttpRequest, page: Page) -> HttpResponse:
 
 
 def _export_response(page: Page) -> HttpResponse:
+    access_request_record(brand=page.brand, contact=page.contact, requested_via=CENTRE, actor="subject")
     data = contact_export(brand=page.brand, contact=page.contact)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False),

@@ -17,7 +17,7 @@ from config.errors import ApplicationError
 from config.i18n import labels_in_language, once_per_language
 from config.middleware import hosted_csrf_protect
 from consent.models import Contact, Decision
-from consent.services import consent_record
+from consent.services import Suppressed, consent_record
 from preferences import services
 from preferences.emails import confirm_url
 from preferences.forms import HoldForm, SubscriptionsForm
@@ -185,16 +185,23 @@ def consent_save(request: HttpRequest, page: Page, purpose_slug: str) -> HttpRes
     else:
         errors = [(anchor, _("Choose whether to allow this or not."))]
         return _centre_response(request, page, centre=centre_now, errors=errors, status=422)
-    consent_record(
-        brand=page.brand,
-        external_id=page.external_id,
-        purpose_slug=choice.purpose.slug,
-        decision=decision,
-        notice_version_id=notice if decision == Decision.GRANTED else None,
-        method=CENTRE,
-        recorded_by=RECORDED_BY_CENTRE,
-        evidence=page.evidence(request),
-    )
+    try:
+        consent_record(
+            brand=page.brand,
+            external_id=page.external_id,
+            purpose_slug=choice.purpose.slug,
+            decision=decision,
+            notice_version_id=notice if decision == Decision.GRANTED else None,
+            method=CENTRE,
+            recorded_by=RECORDED_BY_CENTRE,
+            evidence=page.evidence(request),
+        )
+    except Suppressed:
+        message = _(
+            "You asked us earlier to delete your data, so we need you to confirm your email address "
+            "first: subscribe to something by email here and use the link we send you."
+        )
+        return _centre_response(request, page, centre=centre_now, errors=[(anchor, message)], status=422)
     _saved(request)
     return _see_other(page.home + anchor)
 

@@ -9,9 +9,10 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.contrib.sessions.models import Session
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from brands.models import IdempotencyRecord
 from config.errors import Conflict, NotFound, Unprocessable
@@ -25,7 +26,7 @@ from consent.models import (
     DpvPurpose,
     Suppression,
 )
-from consent.services import EvidenceInput, consent_record, contact_upsert
+from consent.services import EvidenceInput, consent_append, consent_record, contact_upsert
 from consent.verification import ledger_verify
 from preferences.models import ChannelOptOut, Hold, Subscription
 from preferences.services import HoldRequest, SubscriptionChange, preferences_update, topic_create
@@ -259,10 +260,12 @@ def test_the_address_comes_back_suppressed_until_the_person_opts_in_again(
     again = Contact.objects.get(brand=brand, external_id="cust-1")
     assert again.pk != contact.pk  # a new contact with a new chain
 
-    # A re-import cannot opt the address in again; it writes nothing.
-    refused = grant(api, purpose, method="import")
-    assert refused.status_code == 409
-    assert refused.json()["type"] == "urn:candor:problem:conflict"
+    # The brand cannot opt the address in again, by any method; it writes nothing
+    # (tests/preferences/test_suppression.py goes through every write route).
+    for method in ("import", "api", "agent"):
+        refused = grant(api, purpose, method=method)
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "urn:candor:problem:suppressed"
     assert ConsentEvent.objects.filter(contact=again).count() == 0
 
     # A non-marketing purpose does not lift it.
@@ -273,23 +276,46 @@ def test_the_address_comes_back_suppressed_until_the_person_opts_in_again(
     outsider = outsider_api.put(CONTACT_URL.format("cust-1"), {"email": ADDRESS}, format="json")
     assert outsider.json()["suppressed"] is False
 
-    # The person opts in to marketing: the entry goes, in the same transaction as the grant.
-    assert grant(api, purpose).status_code == 201
+    # The person opts in to marketing by a confirmed double opt-in: the entry goes, in the same
+    # transaction as the grant.
+    version = current_version(purpose)
+    consent_append(
+        brand=brand,
+        contact=Contact.objects.select_for_update().get(pk=again.pk),
+        purpose=purpose,
+        decision="granted",
+        notice_version=version,
+        method="preference_centre",
+        recorded_by="hosted:confirm-link",
+        occurred_at=timezone.now(),
+        confirmed_opt_in=True,
+    )
     assert api.get(CONTACT_URL.format("cust-1")).json()["suppressed"] is False
     assert Suppression.objects.count() == 0
     # … and a later re-import of the address is nothing special any more.
     assert contact_upsert(brand=brand, external_id="cust-2", email=ADDRESS)[0].suppressed is False
 
 
-def test_an_older_grant_arriving_late_does_not_lift_the_suppression(brand, contact, api, purpose):
+def test_an_older_confirmed_grant_arriving_late_does_not_lift_the_suppression(brand, contact, api, purpose):
     contact_erase(brand=brand, contact=contact, requested_via="api")
     with time_machine.travel(NOW, tick=False):
         api.put(CONTACT_URL.format("cust-1"), {"email": ADDRESS}, format="json")
         api.post(
             CONSENTS_URL.format("cust-1"), {"purpose": purpose.slug, "decision": "withdrawn"}, format="json"
         )
-        late = grant(api, purpose, occurred_at="2026-11-21T10:00:00Z")
-    assert late.status_code == 201  # kept as evidence …
+        with transaction.atomic():
+            _event, moved = consent_append(
+                brand=brand,
+                contact=Contact.objects.select_for_update().get(external_id="cust-1"),
+                purpose=purpose,
+                decision="granted",
+                notice_version=current_version(purpose),
+                method="preference_centre",
+                recorded_by="hosted:confirm-link",
+                occurred_at=NOW - timedelta(days=1),
+                confirmed_opt_in=True,
+            )
+    assert moved is False  # kept as evidence …
     assert Contact.objects.get(external_id="cust-1").suppressed is True  # … but not a fresh opt-in
     assert Suppression.objects.count() == 1
 
@@ -398,7 +424,7 @@ def test_every_model_pointing_at_a_contact_is_either_kept_as_proof_or_erased(bra
         if not relation.many_to_many
     }
     kept = {model._meta.label for model in KEPT_ON_ERASURE}
-    assert kept == {"consent.ConsentEvent", "consent.ConsentState"}
+    assert kept == {"consent.ConsentEvent", "consent.ConsentState", "consent.RightsRequest"}
     assert pointing - kept == {
         "preferences.ChannelOptOut",
         "preferences.Hold",

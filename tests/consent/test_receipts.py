@@ -112,3 +112,140 @@ def test_unknown_or_malformed_event_id_is_404(api, brand, client):
     assert api.get("/api/v1/consent-events/not-a-uuid/receipt").status_code == 404
     assert api.get("/api/v1/consent-events/6f1f5b4e-6a0c-4a43-9d1e-7d4b1f0b8c11/receipt").status_code == 404
     assert client.get("/.well-known/candor/nope/jwks.json").status_code == 404
+
+
+# --- Third parties and personal data (#7) ---------------------------------------------------------
+
+SHARING_AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def _sharing_receipts(api, brand, contact, make_purpose, **purpose_fields):
+    import time_machine
+
+    from tests.conftest import current_version
+
+    purpose = make_purpose(
+        brand,
+        "ad-sharing",
+        sale_or_sharing=True,
+        dpv_purpose="dpv:PersonalisedAdvertising",
+        **purpose_fields,
+    )
+    version = current_version(purpose)
+    with time_machine.travel(SHARING_AT, tick=False):
+        event = api.post(
+            URL,
+            {"purpose": "ad-sharing", "decision": "granted", "notice_version": version.public_id},
+            format="json",
+        ).json()
+        kantara = api.get(f"/api/v1/consent-events/{event['event_id']}/receipt").json()
+        dpv = api.get(f"/api/v1/consent-events/{event['event_id']}/receipt?format=dpv").json()
+    return event, version, kantara, dpv
+
+
+def test_a_sale_or_sharing_receipt_names_the_third_parties_and_the_data(api, brand, contact, make_purpose):
+    event, version, kantara, dpv = _sharing_receipts(
+        api,
+        brand,
+        contact,
+        make_purpose,
+        third_parties=["AdNet Ltd", "Audience Exchange GmbH"],
+        personal_data=["pd:EmailAddress", "pd:PurchasesAndSpendingHabit"],
+    )
+
+    assert kantara["receipt"]["services"] == [
+        {
+            "service": "Acme Ltd",
+            "purposes": [
+                {
+                    "purpose": "Ad Sharing",
+                    "purposeCategory": ["dpv:PersonalisedAdvertising"],
+                    "consentType": "EXPLICIT",
+                    "piiCategory": ["Email address", "Purchases and spending habits"],
+                    "primaryPurpose": True,
+                    "termination": "Until withdrawn; withdraw at any time through the preference centre "
+                    "or any message.",
+                    "thirdPartyDisclosure": True,
+                    "thirdPartyName": "AdNet Ltd, Audience Exchange GmbH",
+                }
+            ],
+        }
+    ]
+    # The signed payload says the same.
+    payload = json.loads(jws.deserialize_compact(kantara["jws"], _brand_key(api, brand)).payload)
+    assert payload["services"] == kantara["receipt"]["services"]
+
+    assert dpv == {
+        "@context": {
+            "dpv": "https://w3id.org/dpv#",
+            "pd": "https://w3id.org/dpv/pd#",
+            "dct": "http://purl.org/dc/terms/",
+        },
+        "@id": f"urn:uuid:{event['event_id']}",
+        "@type": "dpv:ConsentRecord",
+        "dct:conformsTo": "https://w3id.org/dpv/schema/dpv-27560#record",
+        "dct:created": "2026-11-22T10:00:00.000000Z",
+        "dpv:hasDataSubject": {"@id": "urn:candor:acme:contact:cust-1"},
+        "dpv:hasDataController": {"@type": "dpv:DataController", "dct:title": "Acme Ltd"},
+        "dpv:hasJurisdiction": "DE",
+        "dpv:hasPurpose": {
+            "@type": "dpv:PersonalisedAdvertising",
+            "dct:identifier": "ad-sharing",
+            "dct:title": "Ad Sharing",
+        },
+        "dpv:hasConsentType": {"@id": "dpv:ExpressedConsent"},
+        "dpv:hasConsentStatus": {"@id": "dpv:ConsentGiven"},
+        "dpv:isIndicatedAtTime": "2026-11-22T10:00:00.000000Z",
+        "dpv:isIndicatedBy": "subject",
+        "dpv:hasIndicationMethod": "api",
+        "dpv:hasPersonalData": [{"@id": "pd:EmailAddress"}, {"@id": "pd:PurchasesAndSpendingHabit"}],
+        "dpv:hasRecipient": [
+            {"@type": "dpv:ThirdParty", "dct:title": "AdNet Ltd"},
+            {"@type": "dpv:ThirdParty", "dct:title": "Audience Exchange GmbH"},
+        ],
+        "dpv:hasNotice": {
+            "@id": f"urn:candor:notice-version:{version.public_id}",
+            "@type": "dpv:ConsentNotice",
+            "dct:language": "en",
+            "dct:identifier": version.content_hash,
+        },
+    }
+
+
+def test_sale_or_sharing_is_a_disclosure_even_before_the_parties_are_named(api, brand, contact, make_purpose):
+    _event, _version, kantara, dpv = _sharing_receipts(api, brand, contact, make_purpose)
+    [purpose] = kantara["receipt"]["services"][0]["purposes"]
+    assert (purpose["thirdPartyDisclosure"], purpose["thirdPartyName"], purpose["piiCategory"]) == (
+        True,
+        "",
+        ["contact details", "preferences"],
+    )
+    assert "dpv:hasPersonalData" not in dpv
+    assert "dpv:hasRecipient" not in dpv
+
+
+def test_a_purpose_that_shares_nothing_says_so(api, contact, purpose, notice_version):
+    event = record(api, notice_version)
+    receipt = api.get(f"/api/v1/consent-events/{event['event_id']}/receipt").json()["receipt"]
+    [shown] = receipt["services"][0]["purposes"]
+    assert (shown["thirdPartyDisclosure"], shown["thirdPartyName"]) == (False, "")
+
+
+def test_unknown_personal_data_categories_and_blank_parties_are_refused(brand, make_purpose):
+    import pytest
+
+    from config.errors import Unprocessable
+    from consent.models import Purpose
+
+    with pytest.raises(Unprocessable) as caught:
+        make_purpose(brand, "bad-data", personal_data=["pd:ShoeSize"])
+    assert list(caught.value.errors) == ["personal_data"]
+    with pytest.raises(Unprocessable) as caught:
+        make_purpose(brand, "bad-parties", third_parties=["  "])
+    assert list(caught.value.errors) == ["third_parties"]
+    assert not Purpose.objects.filter(slug__startswith="bad-").exists()
+
+
+def _brand_key(api, brand):
+    keys = api.get(f"/.well-known/candor/{brand.slug}/jwks.json").json()
+    return KeySet.import_key_set(keys)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from brands.models import Brand
+from brands.models import Brand, Scope
 from brands.services import api_key_create
 from config.errors import ApplicationError
 
@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--brand", required=True)
         parser.add_argument(
-            "--scopes", required=True, help="Comma-separated, e.g. consent:read,consent:write"
+            "--scopes",
+            required=True,
+            help=f"Comma-separated, e.g. consent:read,consent:write; any of {', '.join(Scope.values)}",
         )
         parser.add_argument("--name", default="")
 
