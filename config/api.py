@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -148,8 +149,37 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
     code = str(getattr(exc, "default_code", "error")).replace("_", "-")
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    title = str(exc.default_detail).rstrip(".") if exc.status_code != 400 else "Bad request"
-    return problem(exc.status_code, code=code, title=title, detail=str(detail), headers=headers)
+    return problem(
+        exc.status_code,
+        code=code,
+        title=problem_title(code, exc.status_code),
+        detail=str(detail),
+        headers=headers,
+    )
+
+
+# One fixed title per problem type (RFC 9457 §3.1.3: the title does not change from occurrence
+# to occurrence). DRF's default_detail is no title: some are templates ('Method "{method}" not
+# allowed') that DRF formats only into the detail.
+PROBLEM_TITLES = {
+    "parse-error": "Bad request",
+    "not-authenticated": "Not authenticated",
+    "authentication-failed": "Authentication failed",
+    "permission-denied": "Permission denied",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "not-acceptable": "Not acceptable",
+    "length-required": "Length required",
+    "payload-too-large": "Payload too large",
+    "unsupported-media-type": "Unsupported media type",
+    "throttled": "Too many requests",
+}
+
+
+def problem_title(code: str, status_code: int) -> str:
+    if code in PROBLEM_TITLES:
+        return PROBLEM_TITLES[code]
+    return HTTPStatus(status_code).phrase.capitalize()
 
 
 # --- Opaque cursors ----------------------------------------------------------------
