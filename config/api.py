@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -21,7 +21,18 @@ from rest_framework.response import Response
 from config.errors import ApplicationError, Unprocessable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-# For the OpenAPI schema: every error answer of an API view.
+# For the OpenAPI schema: the header every idempotent write takes (brands.idempotency).
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="1–255 printable characters, unique per intended write. Sending the same key with the "
+    "same body again replays the first response (marked `Idempotent-Replayed: true`) and writes "
+    "nothing; the same key with another body is 422. Keys are remembered for 24 hours "
+    "(IDEMPOTENCY_TTL_HOURS).",
+)
+# For the OpenAPI schema: an error answer (config.schema gives each its problem+json body and a
+# description; an OpenApiResponse with words of its own keeps them).
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 
