@@ -11,7 +11,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
-from brands.models import ApiKey, Brand, hash_api_key
+from brands.models import ApiKey, Brand, Scope, hash_api_key
 from brands.selectors import api_key_active, api_key_remember
 from config.throttle import throttle_count
 
@@ -60,8 +60,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+def scopes_required(view: Any, method: str) -> set[str] | None:
+    """The scopes `method` needs on `view`; None when the view has no such operation.
+
+    HEAD is answered by the GET handler, so it needs GET's scopes. A handler the view does not
+    list in `required_scopes` needs `admin`: a method added without its scope fails closed.
+    """
+    method = "GET" if method == "HEAD" else method
+    declared: dict[str, set[str]] = getattr(view, "required_scopes", {})
+    if method in declared:
+        return {str(scope) for scope in declared[method]}
+    name = method.lower()
+    if name in getattr(view, "http_method_names", ()) and hasattr(view, name):
+        return {Scope.ADMIN.value}
+    return None
+
+
 class HasScopes(permissions.BasePermission):
-    """Views declare `required_scopes`; a key needs all of them (or `admin`)."""
+    """Views declare `required_scopes` per method; a key needs all of them (or `admin`), whatever
+    the method, HEAD included. A method the view does not offer goes on to its 405."""
 
     message = "This API key lacks the scope this endpoint needs."
 
@@ -69,7 +86,9 @@ class HasScopes(permissions.BasePermission):
         principal = request.user
         if not isinstance(principal, ApiPrincipal):
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <api key>'.")
-        required = {str(scope) for scope in getattr(view, "required_scopes", {}).get(request.method, set())}
+        required = scopes_required(view, str(request.method))
+        if required is None:
+            return True
         if not principal.api_key.has_scopes(required):
             self.message = f"This API key needs the scope(s) {', '.join(sorted(required))}."
             return False

@@ -6,13 +6,14 @@ import base64
 import binascii
 import json
 import math
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -20,7 +21,18 @@ from rest_framework.response import Response
 from config.errors import ApplicationError, Unprocessable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-# For the OpenAPI schema: every error answer of an API view.
+# For the OpenAPI schema: the header every idempotent write takes (brands.idempotency).
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="1–255 printable characters, unique per intended write. Sending the same key with the "
+    "same body again replays the first response (marked `Idempotent-Replayed: true`) and writes "
+    "nothing; the same key with another body is 422. Keys are remembered for 24 hours "
+    "(IDEMPOTENCY_TTL_HOURS).",
+)
+# For the OpenAPI schema: an error answer (config.schema gives each its problem+json body and a
+# description; an OpenApiResponse with words of its own keeps them).
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 
@@ -148,8 +160,37 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
     code = str(getattr(exc, "default_code", "error")).replace("_", "-")
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    title = str(exc.default_detail).rstrip(".") if exc.status_code != 400 else "Bad request"
-    return problem(exc.status_code, code=code, title=title, detail=str(detail), headers=headers)
+    return problem(
+        exc.status_code,
+        code=code,
+        title=problem_title(code, exc.status_code),
+        detail=str(detail),
+        headers=headers,
+    )
+
+
+# One fixed title per problem type (RFC 9457 §3.1.3: the title does not change from occurrence
+# to occurrence). DRF's default_detail is no title: some are templates ('Method "{method}" not
+# allowed') that DRF formats only into the detail.
+PROBLEM_TITLES = {
+    "parse-error": "Bad request",
+    "not-authenticated": "Not authenticated",
+    "authentication-failed": "Authentication failed",
+    "permission-denied": "Permission denied",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "not-acceptable": "Not acceptable",
+    "length-required": "Length required",
+    "payload-too-large": "Payload too large",
+    "unsupported-media-type": "Unsupported media type",
+    "throttled": "Too many requests",
+}
+
+
+def problem_title(code: str, status_code: int) -> str:
+    if code in PROBLEM_TITLES:
+        return PROBLEM_TITLES[code]
+    return HTTPStatus(status_code).phrase.capitalize()
 
 
 # --- Opaque cursors ----------------------------------------------------------------

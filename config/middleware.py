@@ -1,37 +1,128 @@
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.wsgi import LimitedStream, WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+API_PREFIX = "/api/"
+
+
+def _refusal(request: HttpRequest, status: int, code: str, title: str, detail: str) -> HttpResponse:
+    """A problem+json answer under /api/, plain text elsewhere (the hosted pages' forms)."""
+    if request.path.startswith(API_PREFIX):
+        body = {"type": f"urn:candor:problem:{code}", "title": title, "status": status, "detail": detail}
+        return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
+    return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _body_limit(request: HttpRequest) -> int | None:
+    if request.path.startswith(API_PREFIX):
+        return int(settings.API_MAX_BODY_BYTES)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return None if limit is None else int(limit)
+
+
+def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    detail = f"The request body must be at most {limit} bytes."
+    return _refusal(request, 413, "payload-too-large", "Payload too large", detail)
+
 
 class RequestSizeLimitMiddleware:
-    """Answer 413 before reading a body that announces itself as too large."""
+    """Bodies within the limit, whatever their framing.
+
+    A body that announces a Content-Length past the limit gets 413 before it is read. A body
+    without one (chunked transfer coding, or an HTTP/2 stream) is one Django would take as empty,
+    and DRF would then answer as if nothing had been sent; so it is read here, up to one byte past
+    the limit, and handed on with its length, or refused: 413 past the limit, 411 where the server
+    cannot tell where a chunked body ends (wsgiref and runserver do not decode chunks).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.API_MAX_BODY_BYTES
-        if length > limit and request.path.startswith("/api/"):
-            body = {
-                "type": "urn:candor:problem:payload-too-large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"The request body must be at most {limit} bytes.",
-            }
-            return HttpResponse(json.dumps(body), status=413, content_type="application/problem+json")
+        limit = _body_limit(request)
+        announced = request.META.get("CONTENT_LENGTH")
+        if announced:
+            try:
+                length = int(announced)
+            except ValueError:
+                length = 0
+            if limit is not None and length > limit and request.path.startswith(API_PREFIX):
+                return _too_large(request, limit)
+            return self.get_response(request)
+        stream = self._unframed_body(request)
+        if stream is None:
+            if request.META.get("HTTP_TRANSFER_ENCODING"):
+                return _refusal(
+                    request,
+                    411,
+                    "length-required",
+                    "Length required",
+                    "This server cannot read a chunked body: send a Content-Length header.",
+                )
+            return self.get_response(request)
+        raw = stream.read() if limit is None else _read_at_most(stream, limit + 1)
+        if limit is not None and len(raw) > limit:
+            return _too_large(request, limit)
+        request._stream = LimitedStream(io.BytesIO(raw), len(raw))  # type: ignore[assignment]
+        request.META["CONTENT_LENGTH"] = str(len(raw))
         return self.get_response(request)
+
+    @staticmethod
+    def _unframed_body(request: HttpRequest) -> Any:
+        """The raw body stream of a request without a Content-Length, where it can be read to
+        its end; None where there is no body or it cannot be read safely."""
+        if isinstance(request, WSGIRequest):
+            # gunicorn (and mod_wsgi) decode chunks and end the input at the body's end.
+            if request.META.get("HTTP_TRANSFER_ENCODING") and request.environ.get("wsgi.input_terminated"):
+                return request.environ["wsgi.input"]
+            return None
+        if isinstance(request, ASGIRequest):
+            return request._stream  # the whole body, spooled by Django
+        return None
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+class ApiHeadersMiddleware:
+    """`Cache-Control: no-store` on every response under /api/ (errors, 413s and the docs
+    included): the API's answers carry personal data, which no cache may keep (ASVS 14.3.2).
+    A response that sets its own Content-Security-Policy keeps it; the rest get one that lets
+    a browser run nothing from them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX):
+            response["Cache-Control"] = "no-store"
+            if "Content-Security-Policy" not in response:
+                response["Content-Security-Policy"] = API_CSP
+        return response
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
 # Hosted pages load nothing from elsewhere, run no inline script and are never framed.

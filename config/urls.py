@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from brands.views import jwks
+from config.api_docs import ApiDocsView
 from config.views import healthz, readyz
 from consent import api as consent_api
 from preferences import api as preferences_api
@@ -72,6 +73,6 @@ urlpatterns = [
     path("p/<slug:brand_slug>/", include("preferences.urls")),
     path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
 ]

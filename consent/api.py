@@ -14,7 +14,7 @@ from rest_framework.serializers import Serializer
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, PROBLEM, decode_cursor, encode_cursor, parse_limit
+from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, encode_cursor, parse_limit
 from config.errors import Unprocessable
 from consent import erasure, receipts, selectors, services
 from consent.models import Method
@@ -40,13 +40,6 @@ REASON = OpenApiParameter(
     description="Why (the request's reference or channel); instead of the body's `reason`",
 )
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Replays the first response for the same body",
-)
-
 
 def validated(request: Request, serializer_class: type[Serializer]) -> dict[str, Any]:
     if not isinstance(request.data, dict):
@@ -59,7 +52,17 @@ def validated(request: Request, serializer_class: type[Serializer]) -> dict[str,
 class PurposeListApi(BrandApiView):
     required_scopes = {"GET": {Scope.CONSENT_READ}}
 
-    @extend_schema(operation_id="purposes_list", responses={200: PurposeOut(many=True), **ERRORS})
+    @extend_schema(
+        operation_id="purposes_list",
+        summary="List the brand's purposes",
+        tags=["Purposes"],
+        description=(
+            "Every purpose the brand asks consent for, with its legal basis and the current notice "
+            "version in each language. A grant must name the `notice_version` id the person was "
+            "shown."
+        ),
+        responses={200: PurposeOut(many=True), **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         purposes = selectors.purposes_list(brand=self.principal().brand)
         return Response(PurposeOut(purposes, many=True).data)
@@ -72,13 +75,24 @@ class ContactApi(BrandApiView):
         "DELETE": {Scope.REQUESTS},
     }
 
-    @extend_schema(operation_id="contacts_get", responses={200: ContactOut, **ERRORS})
+    @extend_schema(
+        operation_id="contacts_get",
+        summary="Get a contact",
+        tags=["Contacts"],
+        description=(
+            "The contact known by your own id: normalised email and phone, locale, time zone, "
+            "jurisdiction, and whether the address is suppressed (erased earlier)."
+        ),
+        responses={200: ContactOut, **ERRORS},
+    )
     def get(self, request: Request, external_id: str) -> Response:
         contact = selectors.contact_get(brand=self.principal().brand, external_id=external_id)
         return Response(ContactOut(contact).data)
 
     @extend_schema(
         operation_id="contacts_put",
+        summary="Create or update a contact",
+        tags=["Contacts"],
         description="Create the contact, or change the fields given (omitted fields keep their value; "
         "null clears email or phone). 201 when created, 200 when updated.",
         request=ContactIn,
@@ -134,13 +148,30 @@ class ContactApi(BrandApiView):
 class ContactConsentsApi(BrandApiView):
     required_scopes = {"GET": {Scope.CONSENT_READ}, "POST": {Scope.CONSENT_WRITE}}
 
-    @extend_schema(operation_id="consents_current", responses={200: CurrentConsentsOut, **ERRORS})
+    @extend_schema(
+        operation_id="consents_current",
+        summary="Current consent per purpose",
+        tags=["Consent"],
+        description=(
+            "One row per purpose the contact has decided on: `granted`, `withdrawn`, `pending` "
+            "(awaiting double opt-in) or `expired`. Only `granted` is valid for processing."
+        ),
+        responses={200: CurrentConsentsOut, **ERRORS},
+    )
     def get(self, request: Request, external_id: str) -> Response:
         consents = selectors.consents_current(brand=self.principal().brand, external_id=external_id)
         return Response(current_consents_data(external_id, consents))
 
     @extend_schema(
         operation_id="consents_record",
+        summary="Record a consent decision",
+        tags=["Consent"],
+        description=(
+            "Appends one decision to the contact's tamper-evident ledger and answers the ledger "
+            "event (201). `granted` needs the `notice_version` the person was shown; `withdrawn` "
+            "does not. An older decision (by `occurred_at`) never overrides a newer one. Send an "
+            "`Idempotency-Key` to retry safely."
+        ),
         request=ConsentIn,
         responses={201: ConsentEventOut, **WRITE_ERRORS},
         parameters=[IDEMPOTENCY_KEY],
@@ -175,6 +206,12 @@ class ConsentHistoryApi(BrandApiView):
 
     @extend_schema(
         operation_id="consents_history",
+        summary="A contact's consent history",
+        tags=["Consent"],
+        description=(
+            "The contact's ledger events, oldest first, each with its hash and the previous event's "
+            "hash. Page with `cursor` (the reply's `next_cursor`)."
+        ),
         parameters=[
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
             OpenApiParameter("limit", int, description="1–500, default 50"),
@@ -198,6 +235,13 @@ class ConsentReceiptApi(BrandApiView):
 
     @extend_schema(
         operation_id="consents_receipt",
+        summary="Get a consent receipt",
+        tags=["Consent"],
+        description=(
+            "The receipt for one ledger event: Kantara Consent Receipt v1.1 signed as a compact JWS "
+            "(ES256; keys at `/.well-known/candor/{brand}/jwks.json`), or with `format=dpv` a DPV "
+            "JSON-LD record."
+        ),
         parameters=[
             OpenApiParameter(
                 "format",

@@ -60,6 +60,8 @@ class ContactPreferencesApi(BrandApiView):
 
     @extend_schema(
         operation_id="preferences_get",
+        summary="Get a contact's preferences",
+        tags=["Preferences"],
         description="One row for every topic × allowed channel of the brand, whether the contact has "
         "chosen or not (`not_set`); 'unsubscribe from all' per channel; the active holds.",
         responses={200: PreferencesOut, **ERRORS},
@@ -71,6 +73,8 @@ class ContactPreferencesApi(BrandApiView):
 
     @extend_schema(
         operation_id="preferences_update",
+        summary="Change a contact's preferences",
+        tags=["Preferences"],
         description="Change only what the body names: rows by topic and channel (status, cadence; "
         "`notice_version` when subscribing to a purpose not yet granted), `unsubscribed_all` per "
         'channel, holds to start (`until`, `reason`) or end (`{"id", "ended": true}`). '
@@ -120,6 +124,8 @@ class UnsubscribeHeadersApi(BrandApiView):
 
     @extend_schema(
         operation_id="unsubscribe_headers",
+        summary="One-click unsubscribe headers for a message",
+        tags=["Preferences"],
         description="`List-Unsubscribe` (one HTTPS URI with a signed, unguessable token naming the "
         "contact, topic and channel) and `List-Unsubscribe-Post` for one contact. Without `topic` "
         "the link unsubscribes from everything on the channel. Each call signs a new link; links "

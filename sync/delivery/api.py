@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, PROBLEM, decode_cursor, encode_cursor, parse_limit
+from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, encode_cursor, parse_limit
 from config.errors import Conflict, Unprocessable
 from sync.delivery import endpoints, redelivery, selectors
 from sync.delivery.serializers import (
@@ -32,12 +32,6 @@ from sync.models import Delivery
 ENDPOINT_ADMIN = {Scope.ADMIN.value}
 CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previous page")
 LIMIT = OpenApiParameter("limit", int, description="1–500, default 50")
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Replays the first response for the same body",
-)
 
 
 def _validated(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
@@ -53,6 +47,9 @@ class EndpointListApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_list",
+        summary="List webhook endpoints",
+        tags=["Webhooks"],
+        description="The brand's webhook endpoints, oldest first. Secrets are never shown here.",
         parameters=[CURSOR, LIMIT],
         responses={200: EndpointListOut, **ERRORS},
     )
@@ -68,6 +65,8 @@ class EndpointListApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_create",
+        summary="Register a webhook endpoint",
+        tags=["Webhooks"],
         description="Register a webhook receiver. The reply holds its signing `secret`, shown this "
         "once. It receives events written from now on (not earlier ones: page the feed for those), "
         "signed per Standard Webhooks.",
@@ -89,13 +88,29 @@ class EndpointListApi(BrandApiView):
 class EndpointApi(BrandApiView):
     required_scopes = {"GET": ENDPOINT_ADMIN, "PATCH": ENDPOINT_ADMIN, "DELETE": ENDPOINT_ADMIN}
 
-    @extend_schema(operation_id="endpoints_get", responses={200: EndpointOut, **ERRORS})
+    @extend_schema(
+        operation_id="endpoints_get",
+        summary="Get a webhook endpoint",
+        tags=["Webhooks"],
+        description=(
+            "One endpoint: URL, event filter, status (`active` or `disabled`) and why it was "
+            "disabled. The secret is not shown."
+        ),
+        responses={200: EndpointOut, **ERRORS},
+    )
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
         return Response(EndpointOut(endpoint).data)
 
     @extend_schema(
         operation_id="endpoints_update",
+        summary="Change a webhook endpoint",
+        tags=["Webhooks"],
+        description=(
+            "Change the URL, description, event filter or personal-data setting, or re-enable a "
+            'disabled endpoint with `{"status": "active"}` (it then catches up from where it '
+            "stopped, within the feed's retention)."
+        ),
         request=EndpointPatchIn,
         responses={200: EndpointOut, **ERRORS},
         parameters=[IDEMPOTENCY_KEY],
@@ -111,7 +126,13 @@ class EndpointApi(BrandApiView):
 
         return idempotent(request, brand, handle)
 
-    @extend_schema(operation_id="endpoints_delete", responses={204: None, **ERRORS})
+    @extend_schema(
+        operation_id="endpoints_delete",
+        summary="Delete a webhook endpoint",
+        tags=["Webhooks"],
+        description="Removes the endpoint; no further deliveries are attempted.",
+        responses={204: None, **ERRORS},
+    )
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
         endpoints.endpoint_delete(endpoint=endpoint)
@@ -123,6 +144,8 @@ class EndpointSecretRotateApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_rotate_secret",
+        summary="Rotate an endpoint's signing secret",
+        tags=["Webhooks"],
         description="A new signing secret, shown this once. For 24 hours every webhook carries "
         "two signatures, one with each secret, so the receiver can switch when it is ready.",
         request=None,
@@ -145,6 +168,8 @@ class EndpointDeliveriesApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_deliveries",
+        summary="An endpoint's delivery log",
+        tags=["Webhooks"],
         description="The endpoint's delivery log, newest first, each delivery with every attempt.",
         parameters=[
             CURSOR,
@@ -176,6 +201,8 @@ class EndpointRedeliverApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_redeliver",
+        summary="Send deliveries again",
+        tags=["Webhooks"],
         description="Send again, with the same webhook-id and body: one delivery "
         '(`{"delivery": "dlv_…"}`) or every delivery made since a time (`{"since": "…Z"}`), '
         "whatever its status, each with a fresh retry schedule.",
@@ -206,6 +233,8 @@ class EndpointTestApi(BrandApiView):
 
     @extend_schema(
         operation_id="endpoints_test",
+        summary="Send a test webhook",
+        tags=["Webhooks"],
         description="Queue a `webhook.test` message for this endpoint only, whatever its event filter; "
         "it is not a feed event. Follow it in the delivery log.",
         request=None,

@@ -45,6 +45,8 @@ class EventFeedApi(BrandApiView):
 
     @extend_schema(
         operation_id="events_feed",
+        summary="Read the changes feed",
+        tags=["Changes feed"],
         description="The brand's outbox events in commit order. Start without `after`, then pass each "
         "reply's `next_cursor`: every event is seen exactly once, even while writes go on. When "
         "`has_more` is false, wait a little (a few seconds) and ask again with the same cursor. "
