@@ -44,6 +44,14 @@ class Brand(models.Model):
     # transaction (preferences/migrations/0005). The hosted pages remember the brand's
     # configuration per process under it (preferences.statements).
     config_stamp = models.BigIntegerField(default=new_config_stamp, editable=False)
+    # Compliance #13: personal evidence (IP, user agent, page URL, TC/GPP strings) is purged
+    # this long after the relationship ends (consent.retention); empty keeps it.
+    evidence_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days to keep personal consent evidence after the relationship ends "
+        "(the contact erased, or every consent withdrawn or expired); empty keeps it",
+    )
 
     def __str__(self) -> str:
         return self.slug

@@ -170,6 +170,9 @@ DELIVERIES_SWEEP_SECONDS = env_int("DELIVERIES_SWEEP_SECONDS", 2, minimum=1)
 ONE_CLICK_SWEEP_SECONDS = env_int("ONE_CLICK_SWEEP_SECONDS", 5, minimum=1)
 HOLDS_END_EXPIRED_SECONDS = env_int("HOLDS_END_EXPIRED_SECONDS", 60, minimum=1)
 EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600, minimum=60)
+# How often each brand's chain heads are signed as a ledger checkpoint (when they changed).
+LEDGER_CHECKPOINT_SECONDS = env_int("LEDGER_CHECKPOINT_SECONDS", 3600, minimum=60)
+EVIDENCE_RETENTION_PURGE_SECONDS = env_int("EVIDENCE_RETENTION_PURGE_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
     "deliveries-sweep": {
@@ -193,6 +196,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sync.tasks.events_prune",
         "schedule": float(EVENTS_PRUNE_SECONDS),
         "options": {"expires": EVENTS_PRUNE_SECONDS},
+    },
+    # Signed checkpoints of every brand's chain heads (consent.checkpoints).
+    "ledger-checkpoints": {
+        "task": "consent.tasks.ledger_checkpoints",
+        "schedule": float(LEDGER_CHECKPOINT_SECONDS),
+        "options": {"expires": LEDGER_CHECKPOINT_SECONDS},
+    },
+    # Clears personal evidence past each brand's evidence_retention_days (consent.retention).
+    "evidence-retention-purge": {
+        "task": "consent.tasks.evidence_retention_purge",
+        "schedule": float(EVIDENCE_RETENTION_PURGE_SECONDS),
+        "options": {"expires": EVIDENCE_RETENTION_PURGE_SECONDS},
     },
 }
 

@@ -44,6 +44,12 @@ api_v1 = [
         preferences_api.UnsubscribeHeadersApi.as_view(),
         name="unsubscribe-headers",
     ),
+    path("ledger/checkpoints", consent_api.CheckpointListApi.as_view(), name="ledger-checkpoints"),
+    path(
+        "ledger/checkpoints/latest",
+        consent_api.CheckpointLatestApi.as_view(),
+        name="ledger-checkpoint-latest",
+    ),
     path("events", feed_api.EventFeedApi.as_view(), name="events"),
     path("endpoints", delivery_api.EndpointListApi.as_view(), name="endpoints"),
     path("endpoints/<str:endpoint_id>", delivery_api.EndpointApi.as_view(), name="endpoint"),

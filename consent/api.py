@@ -17,8 +17,11 @@ from brands.models import Scope
 from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, encode_cursor, parse_limit
 from config.errors import Unprocessable
 from consent import erasure, receipts, selectors, services
+from consent.checkpoints import checkpoint_create, checkpoint_document
 from consent.models import Method
 from consent.serializers import (
+    CheckpointListOut,
+    CheckpointOut,
     ConsentEventOut,
     ConsentHistoryOut,
     ConsentIn,
@@ -260,3 +263,62 @@ class ConsentReceiptApi(BrandApiView):
         if fmt != "kantara":
             raise Unprocessable.for_field("format", "format must be 'kantara' or 'dpv'.")
         return Response(receipts.signed_receipt(event))
+
+
+class CheckpointListApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}, "POST": {Scope.ADMIN}}
+
+    @extend_schema(
+        operation_id="ledger_checkpoints_list",
+        summary="Signed checkpoints of the ledger, newest first",
+        parameters=[
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+            OpenApiParameter("limit", int, description="1–500, default 50"),
+        ],
+        responses={200: CheckpointListOut, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        brand = self.principal().brand
+        cursor = request.query_params.get("cursor")
+        before = decode_cursor(cursor) if cursor else None
+        limit = parse_limit(request.query_params.get("limit"))
+        rows = selectors.checkpoints_list(brand=brand, before_number=before, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        body = {
+            "checkpoints": [checkpoint_document(row, brand_slug=brand.slug) for row in page],
+            "next_cursor": encode_cursor(page[-1].number) if more else None,
+        }
+        return Response(CheckpointListOut(body).data)
+
+    @extend_schema(
+        operation_id="ledger_checkpoints_create",
+        summary="Sign a checkpoint of the ledger now",
+        description="Signs the Merkle root over every chain head of the brand as it is now, stores "
+        "it and sends it as a `ledger.checkpoint` event. Needs the `admin` scope.",
+        request=None,
+        responses={201: CheckpointOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            checkpoint = checkpoint_create(brand=brand)
+            assert checkpoint is not None  # only_if_changed is off: always signed
+            return Response(checkpoint_document(checkpoint, brand_slug=brand.slug), status=201)
+
+        return idempotent(request, brand, handle)
+
+
+class CheckpointLatestApi(BrandApiView):
+    required_scopes = {"GET": {Scope.CONSENT_READ}}
+
+    @extend_schema(
+        operation_id="ledger_checkpoints_latest",
+        summary="The latest signed checkpoint of the ledger",
+        responses={200: CheckpointOut, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        brand = self.principal().brand
+        checkpoint = selectors.checkpoint_latest(brand=brand)
+        return Response(checkpoint_document(checkpoint, brand_slug=brand.slug))

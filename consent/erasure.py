@@ -10,7 +10,9 @@ One transaction under the contact's row lock, in this order:
    and whatever later apps hang on a contact, e.g. quiz answers), except the ledger
    (ConsentEvent) and its projection (ConsentState), which are proof.
 4. Every evidence row of the contact loses its personal fields and its salt and is marked
-   erased; `ledger_verify` skips the digest of erased evidence, so every chain still verifies.
+   erased (the only change the database allows on evidence, consent/migrations/0006); the
+   events keep their evidence digests, so every chain still verifies, and `ledger_verify`
+   checks that erased evidence holds nothing and was erased at the contact's `erased_at`.
 5. The contact becomes a pseudonymous shell: email, phone, locale, time zone and jurisdiction
    cleared, `email_hmac` kept (proof that survives erasure), and the brand's external id
    replaced by `erased-<keyed hash>`: the old id answers 404 and is free for a new contact, which
@@ -48,6 +50,7 @@ from consent.models import (
     ConsentState,
     Contact,
     Decision,
+    EvidencePurge,
     Method,
     RightsRequest,
     RightsRequestKind,
@@ -60,9 +63,10 @@ from sync.outbox.events import event_record
 from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
-# proof of every decision (they hold no personal data; their evidence is cleared below).
-# The record of the erasure request itself (and earlier access requests) is kept too.
-KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset({ConsentEvent, ConsentState, RightsRequest})
+# proof of every decision (they hold no personal data; their evidence is cleared below). The
+# record of the erasure request itself (and earlier access requests) is kept too, and retention
+# purge records account for evidence erased earlier (append-only, nothing personal).
+KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset({ConsentEvent, ConsentState, RightsRequest, EvidencePurge})
 
 
 @dataclass

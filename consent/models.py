@@ -362,3 +362,48 @@ class RightsRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.contact_id} by {self.actor}"
+
+class EvidencePurge(models.Model):
+    """Audit row of one retention purge (compliance #13): the contact's evidence rows that lost
+    their personal fields because the brand's retention period after the relationship ended
+    had passed. Append-only (a trigger refuses UPDATE and DELETE). `purged_at` equals the
+    `erased_at` the purge gave those evidence rows, which is how verify_ledger accounts for
+    erased evidence of a contact that is not itself erased."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="evidence_purges")
+    purged_at = models.DateTimeField()
+    evidence_rows = models.PositiveIntegerField()
+    retention_days = models.PositiveIntegerField(help_text="The brand's policy when it ran")
+    relationship_ended_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"purge of {self.contact_id} at {self.purged_at}"
+
+
+class LedgerCheckpoint(models.Model):
+    """A signed tree head: the Merkle root (consent.merkle) over every chain head of the brand
+    at one moment, signed with the brand's receipt key. Copies leave Candor through the outbox
+    (`ledger.checkpoint`), so a rewrite of the ledger after it cannot go unnoticed.
+
+    `leaves` holds the tree's leaves (48 bytes each) so that verify_ledger can name the contact
+    whose chain no longer matches; they are checked against the signed root before any use.
+    Append-only (a trigger refuses UPDATE and DELETE)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveBigIntegerField(help_text="Per brand, from 1")
+    issued_at = models.DateTimeField()
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    previous_root_hash = models.CharField(max_length=64, blank=True)
+    kid = models.CharField(max_length=64)
+    jws = models.TextField(help_text="Compact ES256 JWS over the signed checkpoint")
+    leaves = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "number"], name="ledgercheckpoint_unique_brand_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.number} of {self.brand_id}"

@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import NotFound
-from consent.models import ConsentEvent, ConsentState, Contact, Decision, NoticeVersion, Purpose
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Contact,
+    Decision,
+    LedgerCheckpoint,
+    NoticeVersion,
+    Purpose,
+)
 
 
 def contact_get(*, brand: Brand, external_id: str) -> Contact:
@@ -138,3 +146,18 @@ def consent_event_get(*, brand: Brand, event_id: str) -> ConsentEvent:
     if event is None:
         raise NotFound(f"No consent event '{event_id}'.")
     return event
+
+
+def checkpoints_list(*, brand: Brand, before_number: int | None, limit: int) -> list[LedgerCheckpoint]:
+    """The brand's signed checkpoints, newest first (the leaves stay in the database)."""
+    checkpoints = LedgerCheckpoint.objects.filter(brand=brand).defer("leaves").order_by("-number")
+    if before_number is not None:
+        checkpoints = checkpoints.filter(number__lt=before_number)
+    return list(checkpoints[:limit])
+
+
+def checkpoint_latest(*, brand: Brand) -> LedgerCheckpoint:
+    checkpoint = LedgerCheckpoint.objects.filter(brand=brand).defer("leaves").order_by("-number").first()
+    if checkpoint is None:
+        raise NotFound("No ledger checkpoint has been signed for this brand yet.")
+    return checkpoint

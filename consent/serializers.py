@@ -244,3 +244,28 @@ class ReceiptOut(serializers.Serializer):
     jws = serializers.CharField(help_text="The receipt as a compact JWS (ES256)")
     kid = serializers.CharField()
     jwks_url = serializers.URLField()
+
+
+class CheckpointPayloadOut(serializers.Serializer):
+    typ = serializers.CharField(help_text="Always candor.ledger.checkpoint")
+    v = serializers.IntegerField(help_text="Format version, 1")
+    brand = serializers.CharField(help_text="The brand's slug")
+    number = serializers.IntegerField(help_text="Per brand, from 1, without gaps")
+    issued_at = serializers.CharField(help_text="UTC, microseconds, ending in Z")
+    tree_size = serializers.IntegerField(help_text="How many contacts' chains the tree holds")
+    root_hash = serializers.CharField(help_text="RFC 6962 Merkle tree hash over the chain heads, hex")
+    previous_root_hash = serializers.CharField(
+        allow_null=True, help_text="The root of the checkpoint before it; null for the first"
+    )
+
+
+class CheckpointOut(serializers.Serializer):
+    checkpoint = CheckpointPayloadOut(help_text="The signed content, also the JWS payload")
+    jws = serializers.CharField(help_text="The checkpoint as a compact JWS (ES256, the receipt key)")
+    kid = serializers.CharField()
+    jwks_url = serializers.URLField()
+
+
+class CheckpointListOut(serializers.Serializer):
+    checkpoints = CheckpointOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     QUIZ_COMPLETED = "quiz.completed"
     # Brand-level, not about a contact: see Event.brand_ref.
     ENDPOINT_DISABLED = "endpoint.disabled"
+    LEDGER_CHECKPOINT = "ledger.checkpoint"
 
 
 class TransactionId(models.Func):

@@ -424,7 +424,12 @@ def test_every_model_pointing_at_a_contact_is_either_kept_as_proof_or_erased(bra
         if not relation.many_to_many
     }
     kept = {model._meta.label for model in KEPT_ON_ERASURE}
-    assert kept == {"consent.ConsentEvent", "consent.ConsentState", "consent.RightsRequest"}
+    assert kept == {
+        "consent.ConsentEvent",
+        "consent.ConsentState",
+        "consent.RightsRequest",
+        "consent.EvidencePurge",
+    }
     assert pointing - kept == {
         "preferences.ChannelOptOut",
         "preferences.Hold",
