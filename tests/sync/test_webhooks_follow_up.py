@@ -277,3 +277,18 @@ def test_the_email_goes_to_the_owners_when_the_brand_has_no_contact_email(brand,
     with time_machine.travel(DUE_END, tick=False):
         assert tasks.opt_outs_overdue_notify() == 1
     assert [mail.to for mail in mailoutbox] == [["owner@acme.example"]]
+
+
+def test_the_email_speaks_the_brands_language(brand, receiver, mailoutbox):
+    brand.contact_email = "datenschutz@acme.example"
+    brand.default_language = "de"
+    brand.save(update_fields=["contact_email", "default_language"])
+    endpoint = make_endpoint(brand, receiver.url())
+    with time_machine.travel(MONDAY, tick=False):
+        write_event(brand, 1, 1, EventType.CONSENT_WITHDRAWN)
+        fanout(endpoint)
+    with time_machine.travel(DUE_END, tick=False):
+        assert tasks.opt_outs_overdue_notify() == 1
+    [mail] = mailoutbox
+    assert mail.subject == "[Candor] Ein Webhook-Endpunkt von Acme Ltd hat Widersprüche nicht bestätigt"
+    assert f"Der Webhook-Endpunkt {endpoint.public_id} von Acme Ltd hat 1 Widerspruch" in mail.body
