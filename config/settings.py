@@ -209,6 +209,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(EVIDENCE_RETENTION_PURGE_SECONDS),
         "options": {"expires": EVIDENCE_RETENTION_PURGE_SECONDS},
     },
+    # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
+    "opt-outs-overdue-notify": {
+        "task": "sync.tasks.opt_outs_overdue_notify",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
 
 # --- Email -------------------------------------------------------------------

@@ -113,6 +113,13 @@ class Endpoint(models.Model):
     include_personal_data = models.BooleanField(
         default=False, help_text="Send email and phone in event data; otherwise they are left out"
     )
+    pseudonymous_contacts = models.BooleanField(
+        default=False,
+        help_text="Name contacts by a pseudonym of this endpoint's own in event data, not the external id",
+    )
+    # When the brand was told (by email) that this endpoint has opt-outs it has not acknowledged
+    # for 15 business days; cleared once it has none, so the next such period is told again.
+    opt_outs_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Fan-out position in the brand's feed (sync.outbox.feed.FeedPosition).
     cursor_txid = models.BigIntegerField(default=0)
     cursor_id = models.BigIntegerField(default=0)
@@ -194,6 +201,13 @@ class Delivery(models.Model):
                 fields=["endpoint", "leased_until"],
                 name="delivery_leased",
                 condition=models.Q(status="pending", leased_until__isnull=False),
+            ),
+            # Opt-outs not acknowledged yet (sync.delivery.opt_outs): few, however long the log.
+            models.Index(
+                fields=["endpoint", "created_at"],
+                name="delivery_opt_out_unacked",
+                condition=models.Q(type__in=["consent.withdrawn", "contact.unsubscribed"])
+                & ~models.Q(status="succeeded"),
             ),
         ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sync.delivery import batches, fanout, sweeper
+from sync.delivery import batches, fanout, opt_outs, sweeper
 from sync.outbox import events
 
 
@@ -36,3 +36,9 @@ def events_prune() -> int:
     pruned = events.events_prune()
     sweeper.deliveries_prune()
     return pruned
+
+
+@shared_task(name="sync.tasks.opt_outs_overdue_notify")
+def opt_outs_overdue_notify() -> int:
+    """Beat, hourly: email brands about endpoints with opt-outs unacknowledged for 15 business days."""
+    return opt_outs.opt_outs_overdue_notify()

@@ -122,6 +122,7 @@ class EndpointApi(BrandApiView):
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
             data = _validated(request, EndpointPatchIn)
             endpoint = endpoints.endpoint_update(endpoint=endpoint, **data)
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)  # with its flags
             return Response(EndpointOut(endpoint).data)
 
         return idempotent(request, brand, handle)
@@ -157,7 +158,8 @@ class EndpointSecretRotateApi(BrandApiView):
 
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
-            endpoint = endpoints.endpoint_secret_rotate(endpoint=endpoint)
+            endpoints.endpoint_secret_rotate(endpoint=endpoint)
+            endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)  # with its flags
             return Response(EndpointWithSecretOut(endpoint).data)
 
         return idempotent(request, brand, handle)
@@ -175,6 +177,12 @@ class EndpointDeliveriesApi(BrandApiView):
             CURSOR,
             LIMIT,
             OpenApiParameter("status", str, enum=["pending", "succeeded", "failed"]),
+            OpenApiParameter(
+                "overdue",
+                bool,
+                description="true: only the opt-outs not acknowledged within 15 business days "
+                "(the endpoint's opt_outs_overdue)",
+            ),
         ],
         responses={200: DeliveryListOut, **ERRORS},
     )
@@ -185,11 +193,15 @@ class EndpointDeliveriesApi(BrandApiView):
         wanted = request.query_params.get("status") or None
         if wanted not in (None, *Delivery.Status.values):
             raise Unprocessable.for_field("status", f"Use one of {', '.join(Delivery.Status.values)}.")
+        overdue = request.query_params.get("overdue", "false")
+        if overdue not in ("true", "false"):
+            raise Unprocessable.for_field("overdue", "Use true or false.")
         rows = selectors.deliveries_list(
             endpoint=endpoint,
             before_id=decode_cursor(cursor) if cursor else None,
             limit=limit,
             status=wanted,
+            overdue=overdue == "true",
         )
         page, more = rows[:limit], len(rows) > limit
         body = {"deliveries": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
+
+from django.conf import settings
 
 from sync.models import Delivery, Endpoint, Event
 from sync.outbox import feed
@@ -30,6 +34,30 @@ def delivery_body(*, type: str, created_at: datetime, data: dict[str, Any], pers
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def contact_pseudonym(*, endpoint_public_id: str, contact_ref: int) -> str:
+    """The name a pseudonymous endpoint knows a contact by: stable for the endpoint and the
+    contact (also after the contact's erasure, so contact.erased names the same one), different
+    for every endpoint (two receivers cannot join their data on it), and an HMAC under a key
+    derived from the identifier pepper (held outside the database) and the endpoint's id, so
+    nobody without the pepper can link it to the contact."""
+    key = hmac.new(
+        settings.IDENTIFIER_PEPPER.encode(),
+        f"webhook-pseudonym\x00{endpoint_public_id}".encode(),
+        hashlib.sha256,
+    ).digest()
+    digest = hmac.new(key, str(contact_ref).encode(), hashlib.sha256).hexdigest()
+    return f"psn_{digest[:32]}"
+
+
+def event_data_for(*, endpoint: Endpoint, contact_ref: int, data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data as this endpoint receives it: data.contact replaced by the endpoint's
+    pseudonym when it asked for pseudonyms (events about a contact only, not the brand's own)."""
+    if endpoint.pseudonymous_contacts and contact_ref >= 0 and "contact" in data:
+        pseudonym = contact_pseudonym(endpoint_public_id=endpoint.public_id, contact_ref=contact_ref)
+        data = {**data, "contact": pseudonym}
+    return data
+
+
 def delivery_of(*, endpoint: Endpoint, event: Event | feed.FeedEvent, now: datetime) -> Delivery:
     """The (unsaved) delivery of `event` to `endpoint`, due now."""
     return Delivery(
@@ -42,7 +70,7 @@ def delivery_of(*, endpoint: Endpoint, event: Event | feed.FeedEvent, now: datet
         body=delivery_body(
             type=event.type,
             created_at=event.created_at,
-            data=event.data,
+            data=event_data_for(endpoint=endpoint, contact_ref=event.contact_ref, data=event.data),
             personal=endpoint.include_personal_data,
         ),
         next_attempt_at=now,

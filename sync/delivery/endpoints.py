@@ -21,7 +21,7 @@ from config.errors import Conflict, Unprocessable
 from sync.delivery import selectors
 from sync.delivery.bodies import delivery_body
 from sync.delivery.broker import publish
-from sync.delivery.ssrf import url_validate
+from sync.delivery.ssrf import url_normalise
 from sync.models import Delivery, Endpoint, EventType, new_webhook_secret
 from sync.outbox import feed
 from sync.outbox.events import brand_event_record
@@ -40,12 +40,15 @@ def _endpoints_changed(brand_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
-def _checked(*, url: str | None = None, event_types: Collection[str] | None = None) -> None:
+def _checked(*, url: str | None = None, event_types: Collection[str] | None = None) -> str | None:
+    """The URL in its canonical form (the one stored and sent to), after checking every field
+    given; Unprocessable naming each bad one."""
     errors: dict[str, list[str]] = {}
+    canonical = None
     if url is not None:
-        problems = url_validate(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        canonical, problems = url_normalise(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
         if problems:
-            errors["url"] = problems
+            errors["url"] = list(problems)
     if event_types is not None:
         unknown = sorted(set(event_types) - set(EventType.values))
         if unknown:
@@ -54,6 +57,7 @@ def _checked(*, url: str | None = None, event_types: Collection[str] | None = No
             ]
     if errors:
         raise Unprocessable("The endpoint has invalid fields; see errors.", errors=errors)
+    return canonical
 
 
 @transaction.atomic
@@ -64,19 +68,22 @@ def endpoint_create(
     description: str = "",
     event_types: Collection[str] = (),
     include_personal_data: bool = False,
+    pseudonymous_contacts: bool = False,
 ) -> Endpoint:
     """A new active endpoint with a fresh secret (endpoint.secret: show it to the caller once).
 
     Its cursor starts at the end of the brand's feed: no history is sent.
     """
-    _checked(url=url, event_types=event_types)
+    canonical = _checked(url=url, event_types=event_types)
+    assert canonical is not None  # a url was given
     end = feed.feed_end(brand=brand)
     endpoint = Endpoint.objects.create(
         brand=brand,
-        url=url,
+        url=canonical,
         description=description,
         event_types=sorted(set(event_types)),
         include_personal_data=include_personal_data,
+        pseudonymous_contacts=pseudonymous_contacts,
         cursor_txid=end.txid,
         cursor_id=end.id,
     )
@@ -93,19 +100,22 @@ def endpoint_update(
     event_types: Collection[str] | None = None,
     status: str | None = None,
     include_personal_data: bool | None = None,
+    pseudonymous_contacts: bool | None = None,
 ) -> Endpoint:
     """Change the fields given. Enabling resumes where the endpoint stopped, so events written
     while it was disabled are delivered (within the feed's retention) and none is lost."""
-    _checked(url=url, event_types=event_types)
+    canonical = _checked(url=url, event_types=event_types)
     fields: dict[str, Any] = {}
-    if url is not None:
-        fields["url"] = url
+    if canonical is not None:
+        fields["url"] = canonical
     if description is not None:
         fields["description"] = description
     if event_types is not None:
         fields["event_types"] = sorted(set(event_types))
     if include_personal_data is not None:
         fields["include_personal_data"] = include_personal_data
+    if pseudonymous_contacts is not None:
+        fields["pseudonymous_contacts"] = pseudonymous_contacts
     if status is not None and status != endpoint.status:
         if status == Endpoint.Status.DISABLED:
             reason = "Disabled through the API."

@@ -30,7 +30,9 @@ def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str
     is done by the time this rewrites them."""
     Endpoint.objects.filter(brand_id=brand_id).update(erasures=F("erasures") + 1)
     rows = list(
-        Delivery.objects.filter(endpoint__brand_id=brand_id, contact_ref=contact_ref).only("id", "body")
+        Delivery.objects.filter(endpoint__brand_id=brand_id, contact_ref=contact_ref)
+        .select_related("endpoint")
+        .only("id", "body", "endpoint__id", "endpoint__pseudonymous_contacts")
     )
     changed = []
     for delivery in rows:
@@ -41,7 +43,9 @@ def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
             continue
-        if "contact" in data:
+        # A pseudonymous endpoint's own pseudonym stays: it names the contact there already,
+        # and its contact.erased names the same one.
+        if "contact" in data and not delivery.endpoint.pseudonymous_contacts:
             data["contact"] = pseudonym
         payload["data"] = without_personal(data)
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -15,9 +15,11 @@ from sync.delivery.broker import publish
 from sync.delivery.claims import batch_claim, batch_size
 from sync.delivery.dispatch import deliveries_dispatch, free_slots
 from sync.delivery.statements import select_generic
-from sync.models import Delivery, Endpoint
+from sync.models import Delivery, Endpoint, EventType
 from sync.outbox import feed
 
+# Sent to every endpoint, whatever its event_types.
+ALWAYS_SENT = (EventType.CONTACT_ERASED.value,)
 FANOUT_PAGE = 500
 FANOUT_PAGES = 10
 
@@ -38,7 +40,7 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
     after = feed.FeedPosition(endpoint.cursor_txid, endpoint.cursor_id)
     made = 0
     for _ in range(FANOUT_PAGES):
-        page = feed.events_feed(brand=brand, after=after, limit=FANOUT_PAGE, types=endpoint.event_types)
+        page = feed.events_feed(brand=brand, after=after, limit=FANOUT_PAGE, types=fanout_types(endpoint))
         if page.next_position == after:
             break
         now = timezone.now()
@@ -62,6 +64,15 @@ def endpoint_fanout(*, endpoint_id: int) -> int:
     if made:
         _endpoint_batch_send(endpoint_id)
     return made
+
+
+def fanout_types(endpoint: Endpoint) -> list[str]:
+    """The event types the endpoint receives: every type when it names none; otherwise those it
+    names and always contact.erased, since a brand's downstream must learn of every erasure to
+    erase its own copy, whatever it chose to hear about."""
+    if not endpoint.event_types:
+        return []
+    return sorted({*endpoint.event_types, *ALWAYS_SENT})
 
 
 def _fanout_endpoint(endpoint_id: int) -> Endpoint | None:

@@ -9,10 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, When
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, Subquery, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from brands.models import Brand
 from config.errors import NotFound
+from sync.delivery.opt_outs import opt_outs_overdue
 from sync.models import Attempt, Delivery, Endpoint, Event
 
 
@@ -35,8 +38,19 @@ def endpoint_ids_active(*, brand_id: int) -> list[int]:
     return ids
 
 
+def _with_overdue_opt_outs(rows: models.QuerySet[Endpoint]) -> models.QuerySet[Endpoint]:
+    """Each endpoint with `opt_outs_overdue` (how many opt-outs it has not acknowledged in 15
+    business days; sync.delivery.opt_outs) and `opt_outs_overdue_since` (the oldest one's time)."""
+    overdue = opt_outs_overdue(now=timezone.now()).filter(endpoint_id=OuterRef("pk"))
+    count = overdue.order_by().values("endpoint_id").annotate(n=Count("id")).values("n")
+    return rows.annotate(
+        opt_outs_overdue=Coalesce(Subquery(count), 0),
+        opt_outs_overdue_since=Subquery(overdue.order_by("created_at").values("created_at")[:1]),
+    )
+
+
 def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
-    endpoint = Endpoint.objects.filter(brand=brand, public_id=public_id).first()
+    endpoint = _with_overdue_opt_outs(Endpoint.objects.filter(brand=brand, public_id=public_id)).first()
     if endpoint is None:
         raise NotFound(f"No endpoint {public_id!r}.")
     return endpoint
@@ -44,7 +58,8 @@ def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
 
 def endpoints_list(*, brand: Brand, after_id: int, limit: int) -> list[Endpoint]:
     """Oldest first, up to `limit` + 1 (the extra one says there is a next page)."""
-    return list(Endpoint.objects.filter(brand=brand, id__gt=after_id).order_by("id")[: limit + 1])
+    rows = Endpoint.objects.filter(brand=brand, id__gt=after_id).order_by("id")
+    return list(_with_overdue_opt_outs(rows)[: limit + 1])
 
 
 def delivery_get(*, endpoint: Endpoint, public_id: str) -> Delivery:
@@ -55,10 +70,13 @@ def delivery_get(*, endpoint: Endpoint, public_id: str) -> Delivery:
 
 
 def deliveries_list(
-    *, endpoint: Endpoint, before_id: int | None, limit: int, status: str | None = None
+    *, endpoint: Endpoint, before_id: int | None, limit: int, status: str | None = None, overdue: bool = False
 ) -> list[Delivery]:
-    """The delivery log, newest first, each with its attempts; up to `limit` + 1."""
+    """The delivery log, newest first, each with its attempts; up to `limit` + 1. With
+    `overdue`, only the opt-outs the endpoint has not acknowledged in time."""
     rows = Delivery.objects.filter(endpoint=endpoint)
+    if overdue:
+        rows = opt_outs_overdue(now=timezone.now()).filter(endpoint=endpoint)
     if before_id is not None:
         rows = rows.filter(id__lt=before_id)
     if status:

@@ -3,8 +3,10 @@ guard, sync.delivery.ssrf) with no database transaction open, and say what came 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +19,10 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from sync.delivery.retries import retry_after_seconds
-from sync.delivery.ssrf import AddressRefused, GuardedBackend
+from sync.delivery.ssrf import AddressRefused, GuardedBackend, url_normalise
 from sync.models import Attempt, Delivery, Endpoint
+
+logger = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 1024
 # Read this much of an answer at most: enough to keep the connection for the next delivery.
@@ -93,7 +97,9 @@ class Outcome:
 
 
 def post(*, endpoint: Endpoint, delivery: Delivery) -> Outcome:
-    """One HTTP attempt. Never raises for the receiver's faults: they become the outcome."""
+    """One HTTP attempt. Never raises: the receiver's faults, a URL the client cannot use and
+    any error of our own become the outcome, so every attempt is recorded and retried with
+    backoff (an exception would give the delivery back at once, to fail again without end)."""
     at = timezone.now()
     start = time.monotonic()
 
@@ -106,8 +112,27 @@ def post(*, endpoint: Endpoint, delivery: Delivery) -> Outcome:
             **fields,
         )
 
-    if urlsplit(endpoint.url).scheme != "https" and not settings.WEBHOOK_ALLOW_PRIVATE:
+    try:
+        return _post(endpoint=endpoint, delivery=delivery, at=at, start=start, done=done)
+    except Exception as exc:
+        # Our fault, not the receiver's: say so to the operators (no URL: it may hold a token).
+        kind = type(exc).__name__
+        logger.warning("webhook delivery %s failed before an answer (%s)", delivery.public_id, kind)
+        return done(outcome=Attempt.Outcome.FAILED, error=f"Not sent: {type(exc).__name__}: {exc}"[:300])
+
+
+def _post(
+    *, endpoint: Endpoint, delivery: Delivery, at: datetime, start: float, done: Callable[..., Outcome]
+) -> Outcome:
+    allow_private = settings.WEBHOOK_ALLOW_PRIVATE
+    if urlsplit(endpoint.url).scheme != "https" and not allow_private:
         return done(outcome=Attempt.Outcome.REFUSED, error="Only https:// receivers are allowed.")
+    # Checked again as at registration: a row written past the services must not reach the
+    # client with a host it reads differently from the guard.
+    url, problems = url_normalise(endpoint.url, allow_private=allow_private)
+    if problems:
+        error = f"The URL is not allowed: {' '.join(problems)}"[:300]
+        return done(outcome=Attempt.Outcome.REFUSED, error=error)
     headers = {
         "webhook-id": delivery.msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -116,7 +141,7 @@ def post(*, endpoint: Endpoint, delivery: Delivery) -> Outcome:
     }
     deadline = start + settings.WEBHOOK_TIMEOUT_SECONDS
     try:
-        with http_client().stream("POST", endpoint.url, content=delivery.body.encode(), headers=headers) as r:
+        with http_client().stream("POST", url, content=delivery.body.encode(), headers=headers) as r:
             head, size = bytearray(), 0
             for chunk in r.iter_bytes():
                 if len(head) < EXCERPT_CHARS * 4:

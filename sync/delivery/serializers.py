@@ -8,6 +8,12 @@ from rest_framework import serializers
 
 from sync.outbox.serializers import timestamp
 
+PSEUDONYMOUS_HELP = (
+    "Name contacts in data.contact by a pseudonym of this endpoint's own (psn_…: stable per "
+    "contact, different for every endpoint, not reversible without Candor's secret) instead of "
+    "the external id; applies to events delivered from then on"
+)
+
 
 class EndpointIn(serializers.Serializer):
     url = serializers.CharField(
@@ -19,10 +25,15 @@ class EndpointIn(serializers.Serializer):
         required=False,
         default=list,
         max_length=50,
-        help_text="Only these event types; empty or absent: every type",
+        help_text="Only these event types (and always contact.erased); empty or absent: every type",
     )
     include_personal_data = serializers.BooleanField(
         required=False, default=False, help_text="Send email and phone in event data (left out by default)"
+    )
+    pseudonymous_contacts = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=PSEUDONYMOUS_HELP,
     )
 
 
@@ -38,6 +49,7 @@ class EndpointPatchIn(serializers.Serializer):
         help_text="Enabling resumes where the endpoint stopped: nothing written meanwhile is lost",
     )
     include_personal_data = serializers.BooleanField(required=False)
+    pseudonymous_contacts = serializers.BooleanField(required=False, help_text=PSEUDONYMOUS_HELP)
 
 
 class EndpointOut(serializers.Serializer):
@@ -49,11 +61,21 @@ class EndpointOut(serializers.Serializer):
     disabled_reason = serializers.CharField(help_text="Why it was disabled; empty when active")
     disabled_at = serializers.DateTimeField(allow_null=True)
     include_personal_data = serializers.BooleanField()
+    pseudonymous_contacts = serializers.BooleanField(help_text=PSEUDONYMOUS_HELP)
     failing_since = serializers.DateTimeField(
         allow_null=True, help_text="Every attempt has failed since then; after 5 days it is disabled"
     )
     previous_secret_expires_at = serializers.DateTimeField(
         allow_null=True, help_text="Until then the previous secret signs beside the new one"
+    )
+    opt_outs_overdue = serializers.IntegerField(
+        default=0,
+        help_text="Opt-outs (consent.withdrawn, contact.unsubscribed) this endpoint has not acknowledged "
+        "with a 2xx by the end of the 15th business day (Mon-Fri, UTC) after they were made; above 0, "
+        "the brand's contact email is told once. List them with GET …/deliveries?overdue=true",
+    )
+    opt_outs_overdue_since = serializers.DateTimeField(
+        default=None, allow_null=True, help_text="When the oldest overdue opt-out was made; null when none"
     )
     created_at = serializers.DateTimeField()
 
