@@ -92,6 +92,17 @@ class Topic(models.Model):
         related_name="topics",
         help_text="The purpose a subscription needs; empty only for transactional topics",
     )
+    # Texts need their own consent (TCPA prior express written consent: the seller, the number,
+    # "not a condition of purchase"), so the SMS row of a topic can name a purpose of its own.
+    sms_purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sms_topics",
+        help_text="The purpose (with its own notice) that texts on this topic need; "
+        "empty: the topic's purpose",
+    )
     transactional = models.BooleanField(
         default=False, help_text="Needs no consent and cannot be switched off by the contact"
     )
@@ -123,6 +134,29 @@ class Topic(models.Model):
             raise ValidationError({"purpose": "Only a transactional topic may go without a purpose."})
         if self.purpose is not None and self.brand_id is not None and self.purpose.brand_id != self.brand_id:
             raise ValidationError({"purpose": "The purpose belongs to another brand."})
+        if self.sms_purpose_id is not None:
+            if self.transactional or Channel.SMS not in (self.channels or []):
+                raise ValidationError(
+                    {"sms_purpose": "Only a marketing topic offered by SMS takes an SMS purpose."}
+                )
+            sms_purpose = self.sms_purpose
+            if (
+                self.brand_id is not None
+                and sms_purpose is not None
+                and sms_purpose.brand_id != self.brand_id
+            ):
+                raise ValidationError({"sms_purpose": "The purpose belongs to another brand."})
+
+    def purpose_id_for(self, channel: str) -> int | None:
+        """The purpose a subscription on the channel needs (the SMS purpose for texts, if any)."""
+        if channel == Channel.SMS and self.sms_purpose_id is not None:
+            return self.sms_purpose_id
+        return self.purpose_id
+
+    def purpose_for(self, channel: str) -> Purpose | None:
+        if channel == Channel.SMS and self.sms_purpose_id is not None:
+            return self.sms_purpose
+        return self.purpose
 
     @property
     def default_cadence(self) -> str:
