@@ -163,6 +163,7 @@ class Method(models.TextChoices):
     IMPORT = "import", "Import"
     GPC = "gpc", "Global Privacy Control"
     AGENT = "agent", "Support agent"
+    SMS = "sms", "Text message reply"
 
 
 class ConsentEvent(models.Model):

@@ -335,3 +335,53 @@ class StepUpCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} code for contact {self.contact_id}"
+
+
+class TwilioAccount(models.Model):
+    """A brand's Twilio account, for verifying its inbound-text webhooks (preferences.sms).
+
+    The auth token is stored encrypted with a key derived from SECRET_KEY and never shown again."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="twilio_account")
+    account_sid = models.CharField(max_length=64)
+    auth_token_encrypted = models.TextField(
+        help_text="AES-GCM; set through preferences.sms.twilio_account_set"
+    )
+    # Texts from numbers the brand does not know: only counted, never stored.
+    unknown_senders = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Twilio account of {self.brand_id}"
+
+
+class SmsKeyword(models.TextChoices):
+    STOP = "stop", "Stop"
+    START = "start", "Start"
+    HELP = "help", "Help"
+
+
+class InboundSms(models.Model):
+    """A keyword text from a known contact (each contact with the number), once per Twilio
+    MessageSid: a retried webhook is
+    answered with the first reply and changes nothing. `effects` keeps what a STOP ended (rows and
+    the notice versions of withdrawn grants), so the same number's START can restore exactly that."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="inbound_sms")
+    message_sid = models.CharField(max_length=64)
+    keyword = models.CharField(max_length=10, choices=SmsKeyword.choices)
+    phone = models.CharField(max_length=16, help_text="E.164, the sender")
+    effects = models.JSONField(default=dict, blank=True)
+    reply = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "message_sid", "contact"], name="inboundsms_unique_brand_sid_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyword} from contact {self.contact_id}"

@@ -1277,3 +1277,64 @@ def purposes_withdraw(
             evidence=evidence,
         )
     return _finish(ctx)
+
+
+@transaction.atomic
+def sms_opt_out(
+    *, brand: Brand, external_id: str, recorded_by: str, evidence: EvidenceInput, occurred_at: datetime
+) -> dict[str, Any]:
+    """A STOP texted back (TCPA, FCC 24-24): every non-transactional topic on SMS ends, the channel
+    is opted out, and each purpose texts need is withdrawn in the ledger with the message as
+    evidence (a dedicated SMS purpose even if it was never granted, so the reply itself is on
+    record). Returns what ended, for a later START from the same number."""
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
+    was_active = [
+        (topic, topic.purpose_for(Channel.SMS))
+        for topic in ctx.snapshot.topics
+        if not topic.transactional
+        and Channel.SMS in topic.channels
+        and ctx.snapshot.status(topic, Channel.SMS) in (SUBSCRIBED, PENDING)
+    ]
+    granted_versions = {
+        state.purpose_id: state.notice_version_id
+        for state in ctx.snapshot.states.values()
+        if state.decision == Decision.GRANTED and state.notice_version_id is not None
+    }
+    unsubscribed = _apply_opt_out(ctx, Channel.SMS)
+    dedicated = {
+        topic.sms_purpose.pk: topic.sms_purpose
+        for topic in ctx.snapshot.topics
+        if topic.sms_purpose is not None and not topic.transactional
+    }
+    for purpose_id, purpose in dedicated.items():
+        state = ctx.snapshot.states.get(purpose_id)
+        unsubscribed.pop(purpose_id, None)
+        if state is None or state.decision != Decision.WITHDRAWN:
+            _record(
+                ctx,
+                purpose=purpose,
+                decision=Decision.WITHDRAWN,
+                notice_version=None,
+                method=Method.SMS,
+                recorded_by=recorded_by,
+                actor="subject",
+                evidence=evidence,
+            )
+    _withdraw_if_last(
+        ctx, unsubscribed, method=Method.SMS, recorded_by=recorded_by, actor="subject", evidence=evidence
+    )
+    withdrawn = {event.purpose_id for event in ctx.result.consent_events}
+    versions = dict(
+        NoticeVersion.objects.filter(
+            pk__in=[granted_versions[pid] for pid in withdrawn if pid in granted_versions]
+        ).values_list("pk", "public_id")
+    )
+    _finish(ctx)
+    return {
+        "rows": [topic.slug for topic, _ in was_active],
+        "notice_versions": {
+            str(purpose.pk): versions[granted_versions[purpose.pk]]
+            for _, purpose in was_active
+            if purpose is not None and granted_versions.get(purpose.pk) in versions
+        },
+    }
