@@ -284,6 +284,8 @@ LINK_UNSUBSCRIBE_DAYS = env_int("LINK_UNSUBSCRIBE_DAYS", 180, minimum=90)
 PREFERENCE_SESSION_SECONDS = env_int("PREFERENCE_SESSION_SECONDS", 3600, minimum=60)
 # Bad link tokens per IP, and "email me a new link" requests per address and per IP.
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
+# Twilio's inbound-text webhook, per sending IP (Twilio sends from a pool of addresses).
+SMS_HOOK_RATE = env_rate("SMS_HOOK_RATE", "300/min")
 LINK_REQUEST_RATE = env_rate("LINK_REQUEST_RATE", "3/hour")
 LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
 # A one-click unsubscribe is accepted at once and applied by the worker; each web process asks

@@ -8,6 +8,7 @@ from config.views import healthz, readyz
 from consent import api as consent_api
 from preferences import api as preferences_api
 from preferences import views as preferences_views
+from preferences.views.sms_hook import twilio_sms
 from sync.delivery import api as delivery_api
 from sync.outbox import api as feed_api
 
@@ -78,6 +79,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("p/<slug:brand_slug>/", include("preferences.urls")),
     path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
+    path("hooks/twilio/<slug:brand_slug>/sms", twilio_sms, name="twilio-sms"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

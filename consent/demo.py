@@ -49,18 +49,26 @@ PURPOSES: list[dict[str, Any]] = [
         "notices": {
             "en": (
                 "Texts from Demo Outfitters",
-                "Demo Outfitters, 1 Example Street, Springfield, may text offers to "
-                "your number. Consent is not a condition of purchase. Reply STOP to stop.",
+                "By ticking a text box below you agree that Demo Outfitters may send you recurring "
+                "marketing text messages, including by automated means, at the mobile number shown "
+                "beside it. Consent is not a condition of any purchase. Up to 4 messages a month. "
+                "Msg & data rates may apply. Reply STOP to cancel at any time, HELP for help.",
             ),
             "de": (
                 "SMS von Demo Outfitters",
-                "Demo Outfitters darf Ihnen Angebote per SMS senden. Die Einwilligung "
-                "ist keine Bedingung für einen Kauf. Antworten Sie STOP, um sie zu beenden.",
+                "Wenn Sie unten ein SMS-Kästchen ankreuzen, willigen Sie ein, dass Demo Outfitters "
+                "Ihnen wiederkehrend Werbung per SMS, auch automatisiert, an die daneben angezeigte "
+                "Mobilnummer sendet. Die Einwilligung ist keine Bedingung für einen Kauf. Bis zu 4 "
+                "Nachrichten im Monat. Es können Gebühren für SMS und Daten anfallen. Antworten Sie "
+                "jederzeit STOP zum Beenden, HELP für Hilfe.",
             ),
             "fr": (
                 "SMS de Demo Outfitters",
-                "Demo Outfitters peut vous envoyer des offres par SMS. Le consentement "
-                "n'est pas une condition d'achat. Répondez STOP pour arrêter.",
+                "En cochant une case SMS ci-dessous, vous acceptez que Demo Outfitters vous envoie "
+                "des SMS publicitaires récurrents, y compris de manière automatisée, au numéro de "
+                "mobile affiché à côté. Le consentement n'est pas une condition d'achat. Jusqu'à 4 "
+                "messages par mois. Des frais de messagerie et de données peuvent s'appliquer. "
+                "Répondez STOP pour arrêter à tout moment, HELP pour obtenir de l'aide.",
             ),
         },
     },
@@ -155,7 +163,9 @@ def seed_demo() -> tuple[Brand, str]:
                 sale_or_sharing=spec.get("sale_or_sharing", False),
             )
         for language, (title, text) in spec["notices"].items():
-            if not purpose.notice.versions.filter(language=language).exists():
+            current = purpose.notice.versions.filter(language=language).order_by("-version").first()
+            # A changed demo text becomes a new version (versions are never edited).
+            if current is None or (current.title, current.text) != (title, text):
                 notice_version_publish(purpose=purpose, language=language, title=title, text=text)
     contact_upsert(
         brand=brand, external_id="cust-42", email="ada@example.com", locale="en", jurisdiction="DE"

@@ -28,7 +28,7 @@ def iso_utc(value: datetime | None) -> str | None:
 
 
 def evidence_digest(evidence: ConsentEvidence) -> str:
-    fields = {
+    fields: dict[str, Any] = {
         "salt": evidence.salt,
         "ip": evidence.ip,
         "user_agent": evidence.user_agent,
@@ -37,6 +37,11 @@ def evidence_digest(evidence: ConsentEvidence) -> str:
         "tc_string": evidence.tc_string,
         "gpp_string": evidence.gpp_string,
     }
+    # Later fields join the digest only when set, so digests of older evidence stay as they were.
+    if evidence.phone:
+        fields["phone"] = evidence.phone
+    if evidence.message:
+        fields["message"] = evidence.message
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 

@@ -207,6 +207,7 @@ class Method(models.TextChoices):
     IMPORT = "import", "Import"
     GPC = "gpc", "Global Privacy Control"
     AGENT = "agent", "Support agent"
+    SMS = "sms", "Text message reply"
 
 
 class ConsentEvent(models.Model):
@@ -269,6 +270,12 @@ class ConsentEvidence(models.Model):
     gpc = models.BooleanField(null=True)
     tc_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
     gpp_string = models.TextField(blank=True, help_text="Stored verbatim, never generated")
+    phone = models.CharField(
+        max_length=16, blank=True, help_text="E.164: the number consent to texts covers, or a reply came from"
+    )
+    message = models.JSONField(
+        null=True, blank=True, help_text="An inbound text that expressed the decision: id, from, to, body"
+    )
     erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

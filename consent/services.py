@@ -247,6 +247,8 @@ class EvidenceInput:
     gpc: bool | None = None
     tc_string: str = ""
     gpp_string: str = ""
+    phone: str = ""  # E.164: the number consent to texts covers, or a text reply came from
+    message: dict[str, str] | None = None  # an inbound message that expressed the decision
 
 
 class ImpliedBasis:
@@ -432,6 +434,8 @@ def consent_append(
         gpc=evidence.gpc,
         tc_string=evidence.tc_string,
         gpp_string=evidence.gpp_string,
+        phone=evidence.phone,
+        message=evidence.message,
     )
     event = ConsentEvent(
         brand=brand,

@@ -49,6 +49,7 @@ class TopicAdmin(ServiceAdmin):
             slug=obj.slug,
             name=obj.name,
             purpose=obj.purpose,
+            sms_purpose=obj.sms_purpose,
             description=obj.description,
             translations=obj.translations,
             transactional=obj.transactional,

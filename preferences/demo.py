@@ -1,5 +1,5 @@
-"""The demo brand's topics: email and SMS with different cadences, a transactional topic and
-one that needs double opt-in, in English, German and French."""
+"""The demo brand's topics: email and SMS with different cadences (texts under their own notice),
+a transactional topic and one that needs double opt-in, in English, German and French."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from brands.models import Brand
 from consent.demo import seed_demo as seed_consent_demo
 from consent.models import Purpose
 from preferences.models import Channel, Topic
-from preferences.services import topic_create
+from preferences.services import topic_create, topic_update
 
 TOPICS: list[dict[str, Any]] = [
     {
@@ -34,6 +34,7 @@ TOPICS: list[dict[str, Any]] = [
         "name": "Offers and sales",
         "description": "Discounts and sales on what you like.",
         "purpose": "email-marketing",
+        "sms_purpose": "sms-marketing",
         "channels": [Channel.EMAIL, Channel.SMS],
         "cadence_options": ["immediate", "daily", "weekly"],
         "translations": {
@@ -45,7 +46,8 @@ TOPICS: list[dict[str, Any]] = [
         "slug": "restock-alerts",
         "name": "Back-in-stock alerts",
         "description": "A message when something you wanted is back.",
-        "purpose": "sms-marketing",
+        "purpose": "email-marketing",
+        "sms_purpose": "sms-marketing",
         "channels": [Channel.SMS, Channel.EMAIL],
         "cadence_options": ["immediate"],
         "double_opt_in": True,
@@ -85,9 +87,16 @@ def seed_demo() -> tuple[Brand, str]:
     """The consent demo (brand, purposes, contact, key) plus its topics. Idempotent."""
     brand, raw_key = seed_consent_demo()
     for position, spec in enumerate(TOPICS):
-        if Topic.objects.filter(brand=brand, slug=spec["slug"]).exists():
+        purpose, sms_purpose = (
+            Purpose.objects.get(brand=brand, slug=spec[key]) if spec.get(key) else None
+            for key in ("purpose", "sms_purpose")
+        )
+        existing = Topic.objects.filter(brand=brand, slug=spec["slug"]).first()
+        if existing is not None:
+            # Demos seeded before texts had their own notice move their SMS rows under it.
+            if (existing.purpose, existing.sms_purpose) != (purpose, sms_purpose):
+                topic_update(topic=existing, purpose=purpose, sms_purpose=sms_purpose)
             continue
-        fields = {key: value for key, value in spec.items() if key != "purpose"}
-        purpose = Purpose.objects.get(brand=brand, slug=spec["purpose"]) if spec["purpose"] else None
-        topic_create(brand=brand, purpose=purpose, position=position, **fields)
+        fields = {key: value for key, value in spec.items() if key not in ("purpose", "sms_purpose")}
+        topic_create(brand=brand, purpose=purpose, sms_purpose=sms_purpose, position=position, **fields)
     return brand, raw_key

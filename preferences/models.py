@@ -92,6 +92,17 @@ class Topic(models.Model):
         related_name="topics",
         help_text="The purpose a subscription needs; empty only for transactional topics",
     )
+    # Texts need their own consent (TCPA prior express written consent: the seller, the number,
+    # "not a condition of purchase"), so the SMS row of a topic can name a purpose of its own.
+    sms_purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sms_topics",
+        help_text="The purpose (with its own notice) that texts on this topic need; "
+        "empty: the topic's purpose",
+    )
     transactional = models.BooleanField(
         default=False, help_text="Needs no consent and cannot be switched off by the contact"
     )
@@ -123,6 +134,29 @@ class Topic(models.Model):
             raise ValidationError({"purpose": "Only a transactional topic may go without a purpose."})
         if self.purpose is not None and self.brand_id is not None and self.purpose.brand_id != self.brand_id:
             raise ValidationError({"purpose": "The purpose belongs to another brand."})
+        if self.sms_purpose_id is not None:
+            if self.transactional or Channel.SMS not in (self.channels or []):
+                raise ValidationError(
+                    {"sms_purpose": "Only a marketing topic offered by SMS takes an SMS purpose."}
+                )
+            sms_purpose = self.sms_purpose
+            if (
+                self.brand_id is not None
+                and sms_purpose is not None
+                and sms_purpose.brand_id != self.brand_id
+            ):
+                raise ValidationError({"sms_purpose": "The purpose belongs to another brand."})
+
+    def purpose_id_for(self, channel: str) -> int | None:
+        """The purpose a subscription on the channel needs (the SMS purpose for texts, if any)."""
+        if channel == Channel.SMS and self.sms_purpose_id is not None:
+            return self.sms_purpose_id
+        return self.purpose_id
+
+    def purpose_for(self, channel: str) -> Purpose | None:
+        if channel == Channel.SMS and self.sms_purpose_id is not None:
+            return self.sms_purpose
+        return self.purpose
 
     @property
     def default_cadence(self) -> str:
@@ -301,3 +335,53 @@ class StepUpCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} code for contact {self.contact_id}"
+
+
+class TwilioAccount(models.Model):
+    """A brand's Twilio account, for verifying its inbound-text webhooks (preferences.sms).
+
+    The auth token is stored encrypted with a key derived from SECRET_KEY and never shown again."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="twilio_account")
+    account_sid = models.CharField(max_length=64)
+    auth_token_encrypted = models.TextField(
+        help_text="AES-GCM; set through preferences.sms.twilio_account_set"
+    )
+    # Texts from numbers the brand does not know: only counted, never stored.
+    unknown_senders = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Twilio account of {self.brand_id}"
+
+
+class SmsKeyword(models.TextChoices):
+    STOP = "stop", "Stop"
+    START = "start", "Start"
+    HELP = "help", "Help"
+
+
+class InboundSms(models.Model):
+    """A keyword text from a known contact (each contact with the number), once per Twilio
+    MessageSid: a retried webhook is
+    answered with the first reply and changes nothing. `effects` keeps what a STOP ended (rows and
+    the notice versions of withdrawn grants), so the same number's START can restore exactly that."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="inbound_sms")
+    message_sid = models.CharField(max_length=64)
+    keyword = models.CharField(max_length=10, choices=SmsKeyword.choices)
+    phone = models.CharField(max_length=16, help_text="E.164, the sender")
+    effects = models.JSONField(default=dict, blank=True)
+    reply = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "message_sid", "contact"], name="inboundsms_unique_brand_sid_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyword} from contact {self.contact_id}"

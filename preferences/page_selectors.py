@@ -114,9 +114,12 @@ class TopicChoices:
     name: str
     description: str
     rows: list[ChannelChoice]
+    split: bool = False  # its channels sit under more than one notice (texts under their own)
 
     @property
     def html_id(self) -> str:
+        if self.split:
+            return f"topic-{self.topic.slug}-{'-'.join(row.channel for row in self.rows)}"
         return f"topic-{self.topic.slug}"
 
 
@@ -222,10 +225,10 @@ def centre_get(
 
     cadence_labels = labels_in_language(CADENCE_LABELS)
 
-    def topic_choices(topic: Topic) -> TopicChoices:
+    def topic_choices(topic: Topic, channels: list[str], *, split: bool = False) -> TopicChoices:
         name, description = topic.text(language)
         rows = []
-        for channel in topic_channels(topic):
+        for channel in channels:
             covering = [hold.until for hold in holds if hold_covers(hold, topic, channel)]
             rows.append(
                 ChannelChoice(
@@ -239,16 +242,26 @@ def centre_get(
                     held_until=max(covering) if covering else None,
                 )
             )
-        return TopicChoices(topic=topic, name=name, description=description, rows=rows)
+        return TopicChoices(topic=topic, name=name, description=description, rows=rows, split=split)
 
     by_purpose: dict[int, list[TopicChoices]] = {}
     service: list[TopicChoices] = []
     channels: set[str] = set()
     for topic in snapshot.topics:
         if topic.transactional or topic.purpose_id is None:
-            service.append(topic_choices(topic))
+            service.append(topic_choices(topic, topic_channels(topic)))
             continue
-        by_purpose.setdefault(topic.purpose_id, []).append(topic_choices(topic))
+        # A topic's channels sit under the notice of the purpose each needs (texts may have
+        # their own), so a box is never shown under a notice it is not recorded against.
+        by_channel_purpose: dict[int, list[str]] = {}
+        for channel in topic_channels(topic):
+            purpose_id = topic.purpose_id_for(channel)
+            assert purpose_id is not None
+            by_channel_purpose.setdefault(purpose_id, []).append(channel)
+        for purpose_id, topic_channel_list in by_channel_purpose.items():
+            by_purpose.setdefault(purpose_id, []).append(
+                topic_choices(topic, topic_channel_list, split=len(by_channel_purpose) > 1)
+            )
         channels.update(topic.channels)
 
     groups: dict[int, PurposeChoices] = {}
@@ -298,6 +311,8 @@ def _evidence(event: ConsentEvent) -> dict[str, Any] | None:
         "gpc": evidence.gpc,
         "tc_string": evidence.tc_string,
         "gpp_string": evidence.gpp_string,
+        "phone": evidence.phone,
+        "message": evidence.message,
         "erased": evidence.erased_at is not None,
     }
 

@@ -81,15 +81,16 @@ class PreferencesSnapshot:
         """
         row = self.rows.get((topic.pk, channel))
         if row is not None:
-            if row.status in ACTIVE and not topic.transactional and topic.purpose_id is not None:
-                withdrawn_at = self.last_withdrawn.get(topic.purpose_id)
+            purpose_id = topic.purpose_id_for(channel)
+            if row.status in ACTIVE and not topic.transactional and purpose_id is not None:
+                withdrawn_at = self.last_withdrawn.get(purpose_id)
                 if withdrawn_at is not None and withdrawn_at >= row.occurred_at:
                     return SubscriptionStatus.UNSUBSCRIBED
             return row.status
         if topic.default_subscribed:
             if topic.transactional:
                 return SubscriptionStatus.SUBSCRIBED
-            if self.consent_granted(topic.purpose_id) and not self.opted_out(channel):
+            if self.consent_granted(topic.purpose_id_for(channel)) and not self.opted_out(channel):
                 return SubscriptionStatus.SUBSCRIBED
         return NOT_SET
 
@@ -100,12 +101,14 @@ class PreferencesSnapshot:
         return topic.default_cadence
 
     def purpose_active(self, purpose_id: int) -> bool:
-        """Does any non-transactional topic of the purpose read subscribed or pending on any channel?"""
+        """Does any non-transactional topic and channel that needs the purpose read subscribed or
+        pending?"""
         return any(
             self.status(topic, channel) in ACTIVE
             for topic in self.topics
-            if topic.purpose_id == purpose_id and not topic.transactional
+            if not topic.transactional
             for channel in topic_channels(topic)
+            if topic.purpose_id_for(channel) == purpose_id
         )
 
 

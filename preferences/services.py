@@ -27,9 +27,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -94,6 +94,7 @@ def topic_create(
     slug: str,
     name: str,
     purpose: Purpose | None = None,
+    sms_purpose: Purpose | None = None,
     description: str = "",
     translations: dict[str, dict[str, str]] | None = None,
     transactional: bool = False,
@@ -108,6 +109,7 @@ def topic_create(
         slug=slug,
         name=name,
         purpose=purpose,
+        sms_purpose=sms_purpose,
         description=description,
         translations=translations or {},
         transactional=transactional,
@@ -128,6 +130,7 @@ def topic_update(
     topic: Topic,
     name: str = UNSET,
     purpose: Purpose | None = UNSET,
+    sms_purpose: Purpose | None = UNSET,
     description: str = UNSET,
     translations: dict[str, dict[str, str]] = UNSET,
     transactional: bool = UNSET,
@@ -143,6 +146,7 @@ def topic_update(
     given: dict[str, Any] = {
         "name": name,
         "purpose": purpose,
+        "sms_purpose": sms_purpose,
         "description": description,
         "translations": translations,
         "transactional": transactional,
@@ -400,9 +404,15 @@ def _record(
         ctx.snapshot.last_withdrawn[purpose.pk] = max(previous, ctx.at) if previous else ctx.at
 
 
+class _Grant(NamedTuple):
+    purpose: Purpose
+    notice_version: NoticeVersion
+    channel: str  # the channel whose subscription needed it
+
+
 def _record_grants(
     ctx: _Context,
-    grants: dict[int, tuple[Purpose, NoticeVersion]],
+    grants: dict[int, _Grant],
     *,
     method: str,
     recorded_by: str,
@@ -410,18 +420,22 @@ def _record_grants(
     evidence: EvidenceInput | None,
     confirmed_opt_in: bool = False,
 ) -> None:
-    """One grant per purpose that a subscription newly needs, under the notice it was given."""
-    for purpose, notice_version in grants.values():
+    """One grant per purpose that a subscription newly needs, under the notice it was given.
+    Consent to texts also keeps the number it covers (47 CFR 64.1200(f)(9))."""
+    for grant in grants.values():
+        given = evidence or EvidenceInput()
+        if grant.channel == Channel.SMS and ctx.contact.phone:
+            given = replace(given, phone=ctx.contact.phone)
         _record(
             ctx,
             confirmed_opt_in=confirmed_opt_in,
-            purpose=purpose,
+            purpose=grant.purpose,
             decision=Decision.GRANTED,
-            notice_version=notice_version,
+            notice_version=grant.notice_version,
             method=method,
             recorded_by=recorded_by,
             actor=actor,
-            evidence=evidence,
+            evidence=given,
         )
 
 
@@ -577,16 +591,23 @@ def _plan_subscriptions(ctx: _Context, changes: Sequence[SubscriptionChange]) ->
                 raise Unprocessable.for_field(
                     f"{name}.notice_version", f"Unknown notice version '{change.notice_version}'."
                 )
-            if version.notice.purpose_id != topic.purpose_id:
+            if version.notice.purpose_id != topic.purpose_id_for(change.channel):
                 raise Unprocessable.for_field(
                     f"{name}.notice_version",
-                    f"Notice version '{change.notice_version}' is not the notice of topic '{topic.slug}'.",
+                    f"Notice version '{change.notice_version}' is not the notice of topic '{topic.slug}' "
+                    f"on '{change.channel}'.",
                 )
         needs_consent = (
             change.status == SUBSCRIBED
             and not topic.transactional
-            and not ctx.snapshot.consent_granted(topic.purpose_id)
+            and not ctx.snapshot.consent_granted(topic.purpose_id_for(change.channel))
         )
+        if needs_consent and change.channel == Channel.SMS and topic.sms_purpose_id and not ctx.contact.phone:
+            # Consent to texts under their own notice names the number it covers (TCPA,
+            # 47 CFR 64.1200(f)(9)): without a number there is nothing to consent to.
+            raise Unprocessable.for_field(
+                f"{name}.channel", f"Texts need a phone number: contact '{ctx.contact.external_id}' has none."
+            )
         plans.append(
             _RowPlan(
                 index=index,
@@ -602,10 +623,10 @@ def _plan_subscriptions(ctx: _Context, changes: Sequence[SubscriptionChange]) ->
     shown: dict[int | None, NoticeVersion] = {}
     for plan in plans:
         if plan.notice_version is not None:
-            shown.setdefault(plan.topic.purpose_id, plan.notice_version)
+            shown.setdefault(plan.topic.purpose_id_for(plan.channel), plan.notice_version)
     for plan in plans:
         if plan.needs_consent:
-            plan.notice_version = plan.notice_version or shown.get(plan.topic.purpose_id)
+            plan.notice_version = plan.notice_version or shown.get(plan.topic.purpose_id_for(plan.channel))
             if plan.notice_version is None:
                 raise Unprocessable.for_field(
                     f"subscriptions.{plan.index}.notice_version",
@@ -705,10 +726,10 @@ def _suppressed_needs_confirmation(ctx: _Context, plan: _RowPlan, method: str) -
 
 def _apply_subscriptions(
     ctx: _Context, plans: list[_RowPlan], *, method: str
-) -> tuple[dict[int, Purpose], dict[int, tuple[Purpose, NoticeVersion]]]:
+) -> tuple[dict[int, Purpose], dict[int, _Grant]]:
     """Write the rows. Returns the purposes that saw an unsubscribe, and the grants to record."""
     unsubscribed: dict[int, Purpose] = {}
-    grants: dict[int, tuple[Purpose, NoticeVersion]] = {}
+    grants: dict[int, _Grant] = {}
     for plan in plans:
         topic, channel = plan.topic, plan.channel
         row = ctx.snapshot.rows.get((topic.pk, channel))
@@ -740,11 +761,12 @@ def _apply_subscriptions(
         if status == PENDING:
             ctx.result.pending.append(row)
         elif status == SUBSCRIBED and plan.needs_consent:
-            assert topic.purpose is not None
+            purpose = topic.purpose_for(channel)
+            assert purpose is not None
             assert plan.notice_version is not None
-            grants.setdefault(topic.purpose.pk, (topic.purpose, plan.notice_version))
-        elif status == UNSUBSCRIBED and topic.purpose is not None:
-            unsubscribed[topic.purpose.pk] = topic.purpose
+            grants.setdefault(purpose.pk, _Grant(purpose, plan.notice_version, channel))
+        elif status == UNSUBSCRIBED and (purpose := topic.purpose_for(channel)) is not None:
+            unsubscribed[purpose.pk] = purpose
     return unsubscribed, grants
 
 
@@ -763,8 +785,8 @@ def _apply_opt_out(ctx: _Context, channel: str) -> dict[int, Purpose]:
         # Each row follows the conflict rule by itself: a newer choice on it stands.
         if _applies(row, status=UNSUBSCRIBED, at=ctx.at):
             _write_row(ctx, topic=topic, channel=channel, status=UNSUBSCRIBED)
-            if topic.purpose is not None:
-                unsubscribed[topic.purpose.pk] = topic.purpose
+            if (purpose := topic.purpose_for(channel)) is not None:
+                unsubscribed[purpose.pk] = purpose
     return unsubscribed
 
 
@@ -944,7 +966,7 @@ def subscription_confirm(
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
     wanted = set(subscription_ids) if subscription_ids is not None else None
     topics = {topic.pk: topic for topic in ctx.snapshot.topics}
-    grants: dict[int, tuple[Purpose, NoticeVersion]] = {}
+    grants: dict[int, _Grant] = {}
     notice_versions = {
         version.pk: version
         for version in NoticeVersion.objects.select_related("notice").filter(
@@ -961,17 +983,18 @@ def subscription_confirm(
             continue
         if confirmation_expired(row, now=ctx.now):
             continue  # asked for more than 72 hours ago: the person asks again
-        if not ctx.snapshot.consent_granted(topic.purpose_id) and topic.purpose is not None:
+        purpose = topic.purpose_for(channel)
+        if purpose is not None and not ctx.snapshot.consent_granted(purpose.pk):
             version = notice_versions.get(row.notice_version_id or 0)
             if version is None:
                 raise Unprocessable.for_field(
                     "notice_version", f"The pending subscription to '{topic.slug}' names no notice version."
                 )
-            if version.notice.purpose_id != topic.purpose.pk:  # the topic's purpose changed since
+            if version.notice.purpose_id != purpose.pk:  # the topic's purpose changed since
                 raise Unprocessable.for_field(
                     "notice_version", f"Notice version '{version.public_id}' belongs to another purpose."
                 )
-            grants[topic.purpose.pk] = (topic.purpose, version)
+            grants[purpose.pk] = _Grant(purpose, version, channel)
         ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))
     _record_grants(
         ctx,
@@ -1290,3 +1313,64 @@ def purposes_withdraw(
             evidence=evidence,
         )
     return _finish(ctx)
+
+
+@transaction.atomic
+def sms_opt_out(
+    *, brand: Brand, external_id: str, recorded_by: str, evidence: EvidenceInput, occurred_at: datetime
+) -> dict[str, Any]:
+    """A STOP texted back (TCPA, FCC 24-24): every non-transactional topic on SMS ends, the channel
+    is opted out, and each purpose texts need is withdrawn in the ledger with the message as
+    evidence (a dedicated SMS purpose even if it was never granted, so the reply itself is on
+    record). Returns what ended, for a later START from the same number."""
+    ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
+    was_active = [
+        (topic, topic.purpose_for(Channel.SMS))
+        for topic in ctx.snapshot.topics
+        if not topic.transactional
+        and Channel.SMS in topic.channels
+        and ctx.snapshot.status(topic, Channel.SMS) in (SUBSCRIBED, PENDING)
+    ]
+    granted_versions = {
+        state.purpose_id: state.notice_version_id
+        for state in ctx.snapshot.states.values()
+        if state.decision == Decision.GRANTED and state.notice_version_id is not None
+    }
+    unsubscribed = _apply_opt_out(ctx, Channel.SMS)
+    dedicated = {
+        topic.sms_purpose.pk: topic.sms_purpose
+        for topic in ctx.snapshot.topics
+        if topic.sms_purpose is not None and not topic.transactional
+    }
+    for purpose_id, purpose in dedicated.items():
+        state = ctx.snapshot.states.get(purpose_id)
+        unsubscribed.pop(purpose_id, None)
+        if state is None or state.decision != Decision.WITHDRAWN:
+            _record(
+                ctx,
+                purpose=purpose,
+                decision=Decision.WITHDRAWN,
+                notice_version=None,
+                method=Method.SMS,
+                recorded_by=recorded_by,
+                actor="subject",
+                evidence=evidence,
+            )
+    _withdraw_if_last(
+        ctx, unsubscribed, method=Method.SMS, recorded_by=recorded_by, actor="subject", evidence=evidence
+    )
+    withdrawn = {event.purpose_id for event in ctx.result.consent_events}
+    versions = dict(
+        NoticeVersion.objects.filter(
+            pk__in=[granted_versions[pid] for pid in withdrawn if pid in granted_versions]
+        ).values_list("pk", "public_id")
+    )
+    _finish(ctx)
+    return {
+        "rows": [topic.slug for topic, _ in was_active],
+        "notice_versions": {
+            str(purpose.pk): versions[granted_versions[purpose.pk]]
+            for _, purpose in was_active
+            if purpose is not None and granted_versions.get(purpose.pk) in versions
+        },
+    }

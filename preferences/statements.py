@@ -60,8 +60,9 @@ class SnapshotRows:
 def _topics_statement(brand_id: int) -> Statement:
     topic, purpose = shape(Topic), shape(Purpose)
     return (
-        f"SELECT {topic.columns('t')}, {purpose.columns('p')} FROM {_topic} t "  # noqa: S608
-        f"LEFT JOIN {_purpose} p ON p.id = t.purpose_id "
+        f"SELECT {topic.columns('t')}, {purpose.columns('p')}, {purpose.columns('sp')} "  # noqa: S608
+        f"FROM {_topic} t LEFT JOIN {_purpose} p ON p.id = t.purpose_id "
+        f"LEFT JOIN {_purpose} sp ON sp.id = t.sms_purpose_id "
         "WHERE t.brand_id = %s ORDER BY t.position, t.slug",
         [brand_id],
     )
@@ -73,6 +74,8 @@ def _topics_build(rows: list[tuple[Any, ...]]) -> list[Topic]:
     for row in rows:
         topic = topic_shape.build(row)
         Topic.purpose.field.set_cached_value(topic, purpose_shape.build(row, topic_shape.width))
+        sms_purpose = purpose_shape.build(row, topic_shape.width + purpose_shape.width)
+        Topic.sms_purpose.field.set_cached_value(topic, sms_purpose)
         topics.append(topic)
     return topics
 
