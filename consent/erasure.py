@@ -66,7 +66,9 @@ from sync.outbox.listeners import contact_erased_announce
 # proof of every decision (they hold no personal data; their evidence is cleared below). The
 # record of the erasure request itself (and earlier access requests) is kept too, and retention
 # purge records account for evidence erased earlier (append-only, nothing personal).
-KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset({ConsentEvent, ConsentState, RightsRequest, EvidencePurge})
+KEPT_ON_ERASURE: frozenset[type[Model]] = frozenset(
+    {ConsentEvent, ConsentState, RightsRequest, EvidencePurge}
+)
 
 
 @dataclass

@@ -370,6 +370,7 @@ class RightsRequest(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} of {self.contact_id} by {self.actor}"
 
+
 class EvidencePurge(models.Model):
     """Audit row of one retention purge (compliance #13): the contact's evidence rows that lost
     their personal fields because the brand's retention period after the relationship ended
