@@ -38,7 +38,7 @@ PROBLEMS = {
     429: "Over the key's rate limit (API_RATE_LIMIT); wait `Retry-After` seconds.",
 }
 BODY_PROBLEMS = {
-    400: "The body is not JSON, or not a JSON object.",
+    400: "Malformed: a body that is not a JSON object, or a bad `Idempotency-Key`.",
     409: "The request conflicts with the current state (an erased contact, an Idempotency-Key "
     "whose first request is still running…).",
     411: "A chunked body this server cannot read: send Content-Length.",
@@ -75,6 +75,11 @@ class CandorAutoSchema(AutoSchema):
             )
             operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
         responses = operation.setdefault("responses", {})
+        # An error status the view declares itself (400 for a bad Idempotency-Key on a DELETE,
+        # say) is a problem too.
+        for code in responses:
+            if code.isdigit() and int(code) >= 400:
+                problems.setdefault(int(code), BODY_PROBLEMS.get(int(code), "See the problem's `detail`."))
         for status, description in sorted(problems.items()):
             given = responses.get(str(status), {}).get("description")
             response: dict[str, Any] = {
