@@ -41,6 +41,8 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert tasks.holds_end_expired.name == "preferences.tasks.holds_end_expired"
     schedule = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert set(schedule) == {
+        "consent.tasks.evidence_retention_purge",
+        "consent.tasks.ledger_checkpoints",
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
         "sync.tasks.deliveries_sweep",
@@ -50,3 +52,5 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert schedule["sync.tasks.deliveries_sweep"]["schedule"] == 2.0
     assert schedule["preferences.tasks.one_click_apply"]["schedule"] == 5.0
     assert schedule["sync.tasks.events_prune"]["schedule"] == 3600.0
+    assert schedule["consent.tasks.ledger_checkpoints"]["schedule"] == 3600.0
+    assert schedule["consent.tasks.evidence_retention_purge"]["schedule"] == 3600.0
