@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from brands.views import jwks
 from config.api_docs import ApiDocsView
-from config.views import healthz, readyz
+from config.views import healthz, not_found, readyz, server_error
 from consent import api as consent_api
 from preferences import api as preferences_api
 from preferences import views as preferences_views
@@ -84,3 +84,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = not_found
+handler500 = server_error

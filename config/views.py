@@ -4,7 +4,8 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
@@ -42,3 +43,29 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+def _api_problem(status_code: int, code: str, detail: str) -> JsonResponse:
+    from config.api import PROBLEM_CONTENT_TYPE, problem_title
+
+    body = {
+        "type": f"urn:candor:problem:{code}",
+        "title": problem_title(code, status_code),
+        "status": status_code,
+        "detail": detail,
+    }
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under /api/ a problem, as every other API error; elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return _api_problem(404, "not-found", "No API operation at this URL.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: under /api/ a problem (the error itself is logged by Django, not shown)."""
+    if request.path.startswith("/api/"):
+        return _api_problem(500, "server-error", "Something went wrong on our side; it was logged.")
+    return defaults.server_error(request)

@@ -36,8 +36,46 @@ def test_openapi_schema_lists_the_consent_api(client, db):
     assert client.get("/api/docs/").status_code == 200
 
 
-def test_api_404_for_unknown_path_does_not_500(client, db):
-    assert client.get("/api/v1/nothing-here").status_code == 404
+def test_an_unknown_api_url_is_a_problem_not_a_page(client, db):
+    for path in ("/api/v1/nothing-here", "/api/nothing", "/api/v1/contacts/a/b/c"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"
+        assert response["Cache-Control"] == "no-store"
+        assert response.json() == {
+            "type": "urn:candor:problem:not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": "No API operation at this URL.",
+        }
+    page = client.get("/nothing-here")  # off the API: Django's own page
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_crash_under_the_api_answers_a_problem_without_the_error(client, db, monkeypatch):
+    from consent import api as consent_api
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(consent_api.PurposeListApi, "get", crash)
+    from brands.models import Scope
+    from brands.services import api_key_create, brand_create
+
+    brand, _ = brand_create(slug="crash", name="Crash")
+    key = api_key_create(brand=brand, scopes=[Scope.ADMIN]).raw_key
+    client.raise_request_exception = False
+    response = client.get("/api/v1/purposes", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "urn:candor:problem:server-error",
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "Something went wrong on our side; it was logged.",
+    }
+    assert b"secret internals" not in response.content
 
 
 def test_admin_login_is_not_under_no_referrer(client, db):
