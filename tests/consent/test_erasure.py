@@ -401,6 +401,7 @@ def test_every_model_pointing_at_a_contact_is_either_kept_as_proof_or_erased(bra
     assert kept == {"consent.ConsentEvent", "consent.ConsentState"}
     assert pointing - kept == {
         "preferences.ChannelOptOut",
+        "preferences.InboundSms",
         "preferences.Hold",
         "preferences.PendingUnsubscribe",
         "preferences.StepUpCode",
