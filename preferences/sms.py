@@ -167,7 +167,10 @@ def _contacts_for(brand: Brand, phone: str) -> list[Contact]:
 
 
 def _start(brand: Brand, contact: Contact, text: InboundText) -> bool:
-    """Undo this number's own latest STOP, if nothing has changed the texts since."""
+    """Undo this number's own latest STOP. Never for a suppressed contact: only the person's
+    confirmed opt-in on the hosted page lifts an erasure's suppression."""
+    if contact.suppressed:
+        return False
     stop = (
         InboundSms.objects.filter(contact=contact, phone=text.sender, keyword=SmsKeyword.STOP)
         .order_by("-received_at", "-pk")

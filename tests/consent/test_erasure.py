@@ -432,6 +432,7 @@ def test_every_model_pointing_at_a_contact_is_either_kept_as_proof_or_erased(bra
     }
     assert pointing - kept == {
         "preferences.ChannelOptOut",
+        "preferences.InboundSms",
         "preferences.Hold",
         "preferences.PendingUnsubscribe",
         "preferences.StepUpCode",

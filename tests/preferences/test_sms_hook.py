@@ -258,3 +258,24 @@ def test_the_hook_needs_no_csrf_token_but_is_rate_limited(brand, account, texter
     assert limited.status_code == 429
     assert int(limited["Retry-After"]) >= 1
     assert ChannelOptOut.objects.filter(contact=texter).count() == 0
+
+
+def test_start_never_lifts_a_suppression(client, brand, account, texter):
+    text(client, "STOP", sid="SM1")
+    type(texter).objects.filter(pk=texter.pk).update(suppressed=True)
+    before = ledger(texter)
+    response = text(client, "START", sid="SM2")
+    assert "nothing to restart" in response.content.decode()
+    assert ledger(texter) == before
+    assert ChannelOptOut.objects.get(contact=texter, channel="sms").opted_out is True
+
+
+def test_erasure_clears_the_number_and_the_message(client, brand, account, texter):
+    from consent.erasure import contact_erase
+
+    text(client, "please STOP texting me")
+    contact_erase(brand=brand, contact=texter, requested_via="api")
+
+    cleared = list(ConsentEvidence.objects.filter(event__contact=texter).values_list("phone", "message"))
+    assert cleared == [("", None)] * len(ledger(texter))
+    assert InboundSms.objects.count() == 0
