@@ -141,15 +141,7 @@ def contact_erase(
         )
     report.deleted = _delete_related(locked)
     report.evidence_erased = ConsentEvidence.objects.filter(event__contact=locked).update(
-        salt="",
-        ip="",
-        user_agent="",
-        page_url="",
-        tc_string="",
-        gpp_string="",
-        phone="",
-        message=None,
-        erased_at=now,
+        **ConsentEvidence.ERASED_VALUES, erased_at=now
     )
 
     pseudonym = erased_external_id(brand_id=brand.pk, contact_id=locked.pk, external_id=old_external_id)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -277,6 +278,19 @@ class ConsentEvidence(models.Model):
         null=True, blank=True, help_text="An inbound text that expressed the decision: id, from, to, body"
     )
     erased_at = models.DateTimeField(null=True, blank=True)
+
+    # The personal fields and what erasure (or a retention purge) leaves in them: one list for
+    # consent.erasure, consent.retention, verify_ledger and the database's erasure-only trigger.
+    ERASED_VALUES: ClassVar[dict[str, Any]] = {
+        "salt": "",
+        "ip": "",
+        "user_agent": "",
+        "page_url": "",
+        "tc_string": "",
+        "gpp_string": "",
+        "phone": "",
+        "message": None,
+    }
 
     def __str__(self) -> str:
         return f"evidence of {self.event_id}"

@@ -63,7 +63,7 @@ def contact_evidence_purge(*, brand: Brand, contact_id: int, now: datetime) -> E
     withdrawn_end = states.filter(decision=Decision.WITHDRAWN).aggregate(at=Max("occurred_at"))["at"]
     ended_at = max(at for at in (granted_end, withdrawn_end) if at is not None)
     cleared = ConsentEvidence.objects.filter(event__contact=contact, erased_at__isnull=True).update(
-        salt="", ip="", user_agent="", page_url="", tc_string="", gpp_string="", erased_at=now
+        **ConsentEvidence.ERASED_VALUES, erased_at=now
     )
     if not cleared:
         return None

@@ -28,7 +28,7 @@ from consent.models import (
 )
 
 # What erasure and the retention purge clear; nothing else may change on evidence.
-ERASED_FIELDS = ("salt", "ip", "user_agent", "page_url", "tc_string", "gpp_string")
+ERASED_FIELDS = tuple(ConsentEvidence.ERASED_VALUES)
 
 
 @dataclass

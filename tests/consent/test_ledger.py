@@ -125,6 +125,11 @@ FORGED_IP = "198.51.100.0"
         "UPDATE consent_consentevidence SET salt = '', ip = '', user_agent = '', page_url = '', "
         "erased_at = now(), gpc = true",
         "UPDATE consent_consentevidence SET ip = '', user_agent = '', page_url = '', erased_at = now()",
+        # Erasing everything else while writing a number or a text message in.
+        "UPDATE consent_consentevidence SET salt = '', ip = '', user_agent = '', page_url = '', "
+        "tc_string = '', gpp_string = '', phone = '+15550100123', erased_at = now()",
+        "UPDATE consent_consentevidence SET salt = '', ip = '', user_agent = '', page_url = '', "
+        "tc_string = '', gpp_string = '', message = '{\"body\": \"YES\"}', erased_at = now()",
         "DELETE FROM consent_consentevidence",
     ],
 )
