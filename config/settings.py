@@ -7,6 +7,7 @@ DEBUG=false the process refuses to start on a development secret.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -353,23 +354,34 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Logging: no tokens, keys or emails are ever logged -----------------------
-LOGGING = {
+# --- Logging: no tokens, keys, emails or phone numbers are ever logged ----------------
+# Every line goes through config.logfilters.RedactingFormatter (link tokens become fingerprints,
+# API keys their public prefix, addresses and numbers placeholders), tracebacks included. The
+# filter also redacts the records of the loggers that name request paths, for any other handler.
+_REDACTED = ["redact"]
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "config.logfilters.RedactLinkTokens"}},
+    "formatters": {
+        "plain": {
+            "()": "config.logfilters.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": _REDACTED}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs every request's URL at INFO; a webhook URL may carry the receiver's token.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        # Django's defaults give "django" a console handler of its own (DEBUG) and mail_admins
+        # (the full request, cookies and tokens included, by email); its records go to ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": _REDACTED},
+        "django.security.csrf": {"filters": _REDACTED},  # its failures name the path
+        "django.server": {"handlers": ["console"], "filters": _REDACTED, "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO; a webhook URL may carry the receiver's token.
+        "httpx": {"level": "WARNING"},
+    },
 }
-# Link tokens in request paths (404s, runserver's request lines) are logged as fingerprints.
-LOGGING["filters"] = {"redact_link_tokens": {"()": "config.logfilters.RedactLinkTokens"}}
-LOGGING["handlers"]["console"]["filters"] = ["redact_link_tokens"]  # type: ignore[index]
-LOGGING["loggers"]["django.request"] = {"filters": ["redact_link_tokens"]}  # type: ignore[index]
-LOGGING["loggers"]["django.server"] = {  # type: ignore[index]
-    "handlers": ["console"],
-    "filters": ["redact_link_tokens"],
-    "level": "INFO",
-    "propagate": False,
-}
+# The worker keeps these handlers instead of installing Celery's own, unredacted ones.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

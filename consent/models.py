@@ -42,7 +42,7 @@ class Contact(models.Model):
     )
     # The hosted centre's sessions carry the generation they were started in; signing out bumps
     # it, so every earlier cookie is refused even if replayed (read with the contact's row).
-    page_session_generation = models.PositiveIntegerField(default=0, db_default=0)
+    page_session_generation = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         constraints = [

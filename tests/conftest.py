@@ -18,6 +18,7 @@ from config.embedded_postgres import EmbeddedPostgres
 from config.embedded_valkey import EmbeddedValkey
 from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from consent.services import contact_upsert, notice_version_publish, purpose_create
+from tests.logscan import LeakRecorder, leak_recorder_install
 
 ALL_CONSENT_SCOPES = [Scope.CONSENT_READ, Scope.CONSENT_WRITE]
 
@@ -47,14 +48,33 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"{count} skipped: {reason}")
 
 
+_leaks: list[LeakRecorder] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_logs() -> None:
+    """Every log line of the run is scanned for tokens, API keys, emails and phone numbers;
+    pytest_sessionfinish fails the run if any was written."""
+    recorder = leak_recorder_install()
+    _leaks.append(recorder)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI (CI=true), where every service the tests need is installed, a skipped test fails
-    the run: a skip hides the code production runs."""
+    the run: a skip hides the code production runs. Anywhere, a log line that carried a secret
+    or personal data fails it."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
     if os.environ.get("CI", "").lower() == "true" and skipped and exitstatus == 0:
         if reporter:
             reporter.write_line(f"CI: {skipped} test(s) skipped; every test must run here", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    leaks = [leak for recorder in _leaks for leak in recorder.leaks]
+    if leaks:
+        if reporter:
+            reporter.write_line(f"{len(leaks)} log line(s) carried secrets or personal data:", red=True)
+            for name, line in leaks[:20]:
+                reporter.write_line(f"  {name}: {line}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
