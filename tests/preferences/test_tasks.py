@@ -47,6 +47,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "preferences.tasks.one_click_apply",
         "sync.tasks.deliveries_sweep",
         "sync.tasks.events_prune",
+        "sync.tasks.opt_outs_overdue_notify",
     }
     assert schedule["preferences.tasks.holds_end_expired"]["schedule"] == 60.0
     assert schedule["sync.tasks.deliveries_sweep"]["schedule"] == 2.0
@@ -54,3 +55,4 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert schedule["sync.tasks.events_prune"]["schedule"] == 3600.0
     assert schedule["consent.tasks.ledger_checkpoints"]["schedule"] == 3600.0
     assert schedule["consent.tasks.evidence_retention_purge"]["schedule"] == 3600.0
+    assert schedule["sync.tasks.opt_outs_overdue_notify"]["schedule"] == 3600.0

@@ -249,7 +249,8 @@ def test_a_receiver_on_a_private_address_is_refused_without_a_connection(brand, 
     listener = ConnectionCounter()
     try:
         # Allowed at creation in this process (its setting allows private addresses), refused by
-        # the worker at send time: a literal loopback and a private address.
+        # the worker at send time, by its check of the stored URL before any connection: a
+        # literal loopback and a private address.
         loopback = make_endpoint(brand, f"https://127.0.0.1:{listener.port}/hook")
         private = make_endpoint(brand, "https://10.255.255.1/hook")
         write_event(brand, 1, 1)
@@ -265,7 +266,7 @@ def test_a_receiver_on_a_private_address_is_refused_without_a_connection(brand, 
         assert (delivery.status, delivery.attempt_count) == ("failed", 4)
         attempts = Attempt.objects.filter(delivery=delivery)
         assert {(a.status_code, a.outcome, a.error) for a in attempts} == {
-            (None, "refused", f"The receiver's host resolves to {reason}.")
+            (None, "refused", f"The URL is not allowed: Webhooks cannot be sent to {reason}.")
         }
 
 

@@ -314,3 +314,51 @@ def test_any_error_while_sending_is_a_failed_attempt_with_a_backoff(brand, monke
     delivery = Delivery.objects.get(pk=delivery.pk)
     assert (delivery.status, delivery.attempt_count, delivery.leased_until) == ("pending", 1, None)
     assert delivery.next_attempt_at > before
+
+
+@pytest.fixture
+def staff(client, db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "a-long-password-123")
+    client.force_login(user)
+    return client
+
+
+def admin_form(brand, url):
+    return {
+        "brand": brand.pk,
+        "url": url,
+        "description": "",
+        "event_types": "[]",
+        "include_personal_data": "",
+        "pseudonymous_contacts": "",
+    }
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE=False)
+@pytest.mark.parametrize(("url", "problem"), NON_CANONICAL + EMBEDDED)
+def test_the_admin_refuses_the_same_hosts(staff, brand, url, problem):
+    response = staff.post("/admin/sync/endpoint/add/", admin_form(brand, url))
+
+    assert response.status_code == 200  # the form again, with the service's reason
+    assert response.context["adminform"].form.errors["url"] == [problem]
+    assert not Endpoint.objects.exists()
+
+
+def test_the_admin_stores_the_canonical_url(staff, brand):
+    response = staff.post("/admin/sync/endpoint/add/", admin_form(brand, "HTTPS://Hooks.Example.COM:443/in"))
+
+    assert response.status_code == 302
+    [endpoint] = Endpoint.objects.all()
+    assert (endpoint.brand, endpoint.url, endpoint.status) == (
+        brand,
+        "https://hooks.example.com/in",
+        "active",
+    )
+    change = admin_form(brand, "https://127.1/h")
+    change.pop("brand")
+    change["status"] = "active"
+    response = staff.post(f"/admin/sync/endpoint/{endpoint.pk}/change/", change)
+    assert response.context["adminform"].form.errors["url"] == [NUMBERS + "'127.1'."]
+    assert Endpoint.objects.get(pk=endpoint.pk).url == "https://hooks.example.com/in"
