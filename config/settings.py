@@ -170,6 +170,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "") or 
 DELIVERIES_SWEEP_SECONDS = env_int("DELIVERIES_SWEEP_SECONDS", 2, minimum=1)
 ONE_CLICK_SWEEP_SECONDS = env_int("ONE_CLICK_SWEEP_SECONDS", 5, minimum=1)
 HOLDS_END_EXPIRED_SECONDS = env_int("HOLDS_END_EXPIRED_SECONDS", 60, minimum=1)
+CONSENTS_EXPIRE_SECONDS = env_int("CONSENTS_EXPIRE_SECONDS", 60, minimum=1)
 EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600, minimum=60)
 # How often each brand's chain heads are signed as a ledger checkpoint (when they changed).
 LEDGER_CHECKPOINT_SECONDS = env_int("LEDGER_CHECKPOINT_SECONDS", 3600, minimum=60)
@@ -191,6 +192,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "preferences.tasks.holds_end_expired",
         "schedule": float(HOLDS_END_EXPIRED_SECONDS),
         "options": {"expires": HOLDS_END_EXPIRED_SECONDS},
+    },
+    # Records implied (and other time-limited) consent that ran out: consent.expired.
+    "consents-expire": {
+        "task": "consent.tasks.consents_expire",
+        "schedule": float(CONSENTS_EXPIRE_SECONDS),
+        "options": {"expires": CONSENTS_EXPIRE_SECONDS},
     },
     # Drops feed events older than EVENT_RETENTION_DAYS.
     "events-prune": {

@@ -198,6 +198,12 @@ class NoticeVersion(models.Model):
 class Decision(models.TextChoices):
     GRANTED = "granted", "Granted"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    # Not a person's decision: Candor records that a grant ran out (consent.services.consents_expire).
+    EXPIRED = "expired", "Expired"
+
+
+# What a person (or a brand on their behalf) may decide; EXPIRED is recorded by Candor only.
+DECISIONS_GIVEN = (Decision.GRANTED.value, Decision.WITHDRAWN.value)
 
 
 class Method(models.TextChoices):
@@ -209,6 +215,7 @@ class Method(models.TextChoices):
     GPC = "gpc", "Global Privacy Control"
     AGENT = "agent", "Support agent"
     SMS = "sms", "Text message reply"
+    EXPIRY = "expiry", "Expiry (recorded by Candor)"
 
 
 class ConsentEvent(models.Model):

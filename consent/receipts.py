@@ -33,6 +33,8 @@ def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
     brand, purpose, notice = event.brand, event.purpose, event.notice_version
     if event.decision == Decision.WITHDRAWN:
         termination = "Consent withdrawn by this event."
+    elif event.decision == Decision.EXPIRED:
+        termination = "Consent expired at the time of this event."
     elif event.expires_at:
         termination = f"Until withdrawn, or until {iso_utc(event.expires_at)} at the latest."
     else:
@@ -107,9 +109,16 @@ def signed_receipt(event: ConsentEvent) -> dict[str, Any]:
     return {"receipt": receipt, "jws": token, "kid": kid, "jwks_url": jwks_url(event.brand.slug)}
 
 
+_DPV_STATUS: dict[str, str] = {
+    Decision.GRANTED: "dpv:ConsentGiven",
+    Decision.WITHDRAWN: "dpv:ConsentWithdrawn",
+    Decision.EXPIRED: "dpv:ConsentExpired",
+}
+
+
 def dpv_record(event: ConsentEvent) -> dict[str, Any]:
     brand, purpose, notice = event.brand, event.purpose, event.notice_version
-    status = "dpv:ConsentGiven" if event.decision == Decision.GRANTED else "dpv:ConsentWithdrawn"
+    status = _DPV_STATUS[event.decision]
     record: dict[str, Any] = {
         "@context": {
             "dpv": "https://w3id.org/dpv#",

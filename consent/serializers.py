@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from config.serializers import AwareDateTimeField, StrictSerializer
 from consent.identifiers import truncate_ip
-from consent.models import ConsentEvent, Decision, Method
+from consent.models import DECISIONS_GIVEN, ConsentEvent, Method
 from consent.selectors import CurrentConsent
 from consent.services import ImpliedBasis
 from consent.validators import jurisdiction_code
@@ -130,7 +130,7 @@ class EvidenceIn(StrictSerializer):
 
 class ConsentIn(StrictSerializer):
     purpose = serializers.CharField(max_length=50)
-    decision = serializers.ChoiceField(choices=Decision.choices)
+    decision = serializers.ChoiceField(choices=DECISIONS_GIVEN)
     notice_version = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
     method = serializers.ChoiceField(choices=API_METHODS, default=Method.API)
     actor = serializers.CharField(max_length=200, required=False, allow_blank=False)

@@ -22,8 +22,10 @@ from consent import statements, validators
 from consent.identifiers import email_hmac
 from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
 from consent.models import (
+    DECISIONS_GIVEN,
     ConsentEvent,
     ConsentEvidence,
+    ConsentState,
     ConsentType,
     Contact,
     Decision,
@@ -334,7 +336,7 @@ def consent_record(
     All of it commits together or not at all. The contact's row lock serialises writes
     for one contact; writes for different contacts never wait on each other.
     """
-    if decision not in Decision.values:
+    if decision not in DECISIONS_GIVEN:
         raise Unprocessable.for_field("decision", "decision must be 'granted' or 'withdrawn'.")
     if method not in Method.values:
         raise Unprocessable.for_field("method", f"Unknown method '{method}'.")
@@ -377,6 +379,13 @@ def consent_record(
         jurisdiction=jurisdiction,
     )
     return event
+
+
+_EVENT_TYPES: dict[str, EventType] = {
+    Decision.GRANTED: EventType.CONSENT_GRANTED,
+    Decision.WITHDRAWN: EventType.CONSENT_WITHDRAWN,
+    Decision.EXPIRED: EventType.CONSENT_EXPIRED,
+}
 
 
 def consent_append(
@@ -465,7 +474,7 @@ def consent_append(
     evidence_row.event = event
     announcement = event_build(
         brand=brand,
-        type=EventType.CONSENT_GRANTED if decision == Decision.GRANTED else EventType.CONSENT_WITHDRAWN,
+        type=_EVENT_TYPES[decision],
         contact_ref=contact.pk,
         subject=contact.external_id,
         sequence=contact.event_sequence + 1,
@@ -510,6 +519,60 @@ def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
     else:
         Contact.objects.filter(pk=contact.pk).update(suppressed=False)
     contact.suppressed = False
+
+
+# --- Expiry ------------------------------------------------------------------------------------
+
+EXPIRY_RECORDED_BY = "worker:consent-expiry"
+EXPIRY_ACTOR = "candor"
+
+
+def consents_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Record every grant past its `expires_at` as expired: one `expired` ledger event (method
+    `expiry`, dated when the grant ran out), which moves the projection and writes one
+    `consent.expired` outbox event for the feed and the webhooks.
+
+    For the periodic task. Each contact is done in its own transaction under its row lock and
+    re-read there, so a run that races another (or a retry) finds the state already expired
+    and writes nothing: every expiry is recorded exactly once. One batch per run; returns how
+    many grants it expired.
+    """
+    now = now or timezone.now()
+    due = list(
+        ConsentState.objects.filter(decision=Decision.GRANTED, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("contact_id", flat=True)[:batch_size]
+    )
+    return sum(_consents_expire_for(contact_id=contact_id, now=now) for contact_id in dict.fromkeys(due))
+
+
+@transaction.atomic
+def _consents_expire_for(*, contact_id: int, now: datetime) -> int:
+    contact = Contact.objects.select_for_update().select_related("brand").get(pk=contact_id)
+    if contact.erased_at is not None:
+        return 0  # erasure withdrew what was granted; its ledger is closed
+    states = (
+        ConsentState.objects.filter(contact=contact, decision=Decision.GRANTED, expires_at__lte=now)
+        .select_related("purpose")
+        .order_by("expires_at", "purpose__slug")
+    )
+    expired = 0
+    for state in states:
+        assert state.expires_at is not None
+        consent_append(
+            brand=contact.brand,
+            contact=contact,
+            purpose=state.purpose,
+            decision=Decision.EXPIRED,
+            notice_version=None,
+            method=Method.EXPIRY,
+            recorded_by=EXPIRY_RECORDED_BY,
+            actor=EXPIRY_ACTOR,
+            occurred_at=state.expires_at,
+            now=now,
+        )
+        expired += 1
+    return expired
 
 
 # --- Access and erasure requests ---------------------------------------------------------------

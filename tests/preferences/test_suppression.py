@@ -169,10 +169,12 @@ def test_writes_that_cannot_opt_in_are_accepted_and_lift_nothing(
     assert granted.status_code == 201
     # Staff correcting the contact in the admin (through contact_upsert) cannot lift it either;
     # `suppressed` is read-only there.
-    edited = admin_client.post(
-        f"/admin/consent/contact/{returned.pk}/change/",
-        {"email": ADDRESS, "phone": "", "locale": "fr", "timezone": "", "jurisdiction": "", "suppressed": ""},
-    )
+    change_url = f"/admin/consent/contact/{returned.pk}/change/"
+    form = admin_client.get(change_url).context["adminform"].form
+    data = {
+        name: "" if value is None else value for name, value in form.initial.items() if name in form.fields
+    }
+    edited = admin_client.post(change_url, {**data, "email": ADDRESS, "locale": "fr"})
     assert edited.status_code == 302
     assert ledger(returned) == [
         (1, "email-marketing", "withdrawn", "api", None),

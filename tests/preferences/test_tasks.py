@@ -41,6 +41,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert tasks.holds_end_expired.name == "preferences.tasks.holds_end_expired"
     schedule = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert set(schedule) == {
+        "consent.tasks.consents_expire",
         "consent.tasks.evidence_retention_purge",
         "consent.tasks.ledger_checkpoints",
         "preferences.tasks.holds_end_expired",
