@@ -116,6 +116,7 @@ class ContactApi(BrandApiView):
 
     @extend_schema(
         operation_id="contacts_erase",
+        tags=["Contacts"],
         summary="Erase a contact (an erasure request the brand received)",
         description="The same erasure as the preference centre's: the ledger records a withdrawal of "
         "every grant, the address goes on the suppression list as a keyed pseudonym, every other "
@@ -270,6 +271,7 @@ class CheckpointListApi(BrandApiView):
 
     @extend_schema(
         operation_id="ledger_checkpoints_list",
+        tags=["Ledger"],
         summary="Signed checkpoints of the ledger, newest first",
         parameters=[
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
@@ -292,6 +294,7 @@ class CheckpointListApi(BrandApiView):
 
     @extend_schema(
         operation_id="ledger_checkpoints_create",
+        tags=["Ledger"],
         summary="Sign a checkpoint of the ledger now",
         description="Signs the Merkle root over every chain head of the brand as it is now, stores "
         "it and sends it as a `ledger.checkpoint` event. Needs the `admin` scope.",
@@ -315,6 +318,7 @@ class CheckpointLatestApi(BrandApiView):
 
     @extend_schema(
         operation_id="ledger_checkpoints_latest",
+        tags=["Ledger"],
         summary="The latest signed checkpoint of the ledger",
         responses={200: CheckpointOut, **ERRORS},
     )

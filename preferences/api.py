@@ -192,6 +192,7 @@ class ContactExportApi(BrandApiView):
 
     @extend_schema(
         operation_id="contacts_export",
+        tags=["Contacts"],
         summary="Export a contact's data (an access request the brand received)",
         description="The same JSON document as the preference centre's 'Download my data': the "
         "profile, the preferences and every consent decision with its notice text and evidence. "

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0008_rightsrequest_via_sms"),
+        ("consent", "0009_evidence_erasure_clears_phone_and_message"),
     ]
 
     operations = [
