@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from brands.models import Brand
+from config.errors import Unprocessable
 from consent.models import Contact
 from consent.services import EvidenceInput
 from consent.validators import phone_e164
@@ -57,8 +58,18 @@ def token_decrypt(sealed: str) -> str:
     return AESGCM(_key()).decrypt(raw[:12], raw[12:], None).decode()
 
 
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+AUTH_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
 @transaction.atomic
 def twilio_account_set(*, brand: Brand, account_sid: str, auth_token: str) -> TwilioAccount:
+    """Give the brand its Twilio account (replacing any earlier one). Both values as Twilio's
+    console shows them: the Account SID (AC + 32 hex digits) and the auth token (32 hex digits)."""
+    if not ACCOUNT_SID.fullmatch(account_sid):
+        raise Unprocessable.for_field("account_sid", "An Account SID is AC followed by 32 hex digits.")
+    if not AUTH_TOKEN.fullmatch(auth_token):
+        raise Unprocessable.for_field("auth_token", "An auth token is 32 hex digits.")
     account, _ = TwilioAccount.objects.update_or_create(
         brand=brand,
         defaults={"account_sid": account_sid, "auth_token_encrypted": token_encrypt(auth_token)},

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from io import StringIO
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
+from config.errors import Unprocessable
 from consent.models import ConsentEvidence
 from consent.services import contact_upsert
 from preferences.models import ChannelOptOut, InboundSms, TwilioAccount
@@ -19,8 +22,9 @@ from preferences.sms import keyword_of, token_decrypt, twilio_account_set, twili
 from tests.conftest import current_version
 from tests.preferences.conftest import change_rows, counts, ledger, stored
 
-TOKEN = "12345"
-SID = "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+TOKEN = "0123456789abcdef0123456789abcdef"
+SID = "AC" + "0123456789abcdef" * 2
+OTHER_TOKEN = "fedcba9876543210" * 2
 URL = "/hooks/twilio/acme/sms"
 PHONE = "+14155550123"
 STOP_REPLY = (
@@ -87,7 +91,7 @@ def test_the_signature_matches_twilios_documented_example():
         "To": "+18005551212",
     }
     payload = url + "".join(k + params[k] for k in sorted(params))
-    independent = base64.b64encode(hmac.new(b"12345", payload.encode(), hashlib.sha1).digest()).decode()
+    independent = base64.b64encode(hmac.new(TOKEN.encode(), payload.encode(), hashlib.sha1).digest()).decode()
     assert sign(url, params) == independent
     assert sign(url, {**params, "Digits": "1235"}) != independent
 
@@ -233,9 +237,9 @@ def test_a_bad_signature_is_refused_and_records_nothing(client, brand, account, 
 
 
 def test_another_brands_hook_cannot_touch_this_brands_contacts(client, brand, other_brand, account, texter):
-    twilio_account_set(brand=other_brand, account_sid=SID, auth_token="other-token")
+    twilio_account_set(brand=other_brand, account_sid=SID, auth_token=OTHER_TOKEN)
     before = counts()
-    response = text(client, "STOP", url="/hooks/twilio/outsider/sms", token="other-token")
+    response = text(client, "STOP", url="/hooks/twilio/outsider/sms", token=OTHER_TOKEN)
     assert "no texts on record" in response.content.decode()
     assert counts() == before
     assert TwilioAccount.objects.get(brand=other_brand).unknown_senders == 1
@@ -279,3 +283,31 @@ def test_erasure_clears_the_number_and_the_message(client, brand, account, texte
     cleared = list(ConsentEvidence.objects.filter(event__contact=texter).values_list("phone", "message"))
     assert cleared == [("", None)] * len(ledger(texter))
     assert InboundSms.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("sid", "token", "field"),
+    [
+        ("AC123", TOKEN, "account_sid"),
+        ("SK" + "0" * 32, TOKEN, "account_sid"),
+        (SID, "", "auth_token"),
+        (SID, "not-a-token-but-long-enough-1234", "auth_token"),
+    ],
+)
+def test_an_account_is_refused_unless_it_looks_like_twilios(brand, sid, token, field):
+    with pytest.raises(Unprocessable) as refused:
+        twilio_account_set(brand=brand, account_sid=sid, auth_token=token)
+    assert list(refused.value.errors or {}) == [field]
+    assert not TwilioAccount.objects.exists()
+
+
+def test_the_command_sets_the_account_with_the_token_from_the_environment(brand, monkeypatch):
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    out = StringIO()
+    call_command("twilio_account", "--brand", brand.slug, "--account-sid", SID, stdout=out)
+    account = TwilioAccount.objects.get(brand=brand)
+    assert (account.account_sid, token_decrypt(account.auth_token_encrypted)) == (SID, TOKEN)
+    assert TOKEN not in out.getvalue()
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "nope")
+    with pytest.raises(CommandError, match="An auth token is 32 hex digits"):
+        call_command("twilio_account", "--brand", brand.slug, "--account-sid", SID, stdout=StringIO())
