@@ -391,3 +391,14 @@ class InboundSms(models.Model):
 
     def __str__(self) -> str:
         return f"{self.keyword} from contact {self.contact_id}"
+
+
+class UnsubscribeDelayAlert(models.Model):
+    """One row (pk 1): whether the alert that accepted one-click unsubscribes wait too long is
+    raised, so it goes out once per incident (compliance #17), not on every check."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    raised_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"unsubscribe delay alert ({'raised' if self.raised_at else 'clear'})"
