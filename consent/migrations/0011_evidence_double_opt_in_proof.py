@@ -37,7 +37,7 @@ _BEFORE = _EVIDENCE_FUNCTION.replace(
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0009_evidence_erasure_clears_phone_and_message"),
+        ("consent", "0010_expired_decision_and_expiry_method"),
     ]
 
     operations = [
