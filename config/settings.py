@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "") or 
 # that runs while no worker does leaves no backlog of identical sweeps behind.
 DELIVERIES_SWEEP_SECONDS = env_int("DELIVERIES_SWEEP_SECONDS", 2, minimum=1)
 ONE_CLICK_SWEEP_SECONDS = env_int("ONE_CLICK_SWEEP_SECONDS", 5, minimum=1)
+# Accepted one-click unsubscribes waiting longer than this (the worker is down) raise an alert:
+# one ERROR log line and one email to OPS_ALERT_EMAIL per incident, and /readyz reports it.
+UNSUBSCRIBE_DELAY_ALERT_SECONDS = env_int("UNSUBSCRIBE_DELAY_ALERT_SECONDS", 900, minimum=60)
+OPS_ALERT_EMAIL = env_list("OPS_ALERT_EMAIL", "")
 HOLDS_END_EXPIRED_SECONDS = env_int("HOLDS_END_EXPIRED_SECONDS", 60, minimum=1)
 CONSENTS_EXPIRE_SECONDS = env_int("CONSENTS_EXPIRE_SECONDS", 60, minimum=1)
 EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600, minimum=60)
@@ -187,6 +191,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "preferences.tasks.one_click_apply",
         "schedule": float(ONE_CLICK_SWEEP_SECONDS),
         "options": {"expires": ONE_CLICK_SWEEP_SECONDS},
+    },
+    # Alerts once when accepted unsubscribes wait too long (/readyz checks too: it runs even
+    # while no worker does, when this task cannot).
+    "unsubscribe-delay-check": {
+        "task": "preferences.tasks.unsubscribe_delay_check",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
     "holds-end-expired": {
         "task": "preferences.tasks.holds_end_expired",

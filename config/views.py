@@ -40,9 +40,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("readyz: broker unreachable", exc_info=True)
         checks["broker"] = "unreachable"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if checks["database"] == "ok":
+        # Read even while no worker runs; "delayed" does not fail readiness: taking the web
+        # process out of rotation would refuse the unsubscribes themselves.
+        from preferences.one_click import unsubscribe_delay_check
+
+        try:
+            body["unsubscribes"] = "delayed" if unsubscribe_delay_check().delayed else "ok"
+        except Exception:
+            logger.exception("readyz: the unsubscribe backlog could not be checked")
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 def _api_problem(status_code: int, code: str, detail: str) -> JsonResponse:

@@ -42,6 +42,12 @@ def evidence_digest(evidence: ConsentEvidence) -> str:
         fields["phone"] = evidence.phone
     if evidence.message:
         fields["message"] = evidence.message
+    if evidence.opt_in_request:
+        fields["opt_in_request"] = evidence.opt_in_request
+    if evidence.opt_in_request_ip:
+        fields["opt_in_request_ip"] = evidence.opt_in_request_ip
+    if evidence.opt_in_request_user_agent:
+        fields["opt_in_request_user_agent"] = evidence.opt_in_request_user_agent
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 

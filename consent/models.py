@@ -284,6 +284,18 @@ class ConsentEvidence(models.Model):
     message = models.JSONField(
         null=True, blank=True, help_text="An inbound text that expressed the decision: id, from, to, body"
     )
+    # Double opt-in proof on the grant a confirmation recorded (compliance #9): the sign-up
+    # request's own IP and user agent (personal, erased) and what is not personal and stays:
+    # when it was asked for and which confirmation email went out (template, language, digest).
+    opt_in_request_ip = models.CharField(
+        max_length=45, blank=True, help_text="The sign-up request's IP, truncated like `ip`"
+    )
+    opt_in_request_user_agent = models.CharField(max_length=512, blank=True)
+    opt_in_request = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="requested_at and confirmation_email {template, language, digest, sent_at}",
+    )
     erased_at = models.DateTimeField(null=True, blank=True)
 
     # The personal fields and what erasure (or a retention purge) leaves in them: one list for
@@ -297,6 +309,8 @@ class ConsentEvidence(models.Model):
         "gpp_string": "",
         "phone": "",
         "message": None,
+        "opt_in_request_ip": "",
+        "opt_in_request_user_agent": "",
     }
 
     def __str__(self) -> str:

@@ -39,7 +39,7 @@ def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
         termination = f"Until withdrawn, or until {iso_utc(event.expires_at)} at the latest."
     else:
         termination = "Until withdrawn; withdraw at any time through the preference centre or any message."
-    return {
+    receipt: dict[str, Any] = {
         "version": KANTARA_VERSION,
         "jurisdiction": event.jurisdiction or brand.jurisdiction,
         "consentTimestamp": int(event.occurred_at.timestamp()),
@@ -99,6 +99,12 @@ def kantara_receipt(event: ConsentEvent) -> dict[str, Any]:
             "prev_hash": event.prev_hash,
         },
     }
+    # A grant a double opt-in confirmed names its request and the confirmation email sent
+    # (compliance #9); the request's IP and user agent are personal and stay out of receipts.
+    evidence = getattr(event, "evidence", None)
+    if evidence is not None and evidence.opt_in_request:
+        receipt["candor"]["double_opt_in"] = evidence.opt_in_request
+    return receipt
 
 
 def signed_receipt(event: ConsentEvent) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def consent_event_get(*, brand: Brand, event_id: str) -> ConsentEvent:
         raise NotFound(f"No consent event '{event_id}'.") from None
     event = (
         ConsentEvent.objects.filter(brand=brand, pk=key)
-        .select_related("contact", "purpose", "notice_version", "brand")
+        .select_related("contact", "purpose", "notice_version", "brand", "evidence")
         .first()
     )
     if event is None:

@@ -251,6 +251,11 @@ class EvidenceInput:
     gpp_string: str = ""
     phone: str = ""  # E.164: the number consent to texts covers, or a text reply came from
     message: dict[str, str] | None = None  # an inbound message that expressed the decision
+    # Double opt-in proof, on a grant a confirmation records: the sign-up request's (truncated)
+    # IP and user agent, and {requested_at, confirmation_email} (preferences.services).
+    opt_in_request_ip: str = ""
+    opt_in_request_user_agent: str = ""
+    opt_in_request: dict[str, Any] | None = None
 
 
 class ImpliedBasis:
@@ -445,6 +450,9 @@ def consent_append(
         gpp_string=evidence.gpp_string,
         phone=evidence.phone,
         message=evidence.message,
+        opt_in_request_ip=evidence.opt_in_request_ip,
+        opt_in_request_user_agent=evidence.opt_in_request_user_agent,
+        opt_in_request=evidence.opt_in_request,
     )
     event = ConsentEvent(
         brand=brand,

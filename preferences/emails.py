@@ -8,6 +8,7 @@ no link but the confirm link of each topic.
 
 from __future__ import annotations
 
+import hashlib
 import zoneinfo
 from collections.abc import Callable, Iterable
 from email.utils import formataddr, parseaddr
@@ -19,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from brands.models import Brand
+from consent.ledger import iso_utc
 from consent.models import Contact
 from preferences.models import Channel, Subscription, SubscriptionStatus
 from preferences.selectors import CONFIRMATION_LIFETIME, confirmation_requested_at
@@ -67,6 +69,22 @@ def confirmation_message(
     confirm_url_builder: ConfirmUrlBuilder,
 ) -> EmailMultiAlternatives:
     """The email for pending `rows` (with their topics loaded), in the contact's language."""
+    message, _ = _confirmation_message_and_version(
+        brand=brand, contact=contact, rows=rows, confirm_url_builder=confirm_url_builder
+    )
+    return message
+
+
+def _confirmation_message_and_version(
+    *,
+    brand: Brand,
+    contact: Contact,
+    rows: list[Subscription],
+    confirm_url_builder: ConfirmUrlBuilder,
+) -> tuple[EmailMultiAlternatives, dict[str, str]]:
+    """The email, and which version of it this is: template, language and a digest of the
+    rendered subject, text and html with each confirm link replaced by `{confirm_url}` (the
+    same wording always digests the same; the digest holds no token)."""
     language = email_language(contact=contact, brand=brand)
     zone = _zone(contact.timezone) or zoneinfo.ZoneInfo("UTC")
     expires_at = min(confirmation_requested_at(row) for row in rows) + CONFIRMATION_LIFETIME
@@ -102,7 +120,15 @@ def confirmation_message(
         },
     )
     message.attach_alternative(html, "text/html")
-    return message
+    rendered = "\n".join((subject, text, html))
+    for item in items:
+        rendered = rendered.replace(item["url"], "{confirm_url}")
+    version = {
+        "template": TEMPLATE_VERSION,
+        "language": language,
+        "digest": hashlib.sha256(rendered.encode()).hexdigest(),
+    }
+    return message, version
 
 
 def confirm_url(row: Subscription) -> str:
@@ -148,8 +174,13 @@ def confirmation_send(
         return None
     for row in rows:
         row.contact = current
-    message = confirmation_message(
+    message, version = _confirmation_message_and_version(
         brand=brand, contact=current, rows=rows, confirm_url_builder=confirm_url_builder
     )
     message.send()
+    # The version sent is part of the proof its confirmation's grant will carry (compliance #9);
+    # a row confirmed or ended meanwhile is no longer pending and keeps nothing.
+    Subscription.objects.filter(pk__in=[row.pk for row in rows], status=SubscriptionStatus.PENDING).update(
+        confirmation_email={**version, "sent_at": iso_utc(timezone.now())}
+    )
     return message

@@ -200,6 +200,12 @@ class Subscription(models.Model):
     # last went out (a resend waits 10 minutes).
     confirmation_requested_at = models.DateTimeField(null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # The proof the grant at confirmation carries (compliance #9), kept only while pending: the
+    # sign-up request's truncated IP and user agent, and the confirmation email last sent
+    # ({template, language, digest, sent_at}).
+    confirmation_request_ip = models.CharField(max_length=45, blank=True, default="")
+    confirmation_request_user_agent = models.CharField(max_length=512, blank=True, default="")
+    confirmation_email = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -385,3 +391,14 @@ class InboundSms(models.Model):
 
     def __str__(self) -> str:
         return f"{self.keyword} from contact {self.contact_id}"
+
+
+class UnsubscribeDelayAlert(models.Model):
+    """One row (pk 1): whether the alert that accepted one-click unsubscribes wait too long is
+    raised, so it goes out once per incident (compliance #17), not on every check."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    raised_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"unsubscribe delay alert ({'raised' if self.raised_at else 'clear'})"

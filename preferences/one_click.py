@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from brands.models import Brand
@@ -28,7 +30,7 @@ from config.db import insert_from_arrays
 from config.errors import ApplicationError
 from consent.models import Contact, Method
 from consent.services import EvidenceInput
-from preferences.models import PendingUnsubscribe, Topic
+from preferences.models import PendingUnsubscribe, Topic, UnsubscribeDelayAlert
 from preferences.services import channel_unsubscribe_all, subscription_unsubscribe
 from preferences.tokens import LinkToken
 
@@ -170,3 +172,55 @@ def one_click_apply_pending(*, limit: int = 1000) -> int:
             pending.delete()
         handled += 1
     return handled
+
+
+@dataclass(frozen=True)
+class UnsubscribeBacklog:
+    waiting: int  # accepted one-click unsubscribes not yet applied
+    oldest_seconds: int  # how long the oldest has waited (0 when none)
+    delayed: bool  # the oldest waited longer than UNSUBSCRIBE_DELAY_ALERT_SECONDS
+
+
+def unsubscribe_delay_check(*, now: datetime | None = None) -> UnsubscribeBacklog:
+    """Raise the alert when an accepted unsubscribe has waited longer than the setting (the
+    worker is down or failing), once per incident: one ERROR log line and one email to
+    OPS_ALERT_EMAIL; clear it when the backlog is back under the limit. Called by beat's task
+    and by /readyz (which runs when no worker does). The raise and the clear are conditional
+    UPDATEs, so concurrent callers alert once. The message names counts, never an address."""
+    now = now or timezone.now()
+    found = PendingUnsubscribe.objects.aggregate(waiting=Count("id"), oldest=Min("requested_at"))
+    oldest_seconds = max(0, int((now - found["oldest"]).total_seconds())) if found["oldest"] else 0
+    limit = timedelta(seconds=settings.UNSUBSCRIBE_DELAY_ALERT_SECONDS)
+    backlog = UnsubscribeBacklog(
+        waiting=found["waiting"],
+        oldest_seconds=oldest_seconds,
+        delayed=found["oldest"] is not None and now - found["oldest"] > limit,
+    )
+    alert = UnsubscribeDelayAlert.objects.filter(pk=1)
+    if backlog.delayed:
+        UnsubscribeDelayAlert.objects.get_or_create(pk=1)
+        if alert.filter(raised_at__isnull=True).update(raised_at=now):
+            _unsubscribe_delay_alert_send(backlog)
+    elif alert.filter(raised_at__isnull=False).update(raised_at=None):
+        logger.warning("One-click unsubscribes are applied again: the delay alert is cleared.")
+    return backlog
+
+
+def _unsubscribe_delay_alert_send(backlog: UnsubscribeBacklog) -> None:
+    text = (
+        f"{backlog.waiting} accepted one-click unsubscribe(s) wait to be applied; the oldest for "
+        f"{backlog.oldest_seconds} s (limit {settings.UNSUBSCRIBE_DELAY_ALERT_SECONDS} s). "
+        "Is the Celery worker running?"
+    )
+    logger.error("Unsubscribe delay: %s", text)
+    if not settings.OPS_ALERT_EMAIL:
+        return
+    try:
+        send_mail(
+            subject="[Candor] One-click unsubscribes are delayed",
+            message=f"{text}\n\nThis alert goes out once; /readyz shows when it clears.",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=list(settings.OPS_ALERT_EMAIL),
+        )
+    except Exception as exc:  # the log line above stands; a mail failure must not fail the caller
+        logger.warning("Unsubscribe delay alert email not sent: %s", type(exc).__name__)

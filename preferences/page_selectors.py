@@ -313,6 +313,16 @@ def _evidence(event: ConsentEvent) -> dict[str, Any] | None:
         "gpp_string": evidence.gpp_string,
         "phone": evidence.phone,
         "message": evidence.message,
+        # Double opt-in proof (compliance #9): the sign-up request and the email that was sent.
+        "opt_in_request": (
+            {
+                **evidence.opt_in_request,
+                "ip": evidence.opt_in_request_ip,
+                "user_agent": evidence.opt_in_request_user_agent,
+            }
+            if evidence.opt_in_request
+            else None
+        ),
         "erased": evidence.erased_at is not None,
     }
 

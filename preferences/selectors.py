@@ -55,6 +55,13 @@ class PreferencesSnapshot:
     states: dict[int, ConsentState]  # by purpose id
     last_withdrawn: dict[int, datetime]  # latest withdrawal in the ledger, by purpose id
     opt_outs: dict[str, ChannelOptOut]
+    unsubscribes_accepted: frozenset[tuple[int | None, str]] = frozenset()
+
+    def unsubscribe_accepted(self, topic: Topic, channel: str) -> bool:
+        """A one-click unsubscribe that covers the topic and channel was accepted and awaits the
+        worker (preferences.one_click)."""
+        accepted = self.unsubscribes_accepted
+        return not topic.transactional and ((topic.pk, channel) in accepted or (None, channel) in accepted)
 
     def consent_granted(self, purpose_id: int | None) -> bool:
         """The purpose's current decision is a grant that has not expired."""
@@ -129,6 +136,7 @@ def snapshot_from_rows(
         states=rows.states,
         last_withdrawn=rows.last_withdrawn,
         opt_outs=rows.opt_outs,
+        unsubscribes_accepted=rows.unsubscribes_accepted,
     )
 
 
@@ -178,11 +186,14 @@ def preferences_get(*, brand: Brand, contact: Contact, now: datetime | None = No
     for topic in snapshot.topics:
         for channel in topic_channels(topic):
             covering = [hold.until for hold in holds if hold_covers(hold, topic, channel)]
+            status = snapshot.status(topic, channel)
+            if status != SubscriptionStatus.UNSUBSCRIBED and snapshot.unsubscribe_accepted(topic, channel):
+                status = SubscriptionStatus.PENDING  # an accepted unsubscribe not applied yet (#17)
             rows.append(
                 SubscriptionRow(
                     topic=topic,
                     channel=channel,
-                    status=snapshot.status(topic, channel),
+                    status=status,
                     cadence=snapshot.cadence(topic, channel),
                     cadence_options=list(topic.cadence_options),
                     held=bool(covering),

@@ -104,7 +104,15 @@ class PreferencesPatchIn(StrictSerializer):
 class SubscriptionRowOut(serializers.Serializer):
     topic = serializers.CharField(source="topic.slug")
     channel = serializers.ChoiceField(choices=Channel.choices)
-    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    status = serializers.ChoiceField(
+        choices=STATUS_CHOICES,
+        help_text=(
+            "`subscribed`, `unsubscribed`, `not_set`, or `pending`: a subscription awaiting its "
+            "double opt-in confirmation, or an unsubscribe (a one-click unsubscribe) accepted "
+            "and not yet applied, which the worker applies within seconds; treat it as not "
+            "subscribed."
+        ),
+    )
     cadence = serializers.ChoiceField(choices=Cadence.choices)
     cadence_options = serializers.ListField(child=serializers.ChoiceField(choices=Cadence.choices))
 

@@ -242,6 +242,8 @@ class _Context:
     result: PreferencesResult
     newly_opted_out: list[str] = field(default_factory=list)
     hold_events: list[_Outgoing] = field(default_factory=list)
+    # The request's evidence: a double opt-in request that begins keeps its IP and user agent.
+    evidence: EvidenceInput | None = None
 
 
 def _readings(snapshot: PreferencesSnapshot) -> dict[tuple[int, str], tuple[str, str]]:
@@ -322,6 +324,8 @@ def _write_row(
             notice_version=notice_version,
             confirmation_requested_at=ctx.now if status == PENDING else None,
         )
+        if status == PENDING:
+            _request_proof_keep(ctx, row)
         row.save(force_insert=True)
         ctx.snapshot.rows[key] = row
         return row
@@ -329,8 +333,11 @@ def _write_row(
     if status is not None:
         if status != PENDING:
             row.confirmation_requested_at = row.confirmation_sent_at = None
+            _request_proof_clear(row)
         elif row.status != PENDING or confirmation_expired(row, now=ctx.now):
             row.confirmation_requested_at, row.confirmation_sent_at = ctx.now, None
+            _request_proof_clear(row)
+            _request_proof_keep(ctx, row)
         row.status, row.occurred_at, row.notice_version = status, ctx.at, notice_version
         update_fields += [
             "status",
@@ -338,12 +345,40 @@ def _write_row(
             "notice_version",
             "confirmation_requested_at",
             "confirmation_sent_at",
+            "confirmation_request_ip",
+            "confirmation_request_user_agent",
+            "confirmation_email",
         ]
     if cadence is not None:
         row.cadence = cadence
         update_fields.append("cadence")
     row.save(update_fields=update_fields)
     return row
+
+
+def _request_proof_keep(ctx: _Context, row: Subscription) -> None:
+    """A double opt-in request begins: keep its (already truncated) IP and user agent."""
+    evidence = ctx.evidence or EvidenceInput()
+    row.confirmation_request_ip, row.confirmation_request_user_agent = evidence.ip, evidence.user_agent
+
+
+def _request_proof_clear(row: Subscription) -> None:
+    """The request ended (confirmed, refused or superseded): its proof now lives on the grant,
+    if any, so the row keeps no IP or user agent."""
+    row.confirmation_request_ip = row.confirmation_request_user_agent = ""
+    row.confirmation_email = None
+
+
+def _request_proof(row: Subscription) -> EvidenceInput:
+    """The proof a confirmed request hands to its grant (compliance #9)."""
+    return EvidenceInput(
+        opt_in_request_ip=row.confirmation_request_ip,
+        opt_in_request_user_agent=row.confirmation_request_user_agent,
+        opt_in_request={
+            "requested_at": iso_utc(confirmation_requested_at(row)),
+            "confirmation_email": row.confirmation_email,
+        },
+    )
 
 
 def _set_opt_out(ctx: _Context, channel: str, *, opted_out: bool) -> None:
@@ -408,6 +443,7 @@ class _Grant(NamedTuple):
     purpose: Purpose
     notice_version: NoticeVersion
     channel: str  # the channel whose subscription needed it
+    proof: EvidenceInput | None = None  # a confirmed double opt-in request's
 
 
 def _record_grants(
@@ -426,6 +462,13 @@ def _record_grants(
         given = evidence or EvidenceInput()
         if grant.channel == Channel.SMS and ctx.contact.phone:
             given = replace(given, phone=ctx.contact.phone)
+        if grant.proof is not None:
+            given = replace(
+                given,
+                opt_in_request_ip=grant.proof.opt_in_request_ip,
+                opt_in_request_user_agent=grant.proof.opt_in_request_user_agent,
+                opt_in_request=grant.proof.opt_in_request,
+            )
         _record(
             ctx,
             confirmed_opt_in=confirmed_opt_in,
@@ -871,6 +914,7 @@ def preferences_update(
     """
     _check_method(method)
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=occurred_at)
+    ctx.evidence = evidence
     plans = _plan_subscriptions(ctx, subscriptions)
     channel_plan = _plan_unsubscribed_all(unsubscribed_all)
     hold_plans = [_plan_hold(ctx, request, f"holds.{index}") for index, request in enumerate(holds_start)]
@@ -994,7 +1038,7 @@ def subscription_confirm(
                 raise Unprocessable.for_field(
                     "notice_version", f"Notice version '{version.public_id}' belongs to another purpose."
                 )
-            grants[purpose.pk] = _Grant(purpose, version, channel)
+            grants[purpose.pk] = _Grant(purpose, version, channel, proof=_request_proof(row))
         ctx.result.confirmed.append(_write_row(ctx, topic=topic, channel=channel, status=SUBSCRIBED))
     _record_grants(
         ctx,

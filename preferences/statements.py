@@ -26,7 +26,7 @@ from django.utils import timezone
 from brands.models import Brand
 from config.db import insert_parts, select_many, select_one, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
-from preferences.models import ChannelOptOut, Hold, Subscription, Topic
+from preferences.models import ChannelOptOut, Hold, PendingUnsubscribe, Subscription, Topic
 from sync.models import Event
 from sync.outbox.listeners import events_announce
 
@@ -42,6 +42,7 @@ _event = ConsentEvent._meta.db_table
 _opt_out = ChannelOptOut._meta.db_table
 _hold = Hold._meta.db_table
 _hold_topics = Hold.topics.through._meta.db_table
+_pending_unsubscribe = PendingUnsubscribe._meta.db_table
 _notice = Notice._meta.db_table
 _version = NoticeVersion._meta.db_table
 
@@ -55,6 +56,9 @@ class SnapshotRows:
     states: dict[int, ConsentState]
     last_withdrawn: dict[int, datetime]
     opt_outs: dict[str, ChannelOptOut]
+    # One-click unsubscribes accepted and not yet applied: (topic id, or None for every topic
+    # on the channel, channel).
+    unsubscribes_accepted: frozenset[tuple[int | None, str]] = frozenset()
 
 
 def _topics_statement(brand_id: int) -> Statement:
@@ -298,9 +302,10 @@ def _config_for(brand_id: int, stamp: int, read: Sequence[list[tuple[Any, ...]]]
 
 
 def _centre_assemble(contact_columns: Sequence[Any], config: BrandConfig, now: datetime) -> CentreRows:
-    """From _contact_json's five columns (decoded) and the brand's configuration."""
+    """From _contact_json's six columns (decoded) and the brand's configuration."""
     parts = [value or [] for value in contact_columns]
     snapshot = _contact_build(config.topics, parts[:4])
+    snapshot.unsubscribes_accepted = frozenset((topic_id, channel) for topic_id, channel in parts[5])
     return CentreRows(
         snapshot=snapshot, holds=_holds_build(parts[4], config.topics), purposes=config.purposes, now=now
     )
@@ -324,7 +329,7 @@ def _centre_build(results: Sequence[list[tuple[Any, ...]]], brand_id: int, now: 
     """From _centre_statements' rows."""
     row = results[0][0]
     config = _config_for(brand_id, row[0], results[1:])
-    return _centre_assemble(row[1:6], config, now)
+    return _centre_assemble(row[1:7], config, now)
 
 
 def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
@@ -336,7 +341,8 @@ def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
 
 
 def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
-    """The contact's side of the snapshot and its active holds as five JSON columns, for one
+    """The contact's side of the snapshot, its active holds and its accepted one-click
+    unsubscribes not yet applied (read as `pending`) as six JSON columns, for one
     statement to carry what would take six: each statement costs more to send, run and read
     back than these rows take to encode. `contact_sql` names the contact's id (`c.id`)."""
     subscription, state, opt_out, hold = (
@@ -355,7 +361,9 @@ def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
         f"(SELECT json_agg({opt_out.json_array('o')}) FROM {_opt_out} o WHERE o.contact_id = {contact_sql}), "
         f"(SELECT json_agg({hold.json_array('h', 'ht.topic_id')} ORDER BY h.until, h.id) FROM {_hold} h "
         f"LEFT JOIN {_hold_topics} ht ON ht.hold_id = h.id "
-        f"WHERE h.contact_id = {contact_sql} AND h.ended_at IS NULL AND h.until > %s)"
+        f"WHERE h.contact_id = {contact_sql} AND h.ended_at IS NULL AND h.until > %s), "
+        f"(SELECT json_agg(json_build_array(u.topic_id, u.channel)) FROM {_pending_unsubscribe} u "
+        f"WHERE u.contact_id = {contact_sql})"
     )
     return sql, [Decision.WITHDRAWN.value, connection.ops.adapt_datetimefield_value(now)]
 
@@ -374,7 +382,7 @@ def brand_contact_and_centre(
         return brand, contact, None
     config = _config_for(brand_id, brand.config_stamp, results[1:])
     json_at = shape(Brand).width + shape(Contact).width
-    return brand, contact, _centre_assemble(results[0][0][json_at : json_at + 5], config, now)
+    return brand, contact, _centre_assemble(results[0][0][json_at : json_at + 6], config, now)
 
 
 # --- The outbox --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from preferences import services
+from preferences import one_click, services
 from preferences.one_click import one_click_apply_pending
 
 
@@ -12,6 +12,12 @@ from preferences.one_click import one_click_apply_pending
 def one_click_apply() -> int:
     """Apply accepted one-click unsubscribes (nudged after each request, and swept by beat)."""
     return one_click_apply_pending()
+
+
+@shared_task(name="preferences.tasks.unsubscribe_delay_check")
+def unsubscribe_delay_check() -> bool:
+    """Alert once when accepted one-click unsubscribes wait too long (beat, every minute)."""
+    return one_click.unsubscribe_delay_check().delayed
 
 
 @shared_task(name="preferences.tasks.holds_end_expired")

@@ -10,7 +10,11 @@ def test_healthz(client):
 def test_readyz_checks_database_and_broker(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok"},
+        "unsubscribes": "ok",
+    }
 
 
 def test_readyz_reports_broker_down(client, db, settings):

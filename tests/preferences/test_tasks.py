@@ -46,6 +46,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "consent.tasks.ledger_checkpoints",
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
+        "preferences.tasks.unsubscribe_delay_check",
         "sync.tasks.deliveries_sweep",
         "sync.tasks.events_prune",
         "sync.tasks.opt_outs_overdue_notify",
@@ -53,6 +54,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert schedule["preferences.tasks.holds_end_expired"]["schedule"] == 60.0
     assert schedule["sync.tasks.deliveries_sweep"]["schedule"] == 2.0
     assert schedule["preferences.tasks.one_click_apply"]["schedule"] == 5.0
+    assert schedule["preferences.tasks.unsubscribe_delay_check"]["schedule"] == 60.0
     assert schedule["sync.tasks.events_prune"]["schedule"] == 3600.0
     assert schedule["consent.tasks.ledger_checkpoints"]["schedule"] == 3600.0
     assert schedule["consent.tasks.evidence_retention_purge"]["schedule"] == 3600.0
