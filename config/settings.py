@@ -199,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Forgets the sign-up IP and user agent of double opt-in requests never confirmed in time.
+    "confirmation-requests-forget": {
+        "task": "preferences.tasks.confirmation_requests_forget",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "holds-end-expired": {
         "task": "preferences.tasks.holds_end_expired",
         "schedule": float(HOLDS_END_EXPIRED_SECONDS),

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from brands.models import Brand
@@ -56,6 +56,7 @@ from preferences.models import (
     Topic,
 )
 from preferences.selectors import (
+    CONFIRMATION_LIFETIME,
     CONFIRMATION_RESEND_INTERVAL,
     PreferencesSnapshot,
     confirmation_expired,
@@ -1122,6 +1123,20 @@ def _holds_end_expired_for(*, contact_id: int, now: datetime) -> int:
 
 
 # --- Double opt-in ---------------------------------------------------------------------------
+
+
+def confirmation_requests_forget(*, now: datetime | None = None) -> int:
+    """Clear the sign-up IP and user agent kept on double opt-in requests that can no longer
+    be confirmed (CONFIRMATION_LIFETIME after they began): they were kept only as the proof of
+    a confirmation that never came. For the periodic task; how many rows it cleared."""
+    cutoff = (now or timezone.now()) - CONFIRMATION_LIFETIME
+    began_before = Q(confirmation_requested_at__lt=cutoff) | Q(
+        confirmation_requested_at__isnull=True, occurred_at__lt=cutoff
+    )
+    kept = ~Q(confirmation_request_ip="") | ~Q(confirmation_request_user_agent="")
+    return Subscription.objects.filter(began_before, kept, status=PENDING).update(
+        confirmation_request_ip="", confirmation_request_user_agent=""
+    )
 
 
 class ConfirmationUsed(Conflict):

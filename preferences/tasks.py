@@ -27,3 +27,10 @@ def holds_end_expired() -> int:
     One batch per run; the next run picks up the rest. Returns how many holds it ended.
     """
     return services.holds_end_expired()
+
+
+@shared_task(name="preferences.tasks.confirmation_requests_forget")
+def confirmation_requests_forget() -> int:
+    """Clear the sign-up IP and user agent of double opt-in requests past confirming (beat,
+    hourly)."""
+    return services.confirmation_requests_forget()

@@ -79,6 +79,22 @@ def test_the_pending_request_keeps_its_ip_user_agent_and_the_email_sent(
     assert len(row.confirmation_email["digest"]) == 64
 
 
+def test_a_request_never_confirmed_forgets_its_ip_and_user_agent_once_it_cannot_be(
+    brand, contact, launches, news_version, django_capture_on_commit_callbacks
+):
+    message = _ask_and_send(brand, news_version, django_capture_on_commit_callbacks)
+
+    assert services.confirmation_requests_forget(now=NOW + timedelta(hours=71)) == 0
+    assert Subscription.objects.get().confirmation_request_ip == "198.51.100.0"
+    assert services.confirmation_requests_forget(now=NOW + timedelta(hours=72, seconds=1)) == 1
+
+    row = Subscription.objects.get()
+    kept = (row.status, row.confirmation_request_ip, row.confirmation_request_user_agent)
+    assert kept == ("pending", "", "")
+    assert row.confirmation_email == _email(message)  # which email went out is nothing personal
+    assert services.confirmation_requests_forget(now=NOW + timedelta(days=5)) == 0
+
+
 def test_the_same_wording_digests_the_same_and_another_language_differently(
     brand, contact, launches, news_version, django_capture_on_commit_callbacks
 ):

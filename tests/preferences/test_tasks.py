@@ -44,6 +44,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "consent.tasks.consents_expire",
         "consent.tasks.evidence_retention_purge",
         "consent.tasks.ledger_checkpoints",
+        "preferences.tasks.confirmation_requests_forget",
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
         "preferences.tasks.unsubscribe_delay_check",
