@@ -20,6 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from brands.models import Brand
 from consent.models import ConsentEvent, Contact
+from consent.services import contact_upsert
 from preferences.demo import seed_demo
 from preferences.models import Subscription
 from preferences.services import SubscriptionChange, preferences_update
@@ -140,7 +141,9 @@ def demo(server: str) -> Brand:
 
 @pytest.fixture
 def customer(demo: Brand) -> Contact:
-    return Contact.objects.get(brand=demo, external_id="cust-42")
+    """The demo's customer, with a mobile number: texts under their own notice need one."""
+    contact, _ = contact_upsert(brand=demo, external_id="cust-42", phone="+14155550142")
+    return contact
 
 
 def link(kind: str, brand: Brand, contact: Contact, *, age: timedelta = timedelta(0), **kw: Any) -> str:
@@ -157,11 +160,13 @@ def open_centre(page: Any, server: str, brand: Brand, contact: Contact) -> str:
 
 
 def subscribe(brand: Brand, contact: Contact, *rows: tuple[str, str], cadence: str | None = None) -> None:
-    """Subscribe through the API's service, under the current English notice of each purpose."""
+    """Subscribe through the API's service, under the current English notice of the purpose each
+    row needs (a topic's SMS row may have a purpose of its own)."""
     changes = []
     for topic_slug, channel in rows:
-        topic = brand.topics.select_related("purpose").get(slug=topic_slug)
-        version = current_version(topic.purpose, "en") if topic.purpose else None
+        topic = brand.topics.select_related("purpose", "sms_purpose").get(slug=topic_slug)
+        purpose = topic.sms_purpose if channel == "sms" and topic.sms_purpose else topic.purpose
+        version = current_version(purpose, "en") if purpose else None
         changes.append(
             SubscriptionChange(
                 topic=topic_slug,

@@ -122,6 +122,11 @@ def test_unsubscribe_from_all_emails_asks_first_and_can_be_undone(
 ):
     subscribe(demo, customer, ("newsletter", "email"), ("offers", "email"), ("offers", "sms"))
     notice = current_version(demo.purposes.get(slug="email-marketing"), "en")
+    texts = current_version(demo.purposes.get(slug="sms-marketing"), "en")
+    granted = [
+        (1, "email-marketing", "granted", "api", notice.public_id),
+        (2, "sms-marketing", "granted", "api", texts.public_id),  # texts under their own notice
+    ]
     before = stored(customer)
     page = new_page(javascript=javascript)
     open_centre(page, server, demo, customer)
@@ -132,7 +137,7 @@ def test_unsubscribe_from_all_emails_asks_first_and_can_be_undone(
     expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe from all emails?")
     expect(page.locator("main ul").first.locator("li")).to_have_text(["Newsletter", "Offers and sales"])
     assert stored(customer) == before  # asking is not doing
-    assert len(ledger(customer)) == 1
+    assert ledger(customer) == granted
 
     page.get_by_role("button", name="Yes, unsubscribe me from all emails").click()
 
@@ -148,8 +153,9 @@ def test_unsubscribe_from_all_emails_asks_first_and_can_be_undone(
         ("offers", "sms"): ("subscribed", "immediate"),
     }
     assert ChannelOptOut.objects.get(contact=customer, channel="email").opted_out is True
-    # The purpose still covers the offers by SMS, so its consent stands.
-    assert ledger(customer) == [(1, "email-marketing", "granted", "api", notice.public_id)]
+    # Email marketing lost every topic it covered, so its consent is withdrawn; texts are apart.
+    withdrawn = (3, "email-marketing", "withdrawn", "preference_centre", None)
+    assert ledger(customer) == [*granted, withdrawn]
 
     page.get_by_role("button", name="Undo: subscribe me again as before (all emails)").click()
 
@@ -166,7 +172,8 @@ def test_unsubscribe_from_all_emails_asks_first_and_can_be_undone(
         ("offers", "sms"): ("subscribed", "immediate"),
     }
     assert ChannelOptOut.objects.get(contact=customer, channel="email").opted_out is False
-    assert ledger(customer) == [(1, "email-marketing", "granted", "api", notice.public_id)]
+    regranted = (4, "email-marketing", "granted", "preference_centre", notice.public_id)
+    assert ledger(customer) == [*granted, withdrawn, regranted]
 
 
 def test_a_notice_changed_meanwhile_gives_an_error_summary_that_takes_focus(
