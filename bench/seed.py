@@ -314,7 +314,7 @@ def session_cookies(seeded: Seeded, numbers: list[int]) -> list[str]:
     cookies = []
     for contact in _contacts(seeded, numbers):
         response = HttpResponse()
-        session_write(response, session_start(brand=brand, contact_id=contact.pk))
+        session_write(response, session_start(brand=brand, contact=contact))
         cookies.append(f"{cookie_name()}={response.cookies[cookie_name()].value}")
     return cookies
 
