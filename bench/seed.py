@@ -386,9 +386,26 @@ events AS (
     FROM numbered
     RETURNING id
 )
-INSERT INTO consent_consentevidence (event_id, salt, ip, user_agent, page_url, gpc, tc_string, gpp_string)
-SELECT id, '', '', '', '', NULL, '', '' FROM events
+INSERT INTO consent_consentevidence ({evidence_columns})
+SELECT id, {evidence_values} FROM events
 """
+
+
+def _fill_sql() -> tuple[str, dict[str, Any]]:
+    """FILL_SQL with every evidence column the model has (a field added later is filled with
+    its default, or NULL where it may be), and the parameters for their values."""
+    fields = [field for field in ConsentEvidence._meta.concrete_fields if field.column != "event_id"]
+    columns = ", ".join(["event_id", *(connection.ops.quote_name(field.column) for field in fields)])
+    values, params = [], {}
+    for index, field in enumerate(fields):
+        if field.null:
+            values.append("NULL")
+        else:
+            values.append(f"%(evidence_{index})s")
+            params[f"evidence_{index}"] = field.get_db_prep_save(field.get_default(), connection)
+    sql = FILL_SQL.replace("{evidence_columns}", columns).replace("{evidence_values}", ", ".join(values))
+    return sql, params
+
 
 HEADS_SQL = """
 UPDATE consent_contact AS c
@@ -431,7 +448,8 @@ def _insert_range(params: dict[str, Any], skip_fk_checks: bool) -> None:
             # Superuser only: skips the per-row foreign-key triggers (all ids come from the
             # database itself). The append-only trigger only fires on UPDATE/DELETE anyway.
             conn.execute("SET session_replication_role = replica")
-        conn.execute(FILL_SQL, params)
+        sql, values = _fill_sql()
+        conn.execute(sql, {**params, **values})
 
 
 def fill_ledger(*, total: int, seeded: Seeded) -> dict[str, Any]:
