@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 
 SLUG_VALIDATOR = RegexValidator(
@@ -12,6 +12,17 @@ SLUG_VALIDATOR = RegexValidator(
 )
 HEX_COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour such as #1f5f8b.")
 DEFAULT_PRIMARY_COLOUR = "#1f5f8b"
+
+
+class Typeface(models.TextChoices):
+    """Font stacks the hosted pages may use. Only fonts already on the reader's device: loading a
+    web font from elsewhere would tell a third party who opened the page."""
+
+    SYSTEM = "system", "System sans-serif"
+    HUMANIST = "humanist", "Humanist sans-serif"
+    GEOMETRIC = "geometric", "Geometric sans-serif"
+    SERIF = "serif", "Serif"
+    ROUNDED = "rounded", "Rounded sans-serif"
 
 
 def new_config_stamp() -> int:
@@ -37,6 +48,17 @@ class Brand(models.Model):
         validators=[HEX_COLOUR_VALIDATOR],
         help_text="The hosted pages' accent, e.g. #1f5f8b; "
         "text on it is black or white, whichever reads better",
+    )
+    logo_url = models.URLField(
+        blank=True,
+        validators=[URLValidator(schemes=["https", "http"])],
+        help_text="The brand's logo for the hosted pages: an https URL of an image (SVG or PNG)",
+    )
+    typeface = models.CharField(
+        max_length=20,
+        choices=Typeface.choices,
+        default=Typeface.SYSTEM,
+        help_text="The hosted pages' font stack",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Changes (to a new random value, never reused) whenever one of the brand's topics,
