@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 
-from brands.models import ApiKey
+from brands.models import ApiKey, Brand
 
 
 def _cache_key(key_hash: str) -> str:
@@ -37,3 +37,8 @@ def api_key_remember(*, api_key: ApiKey) -> None:
 
 def api_key_forget(*, key_hash: str) -> None:
     cache.delete(_cache_key(key_hash))
+
+
+def brand_get(*, brand_id: int) -> Brand:
+    """The brand as stored now (an API key's brand is the one cached with the key)."""
+    return Brand.objects.get(pk=brand_id)

@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,11 +25,21 @@ class IssuedKey:
 _BRAND_INVALID = "The brand is not valid; see errors."
 
 
+def _language_checked(language: str) -> None:
+    """A brand speaks first in a language the hosted pages and notices support."""
+    supported = [code for code, _name in settings.LANGUAGES]
+    if language not in supported:
+        raise Unprocessable.for_field(
+            "default_language", f"Use one of the supported languages: {', '.join(supported)}."
+        )
+
+
 @transaction.atomic
 def brand_create(
     *, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU"
 ) -> tuple[Brand, bool]:
     """The brand with this slug: made now (True) or as it was (False)."""
+    _language_checked(default_language)
     brand, created = Brand.objects.get_or_create(
         slug=slug,
         defaults={"name": name, "default_language": default_language, "jurisdiction": jurisdiction},
@@ -44,8 +55,19 @@ def brand_update(*, brand: Brand, **fields: Any) -> Brand:
     names the brand in every link and receipt already sent."""
     if "slug" in fields or "config_stamp" in fields:
         raise Unprocessable.for_field("slug", "A brand's slug cannot change.")
+    if "default_language" in fields:
+        _language_checked(fields["default_language"])
     locked = Brand.objects.select_for_update().get(pk=brand.pk)
-    return fields_update(locked, fields, invalid=_BRAND_INVALID)
+    updated = fields_update(locked, fields, invalid=_BRAND_INVALID)
+    # API keys are cached with their brand: the next request reads the brand as it is now.
+    key_hashes = list(ApiKey.objects.filter(brand=locked).values_list("key_hash", flat=True))
+
+    def forget() -> None:
+        for key_hash in key_hashes:
+            api_key_forget(key_hash=key_hash)
+
+    transaction.on_commit(forget)
+    return updated
 
 
 @transaction.atomic

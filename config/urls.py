@@ -7,13 +7,20 @@ from config.api_docs import ApiDocsView
 from config.views import healthz, not_found, readyz, server_error
 from consent import api as consent_api
 from preferences import api as preferences_api
+from preferences import config_api
 from preferences import views as preferences_views
 from preferences.views.sms_hook import twilio_sms
 from sync.delivery import api as delivery_api
 from sync.outbox import api as feed_api
 
 api_v1 = [
-    path("purposes", consent_api.PurposeListApi.as_view(), name="purposes"),
+    # GET is consent_api's list (consent:read); POST and the rest are the configuration (admin).
+    path("purposes", config_api.PurposeListApi.as_view(), name="purposes"),
+    path("purposes/<str:slug>", config_api.PurposeApi.as_view(), name="purpose"),
+    path("purposes/<str:slug>/notice", config_api.NoticeApi.as_view(), name="purpose-notice"),
+    path("topics", config_api.TopicListApi.as_view(), name="topics"),
+    path("topics/<str:slug>", config_api.TopicApi.as_view(), name="topic"),
+    path("theme", config_api.ThemeApi.as_view(), name="theme"),
     path("contacts/<str:external_id>", consent_api.ContactApi.as_view(), name="contact"),
     path(
         "contacts/<str:external_id>/consents",

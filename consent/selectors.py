@@ -64,6 +64,29 @@ def purpose_with_notices(
     return PurposeWithNotices(purpose=purpose, current_versions=ordered, default_version=default)
 
 
+def purpose_get(*, brand: Brand, slug: str) -> Purpose:
+    purpose = Purpose.objects.filter(brand=brand, slug=slug).first()
+    if purpose is None:
+        raise NotFound(f"No purpose '{slug}'.")
+    return purpose
+
+
+def purpose_exists(*, brand: Brand, slug: str) -> bool:
+    return Purpose.objects.filter(brand=brand, slug=slug).exists()
+
+
+def purpose_config_get(*, brand: Brand, slug: str) -> PurposeWithNotices:
+    """One purpose with its current notice version per language."""
+    purpose = purpose_get(brand=brand, slug=slug)
+    versions = NoticeVersion.objects.filter(notice__purpose=purpose).order_by("language", "-version")
+    return purpose_with_notices(brand=brand, purpose=purpose, versions=versions)
+
+
+def notice_versions_list(*, purpose: Purpose) -> list[NoticeVersion]:
+    """Every version of the purpose's notice, by language, oldest first."""
+    return list(NoticeVersion.objects.filter(notice__purpose=purpose).order_by("language", "version"))
+
+
 @dataclass(frozen=True)
 class CurrentConsent:
     purpose: str

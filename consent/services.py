@@ -222,9 +222,33 @@ def notice_content_hash(*, language: str, title: str, text: str) -> str:
     return hashlib.sha256(canonical_json({"language": language, "title": title, "text": text})).hexdigest()
 
 
+def notice_languages() -> list[str]:
+    """The languages a notice may be written in: those the hosted pages speak."""
+    return [code for code, _name in settings.LANGUAGES]
+
+
+_NOTICE_TITLE_MAX = NoticeVersion._meta.get_field("title").max_length or 200
+
+
+def _notice_text_checked(*, language: str, title: str, text: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if language not in notice_languages():
+        errors["language"] = [f"Use one of the supported languages: {', '.join(notice_languages())}."]
+    for name, value in (("title", title), ("text", text)):
+        if not value.strip():
+            errors[name] = [f"Give the notice's {name}."]
+        elif "\x00" in value:
+            errors[name] = [f"{name} must not contain NUL characters."]
+    if len(title) > _NOTICE_TITLE_MAX:
+        errors["title"] = [f"title must be at most {_NOTICE_TITLE_MAX} characters."]
+    if errors:
+        raise Unprocessable("The notice is not valid; see errors.", errors=errors)
+
+
 @transaction.atomic
 def notice_version_publish(*, purpose: Purpose, language: str, title: str, text: str) -> NoticeVersion:
     """Publish new notice text in one language. Earlier versions stay as they were."""
+    _notice_text_checked(language=language, title=title, text=text)
     notice = Notice.objects.select_for_update().get(purpose=purpose)
     latest = notice.versions.filter(language=language).aggregate(v=Max("version"))["v"] or 0
     return NoticeVersion.objects.create(
@@ -236,6 +260,23 @@ def notice_version_publish(*, purpose: Purpose, language: str, title: str, text:
         content_hash=notice_content_hash(language=language, title=title, text=text),
         published_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def notice_text_set(*, purpose: Purpose, language: str, title: str, text: str) -> tuple[NoticeVersion, bool]:
+    """The notice in `language` says this: its current version when it already does (False),
+    otherwise a new version published now (True). Applying the same text twice publishes once,
+    so a brand's configuration can be applied again and again."""
+    _notice_text_checked(language=language, title=title, text=text)
+    Notice.objects.select_for_update().filter(purpose=purpose).first()  # one publisher at a time
+    current = (
+        NoticeVersion.objects.filter(notice__purpose=purpose, language=language).order_by("-version").first()
+    )
+    if current is not None and current.content_hash == notice_content_hash(
+        language=language, title=title, text=text
+    ):
+        return current, False
+    return notice_version_publish(purpose=purpose, language=language, title=title, text=text), True
 
 
 # --- The ledger --------------------------------------------------------------------------

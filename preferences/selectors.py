@@ -36,6 +36,17 @@ def topics_list(*, brand: Brand) -> QuerySet[Topic]:
     return Topic.objects.filter(brand=brand).order_by("position", "slug")
 
 
+def topic_exists(*, brand: Brand, slug: str) -> bool:
+    return Topic.objects.filter(brand=brand, slug=slug).exists()
+
+
+def topic_get(*, brand: Brand, slug: str) -> Topic:
+    topic = Topic.objects.filter(brand=brand, slug=slug).select_related("purpose", "sms_purpose").first()
+    if topic is None:
+        raise NotFound(f"No topic '{slug}'.")
+    return topic
+
+
 def topic_channels(topic: Topic) -> list[str]:
     """The topic's allowed channels in the canonical order of `Channel`."""
     return [channel for channel in Channel.values if channel in topic.channels]
