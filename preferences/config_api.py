@@ -42,7 +42,9 @@ SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH)
 
 
 def _purpose_config(brand: Brand, slug: str) -> dict[str, Any]:
-    return dict(PurposeConfigOut(consent_selectors.purpose_config_get(brand=brand, slug=slug)).data)
+    config = consent_selectors.purpose_config_get(brand=brand, slug=slug)
+    current_ids = {version.pk for version in config.current_versions}
+    return dict(PurposeConfigOut(config, context={"current_ids": current_ids}).data)
 
 
 def _purpose_ref(brand: Brand, field: str, slug: str | None) -> Purpose | None:
