@@ -70,8 +70,9 @@ class NoticeVersionForm(forms.ModelForm):
 
 
 @admin.register(NoticeVersion)
-class NoticeVersionAdmin(admin.ModelAdmin):
-    """Publishing is adding a new version; existing versions are never edited."""
+class NoticeVersionAdmin(ServiceAdmin):
+    """Publishing is adding a new version, through `notice_version_publish` (its refusal, a
+    language the pages do not speak, say, shows on the form); existing versions are never edited."""
 
     form = NoticeVersionForm
     list_display = ["public_id", "notice", "language", "version", "published_at"]

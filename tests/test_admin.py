@@ -286,6 +286,7 @@ def test_a_brand_added_and_changed_in_admin_goes_through_the_services(staff, mon
         "default_language": "de",
         "jurisdiction": "EU",
         "primary_colour": "#123456",
+        "typeface": "system",
     }
     assert staff.post("/admin/brands/brand/add/", fields).status_code == 302
     brand = Brand.objects.get(slug="shop")

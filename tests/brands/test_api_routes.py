@@ -139,7 +139,7 @@ def test_head_with_a_read_only_key_is_refused_where_get_is(
 def test_options_is_not_an_operation(brand: Brand, make_client: Callable[..., APIClient]):
     response = make_client(brand, [Scope.ADMIN]).options("/api/v1/purposes")
     assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD"
+    assert response["Allow"] == "GET, POST, HEAD"
     assert response.json() == {
         "type": "urn:candor:problem:method-not-allowed",
         "title": "Method not allowed",
