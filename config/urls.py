@@ -21,6 +21,7 @@ api_v1 = [
     path("topics", config_api.TopicListApi.as_view(), name="topics"),
     path("topics/<str:slug>", config_api.TopicApi.as_view(), name="topic"),
     path("theme", config_api.ThemeApi.as_view(), name="theme"),
+    path("config", config_api.BrandConfigApi.as_view(), name="config"),
     path("contacts/<str:external_id>", consent_api.ContactApi.as_view(), name="contact"),
     path(
         "contacts/<str:external_id>/consents",

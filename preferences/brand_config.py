@@ -41,7 +41,7 @@ class ApplySummary:
     unchanged: list[str] = field(default_factory=list)
     notices_published: list[str] = field(default_factory=list)  # "email-marketing de v2"
     deleted: list[str] = field(default_factory=list)
-    not_in_file: list[str] = field(default_factory=list)  # topics kept
+    not_named: list[str] = field(default_factory=list)  # in the brand, not in the document: kept
 
     @property
     def changed(self) -> bool:
@@ -141,7 +141,7 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
 
     if "purposes" in data:
         named = {item["slug"] for item in data["purposes"]}
-        summary.not_in_file.extend(f"purpose {slug}" for slug in sorted(set(purposes) - named))
+        summary.not_named.extend(f"purpose {slug}" for slug in sorted(set(purposes) - named))
 
     topics = {topic.slug: topic for topic in Topic.objects.filter(brand=brand)}
     for index, item in enumerate(data.get("topics", [])):
@@ -179,7 +179,7 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
                     topic_delete(topic=topic)
                 summary.deleted.append(f"topic {slug}")
             else:
-                summary.not_in_file.append(f"topic {slug}")
+                summary.not_named.append(f"topic {slug}")
     return summary
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,7 +25,11 @@ from consent import services as consent_services
 from consent.api import validated
 from consent.models import Purpose
 from preferences import selectors, services
+from preferences.brand_config import brand_config_apply, brand_config_export
 from preferences.config_serializers import (
+    ApplySummaryOut,
+    BrandConfigIn,
+    BrandConfigOut,
     NoticeIn,
     NoticeVersionOut,
     NoticeVersionsOut,
@@ -320,5 +326,69 @@ class ThemeApi(BrandApiView):
             data = validated(request, ThemeIn)
             updated = brand_update(brand=brand, **data)
             return Response(ThemeOut(updated).data)
+
+        return idempotent(request, brand, handle)
+
+
+# --- The whole configuration ---------------------------------------------------------
+
+PRUNE = OpenApiParameter(
+    "prune", bool, description="true: delete the brand's topics the document does not name (only unused ones)"
+)
+DRY_RUN = OpenApiParameter("dry_run", bool, description="true: check and report, write nothing")
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false")
+    if value not in ("true", "false"):
+        raise Unprocessable.for_field(name, "Use true or false.")
+    return value == "true"
+
+
+class BrandConfigApi(BrandApiView):
+    required_scopes = {"GET": ADMIN, "PUT": ADMIN}
+
+    @extend_schema(
+        operation_id="config_get",
+        summary="The brand's whole configuration",
+        tags=["Configuration"],
+        description=(
+            "The theme, every purpose with its current notice text per language, and every topic: "
+            "the document `PUT /api/v1/config` and `manage.py apply_brand_config` take (the "
+            "same as `manage.py export_brand_config`). Putting it back changes nothing."
+        ),
+        responses={200: BrandConfigOut, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(BrandConfigOut(brand_config_export(brand=self.principal().brand)).data)
+
+    @extend_schema(
+        operation_id="config_apply",
+        summary="Apply a whole configuration",
+        tags=["Configuration"],
+        description=(
+            "Make the brand's configuration what the document says, in one transaction: what "
+            "already matches is left alone, and a notice text equal to the current version "
+            "publishes nothing, so the same document can be put again and again. A field left out "
+            "keeps its value. Purposes are never deleted; topics the document does not name are "
+            "listed in `not_named`, and deleted with `prune=true` (only those nobody has used). "
+            "Errors name their place in the document (`purposes[0].notices.de.text`) and change "
+            "nothing."
+        ),
+        request=BrandConfigIn,
+        responses={200: ApplySummaryOut, **ERRORS},
+        parameters=[PRUNE, DRY_RUN, IDEMPOTENCY_KEY],
+    )
+    def put(self, request: Request) -> Response:
+        brand = self.principal().brand
+        prune, dry_run = _flag(request, "prune"), _flag(request, "dry_run")
+
+        def handle() -> Response:
+            if not isinstance(request.data, dict):
+                raise ParseError("The request body must be a JSON object.")
+            with transaction.atomic():
+                summary = brand_config_apply(brand=brand, document=request.data, prune=prune)
+                transaction.set_rollback(dry_run)
+            return Response(ApplySummaryOut({**summary.__dict__, "dry_run": dry_run}).data)
 
         return idempotent(request, brand, handle)

@@ -347,3 +347,47 @@ class BrandConfigIn(StrictSerializer):
 
     def validate_topics(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._unique(value)
+
+
+class NoticeTextOut(serializers.Serializer):
+    title = serializers.CharField()
+    text = serializers.CharField()
+
+
+class PurposeFileOut(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    legal_basis = serializers.CharField()
+    consent_type = serializers.CharField()
+    lifetime_days = serializers.IntegerField(allow_null=True)
+    dpv_purpose = serializers.CharField()
+    sale_or_sharing = serializers.BooleanField()
+    third_parties = serializers.ListField(child=serializers.CharField())
+    personal_data = serializers.ListField(child=serializers.CharField())
+    notices = serializers.DictField(child=NoticeTextOut(), help_text="The current text per language")
+
+
+class TopicFileOut(TopicOut):
+    purpose = serializers.CharField(allow_null=True)  # already the slug in the document
+    sms_purpose = serializers.CharField(allow_null=True)
+
+
+class BrandConfigOut(serializers.Serializer):
+    theme = ThemeOut()
+    purposes = PurposeFileOut(many=True)
+    topics = TopicFileOut(many=True)
+
+
+class ApplySummaryOut(serializers.Serializer):
+    created = serializers.ListField(child=serializers.CharField(), help_text='e.g. "purpose email-marketing"')
+    updated = serializers.ListField(child=serializers.CharField(), help_text="with the fields that changed")
+    unchanged = serializers.ListField(child=serializers.CharField())
+    notices_published = serializers.ListField(
+        child=serializers.CharField(), help_text='New notice versions, e.g. "email-marketing de v2"'
+    )
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Topics pruned")
+    not_named = serializers.ListField(
+        child=serializers.CharField(), help_text="In the brand but not in the document: kept"
+    )
+    dry_run = serializers.BooleanField(help_text="true: nothing was written")

@@ -46,6 +46,8 @@ def problem_errors(response):
         ("delete", "/api/v1/topics/news"),
         ("get", "/api/v1/theme"),
         ("patch", "/api/v1/theme"),
+        ("get", "/api/v1/config"),
+        ("put", "/api/v1/config"),
     ],
 )
 def test_every_configuration_operation_needs_the_admin_scope(brand, purpose, make_client, method, path):
@@ -421,3 +423,76 @@ def test_another_brands_configuration_does_not_exist_for_a_key(brand, purpose, o
     assert Purpose.objects.get().name == "Email Marketing"
     assert NoticeVersion.objects.count() == 2
     assert list(Topic.objects.values_list("brand__slug", "slug", "name")) == [("acme", "news", "News")]
+
+
+# --- The whole configuration ---------------------------------------------------------
+
+
+def example_document():
+    import yaml
+
+    from tests.preferences.test_brand_config import EXAMPLE
+
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def test_put_the_whole_configuration_then_get_it_back_and_put_it_again(brand, admin):
+    response = admin.put("/api/v1/config", example_document(), format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "created": ["purpose email-marketing", "topic news", "topic offers", "topic orders"],
+        "updated": [
+            "theme (name, primary_colour, logo_url, typeface, privacy_policy_url, contact_email, "
+            "address, website)"
+        ],
+        "unchanged": [],
+        "notices_published": ["email-marketing en v1", "email-marketing de v1", "email-marketing fr v1"],
+        "deleted": [],
+        "not_named": [],
+        "dry_run": False,
+    }
+    exported = admin.get("/api/v1/config").json()
+    assert exported["theme"]["name"] == "Acme Outdoor"
+    assert [topic["slug"] for topic in exported["topics"]] == ["news", "offers", "orders"]
+    versions = NoticeVersion.objects.count()
+
+    again = admin.put("/api/v1/config", exported, format="json")
+    assert again.status_code == 200
+    assert again.json()["unchanged"] == [
+        "theme",
+        "purpose email-marketing",
+        "topic news",
+        "topic offers",
+        "topic orders",
+    ]
+    assert again.json()["created"] == again.json()["updated"] == again.json()["notices_published"] == []
+    assert NoticeVersion.objects.count() == versions
+
+
+def test_put_configuration_errors_name_their_place_and_change_nothing(brand, admin):
+    document = example_document()
+    document["purposes"][0]["notices"]["de"]["text"] = ""
+    document["topics"][1]["purpose"] = "nope"
+    response = admin.put("/api/v1/config", document, format="json")
+    assert response.status_code == 422
+    assert problem_errors(response) == {"purposes[0].notices.de.text": ["This field may not be blank."]}
+    assert not Purpose.objects.exists()
+    assert not Topic.objects.exists()
+    assert Brand.objects.get(pk=brand.pk).name == "Acme Ltd"
+
+
+def test_a_dry_run_reports_and_writes_nothing(brand, admin):
+    response = admin.put("/api/v1/config?dry_run=true", example_document(), format="json")
+    assert response.status_code == 200
+    assert response.json()["dry_run"] is True
+    assert len(response.json()["created"]) == 4
+    assert not Purpose.objects.exists()
+    assert not NoticeVersion.objects.exists()
+    assert admin.put("/api/v1/config?dry_run=maybe", {}, format="json").status_code == 422
+
+
+def test_the_configuration_needs_admin(brand, make_client):
+    client = make_client(brand, [scope for scope in Scope.values if scope != Scope.ADMIN])
+    assert client.get("/api/v1/config").status_code == 403
+    assert client.put("/api/v1/config", example_document(), format="json").status_code == 403
+    assert not Purpose.objects.exists()

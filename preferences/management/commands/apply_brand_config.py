@@ -92,7 +92,7 @@ class Command(BaseCommand):
             ("unchanged", summary.unchanged),
             ("new notice versions", summary.notices_published),
             ("deleted", summary.deleted),
-            ("not in the file, kept", summary.not_in_file),
+            ("not in the file, kept", summary.not_named),
         ):
             write(f"  {title}: {len(entries)}")
             for entry in entries:
