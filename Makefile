@@ -9,7 +9,7 @@ PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench soak lint typecheck check clean
+.PHONY: run test bench soak screenshots lint typecheck check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,6 +41,11 @@ bench: $(VENV)/.synced | var
 # Ten minutes of make run under steady mixed traffic; every event must reach the receiver once.
 soak: $(VENV)/.synced | var
 	$(PY) -m bench.soak $(SOAK_ARGS)
+
+# The preference centre's screenshots in docs/screenshots/ (en, de, fr at 1280 and 375 px), taken
+# with the end-to-end setup (tests/e2e/conftest.py) in /usr/bin/chromium.
+screenshots: $(VENV)/.synced | var
+	$(PY) -m pytest -q docs/screenshots.py
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ What the templates get, beside Jinja2's own:
 - globals: `url(name, *args)` (django.urls.reverse), `static(path)`, `get_current_language()`;
   `request` comes from Django's backend, `csrf_input`/`csrf_token`, `_`/`gettext` and
   `messages` from the context processors (settings.TEMPLATES).
-- filters: `date(format)` (Django's localised formats, in the current time zone),
+- filters: `date(format)` (Django's localised formats, in the current time zone), `long_date`,
   `linebreaksbr`, `capfirst` and `lookup` (a mapping's value under a computed key).
 """
 
@@ -114,6 +114,13 @@ def date(value: Any, arg: str | None = None) -> str:
     return str(defaultfilters.date(value, arg))
 
 
+def long_date(value: Any) -> str:
+    """A date written out as people write it in the current language: "23 November 2026",
+    "23. November 2026", "23 novembre 2026" (English's DATE_FORMAT would say "Nov. 23, 2026")."""
+    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return date(value, "j F Y" if language == "en" else "DATE_FORMAT")
+
+
 def linebreaksbr(value: Any) -> Any:
     """Django's `linebreaksbr`: escapes (unless safe), then every newline becomes <br>."""
     return defaultfilters.linebreaksbr(value, autoescape=True)
@@ -159,5 +166,7 @@ def environment(**options: Any) -> Environment:
     # context through three calls for every message, which was a third of the centre's time.
     env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     env.globals.update(url=url, static=static, get_current_language=get_language)
-    env.filters.update(date=date, linebreaksbr=linebreaksbr, capfirst=capfirst, lookup=lookup)
+    env.filters.update(
+        date=date, long_date=long_date, linebreaksbr=linebreaksbr, capfirst=capfirst, lookup=lookup
+    )
     return env

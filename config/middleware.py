@@ -142,6 +142,14 @@ HOSTED_PAGE_CSP = "; ".join(
 )
 
 
+def hosted_page_csp(*, img_origin: str | None = None) -> str:
+    """HOSTED_PAGE_CSP, with one more origin images may come from (a brand's logo), for the
+    response that shows it."""
+    if not img_origin:
+        return HOSTED_PAGE_CSP
+    return HOSTED_PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {img_origin}")
+
+
 class HostedPageHeadersMiddleware:
     """Security headers (STANDARDS.md §8) on every response under the hosted-page prefixes,
     404s and CSRF failures included, so an unknown URL and a forged token answer alike.

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.templatetags.static import static
 
-from brands.models import Brand
+from brands.models import Brand, Typeface
 from consent.demo import seed_demo as seed_consent_demo
 from consent.models import Purpose
 from preferences.models import Channel, Topic
@@ -86,6 +88,7 @@ TOPICS: list[dict[str, Any]] = [
 def seed_demo() -> tuple[Brand, str]:
     """The consent demo (brand, purposes, contact, key) plus its topics. Idempotent."""
     brand, raw_key = seed_consent_demo()
+    _theme(brand)
     for position, spec in enumerate(TOPICS):
         purpose, sms_purpose = (
             Purpose.objects.get(brand=brand, slug=spec[key]) if spec.get(key) else None
@@ -100,3 +103,17 @@ def seed_demo() -> tuple[Brand, str]:
         fields = {key: value for key, value in spec.items() if key not in ("purpose", "sms_purpose")}
         topic_create(brand=brand, purpose=purpose, sms_purpose=sms_purpose, position=position, **fields)
     return brand, raw_key
+
+
+DEMO_LOGO = "img/demo-outfitters.svg"
+
+
+def _theme(brand: Brand) -> None:
+    """The demo's logo (served with the static files, under PUBLIC_BASE_URL as it is now) and
+    typeface; a logo of another origin that someone set is kept."""
+    logo_url = f"{settings.PUBLIC_BASE_URL}{static(DEMO_LOGO)}"
+    if brand.logo_url and not brand.logo_url.endswith(static(DEMO_LOGO)):
+        return
+    if (brand.logo_url, brand.typeface) != (logo_url, Typeface.HUMANIST):
+        Brand.objects.filter(pk=brand.pk).update(logo_url=logo_url, typeface=Typeface.HUMANIST)
+        brand.logo_url, brand.typeface = logo_url, Typeface.HUMANIST

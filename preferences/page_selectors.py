@@ -130,6 +130,23 @@ class PurposeChoices:
     state: str  # granted | withdrawn | expired | not_given
     current_notice_ids: frozenset[str]  # every language's current version, for checking a form
     topics: list[TopicChoices] = field(default_factory=list)
+    expires_at: datetime | None = None  # of the grant that holds, if it expires
+
+    @property
+    def basis(self) -> str:
+        """What the page says the processing rests on: "implied" (implied consent, from a
+        purchase or an inquiry), "legitimate_interest", "consent" (express) or "other"."""
+        if self.purpose.legal_basis == LegalBasis.CONSENT:
+            return "implied" if self.purpose.consent_type == ConsentType.IMPLIED else "consent"
+        if self.purpose.legal_basis == LegalBasis.LEGITIMATE_INTEREST:
+            return "legitimate_interest"
+        return "other"
+
+    @property
+    def can_object(self) -> bool:
+        """A purpose the person never opted into (implied consent, legitimate interest) can be
+        objected to here, as long as no objection holds already (GDPR Art. 21, CASL s. 11)."""
+        return self.basis in ("implied", "legitimate_interest") and self.state != Decision.WITHDRAWN
 
     @property
     def granted(self) -> bool:
@@ -199,6 +216,13 @@ def _state(snapshot_state: Any, now: datetime) -> str:
         expired = snapshot_state.expires_at is not None and snapshot_state.expires_at <= now
         return "expired" if expired else Decision.GRANTED.value
     return str(snapshot_state.decision)
+
+
+def _expires_at(snapshot_state: Any, now: datetime) -> datetime | None:
+    if snapshot_state is None or snapshot_state.decision != Decision.GRANTED:
+        return None
+    expires_at: datetime | None = snapshot_state.expires_at
+    return expires_at if expires_at is not None and expires_at > now else None
 
 
 def centre_get(
@@ -272,6 +296,7 @@ def centre_get(
             purpose=purpose,
             notice=_notice_for(entry, language, brand.default_language),
             state=_state(snapshot.states.get(purpose.pk), now),
+            expires_at=_expires_at(snapshot.states.get(purpose.pk), now),
             current_notice_ids=frozenset(version.public_id for version in entry.current_versions),
             topics=by_purpose.get(purpose.pk, []),
         )

@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 
 from brands.models import Brand
 from config.errors import ApplicationError
+from config.middleware import hosted_page_csp
 from config.throttle import throttle_count
 from consent.identifiers import truncate_ip
 from consent.models import Contact, Method
 from consent.services import EvidenceInput
+from preferences.branding import logo_origin
 from preferences.forms import LinkRequestForm
 from preferences.gpc import gpc_honour, gpc_signal
 from preferences.language import language_for
@@ -103,9 +105,18 @@ def _render(
 ) -> HttpResponse:
     """Render in the active language (the caller activates it), with the Jinja2 engine of the
     hosted pages (templates/jinja2/, config/jinja2.py)."""
-    page = engines["pages"].get_template(template).render({"brand": brand, **context}, request)
+    logo = logo_origin(brand)
+    page = (
+        engines["pages"]
+        .get_template(template)
+        .render(
+            {"brand": brand, "logo": brand.logo_url if brand is not None and logo else "", **context}, request
+        )
+    )
     response = HttpResponse(page, status=status)
     response["Content-Language"] = translation.get_language() or settings.LANGUAGE_CODE
+    if logo and logo != f"{request.scheme}://{request.get_host()}":
+        response["Content-Security-Policy"] = hosted_page_csp(img_origin=logo)  # this page only
     return response
 
 
@@ -311,8 +322,10 @@ def centre_view(view: View | None = None, /, *, reads_centre: bool = False) -> A
     return decorate(view) if view is not None else decorate
 
 
-def _saved(request: HttpRequest, message: str | None = None) -> None:
-    messages.success(request, message or _("Saved. Your choices are up to date."))
+def _saved(request: HttpRequest, message: str | None = None, *, here: str = "") -> None:
+    """Confirm a change on the next page. `here`: the id of the part of the centre the redirect
+    leads to, where the confirmation is then shown (not at the top, out of sight)."""
+    messages.success(request, message or _("Saved. Your choices are up to date."), extra_tags=here)
 
 
 def _service_failed(exc: ApplicationError) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -23,6 +23,7 @@ from preferences.labels import (
     PROFILE_LABELS,
     PROFILE_WHY,
 )
+from preferences.language import language_for
 from preferences.models import StepUpAction, StepUpCode
 from preferences.page_selectors import (
     contact_export,
@@ -60,12 +61,14 @@ def fact_edit(request: HttpRequest, page: Page, name: str) -> HttpResponse:
             value = form.cleaned_data["value"]
             if name == "email" and normalise_email(value) != normalise_email(page.contact.email or ""):
                 return _step_up_send(request, page, StepUpAction.EMAIL, new_email=normalise_email(value))
-            contact_upsert(
+            contact, _created = contact_upsert(
                 brand=page.brand,
                 external_id=page.external_id,
                 **{_fact_keyword(name): value},
             )
-            _saved(request)
+            # Said in the language the next page is shown in: after a change of language, the new one.
+            with translation.override(language_for(brand=page.brand, contact=contact, request=request)):
+                _saved(request, here="told-us")
             return _see_other(page.home + "#told-us")
         status = 422
     else:
@@ -88,8 +91,9 @@ def fact_delete(request: HttpRequest, page: Page, name: str) -> HttpResponse:
     if name not in PROFILE_FIELDS:
         raise Http404
     change: dict[str, Any] = {_fact_keyword(name): None if name in ("email", "phone") else ""}
-    contact_upsert(brand=page.brand, external_id=page.external_id, **change)
-    _saved(request, _("Deleted: %(what)s.") % {"what": PROFILE_LABELS[name]})
+    contact, _created = contact_upsert(brand=page.brand, external_id=page.external_id, **change)
+    with translation.override(language_for(brand=page.brand, contact=contact, request=request)):
+        _saved(request, _("Deleted: %(what)s.") % {"what": PROFILE_LABELS[name]}, here="told-us")
     return _see_other(page.home + "#told-us")
 
 
@@ -163,7 +167,7 @@ def _step_up_done(request: HttpRequest, page: Page, action: StepUpAction, used: 
         page.ended = True
         return _see_other(f"/p/{page.brand.slug}/deleted")
     contact_upsert(brand=page.brand, external_id=page.external_id, email=used.new_email)
-    _saved(request)
+    _saved(request, here="told-us")
     return _see_other(page.home + "#told-us")
 
 

@@ -4,10 +4,11 @@ unsubscribe from all, confirmation emails)."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.forms import BoundField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template import engines
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -31,6 +32,7 @@ from preferences.models import HoldStartedBy
 from preferences.page_selectors import (
     Centre,
 )
+from preferences.regions import region_name
 from preferences.views._pages import (
     CENTRE,
     RECORDED_BY_CENTRE,
@@ -77,7 +79,11 @@ def _centre_response(
         }
         for name in PROFILE_FIELDS
     ]
+    places = {"subscriptions", "pause", "told-us", "your-data", *(p.html_id for p in centre.other_purposes)}
+    if centre.channels:
+        places.add("unsubscribe-all")
     context = {
+        "status_place": _status_place(request, places),
         "centre": centre,
         "contact": page.contact,
         # What was sent, when the form comes back with an error: the boxes show it as sent.
@@ -95,6 +101,15 @@ def _centre_response(
     return _render(request, "preferences/centre.html", context, brand=page.brand, status=status)
 
 
+def _status_place(request: HttpRequest, places: set[str]) -> str:
+    """Where this page shows its confirmation: the part of the centre it was saved `here` for
+    (preferences.views._pages._saved), if the page has it; else "" (the top of the page)."""
+    for message in messages.get_messages(request):
+        if message.extra_tags in places:
+            return str(message.extra_tags)
+    return ""
+
+
 def _radios(field: BoundField) -> Markup:
     """The radio group of templates/jinja2/elements/radios.html, inline."""
     radios = engines["pages"].env.get_template("elements/radios.html").module.radios  # type: ignore[attr-defined]
@@ -105,6 +120,8 @@ def _fact_display(contact: Contact, name: str) -> str:
     value = getattr(contact, name) or ""
     if name == "locale" and value:
         return dict(settings.LANGUAGES).get(value.split("-")[0].lower(), value)
+    if name == "jurisdiction" and value:
+        return region_name(value, translation.get_language() or settings.LANGUAGE_CODE)
     return str(value)
 
 
@@ -176,12 +193,14 @@ def consent_save(request: HttpRequest, page: Page, purpose_slug: str) -> HttpRes
             ) % {"purpose": choice.heading}
             return _centre_response(request, page, centre=centre_now, errors=[(anchor, message)], status=422)
         if choice.granted:
-            _saved(request)
-            return _see_other(page.home)
+            _saved(request, here=choice.html_id)
+            return _see_other(page.home + anchor)
     elif decision == Decision.WITHDRAWN:
-        if choice.state not in (Decision.GRANTED, "expired"):
-            _saved(request)
-            return _see_other(page.home)
+        # An objection to implied consent or a legitimate interest is recorded even though the
+        # person never opted in: it is what stops the processing.
+        if choice.state not in (Decision.GRANTED, "expired") and not choice.can_object:
+            _saved(request, here=choice.html_id)
+            return _see_other(page.home + anchor)
     else:
         errors = [(anchor, _("Choose whether to allow this or not."))]
         return _centre_response(request, page, centre=centre_now, errors=errors, status=422)
@@ -202,7 +221,7 @@ def consent_save(request: HttpRequest, page: Page, purpose_slug: str) -> HttpRes
             "first: subscribe to something by email here and use the link we send you."
         )
         return _centre_response(request, page, centre=centre_now, errors=[(anchor, message)], status=422)
-    _saved(request)
+    _saved(request, here=choice.html_id)
     return _see_other(page.home + anchor)
 
 
@@ -224,6 +243,7 @@ def pause(request: HttpRequest, page: Page) -> HttpResponse:
     _saved(
         request,
         _("Paused until %(date)s. Messages you need, like order updates, still arrive.") % {"date": until},
+        here="pause",
     )
     return _see_other(page.home + "#pause")
 
@@ -236,7 +256,7 @@ def resume(request: HttpRequest, page: Page) -> HttpResponse:
     centre_now = page.centre()
     if hold_id in {hold.public_id for hold in centre_now.customer_holds}:
         services.hold_end(brand=page.brand, external_id=page.external_id, hold_id=hold_id)
-    _saved(request, _("Resumed. You'll get messages again as you chose."))
+    _saved(request, _("Resumed. You'll get messages again as you chose."), here="pause")
     return _see_other(page.home + "#pause")
 
 
@@ -270,6 +290,7 @@ def unsubscribe_all(request: HttpRequest, page: Page, channel: str) -> HttpRespo
         request,
         _("You're unsubscribed from %(what)s. Changed your mind? Use “Undo” below.")
         % {"what": CHANNEL_ALL_LABELS[channel]},
+        here="unsubscribe-all",
     )
     return _see_other(page.home + "#unsubscribe-all")
 
@@ -311,7 +332,7 @@ def unsubscribe_all_undo(request: HttpRequest, page: Page, channel: str) -> Http
         return _centre_response(
             request, page, errors=[("#unsubscribe-all", _service_failed(exc))], status=422
         )
-    _saved(request, _("Undone. You're subscribed again as before."))
+    _saved(request, _("Undone. You're subscribed again as before."), here="unsubscribe-all")
     return _see_other(page.home + "#unsubscribe-all")
 
 
@@ -325,11 +346,19 @@ def confirmation_resend(request: HttpRequest, page: Page, topic_slug: str) -> Ht
             brand=page.brand, contact=page.contact, topic_slug=topic_slug, confirm_url_builder=confirm_url
         )
     except services.ConfirmationTooSoon:
-        _saved(request, _("We sent it moments ago. Please check your inbox, or try again in a few minutes."))
+        _saved(
+            request,
+            _("We sent it moments ago. Please check your inbox, or try again in a few minutes."),
+            here="subscriptions",
+        )
     except services.ConfirmationExpired:
-        _saved(request, _("That request is more than 72 hours old. Tick the box again to ask anew."))
+        _saved(
+            request,
+            _("That request is more than 72 hours old. Tick the box again to ask anew."),
+            here="subscriptions",
+        )
     except ApplicationError:
         raise Http404 from None
     else:
-        _saved(request, _("We've sent the confirmation email again."))
+        _saved(request, _("We've sent the confirmation email again."), here="subscriptions")
     return _see_other(page.home + "#subscriptions")

@@ -7,7 +7,8 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-from brands.models import DEFAULT_PRIMARY_COLOUR, HEX_COLOUR_VALIDATOR
+from brands.models import DEFAULT_PRIMARY_COLOUR, HEX_COLOUR_VALIDATOR, Typeface
+from preferences.branding import FONT_STACKS
 from preferences.gpc import gpc_well_known
 from preferences.views._pages import _brand
 
@@ -44,10 +45,13 @@ def brand_palette(colour: str) -> dict[str, str]:
 
 @require_safe
 def theme(request: HttpRequest, brand_slug: str) -> HttpResponse:
-    """The brand's colours as CSS custom properties (a stylesheet, so the CSP needs no inline style)."""
-    palette = brand_palette(_brand(brand_slug).primary_colour)
+    """The brand's colours and typeface as CSS custom properties (a stylesheet, so the CSP needs
+    no inline style)."""
+    brand = _brand(brand_slug)
+    palette = brand_palette(brand.primary_colour)
+    font = FONT_STACKS.get(brand.typeface, FONT_STACKS[Typeface.SYSTEM])
     css = (
         f":root {{ --brand: {palette['brand']}; --on-brand: {palette['on_brand']}; "
-        f"--brand-ink: {palette['ink']}; }}\n"
+        f"--brand-ink: {palette['ink']}; --font: {font}; }}\n"
     )
     return HttpResponse(css, content_type="text/css; charset=utf-8")

@@ -44,7 +44,7 @@ def html_of(response) -> str:
 
 def status_message(response) -> str:
     match = re.search(
-        r'<div class="status" role="status" aria-live="polite" id="status">(.*?)</div>',
+        r'<div class="status[^"]*" role="status" aria-live="polite" id="status">(.*?)</div>',
         html_of(response),
         re.S,
     )
@@ -763,7 +763,10 @@ def test_the_theme_is_the_brands_validated_colour(client, brand):
     css = client.get("/p/acme/theme.css")
 
     assert css["Content-Type"].startswith("text/css")
-    assert css.content.decode() == ":root { --brand: #ffdd00; --on-brand: #000000; --brand-ink: #1a1a1a; }\n"
+    assert css.content.decode() == (
+        ":root { --brand: #ffdd00; --on-brand: #000000; --brand-ink: #1a1a1a; "
+        '--font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }\n'
+    )
 
 
 def test_a_bad_colour_never_reaches_the_css(client, brand):
