@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from config.db import insert_parts
+from config.db import insert_parts, select_one, shape
 from consent.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -23,6 +23,7 @@ from consent.models import (
     Notice,
     NoticeVersion,
     Purpose,
+    Suppression,
 )
 from sync.models import Event
 from sync.outbox.listeners import events_announce
@@ -32,6 +33,7 @@ _state = ConsentState._meta.db_table
 _purpose = Purpose._meta.db_table
 _notice = Notice._meta.db_table
 _version = NoticeVersion._meta.db_table
+_suppression = Suppression._meta.db_table
 
 _CONTACT_FIELDS = [
     "id",
@@ -95,6 +97,74 @@ def chain_lock(
     purpose = Purpose.from_db(connection.alias, _PURPOSE_FIELDS, purpose_row)
     version = NoticeVersion.from_db(connection.alias, _VERSION_FIELDS, version_row) if version_row else None
     return contact, purpose, version
+
+
+# Columns an upsert never changes on an existing contact, whatever the caller gives.
+_CONTACT_KEY = ("id", "brand_id", "external_id", "created_at")
+
+
+def contact_upsert(*, contact: Contact, given: tuple[str, ...]) -> tuple[Contact, bool] | None:
+    """Insert `contact`, or else change the fields named in `given` (attnames, as they are to be
+    stored) on the brand's contact with that external id, in one statement; `updated_at` moves
+    only when a value differs, and an erased contact is left as it is. Returns the contact as it
+    now stands (every column), locked until the transaction ends, and whether it was created;
+    None in the one race where the statement cannot see the row it conflicted with (another
+    transaction inserted it after this statement began): read it again.
+
+    When `email_hmac` is given, `suppressed` is whether the brand's suppression list holds it,
+    checked by a subquery, and changes only with the address.
+    """
+    suppression_check: dict[str, tuple[str, list[object]]] = {}
+    if "email_hmac" in given and contact.email_hmac is not None:
+        suppression_check["suppressed"] = (
+            f"EXISTS (SELECT 1 FROM {_suppression} WHERE brand_id = %s AND email_hmac = %s)",  # noqa: S608
+            [contact.brand_id, contact.email_hmac],
+        )
+    into, params = insert_parts(contact, given=suppression_check)
+    sql = _contact_upsert_sql(into, given)
+    row = select_one(sql, [*params, contact.brand_id, contact.external_id])
+    if row is None:
+        return None
+    contact_shape = shape(Contact)
+    return contact_shape.build(row), bool(row[contact_shape.width])
+
+
+@cache
+def _contact_upsert_sql(into: str, given: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    table = quote(_contact)
+    fields = {f.attname: f for f in Contact._meta.concrete_fields}
+    changing = [name for name in given if name not in _CONTACT_KEY and name in fields]
+    sets = []
+    for name in changing:
+        column = quote(fields[name].column)
+        sets.append(f"{column} = excluded.{column}")
+    if "email_hmac" in changing:
+        # Suppression follows the address: the list is consulted only when the address changes.
+        hmac, suppressed = quote(fields["email_hmac"].column), quote(fields["suppressed"].column)
+        sets.append(
+            f"{suppressed} = CASE WHEN {table}.{hmac} IS DISTINCT FROM excluded.{hmac} "
+            f"THEN excluded.{suppressed} ELSE {table}.{suppressed} END"
+        )
+    updated = quote(fields["updated_at"].column)
+    sets.append(f"{updated} = excluded.{updated}")
+    differs = " OR ".join(
+        f"{table}.{quote(fields[n].column)} IS DISTINCT FROM excluded.{quote(fields[n].column)}"
+        for n in changing
+    )
+    erased = quote(fields["erased_at"].column)
+    contact_shape = shape(Contact)
+    # An unchanged or erased contact is not written, but ON CONFLICT still locks it; `current`
+    # then reads it FOR UPDATE, which yields its newest version even if it changed after this
+    # statement's snapshot was taken.
+    return (
+        f"WITH up AS (INSERT INTO {into} ON CONFLICT (brand_id, external_id) DO UPDATE "  # noqa: S608
+        f"SET {', '.join(sets)} WHERE {table}.{erased} IS NULL AND ({differs or 'false'}) "
+        f"RETURNING {contact_shape.columns(table)}, ({table}.xmax = 0) AS created), "
+        f"current AS (SELECT {contact_shape.columns('c')}, false AS created FROM {table} c "
+        "WHERE c.brand_id = %s AND c.external_id = %s AND NOT EXISTS (SELECT 1 FROM up) FOR UPDATE OF c) "
+        "SELECT * FROM up UNION ALL SELECT * FROM current"
+    )
 
 
 def purpose_exists(*, brand_id: int, slug: str) -> bool:
