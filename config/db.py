@@ -291,7 +291,9 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
         with raw.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
-            results = [cursor.fetchall() for cursor in cursors]
+        # Read once the pipeline has synced: fetching inside it would flush and wait for the
+        # results first, and then wait again for the Sync, two round trips instead of one.
+        results = [cursor.fetchall() for cursor in cursors]
         for cursor in cursors:
             cursor.close()
     if connection.queries_logged:  # one entry per round trip, as Django logs a batch

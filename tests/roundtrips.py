@@ -1,8 +1,9 @@
 """Count the round trips a piece of code makes to PostgreSQL, everything included: BEGIN,
 COMMIT, savepoints and statements Django does not log.
 
-libpq traces the protocol messages the client sends (PQtrace); each round trip ends with one
-simple `Query` or one extended-protocol `Sync` (a pipeline sends one Sync for all it batched)."""
+libpq traces every protocol message (PQtrace): the client's (F) and the server's (B). A round
+trip is a run of client messages sent before the next server answer, so a pipeline that sends
+several statements and then waits counts once."""
 
 from __future__ import annotations
 
@@ -18,14 +19,21 @@ _TRACE_SUPPRESS_TIMESTAMPS = 1  # PQTRACE_SUPPRESS_TIMESTAMPS
 
 @dataclass
 class RoundTrips:
-    sent: list[str] = field(default_factory=list)  # the client's messages, one a line
+    messages: list[str] = field(default_factory=list)  # F (client) and B (server), one a line
 
     @property
     def count(self) -> int:
-        return sum(1 for line in self.sent if line.split("\t")[2:3] in (["Query"], ["Sync"]))
+        trips, previous = 0, "B"
+        for line in self.messages:
+            direction = line[:1]
+            if direction == "F" and previous == "B":
+                trips += 1
+            previous = direction
+        return trips
 
     def __repr__(self) -> str:
-        return f"RoundTrips({self.count}):\n" + "\n".join(line[:200] for line in self.sent)
+        sent = [line[:160] for line in self.messages if line.split("\t")[2:3] in (["Query"], ["Parse"])]
+        return f"RoundTrips({self.count}):\n" + "\n".join(sent)
 
 
 @contextmanager
@@ -41,4 +49,4 @@ def round_trips() -> Iterator[RoundTrips]:
         finally:
             pgconn.untrace()
             trace.seek(0)
-            counted.sent = [line.rstrip("\n") for line in trace if line.startswith("F\t")]
+            counted.messages = [line.rstrip("\n") for line in trace if line[:2] in ("F\t", "B\t")]
