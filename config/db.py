@@ -4,7 +4,7 @@ built once per model, and hand-written SELECTs that still yield model instances.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -45,14 +45,29 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...
     return sql, fields, auto_pk
 
 
-def insert_parts(obj: models.Model) -> tuple[str, list[object]]:
+def insert_parts(
+    obj: models.Model, *, given: Mapping[str, tuple[str, Sequence[object]]] | None = None
+) -> tuple[str, list[object]]:
     """('"table" (columns) VALUES (%s, …)', params) for embedding `obj`'s INSERT in a larger
     statement; the primary key must already be set or be an auto field the database fills, and
-    columns with a db_default are left out (the database fills them)."""
+    columns with a db_default are left out (the database fills them). `given` maps a field's
+    attname to the SQL (and its params) that gives its value instead, e.g. a subquery."""
     sql, fields, _ = _insert_sql(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
     into = sql.removeprefix("INSERT INTO ").split(" RETURNING ")[0]
-    return into, params
+    if not given:
+        return into, [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    head = into.split(" VALUES ")[0]
+    values: list[str] = []
+    params: list[object] = []
+    for f in fields:
+        if f.attname in given:
+            expression, extra = given[f.attname]
+            values.append(f"({expression})")
+            params.extend(extra)
+        else:
+            values.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(obj, add=True), connection))
+    return f"{head} VALUES ({', '.join(values)})", params
 
 
 def insert_row(obj: models.Model) -> None:
@@ -276,7 +291,9 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
         with raw.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
-            results = [cursor.fetchall() for cursor in cursors]
+        # Read once the pipeline has synced: fetching inside it would flush and wait for the
+        # results first, and then wait again for the Sync, two round trips instead of one.
+        results = [cursor.fetchall() for cursor in cursors]
         for cursor in cursors:
             cursor.close()
     if connection.queries_logged:  # one entry per round trip, as Django logs a batch

@@ -39,6 +39,12 @@ class Unprocessable(ApplicationError):
     def for_field(cls, field: str, message: str) -> Unprocessable:
         return cls(message, errors={field: [message]})
 
+    def under(self, prefix: str) -> Unprocessable:
+        """The same refusal with each field named under `prefix` ("consents.1" + "purpose" →
+        "consents.1.purpose"), for a part of a larger request."""
+        errors = {f"{prefix}.{name}": messages for name, messages in (self.errors or {}).items()}
+        return type(self)(self.detail, errors=errors or {prefix: [self.detail]})
+
     @classmethod
     def from_validation_error(cls, exc: ValidationError, detail: str) -> Unprocessable:
         """A model's full_clean() refusal, with its messages per field ("__all__" for the rest)."""

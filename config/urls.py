@@ -49,6 +49,11 @@ api_v1 = [
         name="preferences",
     ),
     path(
+        "contacts/<str:external_id>/signup",
+        preferences_api.ContactSignupApi.as_view(),
+        name="signup",
+    ),
+    path(
         "contacts/<str:external_id>/unsubscribe-headers",
         preferences_api.UnsubscribeHeadersApi.as_view(),
         name="unsubscribe-headers",

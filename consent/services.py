@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from brands.models import Brand
+from config.db import select_many
 from config.errors import Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
 from consent import statements, validators
@@ -100,7 +101,43 @@ def _contact_fields_checked(*, external_id: str, given: dict[str, str | None]) -
     return values
 
 
-@transaction.atomic
+def _contact_changes(*, external_id: str, given: dict[str, str | None]) -> dict[str, Any]:
+    """The columns to store (checked, normalised, with the address's HMAC)."""
+    changes: dict[str, Any] = _contact_fields_checked(external_id=external_id, given=given)
+    if "email" in changes:
+        changes["email_hmac"] = email_hmac(changes["email"]) if changes["email"] else None
+    return changes
+
+
+def _contact_upserted(
+    *, brand: Brand, external_id: str, upserted: tuple[Contact, bool] | None
+) -> tuple[Contact, bool]:
+    if upserted is None:  # inserted by another transaction after the statement began
+        found = Contact.objects.filter(brand=brand, external_id=external_id)
+        if transaction.get_connection().in_atomic_block:
+            found = found.select_for_update()
+        contact, created = found.get(), False
+    else:
+        contact, created = upserted
+    if contact.erased_at is not None:
+        raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
+    contact.brand = brand
+    return contact, created
+
+
+def _contact_given(
+    email: str | None, phone: str | None, locale: str, timezone_name: str, jurisdiction: str
+) -> dict[str, str | None]:
+    named = (
+        ("email", email),
+        ("phone", phone),
+        ("locale", locale),
+        ("timezone", timezone_name),
+        ("jurisdiction", jurisdiction),
+    )
+    return {name: value for name, value in named if value is not UNSET}
+
+
 def contact_upsert(
     *,
     brand: Brand,
@@ -117,35 +154,75 @@ def contact_upsert(
     in E.164, locale with hyphens); anything wrong is an Unprocessable naming each bad field, and
     nothing is written. An address on the brand's suppression list (erased earlier) makes the
     contact `suppressed` until the person opts in to a marketing purpose again. An erased contact
-    cannot be changed.
+    cannot be changed. `updated_at` moves only when a value changed.
+
+    The write is one statement (consent.statements.contact_upsert), atomic by itself, so no
+    transaction is opened for it: alone it costs one round trip. Inside a caller's transaction
+    the contact stays locked until it ends, as a SELECT FOR UPDATE would leave it.
     """
-    given = {
-        name: value
-        for name, value in (
-            ("email", email),
-            ("phone", phone),
-            ("locale", locale),
-            ("timezone", timezone_name),
-            ("jurisdiction", jurisdiction),
+    given = _contact_given(email, phone, locale, timezone_name, jurisdiction)
+    changes = _contact_changes(external_id=external_id, given=given)
+    proposed = Contact(brand=brand, external_id=external_id, **changes)
+    upserted, _ = statements.contact_upsert(contact=proposed, given=tuple(changes))
+    return _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+
+
+@transaction.atomic(savepoint=False)  # a sign-up is all or nothing: no partial rollback to keep
+def contact_upsert_and_decide(
+    *,
+    brand: Brand,
+    external_id: str,
+    decisions: Sequence[ConsentDecision],
+    method: str,
+    recorded_by: str,
+    occurred_at: datetime,
+    now: datetime,
+    actor: str = "subject",
+    evidence: EvidenceInput | None = None,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    locale: str = UNSET,
+    timezone_name: str = UNSET,
+    jurisdiction: str = UNSET,
+) -> tuple[Contact, bool, list[ConsentEvent]]:
+    """`contact_upsert`, then `consents_append` for the contact it locked, in one transaction:
+    a sign-up's contact and decisions. The purposes and notice versions the decisions name are
+    read in the upsert's round trip. A refusal names the part: `contact.email`,
+    `consents.1.notice_version`. The caller has checked that `occurred_at` is not in the future."""
+    if method not in Method.values:
+        raise Unprocessable.for_field("method", f"Unknown method '{method}'.")
+    given = _contact_given(email, phone, locale, timezone_name, jurisdiction)
+    try:
+        changes = _contact_changes(external_id=external_id, given=given)
+    except Unprocessable as exc:
+        if exc.errors and set(exc.errors) == {"external_id"}:
+            raise
+        raise exc.under("contact") from None
+    lookup = (
+        statements.decisions_lookup(
+            brand_id=brand.pk,
+            purpose_slugs=sorted({d.purpose for d in decisions}),
+            notice_version_ids=sorted({d.notice_version for d in decisions if d.notice_version}),
         )
-        if value is not UNSET
-    }
-    changes: dict[str, Any] = _contact_fields_checked(external_id=external_id, given=given)
-    contact, created = Contact.objects.select_for_update().get_or_create(brand=brand, external_id=external_id)
-    if contact.erased_at is not None:
-        raise Conflict(f"Contact '{external_id}' was erased and cannot be changed.")
-    if "email" in changes:
-        changes["email_hmac"] = email_hmac(changes["email"]) if changes["email"] else None
-        if changes["email_hmac"] != contact.email_hmac:
-            changes["suppressed"] = changes["email_hmac"] is not None and (
-                Suppression.objects.filter(brand=brand, email_hmac=changes["email_hmac"]).exists()
-            )
-    changes = {field: value for field, value in changes.items() if getattr(contact, field) != value}
-    if changes:
-        for field, value in changes.items():
-            setattr(contact, field, value)
-        contact.save(update_fields=[*changes, "updated_at"])
-    return contact, created
+        if decisions
+        else []
+    )
+    proposed = Contact(brand=brand, external_id=external_id, **changes)
+    upserted, found = statements.contact_upsert(contact=proposed, given=tuple(changes), also=lookup)
+    contact, created = _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    events = consents_append(
+        brand=brand,
+        contact=contact,
+        decisions=decisions,
+        found=statements.decisions_found(*found) if decisions else ({}, {}),
+        method=method,
+        recorded_by=recorded_by,
+        actor=actor,
+        occurred_at=occurred_at,
+        now=now,
+        evidence=evidence,
+    )
+    return contact, created, events
 
 
 # --- Purposes and notices ----------------------------------------------------------------
@@ -425,6 +502,86 @@ def consent_record(
         jurisdiction=jurisdiction,
     )
     return event
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    """One decision of several recorded together (`consents_append`)."""
+
+    purpose: str
+    decision: str
+    notice_version: str | None = None  # public id; required for a grant
+    implied_basis: str | None = None
+    jurisdiction: str | None = None
+
+
+def consents_append(
+    *,
+    brand: Brand,
+    contact: Contact,
+    decisions: Sequence[ConsentDecision],
+    method: str,
+    recorded_by: str,
+    occurred_at: datetime,
+    now: datetime,
+    actor: str = "subject",
+    evidence: EvidenceInput | None = None,
+    found: tuple[dict[str, Purpose], dict[str, tuple[NoticeVersion, int]]] | None = None,
+    field: str = "consents",
+) -> list[ConsentEvent]:
+    """Append several decisions to the chain of a contact the caller has locked in this
+    transaction (and checked: not erased; `occurred_at` not in the future), one `consent_append`
+    each, with the checks `consent_record` makes. Their purposes and notice versions are read
+    in one round trip, unless the caller read them already (`found`, from
+    `statements.decisions_found`). A refusal names the decision: `consents.1.notice_version`."""
+    if method not in Method.values:
+        raise Unprocessable.for_field("method", f"Unknown method '{method}'.")
+    if not decisions:
+        return []
+    if found is None:
+        lookup = statements.decisions_lookup(
+            brand_id=brand.pk,
+            purpose_slugs=sorted({d.purpose for d in decisions}),
+            notice_version_ids=sorted({d.notice_version for d in decisions if d.notice_version}),
+        )
+        found = statements.decisions_found(*select_many(lookup))
+    purposes, versions = found
+    purposes_by_id = {purpose.pk: purpose for purpose in purposes.values()}
+    events = []
+    for index, given in enumerate(decisions):
+        try:
+            if given.decision not in DECISIONS_GIVEN:
+                raise Unprocessable.for_field("decision", "decision must be 'granted' or 'withdrawn'.")
+            named = versions.get(given.notice_version or "")
+            version = named[0] if named else None
+            of_decision = purposes_by_id.get(named[1]) if named else purposes.get(given.purpose)
+            purpose = _check_purpose_and_notice(
+                brand=brand,
+                purpose_slug=given.purpose,
+                notice_version_id=given.notice_version,
+                decision=given.decision,
+                purpose=of_decision,
+                notice_version=version if of_decision else None,
+            )
+            event, _moved = consent_append(
+                brand=brand,
+                contact=contact,
+                purpose=purpose,
+                decision=given.decision,
+                notice_version=version,
+                method=method,
+                recorded_by=recorded_by,
+                actor=actor,
+                occurred_at=occurred_at,
+                now=now,
+                evidence=evidence,
+                implied_basis=given.implied_basis,
+                jurisdiction=given.jurisdiction,
+            )
+        except Unprocessable as exc:
+            raise exc.under(f"{field}.{index}") from None
+        events.append(event)
+    return events
 
 
 _EVENT_TYPES: dict[str, EventType] = {

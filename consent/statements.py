@@ -8,13 +8,14 @@ column names. Everything else, the inserts included, goes through the ORM.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.db import connection
 
-from config.db import insert_parts
+from config.db import insert_parts, select_many, shape
 from consent.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -23,6 +24,7 @@ from consent.models import (
     Notice,
     NoticeVersion,
     Purpose,
+    Suppression,
 )
 from sync.models import Event
 from sync.outbox.listeners import events_announce
@@ -32,6 +34,7 @@ _state = ConsentState._meta.db_table
 _purpose = Purpose._meta.db_table
 _notice = Notice._meta.db_table
 _version = NoticeVersion._meta.db_table
+_suppression = Suppression._meta.db_table
 
 _CONTACT_FIELDS = [
     "id",
@@ -95,6 +98,115 @@ def chain_lock(
     purpose = Purpose.from_db(connection.alias, _PURPOSE_FIELDS, purpose_row)
     version = NoticeVersion.from_db(connection.alias, _VERSION_FIELDS, version_row) if version_row else None
     return contact, purpose, version
+
+
+# Columns an upsert never changes on an existing contact, whatever the caller gives.
+_CONTACT_KEY = ("id", "brand_id", "external_id", "created_at")
+
+
+Statement = tuple[str, list[Any]]
+
+
+def contact_upsert(
+    *, contact: Contact, given: tuple[str, ...], also: Sequence[Statement] = ()
+) -> tuple[tuple[Contact, bool] | None, list[list[tuple[Any, ...]]]]:
+    """Insert `contact`, or else change the fields named in `given` (attnames, as they are to be
+    stored) on the brand's contact with that external id, in one statement; `updated_at` moves
+    only when a value differs, and an erased contact is left as it is. Returns the contact as it
+    now stands (every column), locked until the transaction ends, and whether it was created;
+    None in the one race where the statement cannot see the row it conflicted with (another
+    transaction inserted it after this statement began): read it again. Then the rows of the
+    statements `also`, run after it in the same round trip.
+
+    When `email_hmac` is given, `suppressed` is whether the brand's suppression list holds it,
+    checked by a subquery, and changes only with the address.
+    """
+    suppression_check: dict[str, tuple[str, list[object]]] = {}
+    if "email_hmac" in given and contact.email_hmac is not None:
+        suppression_check["suppressed"] = (
+            f"EXISTS (SELECT 1 FROM {_suppression} WHERE brand_id = %s AND email_hmac = %s)",  # noqa: S608
+            [contact.brand_id, contact.email_hmac],
+        )
+    into, params = insert_parts(contact, given=suppression_check)
+    sql = _contact_upsert_sql(into, given)
+    rows, *others = select_many([(sql, [*params, contact.brand_id, contact.external_id]), *also])
+    if not rows:
+        return None, others
+    contact_shape = shape(Contact)
+    return (contact_shape.build(rows[0]), bool(rows[0][contact_shape.width])), others
+
+
+@cache
+def _contact_upsert_sql(into: str, given: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    table = quote(_contact)
+    fields = {f.attname: f for f in Contact._meta.concrete_fields}
+    changing = [name for name in given if name not in _CONTACT_KEY and name in fields]
+    sets = []
+    for name in changing:
+        column = quote(fields[name].column)
+        sets.append(f"{column} = excluded.{column}")
+    if "email_hmac" in changing:
+        # Suppression follows the address: the list is consulted only when the address changes.
+        hmac, suppressed = quote(fields["email_hmac"].column), quote(fields["suppressed"].column)
+        sets.append(
+            f"{suppressed} = CASE WHEN {table}.{hmac} IS DISTINCT FROM excluded.{hmac} "
+            f"THEN excluded.{suppressed} ELSE {table}.{suppressed} END"
+        )
+    updated = quote(fields["updated_at"].column)
+    sets.append(f"{updated} = excluded.{updated}")
+    differs = " OR ".join(
+        f"{table}.{quote(fields[n].column)} IS DISTINCT FROM excluded.{quote(fields[n].column)}"
+        for n in changing
+    )
+    erased = quote(fields["erased_at"].column)
+    contact_shape = shape(Contact)
+    # An unchanged or erased contact is not written, but ON CONFLICT still locks it; `current`
+    # then reads it FOR UPDATE, which yields its newest version even if it changed after this
+    # statement's snapshot was taken.
+    return (
+        f"WITH up AS (INSERT INTO {into} ON CONFLICT (brand_id, external_id) DO UPDATE "  # noqa: S608
+        f"SET {', '.join(sets)} WHERE {table}.{erased} IS NULL AND ({differs or 'false'}) "
+        f"RETURNING {contact_shape.columns(table)}, ({table}.xmax = 0) AS created), "
+        f"current AS (SELECT {contact_shape.columns('c')}, false AS created FROM {table} c "
+        "WHERE c.brand_id = %s AND c.external_id = %s AND NOT EXISTS (SELECT 1 FROM up) FOR UPDATE OF c) "
+        "SELECT * FROM up UNION ALL SELECT * FROM current"
+    )
+
+
+def decisions_lookup(
+    *, brand_id: int, purpose_slugs: list[str], notice_version_ids: list[str]
+) -> list[Statement]:
+    """The statements that read the brand's purposes named by slug or by one of the notice
+    versions, and those notice versions with their purpose's id; `decisions_found` reads their
+    rows. For a pipeline (`contact_upsert`'s `also`)."""
+    purpose_shape, version_shape = shape(Purpose), shape(NoticeVersion)
+    versions_of_brand = (
+        f"FROM {_version} nv JOIN {_notice} n ON n.id = nv.notice_id "
+        "WHERE n.brand_id = %s AND nv.public_id = ANY(%s::varchar[])"
+    )
+    purposes_sql = (
+        f"SELECT {purpose_shape.columns('p')} FROM {_purpose} p WHERE p.brand_id = %s "  # noqa: S608
+        f"AND (p.slug = ANY(%s::varchar[]) OR p.id IN (SELECT n.purpose_id {versions_of_brand}))"
+    )
+    versions_sql = f"SELECT {version_shape.columns('nv')}, n.purpose_id {versions_of_brand}"
+    return [
+        (purposes_sql, [brand_id, purpose_slugs, brand_id, notice_version_ids]),
+        (versions_sql, [brand_id, notice_version_ids]),
+    ]
+
+
+def decisions_found(
+    purpose_rows: list[tuple[Any, ...]], version_rows: list[tuple[Any, ...]]
+) -> tuple[dict[str, Purpose], dict[str, tuple[NoticeVersion, int]]]:
+    """The purposes by slug, and the notice versions by public id with their purpose's id."""
+    purpose_shape, version_shape = shape(Purpose), shape(NoticeVersion)
+    purposes = {p.slug: p for p in map(purpose_shape.build, purpose_rows)}
+    versions = {}
+    for row in version_rows:
+        version = version_shape.build(row)
+        versions[version.public_id] = (version, row[version_shape.width])
+    return purposes, versions
 
 
 def purpose_exists(*, brand_id: int, slug: str) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,12 +16,13 @@ from config.errors import Unprocessable
 from consent import selectors as consent_selectors
 from consent.api import ERRORS, IDEMPOTENCY_KEY, REASON, WRITE_ERRORS, BrandApiView, validated
 from consent.models import Method
-from consent.serializers import ContactOut
-from consent.services import EvidenceInput, access_request_record
+from consent.serializers import ContactOut, consent_event_data
+from consent.services import ConsentDecision, EvidenceInput, access_request_record
 from preferences import selectors, services
+from preferences.emails import confirm_url
 from preferences.models import Channel, HoldStartedBy
 from preferences.page_selectors import contact_export
-from preferences.serializers import PreferencesOut, PreferencesPatchIn
+from preferences.serializers import PreferencesOut, PreferencesPatchIn, SignupIn, SignupOut
 from preferences.tokens import LinkKind, link_url
 
 
@@ -102,6 +104,72 @@ class ContactPreferencesApi(BrandApiView):
             )
             preferences = selectors.preferences_get(brand=principal.brand, contact=result.contact)
             return Response(PreferencesOut(preferences).data)
+
+        return idempotent(request, principal.brand, handle)
+
+
+class ContactSignupApi(BrandApiView):
+    required_scopes = {"POST": {Scope.CONSENT_WRITE}}
+
+    @extend_schema(
+        operation_id="contacts_signup",
+        summary="A whole sign-up in one request",
+        tags=["Contacts"],
+        description="Creates or updates the contact (`contact`, as `PUT /contacts/{id}`), records each "
+        "consent decision (`consents`, as `POST …/consents`) and changes the subscriptions named "
+        "(`subscriptions`, as `PATCH …/preferences`; needs the `preferences:write` scope too), in one "
+        "transaction: all of it, or nothing. `method`, `actor`, `occurred_at` and `evidence` apply to "
+        "every decision. Suppression, erasure (409) and double opt-in (the row stays `pending` and the "
+        "confirmation email goes out) behave as in the separate calls, and the same webhook events "
+        "are sent. A refusal names the part: `contact.email`, `consents.1.notice_version`, "
+        "`subscriptions.0.topic`. 201 when the contact was created, 200 otherwise.",
+        request=SignupIn,
+        responses={200: SignupOut, 201: SignupOut, **WRITE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        principal = self.principal()
+
+        def handle() -> Response:
+            data = validated(request, SignupIn)
+            subscriptions = _changes({"subscriptions": data.get("subscriptions")})["subscriptions"]
+            if subscriptions and not principal.api_key.has_scopes({Scope.PREFERENCES_WRITE}):
+                raise PermissionDenied(f"Changing subscriptions needs the scope {Scope.PREFERENCES_WRITE}.")
+            contact_fields = dict(data.get("contact") or {})
+            if "timezone" in contact_fields:
+                contact_fields["timezone_name"] = contact_fields.pop("timezone")
+            result = services.contact_signup(
+                brand=principal.brand,
+                external_id=external_id,
+                method=data["method"],
+                recorded_by=principal.actor,
+                confirm_url_builder=confirm_url,
+                contact_fields=contact_fields,
+                consents=[
+                    ConsentDecision(
+                        purpose=row["purpose"],
+                        decision=row["decision"],
+                        notice_version=row.get("notice_version") or None,
+                        implied_basis=row.get("implied_basis"),
+                        jurisdiction=row.get("jurisdiction") or None,
+                    )
+                    for row in data.get("consents") or []
+                ],
+                subscriptions=subscriptions,
+                actor=data.get("actor", "subject"),
+                occurred_at=data.get("occurred_at"),
+                evidence=EvidenceInput(**(data.get("evidence") or {})),
+            )
+            preferences = None
+            if result.preferences is not None:
+                read = selectors.preferences_get(brand=principal.brand, contact=result.contact)
+                preferences = PreferencesOut(read).data
+            body = {
+                "contact": ContactOut(result.contact).data,
+                "events": [consent_event_data(event) for event in result.consent_events],
+                "preferences": preferences,
+            }
+            return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
         return idempotent(request, principal.brand, handle)
 

@@ -5,7 +5,16 @@ from typing import Any
 from rest_framework import serializers
 
 from config.serializers import AwareDateTimeField, StrictSerializer
-from consent.serializers import API_METHODS, EvidenceIn
+from consent.models import DECISIONS_GIVEN
+from consent.serializers import (
+    API_METHODS,
+    ConsentEventOut,
+    ContactIn,
+    ContactOut,
+    EvidenceIn,
+    validate_jurisdiction,
+)
+from consent.services import ImpliedBasis
 from preferences.models import Cadence, Channel, SubscriptionStatus
 
 STATUS_CHOICES = [*SubscriptionStatus.values, "not_set"]
@@ -145,3 +154,56 @@ class PreferencesOut(serializers.Serializer):
     subscriptions = SubscriptionRowOut(many=True)
     unsubscribed_all = UnsubscribedAllOut()
     holds = HoldOut(many=True)
+
+
+# --- A whole sign-up -------------------------------------------------------------------------
+
+MAX_SIGNUP_CONSENTS = 50
+
+
+class SignupConsentIn(StrictSerializer):
+    purpose = serializers.CharField(max_length=50)
+    decision = serializers.ChoiceField(choices=DECISIONS_GIVEN)
+    notice_version = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The notice version the person was shown; required for a grant",
+    )
+    implied_basis = serializers.ChoiceField(choices=ImpliedBasis.CHOICES, required=False)
+    jurisdiction = serializers.CharField(
+        max_length=10, required=False, allow_blank=True, validators=[validate_jurisdiction]
+    )
+
+
+class SignupIn(StrictSerializer):
+    contact = ContactIn(required=False, help_text="As PUT /contacts/{id}: omitted fields keep their value")
+    consents = SignupConsentIn(many=True, required=False)
+    subscriptions = SubscriptionChangeIn(many=True, required=False)
+    method = serializers.ChoiceField(choices=API_METHODS, default="api")
+    actor = serializers.CharField(max_length=200, required=False, allow_blank=False)
+    occurred_at = AwareDateTimeField(required=False, help_text="When the person signed up; default now")
+    evidence = EvidenceIn(required=False, help_text="Shared by every decision in the sign-up")
+
+    def validate_consents(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_SIGNUP_CONSENTS:
+            raise serializers.ValidationError(f"Name at most {MAX_SIGNUP_CONSENTS} decisions at a time.")
+        return value
+
+    def validate_subscriptions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_ROWS:
+            raise serializers.ValidationError(f"Name at most {MAX_ROWS} rows at a time.")
+        return value
+
+
+class SignupOut(serializers.Serializer):
+    contact = ContactOut()
+    events = ConsentEventOut(
+        many=True,
+        help_text="The ledger events written, as POST …/consents answers each: the decisions given, "
+        "in order, then any grant a subscription needed",
+    )
+    preferences = PreferencesOut(
+        allow_null=True, help_text="As GET …/preferences reads now; null when no subscription was named"
+    )

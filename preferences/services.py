@@ -41,7 +41,13 @@ from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
 from consent.ledger import iso_utc
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Method, NoticeVersion, Purpose
-from consent.services import EvidenceInput, consent_append, suppressed_error
+from consent.services import (
+    ConsentDecision,
+    EvidenceInput,
+    consent_append,
+    contact_upsert_and_decide,
+    suppressed_error,
+)
 from preferences import statements
 from preferences.emails import ConfirmUrlBuilder, confirmation_send
 from preferences.models import (
@@ -1245,6 +1251,79 @@ def preferences_update_with_confirmation(
         now=timezone.now(),
     )
     return result
+
+
+# --- A whole sign-up ---------------------------------------------------------------------------
+
+
+@dataclass
+class SignupResult:
+    contact: Contact
+    created: bool
+    consent_events: list[ConsentEvent]  # the decisions given, then grants the subscriptions made
+    preferences: PreferencesResult | None  # None when no subscription was named
+
+
+@transaction.atomic
+def contact_signup(
+    *,
+    brand: Brand,
+    external_id: str,
+    method: str,
+    recorded_by: str,
+    confirm_url_builder: ConfirmUrlBuilder,
+    contact_fields: Mapping[str, Any] | None = None,
+    consents: Sequence[ConsentDecision] = (),
+    subscriptions: Sequence[SubscriptionChange] = (),
+    actor: str = "subject",
+    occurred_at: datetime | None = None,
+    evidence: EvidenceInput | None = None,
+) -> SignupResult:
+    """A whole sign-up in one transaction: create or update the contact and record each consent
+    decision (`contact_upsert_and_decide`: `contact_upsert`, which locks the contact, then
+    `consents_append`), then change the subscriptions
+    (`preferences_update_with_confirmation`: a topic with double opt-in stays pending and its
+    confirmation email goes out after commit). The same services as the separate calls, so the
+    same checks, ledger rows and outbox events. Everything or nothing: a refusal names the part
+    of the request (`contact.email`, `consents.1.notice_version`, `subscriptions.0.topic`, as the
+    body's own validation names them).
+
+    `contact_fields` takes contact_upsert's keyword arguments (email, phone, locale,
+    timezone_name, jurisdiction). `method`, `actor`, `occurred_at` and `evidence` apply to every
+    decision in it.
+    """
+    _check_method(method)
+    now = timezone.now()
+    at = occurred_at or now
+    if at > now + timedelta(seconds=settings.CONSENT_CLOCK_SKEW_SECONDS):
+        raise Unprocessable.for_field("occurred_at", "occurred_at lies in the future.")
+    contact, created, events = contact_upsert_and_decide(
+        brand=brand,
+        external_id=external_id,
+        decisions=consents,
+        method=method,
+        recorded_by=recorded_by,
+        actor=actor,
+        occurred_at=at,
+        now=now,
+        evidence=evidence,
+        **(contact_fields or {}),
+    )
+    preferences = None
+    if subscriptions:
+        preferences = preferences_update_with_confirmation(
+            confirm_url_builder=confirm_url_builder,
+            brand=brand,
+            external_id=external_id,
+            method=method,
+            recorded_by=recorded_by,
+            subscriptions=subscriptions,
+            actor=actor,
+            occurred_at=at,
+            evidence=evidence,
+        )
+        events += preferences.consent_events
+    return SignupResult(contact=contact, created=created, consent_events=events, preferences=preferences)
 
 
 @transaction.atomic

@@ -13,6 +13,11 @@
 --                     and a line comes back only after the whole file was sent
 --   threads=N         wrk's -t, needed by roundrobin
 --   content_type=T    Content-Type of the body (default application/json)
+--   run=ID            makes "{seq}" in the path and body unique per request: ID-<thread>-<n>
+--                     (a sign-up creates a new contact each time)
+--   then=FILE         a second request (three lines: method, path, body or "-") sent after each
+--                     one above, with the same "{seq}": PUT then POST for one contact. Run with
+--                     one connection per thread (-t = -c), so the two go in order.
 -- Lines from both files are picked with the same index when their counts match (cookie n goes
 -- with path n), independently otherwise.
 -- `done` prints one line "BENCH_JSON {…}" that bench/run.py parses.
@@ -61,6 +66,22 @@ function init(args)
    round_robin = options.pick == "roundrobin"
    step = tonumber(options.threads or "1")
    position = (thread_id or 1) - 1 -- 0-based; advanced by `step` per request
+   run = options.run
+   serial = 0
+   then_request = nil
+   if options["then"] then
+      local lines = read_lines(options["then"])
+      then_request = { method = lines[1], path = lines[2], body = lines[3] ~= "-" and lines[3] or nil }
+   end
+   second = false -- the next request is then_request
+   sent_main = false
+   if then_request then
+      -- Ordered by answers, not by calls: wrk calls request() once on the first thread to check
+      -- it before any is sent, so counting calls would send that thread's first POST alone.
+      response = function(status, headers, body)
+         second = sent_main
+      end
+   end
    math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
 end
 
@@ -74,7 +95,22 @@ local function pick(lines, shared)
    return lines[math.random(1, #lines)]
 end
 
+local function numbered(text)
+   if text and run then
+      return (text:gsub("{seq}", run .. "-" .. tostring(thread_id or 1) .. "-" .. tostring(serial)))
+   end
+   return text
+end
+
 function request()
+   if then_request and second then
+      second, sent_main = false, false
+      return wrk.format(then_request.method, numbered(then_request.path), headers, numbered(then_request.body))
+   end
+   if run then
+      serial = serial + 1
+   end
+   sent_main = then_request ~= nil
    local shared = nil
    if paths and cookies and #paths == #cookies then
       shared = round_robin and (position % #paths + 1) or math.random(1, #paths)
@@ -89,7 +125,7 @@ function request()
       headers["Cookie"] = pick(cookies, shared)
    end
    position = position + step
-   return wrk.format(method, path, headers, body)
+   return wrk.format(method, numbered(path), headers, numbered(body))
 end
 
 function done(summary, latency, requests)
