@@ -378,6 +378,7 @@ def count_queries(seeded: Any, extra: list[QueryCase]) -> list[QueryCount]:
 SERVERS = ("granian", "gunicorn")
 SERVER = os.environ.get("BENCH_SERVER", "granian").strip()  # deploy/Procfile's, unless told
 GRANIAN_THREADS = _env_int("BENCH_GRANIAN_THREADS", 2)  # blocking threads per granian worker
+START_SECONDS = 90  # every worker imports Django and the project; slow on a loaded machine
 
 
 class Server:
@@ -456,7 +457,7 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise HarnessError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
@@ -467,7 +468,7 @@ class Server:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise HarnessError(f"{self.kind} did not answer within 30 s:\n{self.log_tail()}")
+        raise HarnessError(f"{self.kind} did not answer within {START_SECONDS} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
