@@ -9,7 +9,7 @@ PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench soak screenshots lint typecheck check clean
+.PHONY: run test bench bench-servers soak screenshots lint typecheck check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -37,6 +37,10 @@ test: $(VENV)/.synced | var
 bench: $(VENV)/.synced | var
 	$(PY) -m bench.run
 	$(PY) -m bench.soak
+
+# The whole bench once under granian and once under gunicorn: bench/results/servers.md.
+bench-servers: $(VENV)/.synced | var
+	$(PY) -m bench.servers
 
 # Ten minutes of make run under steady mixed traffic; every event must reach the receiver once.
 soak: $(VENV)/.synced | var

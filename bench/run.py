@@ -8,7 +8,8 @@ One run, end to end (about eight minutes on 2 cores):
 2. seed a brand, an API key, a purpose with a notice version, 10,000 contacts each with one
    granted consent (through the real services), and 10,000 rows for the read ceiling;
 3. count the SQL round trips (and their statements) each endpoint makes per request (in-process);
-4. start gunicorn (sync workers, DEBUG=false) on 127.0.0.1 and drive it with wrk:
+4. start the WSGI server (BENCH_SERVER: granian, as deploy/Procfile runs it, or gunicorn with
+   sync workers; DEBUG=false) on 127.0.0.1 and drive it with wrk:
    the three ceilings and the two endpoints, then top the ledger up to 1,000,000 rows with
    bulk SQL and read again;
 5. webhooks (bench.webhooks): one Celery worker's delivery rate against its no-op task rate,
@@ -64,7 +65,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 # --- What is measured, and how (README.md explains each choice) -----------------------------
-WORKERS = _env_int("BENCH_WORKERS", 4)  # gunicorn sync workers
+WORKERS = _env_int("BENCH_WORKERS", 4)  # server processes
 WRK_THREADS = _env_int("BENCH_THREADS", 2)
 WRK_CONNECTIONS = _env_int("BENCH_CONNECTIONS", 8)  # two per worker: one served, one queued
 WARMUP_SECONDS = _env_int("BENCH_WARMUP", 3)
@@ -86,6 +87,8 @@ WEBHOOKS = _env_int("BENCH_WEBHOOKS", 1)  # 0 skips delivery_rate and webhook_la
 # scenarios, no feed); its results go to var/bench-webhooks.json, not to bench/results/.
 ONLY = os.environ.get("BENCH_ONLY", "").strip()
 ONLY_CHOICES = ("", "webhooks")
+# The results' file name under bench/results/ (bench.servers runs one per server).
+RESULTS_NAME = os.environ.get("BENCH_RESULTS_NAME", "latest").strip() or "latest"
 FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
 FEED_RATE_TARGET = 20_000  # issue 4: events/s paging through 1,000,000 events
 FEED_LABEL = f"GET /api/v1/events?limit={FEED_PAGE}&after={{cursor}} (changes feed)"
@@ -151,7 +154,7 @@ def bench_broker() -> Iterator[str]:
 
 
 def bench_environment(port: int, database_url: str) -> dict[str, str]:
-    """What both the harness process and gunicorn run with: production settings, local only."""
+    """What both the harness process and the server run with: production settings, local only."""
     return {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "BENCH_DATABASE_URL": database_url,
@@ -203,6 +206,7 @@ def machine_info() -> dict[str, Any]:
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     wrk_version = (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "?"
     import django
+    import granian
     import gunicorn
     import psycopg
     import rest_framework
@@ -217,6 +221,7 @@ def machine_info() -> dict[str, Any]:
         "djangorestframework": rest_framework.__version__,
         "psycopg": psycopg.__version__,
         "gunicorn": gunicorn.__version__,
+        "granian": granian.__version__,
         "wrk": wrk_version,
     }
 
@@ -370,21 +375,55 @@ def count_queries(seeded: Any, extra: list[QueryCase]) -> list[QueryCount]:
 # --- Server ------------------------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn in its own process group, always stopped by `stop()`."""
+SERVERS = ("granian", "gunicorn")
+SERVER = os.environ.get("BENCH_SERVER", "granian").strip()  # deploy/Procfile's, unless told
+GRANIAN_THREADS = _env_int("BENCH_GRANIAN_THREADS", 2)  # blocking threads per granian worker
+START_SECONDS = 90  # every worker imports Django and the project; slow on a loaded machine
 
-    def __init__(self, port: int, env: dict[str, str], log_name: str = "bench-gunicorn.log") -> None:
+
+class Server:
+    """The WSGI server under test (BENCH_SERVER: granian, as deploy/Procfile runs it, or gunicorn
+    with sync workers), in its own process group, always stopped by `stop()`. Either way
+    WORKERS processes; granian also keeps each client connection alive, gunicorn's sync workers
+    close it after every response."""
+
+    def __init__(
+        self, port: int, env: dict[str, str], log_name: str = "bench-server.log", kind: str | None = None
+    ) -> None:
         self.port = port
         self.env = env
+        self.kind = kind or SERVER
+        if self.kind not in SERVERS:
+            raise HarnessError(f"BENCH_SERVER={self.kind!r}; known: {', '.join(SERVERS)}")
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = VAR_DIR / log_name
         self.log_mode = "wb"  # a restart appends
 
     @property
     def command(self) -> list[str]:
-        gunicorn = Path(sys.executable).parent / "gunicorn"
+        bindir = Path(sys.executable).parent
+        if self.kind == "granian":
+            return [
+                str(bindir / "granian"),
+                "--interface",
+                "wsgi",
+                "bench.wsgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(WORKERS),
+                "--blocking-threads",
+                str(GRANIAN_THREADS),
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
         return [
-            str(gunicorn),
+            str(bindir / "gunicorn"),
             "bench.wsgi:application",
             "--bind",
             f"127.0.0.1:{self.port}",
@@ -400,6 +439,12 @@ class Server:
             "warning",
         ]
 
+    @property
+    def description(self) -> str:
+        if self.kind == "granian":
+            return f"granian {WORKERS} WSGI workers × {GRANIAN_THREADS} blocking threads, keep-alive"
+        return f"gunicorn {WORKERS} sync workers"
+
     def start(self) -> None:
         VAR_DIR.mkdir(exist_ok=True)
         self._log = self.log_path.open(self.log_mode)
@@ -412,10 +457,10 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise HarnessError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise HarnessError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/constant", timeout=2) as r:
                     if r.status == 200:
@@ -423,7 +468,7 @@ class Server:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise HarnessError(f"gunicorn did not answer within 30 s:\n{self.log_tail()}")
+        raise HarnessError(f"{self.kind} did not answer within {START_SECONDS} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -608,7 +653,7 @@ def measure(port: int, scenario: Scenario) -> None:
     if result["requests"] == 0 or result["error_count"] > MAX_ERROR_SHARE * result["requests"]:
         raise HarnessError(
             f"{scenario.name}: {result['error_count']} of {result['requests']} requests failed "
-            f"({result['errors']}); this is not a measurement. See {VAR_DIR / 'bench-gunicorn.log'}.\n"
+            f"({result['errors']}); this is not a measurement. See {VAR_DIR / 'bench-server.log'}.\n"
             + "\n".join(result["wrk_output"])
         )
     scenario.result = result
@@ -1173,7 +1218,7 @@ def run(database_url: str) -> dict[str, Any]:
     try:
         server.start()
         log(
-            f"bench: gunicorn {WORKERS} sync workers on 127.0.0.1:{port}; wrk -t{WRK_THREADS} "
+            f"bench: {server.description} on 127.0.0.1:{port}; wrk -t{WRK_THREADS} "
             f"-c{WRK_CONNECTIONS}, {WARMUP_SECONDS} s warm-up + {DURATION_SECONDS} s per scenario"
         )
         for scenario in scenarios:
@@ -1255,9 +1300,10 @@ def run(database_url: str) -> dict[str, Any]:
         "machine": machine_info(),
         "database": database,
         "server": {
-            "command": "gunicorn bench.wsgi:application " + " ".join(server.command[2:]),
+            "kind": server.kind,
+            "description": server.description,
+            "command": " ".join([Path(server.command[0]).name, *server.command[1:]]),
             "workers": WORKERS,
-            "worker_class": "sync",
             "settings": "bench.settings (config.settings + bench.ceiling), DEBUG=false",
             "api_rate_limit": API_RATE_LIMIT,
             "cache": "locmem:// (per worker)",
@@ -1391,23 +1437,23 @@ def main() -> int:
         log(f"\nbench: done in {report['seconds']} s; results in {VAR_DIR / 'bench-webhooks.json'}")
         return 0
     RESULTS_DIR.mkdir(exist_ok=True)
-    tmp = RESULTS_DIR / "latest.json.tmp"
+    tmp = RESULTS_DIR / f"{RESULTS_NAME}.json.tmp"
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    tmp.replace(RESULTS_DIR / "latest.json")
+    tmp.replace(RESULTS_DIR / f"{RESULTS_NAME}.json")
     markdown = (
         f"Run {report['finished_at']} at {report['git']}, {report['seconds']} s; "
         f"{report['machine']['nproc']} × {report['machine']['cpu_model']}, {report['machine']['memory']}; "
         f"PostgreSQL {report['database']['server_version']} ({server}); "
-        f"gunicorn {WORKERS} sync workers; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} "
+        f"{report['server']['description']}; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} "
         f"-d{DURATION_SECONDS}s after {WARMUP_SECONDS} s warm-up.\n\n"
         f"{report['table']}\n\nSQL per request:\n{report['queries_text']}\n"
     )
-    (RESULTS_DIR / "latest.md").write_text(markdown)
+    (RESULTS_DIR / f"{RESULTS_NAME}.md").write_text(markdown)
     log("")
     log(report["table"])
     for note in report["notes"]:
         log(f"NOTE: {note}")
-    log(f"\nbench: done in {report['seconds']} s; results in {RESULTS_DIR / 'latest.json'}")
+    log(f"\nbench: done in {report['seconds']} s; results in {RESULTS_DIR / f'{RESULTS_NAME}.json'}")
     return 0
 
 

@@ -2,8 +2,9 @@
 (STANDARDS.md §8, ASVS 16.2.5), whichever server writes it.
 
 Django logs the path of every 4xx/5xx (`django.request`, the CSRF failures of
-`django.security.csrf`), runserver logs every request line (`django.server`) and gunicorn every
-access (`gunicorn.access`, see gunicorn.conf.py); hosted-page links carry their token in the path,
+`django.security.csrf`), runserver logs every request line (`django.server`), and granian
+(`granian.access`, deploy/granian-logging.json) or gunicorn (`gunicorn.access`, gunicorn.conf.py)
+every access; hosted-page links carry their token in the path,
 and a brand may use an email address or a phone number as a contact's external id, which then
 sits in an API path. `redact` rewrites a finished line:
 
@@ -13,7 +14,8 @@ sits in an API path. `redact` rewrites a finished line:
 - an email address becomes `[email]`, a phone number (E.164, or its `%2B` URL form) `[phone]`.
 
 `RedactingFormatter` applies it to every formatted line, tracebacks included; the project's
-LOGGING uses it for every handler, gunicorn's logger class wraps its own formatters with it, and
+LOGGING uses it for every handler, granian's logging configuration names it for both of its
+handlers, gunicorn's logger class wraps its own formatters with it, and
 Celery keeps the project's handlers (CELERY_WORKER_HIJACK_ROOT_LOGGER = False).
 """
 

@@ -1,6 +1,7 @@
 """A request body without Content-Length (chunked transfer coding) is read within the body limit
-or refused; it is never taken as empty. Through gunicorn, the production server (deploy/Procfile),
-since Django's test client always sends a Content-Length."""
+or refused; it is never taken as empty. Through granian, the production server (deploy/Procfile),
+and gunicorn, the other server make bench measures, since Django's test client always sends a
+Content-Length."""
 
 from __future__ import annotations
 
@@ -28,11 +29,25 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[int]:
-    """gunicorn serving config.wsgi on the test database, one worker, on a free port."""
+SERVER_COMMANDS = {
+    "granian": ["granian", "--interface", "wsgi", "config.wsgi:application", "--host", "127.0.0.1"],
+    "gunicorn": ["gunicorn", "config.wsgi"],
+}
+
+
+def _command(server: str, port: int) -> list[str]:
+    bindir = Path(sys.executable).parent
+    program, *args = SERVER_COMMANDS[server]
+    if server == "granian":
+        return [str(bindir / program), *args, "--port", str(port), "--workers", "1"]
+    return [str(bindir / program), *args, "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+
+
+@pytest.fixture(params=sorted(SERVER_COMMANDS))
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
+    """The WSGI server serving config.wsgi on the test database, one worker, on a free port."""
     port = free_port()
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     env = {
         **os.environ,
         "DEBUG": "true",
@@ -41,16 +56,7 @@ def gunicorn(tmp_path: Path) -> Iterator[int]:
         "API_MAX_BODY_BYTES": "2048",
         "PYTHONPATH": str(BASE_DIR),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-    ]
+    command = _command(request.param, port)
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 - a fixed command line
             command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -67,7 +73,7 @@ def gunicorn(tmp_path: Path) -> Iterator[int]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text(errors='replace')}")
+                raise RuntimeError(f"{request.param} did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.1)
         yield port
     finally:
@@ -128,9 +134,9 @@ def key() -> str:
     return api_key_create(brand=brand, scopes=[str(Scope.CONSENT_WRITE), str(Scope.CONSENT_READ)]).raw_key
 
 
-def test_a_chunked_body_is_read(gunicorn: int, key: str):
+def test_a_chunked_body_is_read(server: int, key: str):
     status, headers, body = chunked_put(
-        gunicorn, key, "/api/v1/contacts/cust-9", b'{"locale": "de", "jurisdiction": "DE"}', chunk=7
+        server, key, "/api/v1/contacts/cust-9", b'{"locale": "de", "jurisdiction": "DE"}', chunk=7
     )
     assert status == 201, body
     assert (body["locale"], body["jurisdiction"]) == ("de", "DE")
@@ -140,10 +146,10 @@ def test_a_chunked_body_is_read(gunicorn: int, key: str):
     ]
 
 
-def test_a_chunked_body_past_the_limit_is_413_and_writes_nothing(gunicorn: int, key: str):
+def test_a_chunked_body_past_the_limit_is_413_and_writes_nothing(server: int, key: str):
     padding = " " * 3000
     status, headers, body = chunked_put(
-        gunicorn, key, "/api/v1/contacts/cust-9", f'{{"locale": "de"{padding}}}'.encode()
+        server, key, "/api/v1/contacts/cust-9", f'{{"locale": "de"{padding}}}'.encode()
     )
     assert status == 413
     assert headers["content-type"] == "application/problem+json"

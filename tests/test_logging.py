@@ -1,6 +1,7 @@
 """No link token, API key, email address or phone number reaches a log line (issue 10, Security
-4): the redaction itself, Django's loggers as configured, and gunicorn started as deploy/Procfile
-starts it. Every other log line of the test run is scanned by tests/logscan.py."""
+4): the redaction itself, Django's loggers as configured, and the web server started as
+deploy/Procfile starts it (granian, its logging from deploy/granian-logging.json). Every other
+log line of the test run is scanned by tests/logscan.py."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def _get(url: str, **kwargs: object) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_production_start_command_logs_no_token_key_email_or_phone(brand, settings):
-    """gunicorn exactly as deploy/Procfile starts it (DEBUG=false, its access log on stdout), on
+    """The web server exactly as deploy/Procfile starts it (DEBUG=false, its access log on stdout), on
     the test database: a manage link, a forged link, a one-click POST and API paths naming an
     email and a phone number leave only fingerprints and placeholders in its logs."""
     settings.SECRET_KEY = PRODUCTION_SECRET  # the links must verify in the production process
