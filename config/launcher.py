@@ -8,7 +8,8 @@ first one is told so and stops. It migrates, seeds the demo brand and prints a l
 the processes of config/Procfile.run to honcho, which prefixes their output and stops them all
 together when one ends or on Ctrl-C (SIGTERM to each process group, SIGKILL after 5 s). The
 launcher waits for honcho and then stops the servers; killed outright, it takes honcho down
-with it (on Linux, the parent-death signal), and honcho the rest.
+with it (on Linux, the parent-death signal), and honcho the rest. While it runs, the base URL it
+serves on is in var/run/public_base_url, where commands in another terminal find it.
 """
 
 from __future__ import annotations
