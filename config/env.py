@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import date
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,23 +54,36 @@ def env_date(name: str, default: str) -> str:
     return raw
 
 
+def recorded_public_base_url(path: Path) -> str | None:
+    """The base URL a running `make run` recorded (config.launcher.record_public_base_url): its
+    first line, if the launcher that wrote it (the second line, a pid) is still alive."""
+    try:
+        url, pid = path.read_text().split("\n")[:2]
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return None
+    return url.strip() or None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def email_settings(url: str) -> dict[str, object]:
-    """EMAIL_URL → Django email settings: console://, file:///path, smtp://user:pass@host:port,
-    smtp+tls://… (STARTTLS) or smtps://… (implicit TLS)."""
+    """EMAIL_URL → Django email settings: console://, file://var/mail (a folder, relative to the
+    checkout) or file:///abs/path, smtp://user:pass@host:port, smtp+tls://… (STARTTLS) or
+    smtps://… (implicit TLS). file:// files each message as one .eml (config.mail)."""
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
     if parts.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parts.scheme == "file":
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": parts.path,
-        }
+        # file://var/mail reads "var" as a host: the folder is everything after the scheme.
+        folder = unquote(parts.netloc + parts.path)
+        if not folder:
+            raise ImproperlyConfigured("EMAIL_URL needs a folder: file://var/mail or file:///srv/mail")
+        return {"EMAIL_BACKEND": "config.mail.MailboxBackend", "EMAIL_FILE_PATH": folder}
     if parts.scheme in {"smtp", "smtp+tls", "smtps"}:
         if not parts.hostname:
             raise ImproperlyConfigured(f"EMAIL_URL needs a host: {parts.scheme}://host:port")

@@ -8,7 +8,8 @@ first one is told so and stops. It migrates, seeds the demo brand and prints a l
 the processes of config/Procfile.run to honcho, which prefixes their output and stops them all
 together when one ends or on Ctrl-C (SIGTERM to each process group, SIGKILL after 5 s). The
 launcher waits for honcho and then stops the servers; killed outright, it takes honcho down
-with it (on Linux, the parent-death signal), and honcho the rest.
+with it (on Linux, the parent-death signal), and honcho the rest. While it runs, the base URL it
+serves on is in var/run/public_base_url, where commands in another terminal find it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,25 @@ from config.embedded_valkey import EmbeddedValkeyError, broker_url_for_checkout
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCFILE = Path(__file__).resolve().parent / "Procfile.run"
+# The base URL this `make run` serves on, for commands run beside it (config.env).
+PUBLIC_BASE_URL_RECORD = BASE_DIR / "var" / "run" / "public_base_url"
+
+
+def record_public_base_url(url: str, *, path: Path = PUBLIC_BASE_URL_RECORD) -> None:
+    """Write the URL and this process's id (a reader ignores the record of a dead launcher)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_text(f"{url}\n{os.getpid()}\n")
+    partial.replace(path)
+
+
+def forget_public_base_url(*, path: Path = PUBLIC_BASE_URL_RECORD) -> None:
+    """Remove the record if it is still this process's own."""
+    try:
+        if path.read_text().split("\n")[1] == str(os.getpid()):
+            path.unlink()
+    except (OSError, IndexError):
+        pass
 
 
 def setup_commands(*, python: str = sys.executable) -> list[list[str]]:
@@ -78,8 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-setup", action="store_true", help="skip migrate, seed_demo and issue_link")
     parser.add_argument("--procfile", type=Path, default=PROCFILE, help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
+    # The processes and the setup commands make their links from it; so do commands run later
+    # in another terminal (settings read the record while PUBLIC_BASE_URL is unset).
+    public_base_url = os.environ.get("PUBLIC_BASE_URL") or f"http://{args.addr}"
+    os.environ["PUBLIC_BASE_URL"] = public_base_url
     try:
         with database_url_for_checkout(own=True), broker_url_for_checkout():
+            record_public_base_url(public_base_url)
             if not args.no_setup:
                 for command in setup_commands():
                     subprocess.run(command, check=True)  # noqa: S603 - our own argv
@@ -94,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.returncode or 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        forget_public_base_url()
 
 
 if __name__ == "__main__":

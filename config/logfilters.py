@@ -75,3 +75,31 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(self.inner.format(record) if self.inner is not None else super().format(record))
+
+
+# Celery's own INFO lines about every run of a task: the worker's "received" and "succeeded",
+# and beat's "Sending due task". For the periodic sweeps these were ~130 lines a minute of an
+# idle `make run`; each sweep logs one INFO line of its own when it did something.
+_CELERY_TASK_LINES = {"celery.app.trace", "celery.worker.strategy"}
+_BEAT_SENDING = "Scheduler: Sending due task"
+
+
+def periodic_task_names() -> frozenset[str]:
+    from django.conf import settings
+
+    return frozenset(entry["task"] for entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).values())
+
+
+class QuietPeriodicTasks(logging.Filter):
+    """Drops Celery's INFO bookkeeping lines about the periodic tasks (beat's schedule) unless
+    the root logger is at DEBUG (LOG_LEVEL=DEBUG). Warnings, errors, retries and every other
+    task's lines pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        if record.name == "celery.beat":
+            return not str(record.msg).startswith(_BEAT_SENDING)
+        if record.name in _CELERY_TASK_LINES and isinstance(record.args, dict):
+            return record.args.get("name") not in periodic_task_names()
+        return True

@@ -158,14 +158,14 @@ class HostedPageHeadersMiddleware:
     frame-ancestors); everything else is always set here.
     """
 
-    prefixes: tuple[str, ...] = ("/p/", "/q/")
+    prefixes: tuple[str, ...] = ("/p/", "/q/", "/_dev/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(self.prefixes):
+        if request.path == "/" or request.path.startswith(self.prefixes):
             if "Content-Security-Policy" not in response:
                 response["Content-Security-Policy"] = HOSTED_PAGE_CSP
             response["Referrer-Policy"] = "no-referrer"

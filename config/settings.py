@@ -15,7 +15,16 @@ from django.core.exceptions import ImproperlyConfigured
 from config.embedded_postgres import RUN_ROOT as EMBEDDED_POSTGRES_ROOT
 from config.embedded_postgres import EmbeddedPostgres
 from config.embedded_valkey import EmbeddedValkey
-from config.env import email_settings, env_bool, env_date, env_int, env_list, env_rate, env_str
+from config.env import (
+    email_settings,
+    env_bool,
+    env_date,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+    recorded_public_base_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -40,7 +49,13 @@ if not DEBUG:
             )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where people and webhooks reach this instance: every absolute link is made from it. In a
+# checkout without it, commands such as issue_link take the address a running `make run` serves
+# on (it records it in var/run/public_base_url), so their links open on the right port.
+PUBLIC_BASE_URL = env_str(
+    "PUBLIC_BASE_URL",
+    (DEBUG and recorded_public_base_url(VAR_DIR / "run" / "public_base_url")) or "http://127.0.0.1:8000",
+).rstrip("/")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 
 INSTALLED_APPS = [
@@ -243,8 +258,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email -------------------------------------------------------------------
-_email = email_settings(env_str("EMAIL_URL", "console://"))
+# Development mail is filed under var/mail/, one .eml per message, listed at /_dev/mail/ under
+# DEBUG (config/mail.py); a relative file:// folder is taken from the checkout.
+_email = email_settings(env_str("EMAIL_URL", "file://var/mail"))
+if "EMAIL_FILE_PATH" in _email:
+    _email["EMAIL_FILE_PATH"] = str(BASE_DIR / str(_email["EMAIL_FILE_PATH"]))
 globals().update(_email)
+EMAIL_FILE_PATH = str(_email.get("EMAIL_FILE_PATH", ""))  # config.mail.MailboxBackend's folder
 # Mail carries addresses, links and sign-in codes: production refuses a backend that prints,
 # files or drops it (like the development secrets above) rather than leak it to the logs.
 DEVELOPMENT_EMAIL_BACKENDS = {
@@ -252,6 +272,7 @@ DEVELOPMENT_EMAIL_BACKENDS = {
     "django.core.mail.backends.filebased.EmailBackend",
     "django.core.mail.backends.locmem.EmailBackend",
     "django.core.mail.backends.dummy.EmailBackend",
+    "config.mail.MailboxBackend",
 }
 if not DEBUG and _email["EMAIL_BACKEND"] in DEVELOPMENT_EMAIL_BACKENDS:
     raise ImproperlyConfigured(
@@ -386,14 +407,24 @@ _REDACTED = ["redact"]
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.logfilters.RedactLinkTokens"}},
+    "filters": {
+        "redact": {"()": "config.logfilters.RedactLinkTokens"},
+        # Celery's per-run lines about the periodic sweeps (the sweeps log their own work).
+        "quiet_periodic": {"()": "config.logfilters.QuietPeriodicTasks"},
+    },
     "formatters": {
         "plain": {
             "()": "config.logfilters.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": _REDACTED}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": [*_REDACTED, "quiet_periodic"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's defaults give "django" a console handler of its own (DEBUG) and mail_admins

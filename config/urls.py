@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from brands.views import jwks
 from config.api_docs import ApiDocsView
+from config.home import demo_centre, dev_mail_list, dev_mail_message, home
 from config.views import healthz, not_found, readyz, server_error
 from consent import api as consent_api
 from preferences import api as preferences_api
@@ -86,6 +87,11 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", home, name="home"),
+    # DEBUG only (404 otherwise): config/home.py.
+    path("_dev/demo-centre", demo_centre, name="dev-demo-centre"),
+    path("_dev/mail/", dev_mail_list, name="dev-mail"),
+    path("_dev/mail/<str:name>", dev_mail_message, name="dev-mail-message"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path(".well-known/candor/<slug:brand_slug>/jwks.json", jwks, name="brand-jwks"),

@@ -15,6 +15,8 @@ from consent.models import ConsentType, DpvPurpose, LegalBasis, Purpose
 from consent.services import contact_upsert, notice_version_publish, purpose_create
 
 DEMO_SLUG = "demo"
+# The demo customer `make run` prints a link for (the only contact /_dev/demo-centre opens).
+DEMO_CONTACT = "cust-42"
 
 PURPOSES: list[dict[str, Any]] = [
     {
@@ -128,6 +130,16 @@ PURPOSES: list[dict[str, Any]] = [
                 "Because you bought from us or asked us something, we may email you "
                 "for a limited time. Unsubscribe at any time.",
             ),
+            "de": (
+                "Neuigkeiten für Kundinnen und Kunden",
+                "Weil Sie bei uns gekauft oder uns etwas gefragt haben, dürfen wir Ihnen für "
+                "begrenzte Zeit E-Mails senden. Sie können sich jederzeit abmelden.",
+            ),
+            "fr": (
+                "Nouvelles pour nos clients",
+                "Parce que vous nous avez acheté quelque chose ou posé une question, nous pouvons "
+                "vous écrire par e-mail pendant une durée limitée. Désabonnez-vous à tout moment.",
+            ),
         },
     },
 ]
@@ -168,7 +180,7 @@ def seed_demo() -> tuple[Brand, str]:
             if current is None or (current.title, current.text) != (title, text):
                 notice_version_publish(purpose=purpose, language=language, title=title, text=text)
     contact_upsert(
-        brand=brand, external_id="cust-42", email="ada@example.com", locale="en", jurisdiction="DE"
+        brand=brand, external_id=DEMO_CONTACT, email="ada@example.com", locale="en", jurisdiction="DE"
     )
     raw_key = demo_api_key()
     if not ApiKey.objects.filter(key_hash=hash_api_key(raw_key)).exists():

@@ -11,9 +11,14 @@ from django.templatetags.static import static
 
 from brands.models import Brand, Typeface
 from consent.demo import seed_demo as seed_consent_demo
-from consent.models import Purpose
+from consent.models import ConsentEvent, Method, Purpose
+from consent.services import contact_upsert
 from preferences.models import Channel, Topic
-from preferences.services import topic_create, topic_update
+from preferences.services import SubscriptionChange, preferences_update, topic_create, topic_update
+
+# The demo's German customer: signed up to the newsletter under the German notice text, the
+# version a person reading German was shown (the ledger names the language of every grant).
+GERMAN_CONTACT = "cust-43"
 
 TOPICS: list[dict[str, Any]] = [
     {
@@ -102,6 +107,7 @@ def seed_demo() -> tuple[Brand, str]:
             continue
         fields = {key: value for key, value in spec.items() if key not in ("purpose", "sms_purpose")}
         topic_create(brand=brand, purpose=purpose, sms_purpose=sms_purpose, position=position, **fields)
+    _seed_german_contact(brand)
     return brand, raw_key
 
 
@@ -117,3 +123,30 @@ def _theme(brand: Brand) -> None:
     if (brand.logo_url, brand.typeface) != (logo_url, Typeface.HUMANIST):
         Brand.objects.filter(pk=brand.pk).update(logo_url=logo_url, typeface=Typeface.HUMANIST)
         brand.logo_url, brand.typeface = logo_url, Typeface.HUMANIST
+
+
+def _seed_german_contact(brand: Brand) -> None:
+    contact, _ = contact_upsert(
+        brand=brand, external_id=GERMAN_CONTACT, email="grete@example.com", locale="de", jurisdiction="DE"
+    )
+    if ConsentEvent.objects.filter(contact=contact).exists():
+        return
+    newsletter = Topic.objects.select_related("purpose").get(brand=brand, slug="newsletter")
+    assert newsletter.purpose is not None
+    german = newsletter.purpose.notice.versions.filter(language="de").order_by("-version").first()
+    assert german is not None
+    preferences_update(
+        brand=brand,
+        external_id=GERMAN_CONTACT,
+        method=Method.IMPORT.value,
+        recorded_by="seed_demo",
+        subscriptions=[
+            SubscriptionChange(
+                topic="newsletter",
+                channel=Channel.EMAIL.value,
+                status="subscribed",
+                cadence="monthly",
+                notice_version=german.public_id,
+            )
+        ],
+    )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from preferences import one_click, services
 from preferences.one_click import one_click_apply_pending
 
+# Periodic tasks log a line when they did something, and nothing when idle (Celery's own
+# per-run lines for them are filtered: config.logfilters.QuietPeriodicTasks).
+logger = logging.getLogger(__name__)
+
 
 @shared_task(name="preferences.tasks.one_click_apply")
 def one_click_apply() -> int:
     """Apply accepted one-click unsubscribes (nudged after each request, and swept by beat)."""
-    return one_click_apply_pending()
+    applied = one_click_apply_pending()
+    if applied:
+        logger.info("one-click unsubscribes applied: %d", applied)
+    return applied
 
 
 @shared_task(name="preferences.tasks.unsubscribe_delay_check")
@@ -26,11 +35,17 @@ def holds_end_expired() -> int:
 
     One batch per run; the next run picks up the rest. Returns how many holds it ended.
     """
-    return services.holds_end_expired()
+    ended = services.holds_end_expired()
+    if ended:
+        logger.info("expired holds ended: %d", ended)
+    return ended
 
 
 @shared_task(name="preferences.tasks.confirmation_requests_forget")
 def confirmation_requests_forget() -> int:
     """Clear the sign-up IP and user agent of double opt-in requests past confirming (beat,
     hourly)."""
-    return services.confirmation_requests_forget()
+    forgotten = services.confirmation_requests_forget()
+    if forgotten:
+        logger.info("unconfirmed sign-ups forgotten (IP and user agent): %d", forgotten)
+    return forgotten

@@ -6,10 +6,16 @@ delivery publishes them by name (sync.delivery.broker)."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from sync.delivery import batches, fanout, opt_outs, sweeper
 from sync.outbox import events
+
+# Periodic tasks log a line when they did something, and nothing when idle (Celery's own
+# per-run lines for them are filtered: config.logfilters.QuietPeriodicTasks).
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="sync.tasks.endpoint_fanout")
@@ -27,18 +33,30 @@ def delivery_send(delivery_id: int) -> None:
 @shared_task(name="sync.tasks.deliveries_sweep")
 def deliveries_sweep() -> dict[str, int]:
     """Beat, every few seconds: catch up on fan-outs and deliveries nobody is working on."""
-    return sweeper.deliveries_sweep()
+    done = sweeper.deliveries_sweep()
+    if any(done.values()):
+        logger.info(
+            "deliveries sweep: %d endpoint fan-outs, %d deliveries handed over",
+            done["fanouts"],
+            done["deliveries"],
+        )
+    return done
 
 
 @shared_task(name="sync.tasks.events_prune")
 def events_prune() -> int:
     """Beat, hourly: forget feed events (and finished deliveries) past their retention."""
     pruned = events.events_prune()
-    sweeper.deliveries_prune()
+    deliveries = sweeper.deliveries_prune()
+    if pruned or deliveries:
+        logger.info("events prune: %d feed events and %d finished deliveries deleted", pruned, deliveries)
     return pruned
 
 
 @shared_task(name="sync.tasks.opt_outs_overdue_notify")
 def opt_outs_overdue_notify() -> int:
     """Beat, hourly: email brands about endpoints with opt-outs unacknowledged for 15 business days."""
-    return opt_outs.opt_outs_overdue_notify()
+    told = opt_outs.opt_outs_overdue_notify()
+    if told:
+        logger.info("overdue opt-outs: %d endpoints reported to their brands", told)
+    return told

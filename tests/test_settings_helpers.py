@@ -61,12 +61,14 @@ def test_production_refuses_to_start_without_a_real_mail_server(email_url):
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])
-def test_a_real_mail_server_starts_production_and_development_keeps_the_console(debug):
+def test_a_real_mail_server_starts_production_and_development_files_mail_under_var(debug):
     smtp = _import_settings(EMAIL_URL="smtps://user:pw@mail.example", DEBUG=debug)
-    console = _import_settings(DEBUG="true")
+    development = _import_settings(DEBUG="true")
+    console = _import_settings(DEBUG="true", EMAIL_URL="console://")
 
     assert smtp.returncode == 0, smtp.stderr
     assert smtp.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend"
+    assert development.stdout.strip() == "config.mail.MailboxBackend"  # var/mail/, config/mail.py
     assert console.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
 
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from brands.models import ApiKey, Brand, hash_api_key
 from consent.demo import demo_api_key
-from consent.models import NoticeVersion, Purpose
+from consent.models import ConsentEvent, NoticeVersion, Purpose
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,9 @@ def test_seed_demo_is_idempotent_and_its_key_works(db, client):
     key = out.getvalue().strip().splitlines()[-1]
     assert key == demo_api_key()
     assert Purpose.objects.filter(brand__slug="demo").count() == 5
-    assert NoticeVersion.objects.filter(notice__brand__slug="demo", language="de").count() == 4
+    # Every purpose has its notice in each language of the hosted pages.
+    for language in ("en", "de", "fr"):
+        assert NoticeVersion.objects.filter(notice__brand__slug="demo", language=language).count() == 5
     assert list(
         Purpose.objects.filter(brand__slug="demo", sale_or_sharing=True).values_list("slug", flat=True)
     ) == ["ad-partners"]
@@ -94,6 +96,29 @@ def test_seed_demo_is_idempotent_and_its_key_works(db, client):
     # Nothing is pre-ticked for a contact who never consented; transactional mail is on.
     assert rows[("newsletter", "email")]["status"] == "not_set"
     assert rows[("orders", "email")]["status"] == "subscribed"
+
+
+def test_the_demos_german_customer_was_granted_the_german_notice(db, client):
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # a second run grants nothing again
+
+    events = list(
+        ConsentEvent.objects.filter(contact__external_id="cust-43").select_related("notice_version")
+    )
+    assert [(e.purpose.slug, e.decision, e.method) for e in events] == [
+        ("email-marketing", "granted", "import")
+    ]
+    version = events[0].notice_version
+    assert (version.language, version.title) == ("de", "E-Mails von Demo Outfitters")
+    auth = f"Bearer {demo_api_key()}"
+    contact = client.get("/api/v1/contacts/cust-43", HTTP_AUTHORIZATION=auth).json()
+    assert (contact["locale"], contact["email"]) == ("de", "grete@example.com")
+    purposes = client.get("/api/v1/purposes", HTTP_AUTHORIZATION=auth).json()
+    email = next(p for p in purposes if p["slug"] == "email-marketing")
+    # What the tour picks for a German contact: the German entry of notice_versions.
+    german = next(v for v in email["notice_versions"] if v["language"] == "de")
+    assert german["id"] == version.public_id
+    assert all({"en", "de", "fr"} <= {v["language"] for v in p["notice_versions"]} for p in purposes)
 
 
 @pytest.mark.parametrize(

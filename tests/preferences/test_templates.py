@@ -20,6 +20,7 @@ from django.template import engines
 from django.utils import translation
 from django.utils.html import escape
 
+from config.mail import Mail, MailSummary
 from preferences.forms import FACT_FORMS, HoldForm, LinkRequestForm, StepUpCodeForm
 from preferences.management.commands.makemessages import jinja_messages, jinja_messages_as_python
 from tests.catalogues import LANGUAGES, po_messages
@@ -213,6 +214,40 @@ PAGES: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = {
         ],
     ),
     "404.html": ({"brand": None}, [("Page not found", {}), ("Skip to main content", {})]),
+    "home.html": (
+        {
+            "brand": None,
+            "debug": True,
+            "version": "1.2.3",
+            "demo": True,
+            "demo_slug": "demo",
+            "demo_contact": "c-1",
+        },
+        [
+            ("Candor is running", {}),
+            ("Version %(version)s, in development mode (DEBUG is on).", {"version": "1.2.3"}),
+            (
+                "This development page makes a fresh signed link for the demo brand’s customer "
+                "%(contact)s (%(brand)s) and no one else. A link for any contact is printed by:",
+                {"contact": "c-1", "brand": "demo"},
+            ),
+            ("Mail sent by this development server", {}),
+        ],
+    ),
+    # The DEBUG-only development pages are in English (config/home.py): only the frame is translated.
+    "dev/mail_list.html": ({"brand": None, "folder": "var/mail"}, [("Skip to main content", {})]),
+    "dev/mail_message.html": (
+        {
+            "brand": None,
+            "mail": Mail(
+                summary=MailSummary(name="x.eml", subject="Hi", to="a@example.com", sent_at=UNTIL),
+                sender="b@example.com",
+                text="https://example.com/x",
+                has_html=False,
+            ),
+        },
+        [("Skip to main content", {})],
+    ),
 }
 
 
