@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +180,13 @@ def outsider_api(other_brand: Brand, make_client: Callable[..., APIClient]) -> A
 
 def ledger_rows(contact: Contact) -> list[ConsentEvent]:
     return list(ConsentEvent.objects.filter(contact=contact).order_by("sequence"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ is `e2e` before `-m` selects (tests/e2e/conftest.py orders
+    them later, last of all), so `-m e2e` runs all of them and `-m 'not e2e'` none."""
+    e2e_root = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e_root in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
