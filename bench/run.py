@@ -730,7 +730,8 @@ def read_feed(port: int, token: str, *, brand_id: int, limit: int = FEED_PAGE) -
         page = json.loads(content)
         for event in page["events"]:
             ids.append(event["id"])
-            order.append((event["data"]["contact"], event["data"]["sequence"]))
+            if "contact" in event["data"]:  # brand-level events (webhook.test, ...) have no chain
+                order.append((event["data"]["contact"], event["data"]["sequence"]))
         after = page["next_cursor"]
         if not page["has_more"]:
             break
