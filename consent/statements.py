@@ -226,35 +226,48 @@ def _rank(table: str) -> str:
     return f"({table}.occurred_at, {withdrawn}, {table}.event_sequence)"
 
 
+# The projection's columns the ledger row already carries, by the event field each comes from:
+# the upsert selects them from the event's own INSERT … RETURNING, so each value travels once
+# (which also keeps ledger_append's statement under psycopg's 50 parameters for caching its
+# parsing). A ConsentState column the event lacks is sent as a parameter of its own.
+_STATE_RENAMED = {"event_id": "id", "event_sequence": "sequence"}
+
+
+@cache
+def _state_from_event() -> dict[str, str]:
+    event_columns = {f.attname: f.column for f in ConsentEvent._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    return {
+        f.attname: f"ev.{quote(event_columns[source])}"
+        for f in ConsentState._meta.concrete_fields
+        if (source := _STATE_RENAMED.get(f.attname, f.attname)) in event_columns and not f.primary_key
+    }
+
+
 def _state_row(event: ConsentEvent, now: datetime) -> tuple[str, list[Any]]:
-    """The upsert that points ConsentState at `event` if it supersedes the current one,
-    RETURNING a row only when the state moved. Every column comes from the model."""
-    state = ConsentState(
-        brand_id=event.brand_id,
-        contact_id=event.contact_id,
-        purpose_id=event.purpose_id,
-        decision=event.decision,
-        event_id=event.id,
-        event_sequence=event.sequence,
-        notice_version_id=event.notice_version_id,
-        occurred_at=event.occurred_at,
-        expires_at=event.expires_at,
-        updated_at=now,
-    )
-    into, params = insert_parts(state)
+    """The upsert that points ConsentState at `event` (inserted by the CTE `ev`, which RETURNs
+    every column) if it supersedes the current one, RETURNING a row only when the state moved.
+    Every column comes from the model."""
+    state = ConsentState(brand_id=event.brand_id, updated_at=now)
+    given: dict[str, tuple[str, list[object]]] = {
+        name: (sql, []) for name, sql in _state_from_event().items()
+    }
+    into, params = insert_parts(state, given=given)
     return _upsert_sql(into), params
 
 
 @cache
 def _upsert_sql(into: str) -> str:
     quote = connection.ops.quote_name
+    head, values = into.split(" VALUES ")
     updates = ", ".join(
         f"{quote(f.column)} = excluded.{quote(f.column)}"
         for f in ConsentState._meta.concrete_fields
         if not f.primary_key and f.attname not in _STATE_KEY
     )
     return (
-        f"INSERT INTO {into} ON CONFLICT (contact_id, purpose_id) DO UPDATE SET {updates} "
+        f"INSERT INTO {head} SELECT {values[1:-1]} FROM ev "  # noqa: S608 (names from the models)
+        f"ON CONFLICT (contact_id, purpose_id) DO UPDATE SET {updates} "
         f"WHERE {_rank('excluded')} > {_rank(_state)} RETURNING id"
     )
 
@@ -280,7 +293,7 @@ def ledger_append(
     outbox_into, outbox_params = insert_parts(announcement)
     outbox_into, outbox_values = outbox_into.split(" VALUES ")
     sql = (
-        f"WITH ev AS (INSERT INTO {event_into}), "  # noqa: S608 (names from the models)
+        f"WITH ev AS (INSERT INTO {event_into} RETURNING *), "  # noqa: S608 (names from the models)
         f"evd AS (INSERT INTO {evidence_into}), "
         f"st AS ({upsert}), "
         f"ob AS (INSERT INTO {outbox_into} SELECT {outbox_values.strip('()')} "

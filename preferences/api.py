@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from brands.idempotency import idempotent
 from brands.models import Scope
 from config.errors import Unprocessable
+from config.serializers import represented
 from consent import selectors as consent_selectors
 from consent.api import ERRORS, IDEMPOTENCY_KEY, REASON, WRITE_ERRORS, BrandApiView, validated
 from consent.models import Method
@@ -165,7 +166,7 @@ class ContactSignupApi(BrandApiView):
                 read = selectors.preferences_get(brand=principal.brand, contact=result.contact)
                 preferences = PreferencesOut(read).data
             body = {
-                "contact": ContactOut(result.contact).data,
+                "contact": represented(ContactOut, result.contact),
                 "events": [consent_event_data(event) for event in result.consent_events],
                 "preferences": preferences,
             }
