@@ -7,6 +7,7 @@ links and sign-in codes in clear.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -34,6 +35,25 @@ def file_name(*, subject: str, now: datetime) -> str:
     slug = slugify(subject)[:SLUG_LENGTH].strip("-")
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     return f"{stamp}-{slug}.eml" if slug else f"{stamp}.eml"
+
+
+logger = logging.getLogger(__name__)
+
+
+class WithheldBackend(BaseEmailBackend):
+    """What `EMAIL_URL=console://` means when DEBUG is false: nothing is sent and nothing of a
+    message is printed (its addresses, links and codes would end in the logs), only one warning
+    per batch that mail was withheld, so a server started for load tests (../shared/peers)
+    runs, and an operator who forgot EMAIL_URL sees why no mail arrives."""
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        if email_messages:
+            logger.warning(
+                "Withheld %d email(s): EMAIL_URL=console:// sends and prints no mail when DEBUG is "
+                "false; set EMAIL_URL to an smtp://, smtp+tls:// or smtps:// server",
+                len(email_messages),
+            )
+        return 0
 
 
 class MailboxBackend(BaseEmailBackend):

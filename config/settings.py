@@ -265,8 +265,11 @@ if "EMAIL_FILE_PATH" in _email:
     _email["EMAIL_FILE_PATH"] = str(BASE_DIR / str(_email["EMAIL_FILE_PATH"]))
 globals().update(_email)
 EMAIL_FILE_PATH = str(_email.get("EMAIL_FILE_PATH", ""))  # config.mail.MailboxBackend's folder
-# Mail carries addresses, links and sign-in codes: production refuses a backend that prints,
-# files or drops it (like the development secrets above) rather than leak it to the logs.
+# Mail carries addresses, links and sign-in codes: production refuses a backend that files or
+# drops it (like the development secrets above), and console:// there withholds every message
+# with a warning instead of printing it (config.mail.WithheldBackend).
+if not DEBUG and _email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    _email["EMAIL_BACKEND"] = EMAIL_BACKEND = "config.mail.WithheldBackend"
 DEVELOPMENT_EMAIL_BACKENDS = {
     "django.core.mail.backends.console.EmailBackend",
     "django.core.mail.backends.filebased.EmailBackend",

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage
 
 from config.env import email_settings, env_bool, env_int
+from config.mail import WithheldBackend
 
 
 def test_email_urls():
@@ -50,9 +53,9 @@ def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("email_url", [None, "console://", "file:///tmp/mail"])
+@pytest.mark.parametrize("email_url", [None, "file:///tmp/mail"])
 def test_production_refuses_to_start_without_a_real_mail_server(email_url):
-    """With EMAIL_URL unset every email (addresses, links, codes) would go to stdout."""
+    """Unset, EMAIL_URL files every email (addresses, links, codes) under var/mail."""
     result = _import_settings(**({"EMAIL_URL": email_url} if email_url else {}))
 
     assert result.returncode != 0
@@ -70,6 +73,25 @@ def test_a_real_mail_server_starts_production_and_development_files_mail_under_v
     assert smtp.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend"
     assert development.stdout.strip() == "config.mail.MailboxBackend"  # var/mail/, config/mail.py
     assert console.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_console_mail_in_production_withholds_every_message_and_prints_none_of_it(caplog):
+    """../shared/peers starts production settings with EMAIL_URL=console://: the server runs,
+    and mail is neither sent nor printed, only counted in a warning."""
+    started = _import_settings(EMAIL_URL="console://")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "config.mail.WithheldBackend"
+
+    message = EmailMessage(
+        "Your sign-in code 123456", "https://x.example/c/secret-token", to=["ada@example.com"]
+    )
+    with caplog.at_level(logging.WARNING, logger="config.mail"):
+        sent = WithheldBackend().send_messages([message])
+    assert sent == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "Withheld 1 email(s): EMAIL_URL=console:// sends and prints no mail when DEBUG is false; "
+        "set EMAIL_URL to an smtp://, smtp+tls:// or smtps:// server"
+    ]
 
 
 def test_typed_env_helpers_fail_loudly(monkeypatch):
