@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from brands.audit import Actor
-from brands.models import ApiKey, Brand, Membership, Scope
+from brands.models import ApiKey, AuditEntry, Brand, Membership, Scope
 from brands.services import api_key_revoke, brand_create, brand_update, membership_remove, membership_set
 from config.admin import ServiceAdmin
 
@@ -101,3 +101,27 @@ class MembershipAdmin(ServiceAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         membership_remove(membership=obj, actor=Actor.operator(request.user))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only: entries are written by the services, in the transaction of
+    each change, and the database refuses to change or delete them."""
+
+    list_display = ["at", "brand", "action", "target_type", "target_id", "actor_kind", "actor_ref"]
+    list_filter = ["brand", "action", "actor_kind", "target_type"]
+    search_fields = ["target_id", "actor_ref"]
+    ordering = ["-at", "-id"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
