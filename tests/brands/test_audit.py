@@ -300,20 +300,23 @@ def test_candor_disabling_an_endpoint_is_recorded_as_the_system(brand):
 
 
 def test_memberships_record_role_changes_only_when_the_role_changes(brand):
+    from brands.models import Membership
     from brands.services import membership_remove, membership_set
 
+    # Any two roles: the set of roles is the console's to decide.
+    first, second = Membership.Role.OWNER.value, next(r for r in Membership.Role.values if r != "owner")
     user = User.objects.create_user("sam", "sam@example.com", "a-long-password-123")
     mark = audit_mark()
-    membership = membership_set(user=user, brand=brand, role="admin", actor=TEST_ACTOR)
-    membership_set(user=user, brand=brand, role="admin", actor=TEST_ACTOR)  # no change
-    membership_set(user=user, brand=brand, role="owner", actor=TEST_ACTOR)
+    membership = membership_set(user=user, brand=brand, role=second, actor=TEST_ACTOR)
+    membership_set(user=user, brand=brand, role=second, actor=TEST_ACTOR)  # no change
+    membership_set(user=user, brand=brand, role=first, actor=TEST_ACTOR)
     membership_remove(membership=membership, actor=TEST_ACTOR)
     membership_remove(membership=membership, actor=TEST_ACTOR)  # already gone
     uid = str(user.pk)
     assert audit_rows(brand, since_id=mark) == [
-        ("system", "tests", "membership.created", "user", uid, None, {"user": "sam", "role": "admin"}, ""),
-        ("system", "tests", "membership.role_changed", "user", uid, {"role": "admin"}, {"role": "owner"}, ""),
-        ("system", "tests", "membership.removed", "user", uid, {"user": "sam", "role": "owner"}, None, ""),
+        ("system", "tests", "membership.created", "user", uid, None, {"user": "sam", "role": second}, ""),
+        ("system", "tests", "membership.role_changed", "user", uid, {"role": second}, {"role": first}, ""),
+        ("system", "tests", "membership.removed", "user", uid, {"user": "sam", "role": first}, None, ""),
     ]
 
 
@@ -485,3 +488,33 @@ def test_the_actor_of_a_request(brand, rf):
     anonymous.user = AnonymousUser()
     with pytest.raises(ValueError, match="anonymous"):
         Actor.from_request(anonymous)
+
+
+def test_apply_brand_config_records_its_parts_and_summary_as_the_os_user(tmp_path, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "deploy")
+    path = tmp_path / "shop.json"
+    path.write_text(
+        json.dumps(
+            {"theme": {"name": "Shop"}, "topics": [{"slug": "news", "name": "News", "transactional": True}]}
+        )
+    )
+    call_command("apply_brand_config", "--brand", "shop", "--create", str(path), stdout=io.StringIO())
+    brand = Brand.objects.get(slug="shop")
+    rows = audit_rows(brand)
+    assert [(row[0], row[1], row[2], row[4]) for row in rows] == [
+        ("operator", "os:deploy", "brand.created", "shop"),
+        ("operator", "os:deploy", "topic.created", "news"),
+        ("operator", "os:deploy", "config.applied", "shop"),
+    ]
+    assert rows[-1][6] == {
+        "created": ["topic news"],
+        "updated": [],
+        "notices_published": [],
+        "deleted": [],
+        "prune": False,
+    }
+    assert set(AuditEntry.objects.filter(brand=brand).values_list("actor_name", flat=True)) == {
+        "manage.py apply_brand_config"
+    }
+    call_command("apply_brand_config", "--brand", "shop", str(path), stdout=io.StringIO())  # nothing changes
+    assert len(audit_rows(brand)) == 3
