@@ -14,6 +14,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from bench.ceiling.models import Row
+from brands.audit import Actor
 from brands.models import Brand, Scope
 from brands.services import api_key_create, brand_create
 from consent.identifiers import email_hmac, normalise_email
@@ -70,12 +71,24 @@ def seed_base(*, contacts: int, ceiling_rows: int, log: Callable[[str], None]) -
     ledger_verify checks them before the load starts.
     """
     started = time.monotonic()
-    brand, _ = brand_create(slug=BRAND_SLUG, name="Bench brand", jurisdiction="DE")
-    issued = api_key_create(brand=brand, scopes=[Scope.CONSENT_READ, Scope.CONSENT_WRITE], name="bench")
+    brand, _ = brand_create(
+        actor=Actor.system("bench"), slug=BRAND_SLUG, name="Bench brand", jurisdiction="DE"
+    )
+    issued = api_key_create(
+        actor=Actor.system("bench"),
+        brand=brand,
+        scopes=[Scope.CONSENT_READ, Scope.CONSENT_WRITE],
+        name="bench",
+    )
     purpose = purpose_create(
-        brand=brand, slug=PURPOSE_SLUG, name="Newsletter", description="News about our products, weekly."
+        actor=Actor.system("bench"),
+        brand=brand,
+        slug=PURPOSE_SLUG,
+        name="Newsletter",
+        description="News about our products, weekly.",
     )
     notice = notice_version_publish(
+        actor=Actor.system("bench"),
         purpose=purpose,
         language="en",
         title="Our newsletter",
@@ -206,6 +219,7 @@ def seed_pages(seeded: Seeded) -> SeededPages:
     started = time.monotonic()
     brand = Brand.objects.get(pk=seeded.brand_id)
     topic = topic_create(
+        actor=Actor.system("bench"),
         brand=brand,
         slug=TOPIC_SLUG,
         name="News",
@@ -594,7 +608,10 @@ EVENT_SECONDARY_INDEXES_SQL = SECONDARY_INDEXES_SQL.replace(
 def feed_key(seeded: Seeded) -> str:
     """A second API key of the bench brand, with the one scope the changes feed needs."""
     issued = api_key_create(
-        brand=Brand.objects.get(pk=seeded.brand_id), scopes=[Scope.EVENTS_READ], name="bench feed"
+        actor=Actor.system("bench"),
+        brand=Brand.objects.get(pk=seeded.brand_id),
+        scopes=[Scope.EVENTS_READ],
+        name="bench feed",
     )
     return issued.raw_key
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from brands.audit import Actor
 from config.embedded_valkey import server_binary
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -657,6 +658,7 @@ def _run_phase(
     receiver = Receiver(receiver_port)
     receiver.start()
     endpoint = endpoint_create(
+        actor=Actor.system("bench"),
         brand=Brand.objects.get(pk=seeded.brand_id),
         url=f"http://127.0.0.1:{receiver_port}/hook",
         description="bench",
@@ -674,7 +676,7 @@ def _run_phase(
             )
     finally:
         receiver.stop()
-        endpoint_update(endpoint=endpoint, status="disabled")
+        endpoint_update(actor=Actor.system("bench"), endpoint=endpoint, status="disabled")
         connection.close()
     return result
 

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from brands.models import ApiKey, Brand, Membership, Scope
+from brands.audit import Actor
+from brands.models import ApiKey, AuditEntry, Brand, Membership, Scope
 from brands.services import api_key_revoke, brand_create, brand_update, membership_remove, membership_set
 from config.admin import ServiceAdmin
 
@@ -27,6 +28,7 @@ class BrandAdmin(ServiceAdmin):
     def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
         if not change:
             created, _ = brand_create(
+                actor=Actor.operator(request.user),
                 slug=obj.slug,
                 name=obj.name,
                 default_language=obj.default_language,
@@ -34,7 +36,9 @@ class BrandAdmin(ServiceAdmin):
             )
             obj.pk = created.pk
         brand_update(
-            brand=obj, **{name: form.cleaned_data[name] for name in form.changed_data if name != "slug"}
+            brand=obj,
+            actor=Actor.operator(request.user),
+            **{name: form.cleaned_data[name] for name in form.changed_data if name != "slug"},
         )
 
 
@@ -70,7 +74,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
-            api_key_revoke(api_key=api_key)
+            api_key_revoke(api_key=api_key, actor=Actor.operator(request.user))
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 
@@ -90,8 +94,34 @@ class MembershipAdmin(ServiceAdmin):
         return [] if obj is None else ["user", "brand"]
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        saved = membership_set(user=obj.user, brand=obj.brand, role=obj.role)
+        saved = membership_set(
+            user=obj.user, brand=obj.brand, role=obj.role, actor=Actor.operator(request.user)
+        )
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(membership=obj)
+        membership_remove(membership=obj, actor=Actor.operator(request.user))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only: entries are written by the services, in the transaction of
+    each change, and the database refuses to change or delete them."""
+
+    list_display = ["at", "brand", "action", "target_type", "target_id", "actor_kind", "actor_ref"]
+    list_filter = ["brand", "action", "actor_kind", "target_type"]
+    search_fields = ["target_id", "actor_ref"]
+    ordering = ["-at", "-id"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

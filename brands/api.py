@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from brands.audit import Actor
 from brands.auth import ApiPrincipal
 from config.errors import Unprocessable
 
@@ -49,3 +50,7 @@ class BrandApiView(APIView):
         user = self.request.user
         assert isinstance(user, ApiPrincipal)  # guaranteed by HasScopes
         return user
+
+    def audit_actor(self) -> Actor:
+        """Who the audit log names for this request's changes: the key, by its public prefix."""
+        return Actor.for_api_key(self.principal().api_key)

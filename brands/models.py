@@ -155,3 +155,66 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand} {self.key}"
+
+
+class TransactionId(models.Func):
+    """The writing transaction's id (pg_current_xact_id() as a bigint), as sync.models does for
+    the outbox: entries that share it were written by one change (a configuration document's
+    summary and each of its parts)."""
+
+    output_field = models.BigIntegerField()
+    template = "pg_current_xact_id()::text::bigint"
+
+
+class AuditEntry(models.Model):
+    """One staff action or configuration change: who, what, on which object, before and after,
+    when. Append-only: a database trigger refuses UPDATE and DELETE
+    (brands/migrations/0006_audit_entries), except the DELETE of a whole brand's entries that
+    `brands.services.audit_entries_release` announces in the same transaction.
+
+    Written by brands.services.audit_record only, in the transaction of the change it records.
+    `action` is one of brands.audit.AuditAction. Contacts, when an entry names one, are named by
+    their internal id (the outbox's pseudonymous contact_ref), never by address, phone or the
+    brand's external id, so an erasure leaves nothing personal here.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # No index of its own: both indexes below lead with it.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="audit_entries", db_index=False)
+    at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=20)
+    # Who: a key's public prefix, a username, "os:<user>" for a command, or Candor's component.
+    actor_ref = models.CharField(max_length=150)
+    actor_name = models.CharField(max_length=200, blank=True)
+    # Kept while the person's entries exist (PROTECT): the log must keep saying who it was.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=255)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    txid = models.BigIntegerField(db_default=TransactionId(), editable=False)
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # "This brand's entries, newest first", and the keyset pages of it.
+            models.Index(
+                models.F("brand"), models.F("at").desc(), models.F("id").desc(), name="audit_brand_newest"
+            ),
+            # One object's history.
+            models.Index(
+                models.F("brand"),
+                models.F("target_type"),
+                models.F("target_id"),
+                models.F("at").desc(),
+                models.F("id").desc(),
+                name="audit_brand_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}:{self.target_id} by {self.actor_kind}:{self.actor_ref}"

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from brands.models import ApiKey, Brand, Membership, Scope, hash_api_key
+from brands.audit import SECRET_FIELDS, Actor, AuditAction, audit_diff, audit_fields, audit_value
+from brands.models import ApiKey, AuditEntry, Brand, Membership, Scope, hash_api_key
 from brands.selectors import api_key_forget
 from config.errors import Unprocessable
 from config.services import fields_update, model_clean
@@ -23,6 +24,90 @@ class IssuedKey:
 
 
 _BRAND_INVALID = "The brand is not valid; see errors."
+AUDIT_REASON_MAX_LENGTH = AuditEntry._meta.get_field("reason").max_length or 500
+
+
+# --- The audit log -----------------------------------------------------------------------
+
+
+def _secret_keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {key for key in value if key in SECRET_FIELDS}
+        for item in value.values():
+            found |= _secret_keys(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_secret_keys(item) for item in value)) if value else set()
+    return set()
+
+
+def audit_reason_checked(reason: str) -> str:
+    """A reason as stored (trimmed), or Unprocessable naming `reason`."""
+    reason = (reason or "").strip()
+    if "\x00" in reason:
+        raise Unprocessable.for_field("reason", "reason must not contain NUL characters.")
+    if len(reason) > AUDIT_REASON_MAX_LENGTH:
+        raise Unprocessable.for_field(
+            "reason", f"reason must be at most {AUDIT_REASON_MAX_LENGTH} characters."
+        )
+    return reason
+
+
+def audit_record(
+    *,
+    brand: Brand,
+    actor: Actor,
+    action: AuditAction,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Append one entry to the brand's audit log. Call it inside the transaction of the change
+    it records, after the change has passed every check: a refused or rolled-back change then
+    leaves no entry, and an accepted one always has its entry."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record belongs inside the transaction of the change it records.")
+    if not isinstance(action, AuditAction):  # only the documented, stable types
+        raise ValueError(f"Unknown audit action {action!r}; add it to brands.audit.AuditAction.")
+    before, after = audit_value(before), audit_value(after)
+    leaked = _secret_keys(before) | _secret_keys(after)
+    if leaked:  # a programming error: secrets never reach the log
+        raise ValueError(f"An audit entry must not carry {sorted(leaked)}.")
+    return AuditEntry.objects.create(
+        brand=brand,
+        at=timezone.now(),
+        actor_kind=actor.kind,
+        actor_ref=actor.ref,
+        actor_name=actor.name,
+        actor_user_id=actor.user_id,
+        action=action.value,
+        target_type=target_type,
+        target_id=str(target_id),
+        before=before,
+        after=after,
+        reason=audit_reason_checked(reason),
+    )
+
+
+def audit_entries_release(*, brand: Brand) -> None:
+    """Let this transaction delete the brand's audit entries, which the database otherwise
+    refuses: only for deleting the whole brand (its entries then go with it, by CASCADE). A
+    brand with a consent ledger cannot be deleted anyway (its contacts are PROTECTed and its
+    ledger refuses DELETE), so in practice this serves a brand made by mistake."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_entries_release belongs inside the brand's deletion transaction.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('candor.audit_release_brand', %s, true)", [str(brand.pk)])
+
+
+@transaction.atomic
+def brand_delete(*, brand: Brand) -> None:
+    """Delete a brand with everything that is only its configuration, its audit log included.
+    The ledger's protections still hold: a brand with contacts is refused by the database."""
+    audit_entries_release(brand=brand)
+    Brand.objects.filter(pk=brand.pk).delete()
 
 
 def _language_checked(language: str) -> None:
@@ -36,7 +121,7 @@ def _language_checked(language: str) -> None:
 
 @transaction.atomic
 def brand_create(
-    *, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU"
+    *, actor: Actor, slug: str, name: str, default_language: str = "en", jurisdiction: str = "EU"
 ) -> tuple[Brand, bool]:
     """The brand with this slug: made now (True) or as it was (False)."""
     _language_checked(default_language)
@@ -46,11 +131,19 @@ def brand_create(
     )
     if created:
         model_clean(brand, invalid=_BRAND_INVALID)  # raising rolls the row back
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.BRAND_CREATED,
+            target_type="brand",
+            target_id=brand.slug,
+            after=audit_fields(brand, ("slug", "name", "default_language", "jurisdiction")),
+        )
     return brand, created
 
 
 @transaction.atomic
-def brand_update(*, brand: Brand, **fields: Any) -> Brand:
+def brand_update(*, brand: Brand, actor: Actor, **fields: Any) -> Brand:
     """Change the fields given (name, languages, contact details, colours…). The slug stays: it
     names the brand in every link and receipt already sent."""
     if "slug" in fields or "config_stamp" in fields:
@@ -58,7 +151,20 @@ def brand_update(*, brand: Brand, **fields: Any) -> Brand:
     if "default_language" in fields:
         _language_checked(fields["default_language"])
     locked = Brand.objects.select_for_update().get(pk=brand.pk)
+    names = [name for name in fields if hasattr(locked, name)]
+    before = audit_fields(locked, names)
     updated = fields_update(locked, fields, invalid=_BRAND_INVALID)
+    changed_before, changed_after = audit_diff(before, audit_fields(updated, names))
+    if changed_after:
+        audit_record(
+            brand=updated,
+            actor=actor,
+            action=AuditAction.BRAND_UPDATED,
+            target_type="brand",
+            target_id=updated.slug,
+            before=changed_before,
+            after=changed_after,
+        )
     # API keys are cached with their brand: the next request reads the brand as it is now.
     key_hashes = list(ApiKey.objects.filter(brand=locked).values_list("key_hash", flat=True))
 
@@ -71,17 +177,54 @@ def brand_update(*, brand: Brand, **fields: Any) -> Brand:
 
 
 @transaction.atomic
-def membership_set(*, user: Any, brand: Brand, role: str) -> Membership:
+def membership_set(*, user: Any, brand: Brand, role: str, actor: Actor) -> Membership:
     """Give `user` this role in `brand` (a new membership, or the role of the one there)."""
-    membership, _ = Membership.objects.select_for_update().get_or_create(
+    membership, created = Membership.objects.select_for_update().get_or_create(
         user=user, brand=brand, defaults={"role": role}
     )
-    return fields_update(membership, {"role": role}, invalid="The membership is not valid; see errors.")
+    role_before = membership.role
+    membership = fields_update(membership, {"role": role}, invalid="The membership is not valid; see errors.")
+    if created:
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_CREATED,
+            target_type="user",
+            target_id=str(user.pk),
+            after={"user": user.get_username(), "role": membership.role},
+        )
+    elif membership.role != role_before:
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_ROLE_CHANGED,
+            target_type="user",
+            target_id=str(user.pk),
+            before={"role": role_before},
+            after={"role": membership.role},
+        )
+    return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
-    Membership.objects.filter(pk=membership.pk).delete()
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    locked = (
+        Membership.objects.select_for_update()
+        .select_related("user", "brand")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if locked is None:
+        return  # already gone: nothing happened, nothing to record
+    locked.delete()
+    audit_record(
+        brand=locked.brand,
+        actor=actor,
+        action=AuditAction.MEMBERSHIP_REMOVED,
+        target_type="user",
+        target_id=str(locked.user.pk),
+        before={"user": locked.user.get_username(), "role": locked.role},
+    )
 
 
 def _validate_scopes(scopes: list[str]) -> list[str]:
@@ -95,7 +238,7 @@ def _validate_scopes(scopes: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def api_key_create(*, brand: Brand, scopes: list[str], name: str = "") -> IssuedKey:
+def api_key_create(*, brand: Brand, actor: Actor, scopes: list[str], name: str = "") -> IssuedKey:
     public = secrets.token_hex(4)
     raw_key = f"{KEY_PREFIX}{public}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
@@ -105,10 +248,29 @@ def api_key_create(*, brand: Brand, scopes: list[str], name: str = "") -> Issued
         key_hash=hash_api_key(raw_key),
         scopes=_validate_scopes(scopes),
     )
+    audit_record(
+        brand=brand,
+        actor=actor,
+        action=AuditAction.API_KEY_CREATED,
+        target_type="api_key",
+        target_id=api_key.prefix,
+        after={"name": api_key.name, "scopes": api_key.scopes},
+    )
     return IssuedKey(api_key=api_key, raw_key=raw_key)
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> None:
+    now = timezone.now()
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
     transaction.on_commit(lambda: api_key_forget(key_hash=api_key.key_hash))
+    if revoked:  # revoking a revoked key changes nothing
+        audit_record(
+            brand=api_key.brand,
+            actor=actor,
+            action=AuditAction.API_KEY_REVOKED,
+            target_type="api_key",
+            target_id=api_key.prefix,
+            before={"revoked_at": None},
+            after={"revoked_at": now},
+        )

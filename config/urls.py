@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from brands.audit_api import AuditListApi
 from brands.views import jwks
 from config.api_docs import ApiDocsView
 from config.home import demo_centre, dev_mail_list, dev_mail_message, home
@@ -23,6 +24,7 @@ api_v1 = [
     path("topics/<str:slug>", config_api.TopicApi.as_view(), name="topic"),
     path("theme", config_api.ThemeApi.as_view(), name="theme"),
     path("config", config_api.BrandConfigApi.as_view(), name="config"),
+    path("audit", AuditListApi.as_view(), name="audit"),
     path("contacts/<str:external_id>", consent_api.ContactApi.as_view(), name="contact"),
     path(
         "contacts/<str:external_id>/consents",

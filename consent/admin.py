@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from brands.audit import Actor
 from config.admin import ServiceAdmin
 from consent.erasure import contact_erase
 from consent.models import (
@@ -105,6 +106,7 @@ class NoticeVersionAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: NoticeVersion, form: Any, change: bool) -> None:
         published = notice_version_publish(
+            actor=Actor.operator(request.user),
             purpose=form.cleaned_data["purpose"],
             language=form.cleaned_data["language"],
             title=form.cleaned_data["title"],
@@ -212,10 +214,15 @@ class PurposeAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: Purpose, form: Any, change: bool) -> None:
         if change:
-            purpose_update(purpose=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+            purpose_update(
+                purpose=obj,
+                actor=Actor.operator(request.user),
+                **{name: form.cleaned_data[name] for name in form.changed_data},
+            )
             return
         created = purpose_create(
             brand=obj.brand,
+            actor=Actor.operator(request.user),
             slug=obj.slug,
             name=obj.name,
             description=obj.description,

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from brands.audit import Actor
 from brands.models import ApiKey, Brand, Scope, hash_api_key
 from brands.services import KEY_PREFIX, brand_create
 from consent.models import ConsentType, DpvPurpose, LegalBasis, Purpose
@@ -144,6 +145,8 @@ PURPOSES: list[dict[str, Any]] = [
     },
 ]
 
+DEMO_SEED = Actor.system("seed_demo")  # who the audit log names for the demo's configuration
+
 
 def demo_api_key() -> str:
     """A stable demo key derived from SECRET_KEY, so `make run` can print it every time."""
@@ -153,7 +156,9 @@ def demo_api_key() -> str:
 
 @transaction.atomic
 def seed_demo() -> tuple[Brand, str]:
-    brand, _ = brand_create(slug=DEMO_SLUG, name="Demo Outfitters", default_language="en", jurisdiction="DE")
+    brand, _ = brand_create(
+        actor=DEMO_SEED, slug=DEMO_SLUG, name="Demo Outfitters", default_language="en", jurisdiction="DE"
+    )
     if not brand.contact_email:
         Brand.objects.filter(pk=brand.pk).update(
             contact_email="privacy@demo-outfitters.example",
@@ -167,6 +172,7 @@ def seed_demo() -> tuple[Brand, str]:
         if purpose is None:
             purpose = purpose_create(
                 brand=brand,
+                actor=DEMO_SEED,
                 slug=spec["slug"],
                 name=spec["name"],
                 legal_basis=LegalBasis.CONSENT,
@@ -178,7 +184,9 @@ def seed_demo() -> tuple[Brand, str]:
             current = purpose.notice.versions.filter(language=language).order_by("-version").first()
             # A changed demo text becomes a new version (versions are never edited).
             if current is None or (current.title, current.text) != (title, text):
-                notice_version_publish(purpose=purpose, language=language, title=title, text=text)
+                notice_version_publish(
+                    purpose=purpose, actor=DEMO_SEED, language=language, title=title, text=text
+                )
     contact_upsert(
         brand=brand, external_id=DEMO_CONTACT, email="ada@example.com", locale="en", jurisdiction="DE"
     )

@@ -12,10 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
+from brands.audit import Actor, AuditAction, audit_diff, audit_fields
 from brands.models import Brand
+from brands.services import audit_record
 from config.db import select_many
 from config.errors import Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
@@ -43,6 +44,18 @@ from sync.models import EventType
 from sync.outbox.events import event_build
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
+# What a purpose's audit entries show of it (brands.audit.AuditAction.PURPOSE_*).
+PURPOSE_AUDITED = (
+    "name",
+    "description",
+    "legal_basis",
+    "consent_type",
+    "lifetime_days",
+    "dpv_purpose",
+    "sale_or_sharing",
+    "third_parties",
+    "personal_data",
+)
 
 
 class Suppressed(Conflict):
@@ -232,6 +245,7 @@ def contact_upsert_and_decide(
 def purpose_create(
     *,
     brand: Brand,
+    actor: Actor,
     slug: str,
     name: str,
     description: str = "",
@@ -261,6 +275,14 @@ def purpose_create(
     model_clean(purpose, invalid=_PURPOSE_INVALID)
     purpose.save()
     Notice.objects.create(brand=brand, purpose=purpose)
+    audit_record(
+        brand=brand,
+        actor=actor,
+        action=AuditAction.PURPOSE_CREATED,
+        target_type="purpose",
+        target_id=purpose.slug,
+        after={"slug": purpose.slug, **audit_fields(purpose, PURPOSE_AUDITED)},
+    )
     return purpose
 
 
@@ -268,6 +290,7 @@ def purpose_create(
 def purpose_update(
     *,
     purpose: Purpose,
+    actor: Actor,
     name: str = UNSET,
     description: str = UNSET,
     legal_basis: str = UNSET,
@@ -292,7 +315,20 @@ def purpose_update(
         "third_parties": third_parties,
         "personal_data": personal_data,
     }
-    return fields_update(locked, given, invalid=_PURPOSE_INVALID)
+    before = audit_fields(locked, PURPOSE_AUDITED)
+    updated = fields_update(locked, given, invalid=_PURPOSE_INVALID)
+    changed_before, changed_after = audit_diff(before, audit_fields(updated, PURPOSE_AUDITED))
+    if changed_after:
+        audit_record(
+            brand=updated.brand,
+            actor=actor,
+            action=AuditAction.PURPOSE_UPDATED,
+            target_type="purpose",
+            target_id=updated.slug,
+            before=changed_before,
+            after=changed_after,
+        )
+    return updated
 
 
 def notice_content_hash(*, language: str, title: str, text: str) -> str:
@@ -323,24 +359,50 @@ def _notice_text_checked(*, language: str, title: str, text: str) -> None:
 
 
 @transaction.atomic
-def notice_version_publish(*, purpose: Purpose, language: str, title: str, text: str) -> NoticeVersion:
+def notice_version_publish(
+    *, purpose: Purpose, actor: Actor, language: str, title: str, text: str
+) -> NoticeVersion:
     """Publish new notice text in one language. Earlier versions stay as they were."""
     _notice_text_checked(language=language, title=title, text=text)
     notice = Notice.objects.select_for_update().get(purpose=purpose)
-    latest = notice.versions.filter(language=language).aggregate(v=Max("version"))["v"] or 0
-    return NoticeVersion.objects.create(
+    previous = notice.versions.filter(language=language).order_by("-version").first()
+    version = NoticeVersion.objects.create(
         notice=notice,
-        version=latest + 1,
+        version=(previous.version if previous else 0) + 1,
         language=language,
         title=title,
         text=text,
         content_hash=notice_content_hash(language=language, title=title, text=text),
         published_at=timezone.now(),
     )
+    audit_record(
+        brand=purpose.brand,
+        actor=actor,
+        action=AuditAction.NOTICE_VERSION_PUBLISHED,
+        target_type="purpose",
+        target_id=purpose.slug,
+        before=None
+        if previous is None
+        else {
+            "notice_version": previous.public_id,
+            "version": previous.version,
+            "content_hash": previous.content_hash,
+        },
+        after={
+            "notice_version": version.public_id,
+            "language": language,
+            "version": version.version,
+            "title": title,
+            "content_hash": version.content_hash,
+        },
+    )
+    return version
 
 
 @transaction.atomic
-def notice_text_set(*, purpose: Purpose, language: str, title: str, text: str) -> tuple[NoticeVersion, bool]:
+def notice_text_set(
+    *, purpose: Purpose, actor: Actor, language: str, title: str, text: str
+) -> tuple[NoticeVersion, bool]:
     """The notice in `language` says this: its current version when it already does (False),
     otherwise a new version published now (True). Applying the same text twice publishes once,
     so a brand's configuration can be applied again and again."""
@@ -353,7 +415,10 @@ def notice_text_set(*, purpose: Purpose, language: str, title: str, text: str) -
         language=language, title=title, text=text
     ):
         return current, False
-    return notice_version_publish(purpose=purpose, language=language, title=title, text=text), True
+    published = notice_version_publish(
+        purpose=purpose, actor=actor, language=language, title=title, text=text
+    )
+    return published, True
 
 
 # --- The ledger --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from brands.audit import Actor
 from config.admin import ServiceAdmin
 from consent.admin import ReadOnlyAdmin
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
@@ -42,10 +43,15 @@ class TopicAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: Topic, form: Any, change: bool) -> None:
         if change:
-            topic_update(topic=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+            topic_update(
+                topic=obj,
+                actor=Actor.operator(request.user),
+                **{name: form.cleaned_data[name] for name in form.changed_data},
+            )
             return
         created = topic_create(
             brand=obj.brand,
+            actor=Actor.operator(request.user),
             slug=obj.slug,
             name=obj.name,
             purpose=obj.purpose,
@@ -62,7 +68,7 @@ class TopicAdmin(ServiceAdmin):
         obj.pk = created.pk
 
     def delete_model(self, request: HttpRequest, obj: Topic) -> None:
-        topic_delete(topic=obj)
+        topic_delete(topic=obj, actor=Actor.operator(request.user))
 
 
 # Choices are made by contacts through the services, each with its ledger rows and events:

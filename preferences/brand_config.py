@@ -18,8 +18,9 @@ from typing import Any
 
 from django.db import transaction
 
+from brands.audit import Actor, AuditAction
 from brands.models import Brand
-from brands.services import brand_update
+from brands.services import audit_record, brand_update
 from config.errors import ApplicationError, Unprocessable
 from consent.models import NoticeVersion, Purpose
 from consent.services import notice_text_set, purpose_create, purpose_update
@@ -101,9 +102,13 @@ def _differs(instance: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> ApplySummary:
+def brand_config_apply(*, brand: Brand, actor: Actor, document: Any, prune: bool = False) -> ApplySummary:
     """Make the brand's configuration what `document` says, in one transaction: any refusal
-    (naming its path in the document) leaves everything as it was."""
+    (naming its path in the document) leaves everything as it was.
+
+    Each change writes its own audit entry through its service (so every object's history is
+    whole), and a document that changed anything adds one `config.applied` entry summing it up,
+    in the same transaction (the entries share its `txid`)."""
     data = brand_config_validated(document)
     summary = ApplySummary()
     brand = Brand.objects.select_for_update().get(pk=brand.pk)  # one applier per brand at a time
@@ -111,7 +116,7 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
     changes = _differs(brand, data.get("theme", {}))
     if changes:
         with _at("theme"):
-            brand = brand_update(brand=brand, **changes)
+            brand = brand_update(brand=brand, actor=actor, **changes)
         summary.updated.append(f"theme ({', '.join(changes)})")
     elif "theme" in data:
         summary.unchanged.append("theme")
@@ -126,16 +131,18 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
             if purpose is None:
                 if "name" not in values:
                     raise Unprocessable.for_field("name", "Give the name of a new purpose.")
-                purposes[slug] = purpose_create(brand=brand, slug=slug, **values)
+                purposes[slug] = purpose_create(brand=brand, actor=actor, slug=slug, **values)
                 summary.created.append(f"purpose {slug}")
             elif changes := _differs(purpose, values):
-                purposes[slug] = purpose_update(purpose=purpose, **changes)
+                purposes[slug] = purpose_update(purpose=purpose, actor=actor, **changes)
                 summary.updated.append(f"purpose {slug} ({', '.join(changes)})")
             else:
                 summary.unchanged.append(f"purpose {slug}")
         for language, texts in item.get("notices", {}).items():
             with _at(f"{path}.notices.{language}"):
-                version, published = notice_text_set(purpose=purposes[slug], language=language, **texts)
+                version, published = notice_text_set(
+                    purpose=purposes[slug], actor=actor, language=language, **texts
+                )
             if published:
                 summary.notices_published.append(f"{slug} {language} v{version.version}")
 
@@ -161,10 +168,10 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
             if topic is None:
                 if "name" not in values:
                     raise Unprocessable.for_field("name", "Give the name of a new topic.")
-                topic_create(brand=brand, slug=slug, **values)
+                topic_create(brand=brand, actor=actor, slug=slug, **values)
                 summary.created.append(f"topic {slug}")
             elif changes := _differs(topic, values):
-                topic_update(topic=topic, **changes)
+                topic_update(topic=topic, actor=actor, **changes)
                 summary.updated.append(f"topic {slug} ({', '.join(changes)})")
             else:
                 summary.unchanged.append(f"topic {slug}")
@@ -176,10 +183,25 @@ def brand_config_apply(*, brand: Brand, document: Any, prune: bool = False) -> A
                 continue
             if prune:
                 with _at(f"topics (pruning '{slug}')"):
-                    topic_delete(topic=topic)
+                    topic_delete(topic=topic, actor=actor)
                 summary.deleted.append(f"topic {slug}")
             else:
                 summary.not_named.append(f"topic {slug}")
+    if summary.changed:
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.CONFIG_APPLIED,
+            target_type="brand",
+            target_id=brand.slug,
+            after={
+                "created": summary.created,
+                "updated": summary.updated,
+                "notices_published": summary.notices_published,
+                "deleted": summary.deleted,
+                "prune": prune,
+            },
+        )
     return summary
 
 

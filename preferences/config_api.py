@@ -99,7 +99,7 @@ class PurposeListApi(consent_api.PurposeListApi):
             data = validated(request, PurposeCreateIn)
             if consent_selectors.purpose_exists(brand=brand, slug=data["slug"]):
                 raise Unprocessable.for_field("slug", f"The brand already has a purpose '{data['slug']}'.")
-            purpose = consent_services.purpose_create(brand=brand, **data)
+            purpose = consent_services.purpose_create(brand=brand, actor=self.audit_actor(), **data)
             return Response(_purpose_config(brand, purpose.slug), status=status.HTTP_201_CREATED)
 
         return idempotent(request, brand, handle)
@@ -136,7 +136,7 @@ class PurposeApi(BrandApiView):
         def handle() -> Response:
             purpose = consent_selectors.purpose_get(brand=brand, slug=slug)
             data = validated(request, PurposePatchIn)
-            consent_services.purpose_update(purpose=purpose, **data)
+            consent_services.purpose_update(purpose=purpose, actor=self.audit_actor(), **data)
             return Response(_purpose_config(brand, slug))
 
         return idempotent(request, brand, handle)
@@ -184,7 +184,9 @@ class NoticeApi(BrandApiView):
         def handle() -> Response:
             purpose = consent_selectors.purpose_get(brand=brand, slug=slug)
             data = validated(request, NoticeIn)
-            version, published = consent_services.notice_text_set(purpose=purpose, **data)
+            version, published = consent_services.notice_text_set(
+                purpose=purpose, actor=self.audit_actor(), **data
+            )
             body = NoticeVersionOut(version, context={"current_ids": {version.pk}}).data
             return Response(body, status=status.HTTP_201_CREATED if published else status.HTTP_200_OK)
 
@@ -231,7 +233,7 @@ class TopicListApi(BrandApiView):
             data = _topic_fields(brand, validated(request, TopicCreateIn))
             if selectors.topic_exists(brand=brand, slug=data["slug"]):
                 raise Unprocessable.for_field("slug", f"The brand already has a topic '{data['slug']}'.")
-            topic = services.topic_create(brand=brand, **data)
+            topic = services.topic_create(brand=brand, actor=self.audit_actor(), **data)
             return Response(_topic_out(brand, topic.slug), status=status.HTTP_201_CREATED)
 
         return idempotent(request, brand, handle)
@@ -265,7 +267,7 @@ class TopicApi(BrandApiView):
         def handle() -> Response:
             topic = selectors.topic_get(brand=brand, slug=slug)
             data = _topic_fields(brand, validated(request, TopicPatchIn))
-            services.topic_update(topic=topic, **data)
+            services.topic_update(topic=topic, actor=self.audit_actor(), **data)
             return Response(_topic_out(brand, slug))
 
         return idempotent(request, brand, handle)
@@ -285,7 +287,7 @@ class TopicApi(BrandApiView):
         brand = self.principal().brand
 
         def handle() -> Response:
-            services.topic_delete(topic=selectors.topic_get(brand=brand, slug=slug))
+            services.topic_delete(topic=selectors.topic_get(brand=brand, slug=slug), actor=self.audit_actor())
             return Response(status=status.HTTP_204_NO_CONTENT)
 
         return idempotent(request, brand, handle)
@@ -324,7 +326,7 @@ class ThemeApi(BrandApiView):
 
         def handle() -> Response:
             data = validated(request, ThemeIn)
-            updated = brand_update(brand=brand, **data)
+            updated = brand_update(brand=brand, actor=self.audit_actor(), **data)
             return Response(ThemeOut(updated).data)
 
         return idempotent(request, brand, handle)
@@ -387,7 +389,9 @@ class BrandConfigApi(BrandApiView):
             if not isinstance(request.data, dict):
                 raise ParseError("The request body must be a JSON object.")
             with transaction.atomic():
-                summary = brand_config_apply(brand=brand, document=request.data, prune=prune)
+                summary = brand_config_apply(
+                    brand=brand, actor=self.audit_actor(), document=request.data, prune=prune
+                )
                 transaction.set_rollback(dry_run)
             return Response(ApplySummaryOut({**summary.__dict__, "dry_run": dry_run}).data)
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.templatetags.static import static
 
 from brands.models import Brand, Typeface
+from consent.demo import DEMO_SEED
 from consent.demo import seed_demo as seed_consent_demo
 from consent.models import ConsentEvent, Method, Purpose
 from consent.services import contact_upsert
@@ -103,10 +104,17 @@ def seed_demo() -> tuple[Brand, str]:
         if existing is not None:
             # Demos seeded before texts had their own notice move their SMS rows under it.
             if (existing.purpose, existing.sms_purpose) != (purpose, sms_purpose):
-                topic_update(topic=existing, purpose=purpose, sms_purpose=sms_purpose)
+                topic_update(topic=existing, actor=DEMO_SEED, purpose=purpose, sms_purpose=sms_purpose)
             continue
         fields = {key: value for key, value in spec.items() if key not in ("purpose", "sms_purpose")}
-        topic_create(brand=brand, purpose=purpose, sms_purpose=sms_purpose, position=position, **fields)
+        topic_create(
+            brand=brand,
+            actor=DEMO_SEED,
+            purpose=purpose,
+            sms_purpose=sms_purpose,
+            position=position,
+            **fields,
+        )
     _seed_german_contact(brand)
     return brand, raw_key
 

@@ -36,7 +36,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from brands.audit import Actor, AuditAction, audit_diff, audit_fields
 from brands.models import Brand
+from brands.services import audit_record
 from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
 from consent.ledger import iso_utc
@@ -81,6 +83,20 @@ UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED.value
 PENDING = SubscriptionStatus.PENDING.value
 
 _TOPIC_INVALID = "The topic is not valid; see errors."
+# What a topic's audit entries show of it (brands.audit.AuditAction.TOPIC_*); purposes by slug.
+TOPIC_AUDITED = (
+    "name",
+    "purpose",
+    "sms_purpose",
+    "description",
+    "translations",
+    "transactional",
+    "default_subscribed",
+    "channels",
+    "cadence_options",
+    "double_opt_in",
+    "position",
+)
 
 
 # --- Topics ------------------------------------------------------------------------------
@@ -98,6 +114,7 @@ def contact_page_sessions_end(*, brand: Brand, contact: Contact) -> None:
 def topic_create(
     *,
     brand: Brand,
+    actor: Actor,
     slug: str,
     name: str,
     purpose: Purpose | None = None,
@@ -128,6 +145,14 @@ def topic_create(
     )
     model_clean(topic, invalid=_TOPIC_INVALID)
     topic.save()
+    audit_record(
+        brand=brand,
+        actor=actor,
+        action=AuditAction.TOPIC_CREATED,
+        target_type="topic",
+        target_id=topic.slug,
+        after={"slug": topic.slug, **audit_fields(topic, TOPIC_AUDITED)},
+    )
     return topic
 
 
@@ -135,6 +160,7 @@ def topic_create(
 def topic_update(
     *,
     topic: Topic,
+    actor: Actor,
     name: str = UNSET,
     purpose: Purpose | None = UNSET,
     sms_purpose: Purpose | None = UNSET,
@@ -149,7 +175,11 @@ def topic_update(
 ) -> Topic:
     """Change the fields given. The brand and slug stay: the slug names the topic in every API
     client, link and outbox event. Contacts' choices stay as they are."""
-    locked = Topic.objects.select_for_update().get(pk=topic.pk)
+    locked = (
+        Topic.objects.select_for_update(of=("self",))
+        .select_related("brand", "purpose", "sms_purpose")
+        .get(pk=topic.pk)
+    )
     given: dict[str, Any] = {
         "name": name,
         "purpose": purpose,
@@ -165,15 +195,32 @@ def topic_update(
         "double_opt_in": double_opt_in,
         "position": position,
     }
-    return fields_update(locked, given, invalid=_TOPIC_INVALID)
+    before = audit_fields(locked, TOPIC_AUDITED)
+    updated = fields_update(locked, given, invalid=_TOPIC_INVALID)
+    changed_before, changed_after = audit_diff(before, audit_fields(updated, TOPIC_AUDITED))
+    if changed_after:
+        audit_record(
+            brand=updated.brand,
+            actor=actor,
+            action=AuditAction.TOPIC_UPDATED,
+            target_type="topic",
+            target_id=updated.slug,
+            before=changed_before,
+            after=changed_after,
+        )
+    return updated
 
 
 @transaction.atomic
-def topic_delete(*, topic: Topic) -> None:
+def topic_delete(*, topic: Topic, actor: Actor) -> None:
     """Delete a topic nobody has used. Once a contact has chosen about it, a hold names it or a
     one-click unsubscribe for it waits to be applied, it stays (Conflict): deleting it would
     lose that choice, widen the hold to every topic, or drop the unsubscribe."""
-    locked = Topic.objects.select_for_update().get(pk=topic.pk)
+    locked = (
+        Topic.objects.select_for_update(of=("self",))
+        .select_related("brand", "purpose", "sms_purpose")
+        .get(pk=topic.pk)
+    )
     if (
         Subscription.objects.filter(topic=locked).exists()
         or Hold.topics.through.objects.filter(topic=locked).exists()
@@ -183,7 +230,16 @@ def topic_delete(*, topic: Topic) -> None:
             f"Topic '{locked.slug}' is in use (contacts' choices, holds or unsubscribes name it) "
             f"and cannot be deleted."
         )
+    before = {"slug": locked.slug, **audit_fields(locked, TOPIC_AUDITED)}
     locked.delete()
+    audit_record(
+        brand=locked.brand,
+        actor=actor,
+        action=AuditAction.TOPIC_DELETED,
+        target_type="topic",
+        target_id=locked.slug,
+        before=before,
+    )
 
 
 # --- Inputs and results ------------------------------------------------------------------

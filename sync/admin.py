@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from brands.audit import Actor
 from config.admin import ServiceAdmin
 from sync.delivery.endpoints import endpoint_create, endpoint_delete, endpoint_update
 from sync.models import Endpoint
@@ -31,14 +32,18 @@ class EndpointAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: Any, change: bool) -> None:
         if not change:
-            created = endpoint_create(brand=obj.brand, **{name: form.cleaned_data[name] for name in EDITABLE})
+            created = endpoint_create(
+                brand=obj.brand,
+                actor=Actor.operator(request.user),
+                **{name: form.cleaned_data[name] for name in EDITABLE},
+            )
             obj.pk, obj.url = created.pk, created.url
             return
         stored = Endpoint.objects.get(pk=obj.pk)
         changed = {
             name: form.cleaned_data[name] for name in form.changed_data if name in [*EDITABLE, "status"]
         }
-        endpoint_update(endpoint=stored, **changed)
+        endpoint_update(endpoint=stored, actor=Actor.operator(request.user), **changed)
 
     def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
-        endpoint_delete(endpoint=obj)
+        endpoint_delete(endpoint=obj, actor=Actor.operator(request.user))

@@ -19,6 +19,7 @@ from config.embedded_postgres import EmbeddedPostgres
 from config.embedded_valkey import EmbeddedValkey
 from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from consent.services import contact_upsert, notice_version_publish, purpose_create
+from tests.actors import TEST_ACTOR
 from tests.logscan import LeakRecorder, leak_recorder_install
 
 ALL_CONSENT_SCOPES = [Scope.CONSENT_READ, Scope.CONSENT_WRITE]
@@ -96,7 +97,7 @@ def _empty_cache() -> None:
 @pytest.fixture
 def make_brand(db: None) -> Callable[..., Brand]:
     def make(slug: str = "acme", name: str = "Acme", **kwargs: Any) -> Brand:
-        brand, _ = brand_create(slug=slug, name=name, **kwargs)
+        brand, _ = brand_create(actor=TEST_ACTOR, slug=slug, name=name, **kwargs)
         return brand
 
     return make
@@ -121,9 +122,12 @@ def make_purpose(db: None) -> Callable[..., Purpose]:
         languages: tuple[str, ...] = ("en",),
         **kwargs: Any,
     ) -> Purpose:
-        purpose = purpose_create(brand=brand, slug=slug, name=slug.replace("-", " ").title(), **kwargs)
+        purpose = purpose_create(
+            actor=TEST_ACTOR, brand=brand, slug=slug, name=slug.replace("-", " ").title(), **kwargs
+        )
         for language in languages:
             notice_version_publish(
+                actor=TEST_ACTOR,
                 purpose=purpose,
                 language=language,
                 title=f"{slug} ({language})",
@@ -159,7 +163,9 @@ def contact(brand: Brand) -> Contact:
 @pytest.fixture
 def make_client(db: None) -> Callable[..., APIClient]:
     def make(brand: Brand, scopes: list[str] | None = None) -> APIClient:
-        issued = api_key_create(brand=brand, scopes=[str(s) for s in (scopes or ALL_CONSENT_SCOPES)])
+        issued = api_key_create(
+            actor=TEST_ACTOR, brand=brand, scopes=[str(s) for s in (scopes or ALL_CONSENT_SCOPES)]
+        )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
         client.api_key = issued.api_key  # type: ignore[attr-defined]

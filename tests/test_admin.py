@@ -6,12 +6,19 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 
+from brands.audit import Actor
 from brands.models import ApiKey
 from config.errors import Unprocessable
 from consent import admin as consent_admin
 from consent import services
 from consent.identifiers import email_hmac
 from consent.models import ConsentEvent, Contact, Notice, NoticeVersion, Purpose
+from tests.actors import TEST_ACTOR, audit_mark, audit_rows
+
+
+def operator() -> Actor:
+    """The audit log's actor for what the `staff` fixture's superuser does in the admin."""
+    return Actor.operator(User.objects.get(username="root"))
 
 
 @pytest.fixture
@@ -167,7 +174,10 @@ def test_purpose_changed_in_admin_is_updated_by_the_service(staff, purpose, call
     )
     assert response.status_code == 302
     assert calls.recorded == [
-        ("purpose_update", {"purpose": purpose, "name": "Our offers", "sale_or_sharing": True})
+        (
+            "purpose_update",
+            {"purpose": purpose, "actor": operator(), "name": "Our offers", "sale_or_sharing": True},
+        )
     ]
     assert purpose_row(purpose.pk) == {**before, "name": "Our offers", "sale_or_sharing": True}
 
@@ -208,7 +218,7 @@ def test_purposes_are_not_deleted_in_admin(staff, purpose):
 def test_purpose_update_refuses_an_invalid_change_and_writes_nothing(purpose):
     before = purpose_row(purpose.pk)
     with pytest.raises(Unprocessable) as caught:
-        services.purpose_update(purpose=purpose, name="New name", consent_type="tacit")
+        services.purpose_update(actor=TEST_ACTOR, purpose=purpose, name="New name", consent_type="tacit")
     assert list(caught.value.errors) == ["consent_type"]
     assert purpose_row(purpose.pk) == before
 
@@ -305,9 +315,9 @@ def test_brand_update_refuses_a_new_slug_and_bad_values_and_writes_nothing(brand
 
     before = (brand.slug, brand.name, brand.website)
     with pytest.raises(Unprocessable):
-        brand_update(brand=brand, slug="other")
+        brand_update(actor=TEST_ACTOR, brand=brand, slug="other")
     with pytest.raises(Unprocessable) as refused:
-        brand_update(brand=brand, name="New name", website="not a url")
+        brand_update(actor=TEST_ACTOR, brand=brand, name="New name", website="not a url")
     assert set(refused.value.errors) == {"website"}
     brand.refresh_from_db()
     assert (brand.slug, brand.name, brand.website) == before
@@ -322,9 +332,12 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
     monkeypatch.setattr(
         brands_admin,
         "membership_remove",
-        lambda *, membership: removed.append(membership.pk) or real_remove(membership=membership),
+        lambda *, membership, actor: (
+            removed.append(membership.pk) or real_remove(membership=membership, actor=actor)
+        ),
     )
     user = User.objects.create_user("analyst", "analyst@example.com", "a-long-password-123")
+    mark = audit_mark()
     added = staff.post("/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "admin"})
     assert added.status_code == 302
     membership = Membership.objects.get()
@@ -334,3 +347,26 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
     assert staff.post(f"/admin/brands/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
     assert removed == [membership.pk]
     assert not Membership.objects.exists()
+    # The audit log names the operator, and the member by user id (never a secret).
+    assert audit_rows(brand, since_id=mark) == [
+        (
+            "operator",
+            "root",
+            "membership.created",
+            "user",
+            str(user.pk),
+            None,
+            {"user": "analyst", "role": "admin"},
+            "",
+        ),
+        (
+            "operator",
+            "root",
+            "membership.removed",
+            "user",
+            str(user.pk),
+            {"user": "analyst", "role": "admin"},
+            None,
+            "",
+        ),
+    ]

@@ -22,6 +22,7 @@ from django.conf import settings
 from brands.models import Scope
 from brands.services import api_key_create, brand_create
 from consent.models import Contact
+from tests.actors import TEST_ACTOR
 from tests.sync.worker_support import free_port, worker_database_url
 
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -130,8 +131,10 @@ def chunked_put(
 
 @pytest.fixture
 def key() -> str:
-    brand, _ = brand_create(slug="acme", name="Acme")
-    return api_key_create(brand=brand, scopes=[str(Scope.CONSENT_WRITE), str(Scope.CONSENT_READ)]).raw_key
+    brand, _ = brand_create(actor=TEST_ACTOR, slug="acme", name="Acme")
+    return api_key_create(
+        actor=TEST_ACTOR, brand=brand, scopes=[str(Scope.CONSENT_WRITE), str(Scope.CONSENT_READ)]
+    ).raw_key
 
 
 def test_a_chunked_body_is_read(server: int, key: str):

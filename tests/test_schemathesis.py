@@ -34,6 +34,7 @@ from config.wsgi import application
 from consent.services import contact_upsert, notice_version_publish, purpose_create
 from sync.delivery import sending
 from sync.models import Attempt, Delivery, Endpoint
+from tests.actors import TEST_ACTOR
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
 CHECKS = [
@@ -85,13 +86,13 @@ def api(transactional_db: None, receiver: _Receiver, settings: Any) -> dict[str,
     settings.WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1
     settings.SECURE_SSL_REDIRECT = False
     settings.ALLOWED_HOSTS = ["*"]
-    brand, _ = brand_create(slug="fuzz", name="Fuzz")
-    purpose = purpose_create(brand=brand, slug="email-marketing", name="Email marketing")
+    brand, _ = brand_create(actor=TEST_ACTOR, slug="fuzz", name="Fuzz")
+    purpose = purpose_create(actor=TEST_ACTOR, brand=brand, slug="email-marketing", name="Email marketing")
     notice_version_publish(
-        purpose=purpose, language="en", title="News by email", text="We email you our news."
+        actor=TEST_ACTOR, purpose=purpose, language="en", title="News by email", text="We email you our news."
     )
     contact_upsert(brand=brand, external_id="cust-1", email="one@example.com")
-    raw_key = api_key_create(brand=brand, name="fuzz", scopes=[Scope.ADMIN]).raw_key
+    raw_key = api_key_create(actor=TEST_ACTOR, brand=brand, name="fuzz", scopes=[Scope.ADMIN]).raw_key
     return {"headers": {"Authorization": f"Bearer {raw_key}"}, "brand": brand, "receiver": receiver}
 
 

@@ -66,9 +66,10 @@ def test_a_crash_under_the_api_answers_a_problem_without_the_error(client, db, m
     monkeypatch.setattr(consent_api.PurposeListApi, "get", crash)
     from brands.models import Scope
     from brands.services import api_key_create, brand_create
+    from tests.actors import TEST_ACTOR
 
-    brand, _ = brand_create(slug="crash", name="Crash")
-    key = api_key_create(brand=brand, scopes=[Scope.ADMIN]).raw_key
+    brand, _ = brand_create(actor=TEST_ACTOR, slug="crash", name="Crash")
+    key = api_key_create(actor=TEST_ACTOR, brand=brand, scopes=[Scope.ADMIN]).raw_key
     client.raise_request_exception = False
     response = client.get("/api/v1/purposes", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 500

@@ -79,7 +79,7 @@ class EndpointListApi(BrandApiView):
 
         def handle() -> Response:
             data = _validated(request, EndpointIn)
-            endpoint = endpoints.endpoint_create(brand=brand, **data)
+            endpoint = endpoints.endpoint_create(brand=brand, actor=self.audit_actor(), **data)
             return Response(EndpointWithSecretOut(endpoint).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, brand, handle)
@@ -121,7 +121,7 @@ class EndpointApi(BrandApiView):
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
             data = _validated(request, EndpointPatchIn)
-            endpoint = endpoints.endpoint_update(endpoint=endpoint, **data)
+            endpoint = endpoints.endpoint_update(endpoint=endpoint, actor=self.audit_actor(), **data)
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)  # with its flags
             return Response(EndpointOut(endpoint).data)
 
@@ -136,7 +136,7 @@ class EndpointApi(BrandApiView):
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(brand=self.principal().brand, public_id=endpoint_id)
-        endpoints.endpoint_delete(endpoint=endpoint)
+        endpoints.endpoint_delete(endpoint=endpoint, actor=self.audit_actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -158,7 +158,7 @@ class EndpointSecretRotateApi(BrandApiView):
 
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
-            endpoints.endpoint_secret_rotate(endpoint=endpoint)
+            endpoints.endpoint_secret_rotate(endpoint=endpoint, actor=self.audit_actor())
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)  # with its flags
             return Response(EndpointWithSecretOut(endpoint).data)
 

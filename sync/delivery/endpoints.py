@@ -16,7 +16,9 @@ from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.utils import timezone
 
+from brands.audit import Actor, AuditAction, audit_diff
 from brands.models import Brand, Membership
+from brands.services import audit_record
 from config.errors import Conflict, Unprocessable
 from sync.delivery import selectors
 from sync.delivery.bodies import delivery_body
@@ -32,6 +34,24 @@ logger = logging.getLogger(__name__)
 ROTATION_OVERLAP = timedelta(hours=24)
 # Sent by POST …/{id}/test to that endpoint only; not an outbox event and not in the feed.
 TEST_EVENT_TYPE = "webhook.test"
+
+
+def audit_url(url: str) -> str:
+    """The URL as the audit log shows it: without query or fragment (either may hold a token)
+    and without user info; a left-out query is marked so a change of it still shows."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
+
+
+def _audited(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "url": audit_url(endpoint.url),
+        "description": endpoint.description,
+        "event_types": list(endpoint.event_types),
+        "include_personal_data": endpoint.include_personal_data,
+        "pseudonymous_contacts": endpoint.pseudonymous_contacts,
+    }
 
 
 def _endpoints_changed(brand_id: int) -> None:
@@ -64,6 +84,7 @@ def _checked(*, url: str | None = None, event_types: Collection[str] | None = No
 def endpoint_create(
     *,
     brand: Brand,
+    actor: Actor,
     url: str,
     description: str = "",
     event_types: Collection[str] = (),
@@ -88,6 +109,14 @@ def endpoint_create(
         cursor_id=end.id,
     )
     _endpoints_changed(brand.pk)
+    audit_record(
+        brand=brand,
+        actor=actor,
+        action=AuditAction.ENDPOINT_CREATED,
+        target_type="endpoint",
+        target_id=endpoint.public_id,
+        after={**_audited(endpoint), "status": endpoint.status},
+    )
     return endpoint
 
 
@@ -95,6 +124,7 @@ def endpoint_create(
 def endpoint_update(
     *,
     endpoint: Endpoint,
+    actor: Actor,
     url: str | None = None,
     description: str | None = None,
     event_types: Collection[str] | None = None,
@@ -105,6 +135,7 @@ def endpoint_update(
     """Change the fields given. Enabling resumes where the endpoint stopped, so events written
     while it was disabled are delivered (within the feed's retention) and none is lost."""
     canonical = _checked(url=url, event_types=event_types)
+    locked = Endpoint.objects.select_for_update().select_related("brand").get(pk=endpoint.pk)
     fields: dict[str, Any] = {}
     if canonical is not None:
         fields["url"] = canonical
@@ -116,40 +147,86 @@ def endpoint_update(
         fields["include_personal_data"] = include_personal_data
     if pseudonymous_contacts is not None:
         fields["pseudonymous_contacts"] = pseudonymous_contacts
-    if status is not None and status != endpoint.status:
+    audited_before = _audited(locked)
+    status_before = locked.status
+    if status is not None and status != locked.status:
         if status == Endpoint.Status.DISABLED:
             reason = "Disabled through the API."
             fields.update(status=status, disabled_reason=reason, disabled_at=timezone.now())
         else:
             fields.update(status=status, disabled_reason="", disabled_at=None, failing_since=None)
-        _endpoints_changed(endpoint.brand_id)
+        _endpoints_changed(locked.brand_id)
     if fields:
-        Endpoint.objects.filter(pk=endpoint.pk).update(**fields)
+        Endpoint.objects.filter(pk=locked.pk).update(**fields)
         for name, value in fields.items():
+            setattr(locked, name, value)
             setattr(endpoint, name, value)
+    changed_before, changed_after = audit_diff(audited_before, _audited(locked))
+    if changed_after:
+        audit_record(
+            brand=locked.brand,
+            actor=actor,
+            action=AuditAction.ENDPOINT_UPDATED,
+            target_type="endpoint",
+            target_id=locked.public_id,
+            before=changed_before,
+            after=changed_after,
+        )
+    if locked.status != status_before:
+        disabled = locked.status == Endpoint.Status.DISABLED
+        audit_record(
+            brand=locked.brand,
+            actor=actor,
+            action=AuditAction.ENDPOINT_DISABLED if disabled else AuditAction.ENDPOINT_ENABLED,
+            target_type="endpoint",
+            target_id=locked.public_id,
+            before={"status": status_before},
+            after={"status": locked.status},
+            reason=locked.disabled_reason if disabled else "",
+        )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: Endpoint) -> None:
+def endpoint_delete(*, endpoint: Endpoint, actor: Actor) -> None:
     """Remove the endpoint with its delivery log."""
-    _endpoints_changed(endpoint.brand_id)
-    endpoint.delete()
+    locked = Endpoint.objects.select_for_update().select_related("brand").filter(pk=endpoint.pk).first()
+    if locked is None:
+        return  # already gone
+    _endpoints_changed(locked.brand_id)
+    before = {"url": audit_url(locked.url), "status": locked.status}
+    locked.delete()
+    audit_record(
+        brand=locked.brand,
+        actor=actor,
+        action=AuditAction.ENDPOINT_DELETED,
+        target_type="endpoint",
+        target_id=locked.public_id,
+        before=before,
+    )
 
 
 @transaction.atomic
-def endpoint_secret_rotate(*, endpoint: Endpoint) -> Endpoint:
+def endpoint_secret_rotate(*, endpoint: Endpoint, actor: Actor) -> Endpoint:
     """A new secret (show it once); the current one keeps signing beside it for 24 hours."""
     now = timezone.now()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
     endpoint.secret = new_webhook_secret()
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit_record(
+        brand=endpoint.brand,
+        actor=actor,
+        action=AuditAction.ENDPOINT_SECRET_ROTATED,
+        target_type="endpoint",
+        target_id=endpoint.public_id,
+        after={"previous_secret_expires_at": endpoint.previous_secret_expires_at},
+    )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_disable(*, endpoint_id: int, reason: str, automatic: bool) -> bool:
+def endpoint_disable(*, endpoint_id: int, reason: str, automatic: bool, actor: Actor) -> bool:
     """Disable an active endpoint; True if this call did. When Candor decided it (410, or days
     of failures) the brand is told: an endpoint.disabled event and an email to its owners."""
     now = timezone.now()
@@ -160,6 +237,16 @@ def endpoint_disable(*, endpoint_id: int, reason: str, automatic: bool) -> bool:
         return False
     endpoint = Endpoint.objects.select_related("brand").get(pk=endpoint_id)
     _endpoints_changed(endpoint.brand_id)
+    audit_record(
+        brand=endpoint.brand,
+        actor=actor,
+        action=AuditAction.ENDPOINT_DISABLED,
+        target_type="endpoint",
+        target_id=endpoint.public_id,
+        before={"status": Endpoint.Status.ACTIVE.value},
+        after={"status": Endpoint.Status.DISABLED.value},
+        reason=reason[:300],
+    )
     if automatic:
         logger.warning("webhook endpoint %s disabled: %s", endpoint.public_id, reason)
         brand_event_record(

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from brands.audit import Actor
 from config.db import insert_from_arrays
 from sync.delivery.broker import publish, publish_sends
 from sync.delivery.claims import Claim
@@ -24,6 +25,9 @@ from sync.models import Attempt, Delivery, Endpoint
 # Retries due sooner than this go to the broker with a countdown; later ones wait for the sweeper
 # (long countdowns sit in a worker's memory and, on Redis, outlive the visibility timeout).
 COUNTDOWN_MAX = 30
+
+# Candor disables an endpoint that answers 410 or fails for days: the audit log says so.
+WEBHOOK_DELIVERY = Actor.system("webhook-delivery")
 
 
 def batch_record(*, claim: Claim, sent: list[tuple[Delivery, Outcome]]) -> list[Attempt]:
@@ -183,11 +187,16 @@ def _failure_note(*, endpoint: Endpoint, result: Outcome, now: datetime) -> None
     """410 disables the endpoint at once; other failures start (or continue) its failing period,
     and one WEBHOOK_DISABLE_AFTER_DAYS long disables it."""
     if result.outcome == Attempt.Outcome.GONE:
-        endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.", automatic=True)
+        endpoint_disable(
+            endpoint_id=endpoint.pk,
+            reason="The receiver answered 410 Gone.",
+            automatic=True,
+            actor=WEBHOOK_DELIVERY,
+        )
         return
     Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
     since = Endpoint.objects.filter(pk=endpoint.pk).values_list("failing_since", flat=True).first()
     days = settings.WEBHOOK_DISABLE_AFTER_DAYS
     if since is not None and since <= now - timedelta(days=days):
         reason = f"Every delivery attempt failed for {days} days."
-        endpoint_disable(endpoint_id=endpoint.pk, reason=reason, automatic=True)
+        endpoint_disable(endpoint_id=endpoint.pk, reason=reason, automatic=True, actor=WEBHOOK_DELIVERY)

@@ -9,6 +9,7 @@ import time_machine
 
 from brands.services import api_key_revoke
 from consent.models import ConsentEvent
+from tests.actors import TEST_ACTOR
 
 ENDPOINTS = [
     ("get", "/api/v1/purposes", "consent:read"),
@@ -42,7 +43,7 @@ def test_revoked_key_is_401_at_once_although_lookups_are_cached(
     with django_assert_num_queries(1):  # the key comes from the cache: only the purposes query
         assert api.get("/api/v1/purposes").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        api_key_revoke(api_key=api.api_key)
+        api_key_revoke(actor=TEST_ACTOR, api_key=api.api_key)
     assert api.get("/api/v1/purposes").status_code == 401
 
 

@@ -17,6 +17,7 @@ from brands.models import Brand, Scope
 from consent.models import Contact, NoticeVersion
 from consent.services import EvidenceInput, consent_record
 from sync.delivery.endpoints import endpoint_create
+from tests.actors import TEST_ACTOR
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # One key per scope, and one with none at all.
@@ -80,7 +81,7 @@ def ids(brand: Brand, contact: Contact, notice_version: NoticeVersion, settings:
         recorded_by="test",
         evidence=EvidenceInput(),
     )
-    endpoint = endpoint_create(brand=brand, url="http://127.0.0.1:9/hook")
+    endpoint = endpoint_create(actor=TEST_ACTOR, brand=brand, url="http://127.0.0.1:9/hook")
     return {"external_id": contact.external_id, "event_id": str(event.pk), "endpoint_id": endpoint.public_id}
 
 

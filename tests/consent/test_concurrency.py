@@ -20,6 +20,7 @@ from consent.models import ConsentEvent, ConsentState, Contact, Decision
 from consent.services import contact_upsert
 from consent.verification import ledger_verify
 from sync.models import Event
+from tests.actors import TEST_ACTOR
 from tests.conftest import ledger_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +54,7 @@ def raw_key(brand, settings) -> str:
     from brands.services import api_key_create
 
     settings.API_RATE_LIMIT = "100000/min"
-    return api_key_create(brand=brand, scopes=["consent:read", "consent:write"]).raw_key
+    return api_key_create(actor=TEST_ACTOR, brand=brand, scopes=["consent:read", "consent:write"]).raw_key
 
 
 def body(index: int, version_id: str, base) -> dict[str, Any]:

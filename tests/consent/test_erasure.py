@@ -31,6 +31,7 @@ from consent.verification import ledger_verify
 from preferences.models import ChannelOptOut, Hold, Subscription
 from preferences.services import HoldRequest, SubscriptionChange, preferences_update, topic_create
 from sync.models import Event
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -119,7 +120,12 @@ def everything(brand, contact, api, purpose, analytics):
             CONSENTS_URL.format("cust-1"), {"purpose": "analytics", "decision": "withdrawn"}, format="json"
         )
         topic_create(
-            brand=brand, slug="newsletter", name="Newsletter", purpose=purpose, channels=["email", "sms"]
+            actor=TEST_ACTOR,
+            brand=brand,
+            slug="newsletter",
+            name="Newsletter",
+            purpose=purpose,
+            channels=["email", "sms"],
         )
         preferences_update(
             brand=brand,

@@ -15,6 +15,7 @@ from consent.models import ConsentEvent, ConsentState, ConsentType, Contact
 from consent.services import consents_expire, contact_upsert
 from consent.verification import ledger_verify
 from sync.models import Event
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 
 GRANTED_AT = datetime(2026, 5, 22, 10, 0, tzinfo=UTC)
@@ -97,7 +98,9 @@ def test_a_grant_past_its_expiry_is_recorded_once_and_announced(brand, api, cont
     from sync.delivery.bodies import delivery_of
     from sync.delivery.endpoints import endpoint_create
 
-    endpoint = endpoint_create(brand=brand, url="https://hooks.example/h", event_types=["consent.expired"])
+    endpoint = endpoint_create(
+        actor=TEST_ACTOR, brand=brand, url="https://hooks.example/h", event_types=["consent.expired"]
+    )
     delivery = delivery_of(endpoint=endpoint, event=announced, now=RUN_AT)
     assert json.loads(delivery.body) == {
         "type": "consent.expired",

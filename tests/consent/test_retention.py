@@ -19,6 +19,7 @@ from consent.models import ConsentEvidence, EvidencePurge
 from consent.retention import evidence_retention_purge
 from consent.services import EvidenceInput, consent_record, contact_upsert
 from consent.tasks import evidence_retention_purge_task
+from tests.actors import TEST_ACTOR
 
 EVIDENCE = EvidenceInput(ip="203.0.113.0", user_agent="Mozilla/5.0", page_url="https://shop.example/")
 
@@ -48,7 +49,7 @@ KEPT = ("203.0.113.0", "Mozilla/5.0", "https://shop.example/", True)
 
 @pytest.fixture
 def policy(brand):
-    return brand_update(brand=brand, evidence_retention_days=30)
+    return brand_update(actor=TEST_ACTOR, brand=brand, evidence_retention_days=30)
 
 
 def test_evidence_is_purged_past_the_period_after_the_relationship_ended(

@@ -15,6 +15,7 @@ from consent.models import ConsentEvent
 from consent.services import notice_version_publish
 from preferences.models import ChannelOptOut, Hold, Subscription
 from preferences.tokens import LinkKind
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.e2e.conftest import (
     HOME,
@@ -186,7 +187,9 @@ def test_a_notice_changed_meanwhile_gives_an_error_summary_that_takes_focus(
     open_centre(page, server, demo, customer)
     purpose = demo.purposes.get(slug="email-marketing")
     shown = current_version(purpose, "en")
-    newer = notice_version_publish(purpose=purpose, language="en", title="Emails", text="New words.")
+    newer = notice_version_publish(
+        actor=TEST_ACTOR, purpose=purpose, language="en", title="Emails", text="New words."
+    )
 
     page.locator("#sub-newsletter-email").check()
     page.get_by_role("button", name="Save my choices").click()

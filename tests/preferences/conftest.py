@@ -14,6 +14,7 @@ from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
 from preferences.services import SubscriptionChange, topic_create
 from sync.models import Event
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 
 PREFERENCE_SCOPES = [Scope.PREFERENCES_READ, Scope.PREFERENCES_WRITE]
@@ -23,7 +24,7 @@ PREFERENCE_SCOPES = [Scope.PREFERENCES_READ, Scope.PREFERENCES_WRITE]
 def make_topic(db: None) -> Callable[..., Topic]:
     def make(brand: Brand, slug: str, purpose: Purpose | None = None, **kwargs: Any) -> Topic:
         kwargs.setdefault("name", slug.replace("-", " ").title())
-        return topic_create(brand=brand, slug=slug, purpose=purpose, **kwargs)
+        return topic_create(actor=TEST_ACTOR, brand=brand, slug=slug, purpose=purpose, **kwargs)
 
     return make
 

@@ -8,11 +8,13 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 
+from brands.audit import Actor
 from config.errors import Conflict, Unprocessable
 from preferences import admin as preferences_admin
 from preferences import services
 from preferences.models import Hold, Subscription, Topic
 from preferences.services import preferences_update
+from tests.actors import TEST_ACTOR
 from tests.preferences.conftest import change_rows
 from tests.test_admin import ServiceCalls
 
@@ -123,6 +125,7 @@ def calls(monkeypatch):
 @pytest.fixture
 def news(brand, purpose):
     return services.topic_create(
+        actor=TEST_ACTOR,
         brand=brand,
         slug="news",
         name="News",
@@ -163,7 +166,16 @@ def test_topic_changed_in_admin_is_updated_by_the_service(staff, news, calls):
     )
     assert response.status_code == 302
     assert calls.recorded == [
-        ("topic_update", {"topic": news, "name": "Weekly news", "channels": ["email"], "double_opt_in": True})
+        (
+            "topic_update",
+            {
+                "topic": news,
+                "actor": Actor.operator(User.objects.get(username="root")),
+                "name": "Weekly news",
+                "channels": ["email"],
+                "double_opt_in": True,
+            },
+        )
     ]
     assert topic_row(news.pk) == {
         **before,
@@ -195,7 +207,9 @@ def test_an_unused_topic_is_deleted_by_the_service(staff, news, calls):
     calls.spy(preferences_admin, "topic_delete")
     response = staff.post(f"/admin/preferences/topic/{news.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    assert calls.recorded == [("topic_delete", {"topic": news})]
+    assert calls.recorded == [
+        ("topic_delete", {"topic": news, "actor": Actor.operator(User.objects.get(username="root"))})
+    ]
     assert not Topic.objects.exists()
 
 
@@ -225,7 +239,7 @@ def test_topics_have_no_bulk_delete(staff, news):
 def test_topic_update_refuses_an_invalid_change_and_writes_nothing(news):
     before = topic_row(news.pk)
     with pytest.raises(Unprocessable) as caught:
-        services.topic_update(topic=news, name="Renamed", channels=["email", "fax"])
+        services.topic_update(actor=TEST_ACTOR, topic=news, name="Renamed", channels=["email", "fax"])
     assert list(caught.value.errors) == ["channels"]
     assert topic_row(news.pk) == before
 
@@ -239,5 +253,5 @@ def test_topic_delete_refuses_a_topic_contacts_chose_about(brand, contact, newsl
         subscriptions=change_rows(("newsletter", "email", notice_version.public_id)),
     )
     with pytest.raises(Conflict):
-        services.topic_delete(topic=newsletter)
+        services.topic_delete(actor=TEST_ACTOR, topic=newsletter)
     assert Topic.objects.filter(pk=newsletter.pk).exists()

@@ -11,6 +11,7 @@ from consent.models import Notice, NoticeVersion, Purpose
 from consent.services import notice_content_hash
 from preferences.models import Topic
 from preferences.services import SubscriptionChange, preferences_update, topic_create
+from tests.actors import TEST_ACTOR
 
 
 @pytest.fixture
@@ -307,7 +308,7 @@ def test_a_bad_topic_is_422_and_writes_nothing(purpose, admin, body, errors):
 
 
 def test_a_topic_contacts_chose_about_is_not_deleted(brand, purpose, contact, admin):
-    topic_create(brand=brand, slug="news", name="News", purpose=purpose)
+    topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=purpose)
     preferences_update(
         brand=brand,
         external_id=contact.external_id,
@@ -398,7 +399,7 @@ def test_a_bad_theme_is_422_and_changes_nothing(brand, admin, body, field):
 
 
 def test_another_brands_configuration_does_not_exist_for_a_key(brand, purpose, outsider_admin):
-    topic_create(brand=brand, slug="news", name="News", purpose=purpose)
+    topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=purpose)
     for method, path, body in [
         ("get", "/api/v1/purposes/email-marketing", None),
         ("patch", "/api/v1/purposes/email-marketing", {"name": "Taken"}),

@@ -12,6 +12,7 @@ from consent.models import Notice, Purpose
 from consent.services import contact_upsert, notice_version_publish
 from preferences.models import Topic
 from preferences.services import SubscriptionChange, hold_start, preferences_update
+from tests.actors import TEST_ACTOR
 
 
 def stamp(brand: Brand) -> int:
@@ -45,7 +46,7 @@ def test_purposes_notices_and_new_notice_versions_change_the_stamp(brand, other_
     created = stamps()
     Purpose.objects.filter(pk=purpose.pk).update(name="Profiling, renamed")
     renamed = stamps()
-    notice_version_publish(purpose=purpose, language="fr", title="Profilage", text="Texte.")
+    notice_version_publish(actor=TEST_ACTOR, purpose=purpose, language="fr", title="Profilage", text="Texte.")
     published = stamps()
     Notice.objects.filter(pk=purpose.notice.pk).update(created_at=purpose.notice.created_at)
     touched = stamps()

@@ -26,6 +26,7 @@ from preferences.emails import TEMPLATE_VERSION
 from preferences.models import Subscription
 from preferences.page_selectors import contact_export
 from preferences.services import SubscriptionChange
+from tests.actors import TEST_ACTOR
 from tests.preferences.test_double_opt_in import NOW, URL, ask, builder, confirm
 
 CONFIRMED_AT = NOW + timedelta(hours=5)
@@ -279,7 +280,7 @@ def test_the_retention_purge_clears_them_too(
             method="preference_centre",
             recorded_by="hosted:centre",
         )
-    brand_update(brand=brand, evidence_retention_days=30)
+    brand_update(actor=TEST_ACTOR, brand=brand, evidence_retention_days=30)
 
     assert evidence_retention_purge(now=asked_at + timedelta(days=41)) == 1
 

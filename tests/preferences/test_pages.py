@@ -19,6 +19,7 @@ from consent.services import contact_upsert, notice_version_publish
 from preferences.models import Hold, Topic
 from preferences.services import SubscriptionChange, hold_start, preferences_update, topic_create
 from preferences.session import cookie_name
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.preferences.conftest import counts, ledger, outbox, stored
 from tests.preferences.pages import assert_hosted_headers, checked_boxes, open_centre
@@ -197,7 +198,9 @@ def test_a_configuration_change_made_anywhere_shows_on_the_next_view(
     html = html_of(client.get(HOME))
     assert "Renamed by hand" in html
 
-    newer = notice_version_publish(purpose=purpose, language="en", title="Email news v2", text="New words.")
+    newer = notice_version_publish(
+        actor=TEST_ACTOR, purpose=purpose, language="en", title="Email news v2", text="New words."
+    )
     html = html_of(client.get(HOME))
     assert f'value="{newer.public_id}"' in html
     assert "New words." in html
@@ -386,7 +389,9 @@ def test_a_notice_that_changed_meanwhile_is_not_consented_to(
 ):
     html = html_of(page.get(HOME))
     assert notice_version.public_id in html
-    newer = notice_version_publish(purpose=purpose, language="en", title="New", text="New words.")
+    newer = notice_version_publish(
+        actor=TEST_ACTOR, purpose=purpose, language="en", title="New", text="New words."
+    )
     before = counts()
 
     response = page.post(
@@ -852,7 +857,7 @@ def test_an_unknown_brand_is_a_404(client, brand):
 
 def test_many_topics_of_a_new_brand(client, brand, contact, purpose):
     """Topics can be created after the page loaded once; the form adapts."""
-    topic_create(brand=brand, slug="late", name="Late", purpose=purpose)
+    topic_create(actor=TEST_ACTOR, brand=brand, slug="late", name="Late", purpose=purpose)
     open_centre(client, brand, contact)
 
     assert b'name="sub.late.email"' in client.get(HOME).content

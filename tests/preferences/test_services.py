@@ -16,6 +16,7 @@ from preferences import services
 from preferences.models import ChannelOptOut, Subscription
 from preferences.selectors import preferences_get
 from preferences.services import SubscriptionChange
+from tests.actors import TEST_ACTOR
 from tests.preferences.conftest import counts, ledger, outbox, stored
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -770,13 +771,15 @@ def test_unknown_channel_in_unsubscribed_all_is_422(brand, contact):
 def test_topic_configuration_is_validated(brand, purpose, kwargs, field):
     values = {"slug": "news", "name": "News", "purpose": purpose, **kwargs}
     with pytest.raises(Unprocessable) as caught:
-        services.topic_create(brand=brand, **values)
+        services.topic_create(actor=TEST_ACTOR, brand=brand, **values)
     assert field in caught.value.errors
 
 
 def test_topic_purpose_must_be_the_brands(brand, other_brand, make_purpose):
     with pytest.raises(Unprocessable) as caught:
-        services.topic_create(brand=brand, slug="news", name="News", purpose=make_purpose(other_brand))
+        services.topic_create(
+            actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=make_purpose(other_brand)
+        )
     assert "purpose" in caught.value.errors
 
 
@@ -790,7 +793,9 @@ def test_confirming_grants_with_the_notice_of_the_latest_request(
 ):
     make_topic(brand, "betas", news_purpose, double_opt_in=True)
     update(brand, subscriptions=[change("betas", notice_version=news_version.public_id)])
-    newer = notice_version_publish(purpose=news_purpose, language="en", title="News v2", text="Changed text.")
+    newer = notice_version_publish(
+        actor=TEST_ACTOR, purpose=news_purpose, language="en", title="News v2", text="Changed text."
+    )
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         update(brand, subscriptions=[change("launches", notice_version=newer.public_id)])
     with time_machine.travel(NOW + timedelta(minutes=2), tick=False):

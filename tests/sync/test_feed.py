@@ -24,6 +24,7 @@ from consent.verification import ledger_verify
 from sync.models import Event, EventType
 from sync.outbox.events import event_build, event_record, events_prune
 from sync.outbox.serializers import EventOut
+from tests.actors import TEST_ACTOR
 
 # The feed holds back events of transactions still open, and a test's own transaction would be
 # one: every test commits.
@@ -644,8 +645,8 @@ def test_a_consumer_polling_during_parallel_writes_sees_every_event_once(brand, 
     settings.API_RATE_LIMIT = "100000/min"
     version = current_version(make_purpose(brand, "email-marketing"))
     contacts = [contact_upsert(brand=brand, external_id=f"par-{n}")[0].external_id for n in range(4)]
-    writer_key = api_key_create(brand=brand, scopes=["consent:write"]).raw_key
-    reader_key = api_key_create(brand=brand, scopes=["events:read"]).raw_key
+    writer_key = api_key_create(actor=TEST_ACTOR, brand=brand, scopes=["consent:write"]).raw_key
+    reader_key = api_key_create(actor=TEST_ACTOR, brand=brand, scopes=["events:read"]).raw_key
     writers = 48
     finished = threading.Semaphore(0)
 

@@ -19,6 +19,7 @@ from sync.delivery import batches, claims, endpoints, sending, sweeper
 from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, Endpoint
 from sync.outbox.feed import FeedPosition
+from tests.actors import TEST_ACTOR
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -423,7 +424,7 @@ def test_a_fanout_that_finds_nothing_new_costs_one_query(brand, receiver, django
 
     with django_assert_num_queries(1):
         assert tasks.endpoint_fanout(endpoint.pk) == 0
-    endpoints.endpoint_update(endpoint=endpoint, status="disabled")
+    endpoints.endpoint_update(actor=TEST_ACTOR, endpoint=endpoint, status="disabled")
     write_event(brand, 1, 2)
     with django_assert_num_queries(1):
         assert tasks.endpoint_fanout(endpoint.pk) == 0  # disabled: nothing made, nothing sent

@@ -23,6 +23,7 @@ from brands.models import Membership
 from sync.delivery import endpoints, retries, sweeper
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
 from sync.outbox.serializers import timestamp
+from tests.actors import TEST_ACTOR
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -370,7 +371,7 @@ def test_a_slow_endpoint_cannot_hold_more_than_its_share(brand, receiver):
 def test_rotation_signs_with_both_secrets_for_24_hours(brand, receiver):
     endpoint = make_endpoint(brand, receiver.url())
     old = endpoint.secret
-    endpoints.endpoint_secret_rotate(endpoint=endpoint)
+    endpoints.endpoint_secret_rotate(actor=TEST_ACTOR, endpoint=endpoint)
     new = Endpoint.objects.get(pk=endpoint.pk).secret
     assert new != old
     assert new.startswith("whsec_")

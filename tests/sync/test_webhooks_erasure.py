@@ -20,6 +20,7 @@ from sync.delivery import endpoints, erasure
 from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, EventType
 from sync.outbox.events import event_record
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, settle
 
@@ -60,7 +61,7 @@ def test_erasure_rewrites_the_contacts_deliveries_and_clears_the_answers(
     assert "cust-1" in Attempt.objects.get(delivery=sent).response_excerpt
     assert ADDRESS in pending.body
     # Another brand's deliveries about its own contact are not touched.
-    elsewhere = endpoints.endpoint_create(brand=other_brand, url=receiver.url())
+    elsewhere = endpoints.endpoint_create(actor=TEST_ACTOR, brand=other_brand, url=receiver.url())
     Delivery.objects.create(
         endpoint=elsewhere,
         msg_id="msg_x",

@@ -25,6 +25,7 @@ from sync.delivery import endpoints, sending
 from sync.delivery import fanout as fanout_module
 from sync.models import Attempt, Delivery, Endpoint, Event, EventType
 from sync.outbox.events import event_record
+from tests.actors import TEST_ACTOR
 
 
 @dataclass
@@ -130,7 +131,7 @@ def write_event(
 
 
 def make_endpoint(brand: Brand, url: str, **kwargs: Any) -> Endpoint:
-    return endpoints.endpoint_create(brand=brand, url=url, **kwargs)
+    return endpoints.endpoint_create(actor=TEST_ACTOR, brand=brand, url=url, **kwargs)
 
 
 def deliveries(endpoint: Endpoint) -> list[Delivery]:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from brands.audit import Actor
 from brands.models import Brand, Scope
 from brands.services import api_key_create
 from config.errors import ApplicationError
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             raise CommandError(f"No brand '{options['brand']}'.")
         scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
         try:
-            issued = api_key_create(brand=brand, scopes=scopes, name=options["name"])
+            issued = api_key_create(
+                brand=brand, actor=Actor.command("create_api_key"), scopes=scopes, name=options["name"]
+            )
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
         self.stdout.write(

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from brands.audit import Actor
 from brands.services import brand_create
 from config.errors import Unprocessable
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             brand, created = brand_create(
+                actor=Actor.command("create_brand"),
                 slug=options["slug"],
                 name=options["name"],
                 default_language=options["language"],

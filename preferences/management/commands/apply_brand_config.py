@@ -8,6 +8,7 @@ import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from brands.audit import Actor
 from brands.models import Brand
 from brands.services import brand_create
 from config.errors import ApplicationError
@@ -66,11 +67,16 @@ class Command(BaseCommand):
                         f"No brand '{slug}': create it with `create_brand {slug} --name NAME`, "
                         "or pass --create."
                     )
+                actor = Actor.command("apply_brand_config")
                 if brand is None:
                     theme = document.get("theme") if isinstance(document, dict) else None
                     name = theme.get("name") if isinstance(theme, dict) else None
-                    brand, created = brand_create(slug=slug, name=name if isinstance(name, str) else slug)
-                summary = brand_config_apply(brand=brand, document=document, prune=options["prune"])
+                    brand, created = brand_create(
+                        actor=actor, slug=slug, name=name if isinstance(name, str) else slug
+                    )
+                summary = brand_config_apply(
+                    brand=brand, actor=actor, document=document, prune=options["prune"]
+                )
                 if options["dry_run"]:
                     transaction.set_rollback(True)
         except ApplicationError as exc:
