@@ -46,4 +46,5 @@ def test_each_thread_has_its_own_instance():
     thread = threading.Thread(target=lambda: theirs.append(reused(SignupIn)))
     thread.start()
     thread.join()
-    assert theirs[0] is not mine and isinstance(theirs[0], SignupIn)
+    assert theirs[0] is not mine
+    assert isinstance(theirs[0], SignupIn)
