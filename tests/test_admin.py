@@ -324,11 +324,13 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
         "membership_remove",
         lambda *, membership: removed.append(membership.pk) or real_remove(membership=membership),
     )
-    user = User.objects.create_user("analyst", "analyst@example.com", "a-long-password-123")
-    added = staff.post("/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "admin"})
+    user = User.objects.create_user("editor", "editor@example.com", "a-long-password-123")
+    added = staff.post(
+        "/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "editor"}
+    )
     assert added.status_code == 302
     membership = Membership.objects.get()
-    assert (membership.user_id, membership.brand_id, membership.role) == (user.pk, brand.pk, "admin")
+    assert (membership.user_id, membership.brand_id, membership.role) == (user.pk, brand.pk, "editor")
     assert 'value="delete_selected"' not in staff.get("/admin/brands/membership/").content.decode()
 
     assert staff.post(f"/admin/brands/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
