@@ -14,7 +14,7 @@ from django.test import Client
 
 from brands.models import Brand, Membership
 
-PASSWORD = "a-long-staff-password-9"  # noqa: S105
+PASSWORD = "a-long-staff-password-9"
 
 
 def make_person(email: str, *, second_factor: bool = False) -> Any:
