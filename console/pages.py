@@ -11,8 +11,6 @@ from django.template import engines
 from django.urls import resolve, reverse
 from django.utils.translation import gettext_lazy as _
 
-from console.access import Console, access_of
-
 # (URL name in the console namespace, label). A page added later appears here once it declares
 # its roles; the role filter comes from that declaration.
 NAVIGATION = [
@@ -28,12 +26,12 @@ STATUS_TITLES = {
 }
 
 
-def navigation(console: Console) -> list[tuple[str, Any, bool]]:
+def navigation(console: Any) -> list[tuple[str, Any, bool]]:
     """(href, label, current) for each page the person's role may open."""
     items = []
     for name, label in NAVIGATION:
         href = reverse(name, args=[console.brand.slug])
-        access = access_of(resolve(href).func)
+        access = getattr(resolve(href).func, "console_access", None)
         if access is not None and access.may_read(console.role):
             items.append((href, label, False))
     return items
@@ -42,7 +40,7 @@ def navigation(console: Console) -> list[tuple[str, Any, bool]]:
 def render(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    console: Console | None = getattr(request, "console", None)
+    console: Any | None = getattr(request, "console", None)
     nav = navigation(console) if console is not None else []
     here = request.path
     nav = [(href, label, href == here) for href, label, _current in nav]
@@ -52,7 +50,7 @@ def render(
     return HttpResponse(page, status=status)
 
 
-def refusal(request: HttpRequest, status: int, console: Console | None = None) -> HttpResponse:
+def refusal(request: HttpRequest, status: int, console: Any | None = None) -> HttpResponse:
     """The readable page for 400, 403, 404 and 405."""
     if console is None and hasattr(request, "console"):
         del request.console
