@@ -192,6 +192,16 @@ class AuditAction(StrEnum):
         "membership.removed",
         "A member was removed from the brand. Target `user`; before: user, role.",
     )
+    INVITATION_CREATED = (
+        "invitation.created",
+        "Someone was invited to join the brand (accepting it records membership.created). "
+        "Target `invitation`; after: email, role, expires_at.",
+    )
+    INVITATION_REVOKED = (
+        "invitation.revoked",
+        "An open invitation was withdrawn, by hand or by a newer one to the same address. "
+        "Target `invitation`; before: email, role.",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.core.validators import RegexValidator, URLValidator
@@ -83,13 +84,16 @@ class Membership(models.Model):
     """A staff member's role in one brand (used by the console)."""
 
     class Role(models.TextChoices):
+        # owner: everything, members and keys included; editor: the brand's configuration;
+        # support: contacts and holds; viewer: the dashboards, read only (console.access).
         OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        ANALYST = "analyst", "Analyst"
+        EDITOR = "editor", "Editor"
+        SUPPORT = "support", "Support"
+        VIEWER = "viewer", "Viewer"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANALYST)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,6 +101,40 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} as {self.role} of {self.brand}"
+
+
+def hash_invitation_token(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join a brand with a role. The link carries a random token, signed
+    and dated (brands.services.invitation_link); only the token's SHA-256 is stored. It is taken
+    once, by the person who signs in with the invited address."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(help_text="Stored normalised (lower case)")
+    role = models.CharField(max_length=20, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "email"], name="invitation_brand_email")]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.brand} as {self.role}"
+
+    def is_open(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
 
 
 class Scope(models.TextChoices):

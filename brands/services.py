@@ -1,17 +1,32 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
 from brands.audit import SECRET_FIELDS, Actor, AuditAction, audit_diff, audit_fields, audit_value
-from brands.models import ApiKey, AuditEntry, Brand, Membership, Scope, hash_api_key
+from brands.emails import invitation_email_send
+from brands.models import (
+    ApiKey,
+    AuditEntry,
+    Brand,
+    Invitation,
+    Membership,
+    Scope,
+    hash_api_key,
+    hash_invitation_token,
+)
 from brands.selectors import api_key_forget
-from config.errors import Unprocessable
+from config.errors import Conflict, Forbidden, NotFound, Unprocessable
 from config.services import fields_update, model_clean
 
 KEY_PREFIX = "cnd_"
@@ -176,12 +191,32 @@ def brand_update(*, brand: Brand, actor: Actor, **fields: Any) -> Brand:
     return updated
 
 
+_LAST_OWNER = "A brand needs at least one owner: make someone else an owner first."
+
+
+def _owners_locked(brand: Brand) -> list[int]:
+    """The ids of the brand's owner memberships, locked, so two owners cannot demote or remove
+    each other at the same moment and leave the brand with none."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(brand=brand, role=Membership.Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def membership_set(*, user: Any, brand: Brand, role: str, actor: Actor) -> Membership:
-    """Give `user` this role in `brand` (a new membership, or the role of the one there)."""
+    """Give `user` this role in `brand` (a new membership, or the role of the one there). The
+    last owner cannot be demoted."""
+    if role not in Membership.Role.values:
+        raise Unprocessable.for_field("role", f"Choose one of: {', '.join(Membership.Role.values)}.")
+    owners = _owners_locked(brand)
     membership, created = Membership.objects.select_for_update().get_or_create(
         user=user, brand=brand, defaults={"role": role}
     )
+    if role != Membership.Role.OWNER and owners == [membership.pk]:
+        raise Conflict(_LAST_OWNER, errors={"role": [_LAST_OWNER]})
     role_before = membership.role
     membership = fields_update(membership, {"role": role}, invalid="The membership is not valid; see errors.")
     if created:
@@ -208,6 +243,8 @@ def membership_set(*, user: Any, brand: Brand, role: str, actor: Actor) -> Membe
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    """Remove a member; the last owner stays."""
+    owners = _owners_locked(membership.brand)
     locked = (
         Membership.objects.select_for_update()
         .select_related("user", "brand")
@@ -216,6 +253,8 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
     )
     if locked is None:
         return  # already gone: nothing happened, nothing to record
+    if owners == [locked.pk]:
+        raise Conflict(_LAST_OWNER)
     locked.delete()
     audit_record(
         brand=locked.brand,
@@ -225,6 +264,140 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         target_id=str(locked.user.pk),
         before={"user": locked.user.get_username(), "role": locked.role},
     )
+
+
+# --- Invitations --------------------------------------------------------------------------------
+
+INVITATION_SALT = "candor.console.invitation"  # binds the link to this purpose alone
+_INVITATION_INVALID = "This invitation is not valid: it may have expired, been used or been withdrawn."
+
+InvitationUrlBuilder = Callable[[str], str]
+"""Builds the absolute accept link from a signed token (the console's URL): brands does not
+know the console's routes."""
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # the signed token of the link, sent once by email, never stored
+
+
+def _email_normalised(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise Unprocessable.for_field("email", "Enter a valid email address.") from None
+    return email
+
+
+@transaction.atomic
+def invitation_create(
+    *, brand: Brand, email: str, role: str, invited_by: Any, url_builder: InvitationUrlBuilder, actor: Actor
+) -> IssuedInvitation:
+    """Invite `email` to join `brand` as `role`, and email them the link after commit. An open
+    invitation to the same address is withdrawn: only the newest link works."""
+    email = _email_normalised(email)
+    if role not in Membership.Role.values:
+        raise Unprocessable.for_field("role", f"Choose one of: {', '.join(Membership.Role.values)}.")
+    if Membership.objects.filter(brand=brand, user__email__iexact=email).exists():
+        member = "This person is already a member of the brand."
+        raise Conflict(member, errors={"email": [member]})
+    now = timezone.now()
+    for older in Invitation.objects.select_for_update().filter(
+        brand=brand, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ):
+        _invitation_withdraw(older, actor=actor, at=now)
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        brand=brand,
+        email=email,
+        role=role,
+        token_hash=hash_invitation_token(raw),
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.CONSOLE_INVITATION_DAYS),
+    )
+    audit_record(
+        brand=brand,
+        actor=actor,
+        action=AuditAction.INVITATION_CREATED,
+        target_type="invitation",
+        target_id=str(invitation.pk),
+        after={"email": email, "role": role, "expires_at": invitation.expires_at},
+    )
+    token = signing.dumps(raw, salt=INVITATION_SALT, compress=False)
+    url = url_builder(token)
+    inviter = getattr(invited_by, "email", "") or ""
+    transaction.on_commit(lambda: invitation_email_send(invitation=invitation, url=url, inviter=inviter))
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_from_token(token: str, *, lock: bool = False) -> Invitation:
+    """The open invitation a link's token names, or NotFound (the same for a forged, expired,
+    used or withdrawn link, so none of them tells anything)."""
+    try:
+        raw = signing.loads(
+            token, salt=INVITATION_SALT, max_age=timedelta(days=settings.CONSOLE_INVITATION_DAYS)
+        )
+    except signing.BadSignature:
+        raise NotFound(_INVITATION_INVALID) from None
+    queryset = Invitation.objects.select_related("brand")
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    invitation = queryset.filter(token_hash=hash_invitation_token(str(raw))).first()
+    if invitation is None or not invitation.is_open(timezone.now()):
+        raise NotFound(_INVITATION_INVALID)
+    return invitation
+
+
+def _verified_emails(user: Any) -> set[str]:
+    from allauth.account.models import EmailAddress
+
+    return {
+        address.lower()
+        for address in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    }
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: Any) -> Membership:
+    """Take the invitation once, for the signed-in `user` whose verified address it was sent to:
+    they become a member with its role."""
+    invitation = invitation_from_token(token, lock=True)
+    if invitation.email not in _verified_emails(user):
+        raise Forbidden(
+            "This invitation was sent to another email address. Sign in with that address to accept it."
+        )
+    membership = membership_set(
+        user=user, brand=invitation.brand, role=invitation.role, actor=Actor.staff(user)
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    return membership
+
+
+def _invitation_withdraw(invitation: Invitation, *, actor: Actor, at: datetime) -> None:
+    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=at)
+    audit_record(
+        brand=invitation.brand,
+        actor=actor,
+        action=AuditAction.INVITATION_REVOKED,
+        target_type="invitation",
+        target_id=str(invitation.pk),
+        before={"email": invitation.email, "role": invitation.role},
+    )
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: Actor) -> None:
+    """Withdraw an open invitation: its link stops working. A used one stays as it was."""
+    locked = (
+        Invitation.objects.select_for_update()
+        .select_related("brand")
+        .filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True)
+        .first()
+    )
+    if locked is not None:
+        _invitation_withdraw(locked, actor=actor, at=timezone.now())
 
 
 def _validate_scopes(scopes: list[str]) -> list[str]:

@@ -22,6 +22,12 @@ class NotFound(ApplicationError):
     title = "Not found"
 
 
+class Forbidden(ApplicationError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
 class Conflict(ApplicationError):
     status = 409
     code = "conflict"

@@ -72,6 +72,12 @@ INSTALLED_APPS = [
     "sync",
     "consent",
     "preferences",
+    # The brand console (/console/): staff sign-in with allauth (and its MFA), htmx fragments.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +89,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # /console/: the staff's language, strict CSP and no-store (console.middleware).
+    "console.middleware.ConsoleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -306,6 +316,44 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # to the committed .mo files (preferences/management/commands/makemessages.py has the workflow).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
+# --- The brand console: staff accounts (django-allauth and its MFA) ------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the operators' admin
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/console/account/login/"
+LOGIN_REDIRECT_URL = "/console/"
+LOGOUT_REDIRECT_URL = "/console/account/login/"
+# A staff session ends with the browser (ACCOUNT_SESSION_REMEMBER) and, however active, after
+# STAFF_SESSION_SECONDS (8 hours: a working day). Contacts' sessions are separate
+# (PREFERENCE_SESSION_SECONDS).
+STAFF_SESSION_SECONDS = env_int("STAFF_SESSION_SECONDS", 8 * 3600, minimum=300)
+SESSION_COOKIE_AGE = STAFF_SESSION_SECONDS
+ACCOUNT_SESSION_REMEMBER = False
+# Email is the login; nobody picks a username (allauth fills Django's in).
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Candor: "
+# Sign-up only through an owner's invitation (console.adapter).
+ACCOUNT_ADAPTER = "console.adapter.ConsoleAccountAdapter"
+# allauth's own limits, made explicit: failed logins per IP and per address, login attempts
+# per IP; a request past one gets 429 (templates/429.html).
+ACCOUNT_RATE_LIMITS = {
+    "login": env_str("CONSOLE_LOGIN_RATE", "30/m/ip"),
+    "login_failed": env_str("CONSOLE_LOGIN_FAILED_RATE", "10/m/ip,5/5m/key"),
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Candor"
+# Browsers allow WebAuthn on http://127.0.0.1 and localhost only; allauth must be told so.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Days an owner's invitation link works (once).
+CONSOLE_INVITATION_DAYS = env_int("CONSOLE_INVITATION_DAYS", 7, minimum=1)
+
 # --- Security headers -------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # same-origin, not no-referrer, site-wide: with no-referrer browsers send `Origin: null` on
@@ -319,6 +367,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SESSION_COOKIE_SECURE = True
+    # Staff sessions (the console, the admin): only this origin over HTTPS can set the cookie.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_SECURE = True
     # Only this origin over HTTPS can set it (hosted pages rely on it, see config.middleware).
     CSRF_COOKIE_NAME = "__Host-csrftoken"

@@ -8,6 +8,7 @@ from config.api_docs import ApiDocsView
 from config.home import demo_centre, dev_mail_list, dev_mail_message, home
 from config.views import healthz, not_found, readyz, server_error
 from consent import api as consent_api
+from console.views import rate_limited
 from preferences import api as preferences_api
 from preferences import config_api
 from preferences import views as preferences_views
@@ -104,7 +105,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    # The brand console: allauth's sign-in pages first (a brand's slug cannot shadow them).
+    path("console/account/", include("allauth.urls")),
+    path("console/", include("console.urls")),
 ]
 
 handler404 = not_found
 handler500 = server_error
+# allauth answers a request past its rate limits with ROOT_URLCONF.handler429.
+handler429 = rate_limited

@@ -336,12 +336,14 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
             removed.append(membership.pk) or real_remove(membership=membership, actor=actor)
         ),
     )
-    user = User.objects.create_user("analyst", "analyst@example.com", "a-long-password-123")
+    user = User.objects.create_user("editor", "editor@example.com", "a-long-password-123")
     mark = audit_mark()
-    added = staff.post("/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "admin"})
+    added = staff.post(
+        "/admin/brands/membership/add/", {"user": user.pk, "brand": brand.pk, "role": "editor"}
+    )
     assert added.status_code == 302
     membership = Membership.objects.get()
-    assert (membership.user_id, membership.brand_id, membership.role) == (user.pk, brand.pk, "admin")
+    assert (membership.user_id, membership.brand_id, membership.role) == (user.pk, brand.pk, "editor")
     assert 'value="delete_selected"' not in staff.get("/admin/brands/membership/").content.decode()
 
     assert staff.post(f"/admin/brands/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
@@ -356,7 +358,7 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
             "user",
             str(user.pk),
             None,
-            {"user": "analyst", "role": "admin"},
+            {"user": "editor", "role": "editor"},
             "",
         ),
         (
@@ -365,7 +367,7 @@ def test_memberships_are_set_and_removed_through_the_services(staff, brand, monk
             "membership.removed",
             "user",
             str(user.pk),
-            {"user": "analyst", "role": "admin"},
+            {"user": "editor", "role": "editor"},
             None,
             "",
         ),

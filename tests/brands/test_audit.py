@@ -58,6 +58,8 @@ PUBLISHED_ACTIONS = [
     "membership.created",
     "membership.role_changed",
     "membership.removed",
+    "invitation.created",
+    "invitation.revoked",
 ]
 
 
@@ -303,9 +305,10 @@ def test_memberships_record_role_changes_only_when_the_role_changes(brand):
     from brands.models import Membership
     from brands.services import membership_remove, membership_set
 
-    # Any two roles: the set of roles is the console's to decide.
-    first, second = Membership.Role.OWNER.value, next(r for r in Membership.Role.values if r != "owner")
+    first, second = Membership.Role.EDITOR.value, Membership.Role.VIEWER.value
     user = User.objects.create_user("sam", "sam@example.com", "a-long-password-123")
+    keeper = User.objects.create_user("kim", "kim@example.com", "a-long-password-123")
+    membership_set(user=keeper, brand=brand, role=Membership.Role.OWNER, actor=TEST_ACTOR)
     mark = audit_mark()
     membership = membership_set(user=user, brand=brand, role=second, actor=TEST_ACTOR)
     membership_set(user=user, brand=brand, role=second, actor=TEST_ACTOR)  # no change

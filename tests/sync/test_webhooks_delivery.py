@@ -261,9 +261,9 @@ def test_after_five_days_of_failures_the_endpoint_is_disabled_owners_emailed_and
     brand, receiver, django_capture_on_commit_callbacks
 ):
     owner = get_user_model().objects.create_user("owner", email="owner@acme.test")
-    analyst = get_user_model().objects.create_user("analyst", email="analyst@acme.test")
+    viewer = get_user_model().objects.create_user("viewer", email="viewer@acme.test")
     Membership.objects.create(user=owner, brand=brand, role=Membership.Role.OWNER)
-    Membership.objects.create(user=analyst, brand=brand, role=Membership.Role.ANALYST)
+    Membership.objects.create(user=viewer, brand=brand, role=Membership.Role.VIEWER)
     endpoint = make_endpoint(brand, receiver.url() + "?token=s3cret")
     listener = make_endpoint(brand, receiver.url(), event_types=["endpoint.disabled"])
     receiver.secrets += [endpoint.secret, listener.secret]

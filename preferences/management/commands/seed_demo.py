@@ -5,11 +5,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from brands.demo import demo_owner_ensure
 from preferences.demo import seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create or complete the demo brand 'demo' (idempotent) and print its API key."
+    help = (
+        "Create or complete the demo brand 'demo' (idempotent); print its console owner's sign-in "
+        "and its API key."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         brand, raw_key = seed_demo()
@@ -17,5 +21,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo brand '{brand.slug}' is ready at {base}")
         self.stdout.write(f"  API docs:  {base}/api/docs/")
         self.stdout.write(f"  Try:       curl -H 'Authorization: Bearer {raw_key}' {base}/api/v1/purposes")
+        owner = demo_owner_ensure(brand=brand)
+        self.stdout.write(f"Console:     {base}/console/ (the demo brand's owner)")
+        self.stdout.write(f"  email:     {owner.email}")
+        self.stdout.write(f"  password:  {owner.password}")
+        self.stdout.write(f"  2nd factor: add {owner.otpauth_uri} to an authenticator app,")
+        self.stdout.write(f"             or use the recovery code {owner.recovery_code} (once)")
         self.stdout.write("Demo API key (admin scope):")
         self.stdout.write(raw_key)

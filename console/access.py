@@ -1,0 +1,200 @@
+"""Who may use which console page: one declaration per view, enforced here and nowhere else.
+
+Every view in the console's URL namespace carries an `Access` (set by `brand_page` or
+`account_page`); tests/console/test_role_matrix.py walks the resolver and fails on a view
+without one. For a brand's page (`/console/<brand_slug>/…`) the checks run in this order:
+
+1. not signed in: 302 to the sign-in page, back here afterwards;
+2. an owner (of any brand) without a second factor: 302 to set one up, before anything else;
+3. not a member of the brand: 404, exactly as for a brand that does not exist;
+4. a GET by a role not in `read`, or a POST whose `action` the role may not take: 403, a page
+   that says so. A POST names its action in the form field `action`; an action the view does
+   not declare is 400. Other methods are 405.
+
+The view then runs with `request.console` (the brand, the membership, every brand the person
+belongs to). htmx fragments are the same URLs (django-htmx's `request.htmx` picks the partial
+template), so they pass the same checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from brands.models import Brand, Membership
+
+Role = Membership.Role
+OWNER = frozenset({Role.OWNER.value})
+EDITORS = frozenset({Role.OWNER.value, Role.EDITOR.value})
+SUPPORT = frozenset({Role.OWNER.value, Role.SUPPORT.value})
+EVERY_ROLE = frozenset(Role.values)
+
+ACTION_FIELD = "action"
+
+
+@dataclass(frozen=True)
+class Access:
+    """The declaration: which roles may read the page (GET), and per POST action which roles
+    may take it. `brand=False` marks a page outside any brand (the picker, an invitation),
+    `signed_in=False` one that a visitor who is not signed in may open."""
+
+    read: frozenset[str] = EVERY_ROLE
+    actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    brand: bool = True
+    signed_in: bool = True
+
+    def may_read(self, role: str) -> bool:
+        return role in self.read
+
+    def may_act(self, role: str, action: str) -> bool:
+        return role in self.actions.get(action, frozenset())
+
+
+@dataclass(frozen=True)
+class Console:
+    """What a brand page knows about the person using it."""
+
+    brand: Brand
+    membership: Membership
+    memberships: list[Membership]  # every brand they belong to, for the switcher
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+
+View = Callable[..., HttpResponse]
+
+
+def access_of(view: Any) -> Access | None:
+    return getattr(view, "console_access", None)
+
+
+def staff(request: HttpRequest) -> Any:
+    """The signed-in person (the checks below have made sure there is one)."""
+    return request.user
+
+
+def _sign_in(request: HttpRequest) -> HttpResponse:
+    return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}")
+
+
+def _memberships(request: HttpRequest) -> list[Membership]:
+    return list(
+        Membership.objects.filter(user=staff(request))
+        .select_related("brand")
+        .order_by("brand__name", "brand__slug")
+    )
+
+
+def owner_needs_second_factor(user: Any, memberships: Iterable[Membership]) -> bool:
+    """An owner must sign in with a second factor: until they have one, the console sends them
+    to set it up."""
+    if not any(m.role == Role.OWNER for m in memberships):
+        return False
+    from allauth.mfa.adapter import get_adapter
+
+    return not get_adapter().is_mfa_enabled(user)
+
+
+def second_factor_setup() -> HttpResponse:
+    return HttpResponseRedirect(reverse("mfa_activate_totp"))
+
+
+def _refused(request: HttpRequest, status: int, console: Console | None = None) -> HttpResponse:
+    from console.pages import refusal  # the page renders with the console's layout
+
+    return refusal(request, status, console)
+
+
+def _method_checked(request: HttpRequest, access: Access, role: str | None) -> HttpResponse | None:
+    """None when the request may go on; otherwise the answer (403, 400 or 405)."""
+    if request.method in ("GET", "HEAD"):
+        if not access.read:  # a page that only takes POSTs
+            return _refused(request, 405, getattr(request, "console", None))
+        if role is not None and not access.may_read(role):
+            return _refused(request, 403, getattr(request, "console", None))
+        return None
+    if request.method == "POST":
+        action = request.POST.get(ACTION_FIELD, "")
+        if action not in access.actions:
+            return _refused(request, 400, getattr(request, "console", None))
+        if role is not None and not access.may_act(role, action):
+            return _refused(request, 403, getattr(request, "console", None))
+        return None
+    return _refused(request, 405, getattr(request, "console", None))
+
+
+def brand_page(
+    *, read: Iterable[str] = EVERY_ROLE, actions: Mapping[str, Iterable[str]] | None = None
+) -> Callable[[View], View]:
+    """Declare a brand page: the roles that may read it, and the roles that may take each POST
+    action. The view is called as `view(request, brand_slug=…, **kwargs)` with
+    `request.console` set."""
+    access = Access(
+        read=frozenset(read), actions={name: frozenset(roles) for name, roles in (actions or {}).items()}
+    )
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, brand_slug: str, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _sign_in(request)
+            memberships = _memberships(request)
+            if owner_needs_second_factor(request.user, memberships):
+                return second_factor_setup()
+            membership = next((m for m in memberships if m.brand.slug == brand_slug), None)
+            if membership is None:
+                return _refused(request, 404)  # never tells whether the brand exists
+            request.console = Console(  # type: ignore[attr-defined]
+                brand=membership.brand, membership=membership, memberships=memberships
+            )
+            refusal = _method_checked(request, access, membership.role)
+            if refusal is not None:
+                return refusal
+            return view(request, brand_slug=brand_slug, **kwargs)
+
+        checked.console_access = access  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
+
+
+def account_page(
+    *, signed_in: bool = True, read: bool = True, actions: Iterable[str] = ()
+) -> Callable[[View], View]:
+    """Declare a console page outside any brand (the brand picker, an invitation, the language
+    choice): open to anyone signed in, or to anyone at all with `signed_in=False`; `read=False`
+    for one that only takes POSTs."""
+    access = Access(
+        read=EVERY_ROLE if read else frozenset(),
+        actions={name: EVERY_ROLE for name in actions},
+        brand=False,
+        signed_in=signed_in,
+    )
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if signed_in and not request.user.is_authenticated:
+                return _sign_in(request)
+            if request.user.is_authenticated and owner_needs_second_factor(
+                request.user, _memberships(request)
+            ):
+                return second_factor_setup()
+            refusal = _method_checked(request, access, None)
+            if refusal is not None:
+                return refusal
+            return view(request, **kwargs)
+
+        checked.console_access = access  # type: ignore[attr-defined]
+        return checked
+
+    return decorate

@@ -1,0 +1,62 @@
+"""Rendering for the console: the hosted pages' Jinja2 engine (config/jinja2.py), the console's
+layout (templates/jinja2/console/base.html) and a navigation made from the access declarations,
+so a link shows only where the role may follow it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.urls import resolve, reverse
+from django.utils.translation import gettext_lazy as _
+
+# (URL name in the console namespace, label). A page added later appears here once it declares
+# its roles; the role filter comes from that declaration.
+NAVIGATION = [
+    ("console:overview", _("Overview")),
+    ("console:members", _("Members")),
+]
+
+STATUS_TITLES = {
+    400: _("That request could not be understood"),
+    403: _("You do not have access to this"),
+    404: _("Page not found"),
+    405: _("That request could not be understood"),
+}
+
+
+def navigation(console: Any) -> list[tuple[str, Any, bool]]:
+    """(href, label, current) for each page the person's role may open."""
+    items = []
+    for name, label in NAVIGATION:
+        href = reverse(name, args=[console.brand.slug])
+        access = getattr(resolve(href).func, "console_access", None)
+        if access is not None and access.may_read(console.role):
+            items.append((href, label, False))
+    return items
+
+
+def render(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    console: Any | None = getattr(request, "console", None)
+    nav = navigation(console) if console is not None else []
+    here = request.path
+    nav = [(href, label, href == here) for href, label, _current in nav]
+    page = (
+        engines["pages"].get_template(template).render({"console": console, "nav": nav, **context}, request)
+    )
+    return HttpResponse(page, status=status)
+
+
+def refusal(request: HttpRequest, status: int, console: Any | None = None) -> HttpResponse:
+    """The readable page for 400, 403, 404 and 405."""
+    if console is None and hasattr(request, "console"):
+        del request.console
+    response = render(
+        request, "console/refused.html", {"status": status, "title": STATUS_TITLES[status]}, status=status
+    )
+    if status == 405:
+        response["Allow"] = "GET, HEAD, POST"
+    return response

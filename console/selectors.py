@@ -1,0 +1,51 @@
+"""Reads for the console's pages, each scoped to one brand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from brands.models import Brand, Invitation, Membership
+from consent.models import Contact, Purpose
+from preferences.models import Subscription, SubscriptionStatus, Topic
+
+
+@dataclass(frozen=True)
+class Headline:
+    contacts: int
+    purposes: int
+    topics: int
+    pending_double_opt_ins: int
+
+
+def overview_headline(*, brand: Brand) -> Headline:
+    """The overview's first figures: counts the brand's indexes answer (brand-leading indexes
+    on contacts, purposes, topics and subscriptions), never a scan of the ledger."""
+    return Headline(
+        contacts=Contact.objects.filter(brand=brand).count(),
+        purposes=Purpose.objects.filter(brand=brand).count(),
+        topics=Topic.objects.filter(brand=brand).count(),
+        pending_double_opt_ins=Subscription.objects.filter(
+            brand=brand, status=SubscriptionStatus.PENDING
+        ).count(),
+    )
+
+
+def members_of(*, brand: Brand) -> QuerySet[Membership]:
+    return Membership.objects.filter(brand=brand).select_related("user").order_by("user__email", "pk")
+
+
+def member_get(*, brand: Brand, membership_id: int) -> Membership | None:
+    return Membership.objects.filter(brand=brand, pk=membership_id).select_related("brand", "user").first()
+
+
+def invitations_open(*, brand: Brand) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        brand=brand, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("email", "pk")
+
+
+def invitation_get(*, brand: Brand, invitation_id: int) -> Invitation | None:
+    return invitations_open(brand=brand).filter(pk=invitation_id).first()

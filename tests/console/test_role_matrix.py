@@ -1,0 +1,196 @@
+"""Every URL of the console by every role by an outsider (the owner of another brand): the exact
+status the view's declaration (console.access) promises, for GET and for each POST action, and
+nothing written on a refused POST. The URLs come from the resolver, so a page added later is
+walked too, and one without a declared access fails here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from brands.models import Invitation, Membership
+from brands.services import invitation_create
+from console.access import Access, access_of
+from tests.actors import TEST_ACTOR
+
+ROLES = [role.value for role in Membership.Role]
+
+
+def console_patterns() -> list[tuple[str, URLPattern]]:
+    """(name, pattern) of every view in the `console` namespace."""
+    [resolver] = [
+        entry
+        for entry in get_resolver().url_patterns
+        if isinstance(entry, URLResolver) and entry.namespace == "console"
+    ]
+    found = []
+    for entry in resolver.url_patterns:
+        assert isinstance(entry, URLPattern), f"nested include in the console: {entry}"
+        found.append((f"console:{entry.name}", entry))
+    return found
+
+
+PATTERNS = console_patterns()
+
+
+def test_every_console_view_declares_its_access():
+    undeclared = [name for name, pattern in PATTERNS if not isinstance(access_of(pattern.callback), Access)]
+    assert undeclared == []
+    assert {name for name, _ in PATTERNS} >= {"console:index", "console:overview", "console:members"}
+
+
+def snapshot() -> dict[str, Any]:
+    """Every row of every table the console's actions could touch, and the counts of the rest."""
+    state: dict[str, Any] = {
+        "memberships": sorted(Membership.objects.values_list("pk", "user_id", "brand_id", "role")),
+        "invitations": sorted(
+            Invitation.objects.values_list("pk", "email", "role", "accepted_at", "revoked_at")
+        ),
+    }
+    for model in apps.get_models():
+        state[model._meta.label] = model._default_manager.count()
+    return state
+
+
+@pytest.fixture
+def cast(brand, other_brand, make_staff, signed_in, settings) -> dict[str, Any]:
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    people = {role: make_staff(brand, role) for role in ROLES}
+    people["outsider"] = make_staff(other_brand, Membership.Role.OWNER, "owner@outsider.test")
+    issued = invitation_create(
+        brand=brand,
+        email="new@acme.test",
+        role="viewer",
+        invited_by=people["owner"],
+        url_builder=lambda token: f"http://testserver/console/invitations/{token}/",
+        actor=TEST_ACTOR,
+    )
+    samples = {
+        "brand_slug": brand.slug,
+        "token": issued.token,
+    }
+    return {"people": people, "samples": samples, "brand": brand}
+
+
+def url_of(name: str, pattern: URLPattern, samples: dict[str, str]) -> str:
+    names = list(pattern.pattern.converters)
+    missing = [n for n in names if n not in samples]
+    assert not missing, f"{name}: add a sample value for {missing} to the matrix"
+    return reverse(name, kwargs={n: samples[n] for n in names})
+
+
+def expected(access: Access, who: str, *, action: str | None) -> int:
+    """The status the declaration promises `who` (a role, or "outsider")."""
+    if access.brand and who == "outsider":
+        return 404
+    if action is None:
+        if not access.read:
+            return 405
+        if not access.brand:
+            return 200 if who != "owner-with-one-brand" else 302
+        return 200 if access.may_read(who) else 403
+    if access.brand and not access.may_act(who, action):
+        return 403
+    return 400  # allowed, but an empty form is refused as such
+
+
+CASES = [
+    (name, pattern, who, action)
+    for name, pattern in PATTERNS
+    for who in [*ROLES, "outsider"]
+    for action in [None, *sorted(access_of(pattern.callback).actions)]
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern", "who", "action"),
+    CASES,
+    ids=[f"{name}-{who}-{action or 'GET'}" for name, _, who, action in CASES],
+)
+def test_the_role_matrix(cast, signed_in, name, pattern, who, action):
+    access = access_of(pattern.callback)
+    url = url_of(name, pattern, cast["samples"])
+    client = signed_in(cast["people"][who])
+    before = snapshot()
+    if action is None:
+        response = client.get(url)
+        if name == "console:index":
+            # One brand: straight to it. (test_a_person_in_two_brands_chooses covers the picker.)
+            assert response.status_code == 302
+            return
+        if name == "console:invitation" and who != "outsider":
+            # A member may open a link meant for someone else; only accepting is refused.
+            assert response.status_code == 200
+            return
+        assert response.status_code == expected(access, who, action=None)
+    else:
+        response = client.post(url, {"action": action})
+        status = expected(access, who, action=action)
+        if name == "console:invitation":
+            status = 403  # the invitation was sent to another address than theirs
+        if name == "console:language":
+            status = 302  # the language choice needs nothing more than its action
+        assert response.status_code == status
+        if status in (403, 404):
+            assert snapshot() == before
+
+
+def test_signed_out_people_are_sent_to_sign_in(cast, client):
+    for name, pattern in PATTERNS:
+        access = access_of(pattern.callback)
+        if not access.signed_in or not access.read:
+            continue
+        url = url_of(name, pattern, cast["samples"])
+        response = client.get(url)
+        assert response.status_code == 302, name
+        assert response["Location"] == f"/console/account/login/?next={url.replace('/', '%2F')}", name
+
+
+def test_an_unknown_action_is_400_and_another_method_405(cast, signed_in):
+    owner = signed_in(cast["people"]["owner"])
+    before = snapshot()
+    assert owner.post("/console/acme/members/", {"action": "explode"}).status_code == 400
+    assert owner.put("/console/acme/members/").status_code == 405
+    assert snapshot() == before
+
+
+def test_a_brand_that_does_not_exist_answers_as_one_that_is_not_yours(cast, signed_in):
+    outsider = signed_in(cast["people"]["outsider"])
+    missing = outsider.get("/console/no-such-brand/")
+    theirs = outsider.get("/console/acme/")
+    assert missing.status_code == theirs.status_code == 404
+
+    # The same page, but for the path each names (the language form returns to it).
+    def page(response):  # without the form tokens, which differ on every page
+        return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", response.content.decode())
+
+    assert page(missing).replace("no-such-brand", "acme") == page(theirs)
+    assert "Acme" not in theirs.content.decode()
+
+
+def test_a_person_in_two_brands_chooses_switches_and_sees_only_the_current_brand(
+    brand, other_brand, make_staff, signed_in
+):
+    person = make_staff(brand, "owner", "both@example.test")
+    Membership.objects.create(user=person, brand=other_brand, role="viewer")
+    make_staff(brand, "editor", "acme-only@acme.test")
+    make_staff(other_brand, "owner", "outsider-only@outsider.test")
+    client = signed_in(person)
+
+    picker = client.get("/console/").content.decode()
+    assert 'href="/console/acme/"' in picker
+    assert 'href="/console/outsider/"' in picker
+
+    ours = client.get("/console/acme/members/").content.decode()
+    assert "acme-only@acme.test" in ours
+    assert "outsider-only@outsider.test" not in ours
+    overview = client.get("/console/outsider/").content.decode()
+    assert 'aria-label="Brands"' in overview  # the switcher
+    assert 'href="/console/acme/"' in overview
+    # A viewer in the other brand: its members page is refused, and its navigation has no link.
+    assert 'href="/console/outsider/members/"' not in overview
+    assert client.get("/console/outsider/members/").status_code == 403
