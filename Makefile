@@ -56,7 +56,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced
-	$(VENV)/bin/mypy config brands sync consent preferences
+	$(VENV)/bin/mypy config brands sync consent preferences console
 
 check: lint typecheck
 	$(PY) manage.py makemigrations --check --dry-run
