@@ -38,7 +38,8 @@ PATTERNS = ("solid", "stripes", "dots", "cross", "horizontal", "vertical", "chec
 
 INK, GRID = "#1a1a1a", "#d0d0d0"
 WIDTH = 640
-LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40
+LEFT, RIGHT, TOP, BOTTOM = 56, 190, 16, 40
+LABEL_CHARS = 20  # a line's name at its end is cut to this; the table beside has it whole
 
 SOURCE_LABELS = {
     UnsubscribeSource.HOSTED_PAGE.value: gettext_lazy("Preference centre"),
@@ -261,7 +262,8 @@ def line_chart(
         parts.extend(_marker(marker, x(i), y(v), colour) for i, v in enumerate(one.values) if v is not None)
         last = next(((i, v) for i, v in reversed(list(enumerate(one.values))) if v is not None), None)
         if last is not None:
-            ends.append((y(last[1]) + 4, x(last[0]) + 8, f"{one.label} {percent(last[1])}", marker, colour))
+            name = one.label if len(one.label) <= LABEL_CHARS else one.label[: LABEL_CHARS - 1] + "…"
+            ends.append((y(last[1]) + 4, x(last[0]) + 8, f"{name} {percent(last[1])}", marker, colour))
     # Each line's name at its end (no legend to match colours against), pushed apart so that
     # lines ending close together keep readable names; each with the line's marker.
     placed = -1e9
@@ -322,7 +324,7 @@ def stacked_bar_chart(
         defs.append(definition)
         fills.append(fill)
     parts = []
-    for share in (0, 0.5, 1):
+    for share in (0, 0.2, 0.4, 0.6, 0.8, 1):  # whole numbers: every nice ceiling divides by 5
         y = TOP + plot_h * (1 - share)
         parts.append(_el("line", x1=LEFT, x2=float(LEFT + plot_w), y1=float(y), y2=float(y), stroke=GRID))
         parts.append(_text(LEFT - 6, y + 4, number(top * share), "end"))
