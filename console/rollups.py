@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from brands.models import Brand
@@ -59,6 +59,8 @@ CONSENT_EVENT_TYPES = frozenset(
 )
 # A latency sample is a delivery that succeeded within this window; failures count over a day.
 LATENCY_WINDOW = timedelta(hours=1)
+REBUILD_ATTEMPTS = 3
+SERIALIZATION_FAILURE = "40001"
 FAILURE_WINDOW = timedelta(hours=24)
 
 _METHOD_SOURCES = {
@@ -207,7 +209,7 @@ def _count_decisions(tally: _Tally, rows: Iterable[tuple[Any, ...]]) -> None:
     tally.consents.update(
         ((contact_id, purpose_id), granted)
         for contact_id, purpose_id, granted in CountedConsent.objects.filter(
-            contact_id__in=contacts
+            brand_id=tally.brand_id, contact_id__in=contacts
         ).values_list("contact_id", "purpose_id", "granted")
     )
     for contact_id, purpose_id, decision, recorded_at, method, recorded_by, gpc in rows:
@@ -281,7 +283,7 @@ def _recount_subscriptions(
     old: dict[SubscriptionKey, Reading] = {
         (contact_id, topic_id, channel): (state, cadence)
         for contact_id, topic_id, channel, state, cadence in CountedSubscription.objects.filter(
-            contact_id__in=contact_ids
+            brand_id=brand_id, contact_id__in=contact_ids
         ).values_list("contact_id", "topic_id", "channel", "state", "cadence")
     }
     if new == old:
@@ -293,7 +295,7 @@ def _recount_subscriptions(
         tally.subscriptions[(topic_id, channel, state, cadence)] -= 1
     for (_, topic_id, channel), (state, cadence) in new.items():
         tally.subscriptions[(topic_id, channel, state, cadence)] += 1
-    CountedSubscription.objects.filter(contact_id__in=changed).delete()
+    CountedSubscription.objects.filter(brand_id=brand_id, contact_id__in=changed).delete()
     CountedSubscription.objects.bulk_create(
         [
             CountedSubscription(
@@ -421,10 +423,20 @@ def rollups_rebuild(*, brand: Brand, now: datetime | None = None) -> dict[str, i
     if connection.in_atomic_block:
         # The snapshot must be the transaction's first: a caller's earlier reads would break it.
         raise RuntimeError("rollups_rebuild runs in a transaction of its own.")
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        return _rebuild(brand=brand, now=now or timezone.now())
+    for attempt in range(1, REBUILD_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return _rebuild(brand=brand, now=now or timezone.now())
+        except OperationalError as exc:
+            # A refresh moved the watermark after this snapshot began: start again from a new one.
+            if (
+                getattr(exc.__cause__, "sqlstate", None) != SERIALIZATION_FAILURE
+                or attempt == REBUILD_ATTEMPTS
+            ):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _rebuild(*, brand: Brand, now: datetime) -> dict[str, int]:

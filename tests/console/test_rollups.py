@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from consent.erasure import contact_erase
 from consent.models import Contact
+from console import rollups
 from console.models import CountedConsent, PurposeDay, RollupWatermark, SubscriptionCount, UnsubscribeDay
 from console.rollups import rollups_rebuild, rollups_refresh, unsubscribe_source
 from preferences.services import SubscriptionChange, hold_end, hold_start, preferences_update
@@ -329,3 +330,40 @@ def test_each_brand_counts_only_its_own(brand, other_brand, purpose, make_purpos
 )
 def test_unsubscribe_sources(method, recorded_by, gpc, source):
     assert unsubscribe_source(method=method, recorded_by=recorded_by, gpc=gpc) == source
+
+
+def test_a_rebuild_that_races_a_refresh_starts_again_from_a_new_snapshot(
+    brand, purpose, contacts, monkeypatch
+):
+    contacts(1)
+    decide(brand, "cust-1", purpose, "granted")
+    rollups_refresh(brand=brand)
+    decide(brand, "cust-1", purpose, "withdrawn", method="one_click")
+    real_lock = rollups._watermark_lock
+    main = threading.current_thread()
+    rebuilds: list[int] = []
+
+    def lock_after_a_refresh(brand_):
+        if threading.current_thread() is main:
+            rebuilds.append(1)
+            if len(rebuilds) == 1:  # the rebuild's snapshot is taken; a refresh commits now
+                RollupWatermark.objects.filter(brand=brand_).values_list("pk").first()
+
+                def refresh() -> None:
+                    try:
+                        rollups_refresh(brand=brand_)
+                    finally:
+                        connection.close()
+
+                worker = threading.Thread(target=refresh)
+                worker.start()
+                worker.join()
+        return real_lock(brand_)
+
+    monkeypatch.setattr(rollups, "_watermark_lock", lock_after_a_refresh)
+    assert rollups_rebuild(brand=brand) == {"ledger_events": 2, "subscriptions": 0}
+
+    assert len(rebuilds) == 2
+    assert purpose_days(brand)[0][2:] == (1, 1, 0, 0, 1)
+    assert unsubscribe_days(brand)[0][1:] == ("one_click", 1)
+    assert rollups_refresh(brand=brand) == 0
