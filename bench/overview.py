@@ -137,7 +137,9 @@ def run_phase(*, brand_id: int, purpose_slug: str, log: Callable[[str], None]) -
         "html_bytes": timings[-1][2],
         "p50_ms": round(_percentile(totals, 0.50), 2),
         "p99_ms": round(_percentile(totals, 0.99), 2),
+        "selectors_p50_ms": round(_percentile([t[0] for t in timings], 0.50), 2),
         "selectors_p99_ms": round(_percentile([t[0] for t in timings], 0.99), 2),
+        "render_p50_ms": round(_percentile([t[1] for t in timings], 0.50), 2),
         "render_p99_ms": round(_percentile([t[1] for t in timings], 0.99), 2),
         "target_p99_ms": OVERVIEW_P99_MS,
     }

@@ -13,9 +13,12 @@ only, and classes the stylesheet (static/css/console.css) knows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -61,13 +64,49 @@ STATE_LABELS = {
 # --- Numbers and dates in the current language ------------------------------------------------
 
 
+# The language of the render under way (dashboard_render, overview_charts): read once, as the
+# thousand numbers of a dashboard each looking it up again cost a fifth of its rendering.
+_RENDERING: ContextVar[str | None] = ContextVar("dashboard_language", default=None)
+
+
+def _current() -> str:
+    return _RENDERING.get() or get_language() or settings.LANGUAGE_CODE
+
+
 def _language() -> str:
-    return (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return _current().split("-")[0]
+
+
+@contextmanager
+def _language_fixed() -> Iterator[None]:
+    token = _RENDERING.set(get_language() or settings.LANGUAGE_CODE)
+    try:
+        yield
+    finally:
+        _RENDERING.reset(token)
+
+
+@lru_cache(maxsize=4096)
+def _date_text(language: str, day: date, format_name: str) -> str:
+    return str(formats.date_format(day, format_name))
+
+
+@lru_cache(maxsize=64)
+def _separators(language: str) -> tuple[str, str]:
+    """(decimal, thousands) separators of a language's formats (read once: Django's
+    number_format looks them up at every call, half of a dashboard's rendering)."""
+    return (
+        str(formats.get_format("DECIMAL_SEPARATOR", language)),
+        str(formats.get_format("THOUSAND_SEPARATOR", language)),
+    )
 
 
 def number(value: float, decimals: int = 0) -> str:
-    """A number as the current language writes it: 12,345 / 12.345 / 12 345."""
-    return str(formats.number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True))
+    """A number as the current language writes it, grouped by thousands: 12,345.6 / 12.345,6 /
+    12 345,6."""
+    decimal, thousands = _separators(_current())
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
 
 
 def percent(rate: float | None) -> str:
@@ -80,14 +119,14 @@ def percent(rate: float | None) -> str:
 
 def day_long(day: date) -> str:
     """20 November 2026 / 20. November 2026 / 20 novembre 2026."""
-    return str(formats.date_format(day, "j F Y" if _language() == "en" else "DATE_FORMAT"))
+    language = _language()
+    return _date_text(_current(), day, "j F Y" if language == "en" else "DATE_FORMAT")
 
 
 def day_short(day: date) -> str:
     """An axis tick: 20 Nov / 20.11. / 20/11."""
-    return str(formats.date_format(day, "j M" if _language() == "en" else "SHORT_DATE_FORMAT"))[:6].rstrip(
-        "./ "
-    )
+    text = _date_text(_current(), day, "j M" if _language() == "en" else "SHORT_DATE_FORMAT")
+    return text[:6].rstrip("./ ")
 
 
 def milliseconds(value: int | None) -> str:
@@ -120,13 +159,15 @@ class Formats:
 
 
 def _value(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value) if isinstance(value, int) else str(escape(value))
 
 
 def _attrs(**attrs: Any) -> str:
-    """SVG attributes: a_b becomes a-b, floats keep one decimal, every value is escaped."""
+    """SVG attributes: a_b becomes a-b, floats keep one decimal, every text is escaped."""
     return " ".join(
-        f'{name.rstrip("_").replace("_", "-")}="{escape(_value(value))}"' for name, value in attrs.items()
+        f'{name.rstrip("_").replace("_", "-")}="{_value(value)}"' for name, value in attrs.items()
     )
 
 
@@ -361,6 +402,11 @@ def _channel(channel: str) -> str:
 
 def overview_charts(overview: Overview) -> dict[str, Markup]:
     """Every chart of the Overview, in the language active now."""
+    with _language_fixed():
+        return _overview_charts(overview)
+
+
+def _overview_charts(overview: Overview) -> dict[str, Markup]:
     first, last = day_long(overview.start), day_long(overview.end)
     period = _("from %(start)s to %(end)s") % {"start": first, "end": last}
     consent = overview.consent
@@ -446,5 +492,6 @@ def dashboard_render(
 ) -> str:
     """The Overview's partial as HTML, in the language active now. `rows_link` turns the rows
     behind a figure into a URL, or None where the person's role may not see them."""
-    context = {**dashboard_context(overview), "rows_link": rows_link}
-    return render_to_string("console/dashboard/_overview.html", context, request=request, using="pages")
+    with _language_fixed():
+        context = {**dashboard_context(overview), "rows_link": rows_link}
+        return render_to_string("console/dashboard/_overview.html", context, request=request, using="pages")
