@@ -3,7 +3,10 @@
 
 Counts are per brand. The `Counted*` tables remember, per contact, what the counts include
 now: a refresh recounts only the contacts the changes feed names since its watermark, and
-applies the difference, so the totals always equal the sum of what is remembered.
+applies the difference, so the totals always equal the sum of what is remembered. Their
+relations to the contact are hidden (related_name "+") on purpose: erasure's generic delete of
+the rows pointing at a contact (consent.erasure._delete_related) must leave them, so the
+refresh after the erasure can take the contact's subscriptions out of the counts.
 """
 
 from __future__ import annotations

@@ -246,6 +246,9 @@ def test_erasure_keeps_the_figures_whole(brand, purpose, topics, contacts):
     ]
     assert unsubscribe_days(brand) == [("2026-11-21", "api", 1)]
     assert subscription_counts(brand) == {("newsletter", "email", "active", "weekly"): 1}
+    assert counted_subscriptions(brand) == {("cust-2", "newsletter", "email"): ("active", "weekly")}
+    erased = Contact.objects.exclude(external_id="cust-2").get()  # renamed by the erasure
+    assert CountedConsent.objects.get(contact=erased).granted is False
     refreshed = snapshot(brand)
     rollups_rebuild(brand=brand, now=DAY2)
     assert snapshot(brand) == refreshed
