@@ -86,7 +86,10 @@ WEBHOOKS = _env_int("BENCH_WEBHOOKS", 1)  # 0 skips delivery_rate and webhook_la
 # "webhooks": recreate, migrate and seed the database, then run only the webhook phase (no wrk
 # scenarios, no feed); its results go to var/bench-webhooks.json, not to bench/results/.
 ONLY = os.environ.get("BENCH_ONLY", "").strip()
-ONLY_CHOICES = ("", "webhooks")
+# "overview": the same for the console's Overview (bench.overview) at its own size, 100,000
+# contacts and 1,000,000 ledger events; results in var/bench-overview.json.
+ONLY_CHOICES = ("", "webhooks", "overview")
+OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
 RESULTS_NAME = os.environ.get("BENCH_RESULTS_NAME", "latest").strip() or "latest"
 FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
@@ -1363,6 +1366,65 @@ def run(database_url: str) -> dict[str, Any]:
     }
 
 
+def run_overview_only(database_url: str) -> dict[str, Any]:
+    """BENCH_ONLY=overview: the console's Overview (bench.overview) on a fresh database of
+    OVERVIEW_CONTACTS contacts and LEDGER_ROWS_LARGE ledger events."""
+    started = time.monotonic()
+    env = bench_environment(free_port(), database_url)
+    os.environ.update(env)
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
+    database = recreate_database(env["BENCH_DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import overview, seed
+
+    migrate()
+    step = time.monotonic()
+    seeded = seed.seed_base(contacts=OVERVIEW_CONTACTS, ceiling_rows=1, log=log)
+    pages = seed.seed_pages(seeded)
+    log(
+        f"bench: seeded {OVERVIEW_CONTACTS:,} contacts, each with a granted consent and a subscription "
+        f"({pages.subscriptions:,}), in {time.monotonic() - step:.1f} s"
+    )
+    step = time.monotonic()
+    fill = seed.fill_ledger(total=LEDGER_ROWS_LARGE, seeded=seeded)
+    connection.close()
+    log(f"bench: ledger topped up to {fill['events']:,} events in {time.monotonic() - step:.1f} s")
+    result = overview.run_phase(brand_id=seeded.brand_id, purpose_slug=seeded.purpose_slug, log=log)
+    connection.close()
+    passed = result["overview"]["passed"]
+    check = Check(
+        "overview",
+        f"p99 < {overview.OVERVIEW_P99_MS:.0f} ms",
+        f"{result['overview']['p99_ms']} ms",
+        passed,
+    )
+    lines = [*overview.table(result), "", "Checks:"]
+    verdict = "PASS" if check.passed else "FAIL"
+    lines.append(f"  {verdict}  {check.scenario}: {check.target} (measured {check.measured})")
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "seeding": {
+            **asdict(seeded),
+            "raw_key": "(not recorded)",
+            "pages": asdict(pages),
+            "ledger_fill": fill,
+        },
+        "overview": result,
+        "checks": [asdict(check)],
+        "notes": [],
+        "table": "\n".join(lines),
+    }
+
+
 def run_webhooks_only(database_url: str) -> dict[str, Any]:
     """BENCH_ONLY=webhooks: the webhook phase alone, on a freshly seeded database (the same seed
     as a full run: its contacts' outbox events make the deliveries and the latency writes)."""
@@ -1414,7 +1476,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     if ONLY not in ONLY_CHOICES:
-        print(f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks", file=sys.stderr, flush=True)
+        print(f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview", file=sys.stderr, flush=True)
         return 2
     server = (
         "BENCH_DATABASE_URL"
@@ -1425,17 +1487,22 @@ def main() -> int:
         require_tools()
         with bench_database() as database_url, bench_broker() as broker_url:
             os.environ["CELERY_BROKER_URL"] = broker_url
-            report = run_webhooks_only(database_url) if ONLY == "webhooks" else run(database_url)
+            if ONLY == "webhooks":
+                report = run_webhooks_only(database_url)
+            elif ONLY == "overview":
+                report = run_overview_only(database_url)
+            else:
+                report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     report["database"]["server"] = server
-    if ONLY == "webhooks":
+    if ONLY in ("webhooks", "overview"):
         VAR_DIR.mkdir(exist_ok=True)
-        (VAR_DIR / "bench-webhooks.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (VAR_DIR / f"bench-{ONLY}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")
         log(report["table"])
-        log(f"\nbench: done in {report['seconds']} s; results in {VAR_DIR / 'bench-webhooks.json'}")
+        log(f"\nbench: done in {report['seconds']} s; results in {VAR_DIR / f'bench-{ONLY}.json'}")
         return 0
     RESULTS_DIR.mkdir(exist_ok=True)
     tmp = RESULTS_DIR / f"{RESULTS_NAME}.json.tmp"

@@ -234,5 +234,9 @@ class Attempt(models.Model):
     error = models.CharField(max_length=300, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
 
+    class Meta:
+        # The console's webhook health: the attempts of the last day (console.rollups).
+        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
+
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"

@@ -1,9 +1,12 @@
-"""The console's cast: one person per role in our brand, and an outsider who owns another brand
-and must see nothing of ours. Owners have a second factor (the console insists)."""
+"""The console's fixtures: one person per role in our brand, and an outsider who owns another
+brand and must see nothing of ours (owners have a second factor: the console insists); and a
+brand with two purposes and three topics (one with double opt-in), with helpers that read back
+the rollup rows exactly."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,6 +16,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from brands.models import Brand, Membership
+from consent.models import Contact, Purpose
+from consent.services import EvidenceInput, consent_record, contact_upsert
+from console.models import CountedConsent, CountedSubscription, PurposeDay, SubscriptionCount, UnsubscribeDay
+from preferences.models import Topic
+from preferences.services import topic_create
+from tests.conftest import current_version
 
 PASSWORD = "a-long-staff-password-9"
 
@@ -48,3 +57,129 @@ def signed_in() -> Callable[[Any], Client]:
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def news_purpose(brand: Brand, make_purpose: Callable[..., Purpose]) -> Purpose:
+    return make_purpose(brand, "product-news")
+
+
+@pytest.fixture
+def topics(brand: Brand, purpose: Purpose, news_purpose: Purpose) -> dict[str, Topic]:
+    return {
+        "newsletter": topic_create(
+            brand=brand,
+            slug="newsletter",
+            name="Newsletter",
+            purpose=purpose,
+            channels=["email", "sms"],
+            cadence_options=["weekly", "daily", "monthly"],
+            translations={"de": {"name": "Rundbrief"}},
+            position=1,
+        ),
+        "offers": topic_create(
+            brand=brand, slug="offers", name="Offers", purpose=purpose, channels=["email"], position=2
+        ),
+        "launches": topic_create(
+            brand=brand,
+            slug="launches",
+            name="Launches",
+            purpose=news_purpose,
+            channels=["email"],
+            double_opt_in=True,
+            position=3,
+        ),
+    }
+
+
+@pytest.fixture
+def contacts(brand: Brand) -> Callable[[int], list[Contact]]:
+    def make(count: int, *, brand_: Brand | None = None) -> list[Contact]:
+        return [
+            contact_upsert(brand=brand_ or brand, external_id=f"cust-{n}")[0] for n in range(1, count + 1)
+        ]
+
+    return make
+
+
+def decide(
+    brand: Brand,
+    external_id: str,
+    purpose: Purpose,
+    decision: str,
+    *,
+    method: str = "api",
+    occurred_at: datetime | None = None,
+    gpc: bool | None = None,
+    recorded_by: str = "test",
+) -> None:
+    consent_record(
+        brand=brand,
+        external_id=external_id,
+        purpose_slug=purpose.slug,
+        decision=decision,
+        notice_version_id=current_version(purpose).public_id if decision == "granted" else None,
+        method=method,
+        recorded_by=recorded_by,
+        occurred_at=occurred_at,
+        evidence=EvidenceInput(gpc=gpc),
+    )
+
+
+def purpose_days(brand: Brand) -> list[tuple[Any, ...]]:
+    """(purpose, day, grants, withdrawals, expiries, active change, decided change)."""
+    return [
+        (
+            row.purpose.slug,
+            row.day.isoformat(),
+            row.grants,
+            row.withdrawals,
+            row.expiries,
+            row.active_change,
+            row.decided_change,
+        )
+        for row in PurposeDay.objects.filter(brand=brand)
+        .select_related("purpose")
+        .order_by("day", "purpose__slug")
+    ]
+
+
+def unsubscribe_days(brand: Brand) -> list[tuple[str, str, int]]:
+    return [
+        (row.day.isoformat(), row.source, row.count)
+        for row in UnsubscribeDay.objects.filter(brand=brand).order_by("day", "source")
+    ]
+
+
+def subscription_counts(brand: Brand) -> dict[tuple[str, str, str, str], int]:
+    """{(topic, channel, state, cadence): count} without the rows that went back to zero."""
+    return {
+        (row.topic.slug, row.channel, row.state, row.cadence): row.count
+        for row in SubscriptionCount.objects.filter(brand=brand).select_related("topic")
+        if row.count
+    }
+
+
+def counted_consents(brand: Brand) -> dict[tuple[str, str], bool]:
+    return {
+        (row.contact.external_id, row.purpose.slug): row.granted
+        for row in CountedConsent.objects.filter(brand=brand).select_related("contact", "purpose")
+    }
+
+
+def counted_subscriptions(brand: Brand) -> dict[tuple[str, str, str], tuple[str, str]]:
+    return {
+        (row.contact.external_id, row.topic.slug, row.channel): (row.state, row.cadence)
+        for row in CountedSubscription.objects.filter(brand=brand).select_related("contact", "topic")
+    }
+
+
+def snapshot(brand: Brand) -> tuple[Any, ...]:
+    """Every rollup row of the brand, comparable across a rebuild."""
+    return (
+        purpose_days(brand),
+        unsubscribe_days(brand),
+        subscription_counts(brand),
+        counted_consents(brand),
+        counted_subscriptions(brand),
+    )

@@ -13,6 +13,7 @@ import time_machine
 from django.conf import settings
 
 import consent.tasks
+import console.tasks
 import preferences.tasks
 import sync.tasks
 from config.celery import app
@@ -53,13 +54,13 @@ def logged() -> Iterator[tuple[Collect, Collect]]:
 
 
 # Registered by importing them, as the worker's autodiscovery does.
-TASK_MODULES = (consent.tasks, preferences.tasks, sync.tasks)
+TASK_MODULES = (consent.tasks, console.tasks, preferences.tasks, sync.tasks)
 PERIODIC = sorted({entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()})
 
 
 def test_the_console_handler_filters_them():
     assert "quiet_periodic" in settings.LOGGING["handlers"]["console"]["filters"]
-    assert len(PERIODIC) == 10
+    assert len(PERIODIC) == 11
 
 
 @pytest.mark.django_db(transaction=True)

@@ -44,6 +44,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "consent.tasks.consents_expire",
         "consent.tasks.evidence_retention_purge",
         "consent.tasks.ledger_checkpoints",
+        "console.tasks.rollups_refresh",
         "preferences.tasks.confirmation_requests_forget",
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
@@ -60,3 +61,4 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert schedule["consent.tasks.ledger_checkpoints"]["schedule"] == 3600.0
     assert schedule["consent.tasks.evidence_retention_purge"]["schedule"] == 3600.0
     assert schedule["sync.tasks.opt_outs_overdue_notify"]["schedule"] == 3600.0
+    assert schedule["console.tasks.rollups_refresh"]["schedule"] == 60.0
