@@ -204,6 +204,8 @@ EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600, minimum=60)
 # How often each brand's chain heads are signed as a ledger checkpoint (when they changed).
 LEDGER_CHECKPOINT_SECONDS = env_int("LEDGER_CHECKPOINT_SECONDS", 3600, minimum=60)
 EVIDENCE_RETENTION_PURGE_SECONDS = env_int("EVIDENCE_RETENTION_PURGE_SECONDS", 3600, minimum=60)
+# How often the console's dashboard rollups read each brand's new changes (console.rollups).
+ROLLUPS_REFRESH_SECONDS = env_int("ROLLUPS_REFRESH_SECONDS", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
     "deliveries-sweep": {
@@ -258,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.evidence_retention_purge",
         "schedule": float(EVIDENCE_RETENTION_PURGE_SECONDS),
         "options": {"expires": EVIDENCE_RETENTION_PURGE_SECONDS},
+    },
+    # The console's dashboard figures: each brand's changes since the last run, webhook health.
+    "rollups-refresh": {
+        "task": "console.tasks.rollups_refresh",
+        "schedule": float(ROLLUPS_REFRESH_SECONDS),
+        "options": {"expires": ROLLUPS_REFRESH_SECONDS},
     },
     # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
     "opt-outs-overdue-notify": {

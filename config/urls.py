@@ -8,7 +8,7 @@ from config.api_docs import ApiDocsView
 from config.home import demo_centre, dev_mail_list, dev_mail_message, home
 from config.views import healthz, not_found, readyz, server_error
 from consent import api as consent_api
-from console.views import rate_limited
+from console.views.account import rate_limited
 from preferences import api as preferences_api
 from preferences import config_api
 from preferences import views as preferences_views

@@ -1,6 +1,6 @@
 """allauth's one customisation point for the console: nobody signs up uninvited.
 
-Opening an invitation link (console.views.invitation) keeps its token in the session. Sign-up is
+Opening an invitation link (console.views.account.invitation) keeps its token in the session. Sign-up is
 open only while that token names an open invitation, and only for the address it was sent to;
 that address counts as verified, since the person just followed a link sent to it.
 """

@@ -3,14 +3,14 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console import views
+from console.views import account, members, overview
 
 app_name = "console"
 
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("language/", views.language, name="language"),
-    path("invitations/<str:token>/", views.invitation, name="invitation"),
-    path("<slug:brand_slug>/", views.overview, name="overview"),
-    path("<slug:brand_slug>/members/", views.members, name="members"),
+    path("", account.index, name="index"),
+    path("language/", account.language, name="language"),
+    path("invitations/<str:token>/", account.invitation, name="invitation"),
+    path("<slug:brand_slug>/", overview.overview, name="overview"),
+    path("<slug:brand_slug>/members/", members.members, name="members"),
 ]

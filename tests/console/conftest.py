@@ -21,6 +21,7 @@ from consent.services import EvidenceInput, consent_record, contact_upsert
 from console.models import CountedConsent, CountedSubscription, PurposeDay, SubscriptionCount, UnsubscribeDay
 from preferences.models import Topic
 from preferences.services import topic_create
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 
 PASSWORD = "a-long-staff-password-9"
@@ -68,6 +69,7 @@ def news_purpose(brand: Brand, make_purpose: Callable[..., Purpose]) -> Purpose:
 def topics(brand: Brand, purpose: Purpose, news_purpose: Purpose) -> dict[str, Topic]:
     return {
         "newsletter": topic_create(
+            actor=TEST_ACTOR,
             brand=brand,
             slug="newsletter",
             name="Newsletter",
@@ -78,9 +80,16 @@ def topics(brand: Brand, purpose: Purpose, news_purpose: Purpose) -> dict[str, T
             position=1,
         ),
         "offers": topic_create(
-            brand=brand, slug="offers", name="Offers", purpose=purpose, channels=["email"], position=2
+            actor=TEST_ACTOR,
+            brand=brand,
+            slug="offers",
+            name="Offers",
+            purpose=purpose,
+            channels=["email"],
+            position=2,
         ),
         "launches": topic_create(
+            actor=TEST_ACTOR,
             brand=brand,
             slug="launches",
             name="Launches",

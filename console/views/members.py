@@ -1,6 +1,5 @@
-"""The console's pages. Each declares who may use it (console.access) and stays thin: parse,
-call one service, answer. Every page works as a full page load; with htmx (request.htmx) a
-form's answer is the fragment it replaces."""
+"""The members page (owners only): members and open invitations; invite, change a role, remove,
+withdraw an invitation."""
 
 from __future__ import annotations
 
@@ -10,21 +9,16 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.i18n import set_language
 
 from brands.audit import Actor
-from brands.models import Membership
 from brands.services import (
-    invitation_accept,
     invitation_create,
-    invitation_from_token,
     invitation_revoke,
     membership_remove,
     membership_set,
 )
 from config.errors import ApplicationError
-from console.access import EVERY_ROLE, OWNER, account_page, brand_page, staff
-from console.adapter import SESSION_KEY
+from console.access import OWNER, brand_page
 from console.forms import ROLE_CHOICES, InvitationForm, InviteForm, MemberForm, RoleForm
 from console.pages import refusal, render
 from console.selectors import (
@@ -32,31 +26,7 @@ from console.selectors import (
     invitations_open,
     member_get,
     members_of,
-    overview_headline,
 )
-
-
-@account_page()
-def index(request: HttpRequest) -> HttpResponse:
-    """A person with one brand goes to it; with several they choose (the header switches later)."""
-    memberships = list(
-        Membership.objects.filter(user=staff(request)).select_related("brand").order_by("brand__name")
-    )
-    if len(memberships) == 1:
-        return HttpResponseRedirect(reverse("console:overview", args=[memberships[0].brand.slug]))
-    return render(request, "console/index.html", {"memberships": memberships})
-
-
-@account_page(signed_in=False, read=False, actions=["language"])
-def language(request: HttpRequest) -> HttpResponse:
-    """The language choice in the header: Django's set_language (a cookie), back to the page."""
-    return set_language(request)
-
-
-@brand_page(read=EVERY_ROLE)
-def overview(request: HttpRequest, brand_slug: str) -> HttpResponse:
-    headline = overview_headline(brand=request.console.brand)  # type: ignore[attr-defined]
-    return render(request, "console/overview.html", {"headline": headline})
 
 
 def _members_page(
@@ -151,43 +121,3 @@ def members(request: HttpRequest, brand_slug: str) -> HttpResponse:
     if getattr(request, "htmx", False):
         return _members_page(request)
     return HttpResponseRedirect(reverse("console:members", args=[brand.slug]))
-
-
-@account_page(signed_in=False, actions=["accept"])
-def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """An invitation link. Not signed in: remember it and go to sign-up (a new address) or
-    sign-in; signed in: a button that takes it (the GET changes nothing: mail scanners follow
-    links)."""
-    try:
-        invited = invitation_from_token(token)
-    except ApplicationError:
-        return render(request, "console/invitation_invalid.html", {}, status=404)
-    if request.method == "POST":
-        if not request.user.is_authenticated:
-            return HttpResponseRedirect(reverse("account_login") + f"?next={request.path}")
-        try:
-            membership = invitation_accept(token=token, user=request.user)
-        except ApplicationError as refused:
-            return render(
-                request,
-                "console/invitation.html",
-                {"invitation": invited, "refused": refused.detail},
-                status=refused.status,
-            )
-        request.session.pop(SESSION_KEY, None)
-        return HttpResponseRedirect(reverse("console:overview", args=[membership.brand.slug]))
-    if not request.user.is_authenticated:
-        request.session[SESSION_KEY] = token
-        from django.contrib.auth import get_user_model
-
-        known = get_user_model().objects.filter(email__iexact=invited.email).exists()
-        target = "account_login" if known else "account_signup"
-        return HttpResponseRedirect(reverse(target) + f"?next={request.path}")
-    return render(request, "console/invitation.html", {"invitation": invited, "refused": ""})
-
-
-def rate_limited(request: HttpRequest) -> HttpResponse:
-    """allauth's answer past a sign-in rate limit (config.urls.handler429): 429 with Retry-After."""
-    response = render(request, "console/too_many.html", {}, status=429)
-    response["Retry-After"] = "60"
-    return response
