@@ -346,6 +346,15 @@ class ConsentState(models.Model):
                 fields=["contact", "purpose"], name="consentstate_unique_contact_purpose"
             ),
         ]
+        indexes = [
+            # The console's count of contacts who consented under each notice version: with the
+            # brand in it, an index-only count.
+            models.Index(
+                fields=["notice_version", "brand"],
+                condition=models.Q(decision="granted"),
+                name="consentstate_granted_notice",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id}/{self.purpose_id}: {self.decision}"

@@ -16,6 +16,9 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("console:overview", _("Overview")),
     ("console:members", _("Members")),
+    ("console:topics", _("Topics")),
+    ("console:purposes", _("Purposes and notices")),
+    ("console:theme", _("Theme")),
 ]
 
 STATUS_TITLES = {

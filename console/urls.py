@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, members, overview
+from console.views import account, catalogue, members, overview
 
 app_name = "console"
 
@@ -13,4 +13,15 @@ urlpatterns = [
     path("invitations/<str:token>/", account.invitation, name="invitation"),
     path("<slug:brand_slug>/", overview.overview, name="overview"),
     path("<slug:brand_slug>/members/", members.members, name="members"),
+    path("<slug:brand_slug>/topics/", catalogue.topics, name="topics"),
+    path("<slug:brand_slug>/topics/<slug:topic_slug>/", catalogue.topic, name="topic"),
+    path("<slug:brand_slug>/purposes/", catalogue.purposes, name="purposes"),
+    path("<slug:brand_slug>/purposes/<slug:purpose_slug>/", catalogue.purpose, name="purpose"),
+    path(
+        "<slug:brand_slug>/purposes/<slug:purpose_slug>/notices/<str:language>/",
+        catalogue.notice,
+        name="notice",
+    ),
+    path("<slug:brand_slug>/theme/", catalogue.theme, name="theme"),
+    path("<slug:brand_slug>/theme/preview.css", catalogue.theme_preview_css, name="theme_preview_css"),
 ]

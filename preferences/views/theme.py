@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from brands.models import DEFAULT_PRIMARY_COLOUR, HEX_COLOUR_VALIDATOR, Typeface
 from preferences.branding import FONT_STACKS
+from preferences.branding import contrast_ratio as _contrast
 from preferences.gpc import gpc_well_known
 from preferences.views._pages import _brand
 
@@ -17,17 +18,6 @@ from preferences.views._pages import _brand
 def gpc_json(request: HttpRequest) -> HttpResponse:
     """/.well-known/gpc.json (GPC spec §5): this site honours Global Privacy Control."""
     return HttpResponse(json.dumps(gpc_well_known()), content_type="application/json")
-
-
-def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
 
 
 def brand_palette(colour: str) -> dict[str, str]:

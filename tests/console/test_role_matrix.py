@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from brands.models import Invitation, Membership
 from brands.services import invitation_create
 from console.access import Access, access_of
+from preferences.services import topic_create
 from tests.actors import TEST_ACTOR
 
 ROLES = [role.value for role in Membership.Role]
@@ -57,7 +58,7 @@ def snapshot() -> dict[str, Any]:
 
 
 @pytest.fixture
-def cast(brand, other_brand, make_staff, signed_in, settings) -> dict[str, Any]:
+def cast(brand, other_brand, make_staff, signed_in, settings, make_purpose) -> dict[str, Any]:
     settings.PUBLIC_BASE_URL = "http://testserver"
     people = {role: make_staff(brand, role) for role in ROLES}
     people["outsider"] = make_staff(other_brand, Membership.Role.OWNER, "owner@outsider.test")
@@ -69,9 +70,15 @@ def cast(brand, other_brand, make_staff, signed_in, settings) -> dict[str, Any]:
         url_builder=lambda token: f"http://testserver/console/invitations/{token}/",
         actor=TEST_ACTOR,
     )
+    # The catalogue's pages name a topic, a purpose and a notice's language of the brand.
+    catalogued = make_purpose(brand, "email-marketing")
+    topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=catalogued)
     samples = {
         "brand_slug": brand.slug,
         "token": issued.token,
+        "topic_slug": "news",
+        "purpose_slug": catalogued.slug,
+        "language": "en",
     }
     return {"people": people, "samples": samples, "brand": brand}
 
