@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("console:overview", _("Overview")),
     ("console:members", _("Members")),
+    ("console:api_keys", _("API keys")),
+    ("console:endpoints", _("Webhooks")),
 ]
 
 STATUS_TITLES = {

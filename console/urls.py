@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, members, overview
+from console.views import account, integrations, members, overview
 
 app_name = "console"
 
@@ -13,4 +13,7 @@ urlpatterns = [
     path("invitations/<str:token>/", account.invitation, name="invitation"),
     path("<slug:brand_slug>/", overview.overview, name="overview"),
     path("<slug:brand_slug>/members/", members.members, name="members"),
+    path("<slug:brand_slug>/api-keys/", integrations.api_keys, name="api_keys"),
+    path("<slug:brand_slug>/endpoints/", integrations.endpoints, name="endpoints"),
+    path("<slug:brand_slug>/endpoints/<str:endpoint_id>/", integrations.endpoint, name="endpoint"),
 ]

@@ -12,9 +12,11 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from brands.models import Invitation, Membership
+from brands.models import ApiKey, Invitation, Membership
 from brands.services import invitation_create
 from console.access import Access, access_of
+from sync.delivery.endpoints import endpoint_create
+from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
 
 ROLES = [role.value for role in Membership.Role]
@@ -40,7 +42,14 @@ PATTERNS = console_patterns()
 def test_every_console_view_declares_its_access():
     undeclared = [name for name, pattern in PATTERNS if not isinstance(access_of(pattern.callback), Access)]
     assert undeclared == []
-    assert {name for name, _ in PATTERNS} >= {"console:index", "console:overview", "console:members"}
+    assert {name for name, _ in PATTERNS} >= {
+        "console:index",
+        "console:overview",
+        "console:members",
+        "console:api_keys",
+        "console:endpoints",
+        "console:endpoint",
+    }
 
 
 def snapshot() -> dict[str, Any]:
@@ -50,6 +59,12 @@ def snapshot() -> dict[str, Any]:
         "invitations": sorted(
             Invitation.objects.values_list("pk", "email", "role", "accepted_at", "revoked_at")
         ),
+        "api_keys": sorted(ApiKey.objects.values_list("pk", "name", "scopes", "revoked_at")),
+        # A rotation changes no count: the secrets themselves are compared.
+        "endpoints": sorted(
+            Endpoint.objects.values_list("pk", "url", "description", "status", "secret", "previous_secret")
+        ),
+        "deliveries": sorted(Delivery.objects.values_list("pk", "status", "next_attempt_at")),
     }
     for model in apps.get_models():
         state[model._meta.label] = model._default_manager.count()
@@ -69,9 +84,11 @@ def cast(brand, other_brand, make_staff, signed_in, settings) -> dict[str, Any]:
         url_builder=lambda token: f"http://testserver/console/invitations/{token}/",
         actor=TEST_ACTOR,
     )
+    hook = endpoint_create(brand=brand, actor=TEST_ACTOR, url="https://hooks.acme.example/in")
     samples = {
         "brand_slug": brand.slug,
         "token": issued.token,
+        "endpoint_id": hook.public_id,
     }
     return {"people": people, "samples": samples, "brand": brand}
 
