@@ -202,6 +202,17 @@ class AuditAction(StrEnum):
         "An open invitation was withdrawn, by hand or by a newer one to the same address. "
         "Target `invitation`; before: email, role.",
     )
+    ENDPOINT_TEST_SENT = (
+        "endpoint.test_sent",
+        "A webhook.test message was queued for one endpoint. Target `endpoint`; after: "
+        "delivery (the test delivery's public id).",
+    )
+    ENDPOINT_REDELIVERED = (
+        "endpoint.redelivered",
+        "Deliveries of an endpoint were queued to be sent again. Target `endpoint`; after: "
+        "delivery (one delivery's public id) or since (every delivery made since then), and "
+        "redelivered (how many were queued).",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the

@@ -19,6 +19,8 @@ NAVIGATION = [
     ("console:topics", _("Topics")),
     ("console:purposes", _("Purposes and notices")),
     ("console:theme", _("Theme")),
+    ("console:api_keys", _("API keys")),
+    ("console:endpoints", _("Webhooks")),
 ]
 
 STATUS_TITLES = {

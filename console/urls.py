@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, catalogue, members, overview
+from console.views import account, catalogue, integrations, members, overview
 
 app_name = "console"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     ),
     path("<slug:brand_slug>/theme/", catalogue.theme, name="theme"),
     path("<slug:brand_slug>/theme/preview.css", catalogue.theme_preview_css, name="theme_preview_css"),
+    path("<slug:brand_slug>/api-keys/", integrations.api_keys, name="api_keys"),
+    path("<slug:brand_slug>/endpoints/", integrations.endpoints, name="endpoints"),
+    path("<slug:brand_slug>/endpoints/<str:endpoint_id>/", integrations.endpoint, name="endpoint"),
 ]

@@ -217,7 +217,8 @@ class EndpointRedeliverApi(BrandApiView):
         tags=["Webhooks"],
         description="Send again, with the same webhook-id and body: one delivery "
         '(`{"delivery": "dlv_…"}`) or every delivery made since a time (`{"since": "…Z"}`), '
-        "whatever its status, each with a fresh retry schedule.",
+        "whatever its status, each with a fresh retry schedule. The audit log records it "
+        "(`endpoint.redelivered`).",
         request=RedeliverIn,
         responses={202: RedeliverOut, **ERRORS, 409: PROBLEM},
         parameters=[IDEMPOTENCY_KEY],
@@ -230,11 +231,15 @@ class EndpointRedeliverApi(BrandApiView):
             data = _validated(request, RedeliverIn)
             if "delivery" in data:
                 delivery = selectors.delivery_get(endpoint=endpoint, public_id=data["delivery"])
-                count = redelivery.deliveries_redeliver(endpoint=endpoint, delivery=delivery)
+                count = redelivery.deliveries_redeliver(
+                    endpoint=endpoint, delivery=delivery, actor=self.audit_actor()
+                )
                 if not count:
                     raise Conflict("This delivery is being attempted right now; try again shortly.")
             else:
-                count = redelivery.deliveries_redeliver(endpoint=endpoint, since=data["since"])
+                count = redelivery.deliveries_redeliver(
+                    endpoint=endpoint, since=data["since"], actor=self.audit_actor()
+                )
             return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)
@@ -248,7 +253,8 @@ class EndpointTestApi(BrandApiView):
         summary="Send a test webhook",
         tags=["Webhooks"],
         description="Queue a `webhook.test` message for this endpoint only, whatever its event filter; "
-        "it is not a feed event. Follow it in the delivery log.",
+        "it is not a feed event. Follow it in the delivery log. The audit log records it "
+        "(`endpoint.test_sent`).",
         request=None,
         responses={202: DeliveryOut, **ERRORS, 409: PROBLEM},
         parameters=[IDEMPOTENCY_KEY],
@@ -258,7 +264,7 @@ class EndpointTestApi(BrandApiView):
 
         def handle() -> Response:
             endpoint = selectors.endpoint_get(brand=brand, public_id=endpoint_id)
-            delivery = endpoints.endpoint_test_send(endpoint=endpoint)
+            delivery = endpoints.endpoint_test_send(endpoint=endpoint, actor=self.audit_actor())
             return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)

@@ -288,7 +288,7 @@ def _owners_notify(*, endpoint_id: int) -> None:
 
 
 @transaction.atomic
-def endpoint_test_send(*, endpoint: Endpoint) -> Delivery:
+def endpoint_test_send(*, endpoint: Endpoint, actor: Actor) -> Delivery:
     """Queue a webhook.test message for this endpoint alone (whatever its event filter). It is a
     Delivery with no outbox event: it is not in the feed and no other endpoint gets it."""
     if endpoint.status != Endpoint.Status.ACTIVE:
@@ -305,6 +305,14 @@ def endpoint_test_send(*, endpoint: Endpoint) -> Delivery:
         body=delivery_body(type=TEST_EVENT_TYPE, created_at=now, data=data, personal=False),
         next_attempt_at=now,
         enqueued_at=now,
+    )
+    audit_record(
+        brand=endpoint.brand,
+        actor=actor,
+        action=AuditAction.ENDPOINT_TEST_SENT,
+        target_type="endpoint",
+        target_id=endpoint.public_id,
+        after={"delivery": delivery.public_id},
     )
     transaction.on_commit(lambda: publish("delivery_send", delivery.pk))
     return delivery

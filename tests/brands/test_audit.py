@@ -60,6 +60,8 @@ PUBLISHED_ACTIONS = [
     "membership.removed",
     "invitation.created",
     "invitation.revoked",
+    "endpoint.test_sent",
+    "endpoint.redelivered",
 ]
 
 

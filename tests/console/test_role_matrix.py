@@ -12,10 +12,12 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from brands.models import Invitation, Membership
+from brands.models import ApiKey, Invitation, Membership
 from brands.services import invitation_create
 from console.access import Access, access_of
 from preferences.services import topic_create
+from sync.delivery.endpoints import endpoint_create
+from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
 
 ROLES = [role.value for role in Membership.Role]
@@ -41,7 +43,14 @@ PATTERNS = console_patterns()
 def test_every_console_view_declares_its_access():
     undeclared = [name for name, pattern in PATTERNS if not isinstance(access_of(pattern.callback), Access)]
     assert undeclared == []
-    assert {name for name, _ in PATTERNS} >= {"console:index", "console:overview", "console:members"}
+    assert {name for name, _ in PATTERNS} >= {
+        "console:index",
+        "console:overview",
+        "console:members",
+        "console:api_keys",
+        "console:endpoints",
+        "console:endpoint",
+    }
 
 
 def snapshot() -> dict[str, Any]:
@@ -51,6 +60,12 @@ def snapshot() -> dict[str, Any]:
         "invitations": sorted(
             Invitation.objects.values_list("pk", "email", "role", "accepted_at", "revoked_at")
         ),
+        "api_keys": sorted(ApiKey.objects.values_list("pk", "name", "scopes", "revoked_at")),
+        # A rotation changes no count: the secrets themselves are compared.
+        "endpoints": sorted(
+            Endpoint.objects.values_list("pk", "url", "description", "status", "secret", "previous_secret")
+        ),
+        "deliveries": sorted(Delivery.objects.values_list("pk", "status", "next_attempt_at")),
     }
     for model in apps.get_models():
         state[model._meta.label] = model._default_manager.count()
@@ -73,12 +88,14 @@ def cast(brand, other_brand, make_staff, signed_in, settings, make_purpose) -> d
     # The catalogue's pages name a topic, a purpose and a notice's language of the brand.
     catalogued = make_purpose(brand, "email-marketing")
     topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=catalogued)
+    hook = endpoint_create(brand=brand, actor=TEST_ACTOR, url="https://hooks.acme.example/in")
     samples = {
         "brand_slug": brand.slug,
         "token": issued.token,
         "topic_slug": "news",
         "purpose_slug": catalogued.slug,
         "language": "en",
+        "endpoint_id": hook.public_id,
     }
     return {"people": people, "samples": samples, "brand": brand}
 

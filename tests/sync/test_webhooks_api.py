@@ -16,6 +16,7 @@ from brands.models import Scope
 from sync.models import Delivery, Endpoint
 from sync.outbox import listeners
 from sync.outbox.serializers import timestamp
+from tests.actors import audit_mark, audit_rows
 from tests.sync.webhook_support import (
     deliveries,
     fanout,
@@ -336,3 +337,29 @@ def test_consents_written_with_no_endpoint_make_no_extra_queries(brand, api, con
     with CaptureQueriesContext(connection) as ctx:
         api.post("/api/v1/contacts/cust-1/consents", body, format="json")
     assert not [q for q in ctx.captured_queries if "sync_endpoint" in q["sql"]]
+
+
+def test_test_messages_and_redeliveries_are_in_the_audit_log(admin, brand, receiver):
+    endpoint = make_endpoint(brand, receiver.url())
+    write_event(brand, 1, 1)
+    fanout(endpoint)
+    [delivery] = deliveries(endpoint)
+    mark = audit_mark()
+    prefix = admin.api_key.prefix
+
+    test = admin.post(f"{URL}/{endpoint.public_id}/test").json()
+    redeliver = f"{URL}/{endpoint.public_id}/redeliver"
+    assert admin.post(redeliver, {"delivery": delivery.public_id}, format="json").status_code == 202
+    since = timezone.now() - timedelta(minutes=5)
+    assert admin.post(redeliver, {"since": timestamp(since)}, format="json").json() == {"redelivered": 2}
+    future = timestamp(timezone.now() + timedelta(minutes=5))
+    assert admin.post(redeliver, {"since": future}, format="json").json() == {"redelivered": 0}
+
+    assert audit_rows(brand, since_id=mark) == [
+        ("api_key", prefix, "endpoint.test_sent", "endpoint", endpoint.public_id, None,
+         {"delivery": test["id"]}, ""),
+        ("api_key", prefix, "endpoint.redelivered", "endpoint", endpoint.public_id, None,
+         {"delivery": delivery.public_id, "redelivered": 1}, ""),
+        ("api_key", prefix, "endpoint.redelivered", "endpoint", endpoint.public_id, None,
+         {"since": since.isoformat(), "redelivered": 2}, ""),
+    ]  # fmt: skip

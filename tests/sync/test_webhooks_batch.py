@@ -313,7 +313,7 @@ def test_a_test_message_and_events_share_a_batch(brand, receiver):
     receiver.secrets.append(endpoint.secret)
     write_event(brand, 1, 1)
     fanout(endpoint)
-    test = endpoints.endpoint_test_send(endpoint=endpoint)
+    test = endpoints.endpoint_test_send(endpoint=endpoint, actor=TEST_ACTOR)
 
     send(test)
 
@@ -331,7 +331,7 @@ def test_a_test_message_left_over_is_handed_over_after_a_batch(
     write_event(brand, 1, 1)
     fanout(endpoint)
     [event] = deliveries(endpoint)
-    test = endpoints.endpoint_test_send(endpoint=endpoint)
+    test = endpoints.endpoint_test_send(endpoint=endpoint, actor=TEST_ACTOR)
     published.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

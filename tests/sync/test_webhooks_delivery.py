@@ -445,7 +445,7 @@ def test_a_test_message_goes_to_that_endpoint_only(brand, receiver):
     other = make_endpoint(brand, receiver.url())
     receiver.secrets.append(endpoint.secret)
 
-    delivery = endpoints.endpoint_test_send(endpoint=endpoint)
+    delivery = endpoints.endpoint_test_send(endpoint=endpoint, actor=TEST_ACTOR)
     send(delivery)
 
     [got] = receiver.received

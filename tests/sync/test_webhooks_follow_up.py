@@ -20,6 +20,7 @@ from sync.delivery import redelivery
 from sync.delivery.opt_outs import business_days_after, overdue_before
 from sync.models import Delivery, Endpoint, Event, EventType
 from sync.outbox.serializers import timestamp
+from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.sync.webhook_support import deliveries, fanout, make_endpoint, send, write_event
 
@@ -244,7 +245,8 @@ def test_unacknowledged_opt_outs_are_flagged_and_emailed_once(
     with time_machine.travel(DUE_END + timedelta(days=1), tick=False):
         receiver.answers = [(200, {}, "ok")]
         for delivery in (withdrawn, unsubscribed):
-            assert redelivery.deliveries_redeliver(endpoint=endpoint, delivery=delivery) == 1
+            queued = redelivery.deliveries_redeliver(endpoint=endpoint, delivery=delivery, actor=TEST_ACTOR)
+            assert queued == 1
             assert send(delivery).outcome == "succeeded"
         assert admin.get(url).json()["opt_outs_overdue"] == 0
         assert tasks.opt_outs_overdue_notify() == 0
