@@ -60,6 +60,9 @@ PUBLISHED_ACTIONS = [
     "membership.removed",
     "invitation.created",
     "invitation.revoked",
+    "hold.started",
+    "hold.ended",
+    "link.sent",
 ]
 
 
