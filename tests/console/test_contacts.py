@@ -6,6 +6,7 @@ nothing of another brand's."""
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -102,7 +103,8 @@ def test_another_brands_contact_is_not_found_and_the_answer_reveals_nothing(bran
     def answer(by, value):
         response = desk.post("/console/acme/contacts/", {"action": "find", "by": by, "value": value})
         assert response.status_code == 200
-        return response.content.decode().replace(value, "VALUE").split('name="csrfmiddlewaretoken"')[-1]
+        body = re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", response.content.decode())
+        return body.replace(value, "VALUE")
 
     # Known to another brand or to nobody: the same page.
     assert answer("email", "bob@example.com") == answer("email", "nobody@example.com")
@@ -183,6 +185,7 @@ def test_the_file_takes_the_same_queries_whatever_the_length_of_the_history(
             assert desk.get(page_of(brand, ada)).status_code == 200
         return len(captured.captured_queries)
 
+    queries()  # once to warm what a process keeps between requests
     short = queries()
     for n in range(40):
         decide(brand, "cust-1", purpose, "withdrawn" if n % 2 == 0 else "granted")
@@ -199,7 +202,7 @@ def test_the_history_pages_by_keyset_newest_first(brand, ada, desk, purpose):
     second = desk.get(page_of(brand, ada) + "?before=6").content.decode()
     rest = ConsentEvent.objects.filter(contact=ada).order_by("-sequence")
     assert [f"/receipts/{e.pk}/" in second for e in rest] == [False] * 25 + [True] * 5
-    assert "?before=" not in second
+    assert f'href="{page_of(brand, ada)}?before=' not in second
     for bad in ["x", "0", "-1", "9" * 30]:
         assert desk.get(page_of(brand, ada) + f"?before={bad}").status_code == 400
 
@@ -339,13 +342,14 @@ def test_support_ends_a_pause(brand, ada, desk, topics):
     desk.post(page_of(brand, ada), {"action": "start_hold", "days": "14", "reason": "Complaint"})
     hold = Hold.objects.get()
     mark = audit_mark()
-    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+    # Two hours on (a staff session lasts eight).
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
         response = desk.post(page_of(brand, ada), {"action": "end_hold", "hold": hold.public_id})
-        assert response.status_code == 302
+        assert (response.status_code, response["Location"]) == (302, page_of(brand, ada))
         again = desk.post(page_of(brand, ada), {"action": "end_hold", "hold": hold.public_id})
-        assert again.status_code == 302
+        assert (again.status_code, again["Location"]) == (302, page_of(brand, ada))
     hold.refresh_from_db()
-    ended = NOW + timedelta(days=2)
+    ended = NOW + timedelta(hours=2)
     assert (hold.ended_at, hold.end_reason) == (ended, "ended")
     assert outbox(ada)[1:] == [
         (
@@ -355,7 +359,7 @@ def test_support_ends_a_pause(brand, ada, desk, topics):
                 "contact": "cust-1",
                 "sequence": 2,
                 "hold": hold.public_id,
-                "ended_at": "2026-11-24T10:00:00.000000Z",
+                "ended_at": "2026-11-22T12:00:00.000000Z",
                 "reason": "ended",
             },
         )
@@ -382,7 +386,7 @@ def test_another_contacts_hold_cannot_be_ended_from_this_page(brand, other_brand
     before = written()
     response = desk.post(page_of(brand, ada), {"action": "end_hold", "hold": hold.public_id})
     assert response.status_code == 422
-    assert "That pause is not one of this contact&#x27;s." in response.content.decode()
+    assert "That pause is not one of this contact" in response.content.decode()
     assert desk.post(page_of(brand, ada), {"action": "end_hold"}).status_code == 400
     assert written() == before
     assert Hold.objects.get().ended_at is None
