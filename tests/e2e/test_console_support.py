@@ -14,8 +14,10 @@ from brands.models import Membership
 from brands.services import api_key_create
 from consent.models import ConsentEvent
 from preferences.models import Hold
+from preferences.services import hold_start
 from tests.actors import TEST_ACTOR
 from tests.console.conftest import make_person
+from tests.e2e.conftest import subscribe
 from tests.e2e.test_accessibility import axe_report
 from tests.e2e.test_console import sign_in_by_keyboard
 
@@ -68,6 +70,16 @@ def test_the_support_desk_passes_axe(new_page, server, demo, customer, agent, la
     page.context.add_cookies([{"name": "django_language", "value": language, "url": server}])
     sign_in_by_keyboard(page, server, "agent@demo.example")
     page.wait_for_url(server + "/console/demo/")
+    # A file with something in every part: a grant in the ledger, a subscription, a pause.
+    subscribe(demo, customer, ("newsletter", "email"))
+    hold_start(
+        brand=demo,
+        external_id="cust-42",
+        started_by="agent",
+        until=timezone.now() + timedelta(days=14),
+        reason="Complaint",
+        recorded_by="test",
+    )
     event = ConsentEvent.objects.filter(contact=customer).order_by("-sequence").first()
     assert event is not None
     for path in [
