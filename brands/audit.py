@@ -213,6 +213,23 @@ class AuditAction(StrEnum):
         "delivery (one delivery's public id) or since (every delivery made since then), and "
         "redelivered (how many were queued).",
     )
+    HOLD_STARTED = (
+        "hold.started",
+        "A person on the brand's staff paused a contact's marketing (the console's support desk). "
+        "Target `contact` (its internal id, never an address); after: hold (public id), until, "
+        "topics, channels, started_by; reason: the agent's reason, as the hold keeps it.",
+    )
+    HOLD_ENDED = (
+        "hold.ended",
+        "A person on the brand's staff ended a contact's hold early (ending one already over "
+        "writes none). Target `contact`; before: hold, until, ended_at null; after: hold, "
+        "ended_at, end_reason.",
+    )
+    LINK_SENT = (
+        "link.sent",
+        "A person on the brand's staff emailed a contact a fresh preference-centre link. Target "
+        "`contact`; after: kind (`manage`), channel (`email`). Never the link or the address.",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the

@@ -21,6 +21,7 @@ NAVIGATION = [
     ("console:theme", _("Theme")),
     ("console:api_keys", _("API keys")),
     ("console:endpoints", _("Webhooks")),
+    ("console:contacts", _("Contacts")),
 ]
 
 STATUS_TITLES = {

@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, catalogue, integrations, members, overview
+from console.views import account, catalogue, contacts, integrations, members, overview
 
 app_name = "console"
 
@@ -27,4 +27,11 @@ urlpatterns = [
     path("<slug:brand_slug>/api-keys/", integrations.api_keys, name="api_keys"),
     path("<slug:brand_slug>/endpoints/", integrations.endpoints, name="endpoints"),
     path("<slug:brand_slug>/endpoints/<str:endpoint_id>/", integrations.endpoint, name="endpoint"),
+    path("<slug:brand_slug>/contacts/", contacts.contacts, name="contacts"),
+    path("<slug:brand_slug>/contacts/<int:contact_id>/", contacts.contact, name="contact"),
+    path(
+        "<slug:brand_slug>/contacts/<int:contact_id>/receipts/<uuid:event_id>/",
+        contacts.receipt,
+        name="contact-receipt",
+    ),
 ]

@@ -1127,9 +1127,11 @@ def hold_start(
     reason: str = "",
     topics: Sequence[str] = (),
     channels: Sequence[str] = (),
+    actor: Actor | None = None,
 ) -> Hold:
     """Pause non-transactional messages: a customer for 1, 2, 4 or 8 weeks, an agent until a
-    time, with a reason. Announces `hold.started`."""
+    time, with a reason. Announces `hold.started`. `actor`: a person on the brand's staff (the
+    console), whose action the audit log keeps; the customer's own snooze is not audited."""
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=None)
     request = HoldRequest(
         started_by=started_by,
@@ -1139,17 +1141,45 @@ def hold_start(
         topics=tuple(topics),
         channels=tuple(channels),
     )
-    hold = _apply_hold_start(ctx, _plan_hold(ctx, request, "hold"), recorded_by=recorded_by)
+    plan = _plan_hold(ctx, request, "hold")
+    hold = _apply_hold_start(ctx, plan, recorded_by=recorded_by)
+    if actor is not None:
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.HOLD_STARTED,
+            target_type="contact",
+            target_id=str(ctx.contact.pk),  # the pseudonym the outbox uses, never an address
+            after={
+                "hold": hold.public_id,
+                "until": hold.until,
+                "topics": [topic.slug for topic in plan.topics],
+                "channels": list(hold.channels),
+                "started_by": hold.started_by,
+            },
+            reason=hold.reason,
+        )
     _finish(ctx)
     return hold
 
 
 @transaction.atomic
-def hold_end(*, brand: Brand, external_id: str, hold_id: str) -> Hold:
-    """End a hold early. Ending one that has already ended changes nothing."""
+def hold_end(*, brand: Brand, external_id: str, hold_id: str, actor: Actor | None = None) -> Hold:
+    """End a hold early. Ending one that has already ended changes nothing (and, with `actor`,
+    writes no audit entry)."""
     ctx = _begin(brand=brand, external_id=external_id, occurred_at=None)
     [hold] = _plan_hold_ends(ctx, [hold_id], "hold")
     _apply_hold_end(ctx, hold)
+    if actor is not None and hold in ctx.result.holds_ended:
+        audit_record(
+            brand=brand,
+            actor=actor,
+            action=AuditAction.HOLD_ENDED,
+            target_type="contact",
+            target_id=str(ctx.contact.pk),
+            before={"hold": hold.public_id, "until": hold.until, "ended_at": None},
+            after={"hold": hold.public_id, "ended_at": hold.ended_at, "end_reason": str(hold.end_reason)},
+        )
     _finish(ctx)
     return hold
 

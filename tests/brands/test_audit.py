@@ -62,6 +62,9 @@ PUBLISHED_ACTIONS = [
     "invitation.revoked",
     "endpoint.test_sent",
     "endpoint.redelivered",
+    "hold.started",
+    "hold.ended",
+    "link.sent",
 ]
 
 

@@ -14,11 +14,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from brands.models import ApiKey, Invitation, Membership
 from brands.services import invitation_create
+from consent.models import ConsentEvent
+from consent.services import contact_upsert
 from console.access import Access, access_of
 from preferences.services import topic_create
 from sync.delivery.endpoints import endpoint_create
 from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
+from tests.console.conftest import decide
 
 ROLES = [role.value for role in Membership.Role]
 
@@ -73,7 +76,7 @@ def snapshot() -> dict[str, Any]:
 
 
 @pytest.fixture
-def cast(brand, other_brand, make_staff, signed_in, settings, make_purpose) -> dict[str, Any]:
+def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[str, Any]:
     settings.PUBLIC_BASE_URL = "http://testserver"
     people = {role: make_staff(brand, role) for role in ROLES}
     people["outsider"] = make_staff(other_brand, Membership.Role.OWNER, "owner@outsider.test")
@@ -86,9 +89,12 @@ def cast(brand, other_brand, make_staff, signed_in, settings, make_purpose) -> d
         actor=TEST_ACTOR,
     )
     # The catalogue's pages name a topic, a purpose and a notice's language of the brand.
-    catalogued = make_purpose(brand, "email-marketing")
+    catalogued = purpose
     topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=catalogued)
     hook = endpoint_create(brand=brand, actor=TEST_ACTOR, url="https://hooks.acme.example/in")
+    # The support desk's contact, with one ledger event (its receipt).
+    contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
+    decide(brand, "cust-1", purpose, "granted")
     samples = {
         "brand_slug": brand.slug,
         "token": issued.token,
@@ -96,11 +102,13 @@ def cast(brand, other_brand, make_staff, signed_in, settings, make_purpose) -> d
         "purpose_slug": catalogued.slug,
         "language": "en",
         "endpoint_id": hook.public_id,
+        "contact_id": contact.pk,
+        "event_id": ConsentEvent.objects.get(contact=contact).pk,
     }
     return {"people": people, "samples": samples, "brand": brand}
 
 
-def url_of(name: str, pattern: URLPattern, samples: dict[str, str]) -> str:
+def url_of(name: str, pattern: URLPattern, samples: dict[str, Any]) -> str:
     names = list(pattern.pattern.converters)
     missing = [n for n in names if n not in samples]
     assert not missing, f"{name}: add a sample value for {missing} to the matrix"
