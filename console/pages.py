@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("console:overview", _("Overview")),
     ("console:members", _("Members")),
+    ("console:audit", _("Audit log")),
 ]
 
 STATUS_TITLES = {

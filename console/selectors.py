@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from brands.models import Brand, Invitation, Membership
-from consent.models import Contact, Purpose
-from preferences.models import Subscription, SubscriptionStatus, Topic
-
-
-@dataclass(frozen=True)
-class Headline:
-    contacts: int
-    purposes: int
-    topics: int
-    pending_double_opt_ins: int
-
-
-def overview_headline(*, brand: Brand) -> Headline:
-    """The overview's first figures: counts the brand's indexes answer (brand-leading indexes
-    on contacts, purposes, topics and subscriptions), never a scan of the ledger."""
-    return Headline(
-        contacts=Contact.objects.filter(brand=brand).count(),
-        purposes=Purpose.objects.filter(brand=brand).count(),
-        topics=Topic.objects.filter(brand=brand).count(),
-        pending_double_opt_ins=Subscription.objects.filter(
-            brand=brand, status=SubscriptionStatus.PENDING
-        ).count(),
-    )
 
 
 def members_of(*, brand: Brand) -> QuerySet[Membership]:
