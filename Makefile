@@ -37,6 +37,7 @@ test: $(VENV)/.synced | var
 bench: $(VENV)/.synced | var
 	$(PY) -m bench.run
 	BENCH_ONLY=overview $(PY) -m bench.run
+	BENCH_ONLY=console $(PY) -m bench.run
 	$(PY) -m bench.soak
 
 # The whole bench once under granian and once under gunicorn: bench/results/servers.md.

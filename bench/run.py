@@ -88,8 +88,11 @@ WEBHOOKS = _env_int("BENCH_WEBHOOKS", 1)  # 0 skips delivery_rate and webhook_la
 ONLY = os.environ.get("BENCH_ONLY", "").strip()
 # "overview": the same for the console's Overview (bench.overview) at its own size, 100,000
 # contacts and 1,000,000 ledger events; results in var/bench-overview.json.
-ONLY_CHOICES = ("", "webhooks", "overview")
+# "console": a console list page (the audit log) over HTTP with a staff session against the
+# same run's ceiling_constant (bench.console); results in var/bench-console.json.
+ONLY_CHOICES = ("", "webhooks", "overview", "console")
 OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
+AUDIT_ENTRIES = _env_int("BENCH_AUDIT_ENTRIES", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
 RESULTS_NAME = os.environ.get("BENCH_RESULTS_NAME", "latest").strip() or "latest"
 FEED_PAGE = 1000  # the feed's largest page (sync.api.FEED_MAX_LIMIT)
@@ -1425,6 +1428,80 @@ def run_overview_only(database_url: str) -> dict[str, Any]:
     }
 
 
+def run_console_only(database_url: str) -> dict[str, Any]:
+    """BENCH_ONLY=console: the console's audit log page served over HTTP to a signed-in owner,
+    against ceiling_constant measured in the same run (bench.console)."""
+    started = time.monotonic()
+    port = free_port()
+    env = bench_environment(port, database_url)
+    os.environ.update(env)
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
+    database = recreate_database(env["BENCH_DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import console, seed
+
+    migrate()
+    step = time.monotonic()
+    seeded = seed.seed_base(contacts=1000, ceiling_rows=1, log=log)
+    entries = console.seed_audit(brand_id=seeded.brand_id, entries=AUDIT_ENTRIES)
+    cookies = console.owner_sessions(brand_id=seeded.brand_id, count=WRK_CONNECTIONS * 4)
+    connection.close()
+    log(
+        f"bench: seeded {entries:,} audit entries and {len(cookies)} staff sessions "
+        f"in {time.monotonic() - step:.1f} s"
+    )
+    scenarios = console.scenarios(Scenario, cookies=cookies)
+    server = Server(port, env)
+    log(f"bench: starting {server.description} on 127.0.0.1:{port}")
+    server.start()
+    try:
+        for scenario in scenarios:
+            measure(port, scenario)
+    finally:
+        server.stop()
+    by_name = {s.name: s for s in scenarios}
+    page, ceiling = by_name["console_audit_page"], by_name["ceiling_constant"]
+    ratio = page.rps / ceiling.rps
+    check = Check(
+        "console_audit_page",
+        f">= {console.CONSOLE_RATIO_TARGET:.0%} of ceiling_constant req/s",
+        f"{ratio:.1%}",
+        ratio >= console.CONSOLE_RATIO_TARGET,
+    )
+    lines = [
+        f"{'scenario':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
+        *(
+            f"{s.name:<20} {s.rps:9.1f} {s.result['latency_us']['p50'] / 1000:8.2f} "
+            f"{s.result['latency_us']['p99'] / 1000:8.2f}"
+            for s in scenarios
+        ),
+        "",
+        "Checks:",
+        f"  {'PASS' if check.passed else 'FAIL'}  {check.scenario}: {check.target} "
+        f"(measured {check.measured})",
+    ]
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "server": {"kind": server.kind, "description": server.description},
+        "seeding": {"audit_entries": entries, "staff_sessions": len(cookies), "contacts": seeded.contacts},
+        "scenarios": {
+            s.name: {key: value for key, value in s.result.items() if key != "wrk_output"} for s in scenarios
+        },
+        "checks": [asdict(check)],
+        "notes": [],
+        "table": "\n".join(lines),
+    }
+
+
 def run_webhooks_only(database_url: str) -> dict[str, Any]:
     """BENCH_ONLY=webhooks: the webhook phase alone, on a freshly seeded database (the same seed
     as a full run: its contacts' outbox events make the deliveries and the latency writes)."""
@@ -1476,7 +1553,11 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     if ONLY not in ONLY_CHOICES:
-        print(f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview", file=sys.stderr, flush=True)
+        print(
+            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console",
+            file=sys.stderr,
+            flush=True,
+        )
         return 2
     server = (
         "BENCH_DATABASE_URL"
@@ -1491,13 +1572,15 @@ def main() -> int:
                 report = run_webhooks_only(database_url)
             elif ONLY == "overview":
                 report = run_overview_only(database_url)
+            elif ONLY == "console":
+                report = run_console_only(database_url)
             else:
                 report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     report["database"]["server"] = server
-    if ONLY in ("webhooks", "overview"):
+    if ONLY in ("webhooks", "overview", "console"):
         VAR_DIR.mkdir(exist_ok=True)
         (VAR_DIR / f"bench-{ONLY}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")

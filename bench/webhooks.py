@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from brands.audit import Actor
 from config.embedded_valkey import server_binary
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -640,6 +639,7 @@ def _run_phase(
 ) -> dict[str, Any]:
     from django.db import connection
 
+    from brands.audit import Actor  # after django.setup(): brands.audit imports the models
     from brands.models import Brand
     from sync.delivery.endpoints import endpoint_create, endpoint_update
 

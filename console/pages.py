@@ -22,6 +22,7 @@ NAVIGATION = [
     ("console:api_keys", _("API keys")),
     ("console:endpoints", _("Webhooks")),
     ("console:contacts", _("Contacts")),
+    ("console:audit", _("Audit log")),
 ]
 
 STATUS_TITLES = {

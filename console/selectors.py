@@ -8,31 +8,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from brands.models import ApiKey, Brand, Invitation, Membership
-from consent.models import Contact, Purpose
-from preferences.models import Subscription, SubscriptionStatus, Topic
 from sync.delivery.selectors import deliveries_list
 from sync.models import Delivery, Endpoint
-
-
-@dataclass(frozen=True)
-class Headline:
-    contacts: int
-    purposes: int
-    topics: int
-    pending_double_opt_ins: int
-
-
-def overview_headline(*, brand: Brand) -> Headline:
-    """The overview's first figures: counts the brand's indexes answer (brand-leading indexes
-    on contacts, purposes, topics and subscriptions), never a scan of the ledger."""
-    return Headline(
-        contacts=Contact.objects.filter(brand=brand).count(),
-        purposes=Purpose.objects.filter(brand=brand).count(),
-        topics=Topic.objects.filter(brand=brand).count(),
-        pending_double_opt_ins=Subscription.objects.filter(
-            brand=brand, status=SubscriptionStatus.PENDING
-        ).count(),
-    )
 
 
 def members_of(*, brand: Brand) -> QuerySet[Membership]:

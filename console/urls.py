@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, catalogue, contacts, integrations, members, overview
+from console.views import account, audit, catalogue, contacts, integrations, members, overview, rows
 
 app_name = "console"
 
@@ -34,4 +34,8 @@ urlpatterns = [
         contacts.receipt,
         name="contact-receipt",
     ),
+    path("<slug:brand_slug>/rows/consent-events/", rows.rows_events, name="rows_events"),
+    path("<slug:brand_slug>/rows/contacts/", rows.rows_contacts, name="rows_contacts"),
+    path("<slug:brand_slug>/audit/", audit.audit, name="audit"),
+    path("<slug:brand_slug>/audit/export/", audit.audit_export, name="audit_export"),
 ]

@@ -1,0 +1,92 @@
+"""A console list page over HTTP (issue 12): the audit log page, served by the bench's WSGI server
+to a signed-in owner, against the same run's constant-view ceiling (target: at least 30%).
+
+`BENCH_ONLY=console python -m bench.run`: on a fresh bench database, the bench brand
+(bench.seed.seed_base), an owner with an authenticator app (owners must have a second factor),
+`AUDIT_ENTRIES` audit entries and one staff session per wrk connection (made as Django's login
+makes them); then wrk drives `GET /bench/constant` and `GET /console/bench/audit/` (a page of
+50 entries, newest first: one index range scan of audit_brand_newest) in turn.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+CONSOLE_RATIO_TARGET = 0.30
+AUDIT_ENTRIES = 100_000
+AUDIT_PATH = "/console/bench/audit/"
+OWNER_EMAIL = "owner@bench.example"
+
+
+def seed_audit(*, brand_id: int, entries: int = AUDIT_ENTRIES) -> int:
+    """`entries` topic updates by an API key, spread over the last 90 days, written in bulk (the
+    log is append-only: inserts are what it takes)."""
+    from django.utils import timezone
+
+    from brands.models import AuditEntry
+
+    now = timezone.now()
+    step = timedelta(days=90) / max(entries, 1)
+    batch = 10_000
+    for start in range(0, entries, batch):
+        AuditEntry.objects.bulk_create(
+            [
+                AuditEntry(
+                    brand_id=brand_id,
+                    at=now - step * n,
+                    actor_kind="api_key",
+                    actor_ref="cnd_bench",
+                    actor_name="bench",
+                    action="topic.updated",
+                    target_type="topic",
+                    target_id=f"topic-{n % 40}",
+                    before={"name": f"Topic {n}"},
+                    after={"name": f"Topic {n + 1}"},
+                )
+                for n in range(start, min(entries, start + batch))
+            ]
+        )
+    return entries
+
+
+def owner_sessions(*, brand_id: int, count: int) -> list[str]:
+    """An owner of the bench brand with a second factor, and `count` signed-in sessions of
+    theirs as `Cookie` header values (the session store and the fields Django's login writes)."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from brands.models import Membership
+
+    user = get_user_model().objects.create_user(username=OWNER_EMAIL, email=OWNER_EMAIL)
+    EmailAddress.objects.create(user=user, email=OWNER_EMAIL, verified=True, primary=True)
+    TOTP.activate(user, generate_totp_secret())
+    Membership.objects.create(user=user, brand_id=brand_id, role="owner")
+    cookies = []
+    for _ in range(count):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
+
+
+def scenarios(scenario: Any, *, cookies: list[str]) -> list[Any]:
+    """The ceiling and the audit log page, as bench.run.Scenario objects."""
+    return [
+        scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
+        scenario(
+            "console_audit_page",
+            "GET the console's audit log page (50 entries) as a signed-in owner",
+            "GET",
+            AUDIT_PATH,
+            1,
+            cookies=cookies,
+            check_cookie=cookies[0],
+        ),
+    ]
