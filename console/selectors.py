@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from brands.models import ApiKey, Brand, Invitation, Membership
-from sync.delivery.selectors import deliveries_list
 from sync.models import Delivery, Endpoint
 
 
@@ -53,28 +50,3 @@ def endpoint_of(*, brand: Brand, public_id: str) -> Endpoint | None:
 
 def delivery_of(*, endpoint: Endpoint, public_id: str) -> Delivery | None:
     return Delivery.objects.filter(endpoint=endpoint, public_id=public_id).defer("body").first()
-
-
-class UnknownPage(Exception):
-    """A delivery log's `before` that names no delivery of this endpoint."""
-
-
-@dataclass(frozen=True)
-class DeliveryPage:
-    deliveries: list[Delivery]
-    older: str | None  # the `before` of the next (older) page
-
-
-def deliveries_page(*, endpoint: Endpoint, before: str | None, limit: int = 25) -> DeliveryPage:
-    """One keyset page of the delivery log, newest first, each delivery with its attempts
-    (the API's selector: one query for the page on the log's index, one for the attempts)."""
-    before_id = None
-    if before:
-        before_id = (
-            Delivery.objects.filter(endpoint=endpoint, public_id=before).values_list("pk", flat=True).first()
-        )
-        if before_id is None:
-            raise UnknownPage(before)
-    rows = deliveries_list(endpoint=endpoint, before_id=before_id, limit=limit)
-    page = rows[:limit]
-    return DeliveryPage(deliveries=page, older=page[-1].public_id if len(rows) > limit else None)

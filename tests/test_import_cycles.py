@@ -137,8 +137,14 @@ def test_the_outbox_never_reaches_delivery():
 
 
 # Interfaces: the only modules outside sync.delivery that may import it (ARCHITECTURE.md: the
-# domain never calls delivery; the outbox reaches it through sync.outbox.listeners).
+# domain never calls delivery; the outbox reaches it through sync.outbox.listeners). Pages split
+# into a `views` package (the console's, one module per area) are interfaces too.
 INTERFACES = {"urls", "api", "tasks", "admin", "apps"}
+
+
+def _interface(name: str) -> bool:
+    package, _, last = name.rpartition(".")
+    return last in INTERFACES or package.endswith(".views")
 
 
 def _delivery(name: str) -> bool:
@@ -150,9 +156,7 @@ def delivery_importers() -> dict[str, list[str]]:
     return {
         name: sorted(target for target in GRAPH[name] if _delivery(target))
         for name in MODULES
-        if not _delivery(name)
-        and name.rpartition(".")[2] not in INTERFACES
-        and any(_delivery(target) for target in GRAPH[name])
+        if not _delivery(name) and not _interface(name) and any(_delivery(target) for target in GRAPH[name])
     }
 
 

@@ -6,6 +6,7 @@ any page shows only the key's prefix (the secret not at all)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -28,10 +29,8 @@ from console.integration_forms import (
 )
 from console.pages import refusal, render
 from console.selectors import (
-    UnknownPage,
     api_key_get,
     api_keys_of,
-    deliveries_page,
     delivery_of,
     endpoint_of,
     endpoints_of,
@@ -46,6 +45,7 @@ from sync.delivery.endpoints import (
     endpoint_update,
 )
 from sync.delivery.redelivery import deliveries_redeliver
+from sync.delivery.selectors import deliveries_list
 from sync.models import Attempt, Delivery, Endpoint
 
 DISABLED_IN_CONSOLE = "Disabled in the console."
@@ -154,6 +154,31 @@ def endpoints(request: HttpRequest, brand_slug: str) -> HttpResponse:
 def _secret_page(request: HttpRequest, endpoint: Endpoint, *, created: bool) -> HttpResponse:
     context = {"endpoint": endpoint, "shown_url": audit_url(endpoint.url), "created": created}
     return render(request, "console/endpoint_secret.html", context, status=201 if created else 200)
+
+
+class UnknownPage(Exception):
+    """A delivery log's `before` that names no delivery of this endpoint."""
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    older: str | None  # the `before` of the next (older) page
+
+
+def deliveries_page(*, endpoint: Endpoint, before: str | None, limit: int = 25) -> DeliveryPage:
+    """One keyset page of the delivery log, newest first, each delivery with its attempts
+    (the API's selector: one query for the page on the log's index, one for the attempts)."""
+    before_id = None
+    if before:
+        before_id = (
+            Delivery.objects.filter(endpoint=endpoint, public_id=before).values_list("pk", flat=True).first()
+        )
+        if before_id is None:
+            raise UnknownPage(before)
+    rows = deliveries_list(endpoint=endpoint, before_id=before_id, limit=limit)
+    page = rows[:limit]
+    return DeliveryPage(deliveries=page, older=page[-1].public_id if len(rows) > limit else None)
 
 
 def _last_attempt(delivery: Delivery) -> Attempt | None:
