@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from config.db import insert_parts, select_many, shape
+from config.db import insert_parts, select_many, select_one, shape
 from consent.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -81,13 +81,11 @@ def chain_lock(
     else:
         joined = f"LEFT JOIN {_purpose} p ON p.brand_id = c.brand_id AND p.slug = %s"
         lookup = purpose_slug
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {_contact} c {joined} "  # noqa: S608 (names from the models)
-            "WHERE c.brand_id = %s AND c.external_id = %s FOR UPDATE OF c",
-            [lookup, brand_id, external_id],
-        )
-        row = cursor.fetchone()
+    row = select_one(
+        f"SELECT {', '.join(columns)} FROM {_contact} c {joined} "  # noqa: S608 (names from the models)
+        "WHERE c.brand_id = %s AND c.external_id = %s FOR UPDATE OF c",
+        [lookup, brand_id, external_id],
+    )
     if row is None:
         return None, None, None
     contact = Contact.from_db(connection.alias, _CONTACT_FIELDS, row[: len(_CONTACT_FIELDS)])
@@ -311,9 +309,9 @@ def ledger_append(
         event.hash,
         contact.pk,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        outbox_id = cursor.fetchone()[0]
+    # Prepared (select_one binds server-side): PostgreSQL parses and plans this statement once
+    # per connection instead of on every write.
+    (outbox_id,) = select_one(sql, params)
     if outbox_id is not None:
         announcement.pk = outbox_id
         announcement._state.adding = False
