@@ -58,7 +58,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced
-	$(VENV)/bin/mypy config brands sync consent preferences console
+	$(VENV)/bin/mypy config brands sync consent preferences console quizzes
 
 check: lint typecheck
 	$(PY) manage.py makemigrations --check --dry-run

@@ -230,6 +230,25 @@ class AuditAction(StrEnum):
         "A person on the brand's staff emailed a contact a fresh preference-centre link. Target "
         "`contact`; after: kind (`manage`), channel (`email`). Never the link or the address.",
     )
+    QUIZ_CREATED = (
+        "quiz.created",
+        "A quiz was created as a draft. Target `quiz` (public id); after: title, draft (a digest "
+        "of the document, not the document).",
+    )
+    QUIZ_DRAFT_SAVED = (
+        "quiz.draft_saved",
+        "A quiz's draft was replaced (the live version is unchanged). Target `quiz`; before/after: "
+        "title, draft (digests).",
+    )
+    QUIZ_PUBLISHED = (
+        "quiz.published",
+        "A quiz's draft became its live version. Target `quiz`; before: version (null the first "
+        "time); after: version, draft (digest).",
+    )
+    QUIZ_ARCHIVED = (
+        "quiz.archived",
+        "A quiz stopped taking answers. Target `quiz`; before/after: status.",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sync",
     "consent",
     "preferences",
+    "quizzes",
     # The brand console (/console/): staff sign-in with allauth (and its MFA), htmx fragments.
     "allauth",
     "allauth.account",

@@ -311,7 +311,8 @@ def ledger_append(
     ]
     # Prepared (select_one binds server-side): PostgreSQL parses and plans this statement once
     # per connection instead of on every write.
-    (outbox_id,) = select_one(sql, params)
+    row = select_one(sql, params)  # the contact is locked: its UPDATE returns one row
+    outbox_id = row[0] if row is not None else None
     if outbox_id is not None:
         announcement.pk = outbox_id
         announcement._state.adding = False

@@ -65,6 +65,10 @@ PUBLISHED_ACTIONS = [
     "hold.started",
     "hold.ended",
     "link.sent",
+    "quiz.created",
+    "quiz.draft_saved",
+    "quiz.published",
+    "quiz.archived",
 ]
 
 
