@@ -38,6 +38,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         yield
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Passwords hash with a fast hasher here: Django's default (PBKDF2, a million rounds) is
+    meant to be slow, and the console's tests make and sign in hundreds of staff accounts. The
+    hasher is not what the tests are about; production keeps Django's default."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Say what was skipped and why (no Chromium, say), even without -rs."""
     reasons: Counter[str] = Counter()
