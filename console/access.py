@@ -20,15 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from brands.models import Brand, Membership
+from config.db import select_many, shape
 
 Role = Membership.Role
 OWNER = frozenset({Role.OWNER.value})
@@ -86,22 +88,41 @@ def _sign_in(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}")
 
 
-def _memberships(request: HttpRequest) -> list[Membership]:
-    return list(
-        Membership.objects.filter(user=staff(request))
-        .select_related("brand")
-        .order_by("brand__name", "brand__slug")
+@cache
+def _memberships_sql() -> str:
+    from allauth.mfa.models import Authenticator
+
+    membership, brand = shape(Membership), shape(Brand)
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {membership.columns('m')}, {brand.columns('b')}, "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {quote(Authenticator._meta.db_table)} a WHERE a.user_id = m.user_id) "
+        f"FROM {quote(Membership._meta.db_table)} m "
+        f"JOIN {quote(Brand._meta.db_table)} b ON b.id = m.brand_id "
+        "WHERE m.user_id = %s ORDER BY b.name, b.slug"
     )
 
 
-def owner_needs_second_factor(user: Any, memberships: Iterable[Membership]) -> bool:
-    """An owner must sign in with a second factor: until they have one, the console sends them
-    to set it up."""
-    if not any(m.role == Role.OWNER for m in memberships):
-        return False
-    from allauth.mfa.adapter import get_adapter
+def _memberships(request: HttpRequest) -> list[Membership]:
+    """Every brand the person belongs to (by the brand's name), each marked with whether the
+    person has a second factor (`second_factor`: any authenticator of theirs, what allauth's
+    is_mfa_enabled asks). Read afresh on every request, so a removed membership, a changed role
+    or a removed second factor refuses at once; one prepared statement whose columns come from
+    the models (config.db), since the ORM's compiling of it cost more than running it."""
+    membership, brand = shape(Membership), shape(Brand)
+    found = []
+    for row in select_many([(_memberships_sql(), [staff(request).pk])])[0]:
+        member = membership.build(row)
+        Membership.brand.field.set_cached_value(member, brand.build(row, membership.width))
+        member.second_factor = row[-1]
+        found.append(member)
+    return found
 
-    return not get_adapter().is_mfa_enabled(user)
+
+def owner_needs_second_factor(memberships: Iterable[Membership]) -> bool:
+    """An owner must sign in with a second factor: until they have one, the console sends them
+    to set it up. `memberships` come from `_memberships`, which asked whether they have one."""
+    return any(m.role == Role.OWNER and not m.second_factor for m in memberships)  # type: ignore[attr-defined]
 
 
 def second_factor_setup() -> HttpResponse:
@@ -148,7 +169,7 @@ def brand_page(
             if not request.user.is_authenticated:
                 return _sign_in(request)
             memberships = _memberships(request)
-            if owner_needs_second_factor(request.user, memberships):
+            if owner_needs_second_factor(memberships):
                 return second_factor_setup()
             membership = next((m for m in memberships if m.brand.slug == brand_slug), None)
             if membership is None:
@@ -185,9 +206,7 @@ def account_page(
         def checked(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             if signed_in and not request.user.is_authenticated:
                 return _sign_in(request)
-            if request.user.is_authenticated and owner_needs_second_factor(
-                request.user, _memberships(request)
-            ):
+            if request.user.is_authenticated and owner_needs_second_factor(_memberships(request)):
                 return second_factor_setup()
             refusal = _method_checked(request, access, None)
             if refusal is not None:

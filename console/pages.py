@@ -4,11 +4,13 @@ so a link shows only where the role may follow it."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
-from django.urls import resolve, reverse
+from django.urls import get_script_prefix, get_urlconf, resolve, reverse
 from django.utils.translation import gettext_lazy as _
 
 # (URL name in the console namespace, label). A page added later appears here once it declares
@@ -35,13 +37,23 @@ STATUS_TITLES = {
 
 def navigation(console: Any) -> list[tuple[str, Any, bool]]:
     """(href, label, current) for each page the person's role may open."""
+    links = _links(
+        get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), console.brand.slug, console.role
+    )
+    return [(href, label, False) for href, label in links]
+
+
+@lru_cache(maxsize=1024)
+def _links(urlconf: str, script_prefix: str, brand_slug: str, role: str) -> tuple[tuple[str, Any], ...]:
+    """The links for a brand and a role, remembered: the declarations and the URLs do not change
+    while the process runs, so nine names need not be reversed and resolved on every page."""
     items = []
     for name, label in NAVIGATION:
-        href = reverse(name, args=[console.brand.slug])
-        access = getattr(resolve(href).func, "console_access", None)
-        if access is not None and access.may_read(console.role):
-            items.append((href, label, False))
-    return items
+        href = reverse(name, urlconf=urlconf, args=[brand_slug])
+        access = getattr(resolve(href, urlconf=urlconf).func, "console_access", None)
+        if access is not None and access.may_read(role):
+            items.append((href, label))
+    return tuple(items)
 
 
 def render(

@@ -68,13 +68,16 @@ def audit(request: HttpRequest, brand_slug: str) -> HttpResponse:
             limit=PAGE_SIZE,
         )
     entries = []
+    kinds = {kind: str(label) for kind, label in ACTOR_KINDS.items()}  # translated once, not per row
     for entry in page.entries if page else []:
         document = audit_entry_document(entry)
         changed = sorted({*(entry.before or {}), *(entry.after or {})})
         document["changes"] = [
             (name, _shown(entry.before, name), _shown(entry.after, name)) for name in changed
         ]
-        document["at"] = entry.at
+        # As the template's date filter wrote it: the times are UTC (settings.TIME_ZONE).
+        document["at"] = entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        document["actor_kind"] = kinds.get(entry.actor_kind, entry.actor_kind)
         entries.append(document)
     following = None
     if page is not None and page.next is not None:
@@ -88,7 +91,6 @@ def audit(request: HttpRequest, brand_slug: str) -> HttpResponse:
         "first": f"{request.path}?{filters}" if filters else request.path,
         "export_csv": f"{request.path}export/?{_filters_query(request, format='csv')}",
         "export_jsonl": f"{request.path}export/?{_filters_query(request, format='jsonl')}",
-        "actor_kinds": ACTOR_KINDS,
     }
     return render(request, "console/audit.html", context, status=200 if form.is_valid() else 400)
 
@@ -115,7 +117,6 @@ def audit_export(request: HttpRequest, brand_slug: str) -> HttpResponse:
             "first": request.path.removesuffix("export/"),
             "export_csv": None,
             "export_jsonl": None,
-            "actor_kinds": ACTOR_KINDS,
         }
         return render(request, "console/audit.html", context, status=400)
     data = form.cleaned_data
