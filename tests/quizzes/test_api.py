@@ -66,7 +66,8 @@ def test_create_answers_201_with_location_etag_and_the_summary_and_audits_it(
     assert response["Location"] == f"/api/v1/quizzes/{quiz.public_id}"
     assert response["ETag"] == document_etag(quiz_document)
     assert response.json() == summary(quiz)
-    assert response.json()["status"] == "draft" and response.json()["version"] is None
+    assert response.json()["status"] == "draft"
+    assert response.json()["version"] is None
     assert quiz.draft == quiz_document
     assert audit_rows(brand, since_id=mark) == [
         (
@@ -127,7 +128,8 @@ def test_the_list_pages_the_brands_quizzes_oldest_first(
     assert response.status_code == 200
     body = response.json()
     assert body["quizzes"] == [summary(first), summary(second)]
-    assert body["quizzes"][0]["status"] == "published" and body["quizzes"][0]["version"] == 1
+    assert body["quizzes"][0]["status"] == "published"
+    assert body["quizzes"][0]["version"] == 1
     rest = admin.get(f"/api/v1/quizzes?limit=2&cursor={body['next_cursor']}").json()
     assert rest == {"quizzes": [summary(third)], "next_cursor": None}
     assert rest["quizzes"][0]["status"] == "archived"
@@ -152,7 +154,8 @@ def test_get_answers_the_draft_exactly_with_its_etag(
     assert response.status_code == 200
     assert response.json() == quiz_document
     assert response["ETag"] == document_etag(quiz_document)
-    assert response["ETag"].startswith('"') and len(response["ETag"]) == 34
+    assert response["ETag"].startswith('"')
+    assert len(response["ETag"]) == 34
 
 
 def test_get_with_version_answers_the_frozen_document_and_404_for_a_version_that_does_not_exist(
@@ -350,7 +353,8 @@ def test_publish_answers_the_version_audits_it_and_publishing_again_unchanged_is
     assert again.json() == response.json()
     assert QuizVersion.objects.filter(quiz=quiz).count() == 1
     assert admin.get(f"/api/v1/quizzes/{quiz.public_id}").status_code == 200
-    assert summary(quiz)["version"] == 1 and summary(quiz)["status"] == "published"
+    assert summary(quiz)["version"] == 1
+    assert summary(quiz)["status"] == "published"
 
 
 def test_archive_answers_the_summary_audits_once_and_then_publishing_is_409(
@@ -453,7 +457,11 @@ def test_another_brands_quiz_is_404_on_every_endpoint_and_is_left_alone(
 
 
 @pytest.mark.parametrize(
-    "scopes", [[], [Scope.CONSENT_READ, Scope.CONSENT_WRITE, Scope.PREFERENCES_READ, Scope.PREFERENCES_WRITE]]
+    "scopes",
+    [
+        [Scope.EVENTS_READ],
+        [Scope.CONSENT_READ, Scope.CONSENT_WRITE, Scope.PREFERENCES_READ, Scope.PREFERENCES_WRITE],
+    ],
 )
 def test_every_quiz_endpoint_needs_admin(
     brand: Brand, make_client: Callable[..., APIClient], quiz: Quiz, quiz_document: dict[str, Any], scopes
