@@ -506,10 +506,10 @@ class QuizTokenApi(BrandApiView):
         brand = self.principal().brand
 
         def handle() -> Response:
-            data = request.data if request.data else {}
-            if not isinstance(data, dict):
+            # No body at all reads as an empty object: the token then names no quiz.
+            if not isinstance(request.data, dict):
                 raise ParseError("The request body must be a JSON object.")
-            fields = QuizTokenIn(data=data)
+            fields = QuizTokenIn(data=request.data)
             fields.is_valid(raise_exception=True)
             contact = consent_selectors.contact_get(brand=brand, external_id=external_id)
             if contact.erased_at is not None:
