@@ -276,8 +276,9 @@ class QuizListApi(BrandApiView):
         response = idempotent(request, brand, handle)
         if response.status_code == status.HTTP_201_CREATED and "Location" not in response:
             # A replay: the stored body names the quiz the first request created.
-            public_id = response.data["public_id"]
-            response["Location"] = f"/api/v1/quizzes/{public_id}"
+            quiz = selectors.quiz_get(brand=brand, public_id=response.data["public_id"])
+            response["Location"] = f"/api/v1/quizzes/{quiz.public_id}"
+            response["ETag"] = document_etag(quiz.draft)
         return response
 
 

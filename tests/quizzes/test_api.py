@@ -400,6 +400,7 @@ def test_a_replayed_create_names_the_same_quiz_in_location(admin: APIClient, qui
     again = post(admin, "/api/v1/quizzes", quiz_document, HTTP_IDEMPOTENCY_KEY="create-1")
     assert (first.status_code, again.status_code) == (201, 201)
     assert again["Location"] == first["Location"]
+    assert again["ETag"] == first["ETag"] == document_etag(quiz_document)
     assert Quiz.objects.count() == 1
 
 
