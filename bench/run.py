@@ -90,7 +90,9 @@ ONLY = os.environ.get("BENCH_ONLY", "").strip()
 # contacts and 1,000,000 ledger events; results in var/bench-overview.json.
 # "console": a console list page (the audit log) over HTTP with a staff session against the
 # same run's ceiling_constant (bench.console); results in var/bench-console.json.
-ONLY_CHOICES = ("", "webhooks", "overview", "console")
+# "funnel": a quiz's funnel endpoint (bench.funnel) in-process over FunnelCount rows for
+# 1,000,000 responses over 90 days; results in var/bench-funnel.json.
+ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel")
 OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
 AUDIT_ENTRIES = _env_int("BENCH_AUDIT_ENTRIES", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
@@ -1547,6 +1549,55 @@ def run_webhooks_only(database_url: str) -> dict[str, Any]:
     }
 
 
+def run_funnel_only(database_url: str) -> dict[str, Any]:
+    """BENCH_ONLY=funnel: a quiz's funnel (bench.funnel) on a fresh database, FunnelCount rows for
+    1,000,000 responses over 90 days, the endpoint's server time in-process."""
+    started = time.monotonic()
+    env = bench_environment(free_port(), database_url)
+    os.environ.update(env)
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
+    database = recreate_database(env["BENCH_DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import funnel, seed
+
+    migrate()
+    seeded = seed.seed_base(contacts=10, ceiling_rows=1, log=log)
+    rows = funnel.seed(
+        brand_id=seeded.brand_id,
+        purpose_slug=seeded.purpose_slug,
+        notice_version=seeded.notice_version_public_id,
+        log=log,
+    )
+    connection.close()
+    result = funnel.run_phase(brand_id=seeded.brand_id, seeded=rows, log=log)
+    connection.close()
+    checks = [
+        Check(name, f"p99 < {funnel.FUNNEL_P99_MS:.0f} ms", f"{case['p99_ms']} ms", case["passed"])
+        for name, case in result["cases"].items()
+    ]
+    lines = [*funnel.table(result, rows), "", "Checks:"]
+    for check in checks:
+        verdict = "PASS" if check.passed else "FAIL"
+        lines.append(f"  {verdict}  {check.scenario}: {check.target} (measured {check.measured})")
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "seeding": {"funnel": rows},
+        "funnel": result,
+        "checks": [asdict(check) for check in checks],
+        "notes": [],
+        "table": "\n".join(lines),
+    }
+
+
 def main() -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -1554,7 +1605,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     if ONLY not in ONLY_CHOICES:
         print(
-            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console",
+            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console, funnel",
             file=sys.stderr,
             flush=True,
         )
@@ -1574,13 +1625,15 @@ def main() -> int:
                 report = run_overview_only(database_url)
             elif ONLY == "console":
                 report = run_console_only(database_url)
+            elif ONLY == "funnel":
+                report = run_funnel_only(database_url)
             else:
                 report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     report["database"]["server"] = server
-    if ONLY in ("webhooks", "overview", "console"):
+    if ONLY in ("webhooks", "overview", "console", "funnel"):
         VAR_DIR.mkdir(exist_ok=True)
         (VAR_DIR / f"bench-{ONLY}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")

@@ -390,6 +390,8 @@ LINK_MANAGE_DAYS = env_int("LINK_MANAGE_DAYS", 30, minimum=1)
 LINK_UNSUBSCRIBE_DAYS = env_int("LINK_UNSUBSCRIBE_DAYS", 180, minimum=90)
 # Idle seconds before the session a manage link was swapped for ends.
 PREFERENCE_SESSION_SECONDS = env_int("PREFERENCE_SESSION_SECONDS", 3600, minimum=60)
+# Seconds a quiz token (POST /api/v1/contacts/{id}/quiz-tokens) links a quiz response to a contact.
+QUIZ_TOKEN_SECONDS = env_int("QUIZ_TOKEN_SECONDS", 30 * 60, minimum=60)
 # Bad link tokens per IP, and "email me a new link" requests per address and per IP.
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
 # Twilio's inbound-text webhook, per sending IP (Twilio sends from a pool of addresses).

@@ -13,6 +13,7 @@ from preferences import api as preferences_api
 from preferences import config_api
 from preferences import views as preferences_views
 from preferences.views.sms_hook import twilio_sms
+from quizzes import api as quizzes_api
 from sync.delivery import api as delivery_api
 from sync.outbox import api as feed_api
 
@@ -87,6 +88,19 @@ api_v1 = [
         name="endpoint-redeliver",
     ),
     path("endpoints/<str:endpoint_id>/test", delivery_api.EndpointTestApi.as_view(), name="endpoint-test"),
+    # Quizzes (quizzes/api.py): `schema` before the public ids it would otherwise be taken for.
+    path("quizzes", quizzes_api.QuizListApi.as_view(), name="quizzes"),
+    path("quizzes/schema", quizzes_api.QuizSchemaApi.as_view(), name="quiz-schema"),
+    path("quizzes/<str:public_id>", quizzes_api.QuizApi.as_view(), name="quiz"),
+    path("quizzes/<str:public_id>/problems", quizzes_api.QuizProblemsApi.as_view(), name="quiz-problems"),
+    path("quizzes/<str:public_id>/publish", quizzes_api.QuizPublishApi.as_view(), name="quiz-publish"),
+    path("quizzes/<str:public_id>/archive", quizzes_api.QuizArchiveApi.as_view(), name="quiz-archive"),
+    path("quizzes/<str:public_id>/funnel", quizzes_api.QuizFunnelApi.as_view(), name="quiz-funnel"),
+    path(
+        "contacts/<str:external_id>/quiz-tokens",
+        quizzes_api.QuizTokenApi.as_view(),
+        name="quiz-tokens",
+    ),
 ]
 
 urlpatterns = [
