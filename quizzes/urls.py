@@ -1,0 +1,13 @@
+"""The hosted quiz page and its embed loader, under /q/ (included from config/urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from quizzes import views
+
+app_name = "quizzes"
+
+urlpatterns = [
+    path("<str:public_id>/", views.quiz_page, name="page"),
+]
