@@ -24,9 +24,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from brands.embed import embed_origins_allowed
 from config.errors import ApplicationError
 from config.middleware import hosted_page_csp
 from consent.identifiers import truncate_ip
@@ -61,6 +63,7 @@ class Run:
     response: str | None = None  # a Response "save my progress" stored
     saved: list[str] = field(default_factory=list)  # keys stored by it
     outcome: str | None = None  # once finished: the outcome's id ("" for none)
+    host: str | None = None  # the embedding page's origin, one of the brand's embed origins
 
     def dumps(self) -> str:
         return signing.dumps(asdict(self), salt=STATE_SALT, compress=True)
@@ -110,6 +113,11 @@ def _safe_link(link: str | None) -> str | None:
 # --- Rendering ---------------------------------------------------------------------------
 
 
+def frame_ancestors(quiz: Quiz) -> str:
+    """The pages that may frame the quiz: our own, and the brand's embed origins."""
+    return " ".join(["'self'", *embed_origins_allowed(quiz.brand.embed_origins)])
+
+
 def _render(
     request: HttpRequest, quiz: Quiz, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
@@ -123,7 +131,10 @@ def _render(
     response = HttpResponse(page, status=status)
     response["Content-Language"] = translation.get_language() or settings.LANGUAGE_CODE
     own = f"{request.scheme}://{request.get_host()}"
-    response["Content-Security-Policy"] = hosted_page_csp(img_origin=logo if logo and logo != own else None)
+    csp = hosted_page_csp(img_origin=logo if logo and logo != own else None)
+    response["Content-Security-Policy"] = csp.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {frame_ancestors(quiz)}"
+    )
     return response
 
 
@@ -184,6 +195,7 @@ def _question_page(
         "saved": saved,
         "can_save": bool(run.answers),
         "action": _page_url(quiz),
+        "host_origin": run.host,
     }
     return _render(request, quiz, "quizzes/question.html", context, status=status)
 
@@ -198,6 +210,7 @@ def _done_page(request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run)
         "outcome_text": _text(outcome.text, document) if outcome else ("", None),
         "outcome_link": _safe_link(outcome.link) if outcome else None,
         "link_label": _text(outcome.link_label, document) if outcome else ("", None),
+        "host_origin": run.host,
     }
     return _render(request, quiz, "quizzes/done.html", context)
 
@@ -285,9 +298,19 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
         if claims is not None and claims.quiz_public_id in (None, quiz.public_id):
             contact = claims.contact_id
     utm = {key: request.GET[key][:UTM_MAX_LENGTH] for key in UTM_KEYS if request.GET.get(key)}
-    run = Run(version=version.pk, question=document.first.id, contact=contact, utm=utm, started=time.time())
+    host = request.GET.get("host")
+    if host not in embed_origins_allowed(quiz.brand.embed_origins):
+        host = None  # the frame script then posts to no one
+    run = Run(
+        version=version.pk,
+        question=document.first.id,
+        contact=contact,
+        utm=utm,
+        started=time.time(),
+        host=host,
+    )
     funnel_count(version_id=version.pk, steps=["viewed"])
-    if token or utm:
+    if token or utm or host:
         return _see_other(_page_url(quiz, run))
     return _question_page(request, quiz, version, run)
 
@@ -301,6 +324,7 @@ def _run_and_version(request: HttpRequest, quiz: Quiz, token: str) -> tuple[Run,
 
 
 @csrf_exempt  # no cookie in a third-party frame: the signed state and the Origin check stand in
+@xframe_options_exempt  # framing is decided by the CSP's frame-ancestors, per brand
 @require_http_methods(["GET", "HEAD", "POST"])
 def quiz_page(request: HttpRequest, public_id: str) -> HttpResponse:
     quiz = _quiz(public_id)
@@ -375,7 +399,7 @@ def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) ->
         return _problem_page(request, quiz, message, exc.status)
     steps += ["completed"] + ([f"outcome:{outcome.id}"] if outcome else [])
     funnel_count(version_id=version.pk, steps=steps)
-    finished = Run(version=version.pk, question=None, outcome=outcome.id if outcome else "")
+    finished = Run(version=version.pk, question=None, outcome=outcome.id if outcome else "", host=run.host)
     return _see_other(_page_url(quiz, finished))
 
 
