@@ -9,5 +9,6 @@ from quizzes import views
 app_name = "quizzes"
 
 urlpatterns = [
+    path("embed.js", views.embed_loader, name="embed"),
     path("<str:public_id>/", views.quiz_page, name="page"),
 ]

@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -216,9 +218,8 @@ def _done_page(request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run)
 
 
 def _problem_page(request: HttpRequest, quiz: Quiz, message: str, status: int) -> HttpResponse:
-    return _render(
-        request, quiz, "quizzes/problem.html", {"message": message, "restart": _page_url(quiz)}, status=status
-    )
+    context = {"message": message, "restart": _page_url(quiz), "title": ("", None)}
+    return _render(request, quiz, "quizzes/problem.html", context, status=status)
 
 
 # --- Answers -----------------------------------------------------------------------------
@@ -419,3 +420,21 @@ def _save(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> H
         )
         run = replace(run, response=saved.public_id, saved=sorted(run.answers))
     return _see_other(_page_url(quiz, run, saved="1"))
+
+
+# --- The embed loader ----------------------------------------------------------------------
+
+LOADER = Path(settings.BASE_DIR) / "static" / "quizzes" / "embed.js"
+
+
+@lru_cache(maxsize=1)
+def loader_source() -> bytes:
+    return LOADER.read_bytes()
+
+
+@require_http_methods(["GET", "HEAD"])
+def embed_loader(request: HttpRequest) -> HttpResponse:
+    """/q/embed.js: the loader, at the address the CONTRACT names, loadable from any site."""
+    response = HttpResponse(loader_source(), content_type="text/javascript; charset=utf-8")
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response

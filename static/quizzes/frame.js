@@ -13,7 +13,10 @@
     var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
     if (height !== last) {
       last = height;
-      window.parent.postMessage({ type: "candor:quiz-height", height: height }, host);
+      window.parent.postMessage(
+        { type: "candor:quiz-height", height: height, title: document.body.getAttribute("data-quiz-title") || "" },
+        host
+      );
     }
   }
   if (window.ResizeObserver) {

@@ -147,3 +147,21 @@ def test_the_schema_describes_the_embed_origins(client: Client):
     theme_in = schema["components"]["schemas"]["PatchedThemeInRequest"]["properties"]["embed_origins"]
     assert theme_in["type"] == "array"
     assert re.search("https://shop.example", theme_in["description"])
+
+
+def test_the_loader_is_served_at_q_embed_js_under_5_kb_gzipped(client: Client):
+    import gzip
+
+    loaded = client.get("/q/embed.js")
+    assert loaded.status_code == 200
+    assert loaded["Content-Type"] == "text/javascript; charset=utf-8"
+    assert loaded["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert loaded["X-Content-Type-Options"] == "nosniff"
+    size = len(gzip.compress(loaded.content, compresslevel=9))
+    assert size < 5 * 1024, size
+    source = loaded.content.decode()
+    assert "import " not in source
+    assert "require(" not in source
+    assert "data-contact-token" in source
+    assert "utm_" in source
+    assert client.post("/q/embed.js").status_code == 405
