@@ -5,8 +5,11 @@ import secrets
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+
+from brands.embed import embed_origins_validator
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 1–50 lowercase letters, digits and hyphens."
@@ -60,6 +63,15 @@ class Brand(models.Model):
         choices=Typeface.choices,
         default=Typeface.SYSTEM,
         help_text="The hosted pages' font stack",
+    )
+    # The sites that may embed the brand's quizzes (/q/embed.js): origins such as
+    # https://shop.example, sent as the quiz page's CSP frame-ancestors (brands/embed.py).
+    embed_origins = ArrayField(
+        models.CharField(max_length=200),
+        default=list,
+        blank=True,
+        validators=[embed_origins_validator],
+        help_text="Origins (https://shop.example) whose pages may embed the brand's quizzes",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Changes (to a new random value, never reused) whenever one of the brand's topics,

@@ -114,6 +114,7 @@ urlpatterns = [
     path(".well-known/candor/<slug:brand_slug>/jwks.json", jwks, name="brand-jwks"),
     path("api/v1/", include((api_v1, "api"))),
     path("p/<slug:brand_slug>/", include("preferences.urls")),
+    path("q/", include("quizzes.urls")),
     path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
     path("hooks/twilio/<slug:brand_slug>/sms", twilio_sms, name="twilio-sms"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -82,6 +82,14 @@ class ThemeIn(StrictSerializer):
         max_length=300, required=False, allow_blank=True, help_text="The controller's postal address"
     )
     website = _web_url("The brand's website")
+    embed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        max_length=20,
+        required=False,
+        help_text="The origins whose pages may embed the brand's quizzes with /q/embed.js, such as "
+        "https://shop.example (https only; http://localhost and http://127.0.0.1 only where "
+        "WEBHOOK_ALLOW_PRIVATE is on). The whole list is replaced; [] allows none.",
+    )
 
 
 class ThemeOut(serializers.Serializer):
@@ -94,6 +102,7 @@ class ThemeOut(serializers.Serializer):
     contact_email = serializers.CharField()
     address = serializers.CharField()
     website = serializers.CharField()
+    embed_origins = serializers.ListField(child=serializers.CharField())
 
 
 THEME_FIELDS = tuple(ThemeOut().fields)

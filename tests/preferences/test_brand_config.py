@@ -59,7 +59,7 @@ def test_the_example_sets_up_a_new_brand_and_a_second_run_changes_nothing(brand)
         "    topic orders",
         "  updated: 1",
         "    theme (name, primary_colour, logo_url, typeface, privacy_policy_url, contact_email, "
-        "address, website)",
+        "address, website, embed_origins)",
         "  unchanged: 0",
         "  new notice versions: 3",
         "    email-marketing en v1",

@@ -359,6 +359,7 @@ def test_get_and_change_the_theme(brand, admin):
         "contact_email": "",
         "address": "",
         "website": "https://acme.example",
+        "embed_origins": [],
     }
     assert response.json() == expected
     stored = Brand.objects.get(pk=brand.pk)
@@ -444,7 +445,7 @@ def test_put_the_whole_configuration_then_get_it_back_and_put_it_again(brand, ad
         "created": ["purpose email-marketing", "topic news", "topic offers", "topic orders"],
         "updated": [
             "theme (name, primary_colour, logo_url, typeface, privacy_policy_url, contact_email, "
-            "address, website)"
+            "address, website, embed_origins)"
         ],
         "unchanged": [],
         "notices_published": ["email-marketing en v1", "email-marketing de v1", "email-marketing fr v1"],

@@ -1,0 +1,450 @@
+"""What a person's run through a quiz writes: anonymous funnel counts while they answer, and
+their answers once they finish (or press "save my progress").
+
+Funnel counts are per version, UTC day and step, incremented by one upsert
+(`count = count + 1`); they carry nothing about the person. Steps: "viewed", "started",
+"answered:<question key>", "opted_in:<purpose slug>", "completed", "outcome:<outcome id>".
+
+Completion is one transaction: the Response, one Answer per answered question (a dated
+statement pointing at the version's Question row), Traits from option effects and from scale and
+text questions that name a `trait`, consent grants for consent questions answered yes and the
+subscriptions of the chosen options (both through `preferences.services.contact_signup`, so
+the ledger, double opt-in and cadence rules are the preference centre's), and one
+`quiz.completed` outbox Event. Its query count does not grow with the number of answers or
+effects (tests/quizzes/test_completion.py counts it).
+
+Identity (README, "Quizzes"): a response is linked to a contact only through a signed quiz token
+(its contact id travels signed in the progress token) or an email the person entered (the
+contact found by that address, or created with it); otherwise it stays anonymous, with answers
+but no traits, consents, subscriptions or events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from brands.models import Brand
+from config.errors import NotFound
+from consent.identifiers import email_hmac, normalise_email
+from consent.ledger import iso_utc
+from consent.models import ConsentState, Contact, Decision, Method, Suppression
+from consent.services import ConsentDecision, EvidenceInput
+from preferences.emails import confirm_url
+from preferences.link_mail import contact_by_email
+from preferences.models import Topic
+from preferences.services import SubscriptionChange, contact_signup
+from preferences.statements import outbox_append
+from quizzes.document import Document, chosen_options, parse
+from quizzes.models import Answer, FunnelCount, Question, QuizVersion, Response, Trait
+from sync.models import Event, EventType
+from sync.outbox.events import event_build
+
+RECORDED_BY = "hosted:quiz"
+NEW_CONTACT_PREFIX = "quiz-"  # external ids of contacts a quiz creates from an entered email
+
+_funnel = FunnelCount._meta
+_f_table = _funnel.db_table
+_f_columns = {f.name: f.column for f in _funnel.concrete_fields}
+_f_version, _f_day, _f_step, _f_count = (_f_columns[n] for n in ("version", "day", "step", "count"))
+# Derived from the model: a renamed column needs no edit here.
+_FUNNEL_UPSERT = (
+    f'INSERT INTO "{_f_table}" ("{_f_version}", "{_f_day}", "{_f_step}", "{_f_count}") '  # noqa: S608
+    "SELECT %s, %s, step, 1 FROM unnest(%s::text[]) AS step "
+    f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
+    f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + 1'
+)
+STEP_MAX_LENGTH = _funnel.get_field("step").max_length or 120
+
+
+def funnel_count(*, version_id: int, steps: Sequence[str], at: datetime | None = None) -> None:
+    """Add one to each step's count for the version on the UTC day of `at` (now): one statement,
+    whatever the number of steps; concurrent runs add up (the upsert's row lock)."""
+    unique = list(dict.fromkeys(step[:STEP_MAX_LENGTH] for step in steps))
+    if not unique:
+        return
+    day: date = (at or timezone.now()).astimezone(UTC).date()
+    with connection.cursor() as cursor:
+        cursor.execute(_FUNNEL_UPSERT, [version_id, day, unique])
+
+
+def answer_steps(*, document: Document, question_key: str, answer: Any, first: bool) -> list[str]:
+    """The funnel steps one accepted answer counts: "started" for the run's first answer,
+    "answered:<key>" (also for an optional question left blank: the person moved past it), and
+    "opted_in:<purpose>" for a consent question answered yes."""
+    steps = ["started"] if first else []
+    steps.append(f"answered:{question_key}")
+    question = document.question(question_key)
+    if question is not None and question.kind == "consent" and answer is True:
+        steps.append(f"opted_in:{question.purpose}")
+    return steps
+
+
+@dataclass(frozen=True)
+class Identity:
+    external_id: str | None  # None: anonymous
+    contact_fields: dict[str, Any]  # for a contact created from an entered email
+    suppressed: bool  # the address was erased earlier: no marketing grant without double opt-in
+
+
+_ANONYMOUS = Identity(external_id=None, contact_fields={}, suppressed=False)
+
+
+def _identity(*, brand: Brand, token_contact_id: int | None, email: str | None) -> Identity:
+    """Who the response belongs to: the quiz token's contact, else the contact with the entered
+    address (found, or created with it), else nobody."""
+    if token_contact_id is not None:
+        row = (
+            Contact.objects.filter(brand=brand, pk=token_contact_id, erased_at__isnull=True)
+            .values_list("external_id", "suppressed")
+            .first()
+        )
+        if row is None:
+            return _ANONYMOUS
+        return Identity(external_id=row[0], contact_fields={}, suppressed=row[1])
+    if not email:
+        return _ANONYMOUS
+    found = contact_by_email(brand=brand, email=email)
+    if found is not None:
+        return Identity(external_id=found.external_id, contact_fields={}, suppressed=found.suppressed)
+    normalised = normalise_email(email)
+    suppressed = Suppression.objects.filter(brand=brand, email_hmac=email_hmac(normalised)).exists()
+    return Identity(
+        external_id=f"{NEW_CONTACT_PREFIX}{secrets.token_hex(8)}",
+        contact_fields={"email": normalised},
+        suppressed=suppressed,
+    )
+
+
+def _entered_email(document: Document, answers: Mapping[str, Any]) -> str | None:
+    for question in document.questions:
+        if question.kind == "email" and answers.get(question.id):
+            return str(answers[question.id])
+    return None
+
+
+def _version_questions(version: QuizVersion) -> dict[str, Question]:
+    return {q.key: q for q in Question.objects.filter(version=version).select_related("purpose")}
+
+
+def _response_for(
+    *, brand: Brand, version: QuizVersion, response_public_id: str | None, started_at: datetime
+) -> Response:
+    """A new (unsaved) Response, or the one "save my progress" stored earlier in this run."""
+    if response_public_id is None:
+        return Response(brand=brand, version=version, started_at=started_at)
+    response = (
+        Response.objects.select_for_update()
+        .filter(brand=brand, version=version, public_id=response_public_id, completed_at__isnull=True)
+        .first()
+    )
+    if response is None:
+        raise NotFound("This quiz response was completed or is gone.")
+    return response
+
+
+def _answers_build(
+    *,
+    brand: Brand,
+    response: Response,
+    questions: Mapping[str, Question],
+    answers: Mapping[str, Any],
+    skip: Sequence[str],
+    contact_id: int | None,
+    now: datetime,
+) -> list[Answer]:
+    return [
+        Answer(
+            brand=brand,
+            response=response,
+            question=questions[key],
+            contact_id=contact_id,
+            value=value,
+            recorded_at=now,
+        )
+        for key, value in answers.items()
+        if value is not None and key not in skip and key in questions
+    ]
+
+
+@transaction.atomic
+def response_save(
+    *,
+    brand: Brand,
+    version: QuizVersion,
+    answers: Mapping[str, Any],
+    started_at: datetime,
+    token_contact_id: int | None,
+    utm: Mapping[str, str],
+    response_public_id: str | None = None,
+    saved_keys: Sequence[str] = (),
+) -> Response:
+    """ "Save my progress": store the answers given so far as a Response that is not completed
+    (answers already saved in this run are not stored twice). Linked to the quiz token's contact
+    if there is one; an entered email links only on completion, where double opt-in applies."""
+    now = timezone.now()
+    questions = _version_questions(version)
+    identity = _identity(brand=brand, token_contact_id=token_contact_id, email=None)
+    contact_id = token_contact_id if identity.external_id is not None else None
+    response = _response_for(
+        brand=brand, version=version, response_public_id=response_public_id, started_at=started_at
+    )
+    if response.pk is None:
+        response.contact_id, response.utm = contact_id, dict(utm)
+        response.save()
+    Answer.objects.bulk_create(
+        _answers_build(
+            brand=brand,
+            response=response,
+            questions=questions,
+            answers=answers,
+            skip=saved_keys,
+            contact_id=response.contact_id,
+            now=now,
+        )
+    )
+    return response
+
+
+@dataclass(frozen=True)
+class Completion:
+    response: Response
+    contact: Contact | None
+    event: Event | None
+
+
+def _grants_and_subscriptions(
+    *,
+    brand: Brand,
+    document: Document,
+    questions: Mapping[str, Question],
+    answers: Mapping[str, Any],
+    identity: Identity,
+) -> tuple[list[ConsentDecision], list[SubscriptionChange]]:
+    """Consent grants for consent questions answered yes, and the chosen options' subscriptions
+    whose topic needs no consent or one the contact has (or gives in this quiz). A subscription
+    whose purpose has no consent is left out: the quiz showed no notice for it to stand on.
+
+    A yes to a purpose that a chosen topic with double opt-in serves is not granted here: the
+    subscription carries the notice shown and stays pending, and the grant is recorded when the
+    person confirms by the emailed link (preferences.services), as on the preference centre."""
+    yes = {
+        question.purpose: question.notice_version
+        for question in document.questions
+        if question.kind == "consent"
+        and answers.get(question.id) is True
+        and not (identity.suppressed and questions[question.id].purpose.is_marketing)
+    }  # a suppressed address: only a confirmed double opt-in may grant marketing again
+    wanted: dict[tuple[str, str], str | None] = {}
+    for option in chosen_options(document, answers):
+        for subscribe in option.effects.subscribe:
+            wanted.setdefault((subscribe.topic, subscribe.channel), subscribe.cadence)
+    topics = (
+        {t.slug: t for t in Topic.objects.filter(brand=brand, slug__in={slug for slug, _ in wanted})}
+        if wanted
+        else {}
+    )
+    slugs_by_id = {q.purpose_id: q.purpose.slug for q in questions.values()}
+    double_opt_in = {
+        slugs_by_id.get(topic.purpose_id_for(channel) or 0)
+        for (slug, channel) in wanted
+        if (topic := topics.get(slug)) is not None and topic.double_opt_in and channel in topic.channels
+    }
+    grants = [
+        ConsentDecision(purpose=slug, decision=Decision.GRANTED, notice_version=notice)
+        for slug, notice in yes.items()
+        if slug not in double_opt_in
+    ]
+    if not wanted:
+        return grants, []
+    granted = set(
+        ConsentState.objects.filter(
+            brand=brand, contact__external_id=identity.external_id, decision=Decision.GRANTED
+        ).values_list("purpose_id", flat=True)
+    )
+    changes = []
+    for (slug, channel), cadence in wanted.items():
+        topic = topics.get(slug)
+        if topic is None or channel not in topic.channels:
+            continue  # checked on publish; the brand changed its topics since
+        purpose_id = topic.purpose_id_for(channel)
+        notice = yes.get(slugs_by_id.get(purpose_id or 0, ""))
+        if not topic.transactional and purpose_id not in granted and notice is None:
+            continue
+        changes.append(
+            SubscriptionChange(
+                topic=slug,
+                channel=channel,
+                status="subscribed",
+                cadence=cadence if cadence in topic.cadence_options else None,
+                notice_version=notice if purpose_id not in granted and not topic.transactional else None,
+            )
+        )
+    return grants, changes
+
+
+def _traits_build(
+    *,
+    brand: Brand,
+    document: Document,
+    questions: Mapping[str, Question],
+    answers: Mapping[str, Any],
+    by_key: Mapping[str, Answer],
+    contact: Contact,
+    now: datetime,
+) -> list[Trait]:
+    traits = []
+    for question in document.questions:
+        value = answers.get(question.id)
+        if value is None or question.id not in by_key:
+            continue
+        row = questions[question.id]
+        set_here: dict[str, Any] = {}
+        if question.kind in ("single", "multiple"):
+            chosen = {value} if question.kind == "single" else set(value)
+            for option in question.options:
+                if option.id in chosen:
+                    set_here.update(option.effects.traits)
+        elif question.trait and question.kind in ("scale", "text"):
+            set_here[question.trait] = value
+        traits += [
+            Trait(
+                brand=brand,
+                contact=contact,
+                key=key,
+                value=trait_value,
+                purpose_id=row.purpose_id,
+                answer=by_key[question.id],
+                recorded_at=now,
+            )
+            for key, trait_value in set_here.items()
+        ]
+    return traits
+
+
+@transaction.atomic
+def response_complete(
+    *,
+    brand: Brand,
+    version: QuizVersion,
+    answers: Mapping[str, Any],
+    outcome: str | None,
+    started_at: datetime,
+    token_contact_id: int | None,
+    utm: Mapping[str, str],
+    evidence: EvidenceInput,
+    response_public_id: str | None = None,
+    saved_keys: Sequence[str] = (),
+) -> Completion:
+    """Finish a run: everything the module docstring lists, in one transaction. `answers` maps
+    question keys to answers as `quizzes.document.answer_problem` returned them (None: left
+    blank); `outcome` is the outcome's id (quizzes.document.outcome_for) or None."""
+    now = timezone.now()
+    document = parse(version.document)
+    questions = _version_questions(version)
+    identity = _identity(
+        brand=brand, token_contact_id=token_contact_id, email=_entered_email(document, answers)
+    )
+    contact: Contact | None = None
+    if identity.external_id is not None:
+        grants, subscriptions = _grants_and_subscriptions(
+            brand=brand, document=document, questions=questions, answers=answers, identity=identity
+        )
+        signup = contact_signup(
+            brand=brand,
+            external_id=identity.external_id,
+            method=Method.QUIZ,
+            recorded_by=RECORDED_BY,
+            confirm_url_builder=confirm_url,
+            contact_fields=identity.contact_fields,
+            consents=grants,
+            subscriptions=subscriptions,
+            occurred_at=now,
+            evidence=evidence,
+        )
+        # The contact as the last service left it: locked, its outbox sequence current.
+        contact = signup.preferences.contact if signup.preferences is not None else signup.contact
+    response = _response_for(
+        brand=brand, version=version, response_public_id=response_public_id, started_at=started_at
+    )
+    response.completed_at, response.outcome = now, outcome or ""
+    if contact is not None:
+        response.contact = contact
+    if response.pk is None:
+        response.utm = dict(utm)
+        response.save()
+    else:
+        response.save(update_fields=["completed_at", "outcome", "contact"])
+    if contact is not None and saved_keys:  # answers saved anonymously earlier now have an owner
+        Answer.objects.filter(response=response, contact__isnull=True).update(contact=contact)
+    new_answers = Answer.objects.bulk_create(
+        _answers_build(
+            brand=brand,
+            response=response,
+            questions=questions,
+            answers=answers,
+            skip=saved_keys,
+            contact_id=contact.pk if contact is not None else None,
+            now=now,
+        )
+    )
+    event = None
+    if contact is not None:
+        keys = {q.pk: key for key, q in questions.items()}
+        stored = (
+            list(Answer.objects.filter(response=response, contact=contact)) if saved_keys else new_answers
+        )
+        by_key = {keys[a.question_id]: a for a in stored}
+        Trait.objects.bulk_create(
+            _traits_build(
+                brand=brand,
+                document=document,
+                questions=questions,
+                answers=answers,
+                by_key=by_key,
+                contact=contact,
+                now=now,
+            )
+        )
+        event = _completed_event(
+            brand=brand, version=version, response=response, contact=contact, answers=answers, now=now
+        )
+    return Completion(response=response, contact=contact, event=event)
+
+
+def _completed_event(
+    *,
+    brand: Brand,
+    version: QuizVersion,
+    response: Response,
+    contact: Contact,
+    answers: Mapping[str, Any],
+    now: datetime,
+) -> Event:
+    """`quiz.completed`: which questions were answered, never what was answered (a value may
+    serve a purpose the contact has not consented to; the API shows values where it may)."""
+    event = event_build(
+        brand=brand,
+        type=EventType.QUIZ_COMPLETED,
+        contact_ref=contact.pk,
+        subject=contact.external_id,
+        sequence=contact.event_sequence + 1,
+        data={
+            "quiz": version.quiz.public_id,
+            "version": version.number,
+            "response": response.public_id,
+            "outcome": response.outcome or None,
+            "answered": [key for key, value in answers.items() if value is not None],
+            "occurred_at": iso_utc(now),
+        },
+        occurred_at=now,
+    )
+    outbox_append(contact=contact, events=[event])
+    contact.event_sequence = event.sequence
+    return event

@@ -1,0 +1,440 @@
+"""The hosted quiz page, /q/{public_id}/: one question per page, POST/redirect/GET, no JavaScript
+needed, and the loader that embeds it on a brand's site (/q/embed.js).
+
+A run's progress (the version, the answers so far, where the person is, their quiz token's
+contact, the UTM parameters) travels in a signed, expiring token (`state`: a hidden field of
+the form, and the query string of the page the POST redirects to), never in a cookie: inside
+a brand's iframe our cookies are third-party ones, which browsers drop. For the same reason the
+form is not protected by Django's CSRF cookie: the signed state is the per-render body token,
+and a POST must come from our own origin (STANDARDS.md §8, ASVS 3.5.1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import engines
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from brands.embed import embed_origins_allowed
+from config.errors import ApplicationError
+from config.middleware import hosted_page_csp
+from consent.identifiers import truncate_ip
+from consent.services import EvidenceInput
+from preferences.branding import logo_origin
+from preferences.language import language_for
+from quizzes import document as quiz_document
+from quizzes.document import Document, Question
+from quizzes.identity import quiz_token_read
+from quizzes.models import Quiz, QuizVersion
+from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version
+from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
+
+STATE_SALT = "candor.quiz-progress"
+STATE_SECONDS = 24 * 3600  # a run left open longer starts again
+STATE_MAX_LENGTH = 64 * 1024
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+UTM_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the state token carries."""
+
+    version: int
+    question: str | None  # the question shown now; None once finished
+    answers: dict[str, Any] = field(default_factory=dict)  # key → stored answer (None: blank)
+    named: str | None = None  # an outcome a rule named on the way
+    contact: int | None = None  # from a valid quiz token, never from the browser
+    utm: dict[str, str] = field(default_factory=dict)
+    started: float = 0.0  # epoch seconds
+    response: str | None = None  # a Response "save my progress" stored
+    saved: list[str] = field(default_factory=list)  # keys stored by it
+    outcome: str | None = None  # once finished: the outcome's id ("" for none)
+    host: str | None = None  # the embedding page's origin, one of the brand's embed origins
+
+    def dumps(self) -> str:
+        return signing.dumps(asdict(self), salt=STATE_SALT, compress=True)
+
+    @classmethod
+    def loads(cls, token: str) -> Run | None:
+        if not token or len(token) > STATE_MAX_LENGTH:
+            return None
+        try:
+            data = signing.loads(token, salt=STATE_SALT, max_age=STATE_SECONDS)
+            return cls(**data)
+        except (signing.BadSignature, TypeError):
+            return None
+
+
+def _see_other(url: str) -> HttpResponse:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _page_url(quiz: Quiz, run: Run | None = None, **extra: str) -> str:
+    query = {"state": run.dumps()} if run is not None else {}
+    query.update(extra)
+    return f"/q/{quiz.public_id}/" + (f"?{urlencode(query)}" if query else "")
+
+
+def _text(texts: Mapping[str, str] | None, document: Document) -> tuple[str, str | None]:
+    """A brand-authored text in the page's language, else the document's. The second value is
+    the language to mark it with when it is not the page's own (WCAG 3.1.2)."""
+    if not texts:
+        return "", None
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if texts.get(language):
+        return texts[language], None
+    return texts.get(document.language, ""), document.language
+
+
+def _safe_link(link: str | None) -> str | None:
+    """An outcome's link, only if it is a web address (never javascript: or data:)."""
+    if not link:
+        return None
+    parts = urlsplit(link)
+    return link if parts.scheme in ("https", "http") and parts.netloc else None
+
+
+# --- Rendering ---------------------------------------------------------------------------
+
+
+def frame_ancestors(quiz: Quiz) -> str:
+    """The pages that may frame the quiz: our own, and the brand's embed origins."""
+    return " ".join(["'self'", *embed_origins_allowed(quiz.brand.embed_origins)])
+
+
+def _render(
+    request: HttpRequest, quiz: Quiz, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    brand = quiz.brand
+    logo = logo_origin(brand)
+    page = (
+        engines["pages"]
+        .get_template(template)
+        .render({"brand": brand, "logo": brand.logo_url if logo else "", "quiz": quiz, **context}, request)
+    )
+    response = HttpResponse(page, status=status)
+    response["Content-Language"] = translation.get_language() or settings.LANGUAGE_CODE
+    own = f"{request.scheme}://{request.get_host()}"
+    csp = hosted_page_csp(img_origin=logo if logo and logo != own else None)
+    response["Content-Security-Policy"] = csp.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {frame_ancestors(quiz)}"
+    )
+    return response
+
+
+def _choice_rows(question: Question, document: Document, chosen: Any) -> list[dict[str, Any]]:
+    if question.kind in ("single", "multiple"):
+        picked = set(chosen) if isinstance(chosen, list) else {chosen}
+        return [
+            {"value": o.id, "label": _text(o.label, document), "checked": o.id in picked}
+            for o in question.options
+        ]
+    if question.kind == "scale":
+        return [
+            {"value": str(n), "label": (str(n), None), "checked": str(chosen) == str(n)}
+            for n in range(question.scale_min, question.scale_max + 1)
+        ]
+    if question.kind == "consent":
+        return [
+            {"value": "yes", "label": (_("Yes"), None), "checked": chosen in ("yes", True)},
+            {"value": "no", "label": (_("No"), None), "checked": chosen in ("no", False)},
+        ]
+    return []
+
+
+def _question_page(
+    request: HttpRequest,
+    quiz: Quiz,
+    version: QuizVersion,
+    run: Run,
+    *,
+    error: str | None = None,
+    given: Any = None,
+    saved: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    document = quiz_document.parse(version.document)
+    question = document.question(run.question or "")
+    if question is None:
+        raise Http404
+    notice = (
+        notice_version_shown(quiz=quiz, public_id=question.notice_version)
+        if question.kind == "consent"
+        else None
+    )
+    context = {
+        "title": _text(document.title, document),
+        "question": question,
+        "text": _text(question.text, document),
+        "help": _text(question.help, document),
+        "min_label": _text(question.scale_labels[0], document),
+        "max_label": _text(question.scale_labels[1], document),
+        "choices": _choice_rows(question, document, given),
+        "given": given if isinstance(given, str) else "",
+        "number": len(run.answers) + 1,
+        "notice": notice,
+        "state": run.dumps(),
+        "error": error,
+        "error_summary": [("#answer-field", error)] if error else [],
+        "saved": saved,
+        "can_save": bool(run.answers),
+        "action": _page_url(quiz),
+        "host_origin": run.host,
+    }
+    return _render(request, quiz, "quizzes/question.html", context, status=status)
+
+
+def _done_page(request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run) -> HttpResponse:
+    document = quiz_document.parse(version.document)
+    outcome = next((o for o in document.outcomes if o.id == run.outcome), None)
+    context = {
+        "title": _text(document.title, document),
+        "outcome": outcome,
+        "outcome_title": _text(outcome.title, document) if outcome else ("", None),
+        "outcome_text": _text(outcome.text, document) if outcome else ("", None),
+        "outcome_link": _safe_link(outcome.link) if outcome else None,
+        "link_label": _text(outcome.link_label, document) if outcome else ("", None),
+        "host_origin": run.host,
+    }
+    return _render(request, quiz, "quizzes/done.html", context)
+
+
+def _problem_page(request: HttpRequest, quiz: Quiz, message: str, status: int) -> HttpResponse:
+    context = {"message": message, "restart": _page_url(quiz), "title": ("", None)}
+    return _render(request, quiz, "quizzes/problem.html", context, status=status)
+
+
+# --- Answers -----------------------------------------------------------------------------
+
+
+def _raw_answer(request: HttpRequest, question: Question) -> Any:
+    if question.kind == "multiple":
+        return request.POST.getlist("answer")
+    return request.POST.get("answer")
+
+
+def _problem_message(question: Question, raw: Any) -> str:
+    """What is wrong with an answer, in the page's language (quizzes.document.answer_problem
+    decides whether something is wrong; the words are the page's)."""
+    if raw is None or raw == "" or raw == [] or (isinstance(raw, str) and not raw.strip()):
+        return _("Please answer this question.")
+    messages = {
+        "single": _("Choose one of the options."),
+        "multiple": _("Choose from the options."),
+        "scale": _("Choose a number from %(min)s to %(max)s.")
+        % {"min": question.scale_min, "max": question.scale_max},
+        "consent": _("Say yes or no."),
+        "email": _("Enter an email address, like name@example.com."),
+        "text": _("Keep it under %(count)s characters.") % {"count": question.max_length},
+    }
+    return messages[question.kind]
+
+
+def _evidence(request: HttpRequest, quiz: Quiz) -> EvidenceInput:
+    try:
+        ip = truncate_ip(str(request.META.get("REMOTE_ADDR") or ""))
+    except ValueError:
+        ip = ""
+    return EvidenceInput(
+        ip=ip,
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        page_url=f"{settings.PUBLIC_BASE_URL}/q/{quiz.public_id}/",
+    )
+
+
+def _same_origin(request: HttpRequest) -> bool:
+    """A form POST from our own page: its Origin is ours, or "null" (what browsers send under
+    Referrer-Policy: no-referrer), or absent (an older browser)."""
+    origin = request.headers.get("Origin")
+    if origin in (None, "null"):
+        return True
+    own = {f"{request.scheme}://{request.get_host()}", settings.PUBLIC_BASE_URL.rstrip("/")}
+    return origin in own
+
+
+# --- Views -------------------------------------------------------------------------------
+
+
+def _quiz(public_id: str) -> Quiz:
+    quiz = quiz_live(public_id=public_id)
+    if quiz is None:
+        raise Http404
+    return quiz
+
+
+def _in_language(request: HttpRequest, quiz: Quiz, view: Any) -> HttpResponse:
+    with translation.override(language_for(brand=quiz.brand, request=request)):
+        return view()
+
+
+def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
+    """A first visit: count the view and show the first question. A quiz token or UTM
+    parameters go into the state, and the page redirects to drop the token from the URL."""
+    version = quiz.live_version
+    assert version is not None  # quiz_live reads only quizzes with one
+    version.quiz = quiz
+    document = quiz_document.parse(version.document)
+    token = request.GET.get("token", "")
+    contact = None
+    if token:
+        claims = quiz_token_read(token, quiz.brand)
+        if claims is not None and claims.quiz_public_id in (None, quiz.public_id):
+            contact = claims.contact_id
+    utm = {key: request.GET[key][:UTM_MAX_LENGTH] for key in UTM_KEYS if request.GET.get(key)}
+    host = request.GET.get("host")
+    if host not in embed_origins_allowed(quiz.brand.embed_origins):
+        host = None  # the frame script then posts to no one
+    run = Run(
+        version=version.pk,
+        question=document.first.id,
+        contact=contact,
+        utm=utm,
+        started=time.time(),
+        host=host,
+    )
+    funnel_count(version_id=version.pk, steps=["viewed"])
+    if token or utm or host:
+        return _see_other(_page_url(quiz, run))
+    return _question_page(request, quiz, version, run)
+
+
+def _run_and_version(request: HttpRequest, quiz: Quiz, token: str) -> tuple[Run, QuizVersion] | None:
+    run = Run.loads(token)
+    if run is None:
+        return None
+    version = quiz_version(quiz=quiz, version_id=run.version)
+    return (run, version) if version is not None else None
+
+
+@csrf_exempt  # no cookie in a third-party frame: the signed state and the Origin check stand in
+@xframe_options_exempt  # framing is decided by the CSP's frame-ancestors, per brand
+@require_http_methods(["GET", "HEAD", "POST"])
+def quiz_page(request: HttpRequest, public_id: str) -> HttpResponse:
+    quiz = _quiz(public_id)
+    return _in_language(request, quiz, lambda: _quiz_page(request, quiz))
+
+
+def _quiz_page(request: HttpRequest, quiz: Quiz) -> HttpResponse:
+    if request.method == "POST":
+        if not _same_origin(request):
+            return _problem_page(request, quiz, _("This form was sent from another site."), 403)
+        found = _run_and_version(request, quiz, request.POST.get("state", ""))
+        if found is None:
+            return _expired(request, quiz)
+        return _answer(request, quiz, *found)
+    token = request.GET.get("state")
+    if token is None:
+        return _start(request, quiz)
+    found = _run_and_version(request, quiz, token)
+    if found is None:
+        return _expired(request, quiz)
+    run, version = found
+    if run.question is None:
+        return _done_page(request, quiz, version, run)
+    return _question_page(request, quiz, version, run, saved=request.GET.get("saved") == "1")
+
+
+def _expired(request: HttpRequest, quiz: Quiz) -> HttpResponse:
+    return _problem_page(
+        request, quiz, _("This quiz page has expired or is not valid. Please start the quiz again."), 400
+    )
+
+
+def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
+    document = quiz_document.parse(version.document)
+    if run.question is None:
+        return _see_other(_page_url(quiz, run))
+    question = document.question(run.question)
+    if question is None:
+        return _expired(request, quiz)
+    if request.POST.get("action") == "save":
+        return _save(request, quiz, run, version)
+    raw = _raw_answer(request, question)
+    value, problem = quiz_document.answer_problem(question, raw)
+    if problem is not None:
+        return _question_page(
+            request, quiz, version, run, error=_problem_message(question, raw), given=raw, status=422
+        )
+    answers = {**run.answers, question.id: value}
+    steps = answer_steps(document=document, question_key=question.id, answer=value, first=not run.answers)
+    step = quiz_document.next_step(document, question.id, value)
+    named = step.outcome or run.named
+    if step.question is not None:
+        funnel_count(version_id=version.pk, steps=steps)
+        return _see_other(_page_url(quiz, replace(run, question=step.question, answers=answers, named=named)))
+    outcome = quiz_document.outcome_for(document, answers, named)
+    try:
+        response_complete(
+            brand=quiz.brand,
+            version=version,
+            answers=answers,
+            outcome=outcome.id if outcome else None,
+            started_at=datetime.fromtimestamp(run.started, tz=UTC),
+            token_contact_id=run.contact,
+            utm=run.utm,
+            evidence=_evidence(request, quiz),
+            response_public_id=run.response,
+            saved_keys=run.saved,
+        )
+    except ApplicationError as exc:
+        # The service's words may name the contact: the page says only that it failed.
+        message = _("Your answers could not be saved. Please try again later.")
+        return _problem_page(request, quiz, message, exc.status)
+    steps += ["completed"] + ([f"outcome:{outcome.id}"] if outcome else [])
+    funnel_count(version_id=version.pk, steps=steps)
+    finished = Run(version=version.pk, question=None, outcome=outcome.id if outcome else "", host=run.host)
+    return _see_other(_page_url(quiz, finished))
+
+
+def _save(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
+    """Store the answers to the questions already passed (the one on the page is answered when
+    the person goes on), then show the same question again with "Saved"."""
+    if run.answers:
+        saved = response_save(
+            brand=quiz.brand,
+            version=version,
+            answers=run.answers,
+            started_at=datetime.fromtimestamp(run.started, tz=UTC),
+            token_contact_id=run.contact,
+            utm=run.utm,
+            response_public_id=run.response,
+            saved_keys=run.saved,
+        )
+        run = replace(run, response=saved.public_id, saved=sorted(run.answers))
+    return _see_other(_page_url(quiz, run, saved="1"))
+
+
+# --- The embed loader ----------------------------------------------------------------------
+
+LOADER = Path(settings.BASE_DIR) / "static" / "quizzes" / "embed.js"
+
+
+@lru_cache(maxsize=1)
+def loader_source() -> bytes:
+    return LOADER.read_bytes()
+
+
+@require_http_methods(["GET", "HEAD"])
+def embed_loader(request: HttpRequest) -> HttpResponse:
+    """/q/embed.js: the loader, at the address the CONTRACT names, loadable from any site."""
+    response = HttpResponse(loader_source(), content_type="text/javascript; charset=utf-8")
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
