@@ -39,10 +39,10 @@ from preferences.branding import logo_origin
 from preferences.language import language_for
 from quizzes import document as quiz_document
 from quizzes.document import Document, Question
-from quizzes.identity import quiz_token_read
 from quizzes.models import Quiz, QuizVersion
 from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version
 from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
+from quizzes.tokens import quiz_token_read
 
 STATE_SALT = "candor.quiz-progress"
 STATE_SECONDS = 24 * 3600  # a run left open longer starts again
@@ -295,9 +295,8 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
     token = request.GET.get("token", "")
     contact = None
     if token:
-        claims = quiz_token_read(token, quiz.brand)
-        if claims is not None and claims.quiz_public_id in (None, quiz.public_id):
-            contact = claims.contact_id
+        linked = quiz_token_read(token, quiz.brand, quiz=quiz)
+        contact = linked.pk if linked is not None else None
     utm = {key: request.GET[key][:UTM_MAX_LENGTH] for key in UTM_KEYS if request.GET.get(key)}
     host = request.GET.get("host")
     if host not in embed_origins_allowed(quiz.brand.embed_origins):

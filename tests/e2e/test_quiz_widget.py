@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core import signing
 from playwright.sync_api import expect
 
 from brands.models import Brand
@@ -19,9 +18,9 @@ from brands.services import brand_update
 from consent.models import Contact, Purpose
 from consent.services import contact_upsert
 from preferences.services import topic_create
-from quizzes.identity import QUIZ_TOKEN_SALT
 from quizzes.models import Answer, Quiz, Response, Trait
 from quizzes.services import quiz_create, quiz_publish
+from quizzes.tokens import quiz_token_issue
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.e2e.conftest import TIMEOUT_MS, ledger, stored
@@ -115,7 +114,7 @@ def test_a_person_completes_the_embedded_quiz_by_keyboard_and_the_answers_land(
     browser: Any, server: str, shop: Brand, quiz: Quiz, host_page: Callable[[str], str]
 ):
     contact, _ = contact_upsert(brand=shop, external_id="cust-7", email="ada@example.com")
-    token = signing.dumps({"b": shop.pk, "c": contact.pk, "q": quiz.public_id}, salt=QUIZ_TOKEN_SALT)
+    token = quiz_token_issue(brand=shop, contact=contact, quiz=quiz).token
     origin = host_page(shop_page(server, quiz, token))
     brand_update(brand=shop, actor=TEST_ACTOR, embed_origins=[origin])
 

@@ -10,13 +10,11 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.core import signing
 
 from brands.models import Brand
 from consent.models import ConsentEvent, Contact, Purpose
 from consent.services import EvidenceInput, contact_upsert
 from preferences.models import Subscription, Topic
-from quizzes.identity import QUIZ_TOKEN_SALT, QuizTokenClaims, quiz_token_read
 from quizzes.models import Answer, FunnelCount, QuizVersion, Response, Trait
 from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
 from quizzes.services import quiz_create, quiz_publish
@@ -91,25 +89,6 @@ def test_answer_steps_name_the_start_the_question_and_a_consent_yes(live_version
 
 
 # --- Quiz tokens ----------------------------------------------------------------------------
-
-
-def quiz_token(brand: Brand, contact: Contact, quiz: str | None = None) -> str:
-    return signing.dumps({"b": brand.pk, "c": contact.pk, "q": quiz}, salt=QUIZ_TOKEN_SALT)
-
-
-def test_a_quiz_token_reads_only_for_its_brand_unexpired_and_signed(
-    brand: Brand, other_brand: Brand, contact: Contact
-):
-    token = quiz_token(brand, contact, "qz_abc")
-    assert quiz_token_read(token, brand) == QuizTokenClaims(contact_id=contact.pk, quiz_public_id="qz_abc")
-    assert quiz_token_read(token, other_brand) is None
-    assert quiz_token_read(token[:-2] + "xx", brand) is None
-    assert (
-        quiz_token_read(signing.dumps({"b": brand.pk, "c": contact.pk, "q": None}, salt="other"), brand)
-        is None
-    )
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1801)):
-        assert quiz_token_read(token, brand) is None
 
 
 # --- Completion -----------------------------------------------------------------------------
