@@ -41,7 +41,7 @@ from console.catalogue_selectors import (
     topic_of,
 )
 from console.pages import refusal, render
-from preferences.branding import FONT_STACKS
+from preferences.branding import FONT_STACKS, logo_origin
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.selectors import topic_channels, topics_list
 from preferences.services import topic_create, topic_delete, topic_update
@@ -383,14 +383,20 @@ def _theme_page(request: HttpRequest, *, form: ThemeForm | None = None, status: 
     saved = ThemeForm.initial_of(brand)
     form = form or ThemeForm(initial=saved)
     fragment = getattr(request, "htmx", False) and request.POST.get("action") == "preview"
+    origin = logo_origin(brand)
     context = {
         "form": form,
         "errors": _summary(form),
         "preview": _preview(saved, form.data if form.is_bound else None),
         "may_edit": _may_edit(request),
+        # The saved logo, loaded as the hosted page loads it: a typed one would need the page's
+        # CSP to change under an htmx swap, so it shows once saved.
+        "logo": brand.logo_url if origin else "",
     }
     template = "console/catalogue/_theme_preview.html" if fragment else "console/catalogue/theme.html"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    response.console_img_origin = origin  # type: ignore[attr-defined]  # console.middleware
+    return response
 
 
 @brand_page(read=LOOKERS, actions={"save": EDITORS, "preview": EDITORS})
