@@ -24,7 +24,8 @@ class DeliveriesForm(PageForm):
     """Which figure's deliveries (`figure`), of which endpoint (`endpoint`, its public id; all
     the brand's when empty), from where (`after`, a delivery's position the page wrote)."""
 
-    figure = forms.ChoiceField(label=_("Deliveries"), choices=list(FIGURE_LABELS.items()))
+    # Without a figure: the waiting deliveries (the list a plain visit of the page shows).
+    figure = forms.ChoiceField(label=_("Deliveries"), choices=list(FIGURE_LABELS.items()), required=False)
     endpoint = forms.ChoiceField(label=_("Endpoint"), required=False)
     after = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
@@ -32,6 +33,9 @@ class DeliveriesForm(PageForm):
         kwargs.setdefault("auto_id", "filter-%s")
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["endpoint"]).choices = [("", _("Any")), *endpoints]
+
+    def clean_figure(self) -> str:
+        return self.cleaned_data.get("figure") or WAITING
 
     def clean_after(self) -> int | None:
         value = self.cleaned_data.get("after") or ""

@@ -151,7 +151,6 @@ def test_keyset_pages_walk_every_delivery_once_in_constant_queries(brand, suppor
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("", "This field is required."),
         ("?figure=everything", "Select a valid choice. everything is not one of the available choices."),
         (
             "?figure=waiting&endpoint=ep_nope",
@@ -165,6 +164,13 @@ def test_a_bad_filter_is_a_400_that_names_it(hooks, support, query, message):
     assert status == 400
     assert message in page
     assert "<tbody>" not in page
+
+
+def test_without_a_figure_the_page_lists_the_waiting_deliveries(hooks, support):
+    _ok, _down, made = hooks
+    status, page = get(support, DELIVERIES)
+    assert status == 200
+    assert [row[0] for row in rows(page)] == [made["down-failing"], made["ok-waiting"]]
 
 
 def test_another_brands_endpoint_is_not_a_choice(brand, other_brand, hooks, support):
