@@ -257,6 +257,11 @@ class ConsentEvent(models.Model):
                 fields=["contact", "sequence"], name="consentevent_unique_contact_sequence"
             ),
         ]
+        indexes = [
+            # The console's rows behind a figure (console.rows.consent_events_list): a brand's
+            # events in a range of days, newest first, read in keyset pages without a scan.
+            models.Index(fields=["brand", "recorded_at", "id"], name="consentevent_brand_recorded"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.decision} {self.purpose_id} #{self.sequence}"

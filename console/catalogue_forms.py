@@ -12,7 +12,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from brands.models import HEX_COLOUR_VALIDATOR, SLUG_VALIDATOR, Typeface
-from consent.models import ConsentType, LegalBasis, Purpose
+from consent.models import ConsentType, DpvPurpose, LegalBasis, Purpose
 from preferences.branding import contrast_ratio
 from preferences.forms import PageForm
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
@@ -86,13 +86,52 @@ class TopicForm(PageForm):
         label=_("Position on the hosted page"), min_value=0, max_value=MAX_INT, initial=0
     )
 
-    def __init__(self, *args: Any, purposes: list[Purpose], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        purposes: list[Purpose],
+        languages: list[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("auto_id", "topic-%s")
         super().__init__(*args, **kwargs)
         self.purposes = {p.slug: p for p in purposes}
         choices = [("", _("None")), *[(p.slug, p.name) for p in purposes]]
         for name in ("purpose", "sms_purpose"):
             cast(forms.ChoiceField, self.fields[name]).choices = choices
+        # The name and description in each language the hosted pages speak besides the brand's
+        # own (Topic.translations, as the configuration API takes them); empty: the brand's.
+        self.languages = languages if languages is not None else translation_languages("en")
+        for code, language in self.languages:
+            self.fields[f"name_{code}"] = forms.CharField(
+                label=_("Name in %(language)s") % {"language": language},
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"lang": code}),
+            )
+            self.fields[f"description_{code}"] = forms.CharField(
+                label=_("Description in %(language)s") % {"language": language},
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2, "lang": code}),
+            )
+
+    def translations(self, kept: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
+        """Topic.translations from the form: the texts given per language, and `kept` (the
+        saved ones) for languages the form does not offer."""
+        offered = {code for code, _language in self.languages}
+        texts: dict[str, dict[str, str]] = {
+            code: dict(given) for code, given in (kept or {}).items() if code not in offered
+        }
+        for code in sorted(offered):
+            given = {
+                key: self.cleaned_data[f"{key}_{code}"].strip()
+                for key in ("name", "description")
+                if self.cleaned_data.get(f"{key}_{code}", "").strip()
+            }
+            if given:
+                texts[code] = given
+        return texts
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -120,11 +159,18 @@ class TopicForm(PageForm):
             "default_subscribed": data["default_subscribed"],
             "double_opt_in": data["double_opt_in"],
             "position": data["position"],
+            "translations": self.translations(),
         }
 
     @staticmethod
     def initial_of(topic: Any) -> dict[str, Any]:
+        texts = {
+            f"{key}_{code}": value
+            for code, given in (topic.translations or {}).items()
+            for key, value in given.items()
+        }
         return {
+            **texts,
             "name": topic.name,
             "description": topic.description,
             "purpose": topic.purpose.slug if topic.purpose else "",
@@ -137,6 +183,12 @@ class TopicForm(PageForm):
             "double_opt_in": topic.double_opt_in,
             "position": topic.position,
         }
+
+
+def translation_languages(default_language: str) -> list[tuple[str, str]]:
+    """The languages a topic's texts are translated into: every language of the hosted pages
+    but the brand's default (the topic's own name and description are in that one)."""
+    return [(code, name) for code, name in settings.LANGUAGES if code != default_language]
 
 
 class TopicCreateForm(TopicForm):
@@ -157,6 +209,16 @@ class DeleteForm(PageForm):
 
 
 # --- Purposes and notices ----------------------------------------------------------------
+
+
+DPV_PURPOSES = [
+    (DpvPurpose.MARKETING.value, _("Marketing")),
+    (DpvPurpose.DIRECT_MARKETING.value, _("Direct marketing")),
+    (DpvPurpose.SERVICE_PERSONALISATION.value, _("Service personalisation")),
+    (DpvPurpose.PERSONALISED_ADVERTISING.value, _("Personalised advertising")),
+    (DpvPurpose.SERVICE_PROVISION.value, _("Service provision")),
+]
+assert {value for value, _label in DPV_PURPOSES} == set(DpvPurpose.values)
 
 
 class PurposeForm(PageForm):
@@ -181,6 +243,12 @@ class PurposeForm(PageForm):
         label=_("Sells or shares personal data (CCPA/CPRA: Global Privacy Control withdraws it)"),
         required=False,
     )
+    dpv_purpose = forms.ChoiceField(
+        label=_("Purpose in the Data Privacy Vocabulary"),
+        choices=DPV_PURPOSES,
+        initial=DpvPurpose.MARKETING.value,
+        help_text=_("How receipts name this purpose (DPV); marketing purposes follow the marketing rules."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "purpose-%s")
@@ -198,6 +266,7 @@ class PurposeForm(PageForm):
             "consent_type": purpose.consent_type,
             "lifetime_days": purpose.lifetime_days,
             "sale_or_sharing": purpose.sale_or_sharing,
+            "dpv_purpose": purpose.dpv_purpose,
         }
 
 

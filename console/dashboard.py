@@ -25,6 +25,7 @@ from console.models import (
     UnsubscribeDay,
     UnsubscribeSource,
 )
+from console.rows import DELIVERY_FIGURES
 from preferences.models import Cadence, Channel
 from sync.models import Endpoint
 
@@ -142,12 +143,15 @@ class EndpointStatus:
     failures_24h: int
     delivered_1h: int
     latency_p95_ms: int | None
-    rows: RowsBehind
+    rows: dict[str, RowsBehind]  # per figure (console.rows.DELIVERY_FIGURES): its deliveries
 
 
 @dataclass(frozen=True)
 class WebhookHealth:
     endpoints: list[EndpointStatus]
+    # The summary's figures over every endpoint: the waiting deliveries (the longest wait is
+    # the oldest of them) and those with a failed attempt in the last day.
+    rows: dict[str, RowsBehind] = field(default_factory=lambda: _delivery_rows(None))
 
     @property
     def disabled(self) -> int:
@@ -357,6 +361,11 @@ def _unsubscribes(*, brand: Brand, period: list[date]) -> Unsubscribes:
     return Unsubscribes(days=days, totals=totals, rows=rows)
 
 
+def _delivery_rows(endpoint: str | None) -> dict[str, RowsBehind]:
+    narrowed = (("endpoint", endpoint),) if endpoint else ()
+    return {figure: RowsBehind("deliveries", (("figure", figure), *narrowed)) for figure in DELIVERY_FIGURES}
+
+
 def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
     endpoints = []
     for public_id, url, status, disabled_at, oldest, pending, failures, delivered, p95 in (
@@ -385,7 +394,7 @@ def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
                 failures_24h=failures or 0,
                 delivered_1h=delivered or 0,
                 latency_p95_ms=p95,
-                rows=RowsBehind("deliveries", (("endpoint", public_id),)),
+                rows=_delivery_rows(public_id),
             )
         )
     return WebhookHealth(endpoints=endpoints)

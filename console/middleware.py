@@ -28,6 +28,14 @@ CONSOLE_CSP = "; ".join(
 )
 
 
+def console_csp(*, img_origin: str | None = None) -> str:
+    """CONSOLE_CSP, with one more origin images may come from: the brand's saved logo on the
+    theme page, which shows it as the hosted page does (preferences.branding.logo_origin)."""
+    if not img_origin:
+        return CONSOLE_CSP
+    return CONSOLE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {img_origin}")
+
+
 class ConsoleMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -41,7 +49,9 @@ class ConsoleMiddleware:
             response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         patch_vary_headers(response, ["Accept-Language", "Cookie"])
-        response["Content-Security-Policy"] = CONSOLE_CSP
+        # A page may name one origin its images come from (the theme page: the brand's logo).
+        origin = getattr(response, "console_img_origin", None)
+        response["Content-Security-Policy"] = console_csp(img_origin=origin)
         response["Cache-Control"] = "no-store"
         response["X-Content-Type-Options"] = "nosniff"
         response["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -4,6 +4,8 @@ address or a phone number).
 
 - `consent-events`: the ledger's events, newest first, by purpose, decision, source and the UTC
   days they were recorded on (the days of the Overview's figures).
+- `deliveries`: the webhook deliveries behind a health figure (waiting, failed in the last
+  day, delivered in the last hour), of one endpoint or all, newest first.
 - `contacts`: the rows the dashboard counted, from the rollups' per-contact memory
   (CountedConsent, CountedSubscription), so the list is exactly what makes up the figure.
 """
@@ -15,12 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from brands.models import Brand
 from consent.models import ConsentEvent, Decision
 from console.models import CountedConsent, CountedSubscription, SubscriptionState, UnsubscribeSource
-from console.rollups import _METHOD_SOURCES
+from console.rollups import _METHOD_SOURCES, FAILURE_WINDOW, LATENCY_WINDOW
+from sync.models import Attempt, Delivery
 
 PAGE_SIZE = 50
 
@@ -216,4 +219,87 @@ def counted_subscriptions_list(
             for _, e, topic, ch, st, cad in rows
         ],
         next=following,
+    )
+
+
+# --- The webhook deliveries -------------------------------------------------------------------
+
+# The webhook health figures (console.rollups.endpoints_health_refresh) and what each counts:
+# deliveries waiting; deliveries with a failed attempt in the last day; deliveries with a
+# successful attempt in the last hour.
+WAITING = "waiting"
+FAILED_24H = "failed-24h"
+DELIVERED_1H = "delivered-1h"
+DELIVERY_FIGURES = (WAITING, FAILED_24H, DELIVERED_1H)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    public_id: str
+    created_at: datetime
+    endpoint_url: str  # as stored: the page shows it without its query
+    type: str
+    status: str
+    attempts: int
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_outcome: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    rows: list[DeliveryRow]
+    next: int | None  # the last row's id: the next page holds older deliveries
+
+
+def deliveries_behind(
+    *,
+    brand: Brand,
+    figure: str,
+    endpoint_public_id: str | None = None,
+    now: datetime,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> DeliveryPage:
+    """The deliveries a webhook health figure counts, newest first, of one endpoint or of all
+    the brand's, each with its latest attempt. One query, whatever the page holds."""
+    deliveries = Delivery.objects.filter(endpoint__brand=brand)
+    if endpoint_public_id is not None:
+        deliveries = deliveries.filter(endpoint__public_id=endpoint_public_id)
+    if figure == WAITING:
+        deliveries = deliveries.filter(status=Delivery.Status.PENDING)
+    else:
+        succeeded = Q(outcome=Attempt.Outcome.SUCCEEDED)
+        window = FAILURE_WINDOW if figure == FAILED_24H else LATENCY_WINDOW
+        attempts = Attempt.objects.filter(started_at__gte=now - window).filter(
+            ~succeeded if figure == FAILED_24H else succeeded
+        )
+        deliveries = deliveries.filter(pk__in=attempts.values("delivery_id"))
+    if after is not None:
+        deliveries = deliveries.filter(pk__lt=after)
+    latest = Attempt.objects.filter(delivery_id=OuterRef("pk")).order_by("-number", "-id")
+    found = list(
+        deliveries.annotate(
+            last_at=Subquery(latest.values("started_at")[:1]),
+            last_code=Subquery(latest.values("status_code")[:1]),
+            last_outcome=Subquery(latest.values("outcome")[:1]),
+        )
+        .order_by("-pk")
+        .values_list(
+            "pk",
+            "public_id",
+            "created_at",
+            "endpoint__url",
+            "type",
+            "status",
+            "attempt_count",
+            "last_at",
+            "last_code",
+            "last_outcome",
+        )[: limit + 1]
+    )
+    page = found[:limit]
+    return DeliveryPage(
+        rows=[DeliveryRow(*row[1:]) for row in page],
+        next=page[-1][0] if len(found) > limit else None,
     )

@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("<slug:brand_slug>/rows/consent-events/", rows.rows_events, name="rows_events"),
     path("<slug:brand_slug>/rows/contacts/", rows.rows_contacts, name="rows_contacts"),
+    path("<slug:brand_slug>/rows/deliveries/", rows.rows_deliveries, name="rows_deliveries"),
     path("<slug:brand_slug>/audit/", audit.audit, name="audit"),
     path("<slug:brand_slug>/audit/export/", audit.audit_export, name="audit_export"),
 ]

@@ -16,6 +16,7 @@ from config.errors import ApplicationError
 from console.access import account_page, staff
 from console.adapter import SESSION_KEY
 from console.pages import render
+from console.service_messages import translated
 
 
 @account_page()
@@ -53,7 +54,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             return render(
                 request,
                 "console/invitation.html",
-                {"invitation": invited, "refused": refused.detail},
+                {"invitation": invited, "refused": translated(refused.detail)},
                 status=refused.status,
             )
         request.session.pop(SESSION_KEY, None)

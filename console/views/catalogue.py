@@ -30,6 +30,7 @@ from console.catalogue_forms import (
     ThemeForm,
     TopicCreateForm,
     TopicForm,
+    translation_languages,
 )
 from console.catalogue_selectors import (
     brand_purposes,
@@ -41,7 +42,8 @@ from console.catalogue_selectors import (
     topic_of,
 )
 from console.pages import refusal, render
-from preferences.branding import FONT_STACKS
+from console.service_messages import refusal_errors
+from preferences.branding import FONT_STACKS, logo_origin
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.selectors import topic_channels, topics_list
 from preferences.services import topic_create, topic_delete, topic_update
@@ -66,18 +68,24 @@ def _may_edit(request: HttpRequest) -> bool:
 
 def _refused_into(form: Any, refused: ApplicationError) -> None:
     """A service's refusal shown on the form: per field where it names one."""
-    for name, problems in (refused.errors or {}).items():
+    for name, problems in refusal_errors(refused).items():
         form.add_error(name if name in form.fields else None, problems)
-    if not refused.errors:
-        form.add_error(None, refused.detail)
 
 
 def _summary(form: Any) -> list[tuple[str, str]]:
     return form.error_summary() if form is not None and form.is_bound and form.errors else []
 
 
+def _translated(brand: Any) -> list[tuple[str, str]]:
+    return translation_languages(brand.default_language)
+
+
 def _labels() -> dict[str, Any]:
-    return {"channel_labels": CHANNEL_LABELS, "cadence_labels": CADENCE_LABELS}
+    return {
+        "channel_labels": CHANNEL_LABELS,
+        "cadence_labels": CADENCE_LABELS,
+        "language_names": dict(settings.LANGUAGES),
+    }
 
 
 # --- Topics ------------------------------------------------------------------------------
@@ -91,6 +99,7 @@ def _topics_page(
     if form is None:
         form = TopicCreateForm(
             purposes=brand_purposes(brand=brand),
+            languages=_translated(brand),
             initial={"channels": ["email"], "cadence_options": ["immediate"], "default_cadence": "immediate"},
         )
     context = {
@@ -109,7 +118,7 @@ def topics(request: HttpRequest, brand_slug: str) -> HttpResponse:
     if request.method != "POST":
         return _topics_page(request)
     brand = _console(request).brand
-    form = TopicCreateForm(request.POST, purposes=brand_purposes(brand=brand))
+    form = TopicCreateForm(request.POST, purposes=brand_purposes(brand=brand), languages=_translated(brand))
     if not form.is_valid():
         return _topics_page(request, form=form, status=400)
     if topic_of(brand=brand, slug=form.cleaned_data["slug"]) is not None:
@@ -138,7 +147,11 @@ def _topic_page(
 ) -> HttpResponse:
     brand = _console(request).brand
     if form is None:
-        form = TopicForm(purposes=brand_purposes(brand=brand), initial=TopicForm.initial_of(topic))
+        form = TopicForm(
+            purposes=brand_purposes(brand=brand),
+            languages=_translated(brand),
+            initial=TopicForm.initial_of(topic),
+        )
     errors = _summary(form) or ([("#delete", problem)] if problem else [])
     context = {
         "topic": topic,
@@ -186,11 +199,11 @@ def topic(request: HttpRequest, brand_slug: str, topic_slug: str) -> HttpRespons
             return _topic_page(request, found, problem=problem, status=refused.status)
         messages.success(request, _("Topic “%(name)s” deleted.") % {"name": found.name})
         return HttpResponseRedirect(reverse("console:topics", args=[brand.slug]))
-    form = TopicForm(request.POST, purposes=brand_purposes(brand=brand))
+    form = TopicForm(request.POST, purposes=brand_purposes(brand=brand), languages=_translated(brand))
     confirmation = ConfirmForm(request.POST)
     if not form.is_valid() or not confirmation.is_valid():
         return _topic_page(request, found, form=form, status=400)
-    fields = form.topic_fields()
+    fields = {**form.topic_fields(), "translations": form.translations(kept=found.translations)}
     impact = topic_change_impact(
         topic=found, channels=fields["channels"], cadence_options=fields["cadence_options"]
     )
@@ -383,14 +396,20 @@ def _theme_page(request: HttpRequest, *, form: ThemeForm | None = None, status: 
     saved = ThemeForm.initial_of(brand)
     form = form or ThemeForm(initial=saved)
     fragment = getattr(request, "htmx", False) and request.POST.get("action") == "preview"
+    origin = logo_origin(brand)
     context = {
         "form": form,
         "errors": _summary(form),
         "preview": _preview(saved, form.data if form.is_bound else None),
         "may_edit": _may_edit(request),
+        # The saved logo, loaded as the hosted page loads it: a typed one would need the page's
+        # CSP to change under an htmx swap, so it shows once saved.
+        "logo": brand.logo_url if origin else "",
     }
     template = "console/catalogue/_theme_preview.html" if fragment else "console/catalogue/theme.html"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    response.console_img_origin = origin  # type: ignore[attr-defined]  # console.middleware
+    return response
 
 
 @brand_page(read=LOOKERS, actions={"save": EDITORS, "preview": EDITORS})

@@ -35,6 +35,7 @@ from console.selectors import (
     endpoint_of,
     endpoints_of,
 )
+from console.service_messages import refusal_errors, translated
 from sync.delivery.endpoints import (
     audit_url,
     endpoint_create,
@@ -60,7 +61,7 @@ DELIVERY_STATUSES = {
 def _with_service_errors(form: Any, refused: ApplicationError) -> Any:
     """The form again, with the service's refusal on the fields it names (the rest on top)."""
     form.is_valid()
-    for name, problems in (refused.errors or {"__all__": [refused.detail]}).items():
+    for name, problems in refusal_errors(refused).items():
         form.add_error(name if name in form.fields else None, problems)
     return form
 
@@ -285,8 +286,6 @@ def endpoint(request: HttpRequest, brand_slug: str, endpoint_id: str) -> HttpRes
                 )
             messages.success(request, _("Delivery %(id)s queued again.") % {"id": delivery.public_id})
     except ApplicationError as refused:
-        detail = refused.detail
-        if action == "test" and refused.status == 409:
-            detail = _("The endpoint is disabled; enable it before sending a test message.")
+        detail = translated(refused.detail)
         return _endpoint_page(request, found, errors=[("#actions", detail)], status=refused.status)
     return HttpResponseRedirect(here)

@@ -27,6 +27,7 @@ from console.selectors import (
     member_get,
     members_of,
 )
+from console.service_messages import refusal_errors, translated
 
 
 def _members_page(
@@ -114,10 +115,11 @@ def members(request: HttpRequest, brand_slug: str) -> HttpResponse:
         if action == "invite":
             shown = InviteForm(request.POST)
             shown.is_valid()
-            for name, problems in (refused.errors or {"__all__": [refused.detail]}).items():
+            for name, problems in refusal_errors(refused).items():
                 shown.add_error(name if name in shown.fields else None, problems)
             return _members_page(request, invite=shown, status=refused.status)
-        return _members_page(request, errors=[("#members", refused.detail)], status=refused.status)
+        problem = translated(refused.detail)
+        return _members_page(request, errors=[("#members", problem)], status=refused.status)
     if getattr(request, "htmx", False):
         return _members_page(request)
     return HttpResponseRedirect(reverse("console:members", args=[brand.slug]))

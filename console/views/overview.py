@@ -16,11 +16,11 @@ from console.dashboard import DEFAULT_DAYS, RowsBehind, dashboard_overview
 from console.filters import PeriodForm
 from console.pages import render
 
-# Which page lists each kind of rows (RowsBehind.kind). Webhook deliveries have no page here
-# yet, so their figures stay plain numbers.
+# Which page lists each kind of rows (RowsBehind.kind).
 ROWS_PAGES = {
     "consent-events": "console:rows_events",
     "contacts": "console:rows_contacts",
+    "deliveries": "console:rows_deliveries",
 }
 
 

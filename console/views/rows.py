@@ -1,5 +1,6 @@
-"""The rows behind the Overview's figures (owners and support): the ledger's events, or the
-contacts a figure counts, one keyset page at a time. External ids only: no addresses."""
+"""The rows behind the Overview's figures (owners and support): the ledger's events, the
+contacts a figure counts, or the webhook deliveries behind a health figure, one keyset page at
+a time. External ids only: no addresses."""
 
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ from console.filters import ConsentEventsForm, ContactsForm, source_choices, sta
 from console.pages import render
 from console.rows import (
     ContactPage,
+    DeliveryPage,
     EventPage,
     consent_events_list,
     counted_consents_list,
     counted_subscriptions_list,
+    deliveries_behind,
 )
+from console.rows_forms import FIGURE_LABELS, DeliveriesForm
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.models import Topic
+from sync.delivery.endpoints import audit_url
+from sync.models import Attempt, Delivery, Endpoint
 
 PAGE_SIZE = 50
 
@@ -164,3 +170,53 @@ def rows_contacts(request: HttpRequest, brand_slug: str) -> HttpResponse:
         "labels": {"channels": CHANNEL_LABELS, "cadences": CADENCE_LABELS, "states": STATE_LABELS},
     }
     return _page(request, "console/rows_contacts.html", context, form)
+
+
+DELIVERY_STATUSES = {
+    Delivery.Status.PENDING.value: _("Pending"),
+    Delivery.Status.SUCCEEDED.value: _("Succeeded"),
+    Delivery.Status.FAILED.value: _("Failed"),
+}
+ATTEMPT_OUTCOMES = {
+    Attempt.Outcome.SUCCEEDED.value: _("Succeeded"),
+    Attempt.Outcome.FAILED.value: _("Failed"),
+    Attempt.Outcome.GONE.value: _("Gone (410): endpoint disabled"),
+    Attempt.Outcome.REFUSED.value: _("Refused before sending"),
+}
+
+
+@brand_page(read=SUPPORT)
+def rows_deliveries(request: HttpRequest, brand_slug: str) -> HttpResponse:
+    """The webhook deliveries behind a health figure, newest first: no bodies, and endpoints
+    without their query (it may hold the receiver's token)."""
+    console: Console = request.console  # type: ignore[attr-defined]
+    endpoints = [
+        (public_id, audit_url(url))
+        for public_id, url in Endpoint.objects.filter(brand=console.brand)
+        .order_by("created_at", "pk")
+        .values_list("public_id", "url")
+    ]
+    form = DeliveriesForm(request.GET, endpoints=endpoints)
+    page: DeliveryPage | None = None
+    if form.is_valid():
+        data = form.cleaned_data
+        page = deliveries_behind(
+            brand=console.brand,
+            figure=data["figure"],
+            endpoint_public_id=data["endpoint"] or None,
+            now=timezone.now(),
+            after=data["after"],
+            limit=PAGE_SIZE,
+        )
+    following = None
+    if page is not None and page.next is not None:
+        following = f"{request.path}?{_query(request, after=str(page.next))}"
+    context = {
+        "page": page,
+        "next": following,
+        "caption": FIGURE_LABELS[form.cleaned_data["figure"]] if page is not None else "",
+        "shown": audit_url,
+        "statuses": DELIVERY_STATUSES,
+        "outcomes": ATTEMPT_OUTCOMES,
+    }
+    return _page(request, "console/rows_deliveries.html", context, form)

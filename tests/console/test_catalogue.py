@@ -81,6 +81,7 @@ def topic_form(**changes: Any) -> dict[str, Any]:
     form: dict[str, Any] = {
         "name": "Newsletter",
         "description": "",
+        "name_de": "Rundbrief",  # the fixture's translation, shown in the form
         "purpose": "email-marketing",
         "sms_purpose": "",
         "channels": ["email", "sms"],
@@ -364,6 +365,7 @@ def test_an_editor_adds_and_changes_a_purpose(brand, editor):
             "description": "",
             "legal_basis": "consent",
             "consent_type": "express",
+            "dpv_purpose": "dpv:Marketing",
             "lifetime_days": "",
         },
     )
@@ -377,6 +379,7 @@ def test_an_editor_adds_and_changes_a_purpose(brand, editor):
             "description": "",
             "legal_basis": "consent",
             "consent_type": "express",
+            "dpv_purpose": "dpv:Marketing",
             "lifetime_days": "365",
         },
     )
@@ -399,6 +402,7 @@ def test_an_editor_adds_and_changes_a_purpose(brand, editor):
             "name": "Again",
             "legal_basis": "consent",
             "consent_type": "express",
+            "dpv_purpose": "dpv:Marketing",
         },
     )
     assert taken.status_code == 422

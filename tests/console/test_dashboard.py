@@ -228,4 +228,13 @@ def test_webhook_health(brand, other_brand):
     ]
     webhooks = overview.webhooks
     assert (webhooks.disabled, webhooks.failures_24h, webhooks.lag_seconds) == (1, 2, 21 * 60)
-    assert webhooks.endpoints[1].rows.query == f"endpoint={failing.public_id}"
+    assert {figure: rows.query for figure, rows in webhooks.endpoints[1].rows.items()} == {
+        "waiting": f"figure=waiting&endpoint={failing.public_id}",
+        "failed-24h": f"figure=failed-24h&endpoint={failing.public_id}",
+        "delivered-1h": f"figure=delivered-1h&endpoint={failing.public_id}",
+    }
+    assert {figure: rows.query for figure, rows in webhooks.rows.items()} == {
+        "waiting": "figure=waiting",
+        "failed-24h": "figure=failed-24h",
+        "delivered-1h": "figure=delivered-1h",
+    }
