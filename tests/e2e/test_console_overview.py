@@ -108,7 +108,11 @@ def test_the_overview_its_rows_and_the_audit_log_pass_axe(new_page, server, owne
     links = page.locator("#dashboard a[href*='/rows/']")
     assert links.count() > 0  # an owner may follow every figure
     rows = {links.nth(n).get_attribute("href").split("?")[0] for n in range(links.count())}
-    assert rows == {"/console/demo/rows/contacts/", "/console/demo/rows/consent-events/"}
+    assert rows == {
+        "/console/demo/rows/contacts/",
+        "/console/demo/rows/consent-events/",
+        "/console/demo/rows/deliveries/",
+    }
     contacts = next(
         links.nth(n).get_attribute("href")
         for n in range(links.count())
@@ -118,6 +122,8 @@ def test_the_overview_its_rows_and_the_audit_log_pass_axe(new_page, server, owne
         "/console/demo/",
         contacts,
         "/console/demo/rows/consent-events/",
+        "/console/demo/rows/deliveries/?figure=failed-24h",
+        "/console/demo/rows/deliveries/?figure=nope",  # with its error summary
         "/console/demo/audit/",
         "/console/demo/audit/?action=brand.exploded",  # with its error summary
     ):
