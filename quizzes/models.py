@@ -107,7 +107,9 @@ class Response(models.Model):
     version = models.ForeignKey(QuizVersion, on_delete=models.PROTECT, related_name="responses")
     # Set only from an email the person entered (double opt-in rules) or a signed contact
     # token minted through the API; never from an id the browser sends.
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="quiz_responses"
+    )
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=50, blank=True)  # the document's outcome id
@@ -131,9 +133,13 @@ class Answer(models.Model):
     correction adds a statement; the latest per (contact, question key) is what stands."""
 
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
-    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="answers")
+    # An answer lives and dies with its response (erasure deletes both: consent.erasure deletes
+    # every row that points at the contact).
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="quiz_answers"
+    )
     kind = models.CharField(max_length=10, choices=StatementKind.choices, default=StatementKind.ANSWERED)
     value = models.JSONField(null=True)  # None once deleted
     recorded_at = models.DateTimeField()
@@ -152,12 +158,13 @@ class Trait(models.Model):
     `purpose`. The latest per (contact, key) stands; a deletion is a statement with no value."""
 
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="quiz_traits")
     key = models.CharField(max_length=50)
     value = models.JSONField(null=True)  # None once deleted
     kind = models.CharField(max_length=10, choices=StatementKind.choices, default=StatementKind.ANSWERED)
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
-    answer = models.ForeignKey(Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="traits")
+    # A trait taken from an answer goes when the answer goes (erasure).
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, null=True, blank=True, related_name="traits")
     recorded_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -366,3 +366,22 @@ def test_completion_makes_the_same_number_of_round_trips_whatever_the_answers(
     assert Trait.objects.filter(contact__external_id="c1").count() == 3
     assert Subscription.objects.filter(contact__external_id="c1").count() == 1
     assert counts[1:] == [COMPLETION_ROUND_TRIPS, COMPLETION_ROUND_TRIPS], counts
+
+
+def test_erasing_the_contact_removes_its_responses_answers_and_traits(
+    live_version: QuizVersion, contact: Contact, brand: Brand, training: Topic
+):
+    """Erasure (GDPR Art. 17) deletes what the person told the brand in quizzes: their
+    responses, every answer (a typed address among them) and every trait taken from them. The
+    anonymous funnel counts stay: they name no one."""
+    from consent.erasure import contact_erase
+
+    complete(live_version, ALL_YES, token_contact_id=contact.pk)
+    funnel = sorted(FunnelCount.objects.values_list("step", "count"))
+    report = contact_erase(brand=brand, contact=contact, requested_via="api")
+    counts = {label: n for label, n in report.deleted.items() if label.startswith("quizzes.")}
+    assert counts == {"quizzes.Response": 1, "quizzes.Answer": 4, "quizzes.Trait": 2}
+    assert not Response.objects.exists()
+    assert not Answer.objects.exists()
+    assert not Trait.objects.exists()
+    assert sorted(FunnelCount.objects.values_list("step", "count")) == funnel
