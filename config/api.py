@@ -6,8 +6,10 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -19,6 +21,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from config.errors import ApplicationError, Unprocessable
+
+Row = TypeVar("Row")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # For the OpenAPI schema: the header every idempotent write takes (brands.idempotency).
@@ -226,6 +230,15 @@ def decode_cursor_parts(raw: str, *, count: int, field: str = "cursor") -> tuple
 
 def decode_cursor(raw: str) -> int:
     return decode_cursor_parts(raw, count=1)[0]
+
+
+def keyset_page(
+    rows: Sequence[Row], limit: int, key: Callable[[Row], int] = attrgetter("pk")
+) -> tuple[list[Row], str | None]:
+    """One page of `rows` (fetched with one row past `limit`, to know whether more follow) and
+    the cursor of the next page: the key of the page's last row, or None at the end."""
+    page = list(rows[:limit])
+    return page, encode_cursor(key(page[-1])) if len(rows) > limit else None
 
 
 def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:

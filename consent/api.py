@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +15,15 @@ from rest_framework.serializers import Serializer
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, encode_cursor, parse_limit
+from config.api import (
+    ERRORS,
+    IDEMPOTENCY_KEY,
+    PROBLEM,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    parse_limit,
+)
 from config.errors import Unprocessable
 from config.serializers import represented, reused
 from consent import erasure, receipts, selectors, services
@@ -286,10 +295,10 @@ class CheckpointListApi(BrandApiView):
         before = decode_cursor(cursor) if cursor else None
         limit = parse_limit(request.query_params.get("limit"))
         rows = selectors.checkpoints_list(brand=brand, before_number=before, limit=limit + 1)
-        page, more = rows[:limit], len(rows) > limit
+        page, following = keyset_page(rows, limit, key=attrgetter("number"))
         body = {
             "checkpoints": [checkpoint_document(row, brand_slug=brand.slug) for row in page],
-            "next_cursor": encode_cursor(page[-1].number) if more else None,
+            "next_cursor": following,
         }
         return Response(CheckpointListOut(body).data)
 

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, IDEMPOTENCY_KEY, decode_cursor, encode_cursor, parse_limit
+from config.api import ERRORS, IDEMPOTENCY_KEY, decode_cursor, keyset_page, parse_limit
 from config.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from config.serializers import StrictSerializer
 from consent import selectors as consent_selectors
@@ -243,8 +243,8 @@ class QuizListApi(BrandApiView):
         rows = selectors.quizzes_list(
             brand=self.principal().brand, after_id=decode_cursor(cursor) if cursor else 0, limit=limit
         )
-        page, more = rows[:limit], len(rows) > limit
-        body = {"quizzes": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}
+        page, following = keyset_page(rows, limit)
+        body = {"quizzes": page, "next_cursor": following}
         return Response(QuizListOut(body).data)
 
     @extend_schema(

@@ -13,7 +13,14 @@ from rest_framework.response import Response
 from brands.api import BrandApiView
 from brands.idempotency import idempotent
 from brands.models import Scope
-from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, encode_cursor, parse_limit
+from config.api import (
+    ERRORS,
+    IDEMPOTENCY_KEY,
+    PROBLEM,
+    decode_cursor,
+    keyset_page,
+    parse_limit,
+)
 from config.errors import Conflict, Unprocessable
 from sync.delivery import endpoints, redelivery, selectors
 from sync.delivery.serializers import (
@@ -59,8 +66,8 @@ class EndpointListApi(BrandApiView):
         rows = selectors.endpoints_list(
             brand=self.principal().brand, after_id=decode_cursor(cursor) if cursor else 0, limit=limit
         )
-        page, more = rows[:limit], len(rows) > limit
-        body = {"endpoints": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}
+        page, following = keyset_page(rows, limit)
+        body = {"endpoints": page, "next_cursor": following}
         return Response(EndpointListOut(body).data)
 
     @extend_schema(
@@ -203,8 +210,8 @@ class EndpointDeliveriesApi(BrandApiView):
             status=wanted,
             overdue=overdue == "true",
         )
-        page, more = rows[:limit], len(rows) > limit
-        body = {"deliveries": page, "next_cursor": encode_cursor(page[-1].pk) if more else None}
+        page, following = keyset_page(rows, limit)
+        body = {"deliveries": page, "next_cursor": following}
         return Response(DeliveryListOut(body).data)
 
 
