@@ -299,6 +299,12 @@ def recreate_database(url: str) -> dict[str, str]:
     return info
 
 
+def fresh_database(env: dict[str, str]) -> dict[str, str]:
+    """The run's database, dropped and recreated empty (its address logged without the password)."""
+    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
+    return recreate_database(env["BENCH_DATABASE_URL"])
+
+
 def migrate() -> None:
     from django.core.management import call_command
 
@@ -1056,8 +1062,7 @@ def run(database_url: str) -> dict[str, Any]:
     os.environ.update(env)
     notes: list[str] = []
 
-    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
-    database = recreate_database(env["BENCH_DATABASE_URL"])
+    database = fresh_database(env)
 
     import django
 
@@ -1377,8 +1382,7 @@ def run_overview_only(database_url: str) -> dict[str, Any]:
     started = time.monotonic()
     env = bench_environment(free_port(), database_url)
     os.environ.update(env)
-    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
-    database = recreate_database(env["BENCH_DATABASE_URL"])
+    database = fresh_database(env)
 
     import django
 
@@ -1437,8 +1441,7 @@ def run_console_only(database_url: str) -> dict[str, Any]:
     port = free_port()
     env = bench_environment(port, database_url)
     os.environ.update(env)
-    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
-    database = recreate_database(env["BENCH_DATABASE_URL"])
+    database = fresh_database(env)
 
     import django
 
@@ -1511,8 +1514,7 @@ def run_webhooks_only(database_url: str) -> dict[str, Any]:
     port = free_port()
     env = bench_environment(port, database_url)
     os.environ.update(env)
-    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
-    database = recreate_database(env["BENCH_DATABASE_URL"])
+    database = fresh_database(env)
 
     import django
 
@@ -1555,8 +1557,7 @@ def run_funnel_only(database_url: str) -> dict[str, Any]:
     started = time.monotonic()
     env = bench_environment(free_port(), database_url)
     os.environ.update(env)
-    log(f"bench: database {unquote(env['BENCH_DATABASE_URL'].rsplit('@', 1)[-1])} (dropped and recreated)")
-    database = recreate_database(env["BENCH_DATABASE_URL"])
+    database = fresh_database(env)
 
     import django
 
