@@ -628,3 +628,15 @@ def test_the_editor_page_shows_every_part(editor, quiz):
     ):
         assert label in body, label
     assert AuditEntry.objects.filter(action__startswith="quiz.draft").count() == 0  # reading writes nothing
+
+
+@pytest.mark.parametrize(
+    ("role", "offered"), [("owner", True), ("editor", True), ("support", False), ("viewer", False)]
+)
+def test_the_navigation_offers_quizzes_to_owners_and_editors_only(
+    brand, make_staff, signed_in, role, offered
+):
+    client = signed_in(make_staff(brand, role))
+    page = client.get("/console/acme/").content.decode()
+    assert ('href="/console/acme/quizzes/"' in page) is offered
+    assert client.get("/console/acme/quizzes/").status_code == (200 if offered else 403)

@@ -18,6 +18,7 @@ from consent.models import ConsentEvent
 from consent.services import contact_upsert
 from console.access import Access, access_of
 from preferences.services import topic_create
+from quizzes.services import quiz_create
 from sync.delivery.endpoints import endpoint_create
 from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
@@ -95,6 +96,17 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
     # The support desk's contact, with one ledger event (its receipt).
     contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
     decide(brand, "cust-1", purpose, "granted")
+    # The quiz builder's pages name a quiz of the brand.
+    quiz = quiz_create(
+        brand=brand,
+        actor=TEST_ACTOR,
+        document={
+            "format": 1,
+            "language": "en",
+            "title": {"en": "Matrix quiz"},
+            "questions": [{"id": "q1", "type": "text", "purpose": catalogued.slug, "text": {"en": "Why?"}}],
+        },
+    )
     samples = {
         "brand_slug": brand.slug,
         "token": issued.token,
@@ -104,6 +116,7 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
         "endpoint_id": hook.public_id,
         "contact_id": contact.pk,
         "event_id": ConsentEvent.objects.get(contact=contact).pk,
+        "quiz_id": quiz.public_id,
     }
     return {"people": people, "samples": samples, "brand": brand}
 
