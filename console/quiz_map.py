@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from console.quiz_messages import problem_text
 from quizzes.document import END, Document, Problem, Question, edges, parse
 
 
@@ -95,9 +96,9 @@ def quiz_map(raw: Mapping[str, Any], found: list[Problem]) -> QuizMap:
     for problem in found:
         parts = problem.pointer.strip("/").split("/")
         if len(parts) >= 2 and parts[0] == "questions" and parts[1].isdigit() and int(parts[1]) < len(rows):
-            rows[int(parts[1])].problems.append(problem.message)
+            rows[int(parts[1])].problems.append(problem_text(problem.message))
         else:
-            other.append((where(problem.pointer, raw), problem.message))
+            other.append((where(problem.pointer, raw), problem_text(problem.message)))
 
     known = set(ids) | {END}
     graph_checked = all(r.source in index and r.to in known for r in document.rules)

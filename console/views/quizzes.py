@@ -60,8 +60,9 @@ from console.quiz_forms import (
     language_names,
 )
 from console.quiz_map import own_text, quiz_map, where
+from console.quiz_messages import problem_text
 from console.quiz_selectors import Catalogue, builder_catalogue, builder_quiz, builder_quizzes
-from console.service_messages import refusal_errors
+from console.service_messages import refusal_errors as service_refusal_errors
 from quizzes import selectors as quiz_selectors
 from quizzes.api import document_etag
 from quizzes.document import END, parse
@@ -108,6 +109,14 @@ def _editor_url(quiz: Quiz, anchor: str = "") -> str:
 
 def _quiz_or_404(request: HttpRequest, quiz_id: str) -> Quiz | None:
     return builder_quiz(brand=_console(request).brand, public_id=quiz_id)
+
+
+def refusal_errors(refused: ApplicationError) -> dict[str, list[str]]:
+    """A service's refusal per place, in the staff member's language where the text is known."""
+    return {
+        place: [problem_text(problem) for problem in problems]
+        for place, problems in service_refusal_errors(refused).items()
+    }
 
 
 class Refused(Exception):
