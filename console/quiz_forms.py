@@ -278,14 +278,6 @@ class QuestionForm(QuestionTargetForm):
         self.add_texts("min_label", _("Label of the lowest number"), required=False)
         self.add_texts("max_label", _("Label of the highest number"), required=False)
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if cleaned.get("kind") == "scale":
-            for name in ("scale_min", "scale_max"):
-                if cleaned.get(name) is None and name not in self.errors:
-                    self.add_error(name, _("A scale needs its lowest and highest number."))
-        return cleaned
-
     def question(self, kept: Mapping[str, Any]) -> dict[str, Any]:
         """The question as the document holds it; `kept` is the question as it was (its
         options stay: they are edited one by one)."""
@@ -300,7 +292,13 @@ class QuestionForm(QuestionTargetForm):
         if "options" in kept:
             question["options"] = copy_options(kept["options"])
         if kind == "scale":
-            scale: dict[str, Any] = {"min": data["scale_min"], "max": data["scale_max"]}
+            # A question just turned into a scale has no bounds on the page yet: it keeps the
+            # ones it had, or gets 1 to 5, which the next save can change.
+            had = kept.get("scale", {"min": 1, "max": 5})
+            scale: dict[str, Any] = {
+                "min": had["min"] if data["scale_min"] is None else data["scale_min"],
+                "max": had["max"] if data["scale_max"] is None else data["scale_max"],
+            }
             for key in ("min_label", "max_label"):
                 if label := self.texts(key):
                     scale[key] = label

@@ -640,3 +640,53 @@ def test_the_navigation_offers_quizzes_to_owners_and_editors_only(
     page = client.get("/console/acme/").content.decode()
     assert ('href="/console/acme/quizzes/"' in page) is offered
     assert client.get("/console/acme/quizzes/").status_code == (200 if offered else 403)
+
+
+def test_a_question_turned_into_a_scale_gets_bounds_it_can_change(editor, quiz):
+    response = post(
+        editor,
+        quiz,
+        "question-save",
+        {
+            "position": "0",
+            "was": "goal",
+            "id": "goal",
+            "kind": "scale",
+            "purpose": "personalisation",
+            "text_en": "How keen?",
+            "required": "on",
+        },
+    )
+    assert response.status_code == 303
+    assert fresh(quiz).draft["questions"][0] == {
+        "id": "goal",
+        "type": "scale",
+        "purpose": "personalisation",
+        "text": {"en": "How keen?"},
+        "scale": {"min": 1, "max": 5},
+    }
+    # The rule that tested one of its options is now a problem the map names, not lost silently.
+    assert fresh(quiz).draft["rules"] == [{"from": "goal", "when": {"is": "fit"}, "to": "end"}]
+
+
+def test_the_list_counts_completions_from_the_funnel(brand, editor, quiz):
+    from datetime import date
+
+    from quizzes.models import FunnelCount
+    from quizzes.services import quiz_publish
+
+    version = quiz_publish(quiz=quiz, actor=TEST_ACTOR)
+    FunnelCount.objects.bulk_create(
+        [
+            FunnelCount(version=version, day=date(2026, 12, 1), step="completed", count=3),
+            FunnelCount(version=version, day=date(2026, 12, 2), step="completed", count=4),
+            FunnelCount(version=version, day=date(2026, 12, 2), step="started", count=40),
+        ]
+    )
+    page = editor.get("/console/acme/quizzes/").content.decode()
+    row = re.search(
+        rf'<tr>\s*<td><a href="/console/acme/quizzes/{quiz.public_id}/".*?</tr>', page, re.S
+    ).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[1:3] == ["Published", "Version 1"]
+    assert cells[4] == "7"  # the completed runs of every day, not the starts
