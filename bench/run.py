@@ -476,7 +476,9 @@ class Server:
             if self.process.poll() is not None:
                 raise HarnessError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/constant", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/api/v1/bench/constant", timeout=2
+                ) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -1137,8 +1139,10 @@ def run(database_url: str) -> dict[str, Any]:
     body = json.dumps(consent_body(seeded), separators=(",", ":"))
     signup_body, pair_put_body = signup_bodies(seeded)
     scenarios = [
-        Scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
-        Scenario("ceiling_read", "DRF view reading one row by pk", "GET", "/bench/read/{id}", CEILING_ROWS),
+        Scenario("ceiling_constant", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1),
+        Scenario(
+            "ceiling_read", "DRF view reading one row by pk", "GET", "/api/v1/bench/read/{id}", CEILING_ROWS
+        ),
         Scenario(
             "consents_get_10k",
             "GET current consents",
@@ -1151,7 +1155,7 @@ def run(database_url: str) -> dict[str, Any]:
             "ceiling_insert",
             "DRF view inserting one row",
             "POST",
-            "/bench/insert",
+            "/api/v1/bench/insert",
             1,
             body='{"value":"bench"}',
             expected_status=201,
@@ -1211,7 +1215,11 @@ def run(database_url: str) -> dict[str, Any]:
             check_path=check_link,
         ),
         Scenario(
-            "ceiling_read_1m", "ceiling_read again (drift control)", "GET", "/bench/read/{id}", CEILING_ROWS
+            "ceiling_read_1m",
+            "ceiling_read again (drift control)",
+            "GET",
+            "/api/v1/bench/read/{id}",
+            CEILING_ROWS,
         ),
         Scenario(
             "consents_get_1m",

@@ -86,8 +86,11 @@ MIDDLEWARE = [
     "config.middleware.HostedPageHeadersMiddleware",
     "config.middleware.ApiHeadersMiddleware",
     "config.middleware.RequestSizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The API (/api/v1/) goes from here straight to its view: it has no use for what follows
+    # (config.middleware, "The API lane"). What the API needs goes above this line.
+    "config.middleware.ApiLaneStart",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -96,6 +99,7 @@ MIDDLEWARE = [
     "console.middleware.ConsoleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ApiLaneEnd",  # must stay last
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -442,6 +446,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["brands.auth.HasScopes"],
     "DEFAULT_PARSER_CLASSES": ["config.api.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.ApiContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["brands.auth.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.schema.CandorAutoSchema",
