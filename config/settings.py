@@ -444,6 +444,8 @@ WEBHOOK_ENDPOINT_CACHE_SECONDS = env_int("WEBHOOK_ENDPOINT_CACHE_SECONDS", 30, m
 # in tests), a key derived from SECRET_KEY stands in; unset in production, connectors cannot be
 # created or used (409 / failed attempts) and nothing falls back to a derived key.
 CONNECTOR_KEYS = env_list("CONNECTOR_KEYS", "")
+# Taken from DEBUG as the process starts (tests run with DEBUG false but started as development).
+CONNECTOR_DERIVED_KEY = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["brands.auth.ApiKeyAuthentication"],

@@ -2,9 +2,10 @@
 the first key encrypts, every key decrypts, so a new key is put first, the rows re-encrypted
 with `manage.py rotate_connector_keys`, and the old key then dropped).
 
-Without CONNECTOR_KEYS a key derived from SECRET_KEY stands in, but only while DEBUG is true
-(development, tests): in production a derived key would tie the credentials to SECRET_KEY's own
-rotation and hide a missing setting, so there it is refused (ConnectorKeysMissing).
+Without CONNECTOR_KEYS a key derived from SECRET_KEY stands in, but only in a process started
+with DEBUG true (CONNECTOR_DERIVED_KEY: development, tests): in production a derived key would
+tie the credentials to SECRET_KEY's own rotation and hide a missing setting, so there it is
+refused (ConnectorKeysMissing).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _keys() -> list[bytes]:
     keys = [key.encode() for key in settings.CONNECTOR_KEYS]
     if keys:
         return keys
-    if not settings.DEBUG:
+    if not settings.CONNECTOR_DERIVED_KEY:
         raise ConnectorKeysMissing()
     digest = hashlib.sha256(b"candor-connector-credentials\x00" + settings.SECRET_KEY.encode()).digest()
     return [base64.urlsafe_b64encode(digest)]

@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from django.utils import timezone
 
 from sync.delivery.connectors.vendors import AccountView, Item, PushResult, Target, VendorError, redact
 from sync.outbox.contact_state import ContactState
@@ -253,9 +254,12 @@ class KlaviyoAdapter:
                 else:
                     attributes["phone_number"] = state.phone
                 if kind == "subscribe":
-                    marketing: dict[str, Any] = {"consent": "SUBSCRIBED"}
-                    if consented_at is not None:
-                        marketing["consented_at"] = _iso(consented_at)
+                    # historical_import needs a time for each: without a recorded one (a
+                    # topic subscribed by default), the push itself is when Candor vouches for it.
+                    marketing: dict[str, Any] = {
+                        "consent": "SUBSCRIBED",
+                        "consented_at": _iso(consented_at or timezone.now()),
+                    }
                 else:
                     marketing = {"consent": "UNSUBSCRIBED"}
                 subscriptions[channel] = {"marketing": marketing}

@@ -121,8 +121,8 @@ def connector_create(
     (a backfill of existing contacts is later work)."""
     adapter = _adapter(vendor)
     base_url = _base_url(adapter, api_base_url)
+    sealed = credentials_encrypt(credentials)  # first: without keys, the vendor is not even asked
     _checked(brand=brand, adapter=adapter, credentials=credentials, mapping=mapping, base_url=base_url)
-    sealed = credentials_encrypt(credentials)
     with transaction.atomic():
         end = feed.feed_end(brand=brand)
         endpoint = Endpoint.objects.create(
