@@ -144,11 +144,19 @@ class ConnectorTestApi(BrandApiView):
         "account holds (Klaviyo: its lists). A refusal is reported as `ok: false`. Changes nothing.",
         request=None,
         responses={200: ConnectorTestOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, connector_id: str) -> Response:
-        connector = selectors.connector_get(brand=self.principal().brand, public_id=connector_id)
-        view = services.connector_test(connector=connector)
-        return Response(ConnectorTestOut({"ok": view.ok, "detail": view.detail, "lists": view.lists}).data)
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            connector = selectors.connector_get(brand=brand, public_id=connector_id)
+            view = services.connector_test(connector=connector)
+            return Response(
+                ConnectorTestOut({"ok": view.ok, "detail": view.detail, "lists": view.lists}).data
+            )
+
+        return idempotent(request, brand, handle)
 
 
 class ConnectorDeliveriesApi(BrandApiView):
