@@ -441,6 +441,16 @@ WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5, minimum=1)
 # the sweeper catches up on anything a stale entry missed).
 WEBHOOK_ENDPOINT_CACHE_SECONDS = env_int("WEBHOOK_ENDPOINT_CACHE_SECONDS", 30, minimum=0)
 
+# --- Connectors ---------------------------------------------------------------
+# Fernet keys (comma-separated, each 32 url-safe base64 bytes: Fernet.generate_key()) for the
+# connectors' credentials at rest: the first encrypts, every one decrypts (rotation: put the new
+# key first, run `manage.py rotate_connector_keys`, then drop the old one). Unset under DEBUG (and
+# in tests), a key derived from SECRET_KEY stands in; unset in production, connectors cannot be
+# created or used (409 / failed attempts) and nothing falls back to a derived key.
+CONNECTOR_KEYS = env_list("CONNECTOR_KEYS", "")
+# Taken from DEBUG as the process starts (tests run with DEBUG false but started as development).
+CONNECTOR_DERIVED_KEY = DEBUG
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["brands.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["brands.auth.HasScopes"],

@@ -15,6 +15,7 @@ from preferences import views as preferences_views
 from preferences.views.sms_hook import twilio_sms
 from quizzes import api as quizzes_api
 from sync.delivery import api as delivery_api
+from sync.delivery.connectors import api as connector_api
 from sync.outbox import api as feed_api
 
 api_v1 = [
@@ -88,6 +89,16 @@ api_v1 = [
         name="endpoint-redeliver",
     ),
     path("endpoints/<str:endpoint_id>/test", delivery_api.EndpointTestApi.as_view(), name="endpoint-test"),
+    path("connectors", connector_api.ConnectorListApi.as_view(), name="connectors"),
+    path("connectors/<str:connector_id>", connector_api.ConnectorApi.as_view(), name="connector"),
+    path(
+        "connectors/<str:connector_id>/test", connector_api.ConnectorTestApi.as_view(), name="connector-test"
+    ),
+    path(
+        "connectors/<str:connector_id>/deliveries",
+        connector_api.ConnectorDeliveriesApi.as_view(),
+        name="connector-deliveries",
+    ),
     # Quizzes (quizzes/api.py): `schema` before the public ids it would otherwise be taken for.
     path("quizzes", quizzes_api.QuizListApi.as_view(), name="quizzes"),
     path("quizzes/schema", quizzes_api.QuizSchemaApi.as_view(), name="quiz-schema"),
