@@ -44,7 +44,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
     return {
         "format": 1,
         "language": "en",
-        "title": _t(ONBOARDING_TITLE, "Finde deine Art zu reisen", "Trouvez votre façon de partir"),
+        "title": _t(ONBOARDING_TITLE, "Finden Sie Ihre Art zu reisen", "Trouvez votre façon de partir"),
         "questions": [
             {
                 "id": "goal",
@@ -52,12 +52,12 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "purpose": "personalisation",
                 "text": _t(
                     "What would you most like to do outdoors this year?",
-                    "Was möchtest du dieses Jahr draußen am liebsten machen?",
+                    "Was möchten Sie dieses Jahr draußen am liebsten machen?",
                     "Que voulez-vous faire dehors cette année ?",
                 ),
                 "help": _t(
                     "We use your answer to <strong>pick gear</strong> for you.",
-                    "Mit deiner Antwort <strong>wählen wir Ausrüstung</strong> für dich aus.",
+                    "Mit Ihrer Antwort <strong>wählen wir Ausrüstung</strong> für Sie aus.",
                     "Votre réponse nous aide à <strong>choisir votre équipement</strong>.",
                 ),
                 "options": [
@@ -99,7 +99,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "purpose": "personalisation",
                 "text": _t(
                     "How experienced are you outdoors?",
-                    "Wie erfahren bist du draußen?",
+                    "Wie erfahren sind Sie draußen?",
                     "Quelle est votre expérience en plein air ?",
                 ),
                 "scale": {
@@ -116,7 +116,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "purpose": "personalisation",
                 "text": _t(
                     "Which of these do you own already?",
-                    "Was davon hast du schon?",
+                    "Was davon haben Sie schon?",
                     "Lesquels possédez-vous déjà ?",
                 ),
                 "required": False,
@@ -144,12 +144,12 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "purpose": "email-marketing",
                 "text": _t(
                     "Where should we send your packing list?",
-                    "Wohin sollen wir deine Packliste schicken?",
+                    "Wohin sollen wir Ihre Packliste schicken?",
                     "Où envoyer votre liste de matériel ?",
                 ),
                 "help": _t(
                     "Optional. Leave it blank to stay anonymous.",
-                    "Freiwillig. Lass es leer, um anonym zu bleiben.",
+                    "Freiwillig. Lassen Sie es leer, um anonym zu bleiben.",
                     "Facultatif. Laissez vide pour rester anonyme.",
                 ),
                 "required": False,
@@ -160,7 +160,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "purpose": "email-marketing",
                 "text": _t(
                     "May we email you trip ideas and offers for your kind of trip?",
-                    "Dürfen wir dir Tourenideen und Angebote per E-Mail schicken?",
+                    "Dürfen wir Ihnen Tourenideen und Angebote per E-Mail schicken?",
                     "Pouvons-nous vous envoyer des idées de sorties et des offres par e-mail ?",
                 ),
                 "notice_version": notice_version,
@@ -179,7 +179,8 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 "text": _t(
                     "<p>Start with <strong>short, well-marked routes</strong> and comfortable shoes.</p>"
                     "<p>Our beginners' guide has ten walks to try this month.</p>",
-                    "<p>Beginne mit <strong>kurzen, gut markierten Wegen</strong> und bequemen Schuhen.</p>"
+                    "<p>Beginnen Sie mit <strong>kurzen, gut markierten Wegen</strong> und bequemen "
+                    "Schuhen.</p>"
                     "<p>Unser Einsteiger-Ratgeber hat zehn Touren für diesen Monat.</p>",
                     "<p>Commencez par des <strong>itinéraires courts et balisés</strong> et de bonnes "
                     "chaussures.</p><p>Notre guide du débutant propose dix balades ce mois-ci.</p>",
@@ -194,7 +195,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                     "Light shoes, a small pack and a <em>windproof</em> layer: everything you need "
                     "to move quickly.",
                     "Leichte Schuhe, ein kleiner Rucksack und eine <em>winddichte</em> Jacke: alles, "
-                    "was du brauchst, um schnell unterwegs zu sein.",
+                    "was Sie brauchen, um schnell unterwegs zu sein.",
                     "Des chaussures légères, un petit sac et une couche <em>coupe-vent</em> : tout "
                     "pour avancer vite.",
                 ),
@@ -208,7 +209,7 @@ def onboarding_document(*, notice_version: str) -> dict[str, Any]:
                 ),
                 "text": _t(
                     "A tent you can carry for days and a pack that fits: our trekking range.",
-                    "Ein Zelt, das du tagelang trägst, und ein Rucksack, der passt: "
+                    "Ein Zelt, das Sie tagelang tragen, und ein Rucksack, der passt: "
                     "unser Trekking-Sortiment.",
                     "Une tente à porter plusieurs jours et un sac ajusté : notre gamme trekking.",
                 ),

@@ -201,3 +201,14 @@ def test_the_page_reads_rollups_never_responses(owner: Client, quiz: Quiz, live:
     sql = " ".join(q["sql"] for q in many.captured_queries)
     assert "quizzes_response" not in sql
     assert "quizzes_answer" not in sql
+
+
+def test_the_page_speaks_german_and_french(owner: Client, quiz: Quiz, live: QuizVersion):
+    seed(live)
+    german = owner.get(url(quiz), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "<h1>Trichter: Find your plan</h1>" in german
+    assert re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", german)[2] == ("Startquote", "68,0\u00a0%")
+    assert '<title id="chart-funnel-title">Wie weit die Leute gekommen sind</title>' in german
+    french = owner.get(url(quiz), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<h2 id="drop-off-heading">Abandons par question</h2>' in french
+    assert "Question 2 : How fit are you today?" in french
