@@ -41,7 +41,7 @@ from quizzes import document as quiz_document
 from quizzes import markup
 from quizzes.document import Document, Question
 from quizzes.models import Quiz, QuizVersion
-from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version
+from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version, version_document
 from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
 from quizzes.tokens import quiz_token_read
 
@@ -175,7 +175,7 @@ def _question_page(
     saved: bool = False,
     status: int = 200,
 ) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     question = document.question(run.question or "")
     if question is None:
         raise Http404
@@ -208,7 +208,7 @@ def _question_page(
 
 
 def _done_page(request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     outcome = next((o for o in document.outcomes if o.id == run.outcome), None)
     context = {
         "title": _text(document.title, document),
@@ -296,7 +296,7 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
     version = quiz.live_version
     assert version is not None  # quiz_live reads only quizzes with one
     version.quiz = quiz
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     token = request.GET.get("token", "")
     contact = None
     if token:
@@ -363,7 +363,7 @@ def _expired(request: HttpRequest, quiz: Quiz) -> HttpResponse:
 
 
 def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     if run.question is None:
         return _see_other(_page_url(quiz, run))
     question = document.question(run.question)
