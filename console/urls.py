@@ -4,6 +4,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 from django.urls import path
 
 from console.views import account, audit, catalogue, contacts, integrations, members, overview, rows
+from console.views.quiz_funnel import quiz_funnel
 
 app_name = "console"
 
@@ -39,4 +40,5 @@ urlpatterns = [
     path("<slug:brand_slug>/rows/deliveries/", rows.rows_deliveries, name="rows_deliveries"),
     path("<slug:brand_slug>/audit/", audit.audit, name="audit"),
     path("<slug:brand_slug>/audit/export/", audit.audit_export, name="audit_export"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/funnel/", quiz_funnel, name="quiz_funnel"),
 ]

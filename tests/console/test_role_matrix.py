@@ -18,6 +18,7 @@ from consent.models import ConsentEvent
 from consent.services import contact_upsert
 from console.access import Access, access_of
 from preferences.services import topic_create
+from quizzes.services import quiz_create, quiz_publish
 from sync.delivery.endpoints import endpoint_create
 from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
@@ -95,8 +96,29 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
     # The support desk's contact, with one ledger event (its receipt).
     contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
     decide(brand, "cust-1", purpose, "granted")
+    # A published quiz, for its funnel page.
+    quiz = quiz_create(
+        brand=brand,
+        actor=TEST_ACTOR,
+        document={
+            "format": 1,
+            "language": "en",
+            "title": {"en": "Matrix quiz"},
+            "questions": [
+                {
+                    "id": "q",
+                    "type": "single",
+                    "purpose": catalogued.slug,
+                    "text": {"en": "Which?"},
+                    "options": [{"id": "a", "label": {"en": "A"}}, {"id": "b", "label": {"en": "B"}}],
+                }
+            ],
+        },
+    )
+    quiz_publish(quiz=quiz, actor=TEST_ACTOR)
     samples = {
         "brand_slug": brand.slug,
+        "quiz_id": quiz.public_id,
         "token": issued.token,
         "topic_slug": "news",
         "purpose_slug": catalogued.slug,
