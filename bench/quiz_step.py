@@ -8,7 +8,7 @@ next question is rendered, against the same run's constant-view ceiling (target:
 page checks it, counts it in the funnel and answers 303), then `GET` of the page the redirect
 names, which renders the third question from its state. wrk sends the pair on each connection in
 order (bench/wrk/scenario.lua's `then`, one connection per thread) and counts pairs; the ceiling
-is `GET /bench/constant` on the same server, one after the other.
+is `GET /api/v1/bench/constant` on the same server, one after the other.
 
 The states are made here as the page makes them (quizzes.views.Run, signed with the server's
 SECRET_KEY: the same environment), so no request is spent on the quiz's first page. The run also
@@ -66,7 +66,7 @@ def seed(*, brand_id: int, purpose_slug: str, notice_version: str) -> dict[str, 
 def scenarios(scenario: Any, *, step: dict[str, Any]) -> list[Any]:
     """The ceiling and the quiz step, as bench.run.Scenario objects."""
     return [
-        scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
+        scenario("ceiling_constant", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1),
         scenario(
             "quiz_step",
             "POST an answer on the hosted quiz page (303), then GET the next question it redirects to",
