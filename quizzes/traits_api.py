@@ -20,7 +20,7 @@ class TraitOut(serializers.Serializer):
     name = serializers.CharField(help_text="The trait's key, as the quiz names it (`goal`)")
     value = serializers.JSONField(help_text="What the answer set: a string, a number or a list")
     purpose = serializers.CharField(help_text="Slug of the purpose the trait serves")
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field, named as the API says
         choices=["quiz", "preference_centre"],
         help_text="`quiz`: answered in a quiz; `preference_centre`: corrected there by the person",
     )
