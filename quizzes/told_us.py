@@ -68,6 +68,7 @@ class ToldUs:
     latest: Statement
     asked: DocumentQuestion  # as the person last answered it (the correction form's shape)
     document: Document
+    position: int  # the question's place in its quiz: the order of answers told at one time
     history: list[Statement] = field(default_factory=list)  # earlier statements, newest first
 
     @property
@@ -130,9 +131,11 @@ def _told_us(statements: list[Answer], *, language: str, purpose_names: Mapping[
                 latest=statement,
                 asked=question,
                 document=document,
+                position=row.position,
             )
         )
-    found.sort(key=lambda item: item.latest.recorded_at, reverse=True)
+    # Newest first; answers told at one time in the quiz's order.
+    found.sort(key=lambda item: (-item.latest.recorded_at.timestamp(), item.quiz, item.position))
     return found
 
 
