@@ -21,7 +21,7 @@ from sync.models import Event
 from tests.actors import TEST_ACTOR
 from tests.preferences.pages import open_centre
 from tests.quizzes.test_completion import twenty_questions
-from tests.quizzes.told_us_support import T0, T1, complete, decide
+from tests.quizzes.told_us_support import T0, T1, complete
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,8 @@ def test_the_centre_shows_answers_in_the_persons_language(
     # Not translated by the brand: shown in the quiz's language, marked as such (WCAG 3.1.2).
     assert '<dt><span lang="en">How fit are you today?</span></dt>' in part
     assert "Warum wir gefragt haben" in part
-    assert "Korrigieren" in part and "Löschen" in part
+    assert "Korrigieren" in part
+    assert "Löschen" in part
 
 
 def test_without_answers_the_centre_says_where_they_will_appear(client, contact: Contact, live_version):

@@ -4,8 +4,8 @@ covers, and nothing else."""
 from __future__ import annotations
 
 import pytest
-import yaml
 import time_machine
+import yaml
 
 from brands.models import Scope
 from consent.models import Contact, Purpose
