@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from brands.models import Brand
-from consent.models import Contact
+from consent.models import Contact, NoticeVersion
 from preferences.page_selectors import Centre
 from quizzes.document import Document, parse
 from quizzes.document import Question as DocumentQuestion
@@ -152,11 +152,21 @@ def told_us_list(
 def told_us_get(
     *, brand: Brand, contact: Contact, quiz_public_id: str, question_key: str, language: str
 ) -> ToldUs | None:
-    """One standing answer (for the correction form); None if there is none."""
+    """One standing answer (for the correction form); None if there is none. Its purpose is
+    named as the centre names it: the title of its notice in the page's language."""
     statements = _statements(
         brand=brand, contact=contact, quiz_public_id=quiz_public_id, question_key=question_key
     )
-    found = _told_us(statements, language=language, purpose_names={})
+    if not statements:
+        return None
+    purpose = statements[0].question.purpose
+    title = (
+        NoticeVersion.objects.filter(notice__purpose=purpose, language=language)
+        .order_by("-version")
+        .values_list("title", flat=True)
+        .first()
+    )
+    found = _told_us(statements, language=language, purpose_names={purpose.slug: title or ""})
     return found[0] if found else None
 
 
