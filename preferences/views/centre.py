@@ -94,7 +94,7 @@ def _centre_response(
         "error_summary": summary,
         "undo": undo,
         "facts": facts,
-        **centre_parts_context(centre),  # quizzes: the answers under "What you've told us"
+        **centre_parts_context(centre, centre.parts),  # quizzes: the answers under "What you've told us"
         "channel_all_labels": [(channel, all_labels[channel]) for channel in centre.channels],
         "opted_out_channels": [
             all_labels[channel] for channel in centre.channels if centre.opted_out.get(channel)

@@ -19,7 +19,7 @@ from quizzes.models import Answer, QuizVersion
 from quizzes.services import quiz_create, quiz_publish
 from sync.models import Event
 from tests.actors import TEST_ACTOR
-from tests.preferences.pages import open_centre
+from tests.preferences.pages import assert_hosted_headers, open_centre
 from tests.quizzes.test_completion import twenty_questions
 from tests.quizzes.told_us_support import T0, T1, complete
 
@@ -97,6 +97,7 @@ def test_correcting_an_answer_by_form(client, live_version: QuizVersion, contact
     page = client.get(url)
     html = html_of(page)
     assert page.status_code == 200
+    assert_hosted_headers(page)
     assert '<legend class="field__label">What is your goal?</legend>' in html
     assert re.search(r'<input type="radio" name="value" value="marathon"[^>]* checked', html)
     token = csrf(client, url)
