@@ -19,6 +19,10 @@ class EventType(models.TextChoices):
     HOLD_STARTED = "hold.started"
     HOLD_ENDED = "hold.ended"
     QUIZ_COMPLETED = "quiz.completed"
+    # Quiz traits downstream (quizzes.statements): a correction changed them; or forget them
+    # (the consent for their purpose stopped, or the person deleted the answer).
+    TRAITS_UPDATED = "traits.updated"
+    TRAITS_FORGOTTEN = "traits.forgotten"
     # Brand-level, not about a contact: see Event.brand_ref.
     ENDPOINT_DISABLED = "endpoint.disabled"
     LEDGER_CHECKPOINT = "ledger.checkpoint"
