@@ -39,6 +39,7 @@ bench: $(VENV)/.synced | var
 	BENCH_ONLY=overview $(PY) -m bench.run
 	BENCH_ONLY=console $(PY) -m bench.run
 	BENCH_ONLY=funnel $(PY) -m bench.run
+	BENCH_ONLY=quiz_step $(PY) -m bench.run
 	$(PY) -m bench.soak
 
 # The whole bench once under granian and once under gunicorn: bench/results/servers.md.

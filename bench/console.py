@@ -4,7 +4,7 @@ to a signed-in owner, against the same run's constant-view ceiling (target: at l
 `BENCH_ONLY=console python -m bench.run`: on a fresh bench database, the bench brand
 (bench.seed.seed_base), an owner with an authenticator app (owners must have a second factor),
 `AUDIT_ENTRIES` audit entries and one staff session per wrk connection (made as Django's login
-makes them); then wrk drives `GET /bench/constant` and `GET /console/bench/audit/` (a page of
+makes them); then wrk drives `GET /api/v1/bench/constant` and `GET /console/bench/audit/` (a page of
 50 entries, newest first: one index range scan of audit_brand_newest) in turn.
 """
 
@@ -79,7 +79,7 @@ def owner_sessions(*, brand_id: int, count: int) -> list[str]:
 def scenarios(scenario: Any, *, cookies: list[str]) -> list[Any]:
     """The ceiling and the audit log page, as bench.run.Scenario objects."""
     return [
-        scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
+        scenario("ceiling_constant", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1),
         scenario(
             "console_audit_page",
             "GET the console's audit log page (50 entries) as a signed-in owner",

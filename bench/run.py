@@ -92,7 +92,9 @@ ONLY = os.environ.get("BENCH_ONLY", "").strip()
 # same run's ceiling_constant (bench.console); results in var/bench-console.json.
 # "funnel": a quiz's funnel endpoint (bench.funnel) in-process over FunnelCount rows for
 # 1,000,000 responses over 90 days; results in var/bench-funnel.json.
-ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel")
+# "quiz_step": a step of the hosted quiz page over HTTP (POST an answer, GET the next question)
+# against the same run's ceiling_constant (bench.quiz_step); results in var/bench-quiz_step.json.
+ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel", "quiz_step")
 OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
 AUDIT_ENTRIES = _env_int("BENCH_AUDIT_ENTRIES", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
@@ -476,7 +478,9 @@ class Server:
             if self.process.poll() is not None:
                 raise HarnessError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/constant", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/api/v1/bench/constant", timeout=2
+                ) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -1137,8 +1141,10 @@ def run(database_url: str) -> dict[str, Any]:
     body = json.dumps(consent_body(seeded), separators=(",", ":"))
     signup_body, pair_put_body = signup_bodies(seeded)
     scenarios = [
-        Scenario("ceiling_constant", "DRF view returning a constant", "GET", "/bench/constant", 1),
-        Scenario("ceiling_read", "DRF view reading one row by pk", "GET", "/bench/read/{id}", CEILING_ROWS),
+        Scenario("ceiling_constant", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1),
+        Scenario(
+            "ceiling_read", "DRF view reading one row by pk", "GET", "/api/v1/bench/read/{id}", CEILING_ROWS
+        ),
         Scenario(
             "consents_get_10k",
             "GET current consents",
@@ -1151,7 +1157,7 @@ def run(database_url: str) -> dict[str, Any]:
             "ceiling_insert",
             "DRF view inserting one row",
             "POST",
-            "/bench/insert",
+            "/api/v1/bench/insert",
             1,
             body='{"value":"bench"}',
             expected_status=201,
@@ -1211,7 +1217,11 @@ def run(database_url: str) -> dict[str, Any]:
             check_path=check_link,
         ),
         Scenario(
-            "ceiling_read_1m", "ceiling_read again (drift control)", "GET", "/bench/read/{id}", CEILING_ROWS
+            "ceiling_read_1m",
+            "ceiling_read again (drift control)",
+            "GET",
+            "/api/v1/bench/read/{id}",
+            CEILING_ROWS,
         ),
         Scenario(
             "consents_get_1m",
@@ -1599,6 +1609,96 @@ def run_funnel_only(database_url: str) -> dict[str, Any]:
     }
 
 
+def run_quiz_step_only(database_url: str) -> dict[str, Any]:
+    """BENCH_ONLY=quiz_step: a step of the hosted quiz page (POST an answer, GET the next
+    question) served over HTTP, against ceiling_constant measured in the same run
+    (bench.quiz_step); and the embed loader's gzipped size."""
+    started = time.monotonic()
+    port = free_port()
+    env = bench_environment(port, database_url)
+    os.environ.update(env)
+    database = fresh_database(env)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import quiz_step, seed
+
+    migrate()
+    seeded = seed.seed_base(contacts=10, ceiling_rows=1, log=log)
+    step = quiz_step.seed(
+        brand_id=seeded.brand_id,
+        purpose_slug=seeded.purpose_slug,
+        notice_version=seeded.notice_version_public_id,
+    )
+    connection.close()
+    loader = quiz_step.loader_size()
+    log(
+        f"bench: published quiz {step['quiz']}; "
+        f"embed.js {loader['bytes']:,} bytes, {loader['gzip_bytes']:,} gzipped"
+    )
+    scenarios = quiz_step.scenarios(Scenario, step=step)
+    server = Server(port, env)
+    log(f"bench: starting {server.description} on 127.0.0.1:{port}")
+    server.start()
+    try:
+        for scenario in scenarios:
+            measure(port, scenario)
+    finally:
+        server.stop()
+    by_name = {s.name: s for s in scenarios}
+    page, ceiling = by_name["quiz_step"], by_name["ceiling_constant"]
+    ratio = page.rps / ceiling.rps
+    checks = [
+        Check(
+            "quiz_step",
+            f">= {quiz_step.QUIZ_STEP_RATIO_TARGET:.0%} of ceiling_constant req/s (steps/s: POST + GET)",
+            f"{ratio:.1%}",
+            ratio >= quiz_step.QUIZ_STEP_RATIO_TARGET,
+        ),
+        Check(
+            "embed_js_gzip",
+            f"< {quiz_step.LOADER_GZIP_LIMIT:,} bytes gzipped",
+            f"{loader['gzip_bytes']:,} bytes",
+            loader["gzip_bytes"] < quiz_step.LOADER_GZIP_LIMIT,
+        ),
+    ]
+    lines = [
+        f"{'scenario':<20} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
+        *(
+            f"{s.name:<20} {s.rps:9.1f} {s.result['latency_us']['p50'] / 1000:8.2f} "
+            f"{s.result['latency_us']['p99'] / 1000:8.2f}"
+            for s in scenarios
+        ),
+        "(quiz_step: steps/s, each a POST and a GET; its latencies are per request)",
+        f"embed.js: {loader['bytes']:,} bytes, {loader['gzip_bytes']:,} bytes gzipped",
+        "",
+        "Checks:",
+        *(
+            f"  {'PASS' if c.passed else 'FAIL'}  {c.scenario}: {c.target} (measured {c.measured})"
+            for c in checks
+        ),
+    ]
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": machine_info(),
+        "database": database,
+        "server": {"kind": server.kind, "description": server.description},
+        "seeding": {"quiz": step["quiz"], "contacts": seeded.contacts},
+        "loader": loader,
+        "scenarios": {
+            s.name: {key: value for key, value in s.result.items() if key != "wrk_output"} for s in scenarios
+        },
+        "checks": [asdict(check) for check in checks],
+        "notes": [],
+        "table": "\n".join(lines),
+    }
+
+
 def main() -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -1606,7 +1706,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     if ONLY not in ONLY_CHOICES:
         print(
-            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console, funnel",
+            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console, funnel, quiz_step",
             file=sys.stderr,
             flush=True,
         )
@@ -1628,13 +1728,15 @@ def main() -> int:
                 report = run_console_only(database_url)
             elif ONLY == "funnel":
                 report = run_funnel_only(database_url)
+            elif ONLY == "quiz_step":
+                report = run_quiz_step_only(database_url)
             else:
                 report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     report["database"]["server"] = server
-    if ONLY in ("webhooks", "overview", "console", "funnel"):
+    if ONLY in ("webhooks", "overview", "console", "funnel", "quiz_step"):
         VAR_DIR.mkdir(exist_ok=True)
         (VAR_DIR / f"bench-{ONLY}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")

@@ -249,12 +249,37 @@ class AuditAction(StrEnum):
         "quiz.archived",
         "A quiz stopped taking answers. Target `quiz`; before/after: status.",
     )
+    CONNECTOR_CREATED = (
+        "connector.created",
+        "A CRM or marketing connector was added. Target `connector` (public id); after: vendor, "
+        "name, mapping, api_base_url, status. Never the credentials.",
+    )
+    CONNECTOR_UPDATED = (
+        "connector.updated",
+        "A connector's name, mapping, API host or status changed, or its credentials were "
+        "replaced. Target `connector`; before/after: the fields that changed (credentials only "
+        "as `credentials_replaced: true`).",
+    )
+    CONNECTOR_DELETED = (
+        "connector.deleted",
+        "A connector was removed with its delivery log. Target `connector`; before: vendor, name, status.",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the
 # service refuses to write one (a programming error), and tests scan every entry for values.
 SECRET_FIELDS = frozenset(
-    {"secret", "previous_secret", "key_hash", "raw_key", "password", "token", "auth_token"}
+    {
+        "secret",
+        "previous_secret",
+        "key_hash",
+        "raw_key",
+        "password",
+        "token",
+        "auth_token",
+        "credentials",
+        "api_key",
+    }
 )
 
 

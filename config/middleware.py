@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import LimitedStream, WSGIRequest
 from django.http import HttpRequest, HttpResponse
@@ -102,6 +104,51 @@ def _read_at_most(stream: Any, size: int) -> bytes:
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
+
+
+# --- The API lane ---------------------------------------------------------------------------
+#
+# A request to the JSON API (/api/v1/) is authenticated by its key (brands.auth), carries no
+# session, no CSRF cookie and no flash messages, and is never framed. The middleware that serves
+# the pages and the console (sessions, CSRF, sign-in, allauth, htmx, the console's language,
+# messages, framing) would cost such a request more CPU than its view, so the API leaves the chain
+# where ApiLaneStart sits and goes straight to what follows ApiLaneEnd, the last entry of
+# settings.MIDDLEWARE: the URL resolver, the view middleware hooks and the view. Everything above
+# ApiLaneStart still wraps every request. A middleware the API needs goes above it.
+
+API_LANE_PREFIX = "/api/v1/"
+_lane = threading.local()
+
+
+class ApiLaneEnd:
+    """The last middleware: hands what comes after it (the view) to the ApiLaneStart above.
+
+    Django builds the chain from the last entry to the first, so this instance exists before
+    ApiLaneStart's, in the same thread, for the same handler."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        _lane.exit = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+
+class ApiLaneStart:
+    """API requests skip from here to the view; everything else goes on down the chain."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        exit_ = getattr(_lane, "exit", None)
+        if exit_ is None:
+            raise ImproperlyConfigured("ApiLaneStart needs ApiLaneEnd as the last entry of MIDDLEWARE")
+        _lane.exit = None
+        self.view = exit_
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_LANE_PREFIX):
+            return self.view(request)
+        return self.get_response(request)
 
 
 class ApiHeadersMiddleware:

@@ -86,8 +86,11 @@ MIDDLEWARE = [
     "config.middleware.HostedPageHeadersMiddleware",
     "config.middleware.ApiHeadersMiddleware",
     "config.middleware.RequestSizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The API (/api/v1/) goes from here straight to its view: it has no use for what follows
+    # (config.middleware, "The API lane"). What the API needs goes above this line.
+    "config.middleware.ApiLaneStart",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -96,6 +99,7 @@ MIDDLEWARE = [
     "console.middleware.ConsoleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ApiLaneEnd",  # must stay last
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -437,11 +441,22 @@ WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5, minimum=1)
 # the sweeper catches up on anything a stale entry missed).
 WEBHOOK_ENDPOINT_CACHE_SECONDS = env_int("WEBHOOK_ENDPOINT_CACHE_SECONDS", 30, minimum=0)
 
+# --- Connectors ---------------------------------------------------------------
+# Fernet keys (comma-separated, each 32 url-safe base64 bytes: Fernet.generate_key()) for the
+# connectors' credentials at rest: the first encrypts, every one decrypts (rotation: put the new
+# key first, run `manage.py rotate_connector_keys`, then drop the old one). Unset under DEBUG (and
+# in tests), a key derived from SECRET_KEY stands in; unset in production, connectors cannot be
+# created or used (409 / failed attempts) and nothing falls back to a derived key.
+CONNECTOR_KEYS = env_list("CONNECTOR_KEYS", "")
+# Taken from DEBUG as the process starts (tests run with DEBUG false but started as development).
+CONNECTOR_DERIVED_KEY = DEBUG
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["brands.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["brands.auth.HasScopes"],
     "DEFAULT_PARSER_CLASSES": ["config.api.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.ApiContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["brands.auth.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.schema.CandorAutoSchema",

@@ -14,7 +14,9 @@ from preferences import config_api
 from preferences import views as preferences_views
 from preferences.views.sms_hook import twilio_sms
 from quizzes import api as quizzes_api
+from quizzes import traits_api as quizzes_traits_api
 from sync.delivery import api as delivery_api
+from sync.delivery.connectors import api as connector_api
 from sync.outbox import api as feed_api
 
 api_v1 = [
@@ -88,6 +90,16 @@ api_v1 = [
         name="endpoint-redeliver",
     ),
     path("endpoints/<str:endpoint_id>/test", delivery_api.EndpointTestApi.as_view(), name="endpoint-test"),
+    path("connectors", connector_api.ConnectorListApi.as_view(), name="connectors"),
+    path("connectors/<str:connector_id>", connector_api.ConnectorApi.as_view(), name="connector"),
+    path(
+        "connectors/<str:connector_id>/test", connector_api.ConnectorTestApi.as_view(), name="connector-test"
+    ),
+    path(
+        "connectors/<str:connector_id>/deliveries",
+        connector_api.ConnectorDeliveriesApi.as_view(),
+        name="connector-deliveries",
+    ),
     # Quizzes (quizzes/api.py): `schema` before the public ids it would otherwise be taken for.
     path("quizzes", quizzes_api.QuizListApi.as_view(), name="quizzes"),
     path("quizzes/schema", quizzes_api.QuizSchemaApi.as_view(), name="quiz-schema"),
@@ -96,6 +108,11 @@ api_v1 = [
     path("quizzes/<str:public_id>/publish", quizzes_api.QuizPublishApi.as_view(), name="quiz-publish"),
     path("quizzes/<str:public_id>/archive", quizzes_api.QuizArchiveApi.as_view(), name="quiz-archive"),
     path("quizzes/<str:public_id>/funnel", quizzes_api.QuizFunnelApi.as_view(), name="quiz-funnel"),
+    path(
+        "contacts/<str:external_id>/traits",
+        quizzes_traits_api.ContactTraitsApi.as_view(),
+        name="contact-traits",
+    ),
     path(
         "contacts/<str:external_id>/quiz-tokens",
         quizzes_api.QuizTokenApi.as_view(),
@@ -114,6 +131,7 @@ urlpatterns = [
     path(".well-known/candor/<slug:brand_slug>/jwks.json", jwks, name="brand-jwks"),
     path("api/v1/", include((api_v1, "api"))),
     path("p/<slug:brand_slug>/", include("preferences.urls")),
+    path("p/<slug:brand_slug>/told-us/", include("quizzes.told_us_urls")),
     path("q/", include("quizzes.urls")),
     path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
     path("hooks/twilio/<slug:brand_slug>/sms", twilio_sms, name="twilio-sms"),

@@ -21,6 +21,7 @@ from config.db import select_many
 from config.errors import Conflict, NotFound, Unprocessable
 from config.services import UNSET, fields_update, model_clean
 from consent import statements, validators
+from consent.hooks import consent_stopped_run
 from consent.identifiers import email_hmac
 from consent.ledger import canonical_json, event_hash, evidence_digest, iso_utc
 from consent.models import (
@@ -767,6 +768,11 @@ def consent_append(
     )
     contact.ledger_sequence, contact.ledger_head = event.sequence, event.hash
     contact.event_sequence += moved
+    if moved and decision in (Decision.WITHDRAWN, Decision.EXPIRED):
+        # What other apps keep under the purpose must stop too (quizzes: traits.forgotten).
+        consent_stopped_run(
+            brand=brand, contact=contact, purpose=purpose, decision=decision, occurred_at=occurred_at
+        )
     if lifts_suppression and moved:  # a late, older grant is evidence, not a fresh opt-in
         _suppression_lift(brand=brand, contact=contact)
     return event, moved

@@ -323,13 +323,15 @@ def bar_chart(
     description: str,
     bars: Sequence[tuple[str, float]],
     format_value: Callable[[float], str] = number,
+    top: float | None = None,
 ) -> Markup:
-    """Horizontal bars, each named on its left and labelled with its value on its right."""
+    """Horizontal bars, each named on its left and labelled with its value on its right; the
+    longest bar is the largest value, or `top` where the scale is fixed (1 for shares)."""
     row = 26
     height = TOP + row * max(1, len(bars)) + 8
     label_w = 200
     plot_w = WIDTH - label_w - 80
-    top = max((value for _, value in bars), default=0) or 1
+    top = top or max((value for _, value in bars), default=0) or 1
     parts = []
     for n, (label, value) in enumerate(bars):
         y0 = TOP + n * row

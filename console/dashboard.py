@@ -369,7 +369,7 @@ def _delivery_rows(endpoint: str | None) -> dict[str, RowsBehind]:
 def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
     endpoints = []
     for public_id, url, status, disabled_at, oldest, pending, failures, delivered, p95 in (
-        Endpoint.objects.filter(brand=brand)
+        Endpoint.objects.filter(brand=brand, kind=Endpoint.Kind.WEBHOOK)
         .order_by("created_at", "pk")
         .values_list(
             "public_id",

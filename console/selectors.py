@@ -40,12 +40,18 @@ def api_key_get(*, brand: Brand, prefix: str) -> ApiKey | None:
 
 
 def endpoints_of(*, brand: Brand) -> QuerySet[Endpoint]:
-    """The brand's endpoints, oldest first, without their secrets."""
-    return Endpoint.objects.filter(brand=brand).defer("secret", "previous_secret").order_by("pk")
+    """The brand's webhook endpoints, oldest first, without their secrets (a connector's
+    endpoint belongs to its connector, which the console does not show yet)."""
+    return (
+        Endpoint.objects.filter(brand=brand, kind=Endpoint.Kind.WEBHOOK)
+        .defer("secret", "previous_secret")
+        .order_by("pk")
+    )
 
 
 def endpoint_of(*, brand: Brand, public_id: str) -> Endpoint | None:
-    return Endpoint.objects.filter(brand=brand, public_id=public_id).select_related("brand").first()
+    webhooks = Endpoint.objects.filter(brand=brand, public_id=public_id, kind=Endpoint.Kind.WEBHOOK)
+    return webhooks.select_related("brand").first()
 
 
 def delivery_of(*, endpoint: Endpoint, public_id: str) -> Delivery | None:

@@ -4,6 +4,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 from django.urls import path
 
 from console.views import account, audit, catalogue, contacts, integrations, members, overview, quizzes, rows
+from console.views.quiz_funnel import quiz_funnel
 
 app_name = "console"
 
@@ -44,4 +45,5 @@ urlpatterns = [
     path("<slug:brand_slug>/quizzes/<str:quiz_id>/map/", quizzes.quiz_map_page, name="quiz_map"),
     path("<slug:brand_slug>/quizzes/<str:quiz_id>/preview/", quizzes.quiz_preview, name="quiz_preview"),
     path("<slug:brand_slug>/quizzes/<str:quiz_id>/export/", quizzes.quiz_export, name="quiz_export"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/funnel/", quiz_funnel, name="quiz_funnel"),
 ]

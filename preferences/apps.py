@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PreferencesConfig(AppConfig):
     name = "preferences"
     verbose_name = "Preferences"
+
+    def ready(self) -> None:
+        """Give the connectors contacts' current state without their importing the domain
+        (sync.outbox.contact_state says why)."""
+        from preferences.connector_state import brand_catalogue, contacts_state
+        from sync.outbox.contact_state import brand_catalogue_reader_set, contact_state_reader_set
+
+        contact_state_reader_set(contacts_state)
+        brand_catalogue_reader_set(brand_catalogue)

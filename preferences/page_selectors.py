@@ -182,6 +182,7 @@ class Centre:
     holds: list[Hold]  # active, soonest end first
     channels: list[str]  # the channels marketing topics use, in canonical order
     opted_out: dict[str, bool]
+    parts: tuple[Any, ...] = ()  # what preferences.centre_parts' columns read, in order
 
     @property
     def rows(self) -> list[ChannelChoice]:
@@ -319,6 +320,7 @@ def centre_get(
         holds=holds,
         channels=[channel for channel in Channel.values if channel in channels],
         opted_out={channel: snapshot.opted_out(channel) for channel in Channel.values},
+        parts=rows.parts,
     )
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from brands.models import Brand
 from config.db import insert_parts, select_many, select_one, shape
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Notice, NoticeVersion, Purpose
+from preferences.centre_parts import centre_parts_columns
 from preferences.models import ChannelOptOut, Hold, PendingUnsubscribe, Subscription, Topic
 from sync.models import Event
 from sync.outbox.listeners import events_announce
@@ -199,6 +200,7 @@ class CentreRows:
     holds: list[Hold]  # active, soonest end first, their topics prefetched
     purposes: list[PurposeRows]  # the brand's, by slug
     now: datetime  # what "active" was read against
+    parts: tuple[Any, ...] = ()  # the values of preferences.centre_parts' columns, in order
 
 
 # The brand's configuration (topics with their purposes; purposes with their notices and
@@ -301,20 +303,40 @@ def _config_for(brand_id: int, stamp: int, read: Sequence[list[tuple[Any, ...]]]
     return remembered if remembered is not None and remembered.stamp == stamp else _config_read(brand_id)
 
 
-def _centre_assemble(contact_columns: Sequence[Any], config: BrandConfig, now: datetime) -> CentreRows:
-    """From _contact_json's six columns (decoded) and the brand's configuration."""
+def _centre_assemble(
+    contact_columns: Sequence[Any], config: BrandConfig, now: datetime, part_values: Sequence[Any] = ()
+) -> CentreRows:
+    """From _contact_json's six columns (decoded), the brand's configuration and the values of
+    the centre parts' columns."""
     parts = [value or [] for value in contact_columns]
     snapshot = _contact_build(config.topics, parts[:4])
     snapshot.unsubscribes_accepted = frozenset((topic_id, channel) for topic_id, channel in parts[5])
     return CentreRows(
-        snapshot=snapshot, holds=_holds_build(parts[4], config.topics), purposes=config.purposes, now=now
+        snapshot=snapshot,
+        holds=_holds_build(parts[4], config.topics),
+        purposes=config.purposes,
+        now=now,
+        parts=tuple(part_values),
     )
 
 
-def _centre_statements(where: str, params: list[Any], brand_id: int, now: datetime) -> list[Statement]:
-    """The brand's config_stamp and _contact_json for the contact `where` picks (as `c`), then,
-    unless remembered, the brand's configuration (2 statements)."""
+def _with_parts(columns: tuple[str, list[Any]]) -> tuple[str, list[Any], int]:
+    """_contact_json's columns and the centre parts' (preferences.centre_parts), and how many
+    of the latter: what the centre shows in one statement."""
+    sql, params = columns
+    more, more_params = centre_parts_columns()
+    return ", ".join([sql, *more]), [*params, *more_params], len(more)
+
+
+def _centre_statements(
+    where: str, params: list[Any], brand_id: int, now: datetime, *, parts: bool = False
+) -> list[Statement]:
+    """The brand's config_stamp and _contact_json for the contact `where` picks (as `c`), with
+    the centre parts' columns if `parts`, then, unless remembered, the brand's configuration
+    (2 statements)."""
     columns, column_params = _contact_json("c.id", now)
+    if parts:
+        columns, column_params, _count = _with_parts((columns, column_params))
     return [
         (
             f"SELECT b.config_stamp, {columns} FROM {_contact} c "  # noqa: S608
@@ -329,15 +351,16 @@ def _centre_build(results: Sequence[list[tuple[Any, ...]]], brand_id: int, now: 
     """From _centre_statements' rows."""
     row = results[0][0]
     config = _config_for(brand_id, row[0], results[1:])
-    return _centre_assemble(row[1:7], config, now)
+    return _centre_assemble(row[1:7], config, now, row[7:])
 
 
 def centre_rows(*, contact: Contact, now: datetime) -> CentreRows:
     """Everything the preference centre reads, in one round trip (two when the brand's
     configuration changed since this process remembered it): the snapshot, the active holds
-    with their topics, and the brand's purposes with their notice versions."""
-    results = select_many(_centre_statements("c.id = %s", [contact.pk], contact.brand_id, now))
-    return _centre_build(results, contact.brand_id, now)
+    with their topics, the brand's purposes with their notice versions, and what the centre's
+    parts read (preferences.centre_parts)."""
+    statements = _centre_statements("c.id = %s", [contact.pk], contact.brand_id, now, parts=True)
+    return _centre_build(select_many(statements), contact.brand_id, now)
 
 
 def _contact_json(contact_sql: str, now: datetime) -> tuple[str, list[Any]]:
@@ -374,7 +397,8 @@ def brand_contact_and_centre(
     """`brand_and_contact` and, when the contact is that brand's (the session names both), its
     `centre_rows`: everything a view of the centre reads, in one statement (two more when the
     brand's configuration is not remembered), one round trip."""
-    statement = _brand_and_contact_statement(slug, contact_id, also=_contact_json("c.id", now))
+    columns, params, count = _with_parts(_contact_json("c.id", now))
+    statement = _brand_and_contact_statement(slug, contact_id, also=(columns, params))
     remembered = brand_id in _configs
     results = select_many([statement, *([] if remembered else _config_statements(brand_id))])
     brand, contact = _brand_and_contact_build(results[0])
@@ -382,7 +406,12 @@ def brand_contact_and_centre(
         return brand, contact, None
     config = _config_for(brand_id, brand.config_stamp, results[1:])
     json_at = shape(Brand).width + shape(Contact).width
-    return brand, contact, _centre_assemble(results[0][0][json_at : json_at + 6], config, now)
+    row = results[0][0]
+    return (
+        brand,
+        contact,
+        _centre_assemble(row[json_at : json_at + 6], config, now, row[json_at + 6 :][:count]),
+    )
 
 
 # --- The outbox --------------------------------------------------------------------------------

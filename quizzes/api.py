@@ -203,11 +203,23 @@ def _quiz_out(quiz: Quiz) -> dict[str, Any]:
     return dict(QuizOut(quiz).data)
 
 
-def _version_number(raw: str | None) -> int | None:
+def _bad_parameter(name: str, message: str) -> ApplicationError:
+    """A query parameter that cannot be read: 400 (malformed), naming it in `errors`."""
+    return ApplicationError(message, errors={name: [message]})
+
+
+VERSION_MESSAGE = "version must be a published version's number (1, 2, …)."
+
+
+def _version_number(raw: str | None, *, bad_request: bool = False) -> int | None:
+    """`?version=`: None when absent. Malformed is 422 on the document's GET (as it always was)
+    and 400 on the funnel's, where every bad query parameter is a 400."""
     if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_VERSION:
-        raise Unprocessable.for_field("version", "version must be a published version's number (1, 2, …).")
+        if bad_request:
+            raise _bad_parameter("version", VERSION_MESSAGE)
+        raise Unprocessable.for_field("version", VERSION_MESSAGE)
     return int(raw)
 
 
@@ -220,7 +232,7 @@ def _day(request: Request, name: str) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
-        raise Unprocessable.for_field(name, f"{name} must be a day, YYYY-MM-DD.") from None
+        raise _bad_parameter(name, f"{name} must be a day, YYYY-MM-DD.") from None
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -465,7 +477,9 @@ class QuizFunnelApi(BrandApiView):
             "purpose a consent question asks for, how many opted in. Rates are shares rounded to "
             "four places, null when there is nothing to divide by. Counts are anonymous daily "
             "totals, kept whether or not a person finished, so reading them costs the same however "
-            "many people answered."
+            "many people answered. A `from`, `to` or `version` that is not a day or a number, or "
+            "a `to` before `from`, is 400 naming the parameter in `errors`; a version the quiz "
+            "does not have is 404."
         ),
         parameters=[
             OpenApiParameter("from", date, description="First day (YYYY-MM-DD, UTC); default: the first"),
@@ -478,8 +492,8 @@ class QuizFunnelApi(BrandApiView):
         quiz = selectors.quiz_get(brand=self.principal().brand, public_id=public_id)
         since, until = _day(request, "from"), _day(request, "to")
         if since is not None and until is not None and since > until:
-            raise Unprocessable.for_field("to", "to must not be before from.")
-        number = _version_number(request.query_params.get("version"))
+            raise _bad_parameter("to", "to must not be before from.")
+        number = _version_number(request.query_params.get("version"), bad_request=True)
         version = selectors.quiz_version_get(quiz=quiz, number=number) if number is not None else None
         funnel = selectors.funnel_get(quiz=quiz, version=version, since=since, until=until)
         return Response(FunnelOut(funnel).data)

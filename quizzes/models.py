@@ -128,6 +128,11 @@ class StatementKind(models.TextChoices):
     DELETED = "deleted", "Deleted"  # by the person, or by erasure: the value is gone
 
 
+class StatementSource(models.TextChoices):
+    QUIZ = "quiz", "Quiz"  # the person answered in a quiz
+    PREFERENCE_CENTRE = "preference_centre", "Preference centre"  # corrected or deleted there
+
+
 class Answer(models.Model):
     """A dated statement: what the person said to one question, when, where. A retake or a
     correction adds a statement; the latest per (contact, question key) is what stands."""
@@ -141,6 +146,7 @@ class Answer(models.Model):
         Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="quiz_answers"
     )
     kind = models.CharField(max_length=10, choices=StatementKind.choices, default=StatementKind.ANSWERED)
+    source = models.CharField(max_length=20, choices=StatementSource.choices, default=StatementSource.QUIZ)
     value = models.JSONField(null=True)  # None once deleted
     recorded_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -162,6 +168,7 @@ class Trait(models.Model):
     key = models.CharField(max_length=50)
     value = models.JSONField(null=True)  # None once deleted
     kind = models.CharField(max_length=10, choices=StatementKind.choices, default=StatementKind.ANSWERED)
+    source = models.CharField(max_length=20, choices=StatementSource.choices, default=StatementSource.QUIZ)
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     # A trait taken from an answer goes when the answer goes (erasure).
     answer = models.ForeignKey(Answer, on_delete=models.CASCADE, null=True, blank=True, related_name="traits")

@@ -16,7 +16,11 @@ effects (tests/quizzes/test_completion.py counts it).
 Identity (README, "Quizzes"): a response is linked to a contact only through a signed quiz token
 (its contact id travels signed in the progress token) or an email the person entered (the
 contact found by that address, or created with it); otherwise it stays anonymous, with answers
-but no traits, consents, subscriptions or events.
+but no traits, consents or subscriptions, and its `quiz.completed` (`contact: null`, no traits)
+goes on the brand's own event stream.
+
+`quiz.completed` carries the traits set, limited to purposes the contact's consent covers
+(quizzes.traits).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from preferences.services import SubscriptionChange, contact_signup
 from preferences.statements import outbox_append
 from quizzes.document import Document, chosen_options, parse
 from quizzes.models import Answer, FunnelCount, Question, QuizVersion, Response, Trait
+from quizzes.traits import purposes_valid, traits_gated, traits_of
 from sync.models import Event, EventType
-from sync.outbox.events import event_build
+from sync.outbox.events import brand_event_record, event_build
 
 RECORDED_BY = "hosted:quiz"
 NEW_CONTACT_PREFIX = "quiz-"  # external ids of contacts a quiz creates from an entered email
@@ -216,7 +221,7 @@ def response_save(
 class Completion:
     response: Response
     contact: Contact | None
-    event: Event | None
+    event: Event  # quiz.completed: the contact's, or the brand stream's for an anonymous run
 
 
 def _grants_and_subscriptions(
@@ -305,14 +310,7 @@ def _traits_build(
         if value is None or question.id not in by_key:
             continue
         row = questions[question.id]
-        set_here: dict[str, Any] = {}
-        if question.kind in ("single", "multiple"):
-            chosen = {value} if question.kind == "single" else set(value)
-            for option in question.options:
-                if option.id in chosen:
-                    set_here.update(option.effects.traits)
-        elif question.trait and question.kind in ("scale", "text"):
-            set_here[question.trait] = value
+        set_here = traits_of(question, value)
         traits += [
             Trait(
                 brand=brand,
@@ -394,14 +392,14 @@ def response_complete(
             now=now,
         )
     )
-    event = None
+    event: Event
     if contact is not None:
         keys = {q.pk: key for key, q in questions.items()}
         stored = (
             list(Answer.objects.filter(response=response, contact=contact)) if saved_keys else new_answers
         )
         by_key = {keys[a.question_id]: a for a in stored}
-        Trait.objects.bulk_create(
+        traits = Trait.objects.bulk_create(
             _traits_build(
                 brand=brand,
                 document=document,
@@ -412,10 +410,37 @@ def response_complete(
                 now=now,
             )
         )
+        # Read after contact_signup: a consent given in this quiz covers its traits already.
+        valid = purposes_valid(
+            brand=brand, contact_id=contact.pk, purpose_ids={t.purpose_id for t in traits}, now=now
+        )
         event = _completed_event(
-            brand=brand, version=version, response=response, contact=contact, answers=answers, now=now
+            brand=brand,
+            version=version,
+            response=response,
+            contact=contact,
+            answers=answers,
+            traits=traits_gated(traits, valid),
+            now=now,
+        )
+    else:
+        event = _anonymous_completed_event(
+            brand=brand, version=version, response=response, answers=answers, now=now
         )
     return Completion(response=response, contact=contact, event=event)
+
+
+def _completed_data(
+    *, version: QuizVersion, response: Response, answers: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "quiz": version.quiz.public_id,
+        "version": version.number,
+        "response": response.public_id,
+        "outcome": response.outcome or None,
+        "answered": [key for key, value in answers.items() if value is not None],
+        "occurred_at": iso_utc(now),
+    }
 
 
 def _completed_event(
@@ -425,10 +450,12 @@ def _completed_event(
     response: Response,
     contact: Contact,
     answers: Mapping[str, Any],
+    traits: Mapping[str, Any],
     now: datetime,
 ) -> Event:
     """`quiz.completed`: which questions were answered, never what was answered (a value may
-    serve a purpose the contact has not consented to; the API shows values where it may)."""
+    serve a purpose the contact has not consented to; the API shows values where it may), and
+    the traits set whose purpose the contact's consent covers (quizzes.traits)."""
     event = event_build(
         brand=brand,
         type=EventType.QUIZ_COMPLETED,
@@ -436,15 +463,23 @@ def _completed_event(
         subject=contact.external_id,
         sequence=contact.event_sequence + 1,
         data={
-            "quiz": version.quiz.public_id,
-            "version": version.number,
-            "response": response.public_id,
-            "outcome": response.outcome or None,
-            "answered": [key for key, value in answers.items() if value is not None],
-            "occurred_at": iso_utc(now),
+            **_completed_data(version=version, response=response, answers=answers, now=now),
+            "traits": traits,
         },
         occurred_at=now,
     )
     outbox_append(contact=contact, events=[event])
     contact.event_sequence = event.sequence
     return event
+
+
+def _anonymous_completed_event(
+    *, brand: Brand, version: QuizVersion, response: Response, answers: Mapping[str, Any], now: datetime
+) -> Event:
+    """`quiz.completed` of a response linked to no one (`contact: null`, no traits), so funnel
+    consumers see every completion. It goes on the brand's own stream (Event.brand_ref): no
+    contact's sequence is touched, and the brand stream keeps its own increasing order."""
+    data = _completed_data(version=version, response=response, answers=answers, now=now)
+    return brand_event_record(
+        brand=brand, type=EventType.QUIZ_COMPLETED, data={"contact": None, **data}, now=now
+    )

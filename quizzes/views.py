@@ -12,7 +12,7 @@ and a POST must come from our own origin (STANDARDS.md §8, ASVS 3.5.1).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -38,9 +38,10 @@ from consent.services import EvidenceInput
 from preferences.branding import logo_origin
 from preferences.language import language_for
 from quizzes import document as quiz_document
+from quizzes import markup
 from quizzes.document import Document, Question
 from quizzes.models import Quiz, QuizVersion
-from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version
+from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version, version_document
 from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
 from quizzes.tokens import quiz_token_read
 
@@ -93,15 +94,18 @@ def _page_url(quiz: Quiz, run: Run | None = None, **extra: str) -> str:
     return f"/q/{quiz.public_id}/" + (f"?{urlencode(query)}" if query else "")
 
 
-def _text(texts: Mapping[str, str] | None, document: Document) -> tuple[str, str | None]:
-    """A brand-authored text in the page's language, else the document's. The second value is
-    the language to mark it with when it is not the page's own (WCAG 3.1.2)."""
+def _text(
+    texts: Mapping[str, str] | None, document: Document, clean: Callable[[str], str] = markup.plain
+) -> tuple[str, str | None]:
+    """A brand-authored text in the page's language, else the document's, through one of
+    quizzes.markup's cleaners (plain text unless named). The second value is the language to
+    mark it with when it is not the page's own (WCAG 3.1.2)."""
     if not texts:
         return "", None
     language = translation.get_language() or settings.LANGUAGE_CODE
     if texts.get(language):
-        return texts[language], None
-    return texts.get(document.language, ""), document.language
+        return clean(texts[language]), None
+    return clean(texts.get(document.language, "")), document.language
 
 
 def _safe_link(link: str | None) -> str | None:
@@ -171,7 +175,7 @@ def _question_page(
     saved: bool = False,
     status: int = 200,
 ) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     question = document.question(run.question or "")
     if question is None:
         raise Http404
@@ -183,8 +187,9 @@ def _question_page(
     context = {
         "title": _text(document.title, document),
         "question": question,
-        "text": _text(question.text, document),
-        "help": _text(question.help, document),
+        "text": _text(question.text, document, markup.inline),
+        "page_title": _text(question.text, document)[0],
+        "help": _text(question.help, document, markup.help_text),
         "min_label": _text(question.scale_labels[0], document),
         "max_label": _text(question.scale_labels[1], document),
         "choices": _choice_rows(question, document, given),
@@ -203,13 +208,13 @@ def _question_page(
 
 
 def _done_page(request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     outcome = next((o for o in document.outcomes if o.id == run.outcome), None)
     context = {
         "title": _text(document.title, document),
         "outcome": outcome,
         "outcome_title": _text(outcome.title, document) if outcome else ("", None),
-        "outcome_text": _text(outcome.text, document) if outcome else ("", None),
+        "outcome_text": _text(outcome.text, document, markup.rich) if outcome else ("", None),
         "outcome_link": _safe_link(outcome.link) if outcome else None,
         "link_label": _text(outcome.link_label, document) if outcome else ("", None),
         "host_origin": run.host,
@@ -291,7 +296,7 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
     version = quiz.live_version
     assert version is not None  # quiz_live reads only quizzes with one
     version.quiz = quiz
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     token = request.GET.get("token", "")
     contact = None
     if token:
@@ -358,7 +363,7 @@ def _expired(request: HttpRequest, quiz: Quiz) -> HttpResponse:
 
 
 def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
-    document = quiz_document.parse(version.document)
+    document = version_document(version)
     if run.question is None:
         return _see_other(_page_url(quiz, run))
     question = document.question(run.question)

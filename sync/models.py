@@ -19,6 +19,10 @@ class EventType(models.TextChoices):
     HOLD_STARTED = "hold.started"
     HOLD_ENDED = "hold.ended"
     QUIZ_COMPLETED = "quiz.completed"
+    # Quiz traits downstream (quizzes.statements): a correction changed them; or forget them
+    # (the consent for their purpose stopped, or the person deleted the answer).
+    TRAITS_UPDATED = "traits.updated"
+    TRAITS_FORGOTTEN = "traits.forgotten"
     # Brand-level, not about a contact: see Event.brand_ref.
     ENDPOINT_DISABLED = "endpoint.disabled"
     LEDGER_CHECKPOINT = "ledger.checkpoint"
@@ -91,14 +95,21 @@ def new_webhook_secret() -> str:
 
 
 class Endpoint(models.Model):
-    """A brand's webhook receiver. Deliveries are made from the brand's changes feed: the
-    endpoint's cursor is its position there (sync.delivery.fanout.endpoint_fanout)."""
+    """A brand's delivery target: a webhook receiver, or the delivery side of a Connector (kind
+    connector; its url is the vendor's API base, the webhook-only fields stay unused).
+    Deliveries are made from the brand's changes feed: the endpoint's cursor is its position
+    there (sync.delivery.fanout.endpoint_fanout)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active"
         DISABLED = "disabled"
 
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        CONNECTOR = "connector"
+
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="endpoints")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK, db_default="webhook")
     public_id = models.CharField(max_length=32, unique=True, default=new_endpoint_id, editable=False)
     url = models.CharField(max_length=2000)
     description = models.CharField(max_length=500, blank=True)
@@ -133,6 +144,39 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.url} ({self.status})"
+
+
+def new_connector_id() -> str:
+    return f"con_{secrets.token_urlsafe(12)}"
+
+
+class Connector(models.Model):
+    """A brand's link to one vendor account (sync.delivery.connectors). Its deliveries are those
+    of its Endpoint (kind connector): the same cursor, claims, retries, per-contact order,
+    disabling and delivery log as a webhook's; only the send step differs."""
+
+    class Vendor(models.TextChoices):
+        SALESFORCE = "salesforce"
+        HUBSPOT = "hubspot"
+        KLAVIYO = "klaviyo"
+        MAILCHIMP = "mailchimp"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="connectors")
+    public_id = models.CharField(max_length=32, unique=True, default=new_connector_id, editable=False)
+    endpoint = models.OneToOneField(Endpoint, on_delete=models.CASCADE, related_name="connector")
+    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    name = models.CharField(max_length=200)
+    # Fernet token of the credentials' JSON (sync.delivery.connectors.crypto); never logged or shown.
+    credentials = models.TextField()
+    mapping = models.JSONField(default=dict)
+    # As the brand gave it; empty means the vendor's default host. Endpoint.url holds the one used.
+    api_base_url = models.CharField(max_length=2000, blank=True)
+    match_key = models.CharField(max_length=20, default="email")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.vendor} {self.name}"
 
 
 class Delivery(models.Model):

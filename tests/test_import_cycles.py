@@ -138,13 +138,14 @@ def test_the_outbox_never_reaches_delivery():
 
 # Interfaces: the only modules outside sync.delivery that may import it (ARCHITECTURE.md: the
 # domain never calls delivery; the outbox reaches it through sync.outbox.listeners). Pages split
-# into a `views` package (the console's, one module per area) are interfaces too.
+# into a `views` package (the console's, one module per area) are interfaces too, and so are
+# management commands (rotate_connector_keys).
 INTERFACES = {"urls", "api", "tasks", "admin", "apps"}
 
 
 def _interface(name: str) -> bool:
     package, _, last = name.rpartition(".")
-    return last in INTERFACES or package.endswith(".views")
+    return last in INTERFACES or package.endswith((".views", ".management.commands"))
 
 
 def _delivery(name: str) -> bool:

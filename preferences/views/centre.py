@@ -20,6 +20,7 @@ from config.middleware import hosted_csrf_protect
 from consent.models import Contact, Decision
 from consent.services import Suppressed, consent_record
 from preferences import services
+from preferences.centre_parts import centre_parts_context
 from preferences.emails import confirm_url
 from preferences.forms import HoldForm, SubscriptionsForm
 from preferences.labels import (
@@ -93,6 +94,7 @@ def _centre_response(
         "error_summary": summary,
         "undo": undo,
         "facts": facts,
+        **centre_parts_context(centre, centre.parts),  # quizzes: the answers under "What you've told us"
         "channel_all_labels": [(channel, all_labels[channel]) for channel in centre.channels],
         "opted_out_channels": [
             all_labels[channel] for channel in centre.channels if centre.opted_out.get(channel)

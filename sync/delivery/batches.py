@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from sync.delivery import sending
 from sync.delivery.claims import Claim, batch_claim, batch_seconds
+from sync.delivery.connectors.push import connector_batch_push
 from sync.delivery.recording import batch_record
 from sync.delivery.sending import Outcome
-from sync.models import Attempt, Delivery
+from sync.models import Attempt, Delivery, Endpoint
 
 
 def delivery_send(*, delivery_id: int) -> Attempt | None:
@@ -36,7 +37,10 @@ def delivery_send(*, delivery_id: int) -> Attempt | None:
 
 def batch_send(claim: Claim) -> list[Attempt]:
     """POST the claim's deliveries in order until one fails or the batch's time is up; record
-    what was sent and give back the rest (batch_record)."""
+    what was sent and give back the rest (batch_record). A connector's batch goes to its
+    vendor instead (sync.delivery.connectors)."""
+    if claim.endpoint.kind == Endpoint.Kind.CONNECTOR:
+        return connector_batch_push(claim)
     deadline = time.monotonic() + batch_seconds()
     sent: list[tuple[Delivery, Outcome]] = []
     try:

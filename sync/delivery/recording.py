@@ -36,7 +36,7 @@ def batch_record(*, claim: Claim, sent: list[tuple[Delivery, Outcome]]) -> list[
     Successes (every attempt but perhaps the last) are recorded together: each Attempt, each
     delivery finished (while the lease is ours), the endpoint's failing period cleared. The
     deliveries not sent lose the lease and their broker mark, so the next dispatch or sweep hands
-    them over at once. A failed last attempt is recorded by _attempt_record (retry, Retry-After,
+    them over at once. A failed last attempt is recorded by attempt_record (retry, Retry-After,
     410, days of failures), which hands the next ready delivery over; after a batch that ended
     well one ready delivery is handed over too, whether or not it was lately (its message may
     have found the endpoint busy), so the endpoint's backlog keeps moving without the sweeper."""
@@ -73,7 +73,7 @@ def batch_record(*, claim: Claim, sent: list[tuple[Delivery, Outcome]]) -> list[
     if failed is not None:
         delivery, result = failed
         attempts.append(
-            _attempt_record(delivery=delivery, endpoint=claim.endpoint, lease=claim.lease, result=result)
+            attempt_record(delivery=delivery, endpoint=claim.endpoint, lease=claim.lease, result=result)
         )
     return attempts
 
@@ -138,9 +138,12 @@ def _batch_record_rows(
             transaction.on_commit(lambda: publish_sends(handed))
 
 
-def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: Outcome) -> Attempt:
+def attempt_record(
+    *, delivery: Delivery, endpoint: Endpoint, lease: datetime, result: Outcome, permanent: bool = False
+) -> Attempt:
     """Record one attempt through the ORM (the failed one that ends a batch): the retry, the
-    failing period and disabling; then hand the endpoint's next ready delivery over."""
+    failing period and disabling; then hand the endpoint's next ready delivery over. A
+    `permanent` failure (a connector's vendor rejected the request itself) is not retried."""
     now = timezone.now()
     number = delivery.attempt_count + 1
     retry_in: float | None = None
@@ -163,7 +166,11 @@ def _attempt_record(*, delivery: Delivery, endpoint: Endpoint, lease: datetime, 
             )
             Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
         else:
-            retry_in = retry_delay(attempt=number - delivery.round_start, retry_after=result.retry_after)
+            retry_in = (
+                None
+                if permanent
+                else retry_delay(attempt=number - delivery.round_start, retry_after=result.retry_after)
+            )
             if retry_in is None:
                 ours.update(status=Delivery.Status.FAILED, attempt_count=number, leased_until=None)
             else:

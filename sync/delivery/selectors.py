@@ -50,7 +50,8 @@ def _with_overdue_opt_outs(rows: models.QuerySet[Endpoint]) -> models.QuerySet[E
 
 
 def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
-    endpoint = _with_overdue_opt_outs(Endpoint.objects.filter(brand=brand, public_id=public_id)).first()
+    webhooks = Endpoint.objects.filter(brand=brand, public_id=public_id, kind=Endpoint.Kind.WEBHOOK)
+    endpoint = _with_overdue_opt_outs(webhooks).first()
     if endpoint is None:
         raise NotFound(f"No endpoint {public_id!r}.")
     return endpoint
@@ -58,7 +59,8 @@ def endpoint_get(*, brand: Brand, public_id: str) -> Endpoint:
 
 def endpoints_list(*, brand: Brand, after_id: int, limit: int) -> list[Endpoint]:
     """Oldest first, up to `limit` + 1 (the extra one says there is a next page)."""
-    rows = Endpoint.objects.filter(brand=brand, id__gt=after_id).order_by("id")
+    # A connector's endpoint is shown as its connector (sync.delivery.connectors.api).
+    rows = Endpoint.objects.filter(brand=brand, id__gt=after_id, kind=Endpoint.Kind.WEBHOOK).order_by("id")
     return list(_with_overdue_opt_outs(rows)[: limit + 1])
 
 

@@ -442,3 +442,18 @@ def test_owners_have_the_integration_pages_in_their_navigation(owner):
     page = owner.get("/console/acme/").content.decode()
     assert '<a href="/console/acme/api-keys/">API keys</a>' in page
     assert '<a href="/console/acme/endpoints/">Webhooks</a>' in page
+
+
+def test_a_connectors_endpoint_is_not_shown_or_opened_as_a_webhook(brand, owner, hook):
+    connector_endpoint = Endpoint.objects.create(
+        brand=brand, url="https://a.klaviyo.com", kind=Endpoint.Kind.CONNECTOR
+    )
+
+    listing = owner.get(ENDPOINTS)
+    assert listing.status_code == 200
+    assert hook.public_id in listing.content.decode()
+    assert connector_endpoint.public_id not in listing.content.decode()
+    assert owner.get(page_of(connector_endpoint)).status_code == 404
+    assert act(owner, connector_endpoint, "rotate").status_code == 404
+    connector_endpoint.refresh_from_db()
+    assert connector_endpoint.previous_secret == ""

@@ -18,7 +18,7 @@ from consent.models import ConsentEvent
 from consent.services import contact_upsert
 from console.access import Access, access_of
 from preferences.services import topic_create
-from quizzes.services import quiz_create
+from quizzes.services import quiz_create, quiz_publish
 from sync.delivery.endpoints import endpoint_create
 from sync.models import Delivery, Endpoint
 from tests.actors import TEST_ACTOR
@@ -96,7 +96,7 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
     # The support desk's contact, with one ledger event (its receipt).
     contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
     decide(brand, "cust-1", purpose, "granted")
-    # The quiz builder's pages name a quiz of the brand.
+    # A published quiz: its funnel page, and the quiz builder's pages.
     quiz = quiz_create(
         brand=brand,
         actor=TEST_ACTOR,
@@ -104,11 +104,21 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
             "format": 1,
             "language": "en",
             "title": {"en": "Matrix quiz"},
-            "questions": [{"id": "q1", "type": "text", "purpose": catalogued.slug, "text": {"en": "Why?"}}],
+            "questions": [
+                {
+                    "id": "q",
+                    "type": "single",
+                    "purpose": catalogued.slug,
+                    "text": {"en": "Which?"},
+                    "options": [{"id": "a", "label": {"en": "A"}}, {"id": "b", "label": {"en": "B"}}],
+                }
+            ],
         },
     )
+    quiz_publish(quiz=quiz, actor=TEST_ACTOR)
     samples = {
         "brand_slug": brand.slug,
+        "quiz_id": quiz.public_id,
         "token": issued.token,
         "topic_slug": "news",
         "purpose_slug": catalogued.slug,
@@ -116,7 +126,6 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
         "endpoint_id": hook.public_id,
         "contact_id": contact.pk,
         "event_id": ConsentEvent.objects.get(contact=contact).pk,
-        "quiz_id": quiz.public_id,
     }
     return {"people": people, "samples": samples, "brand": brand}
 

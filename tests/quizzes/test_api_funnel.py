@@ -169,18 +169,34 @@ def test_a_quiz_never_published_has_an_empty_funnel(
 
 
 @pytest.mark.parametrize(
-    ("query", "errors"),
+    ("query", "name", "message"),
     [
-        ("from=2026-13-01", {"from": ["from must be a day, YYYY-MM-DD."]}),
-        ("to=20261101", {"to": ["to must be a day, YYYY-MM-DD."]}),
-        ("from=2026-11-03&to=2026-11-02", {"to": ["to must not be before from."]}),
-        ("version=one", {"version": ["version must be a published version's number (1, 2, …)."]}),
+        ("from=2026-13-01", "from", "from must be a day, YYYY-MM-DD."),
+        ("to=20261101", "to", "to must be a day, YYYY-MM-DD."),
+        ("from=2026-11-03&to=2026-11-02", "to", "to must not be before from."),
+        ("version=one", "version", "version must be a published version's number (1, 2, …)."),
+        ("version=0", "version", "version must be a published version's number (1, 2, …)."),
     ],
 )
-def test_bad_parameters_are_422_naming_them(admin: APIClient, live_version: QuizVersion, query: str, errors):
+def test_bad_parameters_are_400_problems_naming_them(
+    admin: APIClient, live_version: QuizVersion, query: str, name: str, message: str
+):
     response = admin.get(f"/api/v1/quizzes/{live_version.quiz.public_id}/funnel?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "urn:candor:problem:bad-request",
+        "title": "Bad request",
+        "status": 400,
+        "detail": message,
+        "errors": {name: [message]},
+    }
+
+
+def test_a_malformed_version_of_the_document_itself_stays_422(admin: APIClient, live_version: QuizVersion):
+    """Only the funnel's parameters became 400: GET …/{id}?version= keeps its answer."""
+    response = admin.get(f"/api/v1/quizzes/{live_version.quiz.public_id}?version=one")
     assert response.status_code == 422
-    assert response.json()["errors"] == errors
 
 
 def test_another_versions_or_quizs_rows_never_count(

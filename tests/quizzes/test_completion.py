@@ -157,6 +157,8 @@ def test_completion_with_a_quiz_token_writes_answers_traits_consent_subscription
         "outcome": "racer",
         "answered": ["goal", "level", "kit", "news"],
         "occurred_at": "2026-12-01T09:30:00.000000Z",
+        # The traits serve personalisation, which the contact has not consented to.
+        "traits": {},
     }
     assert done.event == events[-1]
     contact.refresh_from_db()
@@ -164,9 +166,10 @@ def test_completion_with_a_quiz_token_writes_answers_traits_consent_subscription
 
 
 def test_an_anonymous_completion_stores_answers_and_nothing_about_anyone(
-    live_version: QuizVersion, contact: Contact
+    live_version: QuizVersion, contact: Contact, brand: Brand
 ):
-    complete(live_version, ALL_YES)
+    with time_machine.travel(T0, tick=False):
+        done = complete(live_version, ALL_YES)
     response = Response.objects.get()
     assert response.contact_id is None
     assert response.completed_at is not None
@@ -179,7 +182,24 @@ def test_an_anonymous_completion_stores_answers_and_nothing_about_anyone(
     assert not Trait.objects.exists()
     assert not ConsentEvent.objects.exists()
     assert not Subscription.objects.exists()
-    assert not Event.objects.filter(type="quiz.completed").exists()
+    # Funnel consumers still see the completion: on the brand's own stream, naming no one and
+    # carrying no traits; no contact's sequence moves.
+    (event,) = Event.objects.all()
+    assert (event.type, event.contact_ref, event.subject) == ("quiz.completed", -brand.pk, "")
+    assert event.data == {
+        "sequence": event.sequence,
+        "contact": None,
+        "quiz": live_version.quiz.public_id,
+        "version": 1,
+        "response": response.public_id,
+        "outcome": "racer",
+        "answered": ["goal", "level", "kit", "news"],
+        "occurred_at": "2026-12-01T09:30:00.000000Z",
+    }
+    assert event.sequence == int(T0.timestamp() * 1000)
+    assert done.event == event
+    contact.refresh_from_db()
+    assert contact.event_sequence == 0
 
 
 def test_a_bare_contact_id_from_another_brand_or_an_erased_contact_links_nothing(
@@ -281,8 +301,9 @@ def test_save_my_progress_then_completion_stores_each_answer_once(
 # Inside the test's transaction: a savepoint and its release per atomic block (4 of each),
 # the questions, the token's contact, the topics, the consent states; the contact's upsert and
 # ledger append (pipelined), the preference change (snapshot, notice, subscription, outbox);
-# the response, the answers, the traits, the quiz.completed event.
-COMPLETION_ROUND_TRIPS = 22
+# the response, the answers, the traits, the consent states that gate the event's traits, the
+# quiz.completed event.
+COMPLETION_ROUND_TRIPS = 23
 
 
 def twenty_questions(notice_version: str) -> dict[str, Any]:

@@ -6,20 +6,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from brands.demo import demo_owner_ensure
-from preferences.demo import seed_demo
+from quizzes.demo import seed_demo
 
 
 class Command(BaseCommand):
     help = (
-        "Create or complete the demo brand 'demo' (idempotent); print its console owner's sign-in "
-        "and its API key."
+        "Create or complete the demo brand 'demo' with its onboarding quiz (idempotent); print the "
+        "quiz's address, its console owner's sign-in and its API key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        brand, raw_key = seed_demo()
+        brand, raw_key, quiz = seed_demo()
         base = settings.PUBLIC_BASE_URL
         self.stdout.write(f"Demo brand '{brand.slug}' is ready at {base}")
         self.stdout.write(f"  API docs:  {base}/api/docs/")
+        self.stdout.write(f"  Quiz:      {base}/q/{quiz.public_id}/ (README: Embed the demo quiz)")
         self.stdout.write(f"  Try:       curl -H 'Authorization: Bearer {raw_key}' {base}/api/v1/purposes")
         owner = demo_owner_ensure(brand=brand)
         self.stdout.write(f"Console:     {base}/console/ (the demo brand's owner)")

@@ -1,0 +1,22 @@
+"""Reads of connectors; each API read takes the brand."""
+
+from __future__ import annotations
+
+from brands.models import Brand
+from config.errors import NotFound
+from sync.models import Connector
+
+
+def connector_get(*, brand: Brand, public_id: str) -> Connector:
+    connector = (
+        Connector.objects.filter(brand=brand, public_id=public_id).select_related("brand", "endpoint").first()
+    )
+    if connector is None:
+        raise NotFound(f"No connector {public_id!r}.")
+    return connector
+
+
+def connectors_list(*, brand: Brand, after_id: int, limit: int) -> list[Connector]:
+    """Oldest first, up to `limit` + 1 (the extra one says there is a next page)."""
+    rows = Connector.objects.filter(brand=brand, id__gt=after_id).select_related("endpoint").order_by("id")
+    return list(rows[: limit + 1])

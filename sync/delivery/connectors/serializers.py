@@ -1,0 +1,71 @@
+"""The connectors API's bodies. Credentials are write-only: no body here has a field for them."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from sync.models import Connector
+
+VENDORS = Connector.Vendor.values
+
+
+class ConnectorIn(serializers.Serializer):
+    vendor = serializers.ChoiceField(choices=VENDORS)
+    name = serializers.CharField(max_length=200)
+    credentials = serializers.DictField(
+        help_text='Write-only; never returned or logged. Klaviyo: {"api_key": "pk_…"} (a private API key)'
+    )
+    mapping = serializers.DictField(
+        help_text='Klaviyo: {"lists": [{"list": "<list id>", "topic"?: "<topic slug>", "purpose"?: '
+        '"<purpose slug>", "channels"?: ["email", "sms"]}]}; each list id must exist in the account'
+    )
+    api_base_url = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The vendor's regional host, a sandbox or a local fake (https; private addresses "
+        "only where WEBHOOK_ALLOW_PRIVATE allows); empty: the vendor's own host",
+    )
+
+
+class ConnectorPatchIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    credentials = serializers.DictField(
+        required=False, help_text="Replaces the stored credentials (write-only)"
+    )
+    mapping = serializers.DictField(required=False)
+    api_base_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=["active", "disabled"],
+        required=False,
+        help_text="Enabling resumes where the connector stopped: nothing written meanwhile is lost",
+    )
+
+
+class ConnectorOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    vendor = serializers.ChoiceField(choices=VENDORS)
+    name = serializers.CharField()
+    mapping = serializers.DictField()
+    api_base_url = serializers.CharField(source="endpoint.url", help_text="The host in use")
+    status = serializers.ChoiceField(choices=["active", "disabled"], source="endpoint.status")
+    disabled_reason = serializers.CharField(source="endpoint.disabled_reason")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ConnectorListOut(serializers.Serializer):
+    connectors = ConnectorOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class VendorListOut(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ConnectorTestOut(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="The credentials work against the vendor")
+    detail = serializers.CharField()
+    lists = VendorListOut(many=True, help_text="The lists the vendor account holds")

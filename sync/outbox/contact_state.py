@@ -1,0 +1,80 @@
+"""Contacts' current state, for readers above the domain (the connectors) that must not import it.
+
+A connector pushes a contact's state as it is when the batch is sent, not as an event described
+it: so a retried or late delivery never pushes an older "subscribed" over a later withdrawal.
+That state lives in the domain apps (ledger projection, subscriptions, channel opt-outs), which
+sit above the outbox; so, as with sync.outbox.listeners, the domain registers its reader here
+(preferences.apps) and the connectors call `contacts_state`, knowing only this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ContactState:
+    """One contact as a vendor should see it now. `subscriptions` maps (topic slug, channel) to
+    subscribed | unsubscribed | pending | not_set, where not_set already reads as unsubscribed
+    when the topic's purpose was withdrawn or the channel opted out (a "no" is never "unknown");
+    `consents` maps purpose slug to granted | withdrawn | expired."""
+
+    contact_ref: int
+    external_id: str
+    email: str | None
+    phone: str | None
+    erased: bool = False
+    suppressed: bool = False
+    consents: dict[str, str] = field(default_factory=dict)
+    consented_at: dict[str, datetime] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], str] = field(default_factory=dict)
+    subscribed_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    unsubscribed_all: dict[str, bool] = field(default_factory=dict)
+
+
+class ContactStateReader(Protocol):
+    def __call__(self, *, brand_id: int, contact_refs: Sequence[int]) -> dict[int, ContactState]: ...
+
+
+_reader: list[ContactStateReader] = []
+
+
+def contact_state_reader_set(reader: ContactStateReader) -> None:
+    """Register the domain's reader (once per process, from preferences.apps)."""
+    _reader[:] = [reader]
+
+
+def contacts_state(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, ContactState]:
+    """The brand's contacts' current state by contact_ref; a contact not found (deleted) is absent."""
+    if not _reader:
+        raise RuntimeError("No contact state reader is registered (preferences.apps registers it).")
+    return _reader[0](brand_id=brand_id, contact_refs=contact_refs)
+
+
+@dataclass(frozen=True)
+class BrandCatalogue:
+    """What a connector's mapping may name: topic slug -> its channels, and purpose slugs."""
+
+    topics: dict[str, list[str]]
+    purposes: set[str]
+
+
+class BrandCatalogueReader(Protocol):
+    def __call__(self, *, brand_id: int) -> BrandCatalogue: ...
+
+
+_catalogue: list[BrandCatalogueReader] = []
+
+
+def brand_catalogue_reader_set(reader: BrandCatalogueReader) -> None:
+    """Register the domain's reader (once per process, from preferences.apps)."""
+    _catalogue[:] = [reader]
+
+
+def brand_catalogue(*, brand_id: int) -> BrandCatalogue:
+    if not _catalogue:
+        raise RuntimeError("No brand catalogue reader is registered (preferences.apps registers it).")
+    return _catalogue[0](brand_id=brand_id)
