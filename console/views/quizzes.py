@@ -1,5 +1,6 @@
-"""The quiz builder (owners and editors; support and viewers see none of it: a draft is
-unpublished work, as the API keeps quizzes behind its `admin` scope).
+"""The quiz builder (owners and editors; support sees none of it). Viewers read the list of
+quizzes, which leads them to each published quiz's funnel (console/views/quiz_funnel.py), but
+not the drafts: a draft is unpublished work, as the API keeps quizzes behind its `admin` scope.
 
 - the list of the brand's quizzes, creating one, importing one from a file;
 - the editor: one screen with a plain form for each part of the draft (its title, each
@@ -29,6 +30,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from brands.audit import Actor
+from brands.models import Membership
 from config.errors import ApplicationError, Conflict, Unprocessable
 from console import quiz_editing as edit
 from console import quiz_preview as preview
@@ -68,6 +70,11 @@ from quizzes.api import document_etag
 from quizzes.document import END, parse
 from quizzes.models import Quiz, QuizStatus
 from quizzes.services import publish_problems, quiz_archive, quiz_create, quiz_draft_save, quiz_publish
+
+# The list: those who may read a quiz's funnel (owners, editors, viewers).
+LIST_READERS = frozenset(
+    {Membership.Role.OWNER.value, Membership.Role.EDITOR.value, Membership.Role.VIEWER.value}
+)
 
 EDIT_ACTIONS = (
     "details",
@@ -180,6 +187,7 @@ def _list_page(
         "upload": upload,
         "errors": errors,
         "has_purposes": bool(catalogue.purposes),
+        "may_edit": _console(request).role in EDITORS,
         "status_labels": _status_labels(),
     }
     return render(request, "console/quizzes/list.html", context, status=status)
@@ -200,9 +208,10 @@ def _summary(form: Any, anchor: str) -> list[tuple[str, str]]:
     return [(f"#{anchor}" if href == "#main" else href, message) for href, message in form.error_summary()]
 
 
-@brand_page(read=EDITORS, actions={"create": EDITORS, "import": EDITORS})
+@brand_page(read=LIST_READERS, actions={"create": EDITORS, "import": EDITORS})
 def quizzes(request: HttpRequest, brand_slug: str) -> HttpResponse:
-    """The brand's quizzes; a new one from a title and its first question, or from a file."""
+    """The brand's quizzes (viewers: to reach a funnel); owners and editors make a new one from
+    a title and its first question, or from a file."""
     if request.method != "POST":
         return _list_page(request)
     brand = _console(request).brand

@@ -631,15 +631,28 @@ def test_the_editor_page_shows_every_part(editor, quiz):
 
 
 @pytest.mark.parametrize(
-    ("role", "offered"), [("owner", True), ("editor", True), ("support", False), ("viewer", False)]
+    ("role", "offered"), [("owner", "edit"), ("editor", "edit"), ("support", None), ("viewer", "read")]
 )
-def test_the_navigation_offers_quizzes_to_owners_and_editors_only(
-    brand, make_staff, signed_in, role, offered
+def test_the_list_is_for_owners_editors_and_viewers_and_only_editing_roles_edit(
+    brand, make_staff, signed_in, quiz, role, offered
 ):
+    """Viewers read the list to reach a published quiz's funnel; the drafts are the editors'."""
+    from quizzes.services import quiz_publish
+
+    quiz_publish(quiz=quiz, actor=TEST_ACTOR)
     client = signed_in(make_staff(brand, role))
     page = client.get("/console/acme/").content.decode()
-    assert ('href="/console/acme/quizzes/"' in page) is offered
-    assert client.get("/console/acme/quizzes/").status_code == (200 if offered else 403)
+    assert ('href="/console/acme/quizzes/"' in page) is (offered is not None)
+    listing = client.get("/console/acme/quizzes/")
+    assert listing.status_code == (200 if offered else 403)
+    if offered is None:
+        return
+    body = listing.content.decode()
+    assert f'href="/console/acme/quizzes/{quiz.public_id}/funnel/"' in body
+    assert (f'href="/console/acme/quizzes/{quiz.public_id}/"' in body) is (offered == "edit")
+    assert ('value="create"' in body) is (offered == "edit")
+    assert ('value="import"' in body) is (offered == "edit")
+    assert client.get(url(quiz)).status_code == (200 if offered == "edit" else 403)
 
 
 def test_a_question_turned_into_a_scale_gets_bounds_it_can_change(editor, quiz):
