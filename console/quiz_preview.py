@@ -1,9 +1,10 @@
 """The builder's preview: the draft as a customer sees it, drawn by the hosted quiz page's own
-templates (templates/jinja2/quizzes/) and walked question by question with the same rules
-(quizzes.document), but nothing is stored and nothing is counted: no Response, no Answer, no
-FunnelCount, no event. Where the person is travels in a signed token of its own (a salt apart
-from the hosted page's, so neither token works for the other); a draft changed while someone
-previews it is walked as it is now, and a question that is gone starts the preview again."""
+templates (templates/jinja2/quizzes/), its texts through the same cleaners (quizzes.markup),
+and walked question by question with the same rules (quizzes.document), but nothing is stored
+and nothing is counted: no Response, no Answer, no FunnelCount, no event. Where the person is
+travels in a signed token of its own (a salt apart from the hosted page's, so neither token
+works for the other); a draft changed while someone previews it is walked as it is now, and a
+question that is gone starts the preview again."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from preferences.branding import logo_origin
 from quizzes import document as quiz_document
+from quizzes import markup
 from quizzes.document import Document, Question
 from quizzes.models import Quiz
 from quizzes.page_selectors import notice_version_shown
@@ -130,8 +132,9 @@ def _question(
     return {
         "title": _text(document.title, document),
         "question": question,
-        "text": _text(question.text, document),
-        "help": _text(question.help, document),
+        "text": _text(question.text, document, markup.inline),
+        "page_title": _text(question.text, document)[0],
+        "help": _text(question.help, document, markup.help_text),
         "min_label": _text(question.scale_labels[0], document),
         "max_label": _text(question.scale_labels[1], document),
         "choices": _choice_rows(question, document, given),
@@ -152,7 +155,7 @@ def _done(document: Document, run: PreviewRun) -> dict[str, Any]:
         "title": _text(document.title, document),
         "outcome": outcome,
         "outcome_title": _text(outcome.title, document) if outcome else ("", None),
-        "outcome_text": _text(outcome.text, document) if outcome else ("", None),
+        "outcome_text": _text(outcome.text, document, markup.rich) if outcome else ("", None),
         "outcome_link": _safe_link(outcome.link) if outcome else None,
         "link_label": _text(outcome.link_label, document) if outcome else ("", None),
     }

@@ -360,3 +360,16 @@ def test_an_archived_quizs_draft_is_not_replaced(brand, editor, quiz):
     response = editor.post(url(quiz), {"action": "import", "file": upload(json.dumps(document).encode())})
     assert response.status_code == 409
     assert fresh(quiz).draft == before
+
+
+def test_the_preview_cleans_brand_text_as_the_hosted_page_does(brand, editor, personalisation):
+    document = two_questions()
+    document["questions"][0]["text"] = text("Are you <em>keen</em>?<script>alert(1)</script>")
+    quiz = quiz_create(brand=brand, actor=TEST_ACTOR, document=document)
+    preview = editor.get(url(quiz, "preview/")).content.decode()
+    assert "Are you <em>keen</em>?" in preview
+    assert "<script>alert" not in preview
+    assert "<title>Are you keen? – Acme Ltd</title>" in preview
+    quiz_publish(quiz=quiz, actor=TEST_ACTOR)
+    hosted = editor.get(f"/q/{quiz.public_id}/").content.decode()
+    assert "Are you <em>keen</em>?" in hosted
