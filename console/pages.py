@@ -25,6 +25,7 @@ NAVIGATION = [
     ("console:endpoints", _("Webhooks")),
     ("console:contacts", _("Contacts")),
     ("console:audit", _("Audit log")),
+    ("console:quizzes", _("Quizzes")),
 ]
 
 STATUS_TITLES = {

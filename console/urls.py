@@ -3,7 +3,7 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, audit, catalogue, contacts, integrations, members, overview, rows
+from console.views import account, audit, catalogue, contacts, integrations, members, overview, quizzes, rows
 from console.views.quiz_funnel import quiz_funnel
 
 app_name = "console"
@@ -40,5 +40,10 @@ urlpatterns = [
     path("<slug:brand_slug>/rows/deliveries/", rows.rows_deliveries, name="rows_deliveries"),
     path("<slug:brand_slug>/audit/", audit.audit, name="audit"),
     path("<slug:brand_slug>/audit/export/", audit.audit_export, name="audit_export"),
+    path("<slug:brand_slug>/quizzes/", quizzes.quizzes, name="quizzes"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/", quizzes.quiz, name="quiz"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/map/", quizzes.quiz_map_page, name="quiz_map"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/preview/", quizzes.quiz_preview, name="quiz_preview"),
+    path("<slug:brand_slug>/quizzes/<str:quiz_id>/export/", quizzes.quiz_export, name="quiz_export"),
     path("<slug:brand_slug>/quizzes/<str:quiz_id>/funnel/", quiz_funnel, name="quiz_funnel"),
 ]

@@ -96,7 +96,7 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
     # The support desk's contact, with one ledger event (its receipt).
     contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
     decide(brand, "cust-1", purpose, "granted")
-    # A published quiz, for its funnel page.
+    # A published quiz: its funnel page, and the quiz builder's pages.
     quiz = quiz_create(
         brand=brand,
         actor=TEST_ACTOR,
