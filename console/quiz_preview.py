@@ -86,9 +86,11 @@ def render(
     given: Any = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The hosted page's question (or outcome) template for the run, in the quiz's language,
-    with a note that this is a preview and the console's way back."""
-    with translation.override(document.language):
+    """The hosted page's question (or outcome) template for the run, with a note that this is a
+    preview and the console's way back: in the staff member's language, as a customer who reads
+    it sees the quiz (a text the quiz lacks in it shows in the quiz's language, marked so)."""
+    language = translation.get_language() or document.language
+    with translation.override(language):
         if run.question is None:
             template, context = "console/quizzes/preview_done.html", _done(document, run)
         else:
@@ -116,7 +118,7 @@ def render(
             )
         )
         response = HttpResponse(page, status=status)
-        response["Content-Language"] = document.language
+        response["Content-Language"] = language
     response.console_img_origin = origin  # type: ignore[attr-defined]  # console.middleware
     return response
 

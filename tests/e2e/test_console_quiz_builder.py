@@ -1,6 +1,7 @@
 """The quiz builder in Chromium: an editor builds a two-question quiz with a branch by keyboard
 alone, previews it (nothing stored), checks the branch map, publishes it, and the hosted quiz
-page serves it; axe-core finds no WCAG A/AA violation on the editor, the preview and the map."""
+page serves it; axe-core finds no WCAG A/AA violation on the list, the editor, the preview and
+the map, in English, German and French."""
 
 from __future__ import annotations
 
@@ -132,3 +133,30 @@ def test_an_editor_builds_previews_and_publishes_a_quiz_by_keyboard(new_page, se
     customer.goto(f"{server}/q/{quiz.public_id}/")
     expect(customer.get_by_role("heading", level=1)).to_have_text("What is your goal?")
     expect(customer.get_by_label("Run a marathon")).to_be_visible()
+
+
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_the_builders_pages_pass_axe_in_german_and_french(new_page, server, demo, editor, language):
+    """The demo's onboarding quiz (every kind of question, rules, outcomes) on the list, the
+    editor, the preview and the branch map, in the staff member's language."""
+    from quizzes.demo import onboarding_quiz_ensure
+
+    quiz = onboarding_quiz_ensure(brand=demo)
+    page = new_page()
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": server}])
+    sign_in_by_keyboard(page, server, "editor@demo.example")
+    page.wait_for_url(server + "/console/demo/")
+
+    base = f"/console/demo/quizzes/{quiz.public_id}/"
+    for url in ("/console/demo/quizzes/", base, f"{base}preview/", f"{base}map/"):
+        page.goto(server + url)
+        assert page.evaluate("document.documentElement.lang") == language, url
+        expect(page.get_by_role("heading", level=1)).to_have_count(1)
+        no_violations(page, url)
+    # The preview shows the quiz as a customer reading this language sees it.
+    page.goto(f"{server}{base}preview/")
+    first_question = {
+        "de": "Was möchten Sie dieses Jahr draußen am liebsten machen?",
+        "fr": "Que voulez-vous faire dehors cette année ?",
+    }[language]
+    expect(page.get_by_text(first_question, exact=True).first).to_be_visible()
