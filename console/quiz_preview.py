@@ -22,8 +22,7 @@ from quizzes import document as quiz_document
 from quizzes import markup
 from quizzes.document import Document, Question
 from quizzes.models import Quiz
-from quizzes.page_selectors import notice_version_shown
-from quizzes.views import _choice_rows, _problem_message, _safe_link, _text
+from quizzes.views import _problem_message, _safe_link, _text, question_context
 
 SALT = "candor.console.quiz-preview"
 SECONDS = 6 * 3600
@@ -126,26 +125,10 @@ def render(
 def _question(
     quiz: Quiz, document: Document, question: Question, run: PreviewRun, *, error: str | None, given: Any
 ) -> dict[str, Any]:
-    notice = (
-        notice_version_shown(quiz=quiz, public_id=question.notice_version)
-        if question.kind == "consent"
-        else None
-    )
     return {
-        "title": _text(document.title, document),
-        "question": question,
-        "text": _text(question.text, document, markup.inline),
-        "page_title": _text(question.text, document)[0],
-        "help": _text(question.help, document, markup.help_text),
-        "min_label": _text(question.scale_labels[0], document),
-        "max_label": _text(question.scale_labels[1], document),
-        "choices": _choice_rows(question, document, given),
-        "given": given if isinstance(given, str) else "",
-        "number": len(run.answers) + 1,
-        "notice": notice,
-        "state": run.dumps(),
-        "error": error,
-        "error_summary": [("#answer-field", error)] if error else [],
+        **question_context(
+            quiz, document, question, answered=len(run.answers), state=run.dumps(), error=error, given=given
+        ),
         "saved": False,
         "can_save": False,  # saving progress stores a response: never in a preview
     }

@@ -164,6 +164,42 @@ def _choice_rows(question: Question, document: Document, chosen: Any) -> list[di
     return []
 
 
+def question_context(
+    quiz: Quiz,
+    document: Document,
+    question: Question,
+    *,
+    answered: int,
+    state: str,
+    error: str | None,
+    given: Any,
+) -> dict[str, Any]:
+    """What templates/jinja2/quizzes/question.html draws of one question, its texts cleaned and
+    in the page's language; the hosted page and the console's preview (console.quiz_preview) add
+    what is theirs (saving, the form's action)."""
+    notice = (
+        notice_version_shown(quiz=quiz, public_id=question.notice_version)
+        if question.kind == "consent"
+        else None
+    )
+    return {
+        "title": _text(document.title, document),
+        "question": question,
+        "text": _text(question.text, document, markup.inline),
+        "page_title": _text(question.text, document)[0],
+        "help": _text(question.help, document, markup.help_text),
+        "min_label": _text(question.scale_labels[0], document),
+        "max_label": _text(question.scale_labels[1], document),
+        "choices": _choice_rows(question, document, given),
+        "given": given if isinstance(given, str) else "",
+        "number": answered + 1,
+        "notice": notice,
+        "state": state,
+        "error": error,
+        "error_summary": [("#answer-field", error)] if error else [],
+    }
+
+
 def _question_page(
     request: HttpRequest,
     quiz: Quiz,
@@ -179,26 +215,10 @@ def _question_page(
     question = document.question(run.question or "")
     if question is None:
         raise Http404
-    notice = (
-        notice_version_shown(quiz=quiz, public_id=question.notice_version)
-        if question.kind == "consent"
-        else None
-    )
     context = {
-        "title": _text(document.title, document),
-        "question": question,
-        "text": _text(question.text, document, markup.inline),
-        "page_title": _text(question.text, document)[0],
-        "help": _text(question.help, document, markup.help_text),
-        "min_label": _text(question.scale_labels[0], document),
-        "max_label": _text(question.scale_labels[1], document),
-        "choices": _choice_rows(question, document, given),
-        "given": given if isinstance(given, str) else "",
-        "number": len(run.answers) + 1,
-        "notice": notice,
-        "state": run.dumps(),
-        "error": error,
-        "error_summary": [("#answer-field", error)] if error else [],
+        **question_context(
+            quiz, document, question, answered=len(run.answers), state=run.dumps(), error=error, given=given
+        ),
         "saved": saved,
         "can_save": bool(run.answers),
         "action": _page_url(quiz),
