@@ -1,10 +1,23 @@
-"""The adapter interface every vendor implements, and the registry of those built so far."""
+"""The adapter interface every vendor implements (the registry is sync.delivery.connectors.registry).
+
+An adapter does four things, each in the vendor's own terms and nothing else:
+- **push**: map contacts' current state onto the vendor's consent model (`push`);
+- **inbound**: verify and read a vendor's webhook call into opt-out `VendorSignal`s
+  (`inbound`), or, where the vendor has no webhooks, poll its changed records since a watermark
+  (`poll`); Candor records the signals (sync.delivery.connectors.inbound);
+- **reconcile**: say per contact and *slot* (one place the vendor keeps a yes/no: a list and
+  channel, a subscription type, a data use purpose and channel…) what Candor expects
+  (`expected`) and what the vendor holds (`vendor_read`), read the vendor's "no" on a slot as a
+  signal (`slot_signal`), and turn a slot off in the vendor (`slots_turn_off`);
+- **configuration**: check credentials and mapping, and list what the account holds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -55,6 +68,61 @@ class AccountView:
     lists: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class InboundRequest:
+    """A vendor's call to /hooks/{vendor}/{connector}, as the adapter verifies and reads it."""
+
+    method: str  # GET (a vendor's URL check) or POST
+    url: str  # the URL the vendor was given: PUBLIC_BASE_URL + path + query
+    headers: Mapping[str, str]  # names lower-cased
+    query: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
+SignalKind = Literal["unsubscribed", "complained", "bounced"]
+
+
+@dataclass(frozen=True)
+class VendorSignal:
+    """One "no" the vendor saw, for Candor to record as a withdrawal or opt-out (method
+    `connector`; the evidence names the vendor, `event_id` and when it was received).
+
+    `event_id` is the vendor's own id for the event (or one derived from what the vendor says
+    uniquely, e.g. list + address + fired_at): a signal with an id already recorded for the
+    connector changes nothing. The contact is found by `email`, `phone` or `external_id`
+    (whichever the adapter knows; the first that matches wins). `topics` and `purposes` are the
+    Candor slugs the vendor's "no" covers, read through the connector's mapping; both empty
+    means the whole channel (the vendor's global unsubscribe)."""
+
+    event_id: str
+    kind: SignalKind
+    channel: str  # email | sms
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+    topics: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+    occurred_at: datetime | None = None
+    # Small and safe to keep as evidence: the vendor's reason, list, campaign… never credentials.
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InboundAnswer:
+    """What to answer the vendor, and the signals its call carried (none for a check)."""
+
+    status: int
+    body: str = ""
+    signals: list[VendorSignal] = field(default_factory=list)
+
+
+# What one slot reads as, in Candor's expectation or the vendor's state. "unknown": the vendor
+# does not have the contact (or the slot) at all; Candor's expectation None: no opinion (not
+# set, pending double opt-in).
+SlotState = Literal["subscribed", "unsubscribed", "unknown"]
+
+
 class VendorError(Exception):
     """A vendor call that did not work (bad credentials, vendor down): its message is safe to show."""
 
@@ -82,6 +150,48 @@ class Adapter(Protocol):
     def account_view(self, target: Target, *, client: httpx.Client) -> AccountView: ...
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]: ...
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    def inbound(self, target: Target, request: InboundRequest) -> InboundAnswer:
+        """Verify the call the vendor's way (signature, timestamp window, URL secret) and read it.
+        An unverified call answers 401/403 with no signals; a vendor's URL check (GET) answers
+        what the vendor expects. Never raises for a malformed body: 400."""
+        ...
+
+    # Whether the vendor is polled (`poll`) rather than heard from by webhook.
+    polled: bool
+
+    def poll(
+        self, target: Target, watermark: str | None, *, client: httpx.Client
+    ) -> tuple[list[VendorSignal], str | None]:
+        """The opt-outs changed since `watermark` (None: from now on) and the next watermark."""
+        ...
+
+    # --- reconcile ---------------------------------------------------------------------------
+
+    def expected(self, mapping: dict[str, Any], state: ContactState) -> dict[str, SlotState | None]:
+        """Per slot, what the vendor should hold for this contact now (push's own rule)."""
+        ...
+
+    def vendor_read(
+        self, target: Target, states: Sequence[ContactState], *, client: httpx.Client
+    ) -> dict[int, dict[str, SlotState]]:
+        """Per contact_ref and slot, what the vendor holds: as few calls as the vendor allows.
+        VendorError (with Retry-After in the message's status) if the vendor refuses."""
+        ...
+
+    def slot_signal(
+        self, mapping: dict[str, Any], slot: str, state: ContactState, *, event_id: str
+    ) -> VendorSignal:
+        """The vendor's "no" on this slot as a signal, for the reconciler to record."""
+        ...
+
+    def slots_turn_off(
+        self, target: Target, offs: Sequence[tuple[ContactState, str]], *, client: httpx.Client
+    ) -> list[PushResult]:
+        """Turn these slots off in the vendor (a "subscribed" with no Candor consent behind it)."""
+        ...
 
 
 def redact(text: str, credentials: dict[str, Any]) -> str:
