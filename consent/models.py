@@ -216,6 +216,7 @@ class Method(models.TextChoices):
     AGENT = "agent", "Support agent"
     SMS = "sms", "Text message reply"
     EXPIRY = "expiry", "Expiry (recorded by Candor)"
+    CONNECTOR = "connector", "A connected vendor (CRM or email tool)"
 
 
 class ConsentEvent(models.Model):

@@ -25,6 +25,8 @@ class EventType(models.TextChoices):
     TRAITS_FORGOTTEN = "traits.forgotten"
     # Brand-level, not about a contact: see Event.brand_ref.
     ENDPOINT_DISABLED = "endpoint.disabled"
+    # The reconciler found a vendor out of step with Candor and repaired it (brand-level).
+    CONNECTOR_DRIFT_REPAIRED = "connector.drift_repaired"
     LEDGER_CHECKPOINT = "ledger.checkpoint"
 
 
@@ -172,11 +174,57 @@ class Connector(models.Model):
     # As the brand gave it; empty means the vendor's default host. Endpoint.url holds the one used.
     api_base_url = models.CharField(max_length=2000, blank=True)
     match_key = models.CharField(max_length=20, default="email")
+    # A polled vendor's (Salesforce's) place in its own change history: opaque to Candor.
+    poll_watermark = models.CharField(max_length=200, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.vendor} {self.name}"
+
+
+class InboundSignal(models.Model):
+    """One opt-out a vendor told Candor about (sync.delivery.connectors.inbound): kept once per
+    connector and vendor event id, so a vendor's retry or a second poll changes nothing."""
+
+    class Outcome(models.TextChoices):
+        RECORDED = "recorded"
+        UNCHANGED = "unchanged", "Already so in Candor"
+        UNKNOWN_CONTACT = "unknown_contact", "No such contact in Candor"
+
+    id = models.BigAutoField(primary_key=True)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="signals", db_index=False)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20)
+    channel = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    # Null when no contact matched (nothing about the person is kept then).
+    contact_ref = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "event_id"], name="inbound_signal_unique_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} {self.event_id} {self.kind}: {self.outcome}"
+
+
+class ConnectorEcho(models.Model):
+    """An outbox event a connector's own signal caused: not pushed back to that connector (its
+    vendor already holds the "no"; pushing it again would be an echo)."""
+
+    id = models.BigAutoField(primary_key=True)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "event"], name="connector_echo_unique_event"),
+        ]
 
 
 class Delivery(models.Model):
