@@ -400,6 +400,8 @@ QUIZ_TOKEN_SECONDS = env_int("QUIZ_TOKEN_SECONDS", 30 * 60, minimum=60)
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
 # Twilio's inbound-text webhook, per sending IP (Twilio sends from a pool of addresses).
 SMS_HOOK_RATE = env_rate("SMS_HOOK_RATE", "300/min")
+# A connected vendor's webhook calls, per connector (vendors send from pools of addresses).
+CONNECTOR_HOOK_RATE = env_rate("CONNECTOR_HOOK_RATE", "6000/min")
 LINK_REQUEST_RATE = env_rate("LINK_REQUEST_RATE", "3/hour")
 LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
 # A one-click unsubscribe is accepted at once and applied by the worker; each web process asks

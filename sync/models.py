@@ -226,6 +226,9 @@ class ConnectorEcho(models.Model):
             models.UniqueConstraint(fields=["connector", "event"], name="connector_echo_unique_event"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.connector_id} echo of event {self.event_id}"
+
 
 class Delivery(models.Model):
     """One event (or test message) for one endpoint: the body exactly as signed and sent, kept
