@@ -38,11 +38,12 @@ The mapping, `{"lists": [entry, …]}`, each entry one of:
 `"channels": ["email"]` may be given; Mailchimp audiences are email only.
 
 What a delivery pushes is the contact's state now (`member_plan`, the one rule push and the
-reconciler's `expected` share): per list, "no" wins: a channel-wide no, or a no on an entry that
-maps the membership, is status `unsubscribed` with every mapped interest and permission off;
-otherwise any yes is status `subscribed` with each interest and permission on or off as its
-entry says; with only "no"s on interests or permissions, those are switched off and the
-membership is left as it is (`status_if_new` unsubscribed: a new member is recorded as a "no").
+reconciler's `expected` share): per list, "no" wins: a channel-wide no, a no on an entry that
+maps the membership, or a no on every entry of the list that has an opinion, is status
+`unsubscribed` with every mapped interest and permission off; otherwise any yes is status
+`subscribed` with each interest and permission on or off as its entry says (one topic off while
+another is on switches only its interest off). With no opinion at all (not set, pending double
+opt-in) nothing is pushed.
 
 Opt-out always wins, on both sides. Candor never sends `subscribed` for a contact whose state is
 a "no". Mailchimp itself refuses to subscribe again, through the API, a member who unsubscribed
@@ -160,9 +161,10 @@ def member_plan(state: ContactState, entries: Sequence[dict[str, Any]]) -> Membe
     actions = [(entry, _entry_action(state, entry)) for entry in entries]
     membership = [a for e, a in actions if not e.get("interest") and not e.get("marketing_permission")]
     plan = MemberPlan()
-    if _channel_no(state) or "unsubscribe" in membership:
+    said = [action for _, action in actions if action is not None]
+    if _channel_no(state) or "unsubscribe" in membership or (said and "subscribe" not in said):
         plan.status = "unsubscribed"
-    elif any(action == "subscribe" for _, action in actions):
+    elif said:
         plan.status = "subscribed"
     for entry, action in actions:
         if action is None and plan.status != "unsubscribed":
@@ -803,8 +805,16 @@ class MailchimpAdapter:
             if not state.email:
                 continue
             list_id, kind, key = _slot_parts(slot)
-            plan = MemberPlan(status="unsubscribed") if kind is None else MemberPlan()
-            if kind == "interest":
+            plan = MemberPlan()
+            if kind is None:
+                # Off as push turns a list off: the membership and everything mapped on it.
+                entries = _entries(target.mapping, list_id)
+                plan.status = "unsubscribed"
+                plan.interests = {e["interest"]: False for e in entries if e.get("interest")}
+                plan.permissions = {
+                    e["marketing_permission"]: False for e in entries if e.get("marketing_permission")
+                }
+            elif kind == "interest":
                 plan.interests[key] = False  # type: ignore[index]
             elif kind == "permission":
                 plan.permissions[key] = False  # type: ignore[index]
