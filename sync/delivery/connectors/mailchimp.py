@@ -74,7 +74,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -283,11 +283,14 @@ NO_TYPES = ("unsubscribe", "cleaned")
 
 
 def _fired_at(raw: str) -> datetime | None:
-    """Mailchimp's `fired_at`: "YYYY-MM-DD HH:MM:SS", in GMT."""
+    """When the event happened, from Mailchimp's `fired_at` ("YYYY-MM-DD HH:MM:SS", GMT): whole
+    seconds, so read as the end of that second. A "no" in the same second as a "yes" given in
+    Candor is then the later one: opt-out wins a tie (the recorder caps it at receipt)."""
     try:
-        return datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        at = datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return None
+    return at + timedelta(seconds=1) - timedelta(microseconds=1)
 
 
 def mailchimp_event_id(*, type: str, list_id: str, email: str, fired_at: str) -> str:
@@ -337,7 +340,7 @@ def mailchimp_inbound(target: Target, request: InboundRequest) -> InboundAnswer:
     else:
         signal_kind = "unsubscribed"
     topics, purposes, whole = _scope(entries)
-    detail = {"type": kind, "list": list_id}
+    detail = {"type": kind, "list": list_id, "fired_at": fired_at.strip()}
     for key in ("reason", "campaign_id", "action"):
         if form.get(f"data[{key}]"):
             detail[key] = form[f"data[{key}]"][:200]
