@@ -65,7 +65,7 @@ class ConnectorListApi(BrandApiView):
         operation_id="connectors_create",
         summary="Connect a vendor account",
         tags=TAGS,
-        description="Connect a vendor account (Klaviyo for now). The credentials are checked "
+        description="Connect a vendor account (Klaviyo or Mailchimp for now). The credentials are checked "
         "against the vendor and the mapping against what the account holds (an unknown list is a "
         "422 naming it); they are stored encrypted and never shown again. The connector receives "
         "the consent and preference changes made from now on, as the vendor's own consent calls.",
@@ -141,7 +141,9 @@ class ConnectorTestApi(BrandApiView):
         summary="Check a connector's credentials",
         tags=TAGS,
         description="Asks the vendor whether the stored credentials work and lists what the "
-        "account holds (Klaviyo: its lists). A refusal is reported as `ok: false`. Changes nothing.",
+        "account holds (Klaviyo: its lists; Mailchimp: its audiences, and the mapped ones' interests and "
+        "permissions as <list>:interest:<id> and <list>:permission:<id>). A refusal is reported as "
+        "`ok: false`. Changes nothing.",
         request=None,
         responses={200: ConnectorTestOut, **ERRORS, 409: PROBLEM},
         parameters=[IDEMPOTENCY_KEY],
