@@ -29,6 +29,7 @@ from tests.conftest import current_version
 from tests.connectors.support import drain
 from tests.fakes.mailchimp import KEY, FakeMailchimp
 from tests.sync.webhook_support import published
+from tests.sync.worker_support import wait_until
 
 __all__ = ["published"]
 
@@ -204,19 +205,21 @@ def test_the_fake_will_not_resubscribe_a_person_who_left_but_allows_pending(fake
 
 
 def test_the_fake_allows_ten_connections_per_key_then_429(fake):
-    fake.latency = 0.5
+    fake.gate = threading.Event()  # admitted calls stay open until the gate opens
     answers: list[int] = []
 
     def call() -> None:
-        answers.append(httpx.get(f"{fake.base_url}/3.0/lists", headers=basic(KEY), timeout=10).status_code)
+        answers.append(httpx.get(f"{fake.base_url}/3.0/lists", headers=basic(KEY), timeout=30).status_code)
 
     threads = [threading.Thread(target=call) for _ in range(12)]
     for thread in threads:
         thread.start()
+    wait_until(lambda: fake.refused == 2, what="two calls beyond ten are refused", timeout=20, sweep=False)
+    fake.gate.set()
     for thread in threads:
         thread.join()
     assert sorted(answers) == [200] * 10 + [429] * 2
-    fake.latency = 0
+    fake.gate = None
     fake.throttle(1)
     storm = httpx.post(f"{fake.base_url}/3.0/lists/{LIST}", json={"members": []}, headers=basic(KEY))
     assert storm.status_code == 429
@@ -369,20 +372,23 @@ def test_consent_writes_reach_the_member_exactly(admin_api, brand, purpose, topi
     assert KEY not in json.dumps(log)
 
 
+@pytest.mark.parametrize(
+    ("leave", "status"), [("person_unsubscribes", "unsubscribed"), ("bounces", "cleaned")]
+)
 def test_an_older_yes_does_not_resubscribe_a_person_who_left_in_mailchimp(
-    admin_api, brand, purpose, contact, fake, published
+    admin_api, brand, purpose, contact, fake, published, leave, status
 ):
     connector = connect(admin_api, fake)
     grant(brand, purpose)
     endpoint_fanout(endpoint_id=connector.endpoint_id)
     assert fake.statuses(LIST) == {"ada@example.com": "subscribed"}
     # Ada leaves in Mailchimp; Candor has not heard yet, and a change of hers is pushed.
-    fake.person_unsubscribes(LIST, "ada@example.com")
+    getattr(fake, leave)(LIST, "ada@example.com")
     contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com", phone="+4915112345678")
     grant(brand, purpose)
     endpoint_fanout(endpoint_id=connector.endpoint_id)
     drain(connector.endpoint)
-    assert fake.statuses(LIST) == {"ada@example.com": "unsubscribed"}
+    assert fake.statuses(LIST) == {"ada@example.com": status}
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
@@ -401,6 +407,21 @@ def test_a_withdrawal_wins_over_an_older_subscribe_not_sent_yet(
     sent = [m["status"] for r in fake.requests for m in r["body"]["members"]]
     assert sent == ["unsubscribed", "unsubscribed"]  # never "subscribed"
     assert fake.statuses(LIST) == {"ada@example.com": "unsubscribed"}
+
+
+def test_a_newer_yes_resubscribes_a_member_candor_itself_unsubscribed(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = connect(admin_api, fake)
+    for change in (grant, withdraw, grant):
+        change(brand, purpose)
+        endpoint_fanout(endpoint_id=connector.endpoint_id)
+        drain(connector.endpoint)
+    sent = [m["status"] for r in fake.requests for m in r["body"]["members"]]
+    assert sent == ["subscribed", "unsubscribed", "subscribed"]
+    assert fake.statuses(LIST) == {
+        "ada@example.com": "subscribed"
+    }  # an API unsubscribe is no compliance state
 
 
 def state(n: int, **kwargs: Any) -> ContactState:

@@ -32,7 +32,8 @@ ERROR_GENERIC).
   subscribed again through it.
 - Rate limit: 10 simultaneous connections per key (`connections`), the eleventh is a 429 "Too
   Many Requests" without Retry-After, as Mailchimp documents it; `throttle(n)` answers the next
-  n batch calls 429 whatever; `latency` adds seconds to each call (so calls overlap).
+  n batch calls 429 whatever; `latency` adds seconds to each call; `gate` holds admitted calls
+  until it is set (so a test overlaps calls for sure).
 - Webhooks: `person_unsubscribes` / `bounces` change the member as Mailchimp would and return
   the form Mailchimp posts (`webhook_form`); `webhook_post` sends it, form-encoded, to a URL.
 """
@@ -118,6 +119,8 @@ class FakeMailchimp:
     )
     connections: int = 10
     latency: float = 0.0
+    # When set, every admitted call waits for it: calls then overlap for sure (the 429 test).
+    gate: threading.Event | None = None
     members: dict[tuple[str, str], Member] = field(default_factory=dict)  # (list id, hash)
     requests: list[dict[str, Any]] = field(default_factory=list)  # accepted batch calls
     refused: int = 0
@@ -199,6 +202,8 @@ class FakeMailchimp:
             try:
                 if self.latency:
                     time.sleep(self.latency)
+                if self.gate is not None:
+                    self.gate.wait(30)
                 response = self._handle(request)
             finally:
                 with self._lock:
