@@ -8,16 +8,19 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from brands.models import Brand, Scope
 from consent.models import Purpose
 from consent.services import consent_record, contact_upsert
 from preferences.models import Topic
 from preferences.services import SubscriptionChange, preferences_update
+from sync.delivery import batches
 from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.connectors.mailchimp import MailchimpAdapter, subscriber_hash
 from sync.delivery.connectors.vendors import Item, Target
@@ -433,6 +436,43 @@ def state(n: int, **kwargs: Any) -> ContactState:
         consents=kwargs.pop("consents", {"email-marketing": "granted"}),
         **kwargs,
     )
+
+
+def test_mailchimp_down_for_a_while_loses_nothing_and_sends_no_one_twice(
+    admin_api, brand, purpose, fake, published
+):
+    connector = connect(admin_api, fake)
+    people = {f"c{i}": f"p{i}@example.com" for i in range(5)}
+    for external_id, email in people.items():
+        contact_upsert(brand=brand, external_id=external_id, email=email)
+        grant(brand, purpose, external_id=external_id)
+    fake.down = True
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    for _ in range(3):  # retries come due while it is down (simulated time: drain makes them due)
+        pending = Delivery.objects.filter(endpoint=connector.endpoint, status="pending")
+        assert pending.count() == 5
+        drain_once(connector)
+    attempts = Attempt.objects.filter(delivery__endpoint=connector.endpoint)
+    assert {a.status_code for a in attempts} == {503}
+    assert fake.requests == []
+    fake.down = False
+    drain(connector.endpoint)
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+    assert fake.statuses(LIST) == dict.fromkeys(people.values(), "subscribed")
+    sent = sorted(m["email_address"] for r in fake.requests for m in r["body"]["members"])
+    assert sent == sorted(people.values())
+
+
+def drain_once(connector: Connector) -> None:
+    """One round of the worker once every retry is due."""
+    pending = list(Delivery.objects.filter(endpoint=connector.endpoint, status="pending"))
+    Delivery.objects.filter(pk__in=[d.pk for d in pending]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    for delivery in pending:
+        batches.delivery_send(delivery_id=delivery.pk)
 
 
 def test_a_batch_is_cut_at_500_members_a_call(fake):

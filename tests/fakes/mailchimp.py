@@ -33,7 +33,7 @@ ERROR_GENERIC).
 - Rate limit: 10 simultaneous connections per key (`connections`), the eleventh is a 429 "Too
   Many Requests" without Retry-After, as Mailchimp documents it; `throttle(n)` answers the next
   n batch calls 429 whatever; `latency` adds seconds to each call; `gate` holds admitted calls
-  until it is set (so a test overlaps calls for sure).
+  until it is set (so a test overlaps calls for sure); `down` answers every call 503.
 - Webhooks: `person_unsubscribes` / `bounces` change the member as Mailchimp would and return
   the form Mailchimp posts (`webhook_form`); `webhook_post` sends it, form-encoded, to a URL.
 """
@@ -121,6 +121,8 @@ class FakeMailchimp:
     latency: float = 0.0
     # When set, every admitted call waits for it: calls then overlap for sure (the 429 test).
     gate: threading.Event | None = None
+    # Mailchimp down (an outage): every call is a 503 problem until it is back.
+    down: bool = False
     members: dict[tuple[str, str], Member] = field(default_factory=dict)  # (list id, hash)
     requests: list[dict[str, Any]] = field(default_factory=list)  # accepted batch calls
     refused: int = 0
@@ -197,6 +199,8 @@ class FakeMailchimp:
         request = Request(environ)
         key = None
         try:
+            if self.down:
+                raise Refusal(503, "Service Unavailable", "The service is temporarily unavailable.")
             key = self._authenticate(request)
             self._connect(key, batch=request.method == "POST")
             try:

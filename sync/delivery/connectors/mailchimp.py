@@ -496,17 +496,17 @@ class MailchimpAdapter:
     def _paged(
         self, target: Target, path: str, key: str, *, client: httpx.Client, fields: str | None = None
     ) -> list[dict[str, Any]]:
+        """Every row, page by page, until Mailchimp's `total_items` (or an empty page)."""
         rows: list[dict[str, Any]] = []
-        for page in range(100):  # 100,000 rows: enough for a check
-            params: dict[str, Any] = {"count": PAGE, "offset": page * PAGE}
+        while True:
+            params: dict[str, Any] = {"count": PAGE, "offset": len(rows)}
             if fields:
                 params["fields"] = fields
             body = self._read(target, path, client=client, params=params)
             batch = body.get(key) or []
             rows += batch
             if len(rows) >= int(body.get("total_items") or 0) or not batch:
-                break
-        return rows
+                return rows
 
     def account_view(self, target: Target, *, client: httpx.Client) -> AccountView:
         """Every audience, and for the ones the mapping names their interests
