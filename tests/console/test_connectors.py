@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
@@ -24,6 +25,7 @@ from sync.delivery.connectors.services import connector_create
 from sync.models import Attempt, Connector, Delivery, Endpoint, InboundSignal
 from tests.actors import TEST_ACTOR, audit_mark, audit_rows
 from tests.fakes.klaviyo import FakeKlaviyo
+from tests.fakes.klaviyo_webhooks import klaviyo_event, klaviyo_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,7 @@ KEY = "pk_test_0123456789abcdef"
 SECRET = "whsecret-console-0123456789"
 CONNECTORS = "/console/acme/connectors/"
 OWNER = "owner@acme.test"
+UNSUBSCRIBED_EMAIL = "event:klaviyo.unsubscribed_from_email_marketing"
 MAPPING = {"lists": [{"list": "LstNews", "purpose": "email-marketing", "channels": ["email"]}]}
 
 
@@ -475,3 +478,33 @@ def test_only_owners_see_connectors(brand, make_staff, signed_in, klaviyo, role)
 def test_owners_have_connectors_in_their_navigation(owner):
     page = owner.get("/console/acme/").content.decode()
     assert '<a href="/console/acme/connectors/">Connectors</a>' in page
+
+
+def test_an_opt_out_sent_by_klaviyo_shows_on_the_connectors_page(owner, klaviyo, contact):
+    """Through the real inbound view: Klaviyo's signed call, then the row the console shows."""
+    events = [
+        klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="ada@example.com", event_id="evt-ada"),
+        klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="nobody@example.com", event_id="evt-nobody"),
+    ]
+    headers, body = klaviyo_webhook(secret=SECRET, events=events)
+    response = Client().post(
+        f"/hooks/klaviyo/{klaviyo.public_id}",
+        body,
+        content_type="application/json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
+    assert response.status_code == 200, response.content
+
+    page = owner.get(page_of(klaviyo)).content.decode()
+    section = page.split('id="signals"')[1]
+    rows = [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)][1:]
+        for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
+    ]
+    assert rows == [
+        ["Unsubscribed", "Email", "No such contact in Candor", "–"],
+        ["Unsubscribed", "Email", "Recorded", "cust-1"],
+    ]
+    assert f'<a href="/console/acme/contacts/{contact.pk}/">cust-1</a>' in section
+    for address in ("ada@example.com", "nobody@example.com"):
+        assert address not in page.lower()
