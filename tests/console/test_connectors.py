@@ -508,3 +508,16 @@ def test_an_opt_out_sent_by_klaviyo_shows_on_the_connectors_page(owner, klaviyo,
     assert f'<a href="/console/acme/contacts/{contact.pk}/">cust-1</a>' in section
     for address in ("ada@example.com", "nobody@example.com"):
         assert address not in page.lower()
+
+
+def test_the_overview_counts_connectors_apart_from_the_webhooks(brand, owner, klaviyo, fake):
+    second = connect(brand, fake, name="Second")
+    Endpoint.objects.filter(pk=second.endpoint_id).update(status="disabled")
+    page = owner.get("/console/acme/").content.decode()
+    assert '<p id="connectors-count">Connectors: 1 active, 1 disabled.</p>' in page
+    assert "No webhook endpoints yet." in page  # a connector is not a webhook endpoint
+    assert fake.base_url not in page  # type: ignore[attr-defined]
+
+
+def test_the_overview_says_nothing_of_connectors_when_there_are_none(owner):
+    assert "connectors-count" not in owner.get("/console/acme/").content.decode()
