@@ -264,7 +264,13 @@ def test_disabling_and_enabling(brand, owner, klaviyo):
     assert act(owner, klaviyo, "disable").status_code == 302  # already disabled: nothing more
     page = owner.get(page_of(klaviyo)).content.decode()
     assert re.findall(r'name="action" value="(\w+)"', page) == ["language", "test", "enable", "delete"]
-    assert "Disabled: Disabled in the console." in re.sub(r"\s+", " ", page)
+    assert "Disabled: <span>Disabled in the console.</span>" in re.sub(r"\s+", " ", page)
+    # In German, the reason (as the API gives it, in English) is marked as English.
+    owner.cookies["django_language"] = "de"
+    german = re.sub(r"\s+", " ", owner.get(page_of(klaviyo)).content.decode())
+    assert 'Deaktiviert: <span lang="en">Disabled in the console.</span>' in german
+    assert "Verbindung testen" in german
+    del owner.cookies["django_language"]
 
     assert act(owner, klaviyo, "enable").status_code == 302
     klaviyo.endpoint.refresh_from_db()
