@@ -70,7 +70,8 @@ def signals_page(*, connector: Connector, before: str | None, limit: int = SIGNA
         if not before.isdigit() or len(before) > 18:
             raise UnknownSignal(before)
         rows = rows.filter(pk__lt=int(before))
-    found = list(rows.order_by("-pk")[: limit + 1])
+    # Never the payload: until a worker applies the signal, it names the address.
+    found = list(rows.defer("payload").order_by("-pk")[: limit + 1])
     page = found[:limit]
     refs = {s.contact_ref for s in page if s.contact_ref is not None}
     contacts = (

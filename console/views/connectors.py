@@ -58,6 +58,7 @@ SIGNAL_KINDS = {
     "bounced": gettext_lazy("Hard bounce"),
 }
 SIGNAL_OUTCOMES = {
+    "pending": gettext_lazy("Accepted, not applied yet"),
     "recorded": gettext_lazy("Recorded"),
     "unchanged": gettext_lazy("Already so in Candor"),
     "unknown_contact": gettext_lazy("No such contact in Candor"),

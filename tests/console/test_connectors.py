@@ -21,6 +21,7 @@ from brands.models import Brand
 from consent.models import Contact
 from consent.services import contact_upsert
 from sync import tasks
+from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.delivery.connectors.services import connector_create
 from sync.models import Attempt, Connector, Delivery, Endpoint, InboundSignal
 from tests.actors import TEST_ACTOR, audit_mark, audit_rows
@@ -501,12 +502,25 @@ def test_an_opt_out_sent_by_klaviyo_shows_on_the_connectors_page(owner, klaviyo,
     )
     assert response.status_code == 200, response.content
 
-    page = owner.get(page_of(klaviyo)).content.decode()
+    def shown() -> tuple[str, list[list[str]]]:
+        page = owner.get(page_of(klaviyo)).content.decode()
+        section = page.split('id="signals"')[1]
+        rows = [
+            [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)][1:]
+            for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
+        ]
+        return page, rows
+
+    # Accepted, not applied yet: the stored payload names the address; the page does not.
+    page, rows = shown()
+    assert rows == [["Unsubscribed", "Email", "Accepted, not applied yet", "–"]] * 2
+    assert InboundSignal.objects.filter(payload__isnull=False).count() == 2
+    for address in ("ada@example.com", "nobody@example.com"):
+        assert address not in page.lower()
+
+    assert signals_apply_pending() == 2  # what the worker does within seconds
+    page, rows = shown()
     section = page.split('id="signals"')[1]
-    rows = [
-        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)][1:]
-        for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
-    ]
     assert rows == [
         ["Unsubscribed", "Email", "No such contact in Candor", "–"],
         ["Unsubscribed", "Email", "Recorded", "cust-1"],
