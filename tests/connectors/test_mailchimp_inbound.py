@@ -15,6 +15,7 @@ from brands.models import Brand
 from consent.models import ConsentEvent, Contact, Purpose
 from preferences.models import ChannelOptOut, Subscription, Topic
 from preferences.services import SubscriptionChange, preferences_update
+from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.delivery.connectors.mailchimp import MailchimpAdapter, mailchimp_event_id
 from sync.delivery.connectors.vendors import InboundRequest, Target
 from sync.delivery.fanout import endpoint_fanout
@@ -209,6 +210,10 @@ def test_an_unsubscribe_sent_by_the_fake_lands_in_the_ledger_and_is_not_echoed(
     calls = len(fake.requests)
     response = webhook_post(live_server.url + hook(connector), form)
     assert response.status_code == 200, response.text
+    # Kept at once, applied by the worker's job (run here as the worker would).
+    assert InboundSignal.objects.get().outcome == "pending"
+    assert ConsentEvent.objects.count() == before
+    assert signals_apply_pending() == 1
     rows = list(ConsentEvent.objects.order_by("sequence")[before:])
     assert [(r.purpose_id, r.decision, r.method, r.recorded_by) for r in rows] == [
         (purpose.pk, "withdrawn", "connector", f"connector:{connector.public_id}")
@@ -242,6 +247,7 @@ def test_an_unsubscribe_sent_by_the_fake_lands_in_the_ledger_and_is_not_echoed(
     # Mailchimp retries the same call: nothing changes the second time.
     events = Event.objects.count()
     assert webhook_post(live_server.url + hook(connector), form).status_code == 200
+    assert signals_apply_pending() == 0
     assert (ConsentEvent.objects.count(), Event.objects.count(), InboundSignal.objects.count()) == (
         before + 1,
         events,
@@ -267,6 +273,7 @@ def test_a_cleaned_address_opts_the_channel_out(subscribed, connector, fake):
         hook(connector), webhook_body(form), content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 200
+    assert signals_apply_pending() == 1
     assert ChannelOptOut.objects.get(contact=subscribed, channel="email").opted_out is True
     assert InboundSignal.objects.get().kind == "bounced"
 
