@@ -94,8 +94,56 @@ def _klaviyo_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) ->
     return klaviyo_unsubscribe(fake, email=email, hook_url=hook_url, secret=WEBHOOK_SECRET, event_id=event_id)
 
 
+# --- Mailchimp ------------------------------------------------------------------------------
+
+MAILCHIMP_LIST = "a1b2c3d4e5"
+
+
+def _mailchimp_start(port: int) -> Any:
+    from tests.fakes.mailchimp import FakeMailchimp
+
+    fake = FakeMailchimp()
+    fake.base_url = f"http://127.0.0.1:{port}"
+    return _serve(fake, port)
+
+
+def _mailchimp_connector(fake: Any) -> dict[str, Any]:
+    from tests.fakes.mailchimp import KEY
+
+    return {
+        "credentials": {"api_key": KEY, "webhook_secret": WEBHOOK_SECRET},
+        "mapping": {
+            "lists": [
+                {"list": MAILCHIMP_LIST, "topic": "newsletter", "interest": "int111"},
+                {"list": MAILCHIMP_LIST, "topic": "offers", "interest": "int222"},
+            ]
+        },
+    }
+
+
+def _mailchimp_state(fake: Any, emails: list[str]) -> dict[str, Any]:
+    state = {}
+    for email in emails:
+        member = fake.member(MAILCHIMP_LIST, email)
+        state[email] = (
+            {"status": member.status, "interests": dict(sorted(member.interests.items()))} if member else None
+        )
+    return state
+
+
+def _mailchimp_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) -> int:
+    # Mailchimp sends no event id (the adapter derives one) and no signature: the secret is in the URL.
+    from tests.fakes.mailchimp import webhook_post
+
+    form = fake.person_unsubscribes(MAILCHIMP_LIST, email)
+    return webhook_post(f"{hook_url}?secret={WEBHOOK_SECRET}", form).status_code
+
+
 VENDORS = [
     Vendor("klaviyo", 8101, _klaviyo_start, _klaviyo_connector, _klaviyo_state, _klaviyo_unsubscribe),
+    Vendor(
+        "mailchimp", 8102, _mailchimp_start, _mailchimp_connector, _mailchimp_state, _mailchimp_unsubscribe
+    ),
 ]
 
 
