@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from sync.delivery.connectors.klaviyo import KlaviyoAdapter
+from sync.delivery.connectors.salesforce import SalesforceAdapter
 from sync.delivery.connectors.vendors import Adapter
 
-_ADAPTERS: dict[str, Adapter] = {"klaviyo": KlaviyoAdapter()}
+_ADAPTERS: dict[str, Adapter] = {"klaviyo": KlaviyoAdapter(), "salesforce": SalesforceAdapter()}
 
 
 def adapter_for(vendor: str) -> Adapter | None:

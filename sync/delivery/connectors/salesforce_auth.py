@@ -1,0 +1,262 @@
+"""Salesforce OAuth 2.0 and the one way the connector calls the org's REST API.
+
+Two server-to-server flows, as Salesforce Help describes them ("OAuth 2.0 Client Credentials Flow
+for Server-to-Server Integration", "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration"):
+
+- `{"client_id", "client_secret"}`: `grant_type=client_credentials` (the connected app runs as
+  its configured integration user);
+- `{"client_id", "username", "private_key"}`: `grant_type=urn:ietf:params:oauth:grant-type:
+  jwt-bearer` with an RS256 assertion (iss the client id, sub the username, aud
+  login.salesforce.com, or test.salesforce.com for a sandbox, exp three minutes ahead), signed
+  with the key whose certificate the connected app holds. joserfc (already a dependency, for
+  consent receipts) builds it.
+
+Both POST `{base}/services/oauth2/token` (the org's My Domain). The answer has no lifetime (the
+session lasts as the org's timeout says), so the token is cached for `TOKEN_SECONDS` in Django's
+cache, keyed by connector, and fetched again once when a call answers 401 INVALID_SESSION_ID.
+The token's `instance_url` is not followed: calls stay on the configured host (the SSRF guard
+checked it, and a token must not be sent elsewhere). Nothing here logs a token or a secret, and
+every message is redacted of the credentials before it leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.core.cache import cache
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from sync.delivery.connectors.vendors import Target, redact
+
+API_VERSION = "v62.0"
+DATA = f"/services/data/{API_VERSION}"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_SECONDS = 15 * 60
+# A daily limit exhausted frees up over the rolling 24 hours; concurrency in seconds.
+DAILY_LIMIT_RETRY = 30 * 60.0
+CONCURRENCY_RETRY = 5.0
+UNAVAILABLE_RETRY = 30.0
+
+
+class SalesforceRefused(Exception):
+    """A call Salesforce refused or could not answer; the message is safe to show (redacted)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+        permanent: bool = False,
+        excerpt: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code, self.code = status_code, code
+        self.retry_after, self.permanent, self.excerpt = retry_after, permanent, excerpt
+
+
+@dataclass
+class Answer:
+    body: Any
+    api_usage: str  # the Sforce-Limit-Info header, e.g. "api-usage=25/15000"
+
+
+def credentials_problems(credentials: Any) -> list[str]:
+    shapes = ({"client_id", "client_secret"}, {"client_id", "username", "private_key"})
+    if not isinstance(credentials, dict) or set(credentials) not in shapes:
+        return [
+            'Salesforce takes {"client_id", "client_secret"} (client credentials flow) or '
+            '{"client_id", "username", "private_key"} (JWT bearer flow).'
+        ]
+    problems = [
+        f"{name} must be a non-empty string."
+        for name, value in sorted(credentials.items())
+        if not isinstance(value, str) or not value.strip()
+    ]
+    if not problems and "private_key" in credentials:
+        try:
+            key = RSAKey.import_key(credentials["private_key"])
+            if not key.is_private:
+                problems.append(
+                    "private_key must be the RSA private key (PEM) of the connected app's certificate."
+                )
+        except (JoseError, ValueError, TypeError):
+            problems.append(
+                "private_key must be the RSA private key (PEM) of the connected app's certificate."
+            )
+    return problems
+
+
+def _cache_key(target: Target) -> str | None:
+    if not target.public_id:
+        return None  # a check before the connector exists: nothing to key it by
+    who = f"{target.base_url}|{target.credentials.get('client_id')}|{target.credentials.get('username', '')}"
+    return f"connectors:salesforce:token:{target.public_id}:{hashlib.sha256(who.encode()).hexdigest()[:16]}"
+
+
+def _assertion(target: Target) -> str:
+    host = urlsplit(target.base_url).hostname or ""
+    audience = "https://test.salesforce.com" if ".sandbox." in host else "https://login.salesforce.com"
+    claims = {
+        "iss": target.credentials["client_id"],
+        "sub": target.credentials["username"],
+        "aud": audience,
+        "exp": int(time.time()) + 180,
+    }
+    key = RSAKey.import_key(target.credentials["private_key"])
+    return jwt.encode({"alg": "RS256"}, claims, key, algorithms=["RS256"])
+
+
+def _token_fetch(target: Target, *, client: httpx.Client) -> str:
+    credentials = target.credentials
+    if "private_key" in credentials:
+        form = {"grant_type": JWT_GRANT, "assertion": _assertion(target)}
+    else:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+        }
+    try:
+        response = client.post(f"{target.base_url}/services/oauth2/token", data=form)
+    except httpx.TimeoutException as exc:
+        raise SalesforceRefused("Salesforce's token endpoint did not answer in time.") from exc
+    except httpx.HTTPError as exc:
+        raise SalesforceRefused(f"Salesforce could not be reached: {type(exc).__name__}.") from exc
+    if response.status_code == 200:
+        token = response.json().get("access_token")
+        if isinstance(token, str) and token:
+            return token
+        raise SalesforceRefused("Salesforce's token answer had no access_token.", status_code=200)
+    try:
+        error = response.json()
+        detail = f"{error.get('error')}: {error.get('error_description')}"
+    except (ValueError, AttributeError):
+        detail = response.text[:200]
+    status = response.status_code
+    # 400 invalid_client / invalid_grant: the credentials are wrong; 5xx: the org is down.
+    raise SalesforceRefused(
+        redact(f"Salesforce refused the credentials ({status}, {detail}).", credentials)[:300],
+        status_code=401 if status == 400 else status,
+        code="OAUTH",
+        retry_after=UNAVAILABLE_RETRY if status >= 500 else None,
+        permanent=False,
+    )
+
+
+def access_token(target: Target, *, client: httpx.Client, fresh: bool = False) -> str:
+    key = _cache_key(target)
+    if key is not None and not fresh:
+        cached = cache.get(key)
+        if isinstance(cached, str):
+            return cached
+    token = _token_fetch(target, client=client)
+    if key is not None:
+        cache.set(key, token, TOKEN_SECONDS)
+    return token
+
+
+def api_call(
+    target: Target,
+    method: str,
+    path: str,
+    *,
+    client: httpx.Client,
+    params: dict[str, str] | None = None,
+    body: Any = None,
+) -> Answer:
+    """One REST call on the org (`path` under the host, e.g. DATA + "/query"), authenticated; a
+    401 INVALID_SESSION_ID fetches a new token and tries once more. SalesforceRefused for every
+    answer but 2xx, with what the retry needs (Retry-After, permanent)."""
+    if not path.startswith(DATA + "/"):
+        raise SalesforceRefused("Salesforce pointed outside its REST API; not followed.")
+    token = access_token(target, client=client)
+    for attempt in range(2):
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body, separators=(",", ":")).encode()
+        try:
+            response = client.request(
+                method, f"{target.base_url}{path}", params=params, content=content, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise SalesforceRefused("Salesforce did not answer in time.", retry_after=None) from exc
+        except httpx.HTTPError as exc:
+            raise SalesforceRefused(f"Salesforce could not be reached: {type(exc).__name__}.") from exc
+        usage = response.headers.get("sforce-limit-info", "")
+        if response.status_code < 300:
+            return Answer(body=response.json() if response.content else None, api_usage=usage)
+        code, message = _error(response)
+        if response.status_code == 401 and code == "INVALID_SESSION_ID" and attempt == 0:
+            token = access_token(target, client=client, fresh=True)
+            continue
+        raise _refused(target, response, code=code, message=message)
+    raise AssertionError("unreachable")
+
+
+def _error(response: httpx.Response) -> tuple[str, str]:
+    try:
+        errors = response.json()
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        return str(first.get("errorCode", "")), str(first.get("message", ""))
+    except (ValueError, AttributeError, TypeError):
+        return "", response.text[:200]
+
+
+def _refused(target: Target, response: httpx.Response, *, code: str, message: str) -> SalesforceRefused:
+    status = response.status_code
+    retry_after = None
+    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+        retry_after = CONCURRENCY_RETRY if "Concurrent" in message else DAILY_LIMIT_RETRY
+    elif status >= 500:
+        retry_after = UNAVAILABLE_RETRY
+    # 400 and 404 are the request's own fault: the same call would be refused again.
+    permanent = status in (400, 404, 405, 415)
+    return SalesforceRefused(
+        redact(f"Salesforce answered {status} {code}: {message}", target.credentials)[:300],
+        status_code=status,
+        code=code,
+        retry_after=retry_after,
+        permanent=permanent,
+        excerpt=redact(response.text[:1024], target.credentials),
+    )
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal: backslash and quote escaped (the SOQL reference's escapes)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{escaped}'"
+
+
+def soql(*, fields: Sequence[str], sobject: str, where: str, order: str = "") -> str:
+    """A SOQL query. Object and field names come from the validated mapping (API names only),
+    values only through `soql_quote` or a dateTime literal; SOQL reads, it cannot write."""
+    text = f"SELECT {', '.join(dict.fromkeys(fields))} FROM {sobject} WHERE {where}"  # noqa: S608
+    return f"{text} ORDER BY {order}" if order else text
+
+
+def query_all(
+    target: Target, soql: str, *, client: httpx.Client, limit_pages: int = 1000
+) -> list[dict[str, Any]]:
+    """Every record of a SOQL query, following nextRecordsUrl."""
+    answer = api_call(target, "GET", f"{DATA}/query", client=client, params={"q": soql})
+    records = list(answer.body["records"])
+    for _ in range(limit_pages):
+        nxt = answer.body.get("nextRecordsUrl")
+        if answer.body.get("done", True) or not nxt:
+            break
+        answer = api_call(target, "GET", nxt, client=client)
+        records += answer.body["records"]
+    return records
