@@ -162,6 +162,8 @@ class FakeSalesforce:
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     tokens_issued: int = 0
+    # Validation rules: a write to one of these record ids fails with this message.
+    validation_rules: dict[str, str] = field(default_factory=dict)
     _tokens: set[str] = field(default_factory=set)
     _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _down: int = 0
@@ -567,6 +569,8 @@ class FakeSalesforce:
             if not isinstance(given, str) or len(given) not in (15, 18):
                 return fail("MALFORMED_ID", f"malformed id {given}", ["Id"])
             return fail("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"])
+        if given in self.validation_rules:
+            return fail("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.validation_rules[given], [])
         existing.update(values, SystemModstamp=now, LastModifiedDate=now)
         return {"id": given, "success": True, "errors": []}
 
