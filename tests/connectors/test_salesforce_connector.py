@@ -397,7 +397,7 @@ def test_a_records_own_error_fails_only_its_delivery(sf):
     ("setup", "status", "retry_after"),
     [
         (lambda fake: setattr(fake, "api_used", fake.api_max), 403, 1800.0),
-        (lambda fake: fake.outage(10), 503, 30.0),
+        (lambda fake: fake.outage(10), 503, None),
     ],
 )
 def test_the_daily_limit_and_an_outage_are_retried_later(sf, setup, status, retry_after):

@@ -41,10 +41,10 @@ API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_SECONDS = 15 * 60
-# A daily limit exhausted frees up over the rolling 24 hours; concurrency in seconds.
+# A daily limit exhausted frees up over the rolling 24 hours; concurrency in seconds. A 503
+# carries no Retry-After: the delivery's own backoff decides.
 DAILY_LIMIT_RETRY = 30 * 60.0
 CONCURRENCY_RETRY = 5.0
-UNAVAILABLE_RETRY = 30.0
 
 
 class SalesforceRefused(Exception):
@@ -149,7 +149,6 @@ def _token_fetch(target: Target, *, client: httpx.Client) -> str:
         redact(f"Salesforce refused the credentials ({status}, {detail}).", credentials)[:300],
         status_code=401 if status == 400 else status,
         code="OAUTH",
-        retry_after=UNAVAILABLE_RETRY if status >= 500 else None,
         permanent=False,
     )
 
@@ -220,8 +219,6 @@ def _refused(target: Target, response: httpx.Response, *, code: str, message: st
     retry_after = None
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
         retry_after = CONCURRENCY_RETRY if "Concurrent" in message else DAILY_LIMIT_RETRY
-    elif status >= 500:
-        retry_after = UNAVAILABLE_RETRY
     # 400 and 404 are the request's own fault: the same call would be refused again.
     permanent = status in (400, 404, 405, 415)
     return SalesforceRefused(
