@@ -287,7 +287,9 @@ def test_a_contact_the_org_does_not_have_is_not_created(make_client, brand, purp
     connector = connect(make_client, brand, sf)
     grant(brand, purpose)
     send(connector)
-    assert sf.find("Contact") == [] and sf.find("Individual") == [] and consents(sf) == []
+    assert sf.find("Contact") == []
+    assert sf.find("Individual") == []
+    assert consents(sf) == []
     attempt = Attempt.objects.get(delivery__endpoint=connector.endpoint)
     assert attempt.outcome == "succeeded"
     assert "Not in Salesforce" in attempt.response_excerpt
@@ -398,6 +400,7 @@ def test_a_records_own_error_fails_only_its_delivery(sf):
     [
         (lambda fake: setattr(fake, "api_used", fake.api_max), 403, 1800.0),
         (lambda fake: fake.outage(10), 503, None),
+        (lambda fake: setattr(fake, "max_concurrent", 0), 403, 5.0),
     ],
 )
 def test_the_daily_limit_and_an_outage_are_retried_later(sf, setup, status, retry_after):

@@ -5,7 +5,6 @@ INVALID_SESSION_ID."""
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
 
@@ -196,7 +195,8 @@ def test_a_query_pages_through_next_records_url(sf):
     target = Target(public_id="", base_url=sf.base_url, credentials=CREDENTIALS, mapping={})
     rows = query_all(
         target,
-        "SELECT Id, Candor_Id__c FROM Contact WHERE Candor_Id__c IN ('c0', 'C1', 'c3', 'c4', 'c9') ORDER BY Candor_Id__c DESC",
+        "SELECT Id, Candor_Id__c FROM Contact WHERE Candor_Id__c IN ('c0', 'C1', 'c3', 'c4', 'c9') "
+        "ORDER BY Candor_Id__c DESC",
         client=http_client(),
     )
     assert [row["Candor_Id__c"] for row in rows] == ["c4", "c3", "c1", "c0"]  # SOQL is case-insensitive

@@ -15,8 +15,8 @@ import pytest
 from consent.services import contact_upsert
 from sync.models import Connector, Delivery
 from tests.connectors.salesforce_support import CLIENT_SECRET, body, person, sf
-from tests.connectors.test_klaviyo_worker import connector_key, grant_through_the_api
 from tests.connectors.test_klaviyo_connector import admin_api
+from tests.connectors.test_klaviyo_worker import connector_key, grant_through_the_api
 from tests.sync.test_webhooks_faults import WAIT, all_finished, broker, statuses, workers
 from tests.sync.worker_support import wait_until
 
