@@ -4,7 +4,8 @@ withdrawal or a channel opt-out with method `connector`, in one transaction.
 
 What the signal covers decides the write: the vendor's global unsubscribe is recorded as
 "unsubscribe from all" on the channel; named topics are unsubscribed on the signal's channel (the
-purpose is withdrawn with the last of them, as on the hosted page); named purposes are withdrawn. A signal only ever takes away: a "no" that Candor already holds writes nothing.
+purpose is withdrawn with the last of them, as on the hosted page); named purposes are withdrawn.
+A signal only ever takes away: a "no" that Candor already holds writes nothing.
 """
 
 from __future__ import annotations

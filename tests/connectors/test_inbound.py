@@ -17,7 +17,7 @@ from consent.models import ConsentEvent, Contact, Purpose
 from consent.services import contact_upsert
 from preferences.models import ChannelOptOut, Subscription, Topic
 from preferences.services import SubscriptionChange, preferences_update
-from sync.delivery.connectors.inbound import signals_record
+from sync.delivery.connectors.inbound import signals_apply_pending, signals_record
 from sync.delivery.connectors.vendors import VendorSignal
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Connector, ConnectorEcho, Delivery, Event, InboundSignal
@@ -85,6 +85,13 @@ def subscribed(brand: Brand, purpose: Purpose, contact: Contact, published: Any)
 
 
 def post(connector: Connector, events: list[dict[str, Any]], **overrides: Any) -> Any:
+    """The vendor's call, then the worker's pass over what it accepted."""
+    response = call(connector, events, **overrides)
+    signals_apply_pending()
+    return response
+
+
+def call(connector: Connector, events: list[dict[str, Any]], **overrides: Any) -> Any:
     headers, body = klaviyo_webhook(secret=overrides.pop("secret", SECRET), events=events, **overrides)
     return Client().post(
         f"/hooks/klaviyo/{connector.public_id}",
@@ -94,7 +101,9 @@ def post(connector: Connector, events: list[dict[str, Any]], **overrides: Any) -
     )
 
 
-def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(connector, subscribed, purpose):
+def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(
+    connector, subscribed, purpose, make_client
+):
     before = ConsentEvent.objects.count()
     event = klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="ADA@example.com", event_id="evt-1")
     response = post(connector, [event])
@@ -112,6 +121,11 @@ def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(con
     assert message["vendor_topic"] == UNSUBSCRIBED_EMAIL
     assert datetime.fromisoformat(message["received_at"]) <= datetime.now(UTC)
     assert ChannelOptOut.objects.get(contact=subscribed, channel="email").opted_out is True
+    # The brand reads the same evidence in the contact's history.
+    history = make_client(connector.brand, [Scope.CONSENT_READ]).get(
+        f"/api/v1/contacts/{subscribed.external_id}/consents/history"
+    )
+    assert history.json()["events"][-1]["evidence"]["message"] == message
     signal = InboundSignal.objects.get()
     assert (signal.event_id, signal.kind, signal.channel, signal.outcome, signal.contact_ref) == (
         "evt-1",
@@ -120,6 +134,49 @@ def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(con
         "recorded",
         subscribed.pk,
     )
+
+
+def test_the_call_is_accepted_at_once_and_applied_by_the_worker(connector, subscribed, monkeypatch):
+    from sync.delivery.connectors import hooks
+
+    nudges: list[str] = []
+    monkeypatch.setattr(hooks, "publish", lambda name, *args: nudges.append(name))
+    monkeypatch.setattr("sync.delivery.connectors.inbound._last_nudge", 0.0)
+    rows = ConsentEvent.objects.count()
+    event = klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="ada@example.com", event_id="evt-1")
+    assert call(connector, [event]).status_code == 200
+    # Answered with the "no" kept, not yet in the ledger; the worker was nudged after commit.
+    assert ConsentEvent.objects.count() == rows
+    pending = InboundSignal.objects.get()
+    assert pending.outcome == "pending"
+    assert pending.payload["email"] == "ada@example.com"
+    assert nudges == ["inbound_signals_apply"]
+    assert signals_apply_pending() == 1
+    applied = InboundSignal.objects.get()
+    assert applied.outcome == "recorded"
+    assert applied.payload is None  # the address is not kept once applied
+    assert applied.applied_at is not None
+    assert ConsentEvent.objects.count() == rows + 1
+    assert signals_apply_pending() == 0
+
+
+def test_a_call_accepted_with_the_broker_down_is_applied_by_the_sweep(connector, subscribed, monkeypatch):
+    from sync import tasks
+    from sync.delivery import broker
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.inbound_signals_apply, "apply_async", down)
+    monkeypatch.setattr("sync.delivery.connectors.inbound._last_nudge", 0.0)
+    assert broker.publish("inbound_signals_apply") is False
+    monkeypatch.setattr("sync.delivery.connectors.inbound._last_nudge", 0.0)
+    event = klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="ada@example.com", event_id="evt-1")
+    assert call(connector, [event]).status_code == 200  # the vendor is answered all the same
+    assert InboundSignal.objects.get().outcome == "pending"
+    assert tasks.inbound_signals_apply() == 1  # beat's sweep, once the worker runs
+    assert InboundSignal.objects.get().outcome == "recorded"
+    assert ChannelOptOut.objects.get(contact=subscribed, channel="email").opted_out is True
 
 
 def test_a_retried_call_changes_nothing_the_second_time(connector, subscribed):

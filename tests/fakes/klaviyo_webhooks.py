@@ -66,3 +66,24 @@ def klaviyo_webhook(
         "Content-Type": "application/json",
     }
     return headers, body
+
+
+def klaviyo_unsubscribe(fake: Any, *, email: str, hook_url: str, secret: str, event_id: str) -> int:
+    """The person unsubscribes inside Klaviyo: the fake's own state changes as Klaviyo's would
+    (marketing consent off on email, out of every list), then Klaviyo's system webhook goes to
+    `hook_url`, signed. Candor's answer's status."""
+    import httpx
+
+    with fake._lock:
+        for (_list_id, channel), members in fake.members.items():
+            if channel == "email":
+                members.discard(email)
+        fake.consent[(email, "email")] = "UNSUBSCRIBED"
+    event = klaviyo_event(
+        topic="event:klaviyo.unsubscribed_from_email_marketing",
+        email=email,
+        event_id=event_id,
+        at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+    )
+    headers, body = klaviyo_webhook(secret=secret, events=[event])
+    return httpx.post(hook_url, content=body, headers=headers, timeout=10).status_code

@@ -1,8 +1,8 @@
 """/hooks/{vendor}/{connector}: a vendor's webhook call (GET for the URL check some vendors make,
 POST for events). Server to server, so no CSRF token; rate-limited per connector. The view only
-finds the connector, lets its adapter verify and read the call the vendor's way, and hands the
-signals to sync.delivery.connectors.inbound. A disabled connector still hears its vendor: a "no"
-is honoured whether or not Candor is pushing to that vendor now."""
+finds the connector, lets its adapter verify and read the call the vendor's way, and keeps the
+signals for a worker to apply (sync.delivery.connectors.inbound). A disabled connector still
+hears its vendor: a "no" is honoured whether or not Candor is pushing to that vendor now."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from config.throttle import throttle_count
+from sync.delivery.broker import publish
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable, credentials_decrypt
-from sync.delivery.connectors.inbound import signals_record
+from sync.delivery.connectors.inbound import signals_accept, signals_nudge
 from sync.delivery.connectors.registry import adapter_for
 from sync.delivery.connectors.vendors import InboundRequest, Target
 from sync.models import Connector
@@ -73,5 +74,6 @@ def vendor_hook(request: HttpRequest, vendor: str, connector_id: str) -> HttpRes
     )
     answer = adapter.inbound(target, call)
     if answer.signals and 200 <= answer.status < 300:
-        signals_record(connector=connector, signals=answer.signals, received_at=received_at)
+        signals_accept(connector=connector, signals=answer.signals, received_at=received_at)
+        signals_nudge(publish=lambda: publish("inbound_signals_apply"))
     return HttpResponse(answer.body, status=answer.status, content_type=TEXT)

@@ -13,9 +13,10 @@ working_with_system_webhooks) and the Webhooks API reference:
   `included`).
 
 Topics read as a "no" (every other topic answers 200 and changes nothing):
-`event:klaviyo.unsubscribed_from_email_marketing` and `…_from_sms_marketing` (Klaviyo's marketing
-consent is per channel, so the whole channel, and every topic and purpose mapped on it), `event:klaviyo.marked_email_as_spam` (a complaint:
-the whole email channel) and `event:klaviyo.bounced_email` when its bounce type is hard.
+`event:klaviyo.unsubscribed_from_email_marketing` and `…_from_sms_marketing` (Klaviyo's
+marketing consent is per channel, so the whole channel, and every topic and purpose mapped on
+it), `event:klaviyo.marked_email_as_spam` (a complaint: the whole email channel) and
+`event:klaviyo.bounced_email` when its bounce type is hard.
 A timestamp more than five minutes from Candor's clock is refused, as a replay.
 """
 
