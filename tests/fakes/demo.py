@@ -186,7 +186,9 @@ def main() -> int:
             fake = vendor.start(vendor.port)
             connector = connect_demo(vendor, fake)
             running[vendor.name] = (vendor, fake, connector)
-            print(f"{vendor.name:<11} fake on http://127.0.0.1:{vendor.port}, connector {connector.public_id}")
+            print(
+                f"{vendor.name:<11} fake on http://127.0.0.1:{vendor.port}, connector {connector.public_id}"
+            )
         base_url = settings.PUBLIC_BASE_URL
         server = make_server("127.0.0.1", CONTROL_PORT, control(running, base_url), threaded=True)
         print(
