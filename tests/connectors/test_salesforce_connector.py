@@ -15,6 +15,7 @@ from consent.models import Purpose
 from consent.services import consent_record, contact_upsert
 from preferences.services import preferences_update
 from sync.delivery.connectors.salesforce import SalesforceAdapter
+from sync.delivery.connectors.salesforce_auth import DATA, api_call
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
@@ -420,3 +421,50 @@ def test_the_daily_limit_and_an_outage_are_retried_later(sf, setup, status, retr
     )
     assert CLIENT_SECRET not in result.error + result.excerpt
     assert consents(sf) == []
+
+
+def test_candor_leaves_the_last_tenth_of_the_daily_api_requests_to_the_org(sf):
+    person(sf, external_id="c0", email="p0@example.com")
+    target = Target(public_id="con_share", base_url=sf.base_url, credentials=CREDENTIALS, mapping=mapping(sf))
+    [state] = states(1)
+    item = Item(delivery_id=1, type="x", contact_ref=0, state=state)
+    sf.api_used = int(sf.api_max * 0.9) - 5
+    [first] = SalesforceAdapter().push(target, [item], client=http_client())
+    assert first.succeeded  # four calls, the last answered at 13499/15000
+    sf.api_used += 1  # another integration of the org makes a call
+    # The next answer says 13501/15000: past 90%, every later call holds off (the push is
+    # idempotent, so a batch held half-way is simply sent again later).
+    api_call(target, "GET", f"{DATA}/sobjects/Contact/describe", client=http_client())
+    calls = sf.api_used
+    [held] = SalesforceAdapter().push(target, [item], client=http_client())
+    assert (held.succeeded, held.retry_after, held.permanent) == (False, 1800.0, False)
+    assert "daily API requests" in held.error
+    assert sf.api_used == calls  # not even asked
+
+
+def test_leads_are_kept_as_contacts_are(sf):
+    lead = sf.insert("Lead", LastName="Hopper", Company="Navy", Email="grace@example.com")
+    target = Target(
+        public_id="con_lead",
+        base_url=sf.base_url,
+        credentials=CREDENTIALS,
+        mapping=mapping(sf, object="Lead", match_field="Email", flags={"DoNotCall": "phone"}),
+    )
+    state = ContactState(
+        contact_ref=1,
+        external_id="g",
+        email="Grace@Example.com",
+        phone="+4915112345678",
+        consents={"email-marketing": "withdrawn"},
+        unsubscribed_all={"phone": True},
+    )
+    [result] = SalesforceAdapter().push(
+        target, [Item(delivery_id=1, type="x", contact_ref=1, state=state)], client=http_client()
+    )
+    assert result.succeeded
+    [row] = sf.find("Lead", Id=lead)
+    assert row["DoNotCall"] is True
+    assert row["HasOptedOutOfEmail"] is False
+    [consent] = consents(sf)
+    assert (consent["PartyId"], consent["PrivacyConsentStatus"]) == (row["IndividualId"], "OptOut")
+    assert sf.find("Contact") == []

@@ -45,6 +45,10 @@ TOKEN_SECONDS = 15 * 60
 # carries no Retry-After: the delivery's own backoff decides.
 DAILY_LIMIT_RETRY = 30 * 60.0
 CONCURRENCY_RETRY = 5.0
+# The org's daily API requests are shared with every other integration the brand runs: past this
+# share of them (as Sforce-Limit-Info last said), Candor holds off until the day's use drops.
+API_SHARE = 0.9
+USAGE_SECONDS = 10 * 60
 
 
 class SalesforceRefused(Exception):
@@ -179,6 +183,16 @@ def api_call(
     answer but 2xx, with what the retry needs (Retry-After, permanent)."""
     if not path.startswith(DATA + "/"):
         raise SalesforceRefused("Salesforce pointed outside its REST API; not followed.")
+    usage_key = _usage_key(target)
+    used = cache.get(usage_key) if usage_key else None
+    if isinstance(used, tuple) and used[0] >= used[1] * API_SHARE:
+        raise SalesforceRefused(
+            f"Holding off: the org has used {used[0]} of its {used[1]} daily API requests "
+            f"(Candor stops at {API_SHARE:.0%}, leaving the rest to the org's other integrations).",
+            status_code=None,
+            code="API_SHARE",
+            retry_after=DAILY_LIMIT_RETRY,
+        )
     token = access_token(target, client=client)
     for attempt in range(2):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -195,6 +209,9 @@ def api_call(
         except httpx.HTTPError as exc:
             raise SalesforceRefused(f"Salesforce could not be reached: {type(exc).__name__}.") from exc
         usage = response.headers.get("sforce-limit-info", "")
+        counts = _usage(usage)
+        if usage_key and counts is not None:
+            cache.set(usage_key, counts, USAGE_SECONDS)
         if response.status_code < 300:
             return Answer(body=response.json() if response.content else None, api_usage=usage)
         code, message = _error(response)
@@ -203,6 +220,21 @@ def api_call(
             continue
         raise _refused(target, response, code=code, message=message)
     raise AssertionError("unreachable")
+
+
+def _usage_key(target: Target) -> str | None:
+    key = _cache_key(target)
+    return key.replace(":token:", ":usage:") if key else None
+
+
+def _usage(header: str) -> tuple[int, int] | None:
+    """(used, max) from `api-usage=25/15000` (other entries may follow, comma-separated)."""
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        used, _, most = value.partition("/")
+        if name == "api-usage" and used.isdigit() and most.isdigit() and int(most) > 0:
+            return int(used), int(most)
+    return None
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:

@@ -13,11 +13,14 @@ class ConnectorIn(serializers.Serializer):
     vendor = serializers.ChoiceField(choices=VENDORS)
     name = serializers.CharField(max_length=200)
     credentials = serializers.DictField(
-        help_text='Write-only; never returned or logged. Klaviyo: {"api_key": "pk_…"} (a private API key)'
+        help_text='Write-only; never returned or logged. Klaviyo: {"api_key": "pk_…"} (a private API key); '
+        'Salesforce: {"client_id", "client_secret"} or {"client_id", "username", "private_key"}'
     )
     mapping = serializers.DictField(
         help_text='Klaviyo: {"lists": [{"list": "<list id>", "topic"?: "<topic slug>", "purpose"?: '
-        '"<purpose slug>", "channels"?: ["email", "sms"]}]}; each list id must exist in the account'
+        '"<purpose slug>", "channels"?: ["email", "sms"]}]}; each list id must exist in the account. '
+        'Salesforce: {"object": "Contact"|"Lead", "match_field", "purposes": [{"purpose", "topic"?, '
+        '"data_use_purpose", "channels"?}], "flags"?: {"HasOptedOutOfEmail": "email", …}}'
     )
     api_base_url = serializers.CharField(
         max_length=2000,
