@@ -143,6 +143,23 @@ def test_a_bad_mapping_is_a_422_naming_the_field(make_client, brand, purpose, sf
 
 
 @pytest.mark.parametrize(
+    "bad",
+    [
+        {"object": "Contact", "match_field": "Email", "purposes": [{"purpose": ["x"], "topic": {"a": 1}}]},
+        {"object": "Contact", "match_field": "Email", "purposes": [{"channels": [["email"]]}]},
+        {"object": "Contact", "match_field": "Email", "flags": {"DoNotCall": ["phone"]}},
+        {"object": "Contact", "match_field": "Email", "purposes": "all"},
+        {"object": ["Contact"], "match_field": 3, "flags": []},
+        [],
+    ],
+)
+def test_odd_json_in_a_mapping_is_a_422_not_an_error(make_client, brand, purpose, sf, bad):
+    reply = make_client(brand, [Scope.ADMIN]).post("/api/v1/connectors", body(sf, mapping=bad), format="json")
+    assert reply.status_code in (400, 422), reply.content
+    assert sf.requests == []
+
+
+@pytest.mark.parametrize(
     ("change", "named"),
     [
         (

@@ -256,7 +256,7 @@ class SalesforceAdapter:
                 errors.setdefault("mapping.flags", []).append(
                     f"Unknown flag {flag!r} (one of {', '.join(FLAGS)})."
                 )
-            elif channel not in CHANNELS:
+            elif not isinstance(channel, str) or channel not in CHANNELS:
                 errors.setdefault("mapping.flags", []).append(
                     f"{flag} names a Candor channel: email, phone or sms."
                 )
@@ -273,9 +273,9 @@ class SalesforceAdapter:
         if unknown:
             problems.append(f"Unknown key(s): {', '.join(unknown)}.")
         purpose, topic = entry.get("purpose"), entry.get("topic")
-        if purpose not in purposes:
+        if not isinstance(purpose, str) or purpose not in purposes:
             problems.append(f"Unknown purpose {purpose!r}." if purpose else "purpose is required.")
-        if topic is not None and topic not in topics:
+        if topic is not None and (not isinstance(topic, str) or topic not in topics):
             problems.append(f"Unknown topic {topic!r}.")
         dup = entry.get("data_use_purpose")
         if not isinstance(dup, str) or not SALESFORCE_ID.match(dup):
@@ -284,7 +284,7 @@ class SalesforceAdapter:
         if (
             not isinstance(channels, list)
             or not channels
-            or any(channel not in CHANNELS for channel in channels)
+            or any(not isinstance(channel, str) or channel not in CHANNELS for channel in channels)
             or len({CHANNELS[c] for c in channels}) != len(channels)
         ):
             problems.append(

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.cache import cache
 from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from sync.delivery.connectors.vendors import Target, redact
@@ -94,7 +93,7 @@ def credentials_problems(credentials: Any) -> list[str]:
                 problems.append(
                     "private_key must be the RSA private key (PEM) of the connected app's certificate."
                 )
-        except (JoseError, ValueError, TypeError):
+        except Exception:  # whatever the key parser makes of a bad PEM, it is not a key
             problems.append(
                 "private_key must be the RSA private key (PEM) of the connected app's certificate."
             )
