@@ -35,13 +35,15 @@ a "no" the org holds (OptIn over OptOut, a flag cleared) only when Candor's "yes
 the org's record was last changed (its SystemModstamp). Otherwise the org's "no" stays and comes
 back to Candor through the poll or the reconciler.
 
-Push, for a batch of up to 200 contacts, makes a constant number of calls: one query for the
-records (by match field, IN), one create of the missing Individuals, one query of their
-ContactPointTypeConsents, one PATCH of the records' flags and links and the changed consents, one
-create of the new consents (each sObject Collections call at most 200 records, allOrNone false:
-a record's own error fails only its contact's delivery; 400-class record errors are permanent,
-a locked row is retried). Only what differs from the org's state is written, so a retried batch
-writes nothing twice.
+Push, for a batch of up to 200 contacts, makes a number of calls bounded by the mapping, not by
+the data: one query for the records (by match field, IN), one create of the missing
+Individuals, one query of their ContactPointTypeConsents, then the writes: the records' flags and
+links and the changed consents in one PATCH, the new consents in one create, each sObject
+Collections call carrying at most 200 records (so one more call per further 200). allOrNone is
+false: a record's own error fails only its contact's delivery (permanent, but for a locked row).
+Only what differs from the org's state is written, so a retried batch writes nothing twice.
+Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
+and the retry creates another.
 
 Inbound by polling (`poll`): records of `object` whose kept flags are true, and OptOut
 ContactPointTypeConsents of the mapped purposes, changed since the watermark (SystemModstamp,
