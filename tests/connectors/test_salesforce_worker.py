@@ -97,3 +97,55 @@ def test_an_outage_of_the_org_loses_nothing_and_writes_nothing_twice(
     assert sorted(opt_ins_written(sf)) == sorted(i["Id"] for i in individuals)  # each written once
     contacts = sf.find("Contact")
     assert sorted(c["IndividualId"] for c in contacts) == sorted(i["Id"] for i in individuals)
+
+
+def test_an_opt_out_ticked_in_salesforce_is_polled_by_the_worker_and_not_echoed(
+    brand, purpose, api, admin_api, sf, workers, connector_key
+):
+    from consent.models import ConsentEvent, Contact
+    from sync import tasks
+
+    worker = workers(CONNECTOR_KEYS=connector_key, WEBHOOK_ALLOW_PRIVATE="true")
+    contact_id = person(sf)
+    created = admin_api.post("/api/v1/connectors", body(sf), format="json")
+    connector = Connector.objects.get(public_id=created.json()["id"])
+    contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")
+    grant_through_the_api(api, purpose, "cust-1")
+    wait_until(
+        all_finished(connector.endpoint, 1), what="the grant reaches Salesforce", timeout=WAIT, worker=worker
+    )
+
+    # Beat's job: the worker runs connectors_poll (a first poll sets the watermark).
+    tasks.connectors_poll.delay()
+    wait_until(
+        lambda: Connector.objects.get(pk=connector.pk).polled_at is not None,
+        what="the first poll",
+        timeout=WAIT,
+        worker=worker,
+    )
+    sf.edit("Contact", contact_id, HasOptedOutOfEmail=True)  # ticked by a user in Salesforce
+    writes = len(sf.api_calls("/composite/sobjects"))
+    tasks.connectors_poll.delay()
+    ada = Contact.objects.get(brand=brand, external_id="cust-1")
+    wait_until(
+        lambda: ConsentEvent.objects.filter(contact=ada, method="connector").exists(),
+        what="the opt-out polled into the ledger",
+        timeout=WAIT,
+        worker=worker,
+    )
+    [row] = ConsentEvent.objects.filter(contact=ada, method="connector")
+    assert (row.decision, row.evidence.message["vendor"]) == ("withdrawn", "salesforce")
+    # What it caused is delivered to the connector without a call: nothing is written back.
+    wait_until(
+        lambda: (
+            Delivery.objects.filter(endpoint=connector.endpoint).count() > 1
+            and "pending" not in statuses(connector.endpoint)
+        ),
+        what="the withdrawal's deliveries finish",
+        timeout=WAIT,
+        worker=worker,
+    )
+    assert len(sf.api_calls("/composite/sobjects")) == writes
+    assert (
+        sf.find("ContactPointTypeConsent")[0]["PrivacyConsentStatus"] == "OptIn"
+    )  # the org's own "no" is the flag
