@@ -177,6 +177,15 @@ def test_what_the_org_does_not_have_is_a_422_naming_it(make_client, brand, purpo
     assert named in reply.json()["errors"]["mapping"][0]
 
 
+def test_the_orgs_my_domain_is_required(make_client, brand, purpose, sf):
+    reply = make_client(brand, [Scope.ADMIN]).post(
+        "/api/v1/connectors", body(sf, api_base_url=""), format="json"
+    )
+    assert reply.status_code == 422
+    assert "My Domain" in reply.json()["errors"]["api_base_url"][0]
+    assert not Connector.objects.exists()
+
+
 def test_bad_credentials_are_a_422_on_credentials(make_client, brand, purpose, sf):
     api = make_client(brand, [Scope.ADMIN])
     wrong = {"client_id": "3MVG9.candor.client", "client_secret": "not-the-secret"}

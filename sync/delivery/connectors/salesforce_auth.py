@@ -156,7 +156,17 @@ def _token_fetch(target: Target, *, client: httpx.Client) -> str:
     )
 
 
+# Salesforce's generic login hosts: they hold no org's data, and the client credentials flow
+# refuses them; a connector names its org's My Domain.
+LOGIN_HOSTS = {"login.salesforce.com", "test.salesforce.com"}
+
+
 def access_token(target: Target, *, client: httpx.Client, fresh: bool = False) -> str:
+    if urlsplit(target.base_url).hostname in LOGIN_HOSTS:
+        raise SalesforceRefused(
+            "Give the org's My Domain (https://<domain>.my.salesforce.com) as api_base_url, "
+            "not Salesforce's login host."
+        )
     key = _cache_key(target)
     if key is not None and not fresh:
         cached = cache.get(key)
