@@ -45,23 +45,20 @@ Only what differs from the org's state is written, so a retried batch writes not
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
 
-Inbound by polling (`poll`): records of `object` whose kept flags are true, and OptOut
-ContactPointTypeConsents of the mapped purposes, changed since the watermark (SystemModstamp,
-re-read with a minute's overlap for late commits; the event id is the record id and its
-SystemModstamp, so a re-read is a duplicate and changes nothing).
+Inbound by polling (`poll`): salesforce_inbound. OAuth and the REST calls: salesforce_auth.
 
 Libraries: httpx through the webhooks' pooled client rather than simple-salesforce, which brings
 its own requests session (no SSRF guard, no shared pool; timeouts only if passed on every call)
-and has no sObject Collections helper; the five calls here are short to make directly.
+and has no sObject Collections helper; the few calls here are short to make directly.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -69,13 +66,22 @@ from django.utils import timezone
 
 from sync.delivery.connectors.klaviyo import list_action
 from sync.delivery.connectors.salesforce_auth import (
+    CHANNELS,
+    CONSENT_FIELDS,
     DATA,
     SalesforceRefused,
     api_call,
     credentials_problems,
+    parse_time,
     query_all,
+    sf_time,
     soql,
-    soql_quote,
+    soql_in,
+)
+from sync.delivery.connectors.salesforce_inbound import (
+    channel_signal,
+    person_fields,
+    salesforce_poll,
 )
 from sync.delivery.connectors.vendors import (
     AccountView,
@@ -92,22 +98,11 @@ from sync.outbox.contact_state import ContactState
 
 COLLECTION_MAX = 200
 OBJECTS = ("Contact", "Lead")
-# Candor channel -> ContactPointType.
-CHANNELS = {"email": "Email", "phone": "Phone", "sms": "Phone"}
 FLAGS = ("HasOptedOutOfEmail", "DoNotCall", "HasOptedOutOfFax")
 SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 # A record's own errors worth retrying (another transaction held it); others are permanent.
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "REQUEST_RUNNING_TOO_LONG"}
-CONSENT_FIELDS = [
-    "Id",
-    "PartyId",
-    "DataUsePurposeId",
-    "ContactPointType",
-    "PrivacyConsentStatus",
-    "SystemModstamp",
-]
-POLL_OVERLAP = timedelta(seconds=60)
 NOTHING = PushResult(succeeded=True, excerpt="Nothing to change in Salesforce for this contact's state.")
 NOT_IN_ORG = PushResult(succeeded=True, excerpt="Not in Salesforce: no record has this contact's match key.")
 
@@ -118,22 +113,6 @@ class Want:
 
     value: SlotState
     at: datetime | None = None
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-
-
-def _parse_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    text = raw.replace("Z", "+00:00")
-    if re.search(r"[+-]\d{4}$", text):
-        text = text[:-2] + ":" + text[-2:]
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 def consent_slot(entry: dict[str, Any], channel: str) -> str:
@@ -185,10 +164,6 @@ def _match_value(mapping: dict[str, Any], state: ContactState) -> str | None:
     if state.erased:
         return None
     return state.email if mapping.get("match_field") == "Email" else state.external_id
-
-
-def _in_list(values: Iterable[str]) -> str:
-    return "(" + ", ".join(soql_quote(v) for v in sorted(set(values))) + ")"
 
 
 def _chunks(rows: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
@@ -368,7 +343,7 @@ class SalesforceAdapter:
             return results
         try:
             fields = ["Id", "LastName", "FirstName", "IndividualId", "SystemModstamp", match_field, *flags]
-            where = f"{match_field} IN {_in_list(by_value)}"
+            where = f"{match_field} IN {soql_in(by_value)}"
             records = query_all(target, soql(fields=fields, sobject=sobject, where=where), client=client)
             for record in records:
                 for contact in by_value.get(str(record.get(match_field) or "").casefold(), []):
@@ -456,7 +431,7 @@ class SalesforceAdapter:
         query = soql(
             fields=CONSENT_FIELDS,
             sobject="ContactPointTypeConsent",
-            where=f"PartyId IN {_in_list(parties)} AND DataUsePurposeId IN {_in_list(purposes)}",
+            where=f"PartyId IN {soql_in(parties)} AND DataUsePurposeId IN {soql_in(purposes)}",
             order="SystemModstamp",
         )
         rows = query_all(target, query, client=client)
@@ -483,7 +458,7 @@ class SalesforceAdapter:
                 changes: dict[str, Any] = {}
                 if record.pop("_link", False):
                     changes["IndividualId"] = record["IndividualId"]
-                stamp = _parse_time(record.get("SystemModstamp"))
+                stamp = parse_time(record.get("SystemModstamp"))
                 for slot, want in contact.wants.items():
                     if not slot.startswith("flag:"):
                         continue
@@ -506,7 +481,7 @@ class SalesforceAdapter:
                     entry, channel = entries[slot]
                     status = "OptIn" if want.value == "subscribed" else "OptOut"
                     existing = consents.get((party, entry["data_use_purpose"], CHANNELS[channel]))
-                    captured = _iso(want.at or now)
+                    captured = sf_time(want.at or now)
                     if existing is None:
                         creates.append(
                             (
@@ -532,7 +507,7 @@ class SalesforceAdapter:
                     if (
                         status == "OptIn"
                         and held == "OptOut"
-                        and not _later(want.at, _parse_time(existing.get("SystemModstamp")))
+                        and not _later(want.at, parse_time(existing.get("SystemModstamp")))
                     ):
                         continue  # the org's "no" is as new as Candor's "yes" or newer: it stays
                     updates.append(
@@ -582,7 +557,7 @@ class SalesforceAdapter:
             )
         return answer.body
 
-    # --- inbound -----------------------------------------------------------------------------
+    # --- inbound (salesforce_inbound) --------------------------------------------------------
 
     def inbound(self, target: Target, request: InboundRequest) -> InboundAnswer:
         # Salesforce is polled; nothing is configured to call /hooks/salesforce/….
@@ -591,143 +566,7 @@ class SalesforceAdapter:
     def poll(
         self, target: Target, watermark: str | None, *, client: httpx.Client
     ) -> tuple[list[VendorSignal], str | None]:
-        """The org's "no"s changed since the watermark: kept flags true, OptOut consents of the
-        mapped purposes. A first poll (no watermark) starts from now. VendorError if refused."""
-        if watermark is None:
-            start = _iso(timezone.now())
-            return [], json.dumps({"person": start, "consent": start})
-        try:
-            marks = json.loads(watermark)
-            person_mark, consent_mark = _parse_time(marks["person"]), _parse_time(marks["consent"])
-        except (ValueError, KeyError, TypeError):
-            person_mark = consent_mark = None
-        if person_mark is None or consent_mark is None:
-            raise VendorError("The Salesforce poll watermark is unreadable.")
-        try:
-            signals, person_next = self._poll_flags(target, person_mark, client=client)
-            more, consent_next = self._poll_consents(target, consent_mark, client=client)
-        except SalesforceRefused as exc:
-            raise VendorError(str(exc), status_code=exc.status_code) from exc
-        return signals + more, json.dumps({"person": _iso(person_next), "consent": _iso(consent_next)})
-
-    def _person_fields(self, mapping: dict[str, Any]) -> list[str]:
-        flags = sorted((mapping.get("flags") or {}).keys())
-        return list(dict.fromkeys(["Id", "IndividualId", mapping["match_field"], "Email", "Phone", *flags]))
-
-    def _identity(self, mapping: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-        value = record.get(mapping["match_field"])
-        if mapping["match_field"] == "Email":
-            return {"email": value} if value else {}
-        return {"external_id": value} if value else {}
-
-    def _poll_flags(
-        self, target: Target, mark: datetime, *, client: httpx.Client
-    ) -> tuple[list[VendorSignal], datetime]:
-        mapping = target.mapping
-        flags = mapping.get("flags") or {}
-        if not flags:
-            return [], mark
-        since = _soql_time(mark - POLL_OVERLAP)
-        either = " OR ".join(f"{flag} = true" for flag in sorted(flags))
-        query = soql(
-            fields=[*self._person_fields(mapping), "SystemModstamp"],
-            sobject=mapping["object"],
-            where=f"SystemModstamp >= {since} AND ({either})",
-            order="SystemModstamp, Id",
-        )
-        records = query_all(target, query, client=client)
-        signals = []
-        latest = mark
-        for record in records:
-            stamp = _parse_time(record.get("SystemModstamp")) or mark
-            latest = max(latest, stamp)
-            identity = self._identity(mapping, record)
-            if not identity:
-                continue
-            for flag, channel in sorted(flags.items()):
-                if record.get(flag) is True:
-                    signals.append(self._channel_signal(mapping, channel, identity, record, flag, stamp))
-        return signals, latest
-
-    def _channel_signal(
-        self,
-        mapping: dict[str, Any],
-        channel: str,
-        identity: dict[str, Any],
-        record: dict[str, Any],
-        flag: str,
-        stamp: datetime | None,
-    ) -> VendorSignal:
-        entries = [e for e in mapping.get("purposes", []) if channel in e.get("channels", ["email"])]
-        return VendorSignal(
-            event_id=f"{record['Id']}:{flag}:{record.get('SystemModstamp')}",
-            kind="unsubscribed",
-            channel=channel,
-            whole_channel=True,
-            topics=tuple(sorted({e["topic"] for e in entries if e.get("topic")})),
-            purposes=tuple(sorted({e["purpose"] for e in entries})),
-            occurred_at=stamp,
-            detail={"object": mapping["object"], "record": record["Id"], "flag": flag},
-            **identity,
-        )
-
-    def _poll_consents(
-        self, target: Target, mark: datetime, *, client: httpx.Client
-    ) -> tuple[list[VendorSignal], datetime]:
-        mapping = target.mapping
-        entries = mapping.get("purposes", [])
-        if not entries:
-            return [], mark
-        since = _soql_time(mark - POLL_OVERLAP)
-        purposes = {entry["data_use_purpose"] for entry in entries}
-        query = soql(
-            fields=CONSENT_FIELDS,
-            sobject="ContactPointTypeConsent",
-            where=f"SystemModstamp >= {since} AND PrivacyConsentStatus = 'OptOut' "
-            f"AND DataUsePurposeId IN {_in_list(purposes)}",
-            order="SystemModstamp, Id",
-        )
-        rows = query_all(target, query, client=client)
-        latest = max([mark, *(_parse_time(row.get("SystemModstamp")) or mark for row in rows)])
-        parties = {row["PartyId"] for row in rows if row.get("PartyId")}
-        if not parties:
-            return [], latest
-        query = soql(
-            fields=self._person_fields(mapping),
-            sobject=mapping["object"],
-            where=f"IndividualId IN {_in_list(parties)}",
-            order="Id",
-        )
-        people = query_all(target, query, client=client)
-        person_of: dict[str, dict[str, Any]] = {}
-        for person in people:
-            person_of.setdefault(person["IndividualId"], person)
-        signals = []
-        for row in rows:
-            party = person_of.get(row.get("PartyId") or "")
-            identity = self._identity(mapping, party) if party is not None else {}
-            if not identity:
-                continue
-            for entry in entries:
-                for channel in entry.get("channels", ["email"]):
-                    if (
-                        entry["data_use_purpose"] != row["DataUsePurposeId"]
-                        or CHANNELS[channel] != row["ContactPointType"]
-                    ):
-                        continue
-                    signals.append(
-                        VendorSignal(
-                            event_id=f"{row['Id']}:{row['SystemModstamp']}",
-                            kind="unsubscribed",
-                            channel=channel,
-                            topics=(entry["topic"],) if entry.get("topic") else (),
-                            purposes=(entry["purpose"],),
-                            occurred_at=_parse_time(row.get("SystemModstamp")),
-                            detail={"object": "ContactPointTypeConsent", "record": row["Id"]},
-                            **identity,
-                        )
-                    )
-        return signals, latest
+        return salesforce_poll(target, watermark, client=client)
 
     # --- reconcile ---------------------------------------------------------------------------
 
@@ -753,9 +592,9 @@ class SalesforceAdapter:
         try:
             if by_value:
                 query = soql(
-                    fields=self._person_fields(mapping),
+                    fields=person_fields(mapping),
                     sobject=mapping["object"],
-                    where=f"{mapping['match_field']} IN {_in_list(by_value)}",
+                    where=f"{mapping['match_field']} IN {soql_in(by_value)}",
                 )
                 for record in query_all(target, query, client=client):
                     for contact in by_value.get(str(record.get(mapping["match_field"]) or "").casefold(), []):
@@ -809,7 +648,7 @@ class SalesforceAdapter:
         if slot.startswith("flag:"):
             flag = slot.removeprefix("flag:")
             channel = mapping["flags"][flag]
-            signal = self._channel_signal(mapping, channel, identity, {"Id": ""}, flag, None)
+            signal = channel_signal(mapping, channel, identity, {"Id": ""}, flag, None)
             detail = {"object": mapping["object"], "flag": flag, "found_by": "reconciler"}
             return replace(signal, event_id=event_id, detail=detail)
         _, purpose_id, point = slot.split(":", 2)
@@ -845,10 +684,6 @@ class SalesforceAdapter:
 def _later(candor_at: datetime | None, org_at: datetime | None) -> bool:
     """Whether Candor's "yes" is later than the org's record was last changed."""
     return candor_at is not None and org_at is not None and candor_at > org_at
-
-
-def _soql_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _record_failure(result: dict[str, Any]) -> PushResult:

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +39,16 @@ from joserfc.jwk import RSAKey
 from sync.delivery.connectors.vendors import Target, redact
 
 API_VERSION = "v62.0"
+# Candor channel -> ContactPointType (the consent data model's picklist).
+CHANNELS = {"email": "Email", "phone": "Phone", "sms": "Phone"}
+CONSENT_FIELDS = [
+    "Id",
+    "PartyId",
+    "DataUsePurposeId",
+    "ContactPointType",
+    "PrivacyConsentStatus",
+    "SystemModstamp",
+]
 DATA = f"/services/data/{API_VERSION}"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_SECONDS = 15 * 60
@@ -298,3 +310,31 @@ def query_all(
         answer = api_call(target, "GET", nxt, client=client)
         records += answer.body["records"]
     return records
+
+
+def soql_in(values: Iterable[str]) -> str:
+    """A SOQL IN list of string literals."""
+    return "(" + ", ".join(soql_quote(v) for v in sorted(set(values))) + ")"
+
+
+def soql_time(at: datetime) -> str:
+    """A SOQL dateTime literal (whole seconds, UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sf_time(at: datetime) -> str:
+    """A dateTime as the REST API takes it in a record (milliseconds, UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def parse_time(raw: Any) -> datetime | None:
+    """A dateTime as the REST API shows it (`2026-12-04T12:00:00.000+0000`), or None."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
