@@ -212,6 +212,9 @@ LEDGER_CHECKPOINT_SECONDS = env_int("LEDGER_CHECKPOINT_SECONDS", 3600, minimum=6
 EVIDENCE_RETENTION_PURGE_SECONDS = env_int("EVIDENCE_RETENTION_PURGE_SECONDS", 3600, minimum=60)
 # How often the console's dashboard rollups read each brand's new changes (console.rollups).
 ROLLUPS_REFRESH_SECONDS = env_int("ROLLUPS_REFRESH_SECONDS", 60, minimum=5)
+# How often polled connectors (Salesforce) are asked for the opt-outs made in the vendor: each
+# poll costs two or three of the org's daily API requests (576 a day at 300 s).
+CONNECTORS_POLL_SECONDS = env_int("CONNECTORS_POLL_SECONDS", 300, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
     "deliveries-sweep": {
@@ -278,6 +281,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "console.tasks.rollups_refresh",
         "schedule": float(ROLLUPS_REFRESH_SECONDS),
         "options": {"expires": ROLLUPS_REFRESH_SECONDS},
+    },
+    # Opt-outs made in polled vendors (Salesforce), read since each connector's watermark.
+    "connectors-poll": {
+        "task": "sync.tasks.connectors_poll",
+        "schedule": float(CONNECTORS_POLL_SECONDS),
+        "options": {"expires": CONNECTORS_POLL_SECONDS},
     },
     # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
     "opt-outs-overdue-notify": {

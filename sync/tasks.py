@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 
 from sync.delivery import batches, fanout, opt_outs, sweeper
+from sync.delivery.connectors import polling
 from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.outbox import events
 
@@ -61,6 +62,15 @@ def events_prune() -> int:
     if pruned or deliveries:
         logger.info("events prune: %d feed events and %d finished deliveries deleted", pruned, deliveries)
     return pruned
+
+
+@shared_task(name="sync.tasks.connectors_poll")
+def connectors_poll() -> dict[str, int]:
+    """Beat: read the opt-outs made in polled vendors (Salesforce) since each one's watermark."""
+    done = polling.connectors_poll()
+    if done["signals"]:
+        logger.info("connectors poll: %d signal(s) from %d connector(s)", done["signals"], done["connectors"])
+    return done
 
 
 @shared_task(name="sync.tasks.opt_outs_overdue_notify")

@@ -139,10 +139,106 @@ def _mailchimp_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) 
     return webhook_post(f"{hook_url}?secret={WEBHOOK_SECRET}", form).status_code
 
 
+# --- Salesforce -----------------------------------------------------------------------------
+
+
+def _salesforce_start(port: int) -> Any:
+    """An org holding a Contact for each of the demo brand's people (Candor never creates them),
+    matched by a Candor_Id__c External ID field, and two data use purposes."""
+    from consent.models import Contact
+    from tests.fakes.salesforce import FakeSalesforce
+
+    fake = FakeSalesforce()
+    fake.base_url = f"http://127.0.0.1:{port}"
+    fake.add_custom_field("Contact", "Candor_Id__c")
+    fake.purposes = {  # type: ignore[attr-defined]
+        "email-marketing": fake.insert("DataUsePurpose", Name="Email marketing"),
+        "sms-marketing": fake.insert("DataUsePurpose", Name="SMS marketing"),
+    }
+    people = Contact.objects.filter(brand__slug="demo", erased_at__isnull=True).order_by("pk")
+    for person in people:
+        fake.insert(
+            "Contact",
+            LastName="Demo",
+            Candor_Id__c=person.external_id,
+            Email=person.email,
+            Phone=person.phone,
+        )
+    return _serve(fake, port)
+
+
+def _salesforce_connector(fake: Any) -> dict[str, Any]:
+    return {
+        "credentials": {"client_id": "3MVG9.candor.client", "client_secret": "s3cret-client-secret"},
+        "mapping": {
+            "object": "Contact",
+            "match_field": "Candor_Id__c",
+            "purposes": [
+                {"purpose": "email-marketing", "data_use_purpose": fake.purposes["email-marketing"]},
+                {
+                    "purpose": "sms-marketing",
+                    "data_use_purpose": fake.purposes["sms-marketing"],
+                    "channels": ["sms"],
+                },
+            ],
+            "flags": {"HasOptedOutOfEmail": "email"},
+        },
+    }
+
+
+def _salesforce_state(fake: Any, emails: list[str]) -> dict[str, Any]:
+    names = {dup: name for name, dup in fake.purposes.items()}
+    state: dict[str, Any] = {}
+    for email in emails:
+        for contact in fake.find("Contact", Email=email):
+            consents = (
+                fake.find("ContactPointTypeConsent", PartyId=contact["IndividualId"])
+                if contact["IndividualId"]
+                else []
+            )
+            state[email] = {
+                "HasOptedOutOfEmail": contact["HasOptedOutOfEmail"],
+                "consents": {
+                    f"{names.get(c['DataUsePurposeId'], c['DataUsePurposeId'])} {c['ContactPointType']}": c[
+                        "PrivacyConsentStatus"
+                    ]
+                    for c in consents
+                },
+            }
+    return state
+
+
+def _salesforce_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) -> int:
+    """Tick "Email Opt Out" on the person's Contact in the org; Salesforce is polled (beat, every
+    CONNECTORS_POLL_SECONDS), and the demo polls at once so the change shows now."""
+    from sync.delivery.connectors.polling import connector_poll
+    from sync.models import Connector
+
+    connector = Connector.objects.select_related("endpoint", "brand").get(
+        public_id=hook_url.rsplit("/", 1)[-1]
+    )
+    if not connector.poll_watermark:
+        connector_poll(connector=connector)  # a first poll only sets where to read from
+        connector.refresh_from_db()
+    contacts = fake.find("Contact", Email=email)
+    for contact in contacts:
+        fake.edit("Contact", contact["Id"], HasOptedOutOfEmail=True)
+    outcomes = connector_poll(connector=connector)
+    return 200 if contacts and outcomes is not None else 404
+
+
 VENDORS = [
     Vendor("klaviyo", 8101, _klaviyo_start, _klaviyo_connector, _klaviyo_state, _klaviyo_unsubscribe),
     Vendor(
         "mailchimp", 8102, _mailchimp_start, _mailchimp_connector, _mailchimp_state, _mailchimp_unsubscribe
+    ),
+    Vendor(
+        "salesforce",
+        8103,
+        _salesforce_start,
+        _salesforce_connector,
+        _salesforce_state,
+        _salesforce_unsubscribe,
     ),
 ]
 

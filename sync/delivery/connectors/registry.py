@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from sync.delivery.connectors.klaviyo import KlaviyoAdapter
 from sync.delivery.connectors.mailchimp import MailchimpAdapter
+from sync.delivery.connectors.salesforce import SalesforceAdapter
 from sync.delivery.connectors.vendors import Adapter
 
-_ADAPTERS: dict[str, Adapter] = {"klaviyo": KlaviyoAdapter(), "mailchimp": MailchimpAdapter()}
+_ADAPTERS: dict[str, Adapter] = {
+    "klaviyo": KlaviyoAdapter(),
+    "mailchimp": MailchimpAdapter(),
+    "salesforce": SalesforceAdapter(),
+}
 
 
 def adapter_for(vendor: str) -> Adapter | None:

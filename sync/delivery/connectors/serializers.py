@@ -14,13 +14,16 @@ class ConnectorIn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     credentials = serializers.DictField(
         help_text='Write-only; never returned or logged. Klaviyo: {"api_key": "pk_…"} (a private API key); '
-        'Mailchimp: {"api_key": "<key>-<dc>", "webhook_secret"?: "…"}'
+        'Mailchimp: {"api_key": "<key>-<dc>", "webhook_secret"?: "…"}; '
+        'Salesforce: {"client_id", "client_secret"} or {"client_id", "username", "private_key"}'
     )
     mapping = serializers.DictField(
         help_text='Klaviyo: {"lists": [{"list": "<list id>", "topic"?: "<topic slug>", "purpose"?: '
         '"<purpose slug>", "channels"?: ["email", "sms"]}]}; Mailchimp: {"lists": [{"list": "<audience id>", '
-        '"topic"?, "purpose"?, "interest"?: "<interest id>", "marketing_permission"?: "<id>"}]}; each id '
-        "must exist in the account"
+        '"topic"?, "purpose"?, "interest"?: "<interest id>", "marketing_permission"?: "<id>"}]}; '
+        'Salesforce: {"object": "Contact"|"Lead", "match_field", "purposes": [{"purpose", "topic"?, '
+        '"data_use_purpose", "channels"?}], "flags"?: {"HasOptedOutOfEmail": "email", …}}; each id must '
+        "exist in the account"
     )
     api_base_url = serializers.CharField(
         max_length=2000,

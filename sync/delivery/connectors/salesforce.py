@@ -1,0 +1,699 @@
+"""Salesforce: Candor purposes onto the consent data model, and channel opt-outs onto the flags.
+
+Read from the REST API Developer Guide (sObject Collections, query, describe), the Object
+Reference (Contact, Lead, Individual, ContactPointTypeConsent, DataUsePurpose) and Salesforce
+Help on the OAuth server-to-server flows (salesforce_auth has the details and the token cache).
+API version v62.0 on the org's My Domain (`api_base_url`).
+
+The mapping:
+
+    {"object": "Contact" | "Lead",
+     "match_field": "Candor_Id__c" | "Email",
+     "purposes": [{"purpose": "<slug>", "topic"?: "<slug>", "data_use_purpose": "<DataUsePurpose id>",
+                   "channels"?: ["email", "phone" | "sms"]}],
+     "flags"?: {"HasOptedOutOfEmail": "email", "DoNotCall": "phone", "HasOptedOutOfFax": "…"}}
+
+- A Candor contact is the org's records (of `object`) whose `match_field` holds its
+  external_id (an External ID field, checked with a describe call on save) or, with "Email",
+  its email address. Candor never creates Contacts or Leads: the CRM owns them (a Contact
+  needs a LastName and an account, which Candor does not hold); a contact the org does not have
+  succeeds with nothing written, and the reconciler reports it as unknown in the vendor.
+- Each purpose entry and channel is one ContactPointTypeConsent on the record's Individual
+  (created, with the record's name, and linked when the record has none): DataUsePurposeId,
+  ContactPointType Email (email) or Phone (phone or sms), PrivacyConsentStatus OptIn or OptOut,
+  CaptureDate and EffectiveFrom (when Candor got the consent), CaptureSource "Candor" and
+  CaptureContactPointType Web (Candor captured it on its pages or API). The DataUsePurpose ids
+  are checked against the org's (a query) on save.
+- Each kept flag is the channel-wide "no" of the Candor channel it names: true when the channel
+  is unsubscribed from all (or, for email, the address is suppressed), false otherwise.
+
+The rule (`slot_wants`, used by push, `expected` and so the reconciler): per entry and channel,
+OptOut when anything says "no" (klaviyo.list_action: channel opted out, address suppressed,
+topic unsubscribed, purpose withdrawn or expired), OptIn when the topic is subscribed and the
+purpose granted, else nothing. An opt-out always wins, also over time: Candor writes a "yes" over
+a "no" the org holds (OptIn over OptOut, a flag cleared) only when Candor's "yes" is later than
+the org's record was last changed (its SystemModstamp). Otherwise the org's "no" stays and comes
+back to Candor through the poll or the reconciler.
+
+Push, for a batch of up to 200 contacts, makes a number of calls bounded by the mapping, not by
+the data: one query for the records (by match field, IN), one create of the missing
+Individuals, one query of their ContactPointTypeConsents, then the writes: the records' flags and
+links and the changed consents in one PATCH, the new consents in one create, each sObject
+Collections call carrying at most 200 records (so one more call per further 200). allOrNone is
+false: a record's own error fails only its contact's delivery (permanent, but for a locked row).
+Only what differs from the org's state is written, so a retried batch writes nothing twice.
+Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
+and the retry creates another.
+
+Inbound by polling (`poll`): salesforce_inbound. OAuth and the REST calls: salesforce_auth.
+
+Libraries: httpx through the webhooks' pooled client rather than simple-salesforce, which brings
+its own requests session (no SSRF guard, no shared pool; timeouts only if passed on every call)
+and has no sObject Collections helper; the few calls here are short to make directly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from sync.delivery.connectors.klaviyo import list_action
+from sync.delivery.connectors.salesforce_auth import (
+    CHANNELS,
+    CONSENT_FIELDS,
+    DATA,
+    SalesforceRefused,
+    api_call,
+    credentials_problems,
+    parse_time,
+    query_all,
+    sf_time,
+    soql,
+    soql_in,
+)
+from sync.delivery.connectors.salesforce_inbound import (
+    channel_signal,
+    person_fields,
+    salesforce_poll,
+)
+from sync.delivery.connectors.vendors import (
+    AccountView,
+    InboundAnswer,
+    InboundRequest,
+    Item,
+    PushResult,
+    SlotState,
+    Target,
+    VendorError,
+    VendorSignal,
+)
+from sync.outbox.contact_state import ContactState
+
+COLLECTION_MAX = 200
+OBJECTS = ("Contact", "Lead")
+FLAGS = ("HasOptedOutOfEmail", "DoNotCall", "HasOptedOutOfFax")
+SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+# A record's own errors worth retrying (another transaction held it); others are permanent.
+TRANSIENT = {"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "REQUEST_RUNNING_TOO_LONG"}
+NOTHING = PushResult(succeeded=True, excerpt="Nothing to change in Salesforce for this contact's state.")
+NOT_IN_ORG = PushResult(succeeded=True, excerpt="Not in Salesforce: no record has this contact's match key.")
+
+
+@dataclass(frozen=True)
+class Want:
+    """What one slot should hold, and since when Candor says so (None: not known)."""
+
+    value: SlotState
+    at: datetime | None = None
+
+
+def consent_slot(entry: dict[str, Any], channel: str) -> str:
+    return f"consent:{entry['data_use_purpose']}:{CHANNELS[channel]}"
+
+
+def flag_slot(flag: str) -> str:
+    return f"flag:{flag}"
+
+
+def _channel_yes_at(mapping: dict[str, Any], state: ContactState, channel: str) -> datetime | None:
+    """When Candor last said "yes" on the channel (a mapped purpose granted, a topic subscribed)."""
+    times = [
+        state.consented_at.get(entry["purpose"])
+        for entry in mapping.get("purposes", [])
+        if channel in entry.get("channels", ["email"]) and state.consents.get(entry["purpose"]) == "granted"
+    ]
+    times += [at for (_topic, ch), at in state.subscribed_at.items() if ch == channel]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def slot_wants(mapping: dict[str, Any], state: ContactState) -> dict[str, Want | None]:
+    """Per slot, what Candor holds for this contact (None: no opinion). The one rule push,
+    `expected` and the reconciler share."""
+    wants: dict[str, Want | None] = {}
+    for entry in mapping.get("purposes", []):
+        for channel in entry.get("channels", ["email"]):
+            action = list_action(state, entry, channel)
+            slot = consent_slot(entry, channel)
+            if action is None:
+                wants[slot] = None
+            elif action[0] == "unsubscribe":
+                wants[slot] = Want("unsubscribed")
+            else:
+                wants[slot] = Want("subscribed", action[1])
+    for flag, channel in sorted((mapping.get("flags") or {}).items()):
+        identifier = state.email if channel == "email" else state.phone
+        if state.erased or not identifier:
+            wants[flag_slot(flag)] = None
+        elif state.unsubscribed_all.get(channel, False) or (channel == "email" and state.suppressed):
+            wants[flag_slot(flag)] = Want("unsubscribed")
+        else:
+            wants[flag_slot(flag)] = Want("subscribed", _channel_yes_at(mapping, state, channel))
+    return wants
+
+
+def _match_value(mapping: dict[str, Any], state: ContactState) -> str | None:
+    if state.erased:
+        return None
+    return state.email if mapping.get("match_field") == "Email" else state.external_id
+
+
+def _chunks(rows: list[Any], size: int = COLLECTION_MAX) -> list[list[Any]]:
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+@dataclass
+class _Contact:
+    """One contact of a push: its wants, the org's records for it, and the outcome so far."""
+
+    key: int
+    state: ContactState
+    wants: dict[str, Want]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    written: int = 0
+    failure: PushResult | None = None
+
+
+class SalesforceAdapter:
+    vendor = "salesforce"
+    default_base_url = "https://login.salesforce.com"
+    max_batch = COLLECTION_MAX
+    polled = True
+
+    # --- configuration -----------------------------------------------------------------------
+
+    def credentials_errors(self, credentials: Any) -> list[str]:
+        return credentials_problems(credentials)
+
+    def mapping_errors(
+        self, mapping: Any, *, topics: dict[str, list[str]], purposes: set[str]
+    ) -> dict[str, list[str]]:
+        shape = (
+            '{"object": "Contact"|"Lead", "match_field": "<External ID field>"|"Email", '
+            '"purposes": [{"purpose", "topic"?, "data_use_purpose", "channels"?}], "flags"?: {…}}'
+        )
+        if not isinstance(mapping, dict) or not set(mapping) <= {
+            "object",
+            "match_field",
+            "purposes",
+            "flags",
+        }:
+            return {"mapping": [f"The mapping is {shape}."]}
+        errors: dict[str, list[str]] = {}
+        if mapping.get("object") not in OBJECTS:
+            errors["mapping.object"] = ["object is Contact or Lead."]
+        match_field = mapping.get("match_field")
+        if not isinstance(match_field, str) or not FIELD_NAME.match(match_field):
+            errors["mapping.match_field"] = ["match_field is an External ID field's API name, or Email."]
+        entries = mapping.get("purposes", [])
+        flags = mapping.get("flags", {})
+        if not isinstance(entries, list):
+            errors["mapping.purposes"] = ["purposes is a list."]
+            entries = []
+        if not isinstance(flags, dict):
+            errors["mapping.flags"] = ["flags is an object of flag -> Candor channel."]
+            flags = {}
+        if not entries and not flags:
+            errors["mapping"] = ["Map at least one purpose or one flag."]
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            problems = self._entry_problems(entry, topics=topics, purposes=purposes, seen=seen)
+            if problems:
+                errors[f"mapping.purposes.{index}"] = problems
+        for flag, channel in flags.items():
+            if flag not in FLAGS:
+                errors.setdefault("mapping.flags", []).append(
+                    f"Unknown flag {flag!r} (one of {', '.join(FLAGS)})."
+                )
+            elif not isinstance(channel, str) or channel not in CHANNELS:
+                errors.setdefault("mapping.flags", []).append(
+                    f"{flag} names a Candor channel: email, phone or sms."
+                )
+        return errors
+
+    @staticmethod
+    def _entry_problems(
+        entry: Any, *, topics: dict[str, list[str]], purposes: set[str], seen: set[str]
+    ) -> list[str]:
+        if not isinstance(entry, dict):
+            return ["Each entry is an object."]
+        problems = []
+        unknown = sorted(set(entry) - {"purpose", "topic", "data_use_purpose", "channels"})
+        if unknown:
+            problems.append(f"Unknown key(s): {', '.join(unknown)}.")
+        purpose, topic = entry.get("purpose"), entry.get("topic")
+        if not isinstance(purpose, str) or purpose not in purposes:
+            problems.append(f"Unknown purpose {purpose!r}." if purpose else "purpose is required.")
+        if topic is not None and (not isinstance(topic, str) or topic not in topics):
+            problems.append(f"Unknown topic {topic!r}.")
+        dup = entry.get("data_use_purpose")
+        if not isinstance(dup, str) or not SALESFORCE_ID.match(dup):
+            problems.append("data_use_purpose is a DataUsePurpose record id (15 or 18 characters).")
+        channels = entry.get("channels", ["email"])
+        if (
+            not isinstance(channels, list)
+            or not channels
+            or any(not isinstance(channel, str) or channel not in CHANNELS for channel in channels)
+            or len({CHANNELS[c] for c in channels}) != len(channels)
+        ):
+            problems.append(
+                "channels is a list of email and phone or sms (phone and sms share Salesforce's Phone)."
+            )
+        elif isinstance(topic, str) and topic in topics:
+            missing = [channel for channel in channels if channel not in topics[topic]]
+            if missing:
+                problems.append(f"Topic {topic!r} is not offered on {', '.join(missing)}.")
+        if not problems:
+            for channel in channels:
+                slot = consent_slot(entry, channel)
+                if slot in seen:
+                    problems.append(f"{dup} on {CHANNELS[channel]} is mapped twice.")
+                seen.add(slot)
+        return problems
+
+    def mapping_lists(self, mapping: dict[str, Any]) -> set[str]:
+        """The DataUsePurpose ids and the match field, as `account_view` lists them."""
+        names = {entry["data_use_purpose"] for entry in mapping.get("purposes", [])}
+        return names | {f"{mapping.get('object', 'Contact')}.{mapping.get('match_field')}"}
+
+    def account_view(self, target: Target, *, client: httpx.Client) -> AccountView:
+        """The org's DataUsePurposes and the fields of the mapped object that can match a contact
+        (External ID fields, and Email)."""
+        sobject = target.mapping.get("object", "Contact") if isinstance(target.mapping, dict) else "Contact"
+        sobject = sobject if sobject in OBJECTS else "Contact"
+        try:
+            purposes = query_all(target, "SELECT Id, Name FROM DataUsePurpose ORDER BY Name", client=client)
+            described = api_call(target, "GET", f"{DATA}/sobjects/{sobject}/describe", client=client).body
+        except SalesforceRefused as exc:
+            raise VendorError(str(exc), status_code=exc.status_code) from exc
+        lists = [{"id": row["Id"], "name": f"DataUsePurpose {row['Name']}"} for row in purposes]
+        lists += [
+            {"id": f"{sobject}.{f['name']}", "name": f"{sobject} field {f['name']} ({f['type']})"}
+            for f in described.get("fields", [])
+            if f.get("externalId") or f.get("name") == "Email"
+        ]
+        return AccountView(
+            ok=True,
+            detail=f"The credentials work; {len(purposes)} data use purpose(s) visible.",
+            lists=lists,
+        )
+
+    # --- push --------------------------------------------------------------------------------
+
+    def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
+        contacts: dict[int, _Contact] = {}
+        for item in items:
+            if item.state is None:
+                continue
+            wants = {
+                slot: want
+                for slot, want in slot_wants(target.mapping, item.state).items()
+                if want is not None
+            }
+            if wants:
+                contacts[item.delivery_id] = _Contact(key=item.delivery_id, state=item.state, wants=wants)
+        done = self._apply(target, contacts, client=client)
+        return [done.get(item.delivery_id, NOTHING) for item in items]
+
+    def _apply(
+        self, target: Target, contacts: dict[int, _Contact], *, client: httpx.Client
+    ) -> dict[int, PushResult]:
+        """Bring the org's records to each contact's wants, writing only what differs; one
+        result per contact key."""
+        mapping = target.mapping
+        sobject, match_field = mapping["object"], mapping["match_field"]
+        flags = sorted((mapping.get("flags") or {}).keys())
+        results: dict[int, PushResult] = {}
+        by_value: dict[str, list[_Contact]] = {}
+        for contact in contacts.values():
+            value = _match_value(mapping, contact.state)
+            if value is None:
+                results[contact.key] = NOTHING
+            else:
+                by_value.setdefault(value.casefold(), []).append(contact)
+        if not by_value:
+            return results
+        try:
+            fields = ["Id", "LastName", "FirstName", "IndividualId", "SystemModstamp", match_field, *flags]
+            where = f"{match_field} IN {soql_in(by_value)}"
+            records = query_all(target, soql(fields=fields, sobject=sobject, where=where), client=client)
+            for record in records:
+                for contact in by_value.get(str(record.get(match_field) or "").casefold(), []):
+                    contact.records.append(record)
+            live = [c for group in by_value.values() for c in group if c.records]
+            for group in by_value.values():
+                for contact in group:
+                    if not contact.records:
+                        results[contact.key] = NOT_IN_ORG
+            self._individuals_ensure(target, live, client=client)
+            consents = self._consents_read(target, live, client=client)
+            updates, creates = self._writes(target, live, consents)
+            for chunk in _chunks(updates):
+                self._save(target, "PATCH", chunk, client=client)
+            for chunk in _chunks(creates):
+                self._save(target, "POST", chunk, client=client)
+        except SalesforceRefused as exc:
+            failed = PushResult(
+                succeeded=False,
+                status_code=exc.status_code,
+                excerpt=exc.excerpt,
+                error=str(exc),
+                retry_after=exc.retry_after,
+                permanent=exc.permanent,
+            )
+            for group in by_value.values():
+                for contact in group:
+                    results.setdefault(contact.key, contact.failure or failed)
+            return results
+        for group in by_value.values():
+            for contact in group:
+                if contact.key in results:
+                    continue
+                results[contact.key] = contact.failure or (
+                    PushResult(
+                        succeeded=True, status_code=200, excerpt=f"{contact.written} record(s) written."
+                    )
+                    if contact.written
+                    else NOTHING
+                )
+        return results
+
+    def _individuals_ensure(self, target: Target, contacts: list[_Contact], *, client: httpx.Client) -> None:
+        """Create an Individual for each record without one that has a consent to hold (the
+        link is written with the record's flags)."""
+        pending = [
+            (contact, record)
+            for contact in contacts
+            if any(slot.startswith("consent:") for slot in contact.wants)
+            for record in contact.records
+            if not record.get("IndividualId")
+        ]
+        for chunk in _chunks(pending):
+            rows = [
+                {
+                    "attributes": {"type": "Individual"},
+                    "LastName": record.get("LastName") or "Unknown",
+                    "FirstName": record.get("FirstName"),
+                }
+                for _, record in chunk
+            ]
+            saved = self._call_collection(target, "POST", rows, client=client)
+            for (contact, record), result in zip(chunk, saved, strict=True):
+                if result.get("success"):
+                    record["IndividualId"] = result["id"]
+                    record["_link"] = True  # the record's own PATCH links it
+                    contact.written += 1
+                else:
+                    contact.failure = contact.failure or _record_failure(result)
+
+    def _consents_read(
+        self, target: Target, contacts: list[_Contact], *, client: httpx.Client
+    ) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The org's ContactPointTypeConsents of these Individuals and the mapped purposes, by
+        (PartyId, DataUsePurposeId, ContactPointType)."""
+        parties = {
+            record["IndividualId"]
+            for contact in contacts
+            for record in contact.records
+            if record.get("IndividualId") and not record.get("_link")
+        }
+        purposes = {entry["data_use_purpose"] for entry in target.mapping.get("purposes", [])}
+        if not parties or not purposes:
+            return {}
+        query = soql(
+            fields=CONSENT_FIELDS,
+            sobject="ContactPointTypeConsent",
+            where=f"PartyId IN {soql_in(parties)} AND DataUsePurposeId IN {soql_in(purposes)}",
+            order="SystemModstamp",
+        )
+        rows = query_all(target, query, client=client)
+        # The latest record per slot is the one in force (a later one, made elsewhere, wins).
+        return {(row["PartyId"], row["DataUsePurposeId"], row["ContactPointType"]): row for row in rows}
+
+    def _writes(
+        self, target: Target, contacts: list[_Contact], consents: dict[tuple[str, str, str], dict[str, Any]]
+    ) -> tuple[list[tuple[_Contact, dict[str, Any]]], list[tuple[_Contact, dict[str, Any]]]]:
+        mapping = target.mapping
+        sobject = mapping["object"]
+        entries = {
+            consent_slot(entry, channel): (entry, channel)
+            for entry in mapping.get("purposes", [])
+            for channel in entry.get("channels", ["email"])
+        }
+        now = timezone.now()
+        updates: list[tuple[_Contact, dict[str, Any]]] = []
+        creates: list[tuple[_Contact, dict[str, Any]]] = []
+        for contact in contacts:
+            if contact.failure is not None:
+                continue
+            for record in contact.records:
+                changes: dict[str, Any] = {}
+                if record.pop("_link", False):
+                    changes["IndividualId"] = record["IndividualId"]
+                stamp = parse_time(record.get("SystemModstamp"))
+                for slot, want in contact.wants.items():
+                    if not slot.startswith("flag:"):
+                        continue
+                    flag = slot.removeprefix("flag:")
+                    now_set = bool(record.get(flag))
+                    if want.value == "unsubscribed" and not now_set:
+                        changes[flag] = True
+                    elif want.value == "subscribed" and now_set and _later(want.at, stamp):
+                        changes[flag] = False  # Candor's "yes" is newer than the org's "no"
+                if changes:
+                    updates.append(
+                        (contact, {"attributes": {"type": sobject}, "id": record["Id"], **changes})
+                    )
+                party = record.get("IndividualId")
+                if not party:
+                    continue
+                for slot, want in contact.wants.items():
+                    if not slot.startswith("consent:"):
+                        continue
+                    entry, channel = entries[slot]
+                    status = "OptIn" if want.value == "subscribed" else "OptOut"
+                    existing = consents.get((party, entry["data_use_purpose"], CHANNELS[channel]))
+                    captured = sf_time(want.at or now)
+                    if existing is None:
+                        creates.append(
+                            (
+                                contact,
+                                {
+                                    "attributes": {"type": "ContactPointTypeConsent"},
+                                    "Name": f"Candor {entry['purpose']} {CHANNELS[channel]}"[:80],
+                                    "PartyId": party,
+                                    "DataUsePurposeId": entry["data_use_purpose"],
+                                    "ContactPointType": CHANNELS[channel],
+                                    "CaptureContactPointType": "Web",
+                                    "PrivacyConsentStatus": status,
+                                    "CaptureDate": captured,
+                                    "CaptureSource": "Candor",
+                                    "EffectiveFrom": captured,
+                                },
+                            )
+                        )
+                        continue
+                    held = existing.get("PrivacyConsentStatus")
+                    if held == status:
+                        continue
+                    if (
+                        status == "OptIn"
+                        and held == "OptOut"
+                        and not _later(want.at, parse_time(existing.get("SystemModstamp")))
+                    ):
+                        continue  # the org's "no" is as new as Candor's "yes" or newer: it stays
+                    updates.append(
+                        (
+                            contact,
+                            {
+                                "attributes": {"type": "ContactPointTypeConsent"},
+                                "id": existing["Id"],
+                                "PrivacyConsentStatus": status,
+                                "CaptureDate": captured,
+                                "CaptureSource": "Candor",
+                                "EffectiveFrom": captured,
+                            },
+                        )
+                    )
+        return updates, creates
+
+    def _save(
+        self,
+        target: Target,
+        method: str,
+        chunk: list[tuple[_Contact, dict[str, Any]]],
+        *,
+        client: httpx.Client,
+    ) -> None:
+        saved = self._call_collection(target, method, [row for _, row in chunk], client=client)
+        for (contact, _row), result in zip(chunk, saved, strict=True):
+            if result.get("success"):
+                contact.written += 1
+            else:
+                contact.failure = contact.failure or _record_failure(result)
+
+    @staticmethod
+    def _call_collection(
+        target: Target, method: str, rows: list[dict[str, Any]], *, client: httpx.Client
+    ) -> list[dict[str, Any]]:
+        answer = api_call(
+            target,
+            method,
+            f"{DATA}/composite/sobjects",
+            client=client,
+            body={"allOrNone": False, "records": rows},
+        )
+        if not isinstance(answer.body, list) or len(answer.body) != len(rows):
+            raise SalesforceRefused(
+                "Salesforce's answer did not have one result per record.", status_code=200
+            )
+        return answer.body
+
+    # --- inbound (salesforce_inbound) --------------------------------------------------------
+
+    def inbound(self, target: Target, request: InboundRequest) -> InboundAnswer:
+        # Salesforce is polled; nothing is configured to call /hooks/salesforce/….
+        return InboundAnswer(status=404, body="Salesforce connectors are polled, not called.")
+
+    def poll(
+        self, target: Target, watermark: str | None, *, client: httpx.Client
+    ) -> tuple[list[VendorSignal], str | None]:
+        return salesforce_poll(target, watermark, client=client)
+
+    # --- reconcile ---------------------------------------------------------------------------
+
+    def expected(self, mapping: dict[str, Any], state: ContactState) -> dict[str, SlotState | None]:
+        return {slot: (want.value if want else None) for slot, want in slot_wants(mapping, state).items()}
+
+    def vendor_read(
+        self, target: Target, states: Sequence[ContactState], *, client: httpx.Client
+    ) -> dict[int, dict[str, SlotState]]:
+        """Two queries for the batch: the records by match key (IN), then their Individuals'
+        consents. A contact with no record reads "unknown" on every slot; where several
+        records match, a "no" on any of them is the org's answer."""
+        mapping = target.mapping
+        slots = list(slot_wants(mapping, ContactState(contact_ref=0, external_id="", email=None, phone=None)))
+        contacts = {
+            state.contact_ref: _Contact(key=state.contact_ref, state=state, wants={}) for state in states
+        }
+        by_value: dict[str, list[_Contact]] = {}
+        for contact in contacts.values():
+            value = _match_value(mapping, contact.state)
+            if value:
+                by_value.setdefault(value.casefold(), []).append(contact)
+        try:
+            if by_value:
+                query = soql(
+                    fields=person_fields(mapping),
+                    sobject=mapping["object"],
+                    where=f"{mapping['match_field']} IN {soql_in(by_value)}",
+                )
+                for record in query_all(target, query, client=client):
+                    for contact in by_value.get(str(record.get(mapping["match_field"]) or "").casefold(), []):
+                        contact.records.append(record)
+            consents = self._consents_read(target, [c for c in contacts.values() if c.records], client=client)
+        except SalesforceRefused as exc:
+            raise VendorError(str(exc), status_code=exc.status_code) from exc
+        entries = {
+            consent_slot(entry, channel): (entry["data_use_purpose"], CHANNELS[channel])
+            for entry in mapping.get("purposes", [])
+            for channel in entry.get("channels", ["email"])
+        }
+        read: dict[int, dict[str, SlotState]] = {}
+        for ref, contact in contacts.items():
+            held: dict[str, SlotState] = {}
+            for slot in slots:
+                values: list[SlotState] = []
+                for record in contact.records:
+                    if slot.startswith("flag:"):
+                        flag = record.get(slot.removeprefix("flag:"))
+                        values.append("unsubscribed" if flag else "subscribed")
+                    else:
+                        purpose, point = entries[slot]
+                        row = consents.get((record.get("IndividualId") or "", purpose, point))
+                        status = row.get("PrivacyConsentStatus") if row else None
+                        values.append(
+                            "subscribed"
+                            if status == "OptIn"
+                            else "unsubscribed"
+                            if status == "OptOut"
+                            else "unknown"
+                        )
+                held[slot] = (
+                    "unsubscribed"
+                    if "unsubscribed" in values
+                    else "subscribed"
+                    if "subscribed" in values
+                    else "unknown"
+                )
+            read[ref] = held
+        return read
+
+    def slot_signal(
+        self, mapping: dict[str, Any], slot: str, state: ContactState, *, event_id: str
+    ) -> VendorSignal:
+        identity: dict[str, Any] = (
+            {"email": state.email}
+            if mapping.get("match_field") == "Email"
+            else {"external_id": state.external_id}
+        )
+        if slot.startswith("flag:"):
+            flag = slot.removeprefix("flag:")
+            channel = mapping["flags"][flag]
+            signal = channel_signal(mapping, channel, identity, {"Id": ""}, flag, None)
+            detail = {"object": mapping["object"], "flag": flag, "found_by": "reconciler"}
+            return replace(signal, event_id=event_id, detail=detail)
+        _, purpose_id, point = slot.split(":", 2)
+        for entry in mapping.get("purposes", []):
+            for channel in entry.get("channels", ["email"]):
+                if entry["data_use_purpose"] == purpose_id and CHANNELS[channel] == point:
+                    return VendorSignal(
+                        event_id=event_id,
+                        kind="unsubscribed",
+                        channel=channel,
+                        topics=(entry["topic"],) if entry.get("topic") else (),
+                        purposes=(entry["purpose"],),
+                        detail={"object": "ContactPointTypeConsent", "found_by": "reconciler"},
+                        **identity,
+                    )
+        raise ValueError(f"No such slot in the mapping: {slot}")
+
+    def slots_turn_off(
+        self, target: Target, offs: Sequence[tuple[ContactState, str]], *, client: httpx.Client
+    ) -> list[PushResult]:
+        """OptOut on each consent slot, true on each flag slot: the same writes as a push of a
+        "no", so only what differs is written."""
+        contacts: dict[int, _Contact] = {}
+        for state, slot in offs:
+            contact = contacts.setdefault(
+                state.contact_ref, _Contact(key=state.contact_ref, state=state, wants={})
+            )
+            contact.wants[slot] = Want("unsubscribed")
+        done = self._apply(target, contacts, client=client)
+        return [done.get(state.contact_ref, NOTHING) for state, _slot in offs]
+
+
+def _later(candor_at: datetime | None, org_at: datetime | None) -> bool:
+    """Whether Candor's "yes" is later than the org's record was last changed."""
+    return candor_at is not None and org_at is not None and candor_at > org_at
+
+
+def _record_failure(result: dict[str, Any]) -> PushResult:
+    errors = result.get("errors") or [{}]
+    code = str(errors[0].get("statusCode", ""))
+    message = str(errors[0].get("message", ""))[:200]
+    return PushResult(
+        succeeded=False,
+        status_code=200,
+        excerpt=json.dumps(errors)[:1024],
+        error=f"Salesforce refused a record: {code}: {message}"[:300],
+        permanent=code not in TRANSIENT,
+    )

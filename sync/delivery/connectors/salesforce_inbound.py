@@ -1,0 +1,184 @@
+"""Salesforce inbound: the org has no webhooks to call Candor, so it is polled (the
+connectors_poll beat task, sync.delivery.connectors.polling).
+
+Each poll asks, since the connector's watermark (SystemModstamp; re-read with a minute's overlap,
+since a record's stamp is set before its transaction commits), for
+- the records of the mapped object whose kept flags (HasOptedOutOfEmail, DoNotCall,
+  HasOptedOutOfFax) are true: each flag an "unsubscribe from all" on the Candor channel the
+  mapping ties it to, withdrawing every purpose (and topic) mapped on that channel;
+- the OptOut ContactPointTypeConsents of the mapped DataUsePurposes: a withdrawal of that
+  purpose (and its topic) on that channel; their Individuals' records (a second query) say who.
+The event id is the record id and its SystemModstamp (and the flag): a re-read is a duplicate and
+changes nothing. A contact is named by the match field (external_id) or, matching by Email, its
+address. The watermark is JSON, one time per kind; the first poll only sets it (from now).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from sync.delivery.connectors.salesforce_auth import (
+    CHANNELS,
+    CONSENT_FIELDS,
+    SalesforceRefused,
+    parse_time,
+    query_all,
+    sf_time,
+    soql,
+    soql_in,
+    soql_time,
+)
+from sync.delivery.connectors.vendors import Target, VendorError, VendorSignal
+
+POLL_OVERLAP = timedelta(seconds=60)
+
+
+def salesforce_poll(
+    target: Target, watermark: str | None, *, client: httpx.Client
+) -> tuple[list[VendorSignal], str | None]:
+    """The org's "no"s changed since the watermark: kept flags true, OptOut consents of the
+    mapped purposes. A first poll (no watermark) starts from now. VendorError if refused."""
+    if watermark is None:
+        start = sf_time(timezone.now())
+        return [], json.dumps({"person": start, "consent": start})
+    try:
+        marks = json.loads(watermark)
+        person_mark, consent_mark = parse_time(marks["person"]), parse_time(marks["consent"])
+    except (ValueError, KeyError, TypeError):
+        person_mark = consent_mark = None
+    if person_mark is None or consent_mark is None:
+        raise VendorError("The Salesforce poll watermark is unreadable.")
+    try:
+        signals, person_next = _poll_flags(target, person_mark, client=client)
+        more, consent_next = _poll_consents(target, consent_mark, client=client)
+    except SalesforceRefused as exc:
+        raise VendorError(str(exc), status_code=exc.status_code) from exc
+    return signals + more, json.dumps({"person": sf_time(person_next), "consent": sf_time(consent_next)})
+
+
+def person_fields(mapping: dict[str, Any]) -> list[str]:
+    flags = sorted((mapping.get("flags") or {}).keys())
+    return list(dict.fromkeys(["Id", "IndividualId", mapping["match_field"], "Email", "Phone", *flags]))
+
+
+def identity_of(mapping: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    value = record.get(mapping["match_field"])
+    if mapping["match_field"] == "Email":
+        return {"email": value} if value else {}
+    return {"external_id": value} if value else {}
+
+
+def _poll_flags(
+    target: Target, mark: datetime, *, client: httpx.Client
+) -> tuple[list[VendorSignal], datetime]:
+    mapping = target.mapping
+    flags = mapping.get("flags") or {}
+    if not flags:
+        return [], mark
+    since = soql_time(mark - POLL_OVERLAP)
+    either = " OR ".join(f"{flag} = true" for flag in sorted(flags))
+    query = soql(
+        fields=[*person_fields(mapping), "SystemModstamp"],
+        sobject=mapping["object"],
+        where=f"SystemModstamp >= {since} AND ({either})",
+        order="SystemModstamp, Id",
+    )
+    records = query_all(target, query, client=client)
+    signals = []
+    latest = mark
+    for record in records:
+        stamp = parse_time(record.get("SystemModstamp")) or mark
+        latest = max(latest, stamp)
+        identity = identity_of(mapping, record)
+        if not identity:
+            continue
+        for flag, channel in sorted(flags.items()):
+            if record.get(flag) is True:
+                signals.append(channel_signal(mapping, channel, identity, record, flag, stamp))
+    return signals, latest
+
+
+def channel_signal(
+    mapping: dict[str, Any],
+    channel: str,
+    identity: dict[str, Any],
+    record: dict[str, Any],
+    flag: str,
+    stamp: datetime | None,
+) -> VendorSignal:
+    entries = [e for e in mapping.get("purposes", []) if channel in e.get("channels", ["email"])]
+    return VendorSignal(
+        event_id=f"{record['Id']}:{flag}:{record.get('SystemModstamp')}",
+        kind="unsubscribed",
+        channel=channel,
+        whole_channel=True,
+        topics=tuple(sorted({e["topic"] for e in entries if e.get("topic")})),
+        purposes=tuple(sorted({e["purpose"] for e in entries})),
+        occurred_at=stamp,
+        detail={"object": mapping["object"], "record": record["Id"], "flag": flag},
+        **identity,
+    )
+
+
+def _poll_consents(
+    target: Target, mark: datetime, *, client: httpx.Client
+) -> tuple[list[VendorSignal], datetime]:
+    mapping = target.mapping
+    entries = mapping.get("purposes", [])
+    if not entries:
+        return [], mark
+    since = soql_time(mark - POLL_OVERLAP)
+    purposes = {entry["data_use_purpose"] for entry in entries}
+    query = soql(
+        fields=CONSENT_FIELDS,
+        sobject="ContactPointTypeConsent",
+        where=f"SystemModstamp >= {since} AND PrivacyConsentStatus = 'OptOut' "
+        f"AND DataUsePurposeId IN {soql_in(purposes)}",
+        order="SystemModstamp, Id",
+    )
+    rows = query_all(target, query, client=client)
+    latest = max([mark, *(parse_time(row.get("SystemModstamp")) or mark for row in rows)])
+    parties = {row["PartyId"] for row in rows if row.get("PartyId")}
+    if not parties:
+        return [], latest
+    query = soql(
+        fields=person_fields(mapping),
+        sobject=mapping["object"],
+        where=f"IndividualId IN {soql_in(parties)}",
+        order="Id",
+    )
+    people = query_all(target, query, client=client)
+    person_of: dict[str, dict[str, Any]] = {}
+    for person in people:
+        person_of.setdefault(person["IndividualId"], person)
+    signals = []
+    for row in rows:
+        party = person_of.get(row.get("PartyId") or "")
+        identity = identity_of(mapping, party) if party is not None else {}
+        if not identity:
+            continue
+        for entry in entries:
+            for channel in entry.get("channels", ["email"]):
+                if (
+                    entry["data_use_purpose"] != row["DataUsePurposeId"]
+                    or CHANNELS[channel] != row["ContactPointType"]
+                ):
+                    continue
+                signals.append(
+                    VendorSignal(
+                        event_id=f"{row['Id']}:{row['SystemModstamp']}",
+                        kind="unsubscribed",
+                        channel=channel,
+                        topics=(entry["topic"],) if entry.get("topic") else (),
+                        purposes=(entry["purpose"],),
+                        occurred_at=parse_time(row.get("SystemModstamp")),
+                        detail={"object": "ContactPointTypeConsent", "record": row["Id"]},
+                        **identity,
+                    )
+                )
+    return signals, latest
