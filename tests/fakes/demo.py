@@ -16,6 +16,7 @@ with any vendor that is down) until the next `make fakes` replaces them or you d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -344,10 +345,8 @@ def main() -> int:
             flush=True,
         )
         signal.signal(signal.SIGTERM, _interrupt)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
