@@ -211,6 +211,13 @@ LEDGER_CHECKPOINT_SECONDS = env_int("LEDGER_CHECKPOINT_SECONDS", 3600, minimum=6
 EVIDENCE_RETENTION_PURGE_SECONDS = env_int("EVIDENCE_RETENTION_PURGE_SECONDS", 3600, minimum=60)
 # How often the console's dashboard rollups read each brand's new changes (console.rollups).
 ROLLUPS_REFRESH_SECONDS = env_int("ROLLUPS_REFRESH_SECONDS", 60, minimum=5)
+# How often every active connector's vendor state is compared with Candor's and repaired
+# (sync.delivery.connectors.reconcile): daily by default.
+CONNECTOR_RECONCILE_EVERY = env_int("CONNECTOR_RECONCILE_EVERY", 86400, minimum=60)
+# A backfill or reconcile run's lease: a run untouched this long is resumed by another worker.
+CONNECTOR_RUN_LEASE_SECONDS = env_int("CONNECTOR_RUN_LEASE_SECONDS", 120, minimum=1)
+# How long one backfill task works before handing the rest to the next (so a worker is shared).
+CONNECTOR_BACKFILL_CHUNK_SECONDS = env_int("CONNECTOR_BACKFILL_CHUNK_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
     "deliveries-sweep": {
@@ -271,6 +278,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "console.tasks.rollups_refresh",
         "schedule": float(ROLLUPS_REFRESH_SECONDS),
         "options": {"expires": ROLLUPS_REFRESH_SECONDS},
+    },
+    # Starts a reconcile run for every active connector (none while one is running).
+    "connectors-reconcile": {
+        "task": "sync.tasks.connectors_reconcile",
+        "schedule": float(CONNECTOR_RECONCILE_EVERY),
+        "options": {"expires": CONNECTOR_RECONCILE_EVERY},
+    },
+    # Hands a backfill or reconcile run whose worker died to another one.
+    "connector-runs-resume": {
+        "task": "sync.tasks.connector_runs_resume",
+        "schedule": 30.0,
+        "options": {"expires": 30},
     },
     # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
     "opt-outs-overdue-notify": {

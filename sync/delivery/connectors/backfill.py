@@ -1,0 +1,202 @@
+"""Backfill: push every existing contact's current state to a newly connected vendor.
+
+A run (sync.models.BackfillRun) walks the brand's contacts by id, from its `cursor` up to
+`last_ref` (the newest contact when it started: contacts created later reach the vendor through
+the changes feed, as every change does), in batches of the adapter's `max_batch`, each pushed
+with the adapter's own `push` (so the mapping and its "a no wins" rule are the connector's).
+
+- Resumable: the cursor moves only after the vendor accepted a batch, in the same UPDATE that
+  counts it, so a killed worker costs at most the batch in flight (pushed again on resume).
+- Rate-limited: a 429 or an outage waits for Retry-After (or a backoff) and sends the same batch
+  again; no batch is dropped. A request the vendor rejects for good counts its contacts `failed`.
+- Run by a Celery task that works for CONNECTOR_BACKFILL_CHUNK_SECONDS under a lease, then
+  re-enqueues itself; `connector_runs_resume` (beat) re-enqueues a run whose lease ran out (its
+  worker died).
+- Live deliveries may push the same contact meanwhile: both push the contact's state as it is
+  when sent, which is idempotent in the vendor, so their order does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from config.errors import Conflict
+from consent.models import Contact
+from sync.delivery.broker import publish
+from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
+from sync.delivery.connectors.target import connector_target
+from sync.delivery.connectors.vendors import Adapter, Item, PushResult, Target, VendorError
+from sync.delivery.sending import http_client
+from sync.models import BackfillRun, Connector, ConnectorRun
+from sync.outbox.contact_state import contacts_state
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_MAX = 60.0  # seconds between tries of a batch while the vendor is down
+
+
+class BackfillRunning(Conflict):
+    code = "connector-run-running"
+    title = "A run is already in progress"
+
+
+def backfill_start(*, connector: Connector) -> BackfillRun:
+    """A new run for `connector`, handed to a worker after commit; BackfillRunning (409) if one
+    is running."""
+    now = timezone.now()
+    refs = Contact.objects.filter(brand_id=connector.brand_id)
+    last_ref = refs.aggregate(last=Max("pk"))["last"] or 0
+    try:
+        with transaction.atomic():
+            run = BackfillRun.objects.create(
+                connector=connector,
+                total=refs.filter(pk__lte=last_ref).count(),
+                last_ref=last_ref,
+                started_at=now,
+                updated_at=now,
+            )
+    except IntegrityError as exc:
+        raise BackfillRunning("A backfill of this connector is already running.") from exc
+    transaction.on_commit(lambda: publish("connector_backfill_chunk", run.pk))
+    return run
+
+
+def _lease_seconds() -> float:
+    return float(settings.CONNECTOR_RUN_LEASE_SECONDS)
+
+
+def _claim(run_id: int) -> str | None:
+    """Take the run's lease if nobody holds it; the token that proves it, or None."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    taken = (
+        BackfillRun.objects.filter(pk=run_id, status=ConnectorRun.RUNNING)
+        .exclude(leased_until__gt=now)
+        .update(leased_until=now + timedelta(seconds=_lease_seconds()), lease_token=token)
+    )
+    return token if taken else None
+
+
+def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
+    """Work on the run for `budget` seconds (CONNECTOR_BACKFILL_CHUNK_SECONDS), then hand the rest
+    to the next task. "finished", "continued", "held" (another worker has it) or "failed"."""
+    token = _claim(run_id)
+    if token is None:
+        return "held"
+    run = BackfillRun.objects.select_related("connector", "connector__endpoint").get(pk=run_id)
+    try:
+        adapter, target = connector_target(connector=run.connector)
+    except (VendorError, ConnectorKeysMissing, CredentialsUnreadable) as exc:
+        _finish(run_id, token, status=ConnectorRun.FAILED, error=str(exc))
+        return "failed"
+    deadline = time.monotonic() + (
+        budget if budget is not None else settings.CONNECTOR_BACKFILL_CHUNK_SECONDS
+    )
+    cursor = run.cursor
+    while True:
+        refs = list(
+            Contact.objects.filter(brand_id=run.connector.brand_id, pk__gt=cursor, pk__lte=run.last_ref)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: adapter.max_batch]
+        )
+        if not refs:
+            _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
+            return "finished"
+        results = _push_until_accepted(
+            adapter=adapter,
+            target=target,
+            brand_id=run.connector.brand_id,
+            refs=refs,
+            run_id=run_id,
+            token=token,
+        )
+        if results is None:
+            return "held"  # the lease was lost (this worker stalled past it): the other one goes on
+        failed = sum(1 for result in results if not result.succeeded)
+        moved = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+            cursor=refs[-1],
+            done=F("done") + len(refs) - failed,
+            failed=F("failed") + failed,
+            updated_at=timezone.now(),
+            leased_until=timezone.now() + timedelta(seconds=_lease_seconds()),
+        )
+        if not moved:
+            return "held"
+        cursor = refs[-1]
+        if time.monotonic() >= deadline:
+            BackfillRun.objects.filter(pk=run_id, lease_token=token).update(leased_until=None)
+            publish("connector_backfill_chunk", run_id)
+            return "continued"
+
+
+def _push_until_accepted(
+    *, adapter: Adapter, target: Target, brand_id: int, refs: list[int], run_id: int, token: str
+) -> list[PushResult] | None:
+    """Push the batch until the vendor accepts it (or rejects a request for good): a 429 or an
+    outage waits and sends it again. None if the run's lease was lost meanwhile."""
+    wait = 1.0
+    while True:
+        states = contacts_state(brand_id=brand_id, contact_refs=refs)
+        items = [
+            Item(delivery_id=ref, type="backfill", contact_ref=ref, state=states.get(ref)) for ref in refs
+        ]
+        results = adapter.push(target, items, client=http_client())
+        if all(result.succeeded or result.permanent for result in results):
+            return results
+        delay = max(
+            (result.retry_after for result in results if result.retry_after is not None), default=None
+        )
+        pause = min(delay if delay is not None else wait, BACKOFF_MAX)
+        wait = min(wait * 2, BACKOFF_MAX)
+        # Keep the lease through the wait, so no sweeper hands the run to a second worker.
+        kept = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+            leased_until=timezone.now() + timedelta(seconds=pause + _lease_seconds()),
+            updated_at=timezone.now(),
+        )
+        if not kept:
+            return None
+        time.sleep(pause)
+
+
+def _finish(run_id: int, token: str, *, status: str, error: str = "") -> None:
+    now = timezone.now()
+    BackfillRun.objects.filter(pk=run_id, lease_token=token).update(
+        status=status, error=error[:300], finished_at=now, updated_at=now, leased_until=None
+    )
+
+
+def backfill_eta(run: BackfillRun, *, now: datetime | None = None) -> datetime | None:
+    """When the run should end at its pace so far (None until it has a pace, or once over)."""
+    if run.status != ConnectorRun.RUNNING:
+        return None
+    handled = run.done + run.failed
+    elapsed = ((now or timezone.now()) - run.started_at).total_seconds()
+    if handled <= 0 or elapsed <= 0:
+        return None
+    remaining = max(run.total - handled, 0)
+    return (now or timezone.now()) + timedelta(seconds=remaining * elapsed / handled)
+
+
+def backfills_resume(*, now: datetime | None = None) -> int:
+    """Hand back to a worker every running backfill whose lease ran out (its worker died, or its
+    message was lost); how many."""
+    now = now or timezone.now()
+    # Untouched for a lease's length too: a run just handed to its next task is not stale.
+    stale = list(
+        BackfillRun.objects.filter(
+            status=ConnectorRun.RUNNING, updated_at__lt=now - timedelta(seconds=_lease_seconds())
+        )
+        .exclude(leased_until__gt=now)
+        .values_list("pk", flat=True)
+    )
+    for run_id in stale:
+        publish("connector_backfill_chunk", run_id)
+    return len(stale)
