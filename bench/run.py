@@ -94,7 +94,7 @@ ONLY = os.environ.get("BENCH_ONLY", "").strip()
 # 1,000,000 responses over 90 days; results in var/bench-funnel.json.
 # "quiz_step": a step of the hosted quiz page over HTTP (POST an answer, GET the next question)
 # against the same run's ceiling_constant (bench.quiz_step); results in var/bench-quiz_step.json.
-ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel", "quiz_step")
+ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel", "quiz_step", "connectors")
 OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
 AUDIT_ENTRIES = _env_int("BENCH_AUDIT_ENTRIES", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
@@ -520,9 +520,11 @@ def check_request(
     *,
     cookie: str | None = None,
     content_type: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> None:
     """One request before the load, so a misconfiguration fails loudly instead of as 4xx noise."""
     headers = {"Content-Type": content_type or "application/json"} if body else {}
+    headers.update(extra_headers or {})
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if cookie:
@@ -562,6 +564,11 @@ class Scenario:
     warmup_cookies: list[str] | None = None
     check_path: str | None = None  # the request sent before the load (default: the template, id 1)
     check_cookie: str | None = None
+    # Whole requests, each with its own headers and body (bench/wrk/scenario.lua's requests=): a
+    # signed webhook call. The check request then is `check_whole` (path, headers, body).
+    requests: list[str] | None = None
+    warmup_requests: list[str] | None = None
+    check_whole: tuple[str, dict[str, str], str] | None = None
     # A sign-up: "{seq}" in the path and body is new for each request (bench/wrk/scenario.lua),
     # and `then` (method, path, body) follows each request for the same "{seq}": an operation of
     # two requests, counted once. Both run one connection per wrk thread, so the two go in order.
@@ -592,8 +599,13 @@ def _lines_file(name: str, lines: list[str] | None) -> list[str]:
 def wrk(port: int, scenario: Scenario, seconds: int, *, warmup: bool = False) -> dict[str, Any]:
     paths = (warmup and scenario.warmup_paths) or scenario.paths
     cookies = (warmup and scenario.warmup_cookies) or scenario.cookies
+    whole = (warmup and scenario.warmup_requests) or scenario.requests
     run = f"{scenario.name}-warmup" if warmup else scenario.name
-    options = [*_lines_file(f"{run}-paths", paths), *_lines_file(f"{run}-cookies", cookies)]
+    options = [
+        *_lines_file(f"{run}-paths", paths),
+        *_lines_file(f"{run}-cookies", cookies),
+        *_lines_file(f"{run}-requests", whole),
+    ]
     if options:
         options += ["pick=roundrobin", f"threads={WRK_THREADS}"]
     if scenario.content_type:
@@ -643,16 +655,28 @@ def measure(port: int, scenario: Scenario) -> None:
     def numbered(text: str | None) -> str | None:
         return text.replace("{seq}", "check") if text and scenario.numbered else text
 
-    check_request(
-        port,
-        scenario.method,
-        numbered(scenario.check_path or scenario.path.replace("{id}", "1")) or "",
-        scenario.token,
-        numbered(scenario.body),
-        scenario.expected_status,
-        cookie=scenario.check_cookie,
-        content_type=scenario.content_type,
-    )
+    if scenario.check_whole:
+        path, headers, whole_body = scenario.check_whole
+        check_request(
+            port,
+            scenario.method,
+            path,
+            scenario.token,
+            whole_body,
+            scenario.expected_status,
+            extra_headers=headers,
+        )
+    else:
+        check_request(
+            port,
+            scenario.method,
+            numbered(scenario.check_path or scenario.path.replace("{id}", "1")) or "",
+            scenario.token,
+            numbered(scenario.body),
+            scenario.expected_status,
+            cookie=scenario.check_cookie,
+            content_type=scenario.content_type,
+        )
     if scenario.then:
         method, path, then_body = scenario.then
         check_request(
@@ -1706,7 +1730,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     if ONLY not in ONLY_CHOICES:
         print(
-            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: webhooks, overview, console, funnel, quiz_step",
+            f"bench: FAILED: BENCH_ONLY={ONLY!r}; known: {', '.join(ONLY_CHOICES[1:])}",
             file=sys.stderr,
             flush=True,
         )
@@ -1730,13 +1754,17 @@ def main() -> int:
                 report = run_funnel_only(database_url)
             elif ONLY == "quiz_step":
                 report = run_quiz_step_only(database_url)
+            elif ONLY == "connectors":
+                from bench import connectors as bench_connectors
+
+                report = bench_connectors.run(database_url, sys.modules[__name__])
             else:
                 report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr, flush=True)
         return 2
     report["database"]["server"] = server
-    if ONLY in ("webhooks", "overview", "console", "funnel", "quiz_step"):
+    if ONLY in ONLY_CHOICES[1:]:
         VAR_DIR.mkdir(exist_ok=True)
         (VAR_DIR / f"bench-{ONLY}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         log("")

@@ -114,9 +114,11 @@ def _read_at_most(stream: Any, size: int) -> bytes:
 # messages, framing) would cost such a request more CPU than its view, so the API leaves the chain
 # where ApiLaneStart sits and goes straight to what follows ApiLaneEnd, the last entry of
 # settings.MIDDLEWARE: the URL resolver, the view middleware hooks and the view. Everything above
-# ApiLaneStart still wraps every request. A middleware the API needs goes above it.
+# ApiLaneStart still wraps every request. A middleware the API needs goes above it. Vendors' and
+# Twilio's webhook calls (/hooks/) take the lane too: server to server, verified by signature,
+# with no session, cookie or page of their own.
 
-API_LANE_PREFIX = "/api/v1/"
+API_LANE_PREFIX = ("/api/v1/", "/hooks/")
 _lane = threading.local()
 
 

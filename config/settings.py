@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "") or 
 # that runs while no worker does leaves no backlog of identical sweeps behind.
 DELIVERIES_SWEEP_SECONDS = env_int("DELIVERIES_SWEEP_SECONDS", 2, minimum=1)
 ONE_CLICK_SWEEP_SECONDS = env_int("ONE_CLICK_SWEEP_SECONDS", 5, minimum=1)
+INBOUND_SWEEP_SECONDS = env_int("INBOUND_SWEEP_SECONDS", 5, minimum=1)
 # Accepted one-click unsubscribes waiting longer than this (the worker is down) raise an alert:
 # one ERROR log line and one email to OPS_ALERT_EMAIL per incident, and /readyz reports it.
 UNSUBSCRIBE_DELAY_ALERT_SECONDS = env_int("UNSUBSCRIBE_DELAY_ALERT_SECONDS", 900, minimum=60)
@@ -230,6 +231,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "preferences.tasks.one_click_apply",
         "schedule": float(ONE_CLICK_SWEEP_SECONDS),
         "options": {"expires": ONE_CLICK_SWEEP_SECONDS},
+    },
+    # Applies vendors' opt-outs whose nudge was lost (INBOUND_NUDGE_SECONDS covers the rest).
+    "inbound-signals-apply": {
+        "task": "sync.tasks.inbound_signals_apply",
+        "schedule": float(INBOUND_SWEEP_SECONDS),
+        "options": {"expires": INBOUND_SWEEP_SECONDS},
     },
     # Alerts once when accepted unsubscribes wait too long (/readyz checks too: it runs even
     # while no worker does, when this task cannot).
@@ -419,11 +426,16 @@ QUIZ_TOKEN_SECONDS = env_int("QUIZ_TOKEN_SECONDS", 30 * 60, minimum=60)
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
 # Twilio's inbound-text webhook, per sending IP (Twilio sends from a pool of addresses).
 SMS_HOOK_RATE = env_rate("SMS_HOOK_RATE", "300/min")
+# A connected vendor's webhook calls, per connector (vendors send from pools of addresses).
+CONNECTOR_HOOK_RATE = env_rate("CONNECTOR_HOOK_RATE", "6000/min")
 LINK_REQUEST_RATE = env_rate("LINK_REQUEST_RATE", "3/hour")
 LINK_REQUEST_IP_RATE = env_rate("LINK_REQUEST_IP_RATE", "30/hour")
 # A one-click unsubscribe is accepted at once and applied by the worker; each web process asks
 # the worker at most once per this many seconds (beat sweeps the rest every few seconds).
 ONE_CLICK_NUDGE_SECONDS = env_int("ONE_CLICK_NUDGE_SECONDS", 1, minimum=0)
+# Vendors' opt-outs (sync.delivery.connectors.inbound): a worker is nudged at most this often per
+# process after a vendor's call, and beat sweeps what a lost nudge left every INBOUND_SWEEP_SECONDS.
+INBOUND_NUDGE_SECONDS = env_int("INBOUND_NUDGE_SECONDS", 1, minimum=0)
 # Downloading, erasing or changing the email address on the hosted page needs a single-use
 # code sent by email: valid for at most 10 minutes (ASVS 6.5.5), dead after a few wrong tries.
 STEP_UP_CODE_MINUTES = env_int("STEP_UP_CODE_MINUTES", 10, minimum=1)

@@ -17,6 +17,7 @@ from quizzes import api as quizzes_api
 from quizzes import traits_api as quizzes_traits_api
 from sync.delivery import api as delivery_api
 from sync.delivery.connectors import api as connector_api
+from sync.delivery.connectors.hooks import vendor_hook
 from sync.outbox import api as feed_api
 
 api_v1 = [
@@ -135,6 +136,7 @@ urlpatterns = [
     path("q/", include("quizzes.urls")),
     path(".well-known/gpc.json", preferences_views.gpc_json, name="gpc-json"),
     path("hooks/twilio/<slug:brand_slug>/sms", twilio_sms, name="twilio-sms"),
+    path("hooks/<slug:vendor>/<slug:connector_id>", vendor_hook, name="vendor-hook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

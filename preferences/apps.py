@@ -6,10 +6,13 @@ class PreferencesConfig(AppConfig):
     verbose_name = "Preferences"
 
     def ready(self) -> None:
-        """Give the connectors contacts' current state without their importing the domain
-        (sync.outbox.contact_state says why)."""
+        """Give the connectors contacts' current state, and the recording of a vendor's "no",
+        without their importing the domain (sync.outbox.contact_state says why)."""
         from preferences.connector_state import brand_catalogue, contacts_state
+        from preferences.vendor_signals import vendor_signal_record
+        from sync.delivery.connectors.inbound import signal_recorder_set
         from sync.outbox.contact_state import brand_catalogue_reader_set, contact_state_reader_set
 
         contact_state_reader_set(contacts_state)
         brand_catalogue_reader_set(brand_catalogue)
+        signal_recorder_set(vendor_signal_record)

@@ -186,9 +186,12 @@ class Connector(models.Model):
 
 class InboundSignal(models.Model):
     """One opt-out a vendor told Candor about (sync.delivery.connectors.inbound): kept once per
-    connector and vendor event id, so a vendor's retry or a second poll changes nothing."""
+    connector and vendor event id, so a vendor's retry or a second poll changes nothing.
+    Accepted as `pending` with the signal in `payload`, applied by a worker within seconds; the
+    payload (it names the address) is cleared when it is applied."""
 
     class Outcome(models.TextChoices):
+        PENDING = "pending", "Accepted, not applied yet"
         RECORDED = "recorded"
         UNCHANGED = "unchanged", "Already so in Candor"
         UNKNOWN_CONTACT = "unknown_contact", "No such contact in Candor"
@@ -203,10 +206,16 @@ class InboundSignal(models.Model):
     contact_ref = models.BigIntegerField(null=True, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
+    payload = models.JSONField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["connector", "event_id"], name="inbound_signal_unique_event"),
+        ]
+        indexes = [
+            # The worker's queue: the few accepted signals not applied yet, oldest first.
+            models.Index(fields=["id"], name="inbound_signal_pending", condition=models.Q(outcome="pending")),
         ]
 
     def __str__(self) -> str:
@@ -225,6 +234,9 @@ class ConnectorEcho(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connector", "event"], name="connector_echo_unique_event"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} echo of event {self.event_id}"
 
 
 class Delivery(models.Model):

@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 
 from sync.delivery import batches, fanout, opt_outs, sweeper
+from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.outbox import events
 
 # Periodic tasks log a line when they did something, and nothing when idle (Celery's own
@@ -41,6 +42,15 @@ def deliveries_sweep() -> dict[str, int]:
             done["deliveries"],
         )
     return done
+
+
+@shared_task(name="sync.tasks.inbound_signals_apply")
+def inbound_signals_apply() -> int:
+    """Apply vendors' accepted opt-outs (nudged after each vendor call, and swept by beat)."""
+    applied = signals_apply_pending()
+    if applied:
+        logger.info("vendor opt-outs applied: %d", applied)
+    return applied
 
 
 @shared_task(name="sync.tasks.events_prune")

@@ -55,6 +55,15 @@ def test_an_api_refusal_takes_the_lane_too(client: Client) -> None:
     assert not hasattr(response.wsgi_request, "session")
 
 
+def test_a_vendors_webhook_call_takes_the_lane(client: Client) -> None:
+    response = client.post("/hooks/klaviyo/con_unknown", b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert not hasattr(response.wsgi_request, "session")
+    assert "Cookie" not in response.get("Vary", "")
+    assert not response.cookies
+
+
 def test_pages_and_the_api_docs_keep_the_whole_chain(client: Client) -> None:
     for path in ("/", "/api/docs/"):
         response = client.get(path)

@@ -15,6 +15,9 @@
 --   content_type=T    Content-Type of the body (default application/json)
 --   run=ID            makes "{seq}" in the path and body unique per request: ID-<thread>-<n>
 --                     (a sign-up creates a new contact each time)
+--   requests=FILE     whole requests, one per line: path, then each header as "Name: value", then
+--                     the body, separated by tabs (a signed webhook call: its own headers and
+--                     body each time); taken round-robin like paths, instead of them and the body
 --   then=FILE         a second request (three lines: method, path, body or "-") sent after each
 --                     one above, with the same "{seq}": PUT then POST for one contact. Run with
 --                     one connection per thread (-t = -c), so the two go in order.
@@ -62,6 +65,26 @@ function init(args)
       headers["Content-Type"] = options.content_type or "application/json"
    end
    paths = options.paths and read_lines(options.paths) or nil
+   whole = nil
+   if options.requests then
+      whole = {}
+      for _, line in ipairs(read_lines(options.requests)) do
+         local fields = {}
+         for field in string.gmatch(line, "[^\t]+") do
+            fields[#fields + 1] = field
+         end
+         local own = {}
+         for k, v in pairs(headers) do
+            own[k] = v
+         end
+         own["Content-Type"] = options.content_type or "application/json"
+         for i = 2, #fields - 1 do
+            local name, value = string.match(fields[i], "^([^:]+): (.*)$")
+            own[name] = value
+         end
+         whole[#whole + 1] = { path = fields[1], headers = own, body = fields[#fields] }
+      end
+   end
    cookies = options.cookies and read_lines(options.cookies) or nil
    round_robin = options.pick == "roundrobin"
    step = tonumber(options.threads or "1")
@@ -111,6 +134,11 @@ function request()
       serial = serial + 1
    end
    sent_main = then_request ~= nil
+   if whole then
+      local r = round_robin and whole[position % #whole + 1] or whole[math.random(1, #whole)]
+      position = position + step
+      return wrk.format(method, r.path, r.headers, r.body)
+   end
    local shared = nil
    if paths and cookies and #paths == #cookies then
       shared = round_robin and (position % #paths + 1) or math.random(1, #paths)

@@ -52,6 +52,7 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
+from sync.delivery.connectors.klaviyo_inbound import klaviyo_inbound
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -122,12 +123,23 @@ class KlaviyoAdapter:
     # --- configuration -----------------------------------------------------------------------
 
     def credentials_errors(self, credentials: Any) -> list[str]:
-        if not isinstance(credentials, dict) or set(credentials) != {"api_key"}:
-            return ['Klaviyo takes {"api_key": "<private API key>"} and nothing else.']
+        if (
+            not isinstance(credentials, dict)
+            or "api_key" not in credentials
+            or not set(credentials) <= {"api_key", "webhook_secret"}
+        ):
+            return [
+                'Klaviyo takes {"api_key": "<private API key>", "webhook_secret"?: "…"} and nothing else.'
+            ]
         key = credentials["api_key"]
+        problems = []
         if not isinstance(key, str) or not key.startswith("pk_") or len(key) < 10:
-            return ["api_key must be a Klaviyo private API key (it starts with pk_)."]
-        return []
+            problems.append("api_key must be a Klaviyo private API key (it starts with pk_).")
+        secret = credentials.get("webhook_secret")
+        if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
+            # Klaviyo's own rule for a webhook's secret key.
+            problems.append("webhook_secret is the secret key of the Klaviyo webhook, 16 characters or more.")
+        return problems
 
     def mapping_errors(
         self, mapping: Any, *, topics: dict[str, list[str]], purposes: set[str]
@@ -179,6 +191,18 @@ class KlaviyoAdapter:
 
     def mapping_lists(self, mapping: dict[str, Any]) -> set[str]:
         return {entry["list"] for entry in mapping.get("lists", [])}
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    polled = False
+
+    def inbound(self, target: Target, request: InboundRequest) -> InboundAnswer:
+        return klaviyo_inbound(target, request)
+
+    def poll(
+        self, target: Target, watermark: str | None, *, client: httpx.Client
+    ) -> tuple[list[VendorSignal], str | None]:
+        return [], watermark  # Klaviyo calls Candor: never polled
 
     # --- calls -------------------------------------------------------------------------------
 
@@ -307,19 +331,6 @@ class KlaviyoAdapter:
             }
         data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
         return {"data": data}
-
-    # --- inbound (the lead's webhooks land here) -------------------------------------------
-
-    polled = False
-
-    def inbound(self, target: Target, request: InboundRequest) -> InboundAnswer:
-        """Not built yet: Klaviyo's signed webhooks are the inbound core's work."""
-        return InboundAnswer(status=404, body="Klaviyo webhooks are not handled yet.")
-
-    def poll(
-        self, target: Target, watermark: str | None, *, client: httpx.Client
-    ) -> tuple[list[VendorSignal], str | None]:
-        return [], watermark
 
     # --- reconcile -----------------------------------------------------------------------------
 

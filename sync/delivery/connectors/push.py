@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from sync.delivery.claims import Claim
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable, credentials_decrypt
+from sync.delivery.connectors.inbound import echoes
 from sync.delivery.connectors.registry import adapter_for
 from sync.delivery.connectors.vendors import Item, PushResult, Target, redact
 from sync.delivery.recording import attempt_record, batch_record
@@ -44,7 +45,7 @@ def connector_batch_push(claim: Claim) -> list[Attempt]:
             )
         else:
             credentials = credentials_decrypt(connector.credentials)
-            results = _push(claim=claim, connector=connector, batch=batch, credentials=credentials)
+            results = _push_unechoed(claim=claim, connector=connector, batch=batch, credentials=credentials)
     except (ConnectorKeysMissing, CredentialsUnreadable) as exc:
         results = [PushResult(succeeded=False, error=str(exc)[:300])] * len(batch)
     except AddressRefused as exc:
@@ -76,6 +77,22 @@ def connector_batch_push(claim: Claim) -> list[Attempt]:
             )
         )
     return attempts
+
+
+NOT_ECHOED = PushResult(succeeded=True, excerpt="Not pushed: this change came from this vendor.")
+
+
+def _push_unechoed(
+    *, claim: Claim, connector: Connector, batch: list[Delivery], credentials: dict
+) -> list[PushResult]:
+    """Push the batch but for the changes this connector's vendor told Candor about itself
+    (sync.delivery.connectors.inbound): those succeed without a call."""
+    echoed = echoes(connector=connector, event_ids=[d.event_id for d in batch if d.event_id is not None])
+    rest = [delivery for delivery in batch if delivery.event_id not in echoed]
+    pushed = iter(
+        _push(claim=claim, connector=connector, batch=rest, credentials=credentials) if rest else []
+    )
+    return [NOT_ECHOED if delivery.event_id in echoed else next(pushed) for delivery in batch]
 
 
 def _push(

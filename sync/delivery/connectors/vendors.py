@@ -92,8 +92,9 @@ class VendorSignal:
     uniquely, e.g. list + address + fired_at): a signal with an id already recorded for the
     connector changes nothing. The contact is found by `email`, `phone` or `external_id`
     (whichever the adapter knows; the first that matches wins). `topics` and `purposes` are the
-    Candor slugs the vendor's "no" covers, read through the connector's mapping; both empty
-    means the whole channel (the vendor's global unsubscribe)."""
+    Candor slugs the vendor's "no" covers, read through the connector's mapping; `whole_channel`
+    (implied when both are empty) is the vendor's global unsubscribe on the channel, recorded as
+    "unsubscribe from all" there besides what the topics and purposes name."""
 
     event_id: str
     kind: SignalKind
@@ -103,6 +104,7 @@ class VendorSignal:
     external_id: str | None = None
     topics: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
+    whole_channel: bool = False
     occurred_at: datetime | None = None
     # Small and safe to keep as evidence: the vendor's reason, list, campaign… never credentials.
     detail: dict[str, Any] = field(default_factory=dict)
