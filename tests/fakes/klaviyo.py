@@ -313,7 +313,9 @@ class FakeKlaviyo:
                 pool = set(self.profiles)
             rows = sorted(identifier for identifier in pool if identifier in self.profiles)
             if field_name is not None:
-                rows = [r for r in rows if self._field(r, field_name) in values]
+                # Klaviyo matches addresses whatever their case.
+                wanted_values = {value.lower() for value in values}
+                rows = [r for r in rows if (self._field(r, field_name) or "").lower() in wanted_values]
             page = [
                 self._resource(r, subscriptions="subscriptions" in wanted) for r in rows[start : start + size]
             ]

@@ -12,8 +12,8 @@ should hold per slot (`adapter.expected`: push's own rule) and what it does hold
   in the vendor (`adapter.slots_turn_off`);
 - vendor "unknown", Candor "subscribed" (`unknown_in_vendor`): the contact's state is pushed
   (`adapter.push`, read again after the batch's signals were recorded);
-- vendor "unsubscribed" where Candor has no opinion (`vendor_unsubscribed_candor_unset`): reported
-  only (nothing in Candor to withdraw, and nothing to change in the vendor).
+- everything else is in step, a vendor "no" where Candor has no opinion included (nobody is sent
+  marketing, and there is no consent in Candor to withdraw).
 
 The report (drift and repairs by kind, a few external ids per kind, never an address) is kept on
 the run, and when anything was repaired a brand-level `connector.drift_repaired` event carries the
@@ -50,8 +50,7 @@ logger = logging.getLogger(__name__)
 SUBSCRIBED_WITHOUT_CONSENT = "vendor_subscribed_without_consent"
 UNSUBSCRIBED_IN_VENDOR = "vendor_unsubscribed_candor_subscribed"
 UNKNOWN_IN_VENDOR = "unknown_in_vendor"
-UNSUBSCRIBED_UNSET = "vendor_unsubscribed_candor_unset"
-KINDS = (SUBSCRIBED_WITHOUT_CONSENT, UNSUBSCRIBED_IN_VENDOR, UNKNOWN_IN_VENDOR, UNSUBSCRIBED_UNSET)
+KINDS = (SUBSCRIBED_WITHOUT_CONSENT, UNSUBSCRIBED_IN_VENDOR, UNKNOWN_IN_VENDOR)
 SAMPLE_MAX = 20  # external ids kept per kind
 TRIES = 8  # reads or repairs of one batch refused in a row before the run fails
 WAIT_MAX = 60.0
@@ -70,8 +69,6 @@ def drift_kind(expected: SlotState | None, vendor: SlotState | None) -> str | No
         return UNSUBSCRIBED_IN_VENDOR
     if vendor == "unknown" and expected == "subscribed":
         return UNKNOWN_IN_VENDOR
-    if vendor == "unsubscribed" and expected is None:
-        return UNSUBSCRIBED_UNSET
     return None
 
 

@@ -76,7 +76,6 @@ DRIFT_KINDS = [
     "vendor_subscribed_without_consent",
     "vendor_unsubscribed_candor_subscribed",
     "unknown_in_vendor",
-    "vendor_unsubscribed_candor_unset",
 ]
 
 
