@@ -213,11 +213,17 @@ class ConnectorBackfillApi(BrandApiView):
         "does. Live deliveries go on meanwhile (both push current state: idempotent). " + RUNNING,
         request=None,
         responses={202: BackfillOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, connector_id: str) -> Response:
-        connector = selectors.connector_get(brand=self.principal().brand, public_id=connector_id)
-        run = backfill.backfill_start(connector=connector)
-        return Response(_backfill_out(run), status=status.HTTP_202_ACCEPTED)
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            connector = selectors.connector_get(brand=brand, public_id=connector_id)
+            run = backfill.backfill_start(connector=connector)
+            return Response(_backfill_out(run), status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)
 
     @extend_schema(
         operation_id="connectors_backfill_get",
@@ -245,11 +251,17 @@ class ConnectorReconcileApi(BrandApiView):
         "is turned off in the vendor; a contact the vendor does not know is pushed. " + RUNNING,
         request=None,
         responses={202: ReconcileOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request: Request, connector_id: str) -> Response:
-        connector = selectors.connector_get(brand=self.principal().brand, public_id=connector_id)
-        run = reconcile.reconcile_start(connector=connector, trigger="api")
-        return Response(ReconcileOut(run).data, status=status.HTTP_202_ACCEPTED)
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            connector = selectors.connector_get(brand=brand, public_id=connector_id)
+            run = reconcile.reconcile_start(connector=connector, trigger="api")
+            return Response(ReconcileOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)
 
     @extend_schema(
         operation_id="connectors_reconcile_get",
