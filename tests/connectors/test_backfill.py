@@ -123,23 +123,23 @@ def test_a_withdrawal_is_backfilled_as_an_unsubscribe(make_client, brand, purpos
 def test_a_run_resumes_at_its_cursor_after_its_worker_died(connector, brand, fake, handed, settings):
     contacts_subscribed(brand=brand, count=300)
     run = backfill_start(connector=connector)
-    # A worker pushes one batch, then dies holding the lease (its chunk never returns).
-    real = backfill_module._push_until_accepted
+    # A worker pushes two batches, then dies holding the lease after Klaviyo took the second
+    # and before its cursor moved past it.
+    real = backfill_module._commit
     calls = {"n": 0}
 
-    def dies_on_the_second(**kwargs: Any) -> Any:
+    def dies_on_the_second(*args: Any) -> bool:
         calls["n"] += 1
         if calls["n"] == 2:
-            real(**kwargs)  # the vendor took it, but the worker dies before the cursor moves
             raise SystemExit("killed")
-        return real(**kwargs)
+        return real(*args)
 
-    backfill_module._push_until_accepted = dies_on_the_second  # type: ignore[assignment]
+    backfill_module._commit = dies_on_the_second  # type: ignore[assignment]
     try:
         with pytest.raises(SystemExit):
             backfill_chunk(run_id=run.pk)
     finally:
-        backfill_module._push_until_accepted = real  # type: ignore[assignment]
+        backfill_module._commit = real  # type: ignore[assignment]
     run.refresh_from_db()
     assert (run.done, run.status) == (100, "running")
     assert backfill_chunk(run_id=run.pk) == "held"  # the dead worker's lease still holds

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -100,57 +101,91 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
     deadline = time.monotonic() + (
         budget if budget is not None else settings.CONNECTOR_BACKFILL_CHUNK_SECONDS
     )
-    cursor = run.cursor
-    while True:
-        refs = list(
-            Contact.objects.filter(brand_id=run.connector.brand_id, pk__gt=cursor, pk__lte=run.last_ref)
-            .order_by("pk")
-            .values_list("pk", flat=True)[: adapter.max_batch]
-        )
-        if not refs:
-            _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
-            return "finished"
-        results = _push_until_accepted(
-            adapter=adapter,
-            target=target,
-            brand_id=run.connector.brand_id,
-            refs=refs,
-            run_id=run_id,
-            token=token,
-        )
-        if results is None:
-            return "held"  # the lease was lost (this worker stalled past it): the other one goes on
-        failed = sum(1 for result in results if not result.succeeded)
-        moved = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
-            cursor=refs[-1],
-            done=F("done") + len(refs) - failed,
-            failed=F("failed") + failed,
-            updated_at=timezone.now(),
-            leased_until=timezone.now() + timedelta(seconds=_lease_seconds()),
-        )
-        if not moved:
-            return "held"
-        cursor = refs[-1]
-        if time.monotonic() >= deadline:
-            BackfillRun.objects.filter(pk=run_id, lease_token=token).update(leased_until=None)
-            publish("connector_backfill_chunk", run_id)
-            return "continued"
+    brand_id = run.connector.brand_id
+    # One batch in flight at the vendor while the next one's state is read: the vendor's latency
+    # and our own work overlap (push makes HTTP calls only, no database access).
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill")
+    in_flight: tuple[list[int], Future[list[PushResult]]] | None = None
+    read_up_to = run.cursor
+    try:
+        while True:
+            refs = list(
+                Contact.objects.filter(brand_id=brand_id, pk__gt=read_up_to, pk__lte=run.last_ref)
+                .order_by("pk")
+                .values_list("pk", flat=True)[: adapter.max_batch]
+            )
+            items = _items(brand_id, refs) if refs else []
+            if in_flight is not None:
+                sent, future = in_flight
+                in_flight = None
+                results: list[PushResult] | None = future.result()
+                if results is not None and not _accepted(results):
+                    results = _push_until_accepted(
+                        adapter=adapter,
+                        target=target,
+                        brand_id=brand_id,
+                        refs=sent,
+                        run_id=run_id,
+                        token=token,
+                        refused=results,
+                    )
+                if results is None or not _commit(run_id, token, sent, results):
+                    return "held"  # the lease was lost (this worker stalled past it): the other goes on
+                if refs and time.monotonic() >= deadline:
+                    # The batch just read was not sent: the next task reads it again.
+                    BackfillRun.objects.filter(pk=run_id, lease_token=token).update(leased_until=None)
+                    publish("connector_backfill_chunk", run_id)
+                    return "continued"
+            if not refs:
+                _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
+                return "finished"
+            in_flight = (refs, sender.submit(adapter.push, target, items, client=http_client()))
+            read_up_to = refs[-1]
+    finally:
+        sender.shutdown(wait=True)
+
+
+def _items(brand_id: int, refs: list[int]) -> list[Item]:
+    states = contacts_state(brand_id=brand_id, contact_refs=refs)
+    return [Item(delivery_id=ref, type="backfill", contact_ref=ref, state=states.get(ref)) for ref in refs]
+
+
+def _accepted(results: list[PushResult]) -> bool:
+    """The vendor took the batch, or rejected a request for good (retrying would not help)."""
+    return all(result.succeeded or result.permanent for result in results)
+
+
+def _commit(run_id: int, token: str, refs: list[int], results: list[PushResult]) -> bool:
+    """Count the batch and move the cursor past it, in one UPDATE, if this worker still holds the
+    run: what a killed worker leaves is the last batch it committed."""
+    failed = sum(1 for result in results if not result.succeeded)
+    now = timezone.now()
+    moved = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+        cursor=refs[-1],
+        done=F("done") + len(refs) - failed,
+        failed=F("failed") + failed,
+        updated_at=now,
+        leased_until=now + timedelta(seconds=_lease_seconds()),
+    )
+    return bool(moved)
 
 
 def _push_until_accepted(
-    *, adapter: Adapter, target: Target, brand_id: int, refs: list[int], run_id: int, token: str
+    *,
+    adapter: Adapter,
+    target: Target,
+    brand_id: int,
+    refs: list[int],
+    run_id: int,
+    token: str,
+    refused: list[PushResult],
 ) -> list[PushResult] | None:
-    """Push the batch until the vendor accepts it (or rejects a request for good): a 429 or an
-    outage waits and sends it again. None if the run's lease was lost meanwhile."""
+    """After the vendor `refused` the batch (429, outage): wait for its Retry-After (or a
+    backoff) and push the batch again, its state read again, until the vendor accepts it or
+    rejects a request for good. None if the run's lease was lost meanwhile."""
     wait = 1.0
+    results = refused
     while True:
-        states = contacts_state(brand_id=brand_id, contact_refs=refs)
-        items = [
-            Item(delivery_id=ref, type="backfill", contact_ref=ref, state=states.get(ref)) for ref in refs
-        ]
-        results = adapter.push(target, items, client=http_client())
-        if all(result.succeeded or result.permanent for result in results):
-            return results
         delay = max(
             (result.retry_after for result in results if result.retry_after is not None), default=None
         )
@@ -164,6 +199,9 @@ def _push_until_accepted(
         if not kept:
             return None
         time.sleep(pause)
+        results = adapter.push(target, _items(brand_id, refs), client=http_client())
+        if _accepted(results):
+            return results
 
 
 def _finish(run_id: int, token: str, *, status: str, error: str = "") -> None:
