@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Purpose
@@ -125,6 +125,20 @@ def _state(
         subscribed_at=subscribed_at,
         unsubscribed_all={channel: snapshot.opted_out(channel) for channel in snapshot.opt_outs},
     )
+
+
+def contact_refs(*, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]:
+    """The brand's contact ids after `after` (up to `up_to`), ascending: by the primary key's index."""
+    rows = Contact.objects.filter(brand_id=brand_id, pk__gt=after)
+    if up_to is not None:
+        rows = rows.filter(pk__lte=up_to)
+    return list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def contacts_extent(*, brand_id: int) -> tuple[int, int]:
+    """How many contacts the brand has, and the newest one's id."""
+    found = Contact.objects.filter(brand_id=brand_id).aggregate(count=Count("pk"), last=Max("pk"))
+    return found["count"], found["last"] or 0
 
 
 def brand_catalogue(*, brand_id: int) -> BrandCatalogue:

@@ -26,18 +26,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from config.errors import Conflict
-from consent.models import Contact
 from sync.delivery.broker import publish
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
 from sync.delivery.connectors.target import connector_target
 from sync.delivery.connectors.vendors import Adapter, Item, PushResult, Target, VendorError
 from sync.delivery.sending import http_client
 from sync.models import BackfillRun, Connector, ConnectorRun
-from sync.outbox.contact_state import contacts_state
+from sync.outbox.contact_state import contact_refs, contacts_extent, contacts_state
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +52,13 @@ def backfill_start(*, connector: Connector) -> BackfillRun:
     """A new run for `connector`, handed to a worker after commit; BackfillRunning (409) if one
     is running."""
     now = timezone.now()
-    refs = Contact.objects.filter(brand_id=connector.brand_id)
-    last_ref = refs.aggregate(last=Max("pk"))["last"] or 0
+    # Every contact up to the newest now (ids only grow): later ones come through the feed.
+    total, last_ref = contacts_extent(brand_id=connector.brand_id)
     try:
         with transaction.atomic():
             run = BackfillRun.objects.create(
                 connector=connector,
-                total=refs.filter(pk__lte=last_ref).count(),
+                total=total,
                 last_ref=last_ref,
                 started_at=now,
                 updated_at=now,
@@ -109,10 +108,8 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
     read_up_to = run.cursor
     try:
         while True:
-            refs = list(
-                Contact.objects.filter(brand_id=brand_id, pk__gt=read_up_to, pk__lte=run.last_ref)
-                .order_by("pk")
-                .values_list("pk", flat=True)[: adapter.max_batch]
+            refs = contact_refs(
+                brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=adapter.max_batch
             )
             items = _items(brand_id, refs) if refs else []
             if in_flight is not None:

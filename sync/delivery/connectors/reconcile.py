@@ -34,7 +34,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict
-from consent.models import Contact
 from sync.delivery.broker import publish
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
 from sync.delivery.connectors.inbound import signals_record
@@ -42,7 +41,7 @@ from sync.delivery.connectors.target import connector_target
 from sync.delivery.connectors.vendors import Adapter, Item, PushResult, SlotState, Target, VendorError
 from sync.delivery.sending import http_client
 from sync.models import Connector, ConnectorRun, Endpoint, EventType, ReconcileRun
-from sync.outbox.contact_state import ContactState, contacts_state
+from sync.outbox.contact_state import ContactState, contact_refs, contacts_state
 from sync.outbox.events import brand_event_record
 
 logger = logging.getLogger(__name__)
@@ -170,11 +169,7 @@ def _save(run: ReconcileRun, *, status: str | None = None, error: str = "") -> N
 def _batch(run: ReconcileRun, adapter: Adapter, target: Target) -> bool:
     """Compare and repair the next batch; False when there is none left."""
     connector = run.connector
-    refs = list(
-        Contact.objects.filter(brand_id=connector.brand_id, pk__gt=run.cursor)
-        .order_by("pk")
-        .values_list("pk", flat=True)[: adapter.max_batch]
-    )
+    refs = contact_refs(brand_id=connector.brand_id, after=run.cursor, limit=adapter.max_batch)
     if not refs:
         return False
     states = contacts_state(brand_id=connector.brand_id, contact_refs=refs)
