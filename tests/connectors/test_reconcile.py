@@ -314,3 +314,54 @@ def test_the_report_through_the_api(connector, people, fake, make_client, brand,
         run.repaired,
     )
     assert "@" not in reply.content.decode()  # external ids, never addresses
+
+
+def test_the_schedule_starts_one_run_per_active_connector_and_none_twice(connector, runs_published, settings):
+    from sync.delivery.connectors.reconcile import connectors_reconcile
+
+    assert "connectors-reconcile" in settings.CELERY_BEAT_SCHEDULE
+    assert connectors_reconcile() == 1
+    assert connectors_reconcile() == 0  # one is running
+    run = ReconcileRun.objects.get()
+    assert (run.trigger, run.status) == ("schedule", "running")
+    assert runs_published == [("connector_reconcile_run", (run.pk,))]
+
+
+def test_a_disabled_connector_is_not_reconciled_on_schedule(connector, runs_published, brand):
+    from sync.delivery.connectors.reconcile import connectors_reconcile
+    from sync.models import Endpoint
+
+    Endpoint.objects.filter(pk=connector.endpoint_id).update(status="disabled")
+    assert connectors_reconcile() == 0
+
+
+def test_a_run_whose_worker_died_is_resumed(connector, people, fake, runs_published, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sync.delivery.connectors.reconcile import reconciles_resume
+
+    drifted(fake)
+    run = reconcile_start(connector=connector)
+    assert reconciles_resume() == 0  # just started: its message is on its way
+    past = timezone.now() - timedelta(seconds=settings.CONNECTOR_RUN_LEASE_SECONDS + 1)
+    ReconcileRun.objects.filter(pk=run.pk).update(updated_at=past, leased_until=past)
+    runs_published.clear()
+    assert reconciles_resume() == 1
+    assert runs_published == [("connector_reconcile_run", (run.pk,))]
+    assert reconcile_run(run_id=run.pk) == "succeeded"
+
+
+def test_the_command_prints_the_report(connector, people, fake, runs_published):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    drifted(fake)
+    out = StringIO()
+    call_command("connector_reconcile", connector.public_id, stdout=out)
+    run = ReconcileRun.objects.get()
+    assert out.getvalue().startswith(f"{run.public_id} succeeded: ")
+    assert '"unknown_in_vendor": 1' in out.getvalue()
+    assert run.trigger == "command"
