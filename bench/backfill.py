@@ -49,7 +49,7 @@ def _backfill(*, brand_id: int, fake: Any, base_url: str) -> dict[str, Any]:
         mapping={"lists": [{"list": LIST, "topic": TOPIC, "channels": ["email"]}]},
         api_base_url=base_url,
     )
-    run = backfill_start(connector=connector)
+    run = backfill_start(connector=connector, actor=Actor.system("bench"))
     calls_before = len(fake.calls)
     started = time.monotonic()
     outcome = backfill_chunk(run_id=run.pk, budget=10**6)

@@ -17,12 +17,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from brands.models import Brand, Scope
+from brands.models import AuditEntry, Brand, Scope
 from consent.services import contact_upsert
 from sync.delivery.connectors import backfill as backfill_module
 from sync.delivery.connectors.backfill import backfill_chunk, backfill_start, backfills_resume
 from sync.models import BackfillRun, Connector
 from sync.outbox.contact_state import contacts_state
+from tests.actors import TEST_ACTOR
 from tests.connectors.bulk import TOPIC, contacts_subscribed, news_topic
 from tests.connectors.test_klaviyo_connector import KEY, grant, withdraw
 from tests.fakes.klaviyo import FakeKlaviyo
@@ -92,7 +93,7 @@ def subscribed_emails(fake: FakeKlaviyo) -> Counter[str]:
 
 def test_every_existing_contact_reaches_klaviyo_once_in_batches(connector, brand, fake, handed):
     contacts_subscribed(brand=brand, count=250)
-    run = backfill_start(connector=connector)
+    run = backfill_start(connector=connector, actor=TEST_ACTOR)
     assert handed == [("connector_backfill_chunk", (run.pk,))]
     contacts_subscribed(brand=brand, count=5, start=1000)  # after the start: the feed's, not ours
 
@@ -114,7 +115,7 @@ def test_a_withdrawal_is_backfilled_as_an_unsubscribe(make_client, brand, purpos
     fake.drift_subscribe(LIST, "bob@example.com")  # Klaviyo still has bob
     connector = connect(make_client, brand, fake, {"lists": [{"list": LIST, "purpose": purpose.slug}]})
 
-    backfill_chunk(run_id=backfill_start(connector=connector).pk)
+    backfill_chunk(run_id=backfill_start(connector=connector, actor=TEST_ACTOR).pk)
 
     assert fake.subscribed(LIST) == {"ada@example.com"}
     assert [r["path"] for r in fake.requests] == [CREATE, "/api/profile-subscription-bulk-delete-jobs"]
@@ -122,7 +123,7 @@ def test_a_withdrawal_is_backfilled_as_an_unsubscribe(make_client, brand, purpos
 
 def test_a_run_resumes_at_its_cursor_after_its_worker_died(connector, brand, fake, handed, settings):
     contacts_subscribed(brand=brand, count=300)
-    run = backfill_start(connector=connector)
+    run = backfill_start(connector=connector, actor=TEST_ACTOR)
     # A worker pushes two batches, then dies holding the lease after Klaviyo took the second
     # and before its cursor moved past it.
     real = backfill_module._commit
@@ -169,7 +170,7 @@ def test_a_429_storm_during_a_backfill_loses_nothing(connector, brand, fake, han
     monkeypatch.setattr(backfill_module.time, "sleep", naps.append)
     fake.throttle(4)
 
-    backfill_chunk(run_id=backfill_start(connector=connector).pk)
+    backfill_chunk(run_id=backfill_start(connector=connector, actor=TEST_ACTOR).pk)
 
     assert naps == [1.0] * 4  # Klaviyo's Retry-After, each time
     run = BackfillRun.objects.get()
@@ -180,7 +181,7 @@ def test_a_429_storm_during_a_backfill_loses_nothing(connector, brand, fake, han
 
 def test_a_chunk_hands_the_rest_to_the_next_task(connector, brand, fake, handed):
     contacts_subscribed(brand=brand, count=250)
-    run = backfill_start(connector=connector)
+    run = backfill_start(connector=connector, actor=TEST_ACTOR)
     handed.clear()
     assert backfill_chunk(run_id=run.pk, budget=0) == "continued"  # one batch, then hand over
     assert handed == [("connector_backfill_chunk", (run.pk,))]
@@ -218,6 +219,8 @@ def test_progress_through_the_api(connector, brand, fake, make_client, handed):
     conflict = api.post(path)
     assert conflict.status_code == 409
     assert conflict.json()["type"] == "urn:candor:problem:connector-run-running"
+    [entry] = AuditEntry.objects.filter(action="connector.backfill_started")  # the 409 wrote none
+    assert (entry.target_id, entry.after) == (connector.public_id, {"run": body["id"], "total": 150})
     backfill_chunk(run_id=BackfillRun.objects.get().pk, budget=0)
     midway = api.get(path).json()
     assert (midway["status"], midway["done"]) == ("running", 100)

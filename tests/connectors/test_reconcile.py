@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from brands.models import Brand, Scope
+from brands.models import AuditEntry, Brand, Scope
 from consent.models import ConsentEvent, Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery.connectors import backfill as backfill_module
@@ -22,6 +22,7 @@ from sync.delivery.connectors.target import connector_target
 from sync.delivery.sending import http_client
 from sync.models import Connector, ConnectorEcho, Event, EventType, ReconcileRun
 from sync.outbox.contact_state import contacts_state
+from tests.actors import TEST_ACTOR
 from tests.connectors.support import drain
 from tests.connectors.test_klaviyo_connector import KEY, grant, withdraw
 from tests.fakes.klaviyo import FakeKlaviyo
@@ -103,7 +104,7 @@ def drifted(fake: FakeKlaviyo) -> None:
 
 
 def run_now(connector: Connector) -> ReconcileRun:
-    run = reconcile_start(connector=connector)
+    run = reconcile_start(connector=connector, trigger="api", actor=TEST_ACTOR)
     assert reconcile_run(run_id=run.pk) == "succeeded"
     run.refresh_from_db()
     return run
@@ -296,6 +297,11 @@ def test_a_second_run_while_one_runs_is_a_409_problem(connector, make_client, br
     assert second.status_code == 409
     assert second.json()["type"] == "urn:candor:problem:connector-run-running"
     assert runs_published == [("connector_reconcile_run", (ReconcileRun.objects.get().pk,))]
+    [entry] = AuditEntry.objects.filter(action="connector.reconcile_started")
+    assert (entry.target_id, entry.after) == (
+        connector.public_id,
+        {"run": first.json()["id"], "trigger": "api"},
+    )
 
 
 def test_the_report_through_the_api(connector, people, fake, make_client, brand, runs_published):
@@ -324,6 +330,7 @@ def test_the_schedule_starts_one_run_per_active_connector_and_none_twice(connect
     assert connectors_reconcile() == 0  # one is running
     run = ReconcileRun.objects.get()
     assert (run.trigger, run.status) == ("schedule", "running")
+    assert not AuditEntry.objects.filter(action="connector.reconcile_started").exists()
     assert runs_published == [("connector_reconcile_run", (run.pk,))]
 
 
@@ -343,7 +350,7 @@ def test_a_run_whose_worker_died_is_resumed(connector, people, fake, runs_publis
     from sync.delivery.connectors.reconcile import reconciles_resume
 
     drifted(fake)
-    run = reconcile_start(connector=connector)
+    run = reconcile_start(connector=connector, trigger="api", actor=TEST_ACTOR)
     assert reconciles_resume() == 0  # just started: its message is on its way
     past = timezone.now() - timedelta(seconds=settings.CONNECTOR_RUN_LEASE_SECONDS + 1)
     ReconcileRun.objects.filter(pk=run.pk).update(updated_at=past, leased_until=past)

@@ -220,7 +220,7 @@ class ConnectorBackfillApi(BrandApiView):
 
         def handle() -> Response:
             connector = selectors.connector_get(brand=brand, public_id=connector_id)
-            run = backfill.backfill_start(connector=connector)
+            run = backfill.backfill_start(connector=connector, actor=self.audit_actor())
             return Response(_backfill_out(run), status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)
@@ -258,7 +258,7 @@ class ConnectorReconcileApi(BrandApiView):
 
         def handle() -> Response:
             connector = selectors.connector_get(brand=brand, public_id=connector_id)
-            run = reconcile.reconcile_start(connector=connector, trigger="api")
+            run = reconcile.reconcile_start(connector=connector, trigger="api", actor=self.audit_actor())
             return Response(ReconcileOut(run).data, status=status.HTTP_202_ACCEPTED)
 
         return idempotent(request, brand, handle)

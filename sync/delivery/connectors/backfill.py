@@ -29,6 +29,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from brands.audit import Actor, AuditAction
+from brands.services import audit_record
 from config.errors import Conflict
 from sync.delivery.broker import publish
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
@@ -48,9 +50,9 @@ class BackfillRunning(Conflict):
     title = "A run is already in progress"
 
 
-def backfill_start(*, connector: Connector) -> BackfillRun:
-    """A new run for `connector`, handed to a worker after commit; BackfillRunning (409) if one
-    is running."""
+def backfill_start(*, connector: Connector, actor: Actor) -> BackfillRun:
+    """A new run for `connector`, audited and handed to a worker after commit; BackfillRunning
+    (409) if one is running."""
     now = timezone.now()
     # Every contact up to the newest now (ids only grow): later ones come through the feed.
     total, last_ref = contacts_extent(brand_id=connector.brand_id)
@@ -62,6 +64,14 @@ def backfill_start(*, connector: Connector) -> BackfillRun:
                 last_ref=last_ref,
                 started_at=now,
                 updated_at=now,
+            )
+            audit_record(
+                brand=connector.brand,
+                actor=actor,
+                action=AuditAction.CONNECTOR_BACKFILL_STARTED,
+                target_type="connector",
+                target_id=connector.public_id,
+                after={"run": run.public_id, "total": run.total},
             )
     except IntegrityError as exc:
         raise BackfillRunning("A backfill of this connector is already running.") from exc

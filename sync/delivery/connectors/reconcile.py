@@ -33,6 +33,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from brands.audit import Actor, AuditAction
+from brands.services import audit_record
 from config.errors import Conflict
 from sync.delivery.broker import publish
 from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
@@ -71,14 +73,24 @@ def drift_kind(expected: SlotState | None, vendor: SlotState | None) -> str | No
     return None
 
 
-def reconcile_start(*, connector: Connector, trigger: str = "api") -> ReconcileRun:
-    """A new run, handed to a worker after commit; ReconcileRunning (409) if one is running."""
+def reconcile_start(*, connector: Connector, trigger: str, actor: Actor | None = None) -> ReconcileRun:
+    """A new run, handed to a worker after commit; ReconcileRunning (409) if one is running. One
+    started by someone (`actor`: the API, the command) is audited; the schedule's are not."""
     now = timezone.now()
     try:
         with transaction.atomic():
             run = ReconcileRun.objects.create(
                 connector=connector, trigger=trigger, started_at=now, updated_at=now
             )
+            if actor is not None:
+                audit_record(
+                    brand=connector.brand,
+                    actor=actor,
+                    action=AuditAction.CONNECTOR_RECONCILE_STARTED,
+                    target_type="connector",
+                    target_id=connector.public_id,
+                    after={"run": run.public_id, "trigger": trigger},
+                )
     except IntegrityError as exc:
         raise ReconcileRunning("A reconcile run of this connector is already running.") from exc
     transaction.on_commit(lambda: publish("connector_reconcile_run", run.pk))
@@ -88,7 +100,9 @@ def reconcile_start(*, connector: Connector, trigger: str = "api") -> ReconcileR
 def connectors_reconcile() -> int:
     """Beat: start a run for every active connector that has none running; how many."""
     started = 0
-    connectors = Connector.objects.filter(endpoint__status=Endpoint.Status.ACTIVE).select_related("endpoint")
+    connectors = Connector.objects.filter(endpoint__status=Endpoint.Status.ACTIVE).select_related(
+        "endpoint", "brand"
+    )
     for connector in connectors:
         try:
             reconcile_start(connector=connector, trigger="schedule")

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from brands.audit import Actor
 from sync.delivery.connectors.backfill import BackfillRunning, backfill_chunk, backfill_eta, backfill_start
 from sync.models import BackfillRun, Connector, ConnectorRun
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         run = BackfillRun.objects.filter(connector=connector, status=ConnectorRun.RUNNING).first()
         if run is None:
             try:
-                run = backfill_start(connector=connector)
+                run = backfill_start(connector=connector, actor=Actor.command("connector_backfill"))
             except BackfillRunning:  # started meanwhile
                 run = BackfillRun.objects.get(connector=connector, status=ConnectorRun.RUNNING)
             self.stdout.write(f"Backfill {run.public_id}: {run.total:,} contacts.")

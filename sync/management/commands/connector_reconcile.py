@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from brands.audit import Actor
 from sync.delivery.connectors.reconcile import ReconcileRunning, reconcile_run, reconcile_start
 from sync.models import Connector, ConnectorRun, ReconcileRun
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         run = ReconcileRun.objects.filter(connector=connector, status=ConnectorRun.RUNNING).first()
         if run is None:
             try:
-                run = reconcile_start(connector=connector, trigger="command")
+                run = reconcile_start(
+                    connector=connector, trigger="command", actor=Actor.command("connector_reconcile")
+                )
             except ReconcileRunning as exc:
                 raise CommandError(str(exc)) from exc
         outcome = reconcile_run(run_id=run.pk)
