@@ -46,6 +46,7 @@ bench: $(VENV)/.synced | var
 	BENCH_ONLY=funnel $(PY) -m bench.run
 	BENCH_ONLY=quiz_step $(PY) -m bench.run
 	BENCH_ONLY=connectors $(PY) -m bench.run
+	BENCH_ONLY=backfill $(PY) -m bench.run
 	$(PY) -m bench.soak
 
 # The whole bench once under granian and once under gunicorn: bench/results/servers.md.

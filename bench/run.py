@@ -94,7 +94,7 @@ ONLY = os.environ.get("BENCH_ONLY", "").strip()
 # 1,000,000 responses over 90 days; results in var/bench-funnel.json.
 # "quiz_step": a step of the hosted quiz page over HTTP (POST an answer, GET the next question)
 # against the same run's ceiling_constant (bench.quiz_step); results in var/bench-quiz_step.json.
-ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel", "quiz_step", "connectors")
+ONLY_CHOICES = ("", "webhooks", "overview", "console", "funnel", "quiz_step", "connectors", "backfill")
 OVERVIEW_CONTACTS = _env_int("BENCH_OVERVIEW_CONTACTS", 100_000)
 AUDIT_ENTRIES = _env_int("BENCH_AUDIT_ENTRIES", 100_000)
 # The results' file name under bench/results/ (bench.servers runs one per server).
@@ -1758,6 +1758,10 @@ def main() -> int:
                 from bench import connectors as bench_connectors
 
                 report = bench_connectors.run(database_url, sys.modules[__name__])
+            elif ONLY == "backfill":
+                from bench import backfill as bench_backfill
+
+                report = bench_backfill.run(database_url, sys.modules[__name__])
             else:
                 report = run(database_url)
     except (HarnessError, WebhookHarnessError) as exc:

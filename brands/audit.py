@@ -264,6 +264,16 @@ class AuditAction(StrEnum):
         "connector.deleted",
         "A connector was removed with its delivery log. Target `connector`; before: vendor, name, status.",
     )
+    CONNECTOR_BACKFILL_STARTED = (
+        "connector.backfill_started",
+        "A push of every existing contact to a connector's vendor was started. Target "
+        "`connector`; after: run (its public id), total (contacts).",
+    )
+    CONNECTOR_RECONCILE_STARTED = (
+        "connector.reconcile_started",
+        "A drift reconcile of a connector was started on demand (the schedule's runs are not "
+        "audited). Target `connector`; after: run (its public id), trigger.",
+    )
 
 
 # Field names that hold a secret, a key hash or a token. An entry never carries them: the

@@ -215,6 +215,13 @@ ROLLUPS_REFRESH_SECONDS = env_int("ROLLUPS_REFRESH_SECONDS", 60, minimum=5)
 # How often polled connectors (Salesforce) are asked for the opt-outs made in the vendor: each
 # poll costs two or three of the org's daily API requests (576 a day at 300 s).
 CONNECTORS_POLL_SECONDS = env_int("CONNECTORS_POLL_SECONDS", 300, minimum=5)
+# How often every active connector's vendor state is compared with Candor's and repaired
+# (sync.delivery.connectors.reconcile): daily by default.
+CONNECTOR_RECONCILE_EVERY = env_int("CONNECTOR_RECONCILE_EVERY", 86400, minimum=60)
+# A backfill or reconcile run's lease: a run untouched this long is resumed by another worker.
+CONNECTOR_RUN_LEASE_SECONDS = env_int("CONNECTOR_RUN_LEASE_SECONDS", 120, minimum=1)
+# How long one backfill task works before handing the rest to the next (so a worker is shared).
+CONNECTOR_BACKFILL_CHUNK_SECONDS = env_int("CONNECTOR_BACKFILL_CHUNK_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueues events and deliveries left pending (broker down, worker died mid-task).
     "deliveries-sweep": {
@@ -287,6 +294,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sync.tasks.connectors_poll",
         "schedule": float(CONNECTORS_POLL_SECONDS),
         "options": {"expires": CONNECTORS_POLL_SECONDS},
+    },
+    # Starts a reconcile run for every active connector (none while one is running).
+    "connectors-reconcile": {
+        "task": "sync.tasks.connectors_reconcile",
+        "schedule": float(CONNECTOR_RECONCILE_EVERY),
+        "options": {"expires": CONNECTOR_RECONCILE_EVERY},
+    },
+    # Hands a backfill or reconcile run whose worker died to another one.
+    "connector-runs-resume": {
+        "task": "sync.tasks.connector_runs_resume",
+        "schedule": 30.0,
+        "options": {"expires": 30},
     },
     # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
     "opt-outs-overdue-notify": {

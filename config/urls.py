@@ -101,6 +101,16 @@ api_v1 = [
         connector_api.ConnectorDeliveriesApi.as_view(),
         name="connector-deliveries",
     ),
+    path(
+        "connectors/<str:connector_id>/backfill",
+        connector_api.ConnectorBackfillApi.as_view(),
+        name="connector-backfill",
+    ),
+    path(
+        "connectors/<str:connector_id>/reconcile",
+        connector_api.ConnectorReconcileApi.as_view(),
+        name="connector-reconcile",
+    ),
     # Quizzes (quizzes/api.py): `schema` before the public ids it would otherwise be taken for.
     path("quizzes", quizzes_api.QuizListApi.as_view(), name="quizzes"),
     path("quizzes/schema", quizzes_api.QuizSchemaApi.as_view(), name="quiz-schema"),

@@ -8,11 +8,16 @@ class PreferencesConfig(AppConfig):
     def ready(self) -> None:
         """Give the connectors contacts' current state, and the recording of a vendor's "no",
         without their importing the domain (sync.outbox.contact_state says why)."""
-        from preferences.connector_state import brand_catalogue, contacts_state
+        from preferences.connector_state import brand_catalogue, contact_refs, contacts_extent, contacts_state
         from preferences.vendor_signals import vendor_signal_record
         from sync.delivery.connectors.inbound import signal_recorder_set
-        from sync.outbox.contact_state import brand_catalogue_reader_set, contact_state_reader_set
+        from sync.outbox.contact_state import (
+            brand_catalogue_reader_set,
+            contact_refs_reader_set,
+            contact_state_reader_set,
+        )
 
         contact_state_reader_set(contacts_state)
         brand_catalogue_reader_set(brand_catalogue)
+        contact_refs_reader_set(contact_refs, contacts_extent)
         signal_recorder_set(vendor_signal_record)

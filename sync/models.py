@@ -346,3 +346,90 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"
+
+
+def new_backfill_id() -> str:
+    return f"bf_{secrets.token_urlsafe(12)}"
+
+
+def new_reconcile_id() -> str:
+    return f"rec_{secrets.token_urlsafe(12)}"
+
+
+class ConnectorRun(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BackfillRun(models.Model):
+    """One push of every existing contact's current state to a connector
+    (sync.delivery.connectors.backfill): contacts by id up to `last_ref` (the newest when it
+    started; later ones reach the vendor through the feed), `cursor` the last one whose batch the
+    vendor accepted. A worker holds the run under a lease; a dead worker's run is resumed from the
+    cursor by the sweeper once the lease has run out."""
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.CharField(max_length=32, unique=True, default=new_backfill_id, editable=False)
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, related_name="backfills", db_index=False
+    )
+    status = models.CharField(max_length=10, choices=ConnectorRun.choices, default=ConnectorRun.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    last_ref = models.BigIntegerField(default=0)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector"], condition=models.Q(status="running"), name="backfill_one_running"
+            ),
+        ]
+        indexes = [models.Index(fields=["connector", "id"], name="backfill_connector_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.status} {self.done}/{self.total}"
+
+
+class ReconcileRun(models.Model):
+    """One comparison of a connector's vendor state with Candor's (sync.delivery.connectors.
+    reconcile), and what it repaired: drift counts by kind, repairs by kind and a few contacts'
+    external ids per kind (never an email or phone)."""
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.CharField(max_length=32, unique=True, default=new_reconcile_id, editable=False)
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, related_name="reconciles", db_index=False
+    )
+    status = models.CharField(max_length=10, choices=ConnectorRun.choices, default=ConnectorRun.RUNNING)
+    trigger = models.CharField(max_length=10, default="api")  # api | schedule | command
+    contacts = models.PositiveIntegerField(default=0)
+    slots = models.PositiveIntegerField(default=0)
+    drift = models.JSONField(default=dict)
+    repaired = models.JSONField(default=dict)
+    samples = models.JSONField(default=dict)
+    cursor = models.BigIntegerField(default=0)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector"], condition=models.Q(status="running"), name="reconcile_one_running"
+            ),
+        ]
+        indexes = [models.Index(fields=["connector", "id"], name="reconcile_connector_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.status}"

@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 
 from sync.delivery import batches, fanout, opt_outs, sweeper
-from sync.delivery.connectors import polling
+from sync.delivery.connectors import backfill, polling, reconcile
 from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.outbox import events
 
@@ -80,3 +80,33 @@ def opt_outs_overdue_notify() -> int:
     if told:
         logger.info("overdue opt-outs: %d endpoints reported to their brands", told)
     return told
+
+
+@shared_task(name="sync.tasks.connector_backfill_chunk")
+def connector_backfill_chunk(run_id: int) -> str:
+    """Push the next contacts of a backfill for a while, then hand the rest to the next task."""
+    return backfill.backfill_chunk(run_id=run_id)
+
+
+@shared_task(name="sync.tasks.connector_reconcile_run")
+def connector_reconcile_run(run_id: int) -> str:
+    """Compare a connector's vendor with Candor and repair the drift (sync.delivery.connectors.reconcile)."""
+    return reconcile.reconcile_run(run_id=run_id)
+
+
+@shared_task(name="sync.tasks.connectors_reconcile")
+def connectors_reconcile() -> int:
+    """Beat, CONNECTOR_RECONCILE_EVERY (daily): a reconcile run for every active connector."""
+    started = reconcile.connectors_reconcile()
+    if started:
+        logger.info("connectors reconcile: %d run(s) started", started)
+    return started
+
+
+@shared_task(name="sync.tasks.connector_runs_resume")
+def connector_runs_resume() -> int:
+    """Beat, every 30 s: hand backfill and reconcile runs whose worker died to another one."""
+    resumed = backfill.backfills_resume() + reconcile.reconciles_resume()
+    if resumed:
+        logger.info("connector runs resumed: %d", resumed)
+    return resumed

@@ -78,3 +78,36 @@ def brand_catalogue(*, brand_id: int) -> BrandCatalogue:
     if not _catalogue:
         raise RuntimeError("No brand catalogue reader is registered (preferences.apps registers it).")
     return _catalogue[0](brand_id=brand_id)
+
+
+class ContactRefsReader(Protocol):
+    def __call__(self, *, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]: ...
+
+
+class ContactsExtentReader(Protocol):
+    def __call__(self, *, brand_id: int) -> tuple[int, int]: ...
+
+
+_refs: list[ContactRefsReader] = []
+_extent: list[ContactsExtentReader] = []
+
+
+def contact_refs_reader_set(reader: ContactRefsReader, extent: ContactsExtentReader) -> None:
+    """Register the domain's readers (once per process, from preferences.apps)."""
+    _refs[:] = [reader]
+    _extent[:] = [extent]
+
+
+def contacts_extent(*, brand_id: int) -> tuple[int, int]:
+    """How many contacts the brand has, and the newest one's id (0 without any)."""
+    if not _extent:
+        raise RuntimeError("No contacts extent reader is registered (preferences.apps registers it).")
+    return _extent[0](brand_id=brand_id)
+
+
+def contact_refs(*, brand_id: int, after: int, up_to: int | None = None, limit: int) -> list[int]:
+    """The brand's contacts' ids after `after` (and up to `up_to`), ascending, at most `limit`: how
+    a backfill or the reconciler walks a brand's contacts."""
+    if not _refs:
+        raise RuntimeError("No contact refs reader is registered (preferences.apps registers it).")
+    return _refs[0](brand_id=brand_id, after=after, up_to=up_to, limit=limit)

@@ -1,9 +1,10 @@
 """A local fake of Klaviyo's REST API: the endpoints the connector uses, as Klaviyo documents them.
 
 Sources (read, not copied): Klaviyo's published OpenAPI description, github.com/klaviyo/openapi,
-openapi/stable/apis/bulk_subscribe_profiles.json, bulk_unsubscribe_profiles.json, get_lists.json
-(revision 2026-07-15), and the API reference at developers.klaviyo.com/en/reference/
-(api_overview: authentication, the revision header, JSON:API errors, rate limits).
+openapi/stable/apis/bulk_subscribe_profiles.json, bulk_unsubscribe_profiles.json, get_lists.json,
+get_profiles.json and get_profiles_for_list.json (revision 2026-07-15), and the API reference
+at developers.klaviyo.com/en/reference/ (api_overview: authentication, the revision header,
+JSON:API errors, rate limits).
 
 - `Authorization: Klaviyo-API-Key <key>`: missing or malformed is 401 `not_authenticated`, an
   unknown key 403 `permission_denied`; the `revision` header is required (400 otherwise);
@@ -14,16 +15,30 @@ openapi/stable/apis/bulk_subscribe_profiles.json, bulk_unsubscribe_profiles.json
   true, an email for the email channel and an E.164 phone for SMS, a list that exists; 202.
 - `POST /api/profile-subscription-bulk-delete-jobs`: at most 100 profiles, consent
   `UNSUBSCRIBED`; a profile not in the given list is unsubscribed globally (Klaviyo's warning).
+- `GET /api/profiles` (profiles:read) and `GET /api/lists/{id}/profiles` (lists:read): JSON:API
+  pages of `profile` resources, `page[size]` 1 to 100 (default 20), `links.next` with
+  `page[cursor]`; `filter` takes `equals(field,"v")` or `any(field,["v", …])` on the fields the
+  spec allows (profiles: id, email, phone_number, external_id; a list's: email, phone_number),
+  anything else is a 400 naming the `filter` parameter; `additional-fields[profile]=subscriptions`
+  adds `subscriptions.email.marketing` (consent, can_receive_email_marketing, list_suppressions
+  [{list_id, reason, timestamp}], suppression) and `subscriptions.sms.marketing` (consent,
+  can_receive_sms_marketing). Consent reads SUBSCRIBED, UNSUBSCRIBED or NEVER_SUBSCRIBED. The
+  fake caps `any` at 100 values (the page size; the connector never sends more).
 - Rate limits: steady and burst windows per key (75/s, 750/min by default; smaller ones can be
   set), then 429 with Retry-After; `throttle(n)` answers the next n job calls 429 whatever the
   window; `latency` adds seconds to every call.
 
 State: per (list, channel) the profiles subscribed, and per profile and channel the consent.
 A profile is known by its email or phone (Klaviyo merges on either; one identifier each here).
+An unsubscribe job with a list removes a member from that list: for email Klaviyo keeps that as
+a list suppression (reason USER_SUPPRESSED), for SMS consent is per account, so the profile's SMS
+consent becomes UNSUBSCRIBED. A subscribe job lifts the list's suppression. The `drift_*`
+helpers change the state behind Candor's back, as an import or a click in Klaviyo would.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import threading
@@ -32,6 +47,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
@@ -58,7 +74,13 @@ class FakeKlaviyo:
     members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     consent: dict[tuple[str, str], str] = field(default_factory=dict)
     consented_at: dict[tuple[str, str], str] = field(default_factory=dict)
+    # email -> list ids it was unsubscribed from (Klaviyo's list_suppressions).
+    list_suppressions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # identifier -> Klaviyo's profile id, for every profile a job or a drift created.
+    profiles: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Every call answered 2xx, as (method, path): what the reconciler did besides reading.
+    calls: list[tuple[str, str]] = field(default_factory=list)
     jobs_accepted: int = 0
     _throttle: int = 0
     _calls: deque[float] = field(default_factory=deque)
@@ -85,6 +107,40 @@ class FakeKlaviyo:
         with self._lock:
             return set(self.members.get((list_id, channel), set()))
 
+    # --- drift, behind Candor's back ---------------------------------------------------------
+
+    def drift_subscribe(self, list_id: str, identifier: str, channel: str = "email") -> None:
+        """An import (or a form) put the profile in the list, subscribed."""
+        with self._lock:
+            self._profile(identifier)
+            self.members.setdefault((list_id, channel), set()).add(identifier)
+            self.consent[(identifier, channel)] = "SUBSCRIBED"
+            self.list_suppressions.get(identifier, {}).pop(list_id, None)
+
+    def drift_unsubscribe(self, identifier: str, channel: str = "email", list_id: str | None = None) -> None:
+        """The person unsubscribed inside Klaviyo: from one list (email), or globally."""
+        with self._lock:
+            self._profile(identifier)
+            if list_id is not None:
+                self.members.get((list_id, channel), set()).discard(identifier)
+            if list_id is not None and channel == "email":
+                self.list_suppressions.setdefault(identifier, {})[list_id] = _now()
+            else:
+                self.consent[(identifier, channel)] = "UNSUBSCRIBED"
+
+    def forget(self, identifier: str) -> None:
+        """The profile was deleted in Klaviyo."""
+        with self._lock:
+            self.profiles.pop(identifier, None)
+            for members in self.members.values():
+                members.discard(identifier)
+            for key in [key for key in self.consent if key[0] == identifier]:
+                del self.consent[key]
+            self.list_suppressions.pop(identifier, None)
+
+    def _profile(self, identifier: str) -> str:
+        return self.profiles.setdefault(identifier, "01" + uuid.uuid4().hex[:24].upper())
+
     # --- the API -------------------------------------------------------------------------------
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -95,6 +151,9 @@ class FakeKlaviyo:
             response = self._handle(request)
         except Refusal as refusal:
             response = self._error(refusal)
+        else:
+            with self._lock:
+                self.calls.append((request.method, request.path.rstrip("/")))
         return response(environ, start_response)
 
     def _error(self, refusal: Refusal) -> Response:
@@ -104,7 +163,11 @@ class FakeKlaviyo:
             "code": refusal.code,
             "title": refusal.title,
             "detail": refusal.detail,
-            "source": {"pointer": refusal.pointer} if refusal.pointer else {},
+            "source": {"pointer": refusal.pointer}
+            if refusal.pointer
+            else {"parameter": refusal.parameter}
+            if getattr(refusal, "parameter", None)
+            else {},
         }
         headers = {"Retry-After": "1"} if refusal.status == 429 else {}
         return Response(
@@ -163,6 +226,15 @@ class FakeKlaviyo:
         if request.method == "GET" and path == "/api/lists":
             self._rate(job=False)
             return self._lists(request)
+        if request.method == "GET" and path == "/api/profiles":
+            self._rate(job=False)
+            return self._profiles_page(request, list_id=None)
+        member_path = re.fullmatch(r"/api/lists/([^/]+)/profiles", path)
+        if request.method == "GET" and member_path:
+            self._rate(job=False)
+            if member_path.group(1) not in self.lists:
+                raise Refusal(404, "not_found", "Not found.", f"List {member_path.group(1)} does not exist.")
+            return self._profiles_page(request, list_id=member_path.group(1))
         jobs = {
             "/api/profile-subscription-bulk-create-jobs": "profile-subscription-bulk-create-job",
             "/api/profile-subscription-bulk-delete-jobs": "profile-subscription-bulk-delete-job",
@@ -208,6 +280,96 @@ class FakeKlaviyo:
             for i in page
         ]
         return Response(json.dumps({"data": data, "links": links}), status=200, content_type=JSON_API)
+
+    def _profiles_page(self, request: Request, *, list_id: str | None) -> Response:
+        size_raw = request.args.get("page[size]", "20")
+        if not size_raw.isdigit() or not 1 <= int(size_raw) <= 100:
+            raise Refusal(
+                400, "invalid", "Invalid input.", "page[size] must be from 1 to 100.", "/parameter/page[size]"
+            )
+        extra = request.args.get("additional-fields[profile]", "")
+        wanted = [value for value in extra.split(",") if value]
+        if any(value not in ("subscriptions", "predictive_analytics") for value in wanted):
+            raise Refusal(
+                400,
+                "invalid",
+                "Invalid input.",
+                f"Invalid additional-fields[profile]: {extra}.",
+                "/parameter/additional-fields[profile]",
+            )
+        allowed = ("email", "phone_number") if list_id else ("id", "email", "phone_number", "external_id")
+        field_name, values = _filter(request.args.get("filter"), allowed)
+        size, cursor = int(size_raw), request.args.get("page[cursor]", "0")
+        start = int(cursor) if cursor.isdigit() else 0
+        with self._lock:
+            if list_id is not None:
+                pool = {
+                    identifier
+                    for (member_list, _channel), members in self.members.items()
+                    if member_list == list_id
+                    for identifier in members
+                }
+            else:
+                pool = set(self.profiles)
+            rows = sorted(identifier for identifier in pool if identifier in self.profiles)
+            if field_name is not None:
+                # Klaviyo matches addresses whatever their case.
+                wanted_values = {value.lower() for value in values}
+                rows = [r for r in rows if (self._field(r, field_name) or "").lower() in wanted_values]
+            page = [
+                self._resource(r, subscriptions="subscriptions" in wanted) for r in rows[start : start + size]
+            ]
+        base = request.base_url
+        links: dict[str, Any] = {"self": base}
+        if start + size < len(rows):
+            query = {key: value for key, value in request.args.items() if key != "page[cursor]"}
+            query["page[cursor]"] = str(start + size)
+            links["next"] = base + "?" + urlencode(query)
+        return Response(json.dumps({"data": page, "links": links}), status=200, content_type=JSON_API)
+
+    def _field(self, identifier: str, name: str) -> str | None:
+        if name == "id":
+            return self.profiles[identifier]
+        if name == "email":
+            return identifier if "@" in identifier else None
+        if name == "phone_number":
+            return identifier if identifier.startswith("+") else None
+        return None  # external_id: the connector does not set one
+
+    def _resource(self, identifier: str, *, subscriptions: bool) -> dict[str, Any]:
+        email = identifier if "@" in identifier else None
+        phone = identifier if identifier.startswith("+") else None
+        attributes: dict[str, Any] = {"email": email, "phone_number": phone, "external_id": None}
+        if subscriptions:
+            email_consent = (
+                self.consent.get((identifier, "email"), "NEVER_SUBSCRIBED") if email else "NEVER_SUBSCRIBED"
+            )
+            sms_consent = (
+                self.consent.get((identifier, "sms"), "NEVER_SUBSCRIBED") if phone else "NEVER_SUBSCRIBED"
+            )
+            suppressions = [
+                {"list_id": list_id, "reason": "USER_SUPPRESSED", "timestamp": at}
+                for list_id, at in sorted(self.list_suppressions.get(identifier, {}).items())
+            ]
+            attributes["subscriptions"] = {
+                "email": {
+                    "marketing": {
+                        "can_receive_email_marketing": email_consent == "SUBSCRIBED",
+                        "consent": email_consent,
+                        "consent_timestamp": self.consented_at.get((identifier, "email")),
+                        "list_suppressions": suppressions,
+                        "suppression": [],
+                    }
+                },
+                "sms": {
+                    "marketing": {
+                        "can_receive_sms_marketing": sms_consent == "SUBSCRIBED",
+                        "consent": sms_consent,
+                        "consent_timestamp": self.consented_at.get((identifier, "sms")),
+                    }
+                },
+            }
+        return {"type": "profile", "id": self.profiles[identifier], "attributes": attributes}
 
     def _job_plan(self, body: Any, kind: str) -> tuple[str, list[tuple[str, str, str | None]]]:
         """Validate as Klaviyo does; (list id, [(identifier, channel, consented_at)])."""
@@ -312,13 +474,60 @@ class FakeKlaviyo:
     def _apply(self, plan: tuple[str, list[tuple[str, str, str | None]]], *, subscribe: bool) -> None:
         list_id, rows = plan
         for identifier, channel, at in rows:
+            self._profile(identifier)
             members = self.members.setdefault((list_id, channel), set())
             if subscribe:
                 members.add(identifier)
                 self.consent[(identifier, channel)] = "SUBSCRIBED"
+                self.list_suppressions.get(identifier, {}).pop(list_id, None)
                 if at:
                     self.consented_at[(identifier, channel)] = at
-            elif identifier in members:
+            elif identifier in members and channel == "email":
                 members.discard(identifier)
+                self.list_suppressions.setdefault(identifier, {})[list_id] = _now()
             else:
-                self.consent[(identifier, channel)] = "UNSUBSCRIBED"  # not in the list: global
+                # Not in the list (Klaviyo's warning: then global), or SMS (consent per account).
+                members.discard(identifier)
+                self.consent[(identifier, channel)] = "UNSUBSCRIBED"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+FILTER = re.compile(r"^(equals|any)\((\w+),(.+)\)$", re.DOTALL)
+
+
+def _filter(raw: str | None, allowed: tuple[str, ...]) -> tuple[str | None, set[str]]:
+    """(field, values) of one `equals`/`any` filter, as Klaviyo's filter syntax writes them."""
+    if raw is None:
+        return None, set()
+
+    def refuse(detail: str) -> Refusal:
+        return Refusal(400, "invalid", "Invalid input.", detail, None)
+
+    found = FILTER.match(raw.strip())
+    if not found:
+        raise _parameter(refuse(f"Invalid filter provided: {raw[:100]}"))
+    operator, name, literal = found.groups()
+    if name not in allowed:
+        raise _parameter(refuse(f"'{name}' is not a valid field for the resource 'profile'."))
+    try:
+        value = ast.literal_eval(literal.strip())
+    except (ValueError, SyntaxError) as exc:
+        raise _parameter(refuse(f"Invalid filter value: {literal[:100]}")) from exc
+    if operator == "equals":
+        if not isinstance(value, str):
+            raise _parameter(refuse("equals takes one string."))
+        return name, {value}
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _parameter(refuse("any takes a list of strings."))
+    if len(value) > 100:
+        raise _parameter(refuse("any takes at most 100 values."))
+    return name, set(value)
+
+
+def _parameter(refusal: Refusal) -> Refusal:
+    refusal.pointer = None
+    refusal.parameter = "filter"  # type: ignore[attr-defined]
+    return refusal

@@ -16,16 +16,18 @@ from brands.models import Scope
 from config.api import ERRORS, IDEMPOTENCY_KEY, PROBLEM, decode_cursor, keyset_page, parse_limit
 from config.errors import Unprocessable
 from sync.delivery import selectors as delivery_selectors
-from sync.delivery.connectors import selectors, services
+from sync.delivery.connectors import backfill, reconcile, selectors, services
 from sync.delivery.connectors.serializers import (
+    BackfillOut,
     ConnectorIn,
     ConnectorListOut,
     ConnectorOut,
     ConnectorPatchIn,
     ConnectorTestOut,
+    ReconcileOut,
 )
 from sync.delivery.serializers import DeliveryListOut
-from sync.models import Delivery
+from sync.models import BackfillRun, Delivery
 
 ADMIN = {Scope.ADMIN.value}
 CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previous page")
@@ -188,3 +190,88 @@ class ConnectorDeliveriesApi(BrandApiView):
         )
         page, following = keyset_page(rows, limit)
         return Response(DeliveryListOut({"deliveries": page, "next_cursor": following}).data)
+
+
+RUNNING = "409 `connector-run-running` (urn:candor:problem:connector-run-running) while one is running."
+
+
+def _backfill_out(run: BackfillRun) -> dict[str, Any]:
+    data = dict(BackfillOut(run).data)
+    eta = backfill.backfill_eta(run)
+    data["eta"] = BackfillOut().fields["eta"].to_representation(eta) if eta else None
+    return data
+
+
+class ConnectorBackfillApi(BrandApiView):
+    required_scopes = {"GET": ADMIN, "POST": ADMIN}
+
+    @extend_schema(
+        operation_id="connectors_backfill_start",
+        summary="Push every existing contact to the vendor",
+        tags=TAGS,
+        description="Starts a backfill: every contact the brand has now is pushed to the vendor "
+        "with its current state, in the vendor's batch size and within its rate limits, resumed "
+        "after a crash where it stopped. Contacts created later reach the vendor as every change "
+        "does. Live deliveries go on meanwhile (both push current state: idempotent). " + RUNNING,
+        request=None,
+        responses={202: BackfillOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, connector_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            connector = selectors.connector_get(brand=brand, public_id=connector_id)
+            run = backfill.backfill_start(connector=connector, actor=self.audit_actor())
+            return Response(_backfill_out(run), status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)
+
+    @extend_schema(
+        operation_id="connectors_backfill_get",
+        summary="The latest backfill's progress",
+        tags=TAGS,
+        description="The latest backfill: status, counts and an ETA while it runs.",
+        responses={200: BackfillOut, **ERRORS},
+    )
+    def get(self, request: Request, connector_id: str) -> Response:
+        connector = selectors.connector_get(brand=self.principal().brand, public_id=connector_id)
+        return Response(_backfill_out(selectors.backfill_latest(connector=connector)))
+
+
+class ConnectorReconcileApi(BrandApiView):
+    required_scopes = {"GET": ADMIN, "POST": ADMIN}
+
+    @extend_schema(
+        operation_id="connectors_reconcile_start",
+        summary="Compare the vendor with Candor and repair the drift",
+        tags=TAGS,
+        description="Starts a reconcile run (one also runs on a schedule, CONNECTOR_RECONCILE_EVERY). "
+        "Per contact and vendor slot it compares what the vendor holds with what Candor expects "
+        "and repairs by one rule, opt-out winning: a vendor unsubscribe Candor does not have is "
+        "recorded in the ledger (method connector); a vendor subscribe without consent behind it "
+        "is turned off in the vendor; a contact the vendor does not know is pushed. " + RUNNING,
+        request=None,
+        responses={202: ReconcileOut, **ERRORS, 409: PROBLEM},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request: Request, connector_id: str) -> Response:
+        brand = self.principal().brand
+
+        def handle() -> Response:
+            connector = selectors.connector_get(brand=brand, public_id=connector_id)
+            run = reconcile.reconcile_start(connector=connector, trigger="api", actor=self.audit_actor())
+            return Response(ReconcileOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+        return idempotent(request, brand, handle)
+
+    @extend_schema(
+        operation_id="connectors_reconcile_get",
+        summary="The latest reconcile report",
+        tags=TAGS,
+        description="The latest run: drift and repairs by kind, and a few contacts' external ids per kind.",
+        responses={200: ReconcileOut, **ERRORS},
+    )
+    def get(self, request: Request, connector_id: str) -> Response:
+        connector = selectors.connector_get(brand=self.principal().brand, public_id=connector_id)
+        return Response(ReconcileOut(selectors.reconcile_latest(connector=connector)).data)

@@ -18,6 +18,20 @@ request_profile_deletion.json, revision 2026-07-15) and the API reference
 - `GET /api/lists` pages by `page[cursor]` (at most 10 a page);
 - rate limits: burst 75/s, steady 750/m for these endpoints; a 429 carries Retry-After, which the
   retry honours (the claim's batch waits, nothing is dropped).
+- reads, for the reconciler (get_profiles.json, get_profiles_for_list.json): `GET /api/profiles`
+  with `filter=any(email,[…])` (or phone_number) and `additional-fields[profile]=subscriptions`
+  gives each profile's consent per channel and, for email, its `list_suppressions`; `GET
+  /api/lists/{id}/profiles` with the same filter gives who is in the list; both page by
+  `page[cursor]`, at most 100 a page, so a batch of 100 contacts is one call each.
+
+Reconciling: a slot is `list:<list id>:<channel>`. Candor's expectation is push's own rule
+(`list_action`: subscribe reads "subscribed", unsubscribe "unsubscribed", nothing None; where
+two entries name one list, push's unsubscribe job goes last, so a "no" wins there too). Klaviyo
+holds "unsubscribed" when the profile's channel consent is UNSUBSCRIBED or, for email, the list
+is among its list suppressions; "subscribed" when it is in the list; otherwise (no profile, or
+not in the list) "unknown". A vendor "no" becomes a signal for the entry's topics and purposes on
+that channel; turning a slot off is an unsubscribe job with the list (the profile is in the
+list, so Klaviyo unsubscribes it from that list only).
 
 What one delivery pushes is the contact's state now, for every list the mapping names (an event
 about one topic still pushes all of them: it is cheap and repairs drift). Per list entry and
@@ -45,6 +59,7 @@ from sync.delivery.connectors.vendors import (
     InboundRequest,
     Item,
     PushResult,
+    SlotState,
     Target,
     VendorError,
     VendorSignal,
@@ -55,6 +70,7 @@ from sync.outbox.contact_state import ContactState
 REVISION = "2026-07-15"
 SUBSCRIBE_MAX = 1000
 UNSUBSCRIBE_MAX = 100
+READ_MAX = 100  # profiles a page, and values an any() filter
 CHANNELS = ("email", "sms")
 EXCERPT = 1024
 JSON_API = "application/vnd.api+json"
@@ -316,6 +332,147 @@ class KlaviyoAdapter:
         data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
         return {"data": data}
 
+    # --- reconcile -----------------------------------------------------------------------------
+
+    def expected(self, mapping: dict[str, Any], state: ContactState) -> dict[str, SlotState | None]:
+        slots: dict[str, SlotState | None] = {}
+        for entry in mapping.get("lists", []):
+            for channel in entry.get("channels", ["email"]):
+                slot = f"list:{entry['list']}:{channel}"
+                action = list_action(state, entry, channel)
+                value: SlotState | None = (
+                    None if action is None else "subscribed" if action[0] == "subscribe" else "unsubscribed"
+                )
+                before = slots.get(slot)
+                # Push sends a list's unsubscribe job after its subscribe job: the "no" wins.
+                if before == "unsubscribed" or (before == "subscribed" and value is None):
+                    continue
+                slots[slot] = value
+        return slots
+
+    def vendor_read(
+        self, target: Target, states: Sequence[ContactState], *, client: httpx.Client
+    ) -> dict[int, dict[str, SlotState]]:
+        wanted: dict[str, set[str]] = {}  # channel -> list ids
+        for entry in target.mapping.get("lists", []):
+            for channel in entry.get("channels", ["email"]):
+                wanted.setdefault(channel, set()).add(entry["list"])
+        read: dict[int, dict[str, SlotState]] = {state.contact_ref: {} for state in states}
+        for channel, list_ids in sorted(wanted.items()):
+            field = "email" if channel == "email" else "phone_number"
+            keys = {
+                state.contact_ref: _identifier(state, channel)
+                for state in states
+                if _identifier(state, channel) is not None and not state.erased
+            }
+            values = sorted({key for key in keys.values() if key is not None})
+            if not values:
+                continue
+            profiles: dict[str, dict[str, Any]] = {}
+            for row in self._read_all(
+                target, "/api/profiles", field, values, client=client, subscriptions=True
+            ):
+                identifier = (row.get("attributes") or {}).get(field)
+                if isinstance(identifier, str):
+                    profiles[identifier.lower()] = row["attributes"]
+            for list_id in sorted(list_ids):
+                members = {
+                    str((row.get("attributes") or {}).get(field) or "").lower()
+                    for row in self._read_all(
+                        target, f"/api/lists/{list_id}/profiles", field, values, client=client
+                    )
+                }
+                for contact_ref, identifier in keys.items():
+                    assert identifier is not None
+                    read[contact_ref][f"list:{list_id}:{channel}"] = _slot_read(
+                        profiles.get(identifier), identifier in members, list_id=list_id, channel=channel
+                    )
+        return read
+
+    def _read_all(
+        self,
+        target: Target,
+        path: str,
+        field: str,
+        values: list[str],
+        *,
+        client: httpx.Client,
+        subscriptions: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Every profile a filtered read returns, 100 values a filter and 100 rows a page."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(values), READ_MAX):
+            chunk = values[start : start + READ_MAX]
+            params = {"filter": f"any({field},{json.dumps(chunk)})", "page[size]": str(READ_MAX)}
+            if subscriptions:
+                params["additional-fields[profile]"] = "subscriptions"
+            url: str | None = f"{target.base_url}{path}"
+            for _ in range(100):
+                if url is None:
+                    break
+                try:
+                    response = client.get(url, params=params, headers=self._headers(target))
+                except httpx.HTTPError as exc:
+                    raise VendorError(f"Klaviyo could not be reached: {type(exc).__name__}.") from exc
+                if response.status_code != 200:
+                    raise VendorError(
+                        f"Klaviyo answered {response.status_code}: {_error_detail(response, target)}",
+                        status_code=response.status_code,
+                        retry_after=_retry_after(response.headers.get("retry-after")),
+                    )
+                body = response.json()
+                rows += body.get("data") or []
+                url = (body.get("links") or {}).get("next")
+                params = {}  # the next link carries them
+                if url and not url.startswith(target.base_url + "/"):
+                    raise VendorError("Klaviyo's next page points at another host; not followed.")
+        return rows
+
+    def slot_signal(
+        self, mapping: dict[str, Any], slot: str, state: ContactState, *, event_id: str
+    ) -> VendorSignal:
+        _, list_id, channel = slot.split(":", 2)
+        entries = [
+            entry
+            for entry in mapping.get("lists", [])
+            if entry["list"] == list_id and channel in entry.get("channels", ["email"])
+        ]
+        return VendorSignal(
+            event_id=event_id,
+            kind="unsubscribed",
+            channel=channel,
+            email=state.email if channel == "email" else None,
+            phone=state.phone if channel == "sms" else None,
+            external_id=state.external_id,
+            topics=tuple(sorted({entry["topic"] for entry in entries if entry.get("topic")})),
+            purposes=tuple(sorted({entry["purpose"] for entry in entries if entry.get("purpose")})),
+            detail={"list": list_id, "found_by": "reconciler"},
+        )
+
+    def slots_turn_off(
+        self, target: Target, offs: Sequence[tuple[ContactState, str]], *, client: httpx.Client
+    ) -> list[PushResult]:
+        """One unsubscribe job per list (100 profiles a job); each slot's outcome is its job's."""
+        by_list: dict[str, dict[int, dict[str, Any]]] = {}
+        for state, slot in offs:
+            _, list_id, channel = slot.split(":", 2)
+            profile = by_list.setdefault(list_id, {}).setdefault(
+                state.contact_ref, {"state": state, "channels": {}}
+            )
+            profile["channels"][channel] = None
+        outcome: dict[tuple[str, int], PushResult] = {}
+        for list_id, profiles in sorted(by_list.items()):
+            refs = sorted(profiles)
+            for start in range(0, len(refs), UNSUBSCRIBE_MAX):
+                chunk = refs[start : start + UNSUBSCRIBE_MAX]
+                body = self.job_body(
+                    kind="unsubscribe", list_id=list_id, profiles=[profiles[r] for r in chunk]
+                )
+                result = self._post_job(target, kind="unsubscribe", body=body, client=client)
+                for ref in chunk:
+                    outcome[(list_id, ref)] = result
+        return [outcome[(slot.split(":", 2)[1], state.contact_ref)] for state, slot in offs]
+
     def _post_job(
         self, target: Target, *, kind: str, body: dict[str, Any], client: httpx.Client
     ) -> PushResult:
@@ -351,6 +508,24 @@ class KlaviyoAdapter:
             retry_after=retry_after,
             permanent=permanent,
         )
+
+
+def _identifier(state: ContactState, channel: str) -> str | None:
+    value = state.email if channel == "email" else state.phone
+    return value.lower() if value else None
+
+
+def _slot_read(profile: dict[str, Any] | None, member: bool, *, list_id: str, channel: str) -> SlotState:
+    """What Klaviyo holds for one list and channel of one profile (None: no such profile)."""
+    if profile is None:
+        return "unknown"
+    marketing = ((profile.get("subscriptions") or {}).get(channel) or {}).get("marketing") or {}
+    suppressed_here = channel == "email" and any(
+        row.get("list_id") == list_id for row in marketing.get("list_suppressions") or []
+    )
+    if marketing.get("consent") == "UNSUBSCRIBED" or suppressed_here:
+        return "unsubscribed"
+    return "subscribed" if member else "unknown"
 
 
 def _not_tried(result: PushResult) -> PushResult:

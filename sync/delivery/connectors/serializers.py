@@ -75,3 +75,46 @@ class ConnectorTestOut(serializers.Serializer):
     ok = serializers.BooleanField(help_text="The credentials work against the vendor")
     detail = serializers.CharField()
     lists = VendorListOut(many=True, help_text="The lists the vendor account holds")
+
+
+RUN_STATUSES = ["running", "succeeded", "failed"]
+DRIFT_KINDS = [
+    "vendor_subscribed_without_consent",
+    "vendor_unsubscribed_candor_subscribed",
+    "unknown_in_vendor",
+]
+
+
+class BackfillOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    status = serializers.ChoiceField(choices=RUN_STATUSES)
+    total = serializers.IntegerField(help_text="Contacts to push: every contact when the run started")
+    done = serializers.IntegerField(help_text="Contacts the vendor accepted")
+    failed = serializers.IntegerField(help_text="Contacts whose request the vendor rejected for good")
+    started_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    eta = serializers.DateTimeField(allow_null=True, help_text="When it should end at its pace so far")
+    error = serializers.CharField(help_text="Why it failed (empty otherwise)")
+
+
+def _counts(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class ReconcileOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    status = serializers.ChoiceField(choices=RUN_STATUSES)
+    trigger = serializers.ChoiceField(choices=["api", "schedule", "command"])
+    contacts = serializers.IntegerField(help_text="Contacts compared")
+    slots = serializers.IntegerField(help_text="Vendor yes/no places compared (e.g. a list on a channel)")
+    drift = _counts(f"Slots out of step, by kind: {', '.join(DRIFT_KINDS)}")
+    repaired = _counts("Slots repaired, by kind")
+    samples = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Up to 20 contacts' external ids per kind (never an address)",
+    )
+    started_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(help_text="Why it failed (empty otherwise)")

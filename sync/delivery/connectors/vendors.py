@@ -128,9 +128,13 @@ SlotState = Literal["subscribed", "unsubscribed", "unknown"]
 class VendorError(Exception):
     """A vendor call that did not work (bad credentials, vendor down): its message is safe to show."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        # The vendor's Retry-After on a 429 or 503: the reconciler waits that long and reads again.
+        self.retry_after = retry_after
 
 
 class Adapter(Protocol):

@@ -1,0 +1,247 @@
+"""Backfill: push every existing contact's current state to a newly connected vendor.
+
+A run (sync.models.BackfillRun) walks the brand's contacts by id, from its `cursor` up to
+`last_ref` (the newest contact when it started: contacts created later reach the vendor through
+the changes feed, as every change does), in batches of the adapter's `max_batch`, each pushed
+with the adapter's own `push` (so the mapping and its "a no wins" rule are the connector's).
+
+- Resumable: the cursor moves only after the vendor accepted a batch, in the same UPDATE that
+  counts it, so a killed worker costs at most the batch in flight (pushed again on resume).
+- Rate-limited: a 429 or an outage waits for Retry-After (or a backoff) and sends the same batch
+  again; no batch is dropped. A request the vendor rejects for good counts its contacts `failed`.
+- Run by a Celery task that works for CONNECTOR_BACKFILL_CHUNK_SECONDS under a lease, then
+  re-enqueues itself; `connector_runs_resume` (beat) re-enqueues a run whose lease ran out (its
+  worker died).
+- Live deliveries may push the same contact meanwhile: both push the contact's state as it is
+  when sent, which is idempotent in the vendor, so their order does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from brands.audit import Actor, AuditAction
+from brands.services import audit_record
+from config.errors import Conflict
+from sync.delivery.broker import publish
+from sync.delivery.connectors.crypto import ConnectorKeysMissing, CredentialsUnreadable
+from sync.delivery.connectors.target import connector_target
+from sync.delivery.connectors.vendors import Adapter, Item, PushResult, Target, VendorError
+from sync.delivery.sending import http_client
+from sync.models import BackfillRun, Connector, ConnectorRun
+from sync.outbox.contact_state import contact_refs, contacts_extent, contacts_state
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_MAX = 60.0  # seconds between tries of a batch while the vendor is down
+
+
+class BackfillRunning(Conflict):
+    code = "connector-run-running"
+    title = "A run is already in progress"
+
+
+def backfill_start(*, connector: Connector, actor: Actor) -> BackfillRun:
+    """A new run for `connector`, audited and handed to a worker after commit; BackfillRunning
+    (409) if one is running."""
+    now = timezone.now()
+    # Every contact up to the newest now (ids only grow): later ones come through the feed.
+    total, last_ref = contacts_extent(brand_id=connector.brand_id)
+    try:
+        with transaction.atomic():
+            run = BackfillRun.objects.create(
+                connector=connector,
+                total=total,
+                last_ref=last_ref,
+                started_at=now,
+                updated_at=now,
+            )
+            audit_record(
+                brand=connector.brand,
+                actor=actor,
+                action=AuditAction.CONNECTOR_BACKFILL_STARTED,
+                target_type="connector",
+                target_id=connector.public_id,
+                after={"run": run.public_id, "total": run.total},
+            )
+    except IntegrityError as exc:
+        raise BackfillRunning("A backfill of this connector is already running.") from exc
+    transaction.on_commit(lambda: publish("connector_backfill_chunk", run.pk))
+    return run
+
+
+def _lease_seconds() -> float:
+    return float(settings.CONNECTOR_RUN_LEASE_SECONDS)
+
+
+def _claim(run_id: int) -> str | None:
+    """Take the run's lease if nobody holds it; the token that proves it, or None."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    taken = (
+        BackfillRun.objects.filter(pk=run_id, status=ConnectorRun.RUNNING)
+        .exclude(leased_until__gt=now)
+        .update(leased_until=now + timedelta(seconds=_lease_seconds()), lease_token=token)
+    )
+    return token if taken else None
+
+
+def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
+    """Work on the run for `budget` seconds (CONNECTOR_BACKFILL_CHUNK_SECONDS), then hand the rest
+    to the next task. "finished", "continued", "held" (another worker has it) or "failed"."""
+    token = _claim(run_id)
+    if token is None:
+        return "held"
+    run = BackfillRun.objects.select_related("connector", "connector__endpoint").get(pk=run_id)
+    try:
+        adapter, target = connector_target(connector=run.connector)
+    except (VendorError, ConnectorKeysMissing, CredentialsUnreadable) as exc:
+        _finish(run_id, token, status=ConnectorRun.FAILED, error=str(exc))
+        return "failed"
+    deadline = time.monotonic() + (
+        budget if budget is not None else settings.CONNECTOR_BACKFILL_CHUNK_SECONDS
+    )
+    brand_id = run.connector.brand_id
+    # One batch in flight at the vendor while the next one's state is read: the vendor's latency
+    # and our own work overlap (push makes HTTP calls only, no database access).
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill")
+    in_flight: tuple[list[int], Future[list[PushResult]]] | None = None
+    read_up_to = run.cursor
+    try:
+        while True:
+            refs = contact_refs(
+                brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=adapter.max_batch
+            )
+            items = _items(brand_id, refs) if refs else []
+            if in_flight is not None:
+                sent, future = in_flight
+                in_flight = None
+                results: list[PushResult] | None = future.result()
+                if results is not None and not _accepted(results):
+                    results = _push_until_accepted(
+                        adapter=adapter,
+                        target=target,
+                        brand_id=brand_id,
+                        refs=sent,
+                        run_id=run_id,
+                        token=token,
+                        refused=results,
+                    )
+                if results is None or not _commit(run_id, token, sent, results):
+                    return "held"  # the lease was lost (this worker stalled past it): the other goes on
+                if refs and time.monotonic() >= deadline:
+                    # The batch just read was not sent: the next task reads it again.
+                    BackfillRun.objects.filter(pk=run_id, lease_token=token).update(leased_until=None)
+                    publish("connector_backfill_chunk", run_id)
+                    return "continued"
+            if not refs:
+                _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
+                return "finished"
+            in_flight = (refs, sender.submit(adapter.push, target, items, client=http_client()))
+            read_up_to = refs[-1]
+    finally:
+        sender.shutdown(wait=True)
+
+
+def _items(brand_id: int, refs: list[int]) -> list[Item]:
+    states = contacts_state(brand_id=brand_id, contact_refs=refs)
+    return [Item(delivery_id=ref, type="backfill", contact_ref=ref, state=states.get(ref)) for ref in refs]
+
+
+def _accepted(results: list[PushResult]) -> bool:
+    """The vendor took the batch, or rejected a request for good (retrying would not help)."""
+    return all(result.succeeded or result.permanent for result in results)
+
+
+def _commit(run_id: int, token: str, refs: list[int], results: list[PushResult]) -> bool:
+    """Count the batch and move the cursor past it, in one UPDATE, if this worker still holds the
+    run: what a killed worker leaves is the last batch it committed."""
+    failed = sum(1 for result in results if not result.succeeded)
+    now = timezone.now()
+    moved = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+        cursor=refs[-1],
+        done=F("done") + len(refs) - failed,
+        failed=F("failed") + failed,
+        updated_at=now,
+        leased_until=now + timedelta(seconds=_lease_seconds()),
+    )
+    return bool(moved)
+
+
+def _push_until_accepted(
+    *,
+    adapter: Adapter,
+    target: Target,
+    brand_id: int,
+    refs: list[int],
+    run_id: int,
+    token: str,
+    refused: list[PushResult],
+) -> list[PushResult] | None:
+    """After the vendor `refused` the batch (429, outage): wait for its Retry-After (or a
+    backoff) and push the batch again, its state read again, until the vendor accepts it or
+    rejects a request for good. None if the run's lease was lost meanwhile."""
+    wait = 1.0
+    results = refused
+    while True:
+        delay = max(
+            (result.retry_after for result in results if result.retry_after is not None), default=None
+        )
+        pause = min(delay if delay is not None else wait, BACKOFF_MAX)
+        wait = min(wait * 2, BACKOFF_MAX)
+        # Keep the lease through the wait, so no sweeper hands the run to a second worker.
+        kept = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+            leased_until=timezone.now() + timedelta(seconds=pause + _lease_seconds()),
+            updated_at=timezone.now(),
+        )
+        if not kept:
+            return None
+        time.sleep(pause)
+        results = adapter.push(target, _items(brand_id, refs), client=http_client())
+        if _accepted(results):
+            return results
+
+
+def _finish(run_id: int, token: str, *, status: str, error: str = "") -> None:
+    now = timezone.now()
+    BackfillRun.objects.filter(pk=run_id, lease_token=token).update(
+        status=status, error=error[:300], finished_at=now, updated_at=now, leased_until=None
+    )
+
+
+def backfill_eta(run: BackfillRun, *, now: datetime | None = None) -> datetime | None:
+    """When the run should end at its pace so far (None until it has a pace, or once over)."""
+    if run.status != ConnectorRun.RUNNING:
+        return None
+    handled = run.done + run.failed
+    elapsed = ((now or timezone.now()) - run.started_at).total_seconds()
+    if handled <= 0 or elapsed <= 0:
+        return None
+    remaining = max(run.total - handled, 0)
+    return (now or timezone.now()) + timedelta(seconds=remaining * elapsed / handled)
+
+
+def backfills_resume(*, now: datetime | None = None) -> int:
+    """Hand back to a worker every running backfill whose lease ran out (its worker died, or its
+    message was lost); how many."""
+    now = now or timezone.now()
+    # Untouched for a lease's length too: a run just handed to its next task is not stale.
+    stale = list(
+        BackfillRun.objects.filter(
+            status=ConnectorRun.RUNNING, updated_at__lt=now - timedelta(seconds=_lease_seconds())
+        )
+        .exclude(leased_until__gt=now)
+        .values_list("pk", flat=True)
+    )
+    for run_id in stale:
+        publish("connector_backfill_chunk", run_id)
+    return len(stale)
