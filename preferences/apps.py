@@ -10,12 +10,12 @@ class PreferencesConfig(AppConfig):
         without their importing the domain (sync.outbox.contact_state says why)."""
         from preferences.connector_state import brand_catalogue, contact_refs, contacts_extent, contacts_state
         from preferences.vendor_signals import vendor_signal_record
-        from sync.delivery.connectors.inbound import signal_recorder_set
         from sync.outbox.contact_state import (
             brand_catalogue_reader_set,
             contact_refs_reader_set,
             contact_state_reader_set,
         )
+        from sync.outbox.vendor_signals import signal_recorder_set
 
         contact_state_reader_set(contacts_state)
         brand_catalogue_reader_set(brand_catalogue)

@@ -20,9 +20,8 @@ from consent.services import EvidenceInput, consent_record
 from preferences.models import Channel, SubscriptionStatus, Topic
 from preferences.selectors import preferences_snapshot
 from preferences.services import SubscriptionChange, preferences_update
-from sync.delivery.connectors.inbound import RecordedSignal
-from sync.delivery.connectors.vendors import VendorSignal
 from sync.models import Connector, Event, InboundSignal
+from sync.outbox.vendor_signals import RecordedSignal, VendorSignal
 
 
 def _contact_for(connector: Connector, signal: VendorSignal) -> Contact | None:

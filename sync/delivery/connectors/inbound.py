@@ -28,44 +28,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from time import monotonic
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sync.delivery.connectors.vendors import VendorSignal
 from sync.models import Connector, ConnectorEcho, InboundSignal
+from sync.outbox.vendor_signals import VendorSignal, signal_recorder
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE = "duplicate"
-
-
-@dataclass
-class RecordedSignal:
-    """What the domain did with one signal: the contact it found and the outbox events written."""
-
-    outcome: str  # InboundSignal.Outcome
-    contact_ref: int | None = None
-    event_ids: list[int] = field(default_factory=list)
-
-
-class SignalRecorder(Protocol):
-    def __call__(
-        self, *, connector: Connector, signal: VendorSignal, received_at: datetime
-    ) -> RecordedSignal: ...
-
-
-_recorder: list[SignalRecorder] = []
-
-
-def signal_recorder_set(recorder: SignalRecorder) -> None:
-    """Register the domain's recorder (once per process, from preferences.apps)."""
-    _recorder[:] = [recorder]
 
 
 def _payload(signal: VendorSignal) -> dict[str, Any]:
@@ -126,9 +102,7 @@ def signals_accept(
 
 def _apply(row: InboundSignal) -> str:
     """Apply one locked pending row in the caller's transaction; its outcome."""
-    if not _recorder:
-        raise RuntimeError("No signal recorder is registered (preferences.apps registers it).")
-    recorded = _recorder[0](connector=row.connector, signal=_signal(row), received_at=row.received_at)
+    recorded = signal_recorder()(connector=row.connector, signal=_signal(row), received_at=row.received_at)
     row.outcome, row.contact_ref = recorded.outcome, recorded.contact_ref
     row.payload, row.applied_at = None, timezone.now()
     row.save(update_fields=["outcome", "contact_ref", "payload", "applied_at"])

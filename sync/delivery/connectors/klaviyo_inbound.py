@@ -30,7 +30,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from sync.delivery.connectors.vendors import InboundAnswer, InboundRequest, SignalKind, Target, VendorSignal
+from sync.delivery.connectors.vendors import InboundAnswer, InboundRequest, Target, VendorSignal
+from sync.outbox.vendor_signals import SignalKind
 
 WINDOW = timedelta(minutes=5)
 TOPICS: dict[str, tuple[SignalKind, str]] = {

@@ -22,6 +22,8 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from sync.outbox.contact_state import ContactState
+from sync.outbox.vendor_signals import SignalKind as SignalKind  # re-exported: the adapters name it here
+from sync.outbox.vendor_signals import VendorSignal as VendorSignal
 
 
 @dataclass
@@ -78,36 +80,6 @@ class InboundRequest:
     query: Mapping[str, str]
     body: bytes
     received_at: datetime
-
-
-SignalKind = Literal["unsubscribed", "complained", "bounced"]
-
-
-@dataclass(frozen=True)
-class VendorSignal:
-    """One "no" the vendor saw, for Candor to record as a withdrawal or opt-out (method
-    `connector`; the evidence names the vendor, `event_id` and when it was received).
-
-    `event_id` is the vendor's own id for the event (or one derived from what the vendor says
-    uniquely, e.g. list + address + fired_at): a signal with an id already recorded for the
-    connector changes nothing. The contact is found by `email`, `phone` or `external_id`
-    (whichever the adapter knows; the first that matches wins). `topics` and `purposes` are the
-    Candor slugs the vendor's "no" covers, read through the connector's mapping; `whole_channel`
-    (implied when both are empty) is the vendor's global unsubscribe on the channel, recorded as
-    "unsubscribe from all" there besides what the topics and purposes name."""
-
-    event_id: str
-    kind: SignalKind
-    channel: str  # email | sms
-    email: str | None = None
-    phone: str | None = None
-    external_id: str | None = None
-    topics: tuple[str, ...] = ()
-    purposes: tuple[str, ...] = ()
-    whole_channel: bool = False
-    occurred_at: datetime | None = None
-    # Small and safe to keep as evidence: the vendor's reason, list, campaign… never credentials.
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
