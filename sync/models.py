@@ -239,6 +239,27 @@ class ConnectorEcho(models.Model):
         return f"{self.connector_id} echo of event {self.event_id}"
 
 
+class VendorContact(models.Model):
+    """A vendor's own id for a Candor contact, kept when Candor creates or finds the contact there
+    (HubSpot's contact id): a vendor whose webhooks name only its own id (HubSpot's) is read back
+    into Candor's external id through it, without calling the vendor while it waits."""
+
+    id = models.BigAutoField(primary_key=True)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
+    vendor_id = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "vendor_id"], name="vendor_contact_unique_id"),
+        ]
+        indexes = [models.Index(fields=["connector", "external_id"], name="vendor_contact_external")]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} {self.vendor_id} -> {self.external_id}"
+
+
 class Delivery(models.Model):
     """One event (or test message) for one endpoint: the body exactly as signed and sent, kept
     so every retry sends the same bytes under the same webhook-id."""

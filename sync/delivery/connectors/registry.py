@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.klaviyo import KlaviyoAdapter
 from sync.delivery.connectors.vendors import Adapter
 
-_ADAPTERS: dict[str, Adapter] = {"klaviyo": KlaviyoAdapter()}
+_ADAPTERS: dict[str, Adapter] = {"hubspot": HubSpotAdapter(), "klaviyo": KlaviyoAdapter()}
 
 
 def adapter_for(vendor: str) -> Adapter | None:
