@@ -472,8 +472,10 @@ class HubSpotAdapter:
 
     def expected(self, mapping: dict[str, Any], state: ContactState) -> dict[str, SlotState | None]:
         out: dict[str, SlotState | None] = {}
+        # As push: unsubscribed from all email is HubSpot's unsubscribe-all, every type off.
+        everything_off = bool(state.email) and not state.erased and state.unsubscribed_all.get("email", False)
         for entry in mapping.get("subscriptions", []):
-            action = subscription_action(state, entry)
+            action = "UNSUBSCRIBED" if everything_off else subscription_action(state, entry)
             out[slot_name(entry["subscription_id"])] = (
                 None if action is None else "subscribed" if action == "SUBSCRIBED" else "unsubscribed"
             )
