@@ -90,10 +90,10 @@ def test_each_kind_of_hubspot_no_becomes_a_signal(fake):
     assert answer.status == 200
     read = [(s.event_id, s.kind, s.channel, s.whole_channel, s.topics, s.purposes) for s in answer.signals]
     assert read == [
-        ("1", "unsubscribed", "email", True, (), ()),
+        ("1", "unsubscribed", "email", True, ("newsletter",), ("email-marketing",)),
         ("2", "unsubscribed", "email", False, ("newsletter",), ()),
         ("3", "unsubscribed", "email", False, (), ("email-marketing",)),
-        ("4", "bounced", "email", True, (), ()),
+        ("4", "bounced", "email", True, ("newsletter",), ("email-marketing",)),
     ]
     first = answer.signals[0]
     assert first.detail["hubspot_contact_id"] == fake.contacts["a@example.com"]

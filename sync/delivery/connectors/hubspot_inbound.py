@@ -15,10 +15,11 @@ and the webhooks guide (developers.hubspot.com/docs/api/webhooks):
 A "no" (every other event answers 200 and changes nothing): a property change of a contact
 (`contact.propertyChange`, or `object.propertyChange` with objectTypeId 0-1) on
 - `hs_email_optout` to "true": unsubscribed from all email (HubSpot also sets it on a spam
-  report, which it handles as an unsubscribe from all): the whole channel;
+  report, which it handles as an unsubscribe from all): the whole channel, and every topic and
+  purpose the mapping puts on HubSpot's types (they are all off there now);
 - `hs_email_optout_<subscription type id>` to "true": that type only, so the topics and purposes
   the mapping puts on it (a type the mapping does not name changes nothing in Candor);
-- `hs_email_hard_bounce_reason_enum` to any value: a hard bounce, the whole channel.
+- `hs_email_hard_bounce_reason_enum` to any value: a hard bounce, as the above.
 The contact is named by HubSpot's id only: it is read back to Candor's external id through the
 ids kept when Candor pushed the contact (sync.models.VendorContact; a database read, no call to
 HubSpot); an id Candor never pushed gives a signal with no identifier, kept as unknown.
@@ -92,26 +93,29 @@ def _read(event: dict[str, Any], mapping: dict[str, Any]) -> tuple[SignalKind, d
     if event["subscriptionType"] == "object.propertyChange" and str(event.get("objectTypeId")) != "0-1":
         return None
     name, value = str(event.get("propertyName") or ""), str(event.get("propertyValue") or "")
+    entries = [e for e in mapping.get("subscriptions", []) if isinstance(e, dict)]
     if name == OPTOUT_ALL:
-        return ("unsubscribed", {"whole_channel": True}) if value.lower() == "true" else None
+        # Every type is off in HubSpot now: every mapped topic and purpose says "no" too.
+        return ("unsubscribed", _covers(entries, whole_channel=True)) if value.lower() == "true" else None
     if name == HARD_BOUNCE:
-        return ("bounced", {"whole_channel": True}) if value else None
+        return ("bounced", _covers(entries, whole_channel=True)) if value else None
     if name.startswith(OPTOUT_TYPE) and name[len(OPTOUT_TYPE) :].isdigit():
         if value.lower() != "true":
             return None
         subscription_id = name[len(OPTOUT_TYPE) :]
-        entries = [e for e in mapping.get("subscriptions", []) if e.get("subscription_id") == subscription_id]
+        entries = [e for e in entries if e.get("subscription_id") == subscription_id]
         if not entries:
             return None  # a type Candor does not map: nothing of Candor's says yes there
-        return (
-            "unsubscribed",
-            {
-                "topics": tuple(sorted({e["topic"] for e in entries if e.get("topic")})),
-                "purposes": tuple(sorted({e["purpose"] for e in entries if e.get("purpose")})),
-                "subscription_id": subscription_id,
-            },
-        )
+        return ("unsubscribed", {**_covers(entries, whole_channel=False), "subscription_id": subscription_id})
     return None
+
+
+def _covers(entries: list[dict[str, Any]], *, whole_channel: bool) -> dict[str, Any]:
+    return {
+        "whole_channel": whole_channel,
+        "topics": tuple(sorted({e["topic"] for e in entries if e.get("topic")})),
+        "purposes": tuple(sorted({e["purpose"] for e in entries if e.get("purpose")})),
+    }
 
 
 def _signal(
