@@ -18,7 +18,7 @@ from consent.models import Purpose
 from consent.services import consent_record, contact_upsert
 from preferences.services import preferences_update
 from sync.delivery.connectors.crypto import credentials_decrypt
-from sync.delivery.connectors.hubspot import HubSpotAdapter
+from sync.delivery.connectors.hubspot import HubSpotAdapter, rate_wait
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
@@ -320,6 +320,11 @@ def test_a_429_storm_loses_nothing_and_subscribes_no_one_twice(admin_api, brand,
     assert {a.status_code for a in first} == {429}
     assert all(TOKEN not in a.response_excerpt + a.error for a in first)
     assert '"errorType": "RATE_LIMIT"' in first[0].response_excerpt
+    # Retried after HubSpot's ten-second window, not the schedule's one second.
+    for delivery in Delivery.objects.filter(endpoint=connector.endpoint):
+        attempt = delivery.attempts.order_by("-id").first()
+        assert attempt is not None
+        assert (delivery.next_attempt_at - attempt.started_at).total_seconds() >= 10
     assert Delivery.objects.filter(endpoint=connector.endpoint, status="pending").count() == 5
     drain(connector.endpoint)
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
@@ -462,3 +467,30 @@ def test_the_fake_limits_rates_with_hubspots_headers_and_429_body(fake):
     assert "ten_secondly_rolling" in reply["message"]
     assert refused.headers["X-HubSpot-RateLimit-Remaining"] == "0"
     assert fake.status("a@example.com", "101") == "SUBSCRIBED"  # the refused call changed nothing
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "wait"),
+    [
+        (
+            429,
+            {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+            {"policyName": "TEN_SECONDLY_ROLLING"},
+            10.0,
+        ),
+        (429, {}, {"policyName": "SECONDLY"}, 1.0),
+        (429, {}, {"policyName": "DAILY"}, 3600.0),
+        (429, {"Retry-After": "7"}, {"policyName": "TEN_SECONDLY_ROLLING"}, 7.0),
+        (
+            200,
+            {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000"},
+            {},
+            2.0,
+        ),
+        (200, {"X-HubSpot-RateLimit-Remaining": "5", "X-HubSpot-RateLimit-Secondly-Remaining": "0"}, {}, 1.0),
+        (200, {"X-HubSpot-RateLimit-Daily-Remaining": "0"}, {}, 3600.0),
+        (200, {"X-HubSpot-RateLimit-Remaining": "5", "X-HubSpot-RateLimit-Daily-Remaining": "99"}, {}, None),
+    ],
+)
+def test_hubspots_rate_limit_headers_and_429_policies_set_the_wait(status, headers, body, wait):
+    assert rate_wait(httpx.Response(status, headers=headers, json=body)) == wait
