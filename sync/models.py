@@ -242,22 +242,24 @@ class ConnectorEcho(models.Model):
 class VendorContact(models.Model):
     """A vendor's own id for a Candor contact, kept when Candor creates or finds the contact there
     (HubSpot's contact id): a vendor whose webhooks name only its own id (HubSpot's) is read back
-    into Candor's external id through it, without calling the vendor while it waits."""
+    to the contact through it, without calling the vendor while it waits; and an erasure can
+    delete the vendor's record by it once Candor no longer holds the address. By contact_ref
+    (the contact's internal id), which an erasure keeps; the row goes when the erasure is pushed."""
 
     id = models.BigAutoField(primary_key=True)
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
     vendor_id = models.CharField(max_length=64)
-    external_id = models.CharField(max_length=255)
+    contact_ref = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["connector", "vendor_id"], name="vendor_contact_unique_id"),
         ]
-        indexes = [models.Index(fields=["connector", "external_id"], name="vendor_contact_external")]
+        indexes = [models.Index(fields=["connector", "contact_ref"], name="vendor_contact_ref")]
 
     def __str__(self) -> str:
-        return f"{self.connector_id} {self.vendor_id} -> {self.external_id}"
+        return f"{self.connector_id} {self.vendor_id} -> contact {self.contact_ref}"
 
 
 class Delivery(models.Model):

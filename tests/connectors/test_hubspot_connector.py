@@ -194,7 +194,7 @@ def test_a_grant_subscribes_with_its_legal_basis_and_a_withdrawal_unsubscribes(
     assert endpoint_fanout(endpoint_id=connector.endpoint_id) == 1
     assert fake.paths() == [UPSERT, WRITE]
     hubspot_id = fake.contacts["ada@example.com"]
-    assert list(VendorContact.objects.values_list("vendor_id", "external_id")) == [(hubspot_id, "cust-1")]
+    assert list(VendorContact.objects.values_list("vendor_id", "contact_ref")) == [(hubspot_id, contact.pk)]
     row = fake.statuses[("ada@example.com", "101")]
     assert row["status"] == "SUBSCRIBED"
     assert row["legalBasis"] == "CONSENT_WITH_NOTICE"
@@ -494,3 +494,40 @@ def test_the_fake_limits_rates_with_hubspots_headers_and_429_body(fake):
 )
 def test_hubspots_rate_limit_headers_and_429_policies_set_the_wait(status, headers, body, wait):
     assert rate_wait(httpx.Response(status, headers=headers, json=body)) == wait
+
+
+def test_an_erasure_deletes_the_contact_in_hubspot_by_the_id_kept(
+    admin_api, brand, purpose, contact, fake, published
+):
+    from consent.erasure import contact_erase
+
+    connector = connect(admin_api, fake)
+    grant(brand, purpose)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    hubspot_id = fake.contacts["ada@example.com"]
+    fake.contacts["bob@example.com"] = "77"  # someone else HubSpot holds: untouched
+    contact_erase(brand=brand, contact=contact, requested_via="api")
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    drain(connector.endpoint)
+    deletes = [r for r in fake.requests if r["path"] == "/crm/v3/objects/contacts/gdpr-delete"]
+    assert [r["body"] for r in deletes] == [{"objectId": hubspot_id}]  # once, by id: no address sent
+    assert fake.contacts == {"bob@example.com": "77"}
+    assert ("ada@example.com", "101") not in fake.statuses
+    assert fake.blocklist == {"ada@example.com"}
+    assert not VendorContact.objects.exists()
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+    assert all("ada@example.com" not in json.dumps(r["body"]) for r in fake.requests[-len(deletes) :])
+
+
+def test_an_erased_contact_candor_never_pushed_calls_nothing(
+    admin_api, brand, purpose, contact, fake, published
+):
+    from consent.erasure import contact_erase
+
+    connector = connect(admin_api, fake)
+    contact_erase(brand=brand, contact=contact, requested_via="api")
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    drain(connector.endpoint)
+    assert fake.requests == []

@@ -13,6 +13,7 @@ import time_machine
 from django.utils import timezone
 from werkzeug import Request, Response
 
+from consent.models import Contact
 from consent.services import consent_record, contact_upsert
 from sync.delivery import batches
 from sync.delivery.fanout import endpoint_fanout
@@ -141,5 +142,6 @@ def test_a_worker_killed_mid_batch_is_replaced_and_hubspot_holds_each_contact_on
     upserted = [row["id"] for r in fake.requests if r["path"] == UPSERT for row in r["body"]["inputs"]]
     assert len(upserted) > len(PEOPLE)
     assert sorted(set(upserted)) == sorted(fake.contacts) == sorted(PEOPLE.values())
-    kept = dict(VendorContact.objects.filter(connector=connector).values_list("external_id", "vendor_id"))
-    assert kept == {external_id: fake.contacts[email] for external_id, email in PEOPLE.items()}
+    kept = dict(VendorContact.objects.filter(connector=connector).values_list("vendor_id", "contact_ref"))
+    refs = dict(Contact.objects.filter(brand=brand).values_list("external_id", "pk"))
+    assert kept == {fake.contacts[email]: refs[external_id] for external_id, email in PEOPLE.items()}

@@ -21,6 +21,9 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
   statusState one of NOT_SPECIFIED / SUBSCRIBED / UNSUBSCRIBED, a known subscription id, a
   legalBasis from the enum, and (with GDPR tools on, the default here) a legalBasis to subscribe;
   any fault is 400 VALIDATION_ERROR and nothing of the batch is written.
+- `POST /crm/v3/objects/contacts/gdpr-delete`: `objectId` required (a contact id, or an email with
+  `idProperty` email); deletes the contact and its subscription state for good, and blocklists the
+  address; 204, or 404 OBJECT_NOT_FOUND for an id the account does not have.
 - `POST …/statuses/batch/unsubscribe-all?channel=EMAIL`: sets the contact's wide status and every
   type's status to UNSUBSCRIBED; `…/batch/read` and `…/batch/unsubscribe-all/read` read them.
 - Rate limits: a rolling window of `window_max` calls per `window_ms` (HubSpot's ten-second
@@ -104,6 +107,7 @@ class FakeHubSpot:
     contacts: dict[str, str] = field(default_factory=dict)  # email -> HubSpot id
     statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     unsubscribed_all: set[str] = field(default_factory=set)
+    blocklist: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     _throttle: int = 0
     _calls: deque[float] = field(default_factory=deque)
@@ -286,6 +290,8 @@ class FakeHubSpot:
             f"{base}/statuses/batch/read": self._read,
             f"{base}/statuses/batch/unsubscribe-all/read": self._read_all,
         }
+        if path == "/crm/v3/objects/contacts/gdpr-delete":
+            return self._gdpr_delete(request)
         handler = routes.get(path)
         if handler is None:
             raise Refusal(404, "OBJECT_NOT_FOUND", f"No route {request.method} {request.path}.")
@@ -296,6 +302,31 @@ class FakeHubSpot:
             answer = handler(body)
             self.requests.append({"path": path, "query": dict(request.args), "body": body})
         return self._json(answer)
+
+    def _gdpr_delete(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.get_data(as_text=True))
+        except ValueError as exc:
+            raise Refusal(
+                400, "VALIDATION_ERROR", "Invalid input JSON: the body could not be parsed."
+            ) from exc
+        if not isinstance(body, dict) or not isinstance(body.get("objectId"), str) or not body["objectId"]:
+            raise Refusal(400, "VALIDATION_ERROR", "objectId is required.")
+        with self._lock:
+            if body.get("idProperty") == "email":
+                email = body["objectId"].lower()
+            else:
+                by_id = {hubspot_id: email for email, hubspot_id in self.contacts.items()}
+                if body["objectId"] not in by_id:
+                    raise Refusal(404, "OBJECT_NOT_FOUND", f"resource not found: contact {body['objectId']}")
+                email = by_id[body["objectId"]]
+            self.contacts.pop(email, None)
+            self.unsubscribed_all.discard(email)
+            for key in [k for k in self.statuses if k[0] == email]:
+                del self.statuses[key]
+            self.blocklist.add(email)
+            self.requests.append({"path": request.path, "query": {}, "body": body})
+        return Response(b"", status=204)
 
     def _json(self, body: dict[str, Any]) -> Response:
         return Response(json.dumps(body), status=200, content_type="application/json;charset=utf-8")

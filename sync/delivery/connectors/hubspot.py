@@ -25,6 +25,10 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
   channel-wide "no" (Candor's "unsubscribe from all" on email).
 - `POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL` (and
   `…/unsubscribe-all/read`) for the reconciler.
+- `POST /crm/v3/objects/contacts/gdpr-delete` (`{"objectId"}`, 204; one contact a call) when a
+  contact is erased in Candor: HubSpot permanently deletes the record Candor created or found,
+  known by the id kept (Candor no longer holds the address); a contact HubSpot does not have
+  (404) is done already, and one Candor never pushed is left alone.
 - No batch limit is written in the v4 description; 100 inputs a call is HubSpot's documented
   batch size for its CRM objects, and is kept for every batch call here.
 - Rate limits: each answer carries X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds
@@ -69,7 +73,11 @@ import httpx
 
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
 from sync.delivery.connectors.klaviyo import list_action
-from sync.delivery.connectors.vendor_contacts import vendor_contacts_keep, vendor_contacts_known
+from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_forget,
+    vendor_contacts_keep,
+    vendor_contacts_known,
+)
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -106,6 +114,7 @@ UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
 READ = "/communication-preferences/v4/statuses/batch/read"
 READ_ALL = "/communication-preferences/v4/statuses/batch/unsubscribe-all/read"
 DEFINITIONS = "/communication-preferences/v4/definitions"
+GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 
 
 def slot_name(subscription_id: str) -> str:
@@ -169,8 +178,10 @@ class _Call:
     body: dict[str, Any]
     delivery_ids: list[int]
     query: dict[str, str] = field(default_factory=dict)
-    # After an upsert: the HubSpot ids to keep, by email.
-    keep: dict[str, str] = field(default_factory=dict)
+    # After an upsert: the contact_refs whose HubSpot ids to keep, by email.
+    keep: dict[str, int] = field(default_factory=dict)
+    # After a GDPR delete: the contact whose HubSpot id to forget.
+    forget: int | None = None
 
 
 class HubSpotAdapter:
@@ -314,7 +325,8 @@ class HubSpotAdapter:
             return PushResult(succeeded=False, error=error), None
         status = response.status_code
         name = path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]
-        if status == 200:
+        if status in (200, 204) or (status == 404 and path == GDPR_DELETE):
+            # A GDPR delete of a contact HubSpot no longer has is done already.
             return PushResult(succeeded=True, status_code=status, excerpt=f"{name} accepted"), response
         permanent = status in (400, 404, 405, 413, 415, 422) or status == 207
         return (
@@ -336,9 +348,13 @@ class HubSpotAdapter:
         writes: list[tuple[int, dict[str, Any]]] = []
         wide: list[tuple[int, str]] = []
         touched: dict[int, ContactState] = {}
+        erased: dict[int, int] = {}  # contact_ref -> delivery id
         for item in items:
             state = item.state
-            if state is None or not state.email or state.erased:
+            if state is not None and state.erased:
+                erased.setdefault(state.contact_ref, item.delivery_id)
+                continue
+            if state is None or not state.email:
                 continue
             if state.unsubscribed_all.get("email", False):
                 wide.append((item.delivery_id, state.email))
@@ -359,13 +375,26 @@ class HubSpotAdapter:
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
         known = vendor_contacts_known(
-            connector_public_id=target.public_id, external_ids=[s.external_id for s in touched.values()]
+            connector_public_id=target.public_id,
+            contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
         )
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
-            if state.external_id not in known and state.email:
+            if state.contact_ref not in known and state.email:
                 new.setdefault(state.email.lower(), (delivery_id, state))
         calls: list[_Call] = []
+        # An erasure: HubSpot's GDPR delete of the record Candor created or found (HubSpot has no
+        # batch form), by the id kept, as Candor no longer holds the address.
+        for contact_ref, delivery_id in sorted(erased.items()):
+            if contact_ref in known:
+                calls.append(
+                    _Call(
+                        path=GDPR_DELETE,
+                        body={"objectId": known[contact_ref]},
+                        delivery_ids=[delivery_id],
+                        forget=contact_ref,
+                    )
+                )
         upserts = sorted(new.items())
         for start in range(0, len(upserts), BATCH):
             chunk = upserts[start : start + BATCH]
@@ -379,7 +408,7 @@ class HubSpotAdapter:
                         ]
                     },
                     delivery_ids=[delivery_id for _, (delivery_id, _) in chunk],
-                    keep={email: state.external_id for email, (_, state) in chunk},
+                    keep={email: state.contact_ref for email, (_, state) in chunk},
                 )
             )
         for start in range(0, len(writes), BATCH):
@@ -432,6 +461,8 @@ class HubSpotAdapter:
                 ]
             if call.keep and response is not None:
                 self._keep_ids(target, call, response)
+            if call.forget is not None:
+                vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[call.forget])
             for delivery_id in call.delivery_ids:
                 pending[delivery_id] -= 1
                 last[delivery_id] = result
@@ -451,7 +482,7 @@ class HubSpotAdapter:
         return [last.get(delivery_id, NOTHING) for delivery_id in items]
 
     def _keep_ids(self, target: Target, call: _Call, response: httpx.Response) -> None:
-        ids: dict[str, str] = {}
+        ids: dict[str, int] = {}
         for row in response.json().get("results") or []:
             email = str((row.get("properties") or {}).get("email") or "").lower()
             if email in call.keep and row.get("id"):

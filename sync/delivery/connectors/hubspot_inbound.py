@@ -20,9 +20,10 @@ A "no" (every other event answers 200 and changes nothing): a property change of
 - `hs_email_optout_<subscription type id>` to "true": that type only, so the topics and purposes
   the mapping puts on it (a type the mapping does not name changes nothing in Candor);
 - `hs_email_hard_bounce_reason_enum` to any value: a hard bounce, as the above.
-The contact is named by HubSpot's id only: it is read back to Candor's external id through the
-ids kept when Candor pushed the contact (sync.models.VendorContact; a database read, no call to
-HubSpot); an id Candor never pushed gives a signal with no identifier, kept as unknown.
+The contact is named by HubSpot's id only: it is read back to Candor's contact through the ids
+kept when Candor pushed it (sync.models.VendorContact; database reads, no call to HubSpot), and
+the signal carries that contact's external id; an id Candor never pushed (or an erased contact)
+gives a signal with no identifier, kept as unknown.
 """
 
 from __future__ import annotations
