@@ -9,7 +9,7 @@ PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench bench-servers soak screenshots lint typecheck check clean
+.PHONY: run fakes test bench bench-servers soak screenshots lint typecheck check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -30,6 +30,11 @@ RUN_ENV = DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0
 
 run: $(VENV)/.synced | var
 	$(RUN_ENV) exec $(PY) -m config.launcher --addr "127.0.0.1:$(PORT)"
+
+# make fakes, beside make run: a local fake of each vendor, the demo brand connected to each
+# (tests/fakes/demo.py); a control page on 127.0.0.1:8100 shows what each holds.
+fakes: $(VENV)/.synced | var
+	$(RUN_ENV) $(PY) -m tests.fakes.demo
 
 test: $(VENV)/.synced | var
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

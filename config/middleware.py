@@ -114,11 +114,13 @@ def _read_at_most(stream: Any, size: int) -> bytes:
 # messages, framing) would cost such a request more CPU than its view, so the API leaves the chain
 # where ApiLaneStart sits and goes straight to what follows ApiLaneEnd, the last entry of
 # settings.MIDDLEWARE: the URL resolver, the view middleware hooks and the view. Everything above
-# ApiLaneStart still wraps every request. A middleware the API needs goes above it. Vendors' and
-# Twilio's webhook calls (/hooks/) take the lane too: server to server, verified by signature,
-# with no session, cookie or page of their own.
+# ApiLaneStart still wraps every request. A middleware the API needs goes above it. Two more take
+# the lane: vendors' and Twilio's webhook calls (/hooks/: server to server, verified by
+# signature), and the hosted quiz (/q/: in a brand's frame it can rely on no cookie, so its
+# progress travels signed in the form, it is CSRF-exempt with an Origin check, its framing is
+# the CSP's frame-ancestors, which HostedPageHeadersMiddleware above the lane sets).
 
-API_LANE_PREFIX = ("/api/v1/", "/hooks/")
+API_LANE_PREFIX = ("/api/v1/", "/hooks/", "/q/")
 _lane = threading.local()
 
 

@@ -163,6 +163,10 @@ class EvidenceOut(serializers.Serializer):
     gpc = serializers.BooleanField(allow_null=True)
     tc_string = serializers.CharField()
     gpp_string = serializers.CharField()
+    # What expressed the decision when it was not a page: a text reply (provider, message id, from,
+    # to, body, received_at) or a connected vendor (vendor, connector, event_id, kind, channel,
+    # received_at, vendor_… details). Null otherwise, and once erased.
+    message = serializers.DictField(child=serializers.CharField(), allow_null=True)
     erased = serializers.SerializerMethodField()
 
     def get_erased(self, obj: Any) -> bool:

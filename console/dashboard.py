@@ -152,6 +152,9 @@ class WebhookHealth:
     # The summary's figures over every endpoint: the waiting deliveries (the longest wait is
     # the oldest of them) and those with a failed attempt in the last day.
     rows: dict[str, RowsBehind] = field(default_factory=lambda: _delivery_rows(None))
+    # The brand's connectors by status (read with the endpoints: no query of their own).
+    connectors_active: int = 0
+    connectors_disabled: int = 0
 
     @property
     def disabled(self) -> int:
@@ -368,10 +371,12 @@ def _delivery_rows(endpoint: str | None) -> dict[str, RowsBehind]:
 
 def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
     endpoints = []
-    for public_id, url, status, disabled_at, oldest, pending, failures, delivered, p95 in (
-        Endpoint.objects.filter(brand=brand, kind=Endpoint.Kind.WEBHOOK)
+    connectors = {Endpoint.Status.ACTIVE.value: 0, Endpoint.Status.DISABLED.value: 0}
+    for kind, public_id, url, status, disabled_at, oldest, pending, failures, delivered, p95 in (
+        Endpoint.objects.filter(brand=brand)
         .order_by("created_at", "pk")
         .values_list(
+            "kind",
             "public_id",
             "url",
             "status",
@@ -383,6 +388,10 @@ def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
             "console_health__latency_p95_ms",
         )
     ):
+        if kind == Endpoint.Kind.CONNECTOR:
+            # Connectors are only counted here: their health is on their own pages.
+            connectors[status] = connectors.get(status, 0) + 1
+            continue
         endpoints.append(
             EndpointStatus(
                 public_id=public_id,
@@ -397,4 +406,8 @@ def _webhooks(*, brand: Brand, now: datetime) -> WebhookHealth:
                 rows=_delivery_rows(public_id),
             )
         )
-    return WebhookHealth(endpoints=endpoints)
+    return WebhookHealth(
+        endpoints=endpoints,
+        connectors_active=connectors[Endpoint.Status.ACTIVE],
+        connectors_disabled=connectors[Endpoint.Status.DISABLED],
+    )

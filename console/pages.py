@@ -23,6 +23,7 @@ NAVIGATION = [
     ("console:theme", _("Theme")),
     ("console:api_keys", _("API keys")),
     ("console:endpoints", _("Webhooks")),
+    ("console:connectors", _("Connectors")),
     ("console:contacts", _("Contacts")),
     ("console:audit", _("Audit log")),
     ("console:quizzes", _("Quizzes")),

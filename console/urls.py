@@ -3,7 +3,18 @@ access (console.access); tests/console/test_role_matrix.py walks them all."""
 
 from django.urls import path
 
-from console.views import account, audit, catalogue, contacts, integrations, members, overview, quizzes, rows
+from console.views import (
+    account,
+    audit,
+    catalogue,
+    connectors,
+    contacts,
+    integrations,
+    members,
+    overview,
+    quizzes,
+    rows,
+)
 from console.views.quiz_funnel import quiz_funnel
 
 app_name = "console"
@@ -28,6 +39,8 @@ urlpatterns = [
     path("<slug:brand_slug>/api-keys/", integrations.api_keys, name="api_keys"),
     path("<slug:brand_slug>/endpoints/", integrations.endpoints, name="endpoints"),
     path("<slug:brand_slug>/endpoints/<str:endpoint_id>/", integrations.endpoint, name="endpoint"),
+    path("<slug:brand_slug>/connectors/", connectors.connectors, name="connectors"),
+    path("<slug:brand_slug>/connectors/<str:connector_id>/", connectors.connector, name="connector"),
     path("<slug:brand_slug>/contacts/", contacts.contacts, name="contacts"),
     path("<slug:brand_slug>/contacts/<int:contact_id>/", contacts.contact, name="contact"),
     path(

@@ -216,6 +216,8 @@ class InboundSignal(models.Model):
         indexes = [
             # The worker's queue: the few accepted signals not applied yet, oldest first.
             models.Index(fields=["id"], name="inbound_signal_pending", condition=models.Q(outcome="pending")),
+            # A connector's signals, newest first (the console's page of them).
+            models.Index(fields=["connector", "id"], name="inbound_signal_connector"),
         ]
 
     def __str__(self) -> str:

@@ -182,7 +182,7 @@ def deliveries_page(*, endpoint: Endpoint, before: str | None, limit: int = 25) 
     return DeliveryPage(deliveries=page, older=page[-1].public_id if len(rows) > limit else None)
 
 
-def _last_attempt(delivery: Delivery) -> Attempt | None:
+def last_attempt(delivery: Delivery) -> Attempt | None:
     attempts = list(delivery.attempts.all())  # prefetched, in order
     return attempts[-1] if attempts else None
 
@@ -206,7 +206,7 @@ def _endpoint_page(
         "errors": errors if errors is not None else (form.error_summary() if form.is_bound else []),
         "shown_url": audit_url(endpoint.url),
         # Each delivery with its latest attempt (the attempts come prefetched, in order).
-        "rows": [(d, _last_attempt(d)) for d in page.deliveries],
+        "rows": [(d, last_attempt(d)) for d in page.deliveries],
         "older": page.older,
         "before": request.GET.get("before") or "",
         "statuses": DELIVERY_STATUSES,

@@ -101,7 +101,9 @@ def call(connector: Connector, events: list[dict[str, Any]], **overrides: Any) -
     )
 
 
-def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(connector, subscribed, purpose):
+def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(
+    connector, subscribed, purpose, make_client
+):
     before = ConsentEvent.objects.count()
     event = klaviyo_event(topic=UNSUBSCRIBED_EMAIL, email="ADA@example.com", event_id="evt-1")
     response = post(connector, [event])
@@ -119,6 +121,11 @@ def test_an_unsubscribe_in_klaviyo_is_a_withdrawal_with_the_vendors_evidence(con
     assert message["vendor_topic"] == UNSUBSCRIBED_EMAIL
     assert datetime.fromisoformat(message["received_at"]) <= datetime.now(UTC)
     assert ChannelOptOut.objects.get(contact=subscribed, channel="email").opted_out is True
+    # The brand reads the same evidence in the contact's history.
+    history = make_client(connector.brand, [Scope.CONSENT_READ]).get(
+        f"/api/v1/contacts/{subscribed.external_id}/consents/history"
+    )
+    assert history.json()["events"][-1]["evidence"]["message"] == message
     signal = InboundSignal.objects.get()
     assert (signal.event_id, signal.kind, signal.channel, signal.outcome, signal.contact_ref) == (
         "evt-1",

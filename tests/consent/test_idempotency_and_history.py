@@ -70,6 +70,7 @@ def test_history_pages_oldest_first_with_cursor(api, contact, purpose, notice_ve
         "gpc": None,
         "tc_string": "",
         "gpp_string": "",
+        "message": None,
         "erased": False,
     }
     assert page1["events"][0]["recorded_by"] == f"api_key:{api.api_key.prefix}"

@@ -147,12 +147,19 @@ def test_the_overview_costs_the_same_queries_small_or_large(
             decide(brand, f"cust-{n}", more[n % 4], "withdrawn", method="sms")
     Endpoint.objects.create(brand=brand, url="https://hooks.example/a")
     Endpoint.objects.create(brand=brand, url="https://hooks.example/b", status="disabled")
+    # Connectors' endpoints are counted with the same query, never listed as webhooks.
+    for status in ("active", "active", "disabled"):
+        Endpoint.objects.create(brand=brand, url="https://a.klaviyo.com", kind="connector", status=status)
     rollups_refresh(brand=brand)
     with django_assert_num_queries(7):
         overview = dashboard_overview(brand=brand, days=90)
     assert len(overview.consent) == 6
-    assert len(overview.webhooks.endpoints) == 2
+    assert [e.url for e in overview.webhooks.endpoints] == [
+        "https://hooks.example/a",
+        "https://hooks.example/b",
+    ]
     assert overview.webhooks.disabled == 1
+    assert (overview.webhooks.connectors_active, overview.webhooks.connectors_disabled) == (2, 1)
 
 
 def test_webhook_health(brand, other_brand):

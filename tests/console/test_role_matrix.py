@@ -6,6 +6,7 @@ walked too, and one without a declared access fails here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,10 +20,12 @@ from consent.services import contact_upsert
 from console.access import Access, access_of
 from preferences.services import topic_create
 from quizzes.services import quiz_create, quiz_publish
+from sync.delivery.connectors.services import connector_create
 from sync.delivery.endpoints import endpoint_create
-from sync.models import Delivery, Endpoint
+from sync.models import Connector, Delivery, Endpoint
 from tests.actors import TEST_ACTOR
 from tests.console.conftest import decide
+from tests.fakes.klaviyo import FakeKlaviyo
 
 ROLES = [role.value for role in Membership.Role]
 
@@ -54,6 +57,8 @@ def test_every_console_view_declares_its_access():
         "console:api_keys",
         "console:endpoints",
         "console:endpoint",
+        "console:connectors",
+        "console:connector",
     }
 
 
@@ -70,6 +75,7 @@ def snapshot() -> dict[str, Any]:
             Endpoint.objects.values_list("pk", "url", "description", "status", "secret", "previous_secret")
         ),
         "deliveries": sorted(Delivery.objects.values_list("pk", "status", "next_attempt_at")),
+        "connectors": sorted(Connector.objects.values_list("pk", "name", "credentials", "updated_at")),
     }
     for model in apps.get_models():
         state[model._meta.label] = model._default_manager.count()
@@ -77,7 +83,16 @@ def snapshot() -> dict[str, Any]:
 
 
 @pytest.fixture
-def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[str, Any]:
+def klaviyo(settings) -> Iterator[str]:
+    """A Klaviyo fake to connect the brand's connector to; its base URL."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    fake = FakeKlaviyo()
+    yield fake.start()
+    fake.stop()
+
+
+@pytest.fixture
+def cast(brand, other_brand, make_staff, signed_in, settings, purpose, klaviyo) -> dict[str, Any]:
     settings.PUBLIC_BASE_URL = "http://testserver"
     people = {role: make_staff(brand, role) for role in ROLES}
     people["outsider"] = make_staff(other_brand, Membership.Role.OWNER, "owner@outsider.test")
@@ -93,6 +108,15 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
     catalogued = purpose
     topic_create(actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=catalogued)
     hook = endpoint_create(brand=brand, actor=TEST_ACTOR, url="https://hooks.acme.example/in")
+    connector = connector_create(
+        brand=brand,
+        actor=TEST_ACTOR,
+        vendor="klaviyo",
+        name="Main account",
+        credentials={"api_key": "pk_test_0123456789abcdef"},
+        mapping={"lists": [{"list": "LstNews", "purpose": catalogued.slug}]},
+        api_base_url=klaviyo,
+    )
     # The support desk's contact, with one ledger event (its receipt).
     contact = contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")[0]
     decide(brand, "cust-1", purpose, "granted")
@@ -124,6 +148,7 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose) -> dict[s
         "purpose_slug": catalogued.slug,
         "language": "en",
         "endpoint_id": hook.public_id,
+        "connector_id": connector.public_id,
         "contact_id": contact.pk,
         "event_id": ConsentEvent.objects.get(contact=contact).pk,
     }

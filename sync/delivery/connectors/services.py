@@ -164,9 +164,11 @@ def connector_update(
     mapping: dict[str, Any] | None = None,
     api_base_url: str | None = None,
     status: str | None = None,
+    disabled_reason: str = "Disabled through the API.",
 ) -> Connector:
     """Change the fields given; a changed mapping, host or key is checked against the vendor
-    again. Enabling resumes where the connector stopped (nothing written meanwhile is lost)."""
+    again. Enabling resumes where the connector stopped (nothing written meanwhile is lost).
+    `disabled_reason` says where a disabling came from (the API, the console)."""
     adapter = _adapter(connector.vendor)
     if credentials is not None or mapping is not None or api_base_url is not None:
         new_base = api_base_url if api_base_url is not None else connector.api_base_url
@@ -201,7 +203,7 @@ def connector_update(
         status_before = locked.endpoint.status
         if status is not None and status != status_before:
             if status == Endpoint.Status.DISABLED:
-                fields: dict[str, Any] = {"status": status, "disabled_reason": "Disabled through the API."}
+                fields: dict[str, Any] = {"status": status, "disabled_reason": disabled_reason}
             else:
                 fields = {"status": status, "disabled_reason": "", "disabled_at": None, "failing_since": None}
             Endpoint.objects.filter(pk=locked.endpoint_id).update(**fields)

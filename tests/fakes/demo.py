@@ -1,0 +1,211 @@
+"""`make fakes`: a local fake of each vendor, and the demo brand connected to them.
+
+Run beside `make run` (in a second terminal). It starts the vendor fakes the tests use
+(tests/fakes/), each on its own port, connects the demo brand to each of them (replacing the
+demo's earlier fake connectors), and serves a small control page:
+
+    GET  http://127.0.0.1:8100/                     what each fake holds for the demo brand's people
+    POST http://127.0.0.1:8100/unsubscribe?vendor=klaviyo&email=…
+                                                    that person unsubscribes inside the vendor: the
+                                                    fake changes its own state and calls Candor back
+                                                    (its signed webhook; Salesforce is polled)
+
+Ctrl-C stops the fakes; the connectors stay (their vendor calls then fail and are retried, as
+with any vendor that is down) until the next `make fakes` replaces them or you delete them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CONTROL_PORT = int(os.environ.get("FAKES_PORT", "8100"))
+DEMO_NAME = "Demo ({vendor} fake)"
+WEBHOOK_SECRET = "demo-webhook-secret-0123456789"
+
+
+@dataclass
+class Vendor:
+    """How the demo starts, connects to and drives one vendor's fake."""
+
+    name: str
+    port: int
+    start: Callable[[int], Any]  # the fake, started on the port
+    connector: Callable[[Any], dict[str, Any]]  # {"credentials", "mapping"} for the demo brand
+    state: Callable[[Any, list[str]], dict[str, Any]]  # what the fake holds for these addresses
+    unsubscribe: Callable[[Any, str, str, str], int]  # (fake, email, hook url, event id) -> status
+
+
+def _serve(fake: Any, port: int) -> Any:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, fake.wsgi, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fake._server = server
+    return fake
+
+
+# --- Klaviyo --------------------------------------------------------------------------------
+
+
+def _klaviyo_start(port: int) -> Any:
+    from tests.fakes.klaviyo import FakeKlaviyo
+
+    return _serve(FakeKlaviyo(lists={"LstNews": "Newsletter", "LstOffers": "Offers"}), port)
+
+
+def _klaviyo_connector(fake: Any) -> dict[str, Any]:
+    return {
+        "credentials": {"api_key": "pk_test_0123456789abcdef", "webhook_secret": WEBHOOK_SECRET},
+        "mapping": {
+            "lists": [
+                {"list": "LstNews", "topic": "newsletter", "channels": ["email"]},
+                {"list": "LstOffers", "topic": "offers", "channels": ["email", "sms"]},
+            ]
+        },
+    }
+
+
+def _klaviyo_state(fake: Any, emails: list[str]) -> dict[str, Any]:
+    with fake._lock:
+        return {
+            email: {
+                "consent": fake.consent.get((email, "email")),
+                "lists": sorted(
+                    list_id
+                    for (list_id, channel), members in fake.members.items()
+                    if channel == "email" and email in members
+                ),
+            }
+            for email in emails
+        }
+
+
+def _klaviyo_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) -> int:
+    from tests.fakes.klaviyo_webhooks import klaviyo_unsubscribe
+
+    return klaviyo_unsubscribe(fake, email=email, hook_url=hook_url, secret=WEBHOOK_SECRET, event_id=event_id)
+
+
+VENDORS = [
+    Vendor("klaviyo", 8101, _klaviyo_start, _klaviyo_connector, _klaviyo_state, _klaviyo_unsubscribe),
+]
+
+
+# --- Connecting the demo brand ---------------------------------------------------------------
+
+
+def connect_demo(vendor: Vendor, fake: Any) -> Any:
+    """The demo brand's connector to this fake, made afresh (an earlier demo one is deleted)."""
+    from brands.audit import Actor
+    from brands.models import Brand
+    from sync.delivery.connectors.services import connector_create, connector_delete
+    from sync.models import Connector
+
+    brand = Brand.objects.get(slug="demo")
+    actor = Actor.system("make fakes")
+    name = DEMO_NAME.format(vendor=vendor.name)
+    for old in Connector.objects.filter(brand=brand, vendor=vendor.name, name=name):
+        connector_delete(connector=old, actor=actor)
+    config = vendor.connector(fake)
+    return connector_create(
+        brand=brand,
+        actor=actor,
+        vendor=vendor.name,
+        name=name,
+        credentials=config["credentials"],
+        mapping=config["mapping"],
+        api_base_url=f"http://127.0.0.1:{vendor.port}",
+    )
+
+
+def _demo_emails() -> list[str]:
+    from consent.models import Contact
+
+    rows = Contact.objects.filter(brand__slug="demo", email__isnull=False, erased_at__isnull=True)
+    return sorted(rows.values_list("email", flat=True))
+
+
+def control(running: dict[str, tuple[Vendor, Any, Any]], base_url: str) -> Callable[..., Any]:
+    from werkzeug import Request, Response
+
+    counter = iter(range(1, 10**9))
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.method == "GET" and request.path == "/":
+            emails = _demo_emails()
+            body = {name: vendor.state(fake, emails) for name, (vendor, fake, _c) in running.items()}
+            response = Response(json.dumps(body, indent=2) + "\n", content_type="application/json")
+        elif request.method == "POST" and request.path == "/unsubscribe":
+            query = parse_qs(urlsplit(request.url).query)
+            name, email = query.get("vendor", [""])[0], query.get("email", [""])[0]
+            if name not in running or not email:
+                response = Response(f"Say ?vendor=({'|'.join(running)})&email=…\n", status=400)
+            else:
+                vendor, fake, connector = running[name]
+                hook = f"{base_url}/hooks/{name}/{connector.public_id}"
+                status = vendor.unsubscribe(fake, email, hook, f"demo-{os.getpid()}-{next(counter)}")
+                response = Response(f"{name}: unsubscribed {email}; Candor answered {status}\n")
+        else:
+            response = Response("GET / or POST /unsubscribe?vendor=…&email=…\n", status=404)
+        return response(environ, start_response)
+
+    return app
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
+    from config.embedded_postgres import database_url_for_checkout
+
+    with database_url_for_checkout():
+        import django
+
+        django.setup()
+        import logging
+
+        from django.conf import settings
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        running: dict[str, tuple[Vendor, Any, Any]] = {}
+        for vendor in VENDORS:
+            fake = vendor.start(vendor.port)
+            connector = connect_demo(vendor, fake)
+            running[vendor.name] = (vendor, fake, connector)
+            print(
+                f"{vendor.name:<11} fake on http://127.0.0.1:{vendor.port}, connector {connector.public_id}"
+            )
+        base_url = settings.PUBLIC_BASE_URL
+        server = make_server("127.0.0.1", CONTROL_PORT, control(running, base_url), threaded=True)
+        print(
+            f"\nCandor at {base_url}. Change the demo customer's preferences (the link `make run` printed),"
+            f"\nthen see each vendor's copy:   curl http://127.0.0.1:{CONTROL_PORT}/"
+            "\nUnsubscribe someone inside a vendor and watch Candor's ledger take it in:"
+            f"\n  curl -X POST 'http://127.0.0.1:{CONTROL_PORT}/unsubscribe?vendor=klaviyo&email=ada@example.com'"
+            "\nCtrl-C stops the fakes.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
