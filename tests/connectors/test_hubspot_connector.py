@@ -531,3 +531,21 @@ def test_an_erased_contact_candor_never_pushed_calls_nothing(
     endpoint_fanout(endpoint_id=connector.endpoint_id)
     drain(connector.endpoint)
     assert fake.requests == []
+
+
+def test_a_token_without_the_write_scope_is_retried_not_given_up(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = connect(admin_api, fake)
+    fake.scopes.discard("communication_preferences.statuses.batch.write")
+    grant(brand, purpose)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    attempt = Attempt.objects.get(delivery__endpoint=connector.endpoint)
+    assert attempt.status_code == 403
+    assert "MISSING_SCOPES" in attempt.response_excerpt
+    assert "communication_preferences.statuses.batch.write" in attempt.response_excerpt
+    assert Delivery.objects.get(endpoint=connector.endpoint).status == "pending"  # fixable: retried
+    fake.scopes.add("communication_preferences.statuses.batch.write")
+    drain(connector.endpoint)
+    assert fake.status("ada@example.com", "101") == "SUBSCRIBED"
+    assert fake.paths().count(UPSERT) == 1  # the contact's id was kept the first time

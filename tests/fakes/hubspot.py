@@ -11,7 +11,8 @@ requests per 10 seconds for OAuth apps, up to 190 for private apps, daily limits
 requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event array).
 
 - `Authorization: Bearer <token>`: missing is 401 `INVALID_AUTHENTICATION`, an unknown token 401
-  too (HubSpot does not tell the two apart by status); errors are `{"status": "error", "message",
+  too (HubSpot does not tell the two apart by status); a token without the scope an operation's
+  `security` names is 403 `MISSING_SCOPES` with the required scopes; errors are `{"status": "error", "message",
   "correlationId", "category", "errors"?, "context"?}`.
 - `GET /communication-preferences/v4/definitions`: `{"status", "results": [definition], …}`.
 - `POST /crm/v3/objects/contacts/batch/upsert`: at most 100 inputs; `id` and `properties`
@@ -72,6 +73,24 @@ LEGAL_BASES = {
 }
 STATES = {"NOT_SPECIFIED", "SUBSCRIBED", "UNSUBSCRIBED"}
 BATCH_MAX = 100
+# The scopes each route needs (the `security` of each operation in the specs).
+SCOPES = {
+    "/communication-preferences/v4/definitions": {
+        "communication_preferences.read",
+        "communication_preferences.read_write",
+    },
+    "/communication-preferences/v4/statuses/batch/read": {"communication_preferences.statuses.batch.read"},
+    "/communication-preferences/v4/statuses/batch/unsubscribe-all/read": {
+        "communication_preferences.statuses.batch.read"
+    },
+    "/communication-preferences/v4/statuses/batch/write": {"communication_preferences.statuses.batch.write"},
+    "/communication-preferences/v4/statuses/batch/unsubscribe-all": {
+        "communication_preferences.statuses.batch.write"
+    },
+    "/crm/v3/objects/contacts/batch/upsert": {"crm.objects.contacts.write"},
+    "/crm/v3/objects/contacts/gdpr-delete": {"crm.objects.contacts.write"},
+}
+ALL_SCOPES = set().union(*SCOPES.values())
 
 
 class Refusal(Exception):
@@ -87,6 +106,8 @@ def _now_iso() -> str:
 @dataclass
 class FakeHubSpot:
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
+    # What the private app was granted (every scope the connector needs, unless a test takes one).
+    scopes: set[str] = field(default_factory=lambda: set(ALL_SCOPES))
     client_secret: str = CLIENT_SECRET
     portal_id: int = 4455667
     app_id: int = 998877
@@ -205,6 +226,19 @@ class FakeHubSpot:
                 401,
                 "INVALID_AUTHENTICATION",
                 "Authentication credentials are not valid: the access token is unknown, expired or revoked.",
+            )
+        needed = SCOPES.get(request.path.rstrip("/"), set())
+        if needed and not needed & self.scopes:
+            raise Refusal(
+                403,
+                "MISSING_SCOPES",
+                "This app hasn't been granted all required scopes to make this call.",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": sorted(needed)},
+                    }
+                ],
             )
 
     def _headers(self, remaining: int, secondly_remaining: int) -> dict[str, str]:
