@@ -12,8 +12,8 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
 
 - `Authorization: Bearer <token>`: missing is 401 `INVALID_AUTHENTICATION`, an unknown token 401
   too (HubSpot does not tell the two apart by status); a token without the scope an operation's
-  `security` names is 403 `MISSING_SCOPES` with the required scopes; errors are `{"status": "error", "message",
-  "correlationId", "category", "errors"?, "context"?}`.
+  `security` names is 403 `MISSING_SCOPES` with the required scopes; errors are
+  `{"status": "error", "message", "correlationId", "category", "errors"?, "context"?}`.
 - `GET /communication-preferences/v4/definitions`: `{"status", "results": [definition], …}`.
 - `POST /crm/v3/objects/contacts/batch/upsert`: at most 100 inputs; `id` and `properties`
   required, `idProperty` must be a unique property (email here); an invalid email or a duplicate
