@@ -549,3 +549,38 @@ def test_a_token_without_the_write_scope_is_retried_not_given_up(
     drain(connector.endpoint)
     assert fake.status("ada@example.com", "101") == "SUBSCRIBED"
     assert fake.paths().count(UPSERT) == 1  # the contact's id was kept the first time
+
+
+def test_two_contacts_sharing_an_address_send_hubspot_one_status_and_the_no_wins(
+    admin_api, brand, purpose, fake
+):
+    connector = connect(admin_api, fake)
+    adapter = HubSpotAdapter()
+    shared = "team@example.com"
+    yes = ContactState(
+        contact_ref=1, external_id="a", email=shared, phone=None, consents={"email-marketing": "granted"}
+    )
+    no = ContactState(
+        contact_ref=2, external_id="b", email=shared, phone=None, consents={"email-marketing": "withdrawn"}
+    )
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=connector.mapping,
+    )
+    items = [
+        Item(delivery_id=1, type="consent.granted", contact_ref=1, state=yes),
+        Item(delivery_id=2, type="consent.withdrawn", contact_ref=2, state=no),
+    ]
+    results = adapter.push(target, items, client=http_client())
+    assert [r.succeeded for r in results] == [True, True]
+    assert written(fake) == [
+        {
+            "subscriberIdString": shared,
+            "subscriptionId": 101,
+            "channel": "EMAIL",
+            "statusState": "UNSUBSCRIBED",
+        }
+    ]
+    assert fake.status(shared, "101") == "UNSUBSCRIBED"

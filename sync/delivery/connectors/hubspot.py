@@ -411,13 +411,14 @@ class HubSpotAdapter:
                     keep={email: state.contact_ref for email, (_, state) in chunk},
                 )
             )
-        for start in range(0, len(writes), BATCH):
-            chunk_rows = writes[start : start + BATCH]
+        rows = _one_per_address(writes, wide={email.lower() for _, email in wide})
+        for start in range(0, len(rows), BATCH):
+            chunk_rows = rows[start : start + BATCH]
             calls.append(
                 _Call(
                     path=WRITE,
                     body={"inputs": [row for _, row in chunk_rows]},
-                    delivery_ids=sorted({delivery_id for delivery_id, _ in chunk_rows}),
+                    delivery_ids=sorted({d for delivery_ids, _ in chunk_rows for d in delivery_ids}),
                 )
             )
         for start in range(0, len(wide), BATCH):
@@ -603,6 +604,24 @@ class HubSpotAdapter:
             for s in range(0, len(rows), BATCH)
         ]
         return self._run(target, items=list(range(len(offs))), calls=calls, client=client)
+
+
+def _one_per_address(
+    writes: list[tuple[int, dict[str, Any]]], *, wide: set[str]
+) -> list[tuple[set[int], dict[str, Any]]]:
+    """One status row per address and type, with the deliveries behind it. Candor contacts can
+    share an address, and HubSpot keeps one status per address: their "no" wins over another's
+    "yes", and an unsubscribe-all in the same batch over any "yes"."""
+    rows: dict[tuple[str, int], tuple[set[int], dict[str, Any]]] = {}
+    for delivery_id, row in writes:
+        key = (str(row["subscriberIdString"]).lower(), int(row["subscriptionId"]))
+        if row["statusState"] == "SUBSCRIBED" and key[0] in wide:
+            continue
+        owners, kept = rows.get(key, (set(), row))
+        if row["statusState"] == "UNSUBSCRIBED":
+            kept = row
+        rows[key] = (owners | {delivery_id}, kept)
+    return [rows[key] for key in sorted(rows)]
 
 
 def _not_tried(result: PushResult) -> PushResult:
