@@ -5,9 +5,10 @@ authentication/validating-requests; changelog "Introducing version 3 of webhook 
 and the webhooks guide (developers.hubspot.com/docs/api/webhooks):
 
 - `X-HubSpot-Signature-v3` is base64(HMAC-SHA256(the app's client secret, method + URI + body +
-  timestamp)), the URI being the full URL HubSpot called with its percent-encoded characters
-  decoded, and `X-HubSpot-Request-Timestamp` the time in milliseconds: a call more than five
-  minutes old is refused as a replay (and one from more than five minutes ahead, as forged);
+  timestamp)), the URI being the full URL HubSpot called with the percent-encoded characters of
+  its list (`: / ? @ ! $ ' ( ) * , ;`) decoded, and `X-HubSpot-Request-Timestamp` the time in
+  milliseconds: a call more than five minutes old is refused as a replay (and one from more than
+  five minutes ahead, as forged);
 - the body is a JSON array of at most 100 events, each with `eventId`, `subscriptionId`,
   `portalId`, `appId`, `occurredAt` (ms), `subscriptionType`, `attemptNumber`, `objectId` and,
   for a property change, `propertyName`, `propertyValue`, `changeSource`.
@@ -34,7 +35,6 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 from sync.delivery.connectors.vendor_contacts import vendor_contacts_external_ids
 from sync.delivery.connectors.vendors import InboundAnswer, InboundRequest, SignalKind, Target, VendorSignal
@@ -44,11 +44,32 @@ CONTACT_EVENTS = ("contact.propertyChange", "object.propertyChange")
 OPTOUT_ALL = "hs_email_optout"
 OPTOUT_TYPE = "hs_email_optout_"
 HARD_BOUNCE = "hs_email_hard_bounce_reason_enum"
+# The percent-encoded characters HubSpot decodes in the URI before signing it (others stay encoded).
+DECODED = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+
+
+def _decoded(uri: str) -> str:
+    for encoded, char in DECODED.items():
+        uri = uri.replace(encoded, char).replace(encoded.lower(), char)
+    return uri
 
 
 def hubspot_signature(*, secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
     """The v3 signature HubSpot sends for this call."""
-    message = method.upper().encode() + unquote(uri).encode() + body + timestamp.encode()
+    message = method.upper().encode() + _decoded(uri).encode() + body + timestamp.encode()
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
