@@ -241,6 +241,29 @@ class ConnectorEcho(models.Model):
         return f"{self.connector_id} echo of event {self.event_id}"
 
 
+class VendorContact(models.Model):
+    """A vendor's own id for a Candor contact, kept when Candor creates or finds the contact there
+    (HubSpot's contact id): a vendor whose webhooks name only its own id (HubSpot's) is read back
+    to the contact through it, without calling the vendor while it waits; and an erasure can
+    delete the vendor's record by it once Candor no longer holds the address. By contact_ref
+    (the contact's internal id), which an erasure keeps; the row goes when the erasure is pushed."""
+
+    id = models.BigAutoField(primary_key=True)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
+    vendor_id = models.CharField(max_length=64)
+    contact_ref = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "vendor_id"], name="vendor_contact_unique_id"),
+        ]
+        indexes = [models.Index(fields=["connector", "contact_ref"], name="vendor_contact_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} {self.vendor_id} -> contact {self.contact_ref}"
+
+
 class Delivery(models.Model):
     """One event (or test message) for one endpoint: the body exactly as signed and sent, kept
     so every retry sends the same bytes under the same webhook-id."""

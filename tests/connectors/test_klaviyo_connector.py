@@ -133,7 +133,7 @@ def test_an_unknown_list_is_a_422_naming_it_and_writes_nothing(admin_api, purpos
         ({"mapping": {"lists": [{"list": "LstNews", "purpose": "nope"}]}}, "mapping.lists.0"),
         ({"mapping": {"lists": [{"list": "LstNews"}]}}, "mapping.lists.0"),
         ({"api_base_url": "ftp://example.com"}, "api_base_url"),
-        ({"vendor": "hubspot"}, "vendor"),
+        ({"vendor": "marketo"}, "vendor"),
     ],
 )
 def test_invalid_configuration_is_a_precise_422(admin_api, purpose, fake, overrides, field):

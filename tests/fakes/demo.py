@@ -228,11 +228,55 @@ def _salesforce_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str)
     return 200 if contacts and outcomes is not None else 404
 
 
+# --- HubSpot --------------------------------------------------------------------------------
+
+
+def _hubspot_start(port: int) -> Any:
+    from tests.fakes.hubspot import FakeHubSpot
+
+    fake = FakeHubSpot(definitions={"101": ("Newsletter", True), "102": ("Offers", True)})
+    fake.base_url = f"http://127.0.0.1:{port}"
+    return _serve(fake, port)
+
+
+def _hubspot_connector(fake: Any) -> dict[str, Any]:
+    from tests.fakes.hubspot import CLIENT_SECRET, TOKEN
+
+    return {
+        "credentials": {"access_token": TOKEN, "client_secret": CLIENT_SECRET},
+        "mapping": {
+            "subscriptions": [
+                {"subscription_id": "101", "topic": "newsletter"},
+                {"subscription_id": "102", "topic": "offers"},
+            ]
+        },
+    }
+
+
+def _hubspot_state(fake: Any, emails: list[str]) -> dict[str, Any]:
+    return {
+        email: {
+            "contact_id": fake.contacts.get(email.lower()),
+            "unsubscribed_from_all": email.lower() in fake.unsubscribed_all,
+            "statuses": {sid: fake.status(email, sid) for sid in sorted(fake.definitions)},
+        }
+        for email in emails
+    }
+
+
+def _hubspot_unsubscribe(fake: Any, email: str, hook_url: str, event_id: str) -> int:
+    # HubSpot's event ids are numbers; the demo's own counter keeps them unique in this run.
+    return fake.unsubscribe_all(
+        email, url=hook_url, event_id=int(event_id.rsplit("-", 1)[-1]) + os.getpid() * 1000
+    )
+
+
 VENDORS = [
     Vendor("klaviyo", 8101, _klaviyo_start, _klaviyo_connector, _klaviyo_state, _klaviyo_unsubscribe),
     Vendor(
         "mailchimp", 8102, _mailchimp_start, _mailchimp_connector, _mailchimp_state, _mailchimp_unsubscribe
     ),
+    Vendor("hubspot", 8104, _hubspot_start, _hubspot_connector, _hubspot_state, _hubspot_unsubscribe),
     Vendor(
         "salesforce",
         8103,

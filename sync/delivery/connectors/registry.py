@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.klaviyo import KlaviyoAdapter
 from sync.delivery.connectors.mailchimp import MailchimpAdapter
 from sync.delivery.connectors.salesforce import SalesforceAdapter
 from sync.delivery.connectors.vendors import Adapter
 
 _ADAPTERS: dict[str, Adapter] = {
+    "hubspot": HubSpotAdapter(),
     "klaviyo": KlaviyoAdapter(),
     "mailchimp": MailchimpAdapter(),
     "salesforce": SalesforceAdapter(),

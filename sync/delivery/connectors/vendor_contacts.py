@@ -1,0 +1,72 @@
+"""A vendor's own ids for Candor's contacts (sync.models.VendorContact), for the vendors whose
+webhooks name a contact only by their own id (HubSpot). Written by the push step, read when the
+vendor's call is verified, dropped when an erasure is pushed; a connector's rows go with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sync.models import Connector, VendorContact
+from sync.outbox.contact_state import contacts_state
+
+
+def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
+    """contact_ref -> the vendor's id, for those of `contact_refs` the vendor has."""
+    wanted = sorted(set(contact_refs))
+    if not wanted:
+        return {}
+    rows = VendorContact.objects.filter(
+        connector__public_id=connector_public_id, contact_ref__in=wanted
+    ).values_list("contact_ref", "vendor_id")
+    return dict(rows)
+
+
+def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterable[str]) -> dict[str, str]:
+    """The vendor's id -> Candor external id now, for those of `vendor_ids` Candor has pushed
+    (an erased contact is left out: nothing of the vendor's reaches it any more)."""
+    wanted = sorted(set(vendor_ids))
+    if not wanted:
+        return {}
+    refs = dict(
+        VendorContact.objects.filter(
+            connector__public_id=connector_public_id, vendor_id__in=wanted
+        ).values_list("vendor_id", "contact_ref")
+    )
+    if not refs:
+        return {}
+    brand_id = (
+        Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
+    )
+    if brand_id is None:
+        return {}
+    states = contacts_state(brand_id=brand_id, contact_refs=sorted(set(refs.values())))
+    return {
+        vendor_id: states[ref].external_id
+        for vendor_id, ref in refs.items()
+        if ref in states and not states[ref].erased
+    }
+
+
+def vendor_contacts_keep(*, connector_public_id: str, ids: Mapping[str, int]) -> None:
+    """Keep vendor id -> contact_ref pairs (a pair already kept is left as it is); one statement."""
+    if not ids:
+        return
+    connector_id = (
+        Connector.objects.filter(public_id=connector_public_id).values_list("pk", flat=True).first()
+    )
+    if connector_id is None:
+        return  # a check before the connector exists: nothing to keep it for
+    VendorContact.objects.bulk_create(
+        [
+            VendorContact(connector_id=connector_id, vendor_id=vendor_id, contact_ref=contact_ref)
+            for vendor_id, contact_ref in sorted(ids.items())
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def vendor_contacts_forget(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:
+    """Drop the vendor's ids for these contacts (their records were deleted there)."""
+    VendorContact.objects.filter(
+        connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
+    ).delete()
