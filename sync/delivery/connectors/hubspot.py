@@ -40,7 +40,7 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
   is idempotent and the contact's id is kept).
 
 What one delivery pushes is the contact's state now, for every mapped subscription type, by the
-same rule as Klaviyo's lists (klaviyo.list_action: a "no" anywhere wins over every "yes"; not
+same rule as Klaviyo's lists (rule.mapped_action: a "no" anywhere wins over every "yes"; not
 set or pending changes nothing); `expected` uses that rule too. A contact unsubscribed from all
 email in Candor is unsubscribed from all in HubSpot (one unsubscribe-all call, not a write per
 type). Errors are `{"status": "error", "message", "correlationId", "category", …}`; a 400 is the
@@ -72,7 +72,7 @@ from typing import Any
 import httpx
 
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
-from sync.delivery.connectors.klaviyo import list_action
+from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_forget,
     vendor_contacts_keep,
@@ -124,7 +124,7 @@ def slot_name(subscription_id: str) -> str:
 def subscription_action(state: ContactState, entry: dict[str, Any]) -> str | None:
     """ "SUBSCRIBED" | "UNSUBSCRIBED" | None for one mapped subscription type: Klaviyo's rule
     (a "no" anywhere wins), on email, the only channel v4 keeps."""
-    action = list_action(state, entry, "email")
+    action = mapped_action(state, entry, "email")
     if action is None:
         return None
     return "SUBSCRIBED" if action[0] == "subscribe" else "UNSUBSCRIBED"

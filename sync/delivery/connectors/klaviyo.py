@@ -25,7 +25,7 @@ request_profile_deletion.json, revision 2026-07-15) and the API reference
   `page[cursor]`, at most 100 a page, so a batch of 100 contacts is one call each.
 
 Reconciling: a slot is `list:<list id>:<channel>`. Candor's expectation is push's own rule
-(`list_action`: subscribe reads "subscribed", unsubscribe "unsubscribed", nothing None; where
+(`rule.mapped_action`: subscribe reads "subscribed", unsubscribe "unsubscribed", nothing None; where
 two entries name one list, push's unsubscribe job goes last, so a "no" wins there too). Klaviyo
 holds "unsubscribed" when the profile's channel consent is UNSUBSCRIBED or, for email, the list
 is among its list suppressions; "subscribed" when it is in the list; otherwise (no profile, or
@@ -53,6 +53,7 @@ import httpx
 from django.utils import timezone
 
 from sync.delivery.connectors.klaviyo_inbound import klaviyo_inbound
+from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -79,40 +80,6 @@ NOTHING = PushResult(succeeded=True, excerpt="Nothing to push for this contact's
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat().replace("+00:00", "Z") if at is not None else None
-
-
-def list_action(
-    state: ContactState, entry: dict[str, Any], channel: str
-) -> tuple[str, datetime | None] | None:
-    """("subscribe", consented_at) | ("unsubscribe", None) | None for one mapping entry and
-    channel: a "no" anywhere wins over every "yes"."""
-    identifier = state.email if channel == "email" else state.phone
-    if not identifier or state.erased:
-        return None
-    topic, purpose = entry.get("topic"), entry.get("purpose")
-    status = state.subscriptions.get((topic, channel)) if topic else None
-    consent = state.consents.get(purpose) if purpose else None
-    if topic and status is None:
-        return None  # the topic is not offered on this channel
-    no = (
-        state.unsubscribed_all.get(channel, False)
-        or (channel == "email" and state.suppressed)
-        or status == "unsubscribed"
-        or consent in ("withdrawn", "expired")
-    )
-    if no:
-        return ("unsubscribe", None)
-    if (not topic or status == "subscribed") and (not purpose or consent == "granted"):
-        times = [
-            t
-            for t in (
-                state.subscribed_at.get((topic, channel)) if topic else None,
-                state.consented_at.get(purpose) if purpose else None,
-            )
-            if t is not None
-        ]
-        return ("subscribe", max(times) if times else None)
-    return None
 
 
 class KlaviyoAdapter:
@@ -251,7 +218,7 @@ class KlaviyoAdapter:
                 continue
             for entry in target.mapping.get("lists", []):
                 for channel in entry.get("channels", ["email"]):
-                    action = list_action(item.state, entry, channel)
+                    action = mapped_action(item.state, entry, channel)
                     if action is None:
                         continue
                     kind, consented_at = action
@@ -339,7 +306,7 @@ class KlaviyoAdapter:
         for entry in mapping.get("lists", []):
             for channel in entry.get("channels", ["email"]):
                 slot = f"list:{entry['list']}:{channel}"
-                action = list_action(state, entry, channel)
+                action = mapped_action(state, entry, channel)
                 value: SlotState | None = (
                     None if action is None else "subscribed" if action[0] == "subscribe" else "unsubscribed"
                 )

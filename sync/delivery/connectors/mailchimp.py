@@ -80,7 +80,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from sync.delivery.connectors.klaviyo import list_action
+from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -151,7 +151,7 @@ def _entry_action(state: ContactState, entry: dict[str, Any]) -> str | None:
         return None
     if entry.get("topic") is None and entry.get("purpose") is None:
         return "unsubscribe" if _channel_no(state) else None
-    action = list_action(state, entry, "email")
+    action = mapped_action(state, entry, "email")
     return action[0] if action is not None else None
 
 

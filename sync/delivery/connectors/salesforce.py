@@ -28,7 +28,7 @@ The mapping:
   is unsubscribed from all (or, for email, the address is suppressed), false otherwise.
 
 The rule (`slot_wants`, used by push, `expected` and so the reconciler): per entry and channel,
-OptOut when anything says "no" (klaviyo.list_action: channel opted out, address suppressed,
+OptOut when anything says "no" (rule.mapped_action: channel opted out, address suppressed,
 topic unsubscribed, purpose withdrawn or expired), OptIn when the topic is subscribed and the
 purpose granted, else nothing. An opt-out always wins, also over time: Candor writes a "yes" over
 a "no" the org holds (OptIn over OptOut, a flag cleared) only when Candor's "yes" is later than
@@ -64,7 +64,7 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
-from sync.delivery.connectors.klaviyo import list_action
+from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.salesforce_auth import (
     CHANNELS,
     CONSENT_FIELDS,
@@ -141,7 +141,7 @@ def slot_wants(mapping: dict[str, Any], state: ContactState) -> dict[str, Want |
     wants: dict[str, Want | None] = {}
     for entry in mapping.get("purposes", []):
         for channel in entry.get("channels", ["email"]):
-            action = list_action(state, entry, channel)
+            action = mapped_action(state, entry, channel)
             slot = consent_slot(entry, channel)
             if action is None:
                 wants[slot] = None
