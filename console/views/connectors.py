@@ -76,6 +76,13 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
+def _inbound_url(connector: Connector) -> str:
+    """The hook's address; Mailchimp does not sign its calls, so its URL carries the connector's
+    webhook secret, shown here as a placeholder (the page never shows a credential)."""
+    url = f"{settings.PUBLIC_BASE_URL}/hooks/{connector.vendor}/{connector.public_id}"
+    return f"{url}?secret=<webhook_secret>" if connector.vendor == "mailchimp" else url
+
+
 def _polled(vendor: str) -> bool:
     """Whether Candor asks the vendor (Salesforce) rather than being called by it."""
     adapter = adapter_for(vendor)
@@ -124,9 +131,7 @@ def _connector_page(
         "vendor_name": VENDORS.get(connector.vendor, connector.vendor),
         "host": _host(connector.endpoint.url),
         "polled": polled,
-        "inbound_url": None
-        if polled
-        else f"{settings.PUBLIC_BASE_URL}/hooks/{connector.vendor}/{connector.public_id}",
+        "inbound_url": None if polled else _inbound_url(connector),
         "errors": errors or [],
         "tested": tested,
         "rows": [(d, last_attempt(d)) for d in page.deliveries],

@@ -21,6 +21,7 @@ from brands.models import Brand
 from consent.models import Contact
 from consent.services import contact_upsert
 from sync import tasks
+from sync.delivery.connectors.crypto import credentials_encrypt
 from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.delivery.connectors.services import connector_create
 from sync.models import Attempt, Connector, Delivery, Endpoint, InboundSignal
@@ -226,6 +227,23 @@ def test_a_polled_vendor_shows_when_it_was_last_asked_and_no_inbound_url(brand, 
 
     Connector.objects.filter(pk=polled.pk).update(polled_at=None)
     assert "polled); not asked yet." in owner.get(page_of(polled)).content.decode()
+
+
+def test_mailchimps_inbound_url_names_where_its_secret_goes_never_the_secret(brand, owner, settings):
+    settings.PUBLIC_BASE_URL = "https://candor.example"
+    endpoint = Endpoint.objects.create(
+        brand=brand, kind=Endpoint.Kind.CONNECTOR, url="https://us6.api.mailchimp.com/3.0"
+    )
+    sealed = credentials_encrypt(
+        {"api_key": "0123456789abcdef0123456789abcdef-us6", "webhook_secret": "mc-s3cret-0123456789"}
+    )
+    unsigned = Connector.objects.create(
+        brand=brand, endpoint=endpoint, vendor="mailchimp", name="Audience", credentials=sealed
+    )
+    page = owner.get(page_of(unsigned)).content.decode()
+    inbound = f"https://candor.example/hooks/mailchimp/{unsigned.public_id}?secret=&lt;webhook_secret&gt;"
+    assert f'<code id="inbound-url">{inbound}</code>' in page
+    assert "mc-s3cret-0123456789" not in page
 
 
 def test_testing_the_connection_shows_the_vendors_lists_and_writes_nothing(brand, owner, klaviyo, fake):
