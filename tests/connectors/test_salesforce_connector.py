@@ -392,6 +392,32 @@ def test_an_org_no_newer_than_candors_yes_stays(make_client, brand, purpose, con
     assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptIn"]
 
 
+def test_an_opt_out_on_the_address_alone_stays_until_a_newer_yes(
+    make_client, brand, purpose, contact, sf, published
+):
+    person(sf)
+    connector = connect(make_client, brand, sf)
+    grant(brand, purpose)
+    send(connector)
+    [cpc] = point_consents(sf)
+    sf.edit("ContactPointConsent", cpc["Id"], PrivacyConsentStatus="OptOut")  # a user, on the address
+    written = len(sf.api_calls("/composite/sobjects"))
+    # The contact's next change pushes the older grant again: the address's newer "no" stays,
+    # and nothing else is written (the type consent already says OptIn).
+    preferences_update(
+        brand=brand, external_id="cust-1", method="api", recorded_by="t", unsubscribed_all={"sms": True}
+    )
+    send(connector)
+    assert [c["PrivacyConsentStatus"] for c in point_consents(sf)] == ["OptOut"]
+    assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptIn"]
+    assert len(sf.api_calls("/composite/sobjects")) == written
+    # A grant given after it is Candor's newer word: pushed onto the same record.
+    grant(brand, purpose)
+    send(connector)
+    [after] = point_consents(sf)
+    assert (after["Id"], after["PrivacyConsentStatus"]) == (cpc["Id"], "OptIn")
+
+
 def states(n: int, *, granted_at: Any = None) -> list[ContactState]:
     at = granted_at or timezone.now()
     return [

@@ -29,8 +29,8 @@ The mapping:
   ContactPointEmail (EmailAddress, the Candor contact's email) or ContactPointPhone
   (TelephoneNumber, its phone) under the Individual, matched by address and created when missing,
   and on it a ContactPointConsent (ContactPointId, DataUsePurposeId) with the same status, dates,
-  CaptureSource and CaptureContactPointType. A contact without that address gets only the
-  ContactPointTypeConsent. Read back (poll, reconciler), an OptOut on any of the Individual's
+  CaptureSource and CaptureContactPointType (the rule has no opinion on a channel whose address
+  Candor lacks, so there is always one). Read back (poll, reconciler), an OptOut on any of the Individual's
   contact points of the slot's type is the org's "no", as on any of its records.
 - Each kept flag is the channel-wide "no" of the Candor channel it names: true when the channel
   is unsubscribed from all (or, for email, the address is suppressed), false otherwise.
