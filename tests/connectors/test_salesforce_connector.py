@@ -5,6 +5,7 @@ pipeline, opt-out winning."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -552,6 +553,36 @@ def test_candor_leaves_the_last_tenth_of_the_daily_api_requests_to_the_org(sf):
     assert (held.succeeded, held.retry_after, held.permanent) == (False, 1800.0, False)
     assert "daily API requests" in held.error
     assert sf.api_used == calls  # not even asked
+
+
+def test_an_address_consents_own_error_fails_only_its_delivery(sf):
+    for i in range(2):
+        person(sf, external_id=f"c{i}", email=f"p{i}@example.com")
+    target = Target(public_id="con_cpc", base_url=sf.base_url, credentials=CREDENTIALS, mapping=mapping(sf))
+    granted = states(2)
+    items = [Item(delivery_id=i, type="x", contact_ref=s.contact_ref, state=s) for i, s in enumerate(granted)]
+    assert all(r.succeeded for r in SalesforceAdapter().push(target, items, client=http_client()))
+    first = sf.find("ContactPointEmail", EmailAddress="p0@example.com")[0]["Id"]
+    [locked] = sf.find("ContactPointConsent", ContactPointId=first)
+    sf.validation_rules[locked["Id"]] = "Consents on this address are managed by the partner."
+    withdrawn = [
+        Item(
+            delivery_id=10 + i,
+            type="x",
+            contact_ref=s.contact_ref,
+            state=replace(s, consents={"email-marketing": "withdrawn"}),
+        )
+        for i, s in enumerate(granted)
+    ]
+    results = SalesforceAdapter().push(target, withdrawn, client=http_client())
+    assert [r.succeeded for r in results] == [False, True]
+    assert results[0].permanent is True
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in (results[0].error or "")
+    by_point = {c["ContactPointId"]: c["PrivacyConsentStatus"] for c in point_consents(sf)}
+    second = sf.find("ContactPointEmail", EmailAddress="p1@example.com")[0]["Id"]
+    assert by_point == {first: "OptIn", second: "OptOut"}
+    # The other writes of the same call went through (allOrNone false).
+    assert {c["PrivacyConsentStatus"] for c in consents(sf)} == {"OptOut"}
 
 
 def test_leads_are_kept_as_contacts_are(sf):
