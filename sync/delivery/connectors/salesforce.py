@@ -2,8 +2,8 @@
 
 Read from the REST API Developer Guide (sObject Collections, query, describe), the Object
 Reference (Contact, Lead, Individual, ContactPointTypeConsent, ContactPointEmail,
-ContactPointPhone, ContactPointConsent, DataUsePurpose) and Salesforce
-Help on the OAuth server-to-server flows (salesforce_auth has the details and the token cache).
+ContactPointPhone, ContactPointConsent, DataUsePurpose) and Salesforce Help on the OAuth
+server-to-server flows (salesforce_auth has the details and the token cache).
 API version v62.0 on the org's My Domain (`api_base_url`).
 
 The mapping:
@@ -30,8 +30,10 @@ The mapping:
   (TelephoneNumber, its phone) under the Individual, matched by address and created when missing,
   and on it a ContactPointConsent (ContactPointId, DataUsePurposeId) with the same status, dates,
   CaptureSource and CaptureContactPointType (the rule has no opinion on a channel whose address
-  Candor lacks, so there is always one). Read back (poll, reconciler), an OptOut on any of the Individual's
-  contact points of the slot's type is the org's "no", as on any of its records.
+  Candor lacks, so there is always one). Read back (poll, reconciler), an OptOut on any of the
+  Individual's contact points of the slot's type is the org's "no", as on any of its records.
+  Addresses are matched as Salesforce compares text (ignoring case), not normalised: a number
+  the org holds formatted otherwise than Candor's E.164 gets a second ContactPointPhone.
 - Each kept flag is the channel-wide "no" of the Candor channel it names: true when the channel
   is unsubscribed from all (or, for email, the address is suppressed), false otherwise.
 
@@ -49,8 +51,9 @@ Individuals, one query of their ContactPointTypeConsents, one of their contact p
 type and one of those points' ContactPointConsents, one create of the missing contact points,
 then the writes: the records' flags and links and the changed consents in one PATCH, the new
 consents in one create, each sObject Collections call carrying at most 200 records (so one more
-call per further 200). A call with nothing to carry is not made. allOrNone is
-false: a record's own error fails only its contact's delivery (permanent, but for a locked row).
+call per further 200; records grouped by type, as Salesforce saves at most ten runs of one
+type a call). A call with nothing to carry is not made. allOrNone is false: a record's own
+error fails only its contact's delivery (permanent, but for a locked row).
 Only what differs from the org's state is written, so a retried batch writes nothing twice.
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
