@@ -5,6 +5,7 @@ pipeline, opt-out winning."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -74,6 +75,14 @@ def send(connector: Connector) -> None:
 
 def consents(fake: FakeSalesforce) -> list[dict[str, Any]]:
     return fake.find("ContactPointTypeConsent")
+
+
+def point_consents(fake: FakeSalesforce) -> list[dict[str, Any]]:
+    return fake.find("ContactPointConsent")
+
+
+def shown(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: row[name] for name in names}
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -244,12 +253,42 @@ def test_a_grant_reaches_the_consent_model_and_a_withdrawal_turns_it_off(
     }
     assert cptc["CaptureDate"] == cptc["EffectiveFrom"]
     assert abs((timezone.now() - cptc["CaptureDate"]).total_seconds()) < 60
+    # The address, under the Individual, and its own consent with the same status and dates.
+    [point] = sf.find("ContactPointEmail")
+    assert shown(point, "ParentId", "EmailAddress") == {
+        "ParentId": individual[0]["Id"],
+        "EmailAddress": "ada@example.com",
+    }
+    assert sf.find("ContactPointPhone") == []  # no phone channel mapped
+    [cpc] = point_consents(sf)
+    assert shown(
+        cpc,
+        "ContactPointId",
+        "DataUsePurposeId",
+        "CaptureContactPointType",
+        "PrivacyConsentStatus",
+        "CaptureSource",
+        "CaptureDate",
+        "EffectiveFrom",
+    ) == {
+        "ContactPointId": point["Id"],
+        "DataUsePurposeId": sf.dup,
+        "CaptureContactPointType": "Web",
+        "PrivacyConsentStatus": "OptIn",
+        "CaptureSource": "Candor",
+        "CaptureDate": cptc["CaptureDate"],
+        "EffectiveFrom": cptc["CaptureDate"],
+    }
 
     withdraw(brand, purpose)
     send(connector)
     [after] = consents(sf)
     assert after["Id"] == cptc["Id"]  # the same record, changed: no second consent
     assert after["PrivacyConsentStatus"] == "OptOut"
+    [cpc_after] = point_consents(sf)
+    assert (cpc_after["Id"], cpc_after["PrivacyConsentStatus"]) == (cpc["Id"], "OptOut")
+    assert cpc_after["CaptureDate"] == after["CaptureDate"] > cpc["CaptureDate"]
+    assert [p["Id"] for p in sf.find("ContactPointEmail")] == [point["Id"]]  # matched, not made again
     assert len(sf.find("Individual")) == 1
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
@@ -269,14 +308,16 @@ def test_a_withdrawal_before_the_send_never_lets_an_opt_in_out(
     withdraw(brand, purpose)
     send(connector)
     assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptOut"]
+    assert [c["PrivacyConsentStatus"] for c in point_consents(sf)] == ["OptOut"]
     writes = [r for r in sf.requests if r["path"] == "/composite/sobjects"]
     statuses = [
-        row.get("PrivacyConsentStatus")
+        (row["attributes"]["type"], row.get("PrivacyConsentStatus"))
         for r in writes
         for row in r["body"]["records"]
         if "PrivacyConsentStatus" in row
     ]
-    assert statuses == ["OptOut"]  # once: the second delivery found nothing to change
+    # Once each: the second delivery found nothing to change.
+    assert statuses == [("ContactPointConsent", "OptOut"), ("ContactPointTypeConsent", "OptOut")]
 
 
 def test_unsubscribe_from_all_sets_the_flag_and_nothing_is_written_twice(
@@ -307,7 +348,14 @@ def test_unsubscribe_from_all_sets_the_flag_and_nothing_is_written_twice(
         target, [Item(delivery_id=1, type="x", contact_ref=contact.pk, state=state)], client=http_client()
     )
     assert result.succeeded
-    assert [r["path"] for r in sf.requests] == ["/query", "/query"]
+    assert result.excerpt.startswith("Nothing to change")
+    # The contact, its Individual's consents, its email addresses, their consents: no writes.
+    assert [r["q"].split(" FROM ")[1].split()[0] for r in sf.requests] == [
+        "Contact",
+        "ContactPointTypeConsent",
+        "ContactPointEmail",
+        "ContactPointConsent",
+    ]
 
 
 def test_a_contact_the_org_does_not_have_is_not_created(make_client, brand, purpose, contact, sf, published):
@@ -343,6 +391,32 @@ def test_an_org_no_newer_than_candors_yes_stays(make_client, brand, purpose, con
     grant(brand, purpose)
     send(connector)
     assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptIn"]
+
+
+def test_an_opt_out_on_the_address_alone_stays_until_a_newer_yes(
+    make_client, brand, purpose, contact, sf, published
+):
+    person(sf)
+    connector = connect(make_client, brand, sf)
+    grant(brand, purpose)
+    send(connector)
+    [cpc] = point_consents(sf)
+    sf.edit("ContactPointConsent", cpc["Id"], PrivacyConsentStatus="OptOut")  # a user, on the address
+    written = len(sf.api_calls("/composite/sobjects"))
+    # The contact's next change pushes the older grant again: the address's newer "no" stays,
+    # and nothing else is written (the type consent already says OptIn).
+    preferences_update(
+        brand=brand, external_id="cust-1", method="api", recorded_by="t", unsubscribed_all={"sms": True}
+    )
+    send(connector)
+    assert [c["PrivacyConsentStatus"] for c in point_consents(sf)] == ["OptOut"]
+    assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptIn"]
+    assert len(sf.api_calls("/composite/sobjects")) == written
+    # A grant given after it is Candor's newer word: pushed onto the same record.
+    grant(brand, purpose)
+    send(connector)
+    [after] = point_consents(sf)
+    assert (after["Id"], after["PrivacyConsentStatus"]) == (cpc["Id"], "OptIn")
 
 
 def states(n: int, *, granted_at: Any = None) -> list[ContactState]:
@@ -383,17 +457,29 @@ def test_a_full_batch_makes_a_few_calls_of_at_most_200_records(sf):
     results = SalesforceAdapter().push(target, items, client=http_client())
     assert all(r.succeeded for r in results)
     assert len(consents(sf)) == 600
+    assert len(point_consents(sf)) == 600
+    assert len(sf.find("ContactPointEmail")) == len(sf.find("ContactPointPhone")) == 200
     calls = [
         (r["method"], r["path"], len(r["body"]["records"]) if "body" in r else None) for r in sf.requests
     ]
     assert calls == [
         ("GET", "/query", None),  # the contacts
         ("POST", "/composite/sobjects", 200),  # their Individuals
+        ("POST", "/composite/sobjects", 200),  # 400 addresses (email and phone), 200 a call
+        ("POST", "/composite/sobjects", 200),
         ("PATCH", "/composite/sobjects", 200),  # the links
-        ("POST", "/composite/sobjects", 200),  # 600 consents, 200 a call
-        ("POST", "/composite/sobjects", 200),
-        ("POST", "/composite/sobjects", 200),
+        *[("POST", "/composite/sobjects", 200)] * 6,  # 1200 consents (both kinds), 200 a call
     ]
+    # Phone: the ContactPointPhone with the contact's number, its consent for the first purpose.
+    [phone] = sf.find("ContactPointPhone", TelephoneNumber="+4915100000007")
+    [on_phone] = sf.find("ContactPointConsent", ContactPointId=phone["Id"])
+    assert (on_phone["DataUsePurposeId"], on_phone["PrivacyConsentStatus"]) == (sf.dup, "OptIn")
+    # A second push of the same batch writes nothing: reads only, the same few.
+    sf.requests.clear()
+    again = SalesforceAdapter().push(target, items, client=http_client())
+    assert all(r.succeeded and r.excerpt.startswith("Nothing to change") for r in again)
+    assert {r["path"] for r in sf.requests} == {"/query"}
+    assert len(sf.requests) == 5  # contacts, type consents, emails, phones, point consents
 
 
 def test_a_records_own_error_fails_only_its_delivery(sf):
@@ -454,9 +540,10 @@ def test_candor_leaves_the_last_tenth_of_the_daily_api_requests_to_the_org(sf):
     target = Target(public_id="con_share", base_url=sf.base_url, credentials=CREDENTIALS, mapping=mapping(sf))
     [state] = states(1)
     item = Item(delivery_id=1, type="x", contact_ref=0, state=state)
-    sf.api_used = int(sf.api_max * 0.9) - 5
+    sf.api_used = int(sf.api_max * 0.9) - 6
     [first] = SalesforceAdapter().push(target, [item], client=http_client())
-    assert first.succeeded  # four calls, the last answered at 13499/15000
+    assert first.succeeded  # five calls, the last answered at 13499/15000
+    assert sf.api_used == int(sf.api_max * 0.9) - 1
     sf.api_used += 1  # another integration of the org makes a call
     # The next answer says 13501/15000: past 90%, every later call holds off (the push is
     # idempotent, so a batch held half-way is simply sent again later).
@@ -466,6 +553,36 @@ def test_candor_leaves_the_last_tenth_of_the_daily_api_requests_to_the_org(sf):
     assert (held.succeeded, held.retry_after, held.permanent) == (False, 1800.0, False)
     assert "daily API requests" in held.error
     assert sf.api_used == calls  # not even asked
+
+
+def test_an_address_consents_own_error_fails_only_its_delivery(sf):
+    for i in range(2):
+        person(sf, external_id=f"c{i}", email=f"p{i}@example.com")
+    target = Target(public_id="con_cpc", base_url=sf.base_url, credentials=CREDENTIALS, mapping=mapping(sf))
+    granted = states(2)
+    items = [Item(delivery_id=i, type="x", contact_ref=s.contact_ref, state=s) for i, s in enumerate(granted)]
+    assert all(r.succeeded for r in SalesforceAdapter().push(target, items, client=http_client()))
+    first = sf.find("ContactPointEmail", EmailAddress="p0@example.com")[0]["Id"]
+    [locked] = sf.find("ContactPointConsent", ContactPointId=first)
+    sf.validation_rules[locked["Id"]] = "Consents on this address are managed by the partner."
+    withdrawn = [
+        Item(
+            delivery_id=10 + i,
+            type="x",
+            contact_ref=s.contact_ref,
+            state=replace(s, consents={"email-marketing": "withdrawn"}),
+        )
+        for i, s in enumerate(granted)
+    ]
+    results = SalesforceAdapter().push(target, withdrawn, client=http_client())
+    assert [r.succeeded for r in results] == [False, True]
+    assert results[0].permanent is True
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in (results[0].error or "")
+    by_point = {c["ContactPointId"]: c["PrivacyConsentStatus"] for c in point_consents(sf)}
+    second = sf.find("ContactPointEmail", EmailAddress="p1@example.com")[0]["Id"]
+    assert by_point == {first: "OptIn", second: "OptOut"}
+    # The other writes of the same call went through (allOrNone false).
+    assert {c["PrivacyConsentStatus"] for c in consents(sf)} == {"OptOut"}
 
 
 def test_leads_are_kept_as_contacts_are(sf):

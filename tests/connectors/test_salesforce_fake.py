@@ -14,7 +14,14 @@ from django.core.cache import cache
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from sync.delivery.connectors.salesforce_auth import DATA, SalesforceRefused, api_call, query_all
+from sync.delivery.connectors.salesforce_auth import (
+    DATA,
+    SalesforceRefused,
+    api_call,
+    query_all,
+    soql,
+    soql_in,
+)
 from sync.delivery.connectors.vendors import Target
 from sync.delivery.sending import http_client
 from tests.connectors.salesforce_support import (
@@ -164,6 +171,67 @@ def test_per_record_errors_leave_the_other_records_written(sf):
     rolled_back = call(sf, "POST", f"{DATA}/composite/sobjects", json=rows).json()
     assert rolled_back[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert len(sf.find("Individual")) == 1
+
+
+def test_contact_points_and_their_consents_are_checked_as_salesforce_checks_them(sf):
+    party = sf.insert("Individual", LastName="Lovelace")
+    point = sf.insert("ContactPointEmail", ParentId=party, EmailAddress="ada@example.com")
+
+    def consent(**values: Any) -> dict[str, Any]:
+        return {"attributes": {"type": "ContactPointConsent"}, "Name": "x", **values}
+
+    rows = [
+        consent(ContactPointId=point, DataUsePurposeId=sf.dup, PrivacyConsentStatus="OptOut"),
+        consent(DataUsePurposeId=sf.dup, PrivacyConsentStatus="OptIn"),  # no contact point
+        consent(ContactPointId=point, PrivacyConsentStatus="Maybe"),
+        consent(ContactPointId=party, PrivacyConsentStatus="OptIn"),  # an Individual is no contact point
+        consent(ContactPointId=point, CaptureContactPointType="Fax"),
+        {"attributes": {"type": "ContactPointEmail"}, "ParentId": party, "EmailAddress": "not an address"},
+        {"attributes": {"type": "ContactPointEmail"}, "EmailAddress": "bea@example.com"},  # no parent
+        {"attributes": {"type": "ContactPointPhone"}, "ParentId": party},  # no number
+    ]
+    reply = call(sf, "POST", f"{DATA}/composite/sobjects", json={"records": rows}).json()
+    assert [r["errors"][0]["statusCode"] if r["errors"] else "ok" for r in reply] == [
+        "ok",
+        "REQUIRED_FIELD_MISSING",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "INVALID_EMAIL_ADDRESS",
+        "REQUIRED_FIELD_MISSING",
+        "REQUIRED_FIELD_MISSING",
+    ]
+    [kept] = sf.find("ContactPointConsent")
+    assert (kept["ContactPointId"], kept["PrivacyConsentStatus"]) == (point, "OptOut")
+    assert len(sf.find("ContactPointEmail")) == 1
+    assert sf.find("ContactPointPhone") == []
+    found = query_all(
+        Target(public_id="", base_url=sf.base_url, credentials=CREDENTIALS, mapping={}),
+        soql(
+            fields=["Id", "ContactPointId"],
+            sobject="ContactPointConsent",
+            where=f"ContactPointId IN {soql_in([point])} AND PrivacyConsentStatus = 'OptOut'",
+        ),
+        client=http_client(),
+    )
+    assert [row["Id"] for row in found] == [kept["Id"]]
+
+
+def test_a_call_of_more_than_ten_runs_of_one_type_is_refused(sf):
+    party = sf.insert("Individual", LastName="Lovelace")
+    alternating = [
+        {"attributes": {"type": "ContactPointEmail"}, "ParentId": party, "EmailAddress": f"a{n}@example.com"}
+        if n % 2
+        else {"attributes": {"type": "Individual"}, "LastName": f"P{n}"}
+        for n in range(11)
+    ]
+    refused = call(sf, "POST", f"{DATA}/composite/sobjects", json={"records": alternating})
+    assert refused.status_code == 400
+    assert "10 chunks" in refused.json()[0]["message"]
+    assert sf.find("ContactPointEmail") == []
+    grouped = sorted(alternating, key=lambda row: row["attributes"]["type"])  # two runs
+    assert call(sf, "POST", f"{DATA}/composite/sobjects", json={"records": grouped}).status_code == 200
+    assert len(sf.find("ContactPointEmail")) == 5
 
 
 @pytest.mark.parametrize(

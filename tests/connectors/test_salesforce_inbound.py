@@ -133,12 +133,52 @@ def test_an_opt_out_consent_in_salesforce_withdraws_that_purpose_only(linked, sf
     assert not ChannelOptOut.objects.filter(contact=contact, opted_out=True).exists()  # not the channel
 
 
+def test_an_opt_out_on_the_addresss_consent_is_polled_into_the_ledger(linked, sf, contact, purpose):
+    connector, _ = linked
+    [cpc] = sf.find("ContactPointConsent")
+    sf.edit("ContactPointConsent", cpc["Id"], PrivacyConsentStatus="OptOut")  # a user, on the address
+    watermark = json.loads(fresh(connector).poll_watermark)
+    before = ConsentEvent.objects.count()
+    assert connector_poll(connector=fresh(connector)) == ["recorded"]
+    [row] = ConsentEvent.objects.order_by("sequence")[before:]
+    assert (row.purpose_id, row.decision, row.method, row.contact_id) == (
+        purpose.pk,
+        "withdrawn",
+        "connector",
+        contact.pk,
+    )
+    stamp = sf.find("ContactPointConsent", Id=cpc["Id"])[0]["SystemModstamp"]
+    assert row.evidence.message["event_id"].startswith(f"{cpc['Id']}:")
+    assert row.evidence.message["vendor_record"] == cpc["Id"]
+    assert row.occurred_at == stamp
+    assert not ChannelOptOut.objects.filter(contact=contact, opted_out=True).exists()  # not the channel
+    # Its own watermark moved to the record's stamp; the others' did not.
+    moved = json.loads(fresh(connector).poll_watermark)
+    assert datetime.fromisoformat(moved["point"].replace("Z", "+00:00")) == stamp
+    assert (moved["person"], moved["consent"]) == (watermark["person"], watermark["consent"])
+    # Read again (the minute's overlap): a duplicate, nothing written.
+    assert connector_poll(connector=fresh(connector)) == ["duplicate"]
+    assert ConsentEvent.objects.count() == before + 1
+
+
+def test_a_watermark_from_before_addresses_were_read_still_polls(linked, sf, contact):
+    connector, _ = linked
+    marks = json.loads(fresh(connector).poll_watermark)
+    del marks["point"]
+    Connector.objects.filter(pk=connector.pk).update(poll_watermark=json.dumps(marks))
+    [cpc] = sf.find("ContactPointConsent")
+    sf.edit("ContactPointConsent", cpc["Id"], PrivacyConsentStatus="OptOut")
+    assert connector_poll(connector=fresh(connector)) == ["recorded"]
+    assert "point" in json.loads(fresh(connector).poll_watermark)
+
+
 def test_candors_own_opt_out_read_back_changes_nothing(linked, sf, brand, purpose, contact):
     connector, _ = linked
     withdraw(brand, purpose)
     send(connector)
     rows = ConsentEvent.objects.count()
-    assert connector_poll(connector=fresh(connector)) == ["unchanged"]
+    # Both OptOuts Candor wrote (the ContactPointTypeConsent and the ContactPointConsent) read back.
+    assert connector_poll(connector=fresh(connector)) == ["unchanged", "unchanged"]
     assert ConsentEvent.objects.count() == rows
 
 
@@ -185,13 +225,26 @@ def test_expected_and_vendor_read_agree_until_drift_is_injected(linked, sf, bran
     stranger = ContactState(contact_ref=999, external_id="nobody", email="x@example.com", phone=None)
     read = adapter.vendor_read(target_of(connector, sf), [state, stranger], client=http_client())
     assert read == {contact.pk: expected, 999: {slot: "unknown", "flag:HasOptedOutOfEmail": "unknown"}}
-    assert [r["path"] for r in sf.requests] == ["/query", "/query"]  # two queries for the batch
+    # Four queries for the batch: the records, the type consents, the addresses, their consents.
+    assert [r["path"] for r in sf.requests] == ["/query"] * 4
 
     [cptc] = consents(sf)
     sf.edit("ContactPointTypeConsent", cptc["Id"], PrivacyConsentStatus="OptOut")
     sf.edit("Contact", contact_id, HasOptedOutOfEmail=True)
     drifted = adapter.vendor_read(target_of(connector, sf), [state], client=http_client())
     assert drifted == {contact.pk: {slot: "unsubscribed", "flag:HasOptedOutOfEmail": "unsubscribed"}}
+
+
+def test_vendor_read_takes_an_opt_out_on_the_address_alone_as_the_slots_no(linked, sf, brand, contact):
+    connector, _ = linked
+    adapter = SalesforceAdapter()
+    state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
+    slot = f"consent:{sf.dup}:Email"
+    [cpc] = sf.find("ContactPointConsent")
+    sf.edit("ContactPointConsent", cpc["Id"], PrivacyConsentStatus="OptOut")
+    assert [c["PrivacyConsentStatus"] for c in consents(sf)] == ["OptIn"]  # the type consent says yes
+    read = adapter.vendor_read(target_of(connector, sf), [state], client=http_client())
+    assert read == {contact.pk: {slot: "unsubscribed", "flag:HasOptedOutOfEmail": "subscribed"}}
 
 
 def test_the_slot_signal_records_the_vendors_no(linked, sf, brand, contact, purpose):
@@ -246,3 +299,8 @@ def test_slots_turn_off_changes_exactly_those_slots(make_client, brand, purpose,
     assert after[optins[0]]["PrivacyConsentStatus"] == "OptOut"
     assert after[optins[1]] == before[optins[1]]  # untouched
     assert [sf.find("Contact", Id=i)[0]["HasOptedOutOfEmail"] for i in ids] == [False, True]
+    # The consent slot's "no" is written on the first one's address too; the second has none.
+    [point] = sf.find("ContactPointEmail")
+    assert (point["ParentId"], point["EmailAddress"]) == (parties[0], "p0@example.com")
+    [cpc] = sf.find("ContactPointConsent")
+    assert (cpc["ContactPointId"], cpc["PrivacyConsentStatus"]) == (point["Id"], "OptOut")

@@ -25,14 +25,15 @@ __all__ = ["admin_api", "broker", "connector_key", "sf", "workers"]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def opt_ins_written(fake: Any) -> list[str]:
-    """The PartyId of every OptIn the org accepted a write of (refused calls are not kept)."""
+def opt_ins_written(fake: Any, sobject: str, parent: str) -> list[str]:
+    """The `parent` (PartyId, ContactPointId) of every OptIn of `sobject` the org accepted a write
+    of (refused calls are not kept)."""
     return [
-        row["PartyId"]
+        row[parent]
         for request in fake.requests
         if request["path"] == "/composite/sobjects"
         for row in request["body"]["records"]
-        if row.get("PrivacyConsentStatus") == "OptIn"
+        if row["attributes"]["type"] == sobject and row.get("PrivacyConsentStatus") == "OptIn"
     ]
 
 
@@ -94,7 +95,17 @@ def test_an_outage_of_the_org_loses_nothing_and_writes_nothing_twice(
     consents = sf.find("ContactPointTypeConsent")
     assert sorted(c["PartyId"] for c in consents) == sorted(i["Id"] for i in individuals)
     assert {c["PrivacyConsentStatus"] for c in consents} == {"OptIn"}
-    assert sorted(opt_ins_written(sf)) == sorted(i["Id"] for i in individuals)  # each written once
+    written = opt_ins_written(sf, "ContactPointTypeConsent", "PartyId")
+    assert sorted(written) == sorted(i["Id"] for i in individuals)  # each written once
+    points = sf.find("ContactPointEmail")  # one address each, none made twice by a retry
+    assert sorted((p["ParentId"], p["EmailAddress"]) for p in points) == sorted(
+        (c["IndividualId"], c["Email"]) for c in sf.find("Contact")
+    )
+    on_points = sf.find("ContactPointConsent")
+    assert sorted(c["ContactPointId"] for c in on_points) == sorted(p["Id"] for p in points)
+    assert {c["PrivacyConsentStatus"] for c in on_points} == {"OptIn"}
+    written = opt_ins_written(sf, "ContactPointConsent", "ContactPointId")
+    assert sorted(written) == sorted(p["Id"] for p in points)  # each written once
     contacts = sf.find("Contact")
     assert sorted(c["IndividualId"] for c in contacts) == sorted(i["Id"] for i in individuals)
 

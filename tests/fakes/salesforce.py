@@ -7,7 +7,10 @@ Sources (read, not copied):
   /services/data/vXX.X/composite/sobjects: `{"allOrNone", "records": [{"attributes": {"type"},
   …}]}`, at most 200 records, a 400 for a malformed request, else 200 with one SaveResult
   `{"id", "success", "errors": [{"statusCode", "message", "fields"}]}` per record in order),
-  resources_query.htm and dome_query.htm (GET …/query?q=: `{"totalSize", "done",
+  records of several types are saved in chunks of consecutive records of one type, at most 10
+  chunks a call (the message is the one Salesforce gives; its error code is not documented, the
+  fake's INVALID_BATCH_REQUEST is a stand-in), resources_query.htm and dome_query.htm
+  (GET …/query?q=: `{"totalSize", "done",
   "nextRecordsUrl"?, "records"}`, each record with `attributes.type` and `attributes.url`, the
   rest fetched from nextRecordsUrl), resources_sobject_describe.htm (GET
   …/sobjects/{type}/describe: `fields[]` with `name`, `type`, `externalId`, `idLookup`,
@@ -30,7 +33,15 @@ Sources (read, not copied):
   sforce_api_objects_individual.htm (LastName required), sforce_api_objects_contactpointtypeconsent
   .htm (Name, PartyId, DataUsePurposeId, ContactPointType and CaptureContactPointType restricted
   picklists Email/MailingAddress/Phone/Social/Web, PrivacyConsentStatus NotSeen/Seen/OptIn/
-  OptOut, CaptureDate, CaptureSource, EffectiveFrom) and sforce_api_objects_datausepurpose.htm.
+  OptOut, CaptureDate, CaptureSource, EffectiveFrom), sforce_api_objects_datausepurpose.htm,
+  sforce_api_objects_contactpointemail.htm (EmailAddress, an email field, required; ParentId the
+  Individual or Account, required), sforce_api_objects_contactpointphone.htm (TelephoneNumber
+  required; ParentId) and sforce_api_objects_contactpointconsent.htm (API 48.0+: Name;
+  ContactPointId, required, a polymorphic reference to ContactPointEmail, ContactPointPhone,
+  ContactPointAddress…; DataUsePurposeId; PrivacyConsentStatus and CaptureContactPointType the
+  same restricted picklists; CaptureDate, CaptureSource, EffectiveFrom, EffectiveTo), with the
+  field reference's types (salesforce_field_reference_ContactPointConsent). An email field
+  written through the API must hold an address (INVALID_EMAIL_ADDRESS otherwise).
 - The SOQL subset: tests/fakes/salesforce_soql.py.
 
 Limits modelled: the org's daily API requests (`api_max`; past it 403 REQUEST_LIMIT_EXCEEDED
@@ -48,6 +59,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -76,7 +88,11 @@ ID_PREFIX = {
     "Individual": "0PK",
     "ContactPointTypeConsent": "0ZY",
     "DataUsePurpose": "0ZW",
+    "ContactPointEmail": "9PE",
+    "ContactPointPhone": "0OW",
+    "ContactPointConsent": "0ZV",
 }
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -87,7 +103,7 @@ class Field:
     updateable: bool = True
     external_id: bool = False
     id_lookup: bool = False
-    refers_to: str | None = None
+    refers_to: str | tuple[str, ...] | None = None  # a tuple: a polymorphic reference
     values: list[str] | None = None  # a restricted picklist's
 
 
@@ -134,7 +150,37 @@ def default_schema() -> dict[str, dict[str, Field]]:
             "EffectiveFrom": Field("datetime"),
             "EffectiveTo": Field("datetime"),
         },
+        "ContactPointEmail": {
+            **_system(),
+            "EmailAddress": Field("email", required=True),
+            "ParentId": Field("reference", required=True, refers_to=("Individual",)),
+        },
+        "ContactPointPhone": {
+            **_system(),
+            "TelephoneNumber": Field("phone", required=True),
+            "ParentId": Field("reference", required=True, refers_to=("Individual",)),
+        },
+        "ContactPointConsent": {
+            **_system(),
+            "Name": Field("string", required=True),
+            "ContactPointId": Field(
+                "reference", required=True, refers_to=("ContactPointEmail", "ContactPointPhone")
+            ),
+            "DataUsePurposeId": Field("reference", refers_to="DataUsePurpose"),
+            "CaptureContactPointType": Field("picklist", values=CONTACT_POINT_TYPES),
+            "PrivacyConsentStatus": Field("picklist", values=CONSENT_STATUSES),
+            "CaptureDate": Field("datetime"),
+            "CaptureSource": Field("string"),
+            "EffectiveFrom": Field("datetime"),
+            "EffectiveTo": Field("datetime"),
+        },
     }
+
+
+def _targets(f: Field) -> tuple[str, ...]:
+    if f.refers_to is None:
+        return ()
+    return f.refers_to if isinstance(f.refers_to, tuple) else (f.refers_to,)
 
 
 class Refusal(Exception):
@@ -373,7 +419,7 @@ class FakeSalesforce:
                 "createable": f.createable,
                 "updateable": f.updateable,
                 "nillable": not f.required and f.type != "boolean",
-                "referenceTo": [f.refers_to] if f.refers_to else [],
+                "referenceTo": list(_targets(f)),
                 "picklistValues": [{"value": v, "active": True} for v in f.values or []],
             }
             for name, f in spec.items()
@@ -482,6 +528,15 @@ class FakeSalesforce:
                     )
             if create and ("id" in record or "Id" in record):
                 raise Refusal(400, "INVALID_FIELD", "Can't specify an id when creating records.")
+        types = [record["attributes"]["type"] for record in records]
+        if 1 + sum(1 for a, b in itertools.pairwise(types) if a != b) > 10:
+            # Records of several types are saved in chunks of one type each; at most 10 a call.
+            raise Refusal(
+                400,
+                "INVALID_BATCH_REQUEST",
+                "Cannot have more than 10 chunks in a single operation. "
+                "Please rearrange the data to reduce chunking.",
+            )
         with self._lock:
             self.requests.append({"method": request.method, "path": "/composite/sobjects", "body": body})
             staged = {
@@ -549,10 +604,12 @@ class FakeSalesforce:
                     return fail(
                         "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]
                     )
-            if f.type == "reference" and value not in staged.get(f.refers_to or "", {}):
+            if f.type == "reference" and not any(value in staged.get(t, {}) for t in _targets(f)):
                 return fail("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [name])
-            if f.type in ("string", "email") and not isinstance(value, str):
+            if f.type in ("string", "email", "phone") and not isinstance(value, str):
                 return fail("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name])
+            if f.type == "email" and not EMAIL.match(value):
+                return fail("INVALID_EMAIL_ADDRESS", f"{name}: invalid email address: {value}", [name])
         now = self._tick()
         if create:
             missing = [name for name, f in spec.items() if f.required and values.get(name) in (None, "")]

@@ -1,8 +1,9 @@
 """Salesforce: Candor purposes onto the consent data model, and channel opt-outs onto the flags.
 
 Read from the REST API Developer Guide (sObject Collections, query, describe), the Object
-Reference (Contact, Lead, Individual, ContactPointTypeConsent, DataUsePurpose) and Salesforce
-Help on the OAuth server-to-server flows (salesforce_auth has the details and the token cache).
+Reference (Contact, Lead, Individual, ContactPointTypeConsent, ContactPointEmail,
+ContactPointPhone, ContactPointConsent, DataUsePurpose) and Salesforce Help on the OAuth
+server-to-server flows (salesforce_auth has the details and the token cache).
 API version v62.0 on the org's My Domain (`api_base_url`).
 
 The mapping:
@@ -24,6 +25,15 @@ The mapping:
   CaptureDate and EffectiveFrom (when Candor got the consent), CaptureSource "Candor" and
   CaptureContactPointType Web (Candor captured it on its pages or API). The DataUsePurpose ids
   are checked against the org's (a query) on save.
+- Each purpose entry and channel is also one ContactPointConsent on the contact's address: the
+  ContactPointEmail (EmailAddress, the Candor contact's email) or ContactPointPhone
+  (TelephoneNumber, its phone) under the Individual, matched by address and created when missing,
+  and on it a ContactPointConsent (ContactPointId, DataUsePurposeId) with the same status, dates,
+  CaptureSource and CaptureContactPointType (the rule has no opinion on a channel whose address
+  Candor lacks, so there is always one). Read back (poll, reconciler), an OptOut on any of the
+  Individual's contact points of the slot's type is the org's "no", as on any of its records.
+  Addresses are matched as Salesforce compares text (ignoring case), not normalised: a number
+  the org holds formatted otherwise than Candor's E.164 gets a second ContactPointPhone.
 - Each kept flag is the channel-wide "no" of the Candor channel it names: true when the channel
   is unsubscribed from all (or, for email, the address is suppressed), false otherwise.
 
@@ -37,10 +47,13 @@ back to Candor through the poll or the reconciler.
 
 Push, for a batch of up to 200 contacts, makes a number of calls bounded by the mapping, not by
 the data: one query for the records (by match field, IN), one create of the missing
-Individuals, one query of their ContactPointTypeConsents, then the writes: the records' flags and
-links and the changed consents in one PATCH, the new consents in one create, each sObject
-Collections call carrying at most 200 records (so one more call per further 200). allOrNone is
-false: a record's own error fails only its contact's delivery (permanent, but for a locked row).
+Individuals, one query of their ContactPointTypeConsents, one of their contact points per mapped
+type and one of those points' ContactPointConsents, one create of the missing contact points,
+then the writes: the records' flags and links and the changed consents in one PATCH, the new
+consents in one create, each sObject Collections call carrying at most 200 records (so one more
+call per further 200; records grouped by type, as Salesforce saves at most ten runs of one
+type a call). A call with nothing to carry is not made. allOrNone is false: a record's own
+error fails only its contact's delivery (permanent, but for a locked row).
 Only what differs from the org's state is written, so a retried batch writes nothing twice.
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
@@ -69,6 +82,7 @@ from sync.delivery.connectors.salesforce_auth import (
     CHANNELS,
     CONSENT_FIELDS,
     DATA,
+    POINT_OBJECTS,
     SalesforceRefused,
     api_call,
     credentials_problems,
@@ -80,7 +94,9 @@ from sync.delivery.connectors.salesforce_auth import (
 )
 from sync.delivery.connectors.salesforce_inbound import (
     channel_signal,
+    contact_points_read,
     person_fields,
+    point_consents_read,
     salesforce_poll,
 )
 from sync.delivery.connectors.vendors import (
@@ -180,6 +196,14 @@ class _Contact:
     records: list[dict[str, Any]] = field(default_factory=list)
     written: int = 0
     failure: PushResult | None = None
+
+    def address(self, point_type: str) -> str | None:
+        """The contact's address for a ContactPointType (Email: its email, Phone: its phone)."""
+        return self.state.email if point_type == "Email" else self.state.phone
+
+
+# The org's contact points by (Individual, ContactPointType, casefolded address): their ids.
+Points = dict[tuple[str, str, str], str]
 
 
 class SalesforceAdapter:
@@ -355,10 +379,13 @@ class SalesforceAdapter:
                         results[contact.key] = NOT_IN_ORG
             self._individuals_ensure(target, live, client=client)
             consents = self._consents_read(target, live, client=client)
-            updates, creates = self._writes(target, live, consents)
-            for chunk in _chunks(updates):
+            points, point_consents = self._points_read(target, live, client=client)
+            self._points_ensure(target, live, points, client=client)
+            updates, creates = self._writes(target, live, consents, points, point_consents)
+            # Grouped by type: Salesforce saves a call's records in runs of one type, ten at most.
+            for chunk in _chunks(sorted(updates, key=_type_of)):
                 self._save(target, "PATCH", chunk, client=client)
-            for chunk in _chunks(creates):
+            for chunk in _chunks(sorted(creates, key=_type_of)):
                 self._save(target, "POST", chunk, client=client)
         except SalesforceRefused as exc:
             failed = PushResult(
@@ -438,8 +465,69 @@ class SalesforceAdapter:
         # The latest record per slot is the one in force (a later one, made elsewhere, wins).
         return {(row["PartyId"], row["DataUsePurposeId"], row["ContactPointType"]): row for row in rows}
 
+    def _points_read(
+        self, target: Target, contacts: list[_Contact], *, client: httpx.Client
+    ) -> tuple[Points, dict[tuple[str, str], dict[str, Any]]]:
+        """The contact points of these records' Individuals (one query per mapped type) and
+        those points' ContactPointConsents of the mapped purposes (one query)."""
+        parties = {
+            record["IndividualId"]
+            for contact in contacts
+            if any(slot.startswith("consent:") for slot in contact.wants)
+            for record in contact.records
+            if record.get("IndividualId") and not record.get("_link")
+        }
+        rows = contact_points_read(target, parties=parties, client=client)
+        points: Points = {}
+        for row in rows:
+            points.setdefault((row["ParentId"], row["_type"], row["_address"]), row["Id"])
+        return points, point_consents_read(target, set(points.values()), client=client)
+
+    def _points_ensure(
+        self, target: Target, contacts: list[_Contact], points: Points, *, client: httpx.Client
+    ) -> None:
+        """Create the contact points the consents need and the org does not hold (one create
+        call per 200); each new id goes into `points`."""
+        types = {
+            slot: CHANNELS[channel]
+            for entry in target.mapping.get("purposes", [])
+            for channel in entry.get("channels", ["email"])
+            for slot in [consent_slot(entry, channel)]
+        }
+        pending: dict[tuple[str, str, str], tuple[_Contact, dict[str, Any]]] = {}
+        for contact in contacts:
+            if contact.failure is not None:
+                continue
+            wanted = {types[slot] for slot in contact.wants if slot in types}
+            for record in contact.records:
+                party = record.get("IndividualId")
+                for point_type in sorted(wanted):
+                    address = contact.address(point_type)
+                    key = (party or "", point_type, (address or "").casefold())
+                    if not party or not address or key in points or key in pending:
+                        continue
+                    sobject, field_name = POINT_OBJECTS[point_type]
+                    row = {"attributes": {"type": sobject}, "ParentId": party, field_name: address}
+                    pending[key] = (contact, row)
+        keys = sorted(pending, key=lambda key: key[1])  # one run per type (see _apply)
+        for start in range(0, len(keys), COLLECTION_MAX):
+            chunk = keys[start : start + COLLECTION_MAX]
+            saved = self._call_collection(target, "POST", [pending[key][1] for key in chunk], client=client)
+            for key, result in zip(chunk, saved, strict=True):
+                contact = pending[key][0]
+                if result.get("success"):
+                    points[key] = result["id"]
+                    contact.written += 1
+                else:
+                    contact.failure = contact.failure or _record_failure(result)
+
     def _writes(
-        self, target: Target, contacts: list[_Contact], consents: dict[tuple[str, str, str], dict[str, Any]]
+        self,
+        target: Target,
+        contacts: list[_Contact],
+        consents: dict[tuple[str, str, str], dict[str, Any]],
+        points: Points,
+        point_consents: dict[tuple[str, str], dict[str, Any]],
     ) -> tuple[list[tuple[_Contact, dict[str, Any]]], list[tuple[_Contact, dict[str, Any]]]]:
         mapping = target.mapping
         sobject = mapping["object"]
@@ -451,6 +539,7 @@ class SalesforceAdapter:
         now = timezone.now()
         updates: list[tuple[_Contact, dict[str, Any]]] = []
         creates: list[tuple[_Contact, dict[str, Any]]] = []
+        seen: set[tuple[str, ...]] = set()  # records sharing an Individual write its consents once
         for contact in contacts:
             if contact.failure is not None:
                 continue
@@ -479,50 +568,47 @@ class SalesforceAdapter:
                     if not slot.startswith("consent:"):
                         continue
                     entry, channel = entries[slot]
-                    status = "OptIn" if want.value == "subscribed" else "OptOut"
-                    existing = consents.get((party, entry["data_use_purpose"], CHANNELS[channel]))
+                    dup, point_type = entry["data_use_purpose"], CHANNELS[channel]
                     captured = sf_time(want.at or now)
-                    if existing is None:
-                        creates.append(
-                            (
-                                contact,
-                                {
-                                    "attributes": {"type": "ContactPointTypeConsent"},
-                                    "Name": f"Candor {entry['purpose']} {CHANNELS[channel]}"[:80],
-                                    "PartyId": party,
-                                    "DataUsePurposeId": entry["data_use_purpose"],
-                                    "ContactPointType": CHANNELS[channel],
-                                    "CaptureContactPointType": "Web",
-                                    "PrivacyConsentStatus": status,
-                                    "CaptureDate": captured,
-                                    "CaptureSource": "Candor",
-                                    "EffectiveFrom": captured,
-                                },
-                            )
+                    if ("type", party, dup, point_type) not in seen:
+                        seen.add(("type", party, dup, point_type))
+                        new = {
+                            "attributes": {"type": "ContactPointTypeConsent"},
+                            "Name": f"Candor {entry['purpose']} {point_type}"[:80],
+                            "PartyId": party,
+                            "DataUsePurposeId": dup,
+                            "ContactPointType": point_type,
+                        }
+                        existing = consents.get((party, dup, point_type))
+                        _consent_write(
+                            contact=contact,
+                            want=want,
+                            captured=captured,
+                            existing=existing,
+                            new=new,
+                            updates=updates,
+                            creates=creates,
                         )
-                        continue
-                    held = existing.get("PrivacyConsentStatus")
-                    if held == status:
-                        continue
-                    if (
-                        status == "OptIn"
-                        and held == "OptOut"
-                        and not _later(want.at, parse_time(existing.get("SystemModstamp")))
-                    ):
-                        continue  # the org's "no" is as new as Candor's "yes" or newer: it stays
-                    updates.append(
-                        (
-                            contact,
-                            {
-                                "attributes": {"type": "ContactPointTypeConsent"},
-                                "id": existing["Id"],
-                                "PrivacyConsentStatus": status,
-                                "CaptureDate": captured,
-                                "CaptureSource": "Candor",
-                                "EffectiveFrom": captured,
-                            },
+                    address = contact.address(point_type)
+                    point = points.get((party, point_type, (address or "").casefold())) if address else None
+                    if point is not None and ("point", point, dup) not in seen:
+                        seen.add(("point", point, dup))
+                        new = {
+                            "attributes": {"type": "ContactPointConsent"},
+                            "Name": f"Candor {entry['purpose']} {point_type} address"[:80],
+                            "ContactPointId": point,
+                            "DataUsePurposeId": dup,
+                        }
+                        existing = point_consents.get((point, dup))
+                        _consent_write(
+                            contact=contact,
+                            want=want,
+                            captured=captured,
+                            existing=existing,
+                            new=new,
+                            updates=updates,
+                            creates=creates,
                         )
-                    )
         return updates, creates
 
     def _save(
@@ -576,9 +662,11 @@ class SalesforceAdapter:
     def vendor_read(
         self, target: Target, states: Sequence[ContactState], *, client: httpx.Client
     ) -> dict[int, dict[str, SlotState]]:
-        """Two queries for the batch: the records by match key (IN), then their Individuals'
-        consents. A contact with no record reads "unknown" on every slot; where several
-        records match, a "no" on any of them is the org's answer."""
+        """A few queries for the batch: the records by match key (IN), their Individuals'
+        ContactPointTypeConsents, their contact points (one query per mapped type) and those
+        points' ContactPointConsents. A contact with no record reads "unknown" on every slot;
+        where several records or contact points match, a "no" on any of them is the org's
+        answer."""
         mapping = target.mapping
         slots = list(slot_wants(mapping, ContactState(contact_ref=0, external_id="", email=None, phone=None)))
         contacts = {
@@ -600,6 +688,15 @@ class SalesforceAdapter:
                     for contact in by_value.get(str(record.get(mapping["match_field"]) or "").casefold(), []):
                         contact.records.append(record)
             consents = self._consents_read(target, [c for c in contacts.values() if c.records], client=client)
+            parties = {
+                r["IndividualId"] for c in contacts.values() for r in c.records if r.get("IndividualId")
+            }
+            points: dict[tuple[str, str], list[str]] = {}  # (Individual, ContactPointType) -> ids
+            for point in contact_points_read(target, parties=parties, client=client):
+                points.setdefault((point["ParentId"], point["_type"]), []).append(point["Id"])
+            point_consents = point_consents_read(
+                target, {i for ids in points.values() for i in ids}, client=client
+            )
         except SalesforceRefused as exc:
             raise VendorError(str(exc), status_code=exc.status_code) from exc
         entries = {
@@ -617,16 +714,21 @@ class SalesforceAdapter:
                         flag = record.get(slot.removeprefix("flag:"))
                         values.append("unsubscribed" if flag else "subscribed")
                     else:
-                        purpose, point = entries[slot]
-                        row = consents.get((record.get("IndividualId") or "", purpose, point))
-                        status = row.get("PrivacyConsentStatus") if row else None
-                        values.append(
-                            "subscribed"
-                            if status == "OptIn"
-                            else "unsubscribed"
-                            if status == "OptOut"
-                            else "unknown"
-                        )
+                        purpose, point_type = entries[slot]
+                        party = record.get("IndividualId") or ""
+                        rows = [consents.get((party, purpose, point_type))]
+                        rows += [
+                            point_consents.get((i, purpose)) for i in points.get((party, point_type), [])
+                        ]
+                        for row in rows:
+                            status = row.get("PrivacyConsentStatus") if row else None
+                            values.append(
+                                "subscribed"
+                                if status == "OptIn"
+                                else "unsubscribed"
+                                if status == "OptOut"
+                                else "unknown"
+                            )
                 held[slot] = (
                     "unsubscribed"
                     if "unsubscribed" in values
@@ -679,6 +781,45 @@ class SalesforceAdapter:
             contact.wants[slot] = Want("unsubscribed")
         done = self._apply(target, contacts, client=client)
         return [done.get(state.contact_ref, NOTHING) for state, _slot in offs]
+
+
+def _type_of(write: tuple[_Contact, dict[str, Any]]) -> str:
+    return str(write[1]["attributes"]["type"])
+
+
+def _consent_write(
+    *,
+    contact: _Contact,
+    want: Want,
+    captured: str,
+    existing: dict[str, Any] | None,
+    new: dict[str, Any],
+    updates: list[tuple[_Contact, dict[str, Any]]],
+    creates: list[tuple[_Contact, dict[str, Any]]],
+) -> None:
+    """The write one consent record (ContactPointTypeConsent or ContactPointConsent) needs, if
+    any: `new` (its type and keys) when the org has none, else its status and dates when they
+    differ and an opt-out does not stand in the way."""
+    status = "OptIn" if want.value == "subscribed" else "OptOut"
+    dated = {
+        "PrivacyConsentStatus": status,
+        "CaptureDate": captured,
+        "CaptureSource": "Candor",
+        "EffectiveFrom": captured,
+    }
+    if existing is None:
+        creates.append((contact, {**new, "CaptureContactPointType": "Web", **dated}))
+        return
+    held = existing.get("PrivacyConsentStatus")
+    if held == status:
+        return
+    if (
+        status == "OptIn"
+        and held == "OptOut"
+        and not _later(want.at, parse_time(existing.get("SystemModstamp")))
+    ):
+        return  # the org's "no" is as new as Candor's "yes" or newer: it stays
+    updates.append((contact, {"attributes": new["attributes"], "id": existing["Id"], **dated}))
 
 
 def _later(candor_at: datetime | None, org_at: datetime | None) -> bool:

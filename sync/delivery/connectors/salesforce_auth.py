@@ -49,6 +49,12 @@ CONSENT_FIELDS = [
     "PrivacyConsentStatus",
     "SystemModstamp",
 ]
+# ContactPointType -> the contact point object and its address field (ParentId: the Individual).
+POINT_OBJECTS = {
+    "Email": ("ContactPointEmail", "EmailAddress"),
+    "Phone": ("ContactPointPhone", "TelephoneNumber"),
+}
+POINT_CONSENT_FIELDS = ["Id", "ContactPointId", "DataUsePurposeId", "PrivacyConsentStatus", "SystemModstamp"]
 DATA = f"/services/data/{API_VERSION}"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_SECONDS = 15 * 60

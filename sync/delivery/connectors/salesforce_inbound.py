@@ -7,7 +7,11 @@ since a record's stamp is set before its transaction commits), for
   HasOptedOutOfFax) are true: each flag an "unsubscribe from all" on the Candor channel the
   mapping ties it to, withdrawing every purpose (and topic) mapped on that channel;
 - the OptOut ContactPointTypeConsents of the mapped DataUsePurposes: a withdrawal of that
-  purpose (and its topic) on that channel; their Individuals' records (a second query) say who.
+  purpose (and its topic) on that channel; their Individuals' records (a further query) say who;
+- the OptOut ContactPointConsents of the mapped DataUsePurposes: the same withdrawal, on the
+  channel of its contact point (a ContactPointEmail is email, a ContactPointPhone the mapped phone
+  or sms); the contact points (one query per mapped type) say which Individual, whatever the
+  address (a "no" on any of the Individual's addresses is a "no", as on any of its records).
 The event id is the record id and its SystemModstamp (and the flag): a re-read is a duplicate and
 changes nothing. A contact is named by the match field (external_id) or, matching by Email, its
 address. The watermark is JSON, one time per kind; the first poll only sets it (from now).
@@ -25,6 +29,8 @@ from django.utils import timezone
 from sync.delivery.connectors.salesforce_auth import (
     CHANNELS,
     CONSENT_FIELDS,
+    POINT_CONSENT_FIELDS,
+    POINT_OBJECTS,
     SalesforceRefused,
     parse_time,
     query_all,
@@ -45,20 +51,23 @@ def salesforce_poll(
     mapped purposes. A first poll (no watermark) starts from now. VendorError if refused."""
     if watermark is None:
         start = sf_time(timezone.now())
-        return [], json.dumps({"person": start, "consent": start})
+        return [], json.dumps({"person": start, "consent": start, "point": start})
     try:
         marks = json.loads(watermark)
         person_mark, consent_mark = parse_time(marks["person"]), parse_time(marks["consent"])
-    except (ValueError, KeyError, TypeError):
-        person_mark = consent_mark = None
-    if person_mark is None or consent_mark is None:
+        # A watermark from before ContactPointConsent was read starts it where the consents are.
+        point_mark = parse_time(marks.get("point", marks["consent"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        person_mark = consent_mark = point_mark = None
+    if person_mark is None or consent_mark is None or point_mark is None:
         raise VendorError("The Salesforce poll watermark is unreadable.")
     try:
         signals, person_next = _poll_flags(target, person_mark, client=client)
-        more, consent_next = _poll_consents(target, consent_mark, client=client)
+        more, consent_next, point_next = _poll_consents(target, consent_mark, point_mark, client=client)
     except SalesforceRefused as exc:
         raise VendorError(str(exc), status_code=exc.status_code) from exc
-    return signals + more, json.dumps({"person": sf_time(person_next), "consent": sf_time(consent_next)})
+    marks = {"person": sf_time(person_next), "consent": sf_time(consent_next), "point": sf_time(point_next)}
+    return signals + more, json.dumps(marks)
 
 
 def person_fields(mapping: dict[str, Any]) -> list[str]:
@@ -125,49 +134,120 @@ def channel_signal(
     )
 
 
+def mapped_point_types(mapping: dict[str, Any]) -> list[str]:
+    """The ContactPointTypes the mapping's purposes use (Email, Phone)."""
+    return sorted(
+        {
+            CHANNELS[channel]
+            for entry in mapping.get("purposes", [])
+            for channel in entry.get("channels", ["email"])
+        }
+    )
+
+
+def contact_points_read(
+    target: Target, *, parties: set[str] | None = None, ids: set[str] | None = None, client: httpx.Client
+) -> list[dict[str, Any]]:
+    """The contact points of the mapped types under these Individuals (or with these ids), one
+    query per type, each row with `_type` (Email or Phone) and `_address` (casefolded)."""
+    if not parties and not ids:
+        return []
+    points = []
+    for point_type in mapped_point_types(target.mapping):
+        sobject, address = POINT_OBJECTS[point_type]
+        where = f"ParentId IN {soql_in(parties)}" if parties else f"Id IN {soql_in(ids or set())}"
+        query = soql(fields=["Id", "ParentId", address], sobject=sobject, where=where, order="Id")
+        for row in query_all(target, query, client=client):
+            points.append({**row, "_type": point_type, "_address": str(row.get(address) or "").casefold()})
+    return points
+
+
+def point_consents_read(
+    target: Target, point_ids: set[str], *, client: httpx.Client
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ContactPointConsents of these contact points and the mapped purposes, by
+    (ContactPointId, DataUsePurposeId); the latest per pair is the one in force."""
+    purposes = {entry["data_use_purpose"] for entry in target.mapping.get("purposes", [])}
+    if not point_ids or not purposes:
+        return {}
+    query = soql(
+        fields=POINT_CONSENT_FIELDS,
+        sobject="ContactPointConsent",
+        where=f"ContactPointId IN {soql_in(point_ids)} AND DataUsePurposeId IN {soql_in(purposes)}",
+        order="SystemModstamp",
+    )
+    return {
+        (row["ContactPointId"], row["DataUsePurposeId"]): row
+        for row in query_all(target, query, client=client)
+    }
+
+
 def _poll_consents(
-    target: Target, mark: datetime, *, client: httpx.Client
-) -> tuple[list[VendorSignal], datetime]:
+    target: Target, mark: datetime, point_mark: datetime, *, client: httpx.Client
+) -> tuple[list[VendorSignal], datetime, datetime]:
+    """OptOut ContactPointTypeConsents and ContactPointConsents since their watermarks, named by
+    one query of the people of their Individuals."""
     mapping = target.mapping
     entries = mapping.get("purposes", [])
     if not entries:
-        return [], mark
-    since = soql_time(mark - POLL_OVERLAP)
+        return [], mark, point_mark
     purposes = {entry["data_use_purpose"] for entry in entries}
+    optouts = f"PrivacyConsentStatus = 'OptOut' AND DataUsePurposeId IN {soql_in(purposes)}"
     query = soql(
         fields=CONSENT_FIELDS,
         sobject="ContactPointTypeConsent",
-        where=f"SystemModstamp >= {since} AND PrivacyConsentStatus = 'OptOut' "
-        f"AND DataUsePurposeId IN {soql_in(purposes)}",
+        where=f"SystemModstamp >= {soql_time(mark - POLL_OVERLAP)} AND {optouts}",
         order="SystemModstamp, Id",
     )
     rows = query_all(target, query, client=client)
     latest = max([mark, *(parse_time(row.get("SystemModstamp")) or mark for row in rows)])
-    parties = {row["PartyId"] for row in rows if row.get("PartyId")}
+    query = soql(
+        fields=POINT_CONSENT_FIELDS,
+        sobject="ContactPointConsent",
+        where=f"SystemModstamp >= {soql_time(point_mark - POLL_OVERLAP)} AND {optouts}",
+        order="SystemModstamp, Id",
+    )
+    point_rows = query_all(target, query, client=client)
+    point_latest = max(
+        [point_mark, *(parse_time(row.get("SystemModstamp")) or point_mark for row in point_rows)]
+    )
+    points = {
+        point["Id"]: point
+        for point in contact_points_read(
+            target,
+            ids={row["ContactPointId"] for row in point_rows if row.get("ContactPointId")},
+            client=client,
+        )
+    }
+    # Each OptOut as (row, the Individual, the ContactPointType, the object it is on).
+    found = [
+        (row, row.get("PartyId"), row.get("ContactPointType"), "ContactPointTypeConsent") for row in rows
+    ]
+    for row in point_rows:
+        point = points.get(row.get("ContactPointId") or "")
+        if point is not None:
+            found.append((row, point.get("ParentId"), point["_type"], "ContactPointConsent"))
+    parties = {party for _, party, _, _ in found if party}
     if not parties:
-        return [], latest
+        return [], latest, point_latest
     query = soql(
         fields=person_fields(mapping),
         sobject=mapping["object"],
         where=f"IndividualId IN {soql_in(parties)}",
         order="Id",
     )
-    people = query_all(target, query, client=client)
     person_of: dict[str, dict[str, Any]] = {}
-    for person in people:
+    for person in query_all(target, query, client=client):
         person_of.setdefault(person["IndividualId"], person)
     signals = []
-    for row in rows:
-        party = person_of.get(row.get("PartyId") or "")
+    for row, party_id, point_type, sobject in found:
+        party = person_of.get(party_id or "")
         identity = identity_of(mapping, party) if party is not None else {}
         if not identity:
             continue
         for entry in entries:
             for channel in entry.get("channels", ["email"]):
-                if (
-                    entry["data_use_purpose"] != row["DataUsePurposeId"]
-                    or CHANNELS[channel] != row["ContactPointType"]
-                ):
+                if entry["data_use_purpose"] != row["DataUsePurposeId"] or CHANNELS[channel] != point_type:
                     continue
                 signals.append(
                     VendorSignal(
@@ -177,8 +257,8 @@ def _poll_consents(
                         topics=(entry["topic"],) if entry.get("topic") else (),
                         purposes=(entry["purpose"],),
                         occurred_at=parse_time(row.get("SystemModstamp")),
-                        detail={"object": "ContactPointTypeConsent", "record": row["Id"]},
+                        detail={"object": sobject, "record": row["Id"]},
                         **identity,
                     )
                 )
-    return signals, latest
+    return signals, latest, point_latest
