@@ -10,6 +10,20 @@ X-HubSpot-RateLimit-* headers, the 429 body with errorType RATE_LIMIT and policy
 requests per 10 seconds for OAuth apps, up to 190 for private apps, daily limits), "Validating
 requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event array).
 
+- OAuth (developers.hubspot.com, the OAuth tokens guide and "Refresh an access token"; the
+  refused refresh's body as HubSpot answers it, reported at nango.dev/blog/hubspot-oauth-bad-
+  refresh-token; the expired token's 401 as quoted from HubSpot in airbytehq/airbyte#74726 and
+  ToolJet/ToolJet#17192): `POST /oauth/v1/token`, form-encoded, grant_type=refresh_token with
+  client_id, client_secret and refresh_token, answers `{"token_type": "bearer", "refresh_token",
+  "access_token", "expires_in": 1800}` (the same refresh token: HubSpot's do not rotate). A
+  missing or unknown grant type, client id, secret or refresh token is a 400
+  `{"status": "BAD_GRANT_TYPE" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" | "BAD_REFRESH_TOKEN",
+  "message", "correlationId"}` (the names other than BAD_REFRESH_TOKEN are this fake's reading);
+  a body that is not form-encoded carries none of the fields. An access token past its
+  `expires_in` is a 401 `EXPIRED_AUTHENTICATION` "The OAuth token used to make this call expired
+  N second(s) ago." with `context: {"expire time": [...]}`. `expire_tokens()` makes every issued
+  token expire now; `revoke(refresh_token)` is the app being uninstalled (its refresh token and
+  access tokens stop working).
 - `Authorization: Bearer <token>`: missing is 401 `INVALID_AUTHENTICATION`, an unknown token 401
   too (HubSpot does not tell the two apart by status); a token without the scope an operation's
   `security` names is 403 `MISSING_SCOPES` with the required scopes; errors are
@@ -46,6 +60,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -61,6 +76,9 @@ from werkzeug.serving import make_server
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN = "pat-eu1-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 CLIENT_SECRET = "8d2f0c4e-1b3a-4c5d-9e6f-7a8b9c0d1e2f"
+CLIENT_ID = "5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+REFRESH_TOKEN = "eu1-7c3b-9d4e-4f2a-8b1c-0d9e8f7a6b5c"
+TOKEN_PATH = "/oauth/v1/token"
 LEGAL_BASES = {
     "CONSENT_WITH_NOTICE",
     "LEGITIMATE_INTEREST_CLIENT",
@@ -109,6 +127,13 @@ class FakeHubSpot:
     # What the private app was granted (every scope the connector needs, unless a test takes one).
     scopes: set[str] = field(default_factory=lambda: set(ALL_SCOPES))
     client_secret: str = CLIENT_SECRET
+    # OAuth: the app's client id, the refresh tokens installs gave, and the access tokens issued
+    # (token -> (refresh token, expires at, time.time())).
+    client_id: str = CLIENT_ID
+    refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
+    issued: dict[str, tuple[str, float]] = field(default_factory=dict)
+    token_lifetime: int = 1800
+    token_requests: list[dict[str, str]] = field(default_factory=list)
     portal_id: int = 4455667
     app_id: int = 998877
     # id -> (name, active)
@@ -171,6 +196,18 @@ class FakeHubSpot:
                 "source": source,
             }
 
+    def expire_tokens(self) -> None:
+        """Every OAuth access token issued so far expires now (as 30 minutes later)."""
+        with self._lock:
+            now = time.time()
+            self.issued = {token: (refresh, min(at, now - 1)) for token, (refresh, at) in self.issued.items()}
+
+    def revoke(self, refresh_token: str) -> None:
+        """The app is uninstalled: its refresh token and every access token from it stop working."""
+        with self._lock:
+            self.refresh_tokens.discard(refresh_token)
+            self.issued = {t: v for t, v in self.issued.items() if v[0] != refresh_token}
+
     def paths(self) -> list[str]:
         with self._lock:
             return [r["path"] for r in self.requests]
@@ -182,6 +219,8 @@ class FakeHubSpot:
         if self.latency:
             time.sleep(self.latency)
         headers: dict[str, str] = {}
+        if request.path == TOKEN_PATH:
+            return self._token(request)(environ, start_response)
         try:
             self._authenticate(request)
             headers = self._rate()
@@ -221,7 +260,19 @@ class FakeHubSpot:
                 "INVALID_AUTHENTICATION",
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
             )
-        if header.removeprefix("Bearer ").strip() not in self.tokens:
+        token = header.removeprefix("Bearer ").strip()
+        with self._lock:
+            oauth = self.issued.get(token)
+        if oauth is not None and oauth[1] <= time.time():
+            ago = int(time.time() - oauth[1])
+            expired_at = datetime.fromtimestamp(oauth[1], UTC).isoformat(timespec="milliseconds")
+            raise Refusal(
+                401,
+                "EXPIRED_AUTHENTICATION",
+                f"The OAuth token used to make this call expired {ago} second(s) ago.",
+                context={"expire time": [expired_at.replace("+00:00", "Z")]},
+            )
+        if token not in self.tokens and oauth is None:
             raise Refusal(
                 401,
                 "INVALID_AUTHENTICATION",
@@ -240,6 +291,37 @@ class FakeHubSpot:
                     }
                 ],
             )
+
+    def _token(self, request: Request) -> Response:
+        """`POST /oauth/v1/token` with grant_type=refresh_token (the only grant the connector uses)."""
+
+        def refused(status: str, message: str) -> Response:
+            body = {"status": status, "message": message, "correlationId": str(uuid.uuid4())}
+            return Response(json.dumps(body), status=400, content_type="application/json;charset=utf-8")
+
+        if request.method != "POST":
+            return Response("Method Not Allowed", status=405)
+        form = request.form if request.mimetype == "application/x-www-form-urlencoded" else {}
+        with self._lock:
+            self.token_requests.append({k: form.get(k, "") for k in ("grant_type", "client_id")})
+            if form.get("grant_type") != "refresh_token":
+                return refused("BAD_GRANT_TYPE", "missing or unknown grant type")
+            if form.get("client_id") != self.client_id:
+                return refused("BAD_CLIENT_ID", "missing or unknown client id")
+            if form.get("client_secret") != self.client_secret:
+                return refused("BAD_CLIENT_SECRET", "missing or invalid client secret")
+            refresh = form.get("refresh_token", "")
+            if refresh not in self.refresh_tokens:
+                return refused("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
+            token = "C" + secrets.token_urlsafe(96)
+            self.issued[token] = (refresh, time.time() + self.token_lifetime)
+        answer = {
+            "token_type": "bearer",
+            "refresh_token": refresh,
+            "access_token": token,
+            "expires_in": self.token_lifetime,
+        }
+        return Response(json.dumps(answer), status=200, content_type="application/json;charset=utf-8")
 
     def _headers(self, remaining: int, secondly_remaining: int) -> dict[str, str]:
         return {

@@ -7,9 +7,8 @@ developer docs (developers.hubspot.com: the subscription preferences v4 guide, "
 guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 
 - every call sends `Authorization: Bearer <token>`: a private app's access token (`pat-…`), or
-  an OAuth access token, which is a Bearer token too. Only the token is built: an OAuth token is
-  not refreshed (it lives 30 minutes; refreshing needs the app's client id, secret and refresh
-  token, later work), so use a private app's token, which does not expire.
+  an OAuth app's access token, fetched with its refresh token, cached, and fetched again once on
+  a 401 (`hubspot_auth`).
 - `GET /communication-preferences/v4/definitions` lists the account's subscription types; the
   mapping's ids are checked against the active ones when it is saved.
 - `POST /crm/v3/objects/contacts/batch/upsert` (idProperty email, 100 inputs a call) creates or
@@ -71,6 +70,12 @@ from typing import Any
 
 import httpx
 
+from sync.delivery.connectors.hubspot_auth import (
+    HubSpotAuthRefused,
+    access_token,
+    credentials_problems,
+    is_oauth,
+)
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
@@ -193,20 +198,7 @@ class HubSpotAdapter:
     # --- configuration -----------------------------------------------------------------------
 
     def credentials_errors(self, credentials: Any) -> list[str]:
-        if (
-            not isinstance(credentials, dict)
-            or "access_token" not in credentials
-            or not set(credentials) <= {"access_token", "client_secret"}
-        ):
-            return ['HubSpot takes {"access_token": "pat-…", "client_secret"?: "…"} and nothing else.']
-        problems = []
-        token = credentials["access_token"]
-        if not isinstance(token, str) or len(token) < 16 or any(c.isspace() for c in token):
-            problems.append("access_token must be a HubSpot private app access token (pat-…).")
-        secret = credentials.get("client_secret")
-        if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
-            problems.append("client_secret is the app's client secret (it signs HubSpot's webhooks).")
-        return problems
+        return credentials_problems(credentials)
 
     def mapping_errors(
         self, mapping: Any, *, topics: dict[str, list[str]], purposes: set[str]
@@ -280,22 +272,46 @@ class HubSpotAdapter:
 
     # --- calls -------------------------------------------------------------------------------
 
-    def _headers(self, target: Target) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {target.credentials['access_token']}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+    def _send(
+        self,
+        target: Target,
+        method: str,
+        path: str,
+        *,
+        client: httpx.Client,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """One authenticated call, and the secrets to redact from its answer (the credentials and
+        the access token used). An OAuth call answered 401 gets a new access token and is made
+        once more: the cached one expired or was revoked early."""
+        token = access_token(target, client=client)
+        for attempt in range(2):
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+            response = client.request(
+                method, f"{target.base_url}{path}", params=params, content=content, headers=headers
+            )
+            if response.status_code == 401 and is_oauth(target.credentials) and attempt == 0:
+                token = access_token(target, client=client, fresh=True)
+                continue
+            break
+        return response, {**target.credentials, "bearer": token}
 
     def account_view(self, target: Target, *, client: httpx.Client) -> AccountView:
         """The account's active subscription types; VendorError if the token or host fails."""
         try:
-            response = client.get(f"{target.base_url}{DEFINITIONS}", headers=self._headers(target))
+            response, secrets = self._send(target, "GET", DEFINITIONS, client=client)
+        except HubSpotAuthRefused as exc:
+            raise VendorError(str(exc), status_code=exc.status_code) from exc
         except httpx.HTTPError as exc:
             raise VendorError(f"HubSpot could not be reached: {type(exc).__name__}.") from exc
         if response.status_code != 200:
             raise VendorError(
-                f"HubSpot answered {response.status_code}: {_error_detail(response, target)}",
+                f"HubSpot answered {response.status_code}: {_error_detail(response, secrets)}",
                 status_code=response.status_code,
             )
         rows = response.json().get("results") or []
@@ -312,12 +328,19 @@ class HubSpotAdapter:
         self, target: Target, path: str, body: dict[str, Any], *, client: httpx.Client, query: dict[str, str]
     ) -> tuple[PushResult, httpx.Response | None]:
         try:
-            response = client.post(
-                f"{target.base_url}{path}",
+            response, secrets = self._send(
+                target,
+                "POST",
+                path,
+                client=client,
                 params=query or None,
                 content=json.dumps(body, separators=(",", ":")).encode(),
-                headers=self._headers(target),
             )
+        except HubSpotAuthRefused as exc:
+            # No access token: nothing was sent. Retried as a 401 is (new credentials fix it).
+            return PushResult(
+                succeeded=False, status_code=exc.status_code, excerpt=exc.excerpt, error=str(exc)
+            ), None
         except httpx.TimeoutException:
             return PushResult(succeeded=False, error="HubSpot did not answer in time."), None
         except httpx.HTTPError as exc:
@@ -333,7 +356,7 @@ class HubSpotAdapter:
             PushResult(
                 succeeded=False,
                 status_code=status,
-                excerpt=redact(response.text[:EXCERPT], target.credentials),
+                excerpt=redact(response.text[:EXCERPT], secrets),
                 error=f"HubSpot answered {status} to {name}.",
                 retry_after=rate_wait(response),
                 permanent=permanent,
@@ -633,10 +656,10 @@ def _not_tried(result: PushResult) -> PushResult:
     )
 
 
-def _error_detail(response: httpx.Response, target: Target) -> str:
+def _error_detail(response: httpx.Response, secrets: dict[str, Any]) -> str:
     try:
         body = response.json()
         detail = f"{body.get('category', '')}: {body.get('message', '')}"
     except (ValueError, AttributeError):
         detail = response.text[:200]
-    return redact(detail, target.credentials)[:300]
+    return redact(detail, secrets)[:300]
