@@ -134,6 +134,7 @@ class FakeHubSpot:
     issued: dict[str, tuple[str, float]] = field(default_factory=dict)
     token_lifetime: int = 1800
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    bearers: list[str] = field(default_factory=list)  # every API call's bearer token, in order
     portal_id: int = 4455667
     app_id: int = 998877
     # id -> (name, active)
@@ -262,6 +263,7 @@ class FakeHubSpot:
             )
         token = header.removeprefix("Bearer ").strip()
         with self._lock:
+            self.bearers.append(token)
             oauth = self.issued.get(token)
         if oauth is not None and oauth[1] <= time.time():
             ago = int(time.time() - oauth[1])

@@ -306,7 +306,10 @@ class HubSpotAdapter:
         try:
             response, secrets = self._send(target, "GET", DEFINITIONS, client=client)
         except HubSpotAuthRefused as exc:
-            raise VendorError(str(exc), status_code=exc.status_code) from exc
+            # A refused refresh token (400) is the credentials' fault, as a 401 is.
+            raise VendorError(
+                str(exc), status_code=401 if exc.status_code == 400 else exc.status_code
+            ) from exc
         except httpx.HTTPError as exc:
             raise VendorError(f"HubSpot could not be reached: {type(exc).__name__}.") from exc
         if response.status_code != 200:

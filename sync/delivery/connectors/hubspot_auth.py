@@ -95,7 +95,9 @@ def access_token(target: Target, *, client: httpx.Client, fresh: bool = False) -
     if not is_oauth(credentials):
         return str(credentials["access_token"])
     key = _cache_key(target)
-    if key is not None and not fresh:
+    if key is not None and fresh:
+        cache.delete(key)  # refused: a retry must not send it again should the refresh fail
+    elif key is not None:
         cached = cache.get(key)
         if isinstance(cached, str):
             return cached
