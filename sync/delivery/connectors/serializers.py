@@ -15,7 +15,9 @@ class ConnectorIn(serializers.Serializer):
     credentials = serializers.DictField(
         help_text='Write-only; never returned or logged. Klaviyo: {"api_key": "pk_…"} (a private API key); '
         'Mailchimp: {"api_key": "<key>-<dc>", "webhook_secret"?: "…"}; '
-        'Salesforce: {"client_id", "client_secret"} or {"client_id", "username", "private_key"}'
+        'Salesforce: {"client_id", "client_secret"} or {"client_id", "username", "private_key"}; '
+        'HubSpot: {"access_token": "pat-…", "client_secret"?} (a private app) or '
+        '{"client_id", "client_secret", "refresh_token"} (an OAuth app)'
     )
     mapping = serializers.DictField(
         help_text='Klaviyo: {"lists": [{"list": "<list id>", "topic"?: "<topic slug>", "purpose"?: '
