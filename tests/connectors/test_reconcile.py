@@ -33,6 +33,7 @@ __all__ = ["published"]
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "LstNews"
 SLOT = "list:LstNews:email"
+CHANNEL = "channel:email"
 
 
 @pytest.fixture
@@ -119,11 +120,11 @@ def test_expected_and_vendor_read_show_the_injected_drift(connector, people, fak
     states = contacts_state(brand_id=brand.pk, contact_refs=[c.pk for c in people.values()])
     expected = {name: adapter.expected(connector.mapping, states[c.pk]) for name, c in people.items()}
     assert expected == {
-        "ada": {SLOT: "subscribed"},
-        "bob": {SLOT: "subscribed"},
-        "cat": {SLOT: None},
-        "dan": {SLOT: "subscribed"},
-        "eve": {SLOT: "unsubscribed"},
+        "ada": {SLOT: "subscribed", CHANNEL: "subscribed"},
+        "bob": {SLOT: "subscribed", CHANNEL: "subscribed"},
+        "cat": {SLOT: None, CHANNEL: None},
+        "dan": {SLOT: "subscribed", CHANNEL: "subscribed"},
+        "eve": {SLOT: "unsubscribed", CHANNEL: None},  # a "no" to the list, not the channel
     }
     held = adapter.vendor_read(target, list(states.values()), client=http_client())
     assert {name: held[c.pk] for name, c in people.items()} == {
@@ -255,6 +256,30 @@ def test_each_kind_of_drift_is_found_and_repaired_by_the_rule(
     drain(connector.endpoint)
     assert ConnectorEcho.objects.filter(connector=connector).exists()
     assert fake.requests[writes:] == []
+
+
+def test_a_global_unsubscribe_in_klaviyo_is_recorded_for_the_whole_channel(
+    connector, people, fake, brand, purpose, runs_published
+):
+    from preferences.selectors import preferences_get
+
+    fake.drift_subscribe(LIST, PEOPLE["ada"])
+    fake.drift_unsubscribe(PEOPLE["ada"])  # everything off in Klaviyo's preference page
+    events_before = ConsentEvent.objects.count()
+
+    run = run_now(connector)
+
+    assert run.drift["vendor_unsubscribed_candor_subscribed"] == 1
+    assert run.samples["vendor_unsubscribed_candor_subscribed"] == ["cust-ada"]
+    [row] = ConsentEvent.objects.order_by("sequence")[events_before:]
+    assert (row.contact_id, row.purpose_id, row.decision, row.method) == (
+        people["ada"].pk,
+        purpose.pk,
+        "withdrawn",
+        "connector",
+    )
+    assert row.evidence.message["event_id"] == f"reconcile:{run.public_id}:{people['ada'].pk}:{CHANNEL}"
+    assert preferences_get(brand=brand, contact=people["ada"]).unsubscribed_all["email"] is True
 
 
 def test_nothing_is_done_when_there_is_no_drift(connector, people, fake, runs_published):

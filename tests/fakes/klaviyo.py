@@ -14,7 +14,11 @@ JSON:API errors, rate limits).
   `subscriptions` required, consent `SUBSCRIBED`, `consented_at` only with `historical_import`
   true, an email for the email channel and an E.164 phone for SMS, a list that exists; 202.
 - `POST /api/profile-subscription-bulk-delete-jobs`: at most 100 profiles, consent
-  `UNSUBSCRIBED`; a profile not in the given list is unsubscribed globally (Klaviyo's warning).
+  `UNSUBSCRIBED`; the list is optional: without one, or for a profile not in the given list, the
+  channel is unsubscribed globally (Klaviyo's warning).
+- `DELETE /api/lists/{id}/relationships/profiles` (remove_profiles_from_list.json): `{"data":
+  [{"type": "profile", "id"}]}`, at most 1000, 204; the profiles leave the list, their consent
+  unchanged. Its own rate limits: burst 10/s, steady 150/m.
 - `GET /api/profiles` (profiles:read) and `GET /api/lists/{id}/profiles` (lists:read): JSON:API
   pages of `profile` resources, `page[size]` 1 to 100 (default 20), `links.next` with
   `page[cursor]`; `filter` takes `equals(field,"v")` or `any(field,["v", …])` on the fields the
@@ -84,6 +88,7 @@ class FakeKlaviyo:
     jobs_accepted: int = 0
     _throttle: int = 0
     _calls: deque[float] = field(default_factory=deque)
+    _removals: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: Any = None
 
@@ -197,8 +202,13 @@ class FakeKlaviyo:
             )
         return key
 
-    def _rate(self, job: bool) -> None:
+    def _rate(self, job: bool, *, removal: bool = False) -> None:
         now = time.monotonic()
+        calls, burst, steady = (
+            (self._removals, 10, 150)
+            if removal
+            else (self._calls, self.burst_per_second, self.steady_per_minute)
+        )
         with self._lock:
             if job and self._throttle > 0:
                 self._throttle -= 1
@@ -208,17 +218,17 @@ class FakeKlaviyo:
                     "Request was throttled.",
                     "Request was throttled. Expected available in 1 second.",
                 )
-            while self._calls and self._calls[0] < now - 60:
-                self._calls.popleft()
-            last_second = sum(1 for at in self._calls if at >= now - 1)
-            if last_second >= self.burst_per_second or len(self._calls) >= self.steady_per_minute:
+            while calls and calls[0] < now - 60:
+                calls.popleft()
+            last_second = sum(1 for at in calls if at >= now - 1)
+            if last_second >= burst or len(calls) >= steady:
                 raise Refusal(
                     429,
                     "throttled",
                     "Request was throttled.",
                     "Request was throttled. Expected available in 1 second.",
                 )
-            self._calls.append(now)
+            calls.append(now)
 
     def _handle(self, request: Request) -> Response:
         self._authenticate(request)
@@ -235,6 +245,10 @@ class FakeKlaviyo:
             if member_path.group(1) not in self.lists:
                 raise Refusal(404, "not_found", "Not found.", f"List {member_path.group(1)} does not exist.")
             return self._profiles_page(request, list_id=member_path.group(1))
+        removal_path = re.fullmatch(r"/api/lists/([^/]+)/relationships/profiles", path)
+        if request.method == "DELETE" and removal_path:
+            self._rate(job=True, removal=True)
+            return self._remove_from_list(request, removal_path.group(1))
         jobs = {
             "/api/profile-subscription-bulk-create-jobs": "profile-subscription-bulk-create-job",
             "/api/profile-subscription-bulk-delete-jobs": "profile-subscription-bulk-delete-job",
@@ -256,6 +270,41 @@ class FakeKlaviyo:
                 self.jobs_accepted += 1
             return Response(b"", status=202)
         raise Refusal(404, "not_found", "Not found.", f"No route {request.method} {request.path}.")
+
+    def _remove_from_list(self, request: Request, list_id: str) -> Response:
+        if list_id not in self.lists:
+            raise Refusal(404, "not_found", "Not found.", f"List {list_id} does not exist.")
+        try:
+            body = json.loads(request.get_data(as_text=True))
+        except ValueError as exc:
+            raise Refusal(400, "parse_error", "Malformed request.", "The body is not JSON.") from exc
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list) or not rows:
+            raise Refusal(400, "invalid", "Invalid input.", "data is required.", "/data")
+        if len(rows) > 1000:
+            raise Refusal(400, "invalid", "Invalid input.", "At most 1000 profiles per call.", "/data")
+        ids = set()
+        for index, row in enumerate(rows):
+            if (
+                not isinstance(row, dict)
+                or row.get("type") != "profile"
+                or not isinstance(row.get("id"), str)
+            ):
+                raise Refusal(
+                    400,
+                    "invalid",
+                    "Invalid input.",
+                    "Each item needs type profile and an id.",
+                    f"/data/{index}",
+                )
+            ids.add(row["id"])
+        with self._lock:
+            self.requests.append({"path": request.path, "method": "DELETE", "body": body})
+            by_id = {profile_id: identifier for identifier, profile_id in self.profiles.items()}
+            for (member_list, _channel), members in self.members.items():
+                if member_list == list_id:
+                    members.difference_update({by_id[i] for i in ids if i in by_id})
+        return Response(b"", status=204)
 
     def _lists(self, request: Request) -> Response:
         size_raw = request.args.get("page[size]", "10")
@@ -371,7 +420,7 @@ class FakeKlaviyo:
             }
         return {"type": "profile", "id": self.profiles[identifier], "attributes": attributes}
 
-    def _job_plan(self, body: Any, kind: str) -> tuple[str, list[tuple[str, str, str | None]]]:
+    def _job_plan(self, body: Any, kind: str) -> tuple[str | None, list[tuple[str, str, str | None]]]:
         """Validate as Klaviyo does; (list id, [(identifier, channel, consented_at)])."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or data.get("type") != kind:
@@ -400,8 +449,9 @@ class FakeKlaviyo:
         historical = attributes.get("historical_import", False)
         if not isinstance(historical, bool):
             raise Refusal(400, "invalid", "Invalid input.", "historical_import must be a boolean.")
-        relation = (data.get("relationships") or {}).get("list", {}).get("data")
-        if (
+        relationships = data.get("relationships")
+        relation = (relationships or {}).get("list", {}).get("data") if relationships is not None else None
+        if relationships is not None and (
             not isinstance(relation, dict)
             or relation.get("type") != "list"
             or not isinstance(relation.get("id"), str)
@@ -413,8 +463,9 @@ class FakeKlaviyo:
                 "relationships.list.data needs type list and an id.",
                 "/data/relationships/list/data",
             )
-        if relation["id"] not in self.lists:
-            raise Refusal(404, "not_found", "Not found.", f"List {relation['id']} does not exist.")
+        list_id = relation["id"] if isinstance(relation, dict) else None
+        if list_id is not None and list_id not in self.lists:
+            raise Refusal(404, "not_found", "Not found.", f"List {list_id} does not exist.")
         consent = "SUBSCRIBED" if subscribe else "UNSUBSCRIBED"
         plan = []
         for index, row in enumerate(rows):
@@ -469,24 +520,26 @@ class FakeKlaviyo:
                         pointer,
                     )
                 plan.append((identifier, channel, at))
-        return relation["id"], plan
+        return list_id, plan
 
-    def _apply(self, plan: tuple[str, list[tuple[str, str, str | None]]], *, subscribe: bool) -> None:
+    def _apply(self, plan: tuple[str | None, list[tuple[str, str, str | None]]], *, subscribe: bool) -> None:
         list_id, rows = plan
         for identifier, channel, at in rows:
             self._profile(identifier)
-            members = self.members.setdefault((list_id, channel), set())
+            members = self.members.setdefault((list_id, channel), set()) if list_id else set()
             if subscribe:
                 members.add(identifier)
                 self.consent[(identifier, channel)] = "SUBSCRIBED"
-                self.list_suppressions.get(identifier, {}).pop(list_id, None)
+                if list_id:
+                    self.list_suppressions.get(identifier, {}).pop(list_id, None)
                 if at:
                     self.consented_at[(identifier, channel)] = at
-            elif identifier in members and channel == "email":
+            elif list_id and identifier in members and channel == "email":
                 members.discard(identifier)
                 self.list_suppressions.setdefault(identifier, {})[list_id] = _now()
             else:
-                # Not in the list (Klaviyo's warning: then global), or SMS (consent per account).
+                # No list, not in the list (Klaviyo's warning: then global), or SMS (consent per
+                # account): the channel is unsubscribed.
                 members.discard(identifier)
                 self.consent[(identifier, channel)] = "UNSUBSCRIBED"
 

@@ -12,9 +12,11 @@ request_profile_deletion.json, revision 2026-07-15) and the API reference
   as the job's `relationships.list`; `consented_at` is accepted only with `historical_import`
   true, which also skips Klaviyo's own double opt-in and "added to list" flows: right for Candor,
   which collected (and where needed double-confirmed) the consent itself;
-- `POST /api/profile-subscription-bulk-delete-jobs` unsubscribes up to 100 profiles; with a list, a
-  profile not in that list is unsubscribed globally (Klaviyo's warning), so it is only sent for a
-  real "no" in Candor;
+- `POST /api/profile-subscription-bulk-delete-jobs` unsubscribes up to 100 profiles; the list is
+  optional, and without one, or for a profile not in the list, Klaviyo unsubscribes the channel
+  globally (its warning: check membership first);
+- `DELETE /api/lists/{id}/relationships/profiles` (remove_profiles_from_list.json) takes up to 1000
+  profile ids out of a list without touching their consent (burst 10/s, steady 150/m);
 - `GET /api/lists` pages by `page[cursor]` (at most 10 a page);
 - rate limits: burst 75/s, steady 750/m for these endpoints; a 429 carries Retry-After, which the
   retry honours (the claim's batch waits, nothing is dropped).
@@ -24,22 +26,32 @@ request_profile_deletion.json, revision 2026-07-15) and the API reference
   /api/lists/{id}/profiles` with the same filter gives who is in the list; both page by
   `page[cursor]`, at most 100 a page, so a batch of 100 contacts is one call each.
 
-Reconciling: a slot is `list:<list id>:<channel>`. Candor's expectation is push's own rule
-(`rule.mapped_action`: subscribe reads "subscribed", unsubscribe "unsubscribed", nothing None; where
-two entries name one list, push's unsubscribe job goes last, so a "no" wins there too). Klaviyo
-holds "unsubscribed" when the profile's channel consent is UNSUBSCRIBED or, for email, the list
-is among its list suppressions; "subscribed" when it is in the list; otherwise (no profile, or
-not in the list) "unknown". A vendor "no" becomes a signal for the entry's topics and purposes on
-that channel; turning a slot off is an unsubscribe job with the list (the profile is in the
-list, so Klaviyo unsubscribes it from that list only).
-
 What one delivery pushes is the contact's state now, for every list the mapping names (an event
-about one topic still pushes all of them: it is cheap and repairs drift). Per list entry and
-channel: subscribe when the mapped topic reads subscribed and the mapped purpose is granted;
-unsubscribe when either is a "no" (unsubscribed, withdrawn, expired), the channel is opted out
-or the address suppressed; otherwise (not set, pending double opt-in) nothing. An erasure is not
-pushed yet: after it Candor no longer holds the address Klaviyo knows the profile by (a data
-privacy deletion job needs it), so it waits for a stored vendor profile id (later work).
+about one topic still pushes all of them: it is cheap and repairs drift). Per list and channel,
+push's and the reconciler's one view (`list_actions`, from `rule.mapped_action`; entries naming
+one list combine, a "no" winning): subscribe when the mapped topic reads subscribed and the
+mapped purpose is granted; a "no" when either is a "no" (unsubscribed, withdrawn, expired), the
+channel is opted out or the address suppressed; otherwise (not set, pending double opt-in)
+nothing. A "no" is sent as Klaviyo can hold it without saying more than Candor does:
+- a "no" to the whole channel (everything off, the address suppressed) is one unsubscribe job
+  without a list: Klaviyo's global unsubscribe on that channel;
+- a "no" to one list reaches only the list's members (read first, `GET /api/lists/{id}/profiles`,
+  100 a call): by email an unsubscribe job with the list (a list suppression, which the
+  reconciler reads back); by SMS, whose consent Klaviyo keeps per account, a removal from the
+  list. A profile not in the list is sent nothing: the list does not reach it, and an unsubscribe
+  would turn off all its marketing on the channel. (Between the read and the job a profile could
+  leave the list; it would then be unsubscribed globally: a "no" erring towards "no".)
+
+Reconciling: a list slot is `list:<list id>:<channel>`, a channel slot `channel:<channel>`.
+Candor's expectation is push's own view; a channel is expected "subscribed" when any list on it is.
+When Klaviyo holds the channel UNSUBSCRIBED, its channel slot reads "unsubscribed" and its lists
+are not read (nothing reaches the profile there): a "no" the reconciler records for the whole
+channel, as the webhook does. Otherwise a list reads "unsubscribed" for an email list suppression,
+"subscribed" for a member, else "unknown". A list "no" becomes a signal for its entries' topics
+and purposes; turning a list off is the push's own "no" to a member.
+
+An erasure is not pushed yet: after it Candor no longer holds the address Klaviyo knows the
+profile by (a data privacy deletion job needs it), so it waits for a stored vendor profile id.
 """
 
 from __future__ import annotations
@@ -53,7 +65,7 @@ import httpx
 from django.utils import timezone
 
 from sync.delivery.connectors.klaviyo_inbound import klaviyo_inbound
-from sync.delivery.connectors.rule import mapped_action
+from sync.delivery.connectors.rule import channel_refused, mapped_action
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -71,6 +83,7 @@ from sync.outbox.contact_state import ContactState
 REVISION = "2026-07-15"
 SUBSCRIBE_MAX = 1000
 UNSUBSCRIBE_MAX = 100
+REMOVE_MAX = 1000  # profiles a removal from a list
 READ_MAX = 100  # profiles a page, and values an any() filter
 CHANNELS = ("email", "sms")
 EXCERPT = 1024
@@ -208,39 +221,97 @@ class KlaviyoAdapter:
                 raise VendorError("Klaviyo's next page points at another host; not followed.")
         return AccountView(ok=True, detail=f"The key works; {len(lists)} list(s) visible.", lists=lists)
 
+    def list_actions(
+        self, mapping: dict[str, Any], state: ContactState
+    ) -> dict[tuple[str, str], tuple[str, datetime | None]]:
+        """What each mapped list should hold for one contact, per (list, channel): push's and the
+        reconciler's one view. Entries naming one list combine, a "no" winning over any "yes"
+        (and a "yes" carrying the latest consent time)."""
+        actions: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+        for entry in mapping.get("lists", []):
+            for channel in entry.get("channels", ["email"]):
+                action = mapped_action(state, entry, channel)
+                key = (entry["list"], channel)
+                before = actions.get(key)
+                if action is None or (before is not None and before[0] == "unsubscribe"):
+                    continue
+                if before is not None and action[0] == "subscribe":
+                    times = [t for t in (before[1], action[1]) if t is not None]
+                    action = ("subscribe", max(times) if times else None)
+                actions[key] = action
+        return actions
+
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
-        """One subscribe job and one unsubscribe job per mapped list at most (fewer if nothing
-        changes), for the whole batch; each delivery's outcome is that of the calls its contact
-        was in (none: succeeded, nothing to push)."""
-        jobs: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        """The batch's calls, fewest first: one subscribe job per list; one list-less unsubscribe
+        job for every "no" to a whole channel; and for a "no" to one list, only its members are
+        unsubscribed from it (email) or removed from it (SMS, whose consent Klaviyo keeps per
+        account), because Klaviyo unsubscribes anyone else globally. Each delivery's outcome is
+        that of the calls its contact was in (none: succeeded, nothing to push)."""
+        subscribes: dict[str | None, dict[int, dict[str, Any]]] = {}
+        channel_offs: dict[int, dict[str, Any]] = {}
+        list_offs: dict[tuple[str, str], dict[int, ContactState]] = {}
         for item in items:
-            if item.state is None:
+            state = item.state
+            if state is None:
                 continue
-            for entry in target.mapping.get("lists", []):
-                for channel in entry.get("channels", ["email"]):
-                    action = mapped_action(item.state, entry, channel)
-                    if action is None:
-                        continue
-                    kind, consented_at = action
-                    profile = jobs.setdefault((kind, entry["list"]), {}).setdefault(
-                        item.delivery_id, {"state": item.state, "channels": {}}
-                    )
-                    profile["channels"][channel] = consented_at
-        calls = []
-        for (kind, list_id), profiles in sorted(jobs.items()):
-            ids = sorted(profiles)
-            size = SUBSCRIBE_MAX if kind == "subscribe" else UNSUBSCRIBE_MAX
-            calls += [
-                (kind, list_id, ids[start : start + size], profiles) for start in range(0, len(ids), size)
+            for (list_id, channel), (kind, at) in sorted(self.list_actions(target.mapping, state).items()):
+                if kind == "subscribe":
+                    _add(subscribes.setdefault(list_id, {}), item.delivery_id, state, channel, at)
+                elif channel_refused(state, channel):
+                    _add(channel_offs, item.delivery_id, state, channel, None)
+                else:
+                    list_offs.setdefault((list_id, channel), {})[item.delivery_id] = state
+        unsubscribes: dict[str | None, dict[int, dict[str, Any]]] = (
+            {None: channel_offs} if channel_offs else {}
+        )
+        removals: dict[str, dict[int, str]] = {}  # list -> delivery id -> Klaviyo profile id
+        try:
+            for (list_id, channel), states in sorted(list_offs.items()):
+                members = self._members(target, list_id, channel, states.values(), client=client)
+                for delivery_id, state in states.items():
+                    profile_id = members.get(_identifier(state, channel) or "")
+                    if profile_id is None:
+                        continue  # not in the list: nothing of it reaches them already
+                    if channel == "email":
+                        _add(unsubscribes.setdefault(list_id, {}), delivery_id, state, channel, None)
+                    else:
+                        removals.setdefault(list_id, {})[delivery_id] = profile_id
+        except VendorError as exc:
+            failed = PushResult(
+                succeeded=False, status_code=exc.status_code, error=str(exc), retry_after=exc.retry_after
+            )
+            return [
+                failed if any(item.delivery_id in states for states in list_offs.values()) else NOTHING
+                for item in items
             ]
+        calls: list[tuple[str, str | None, list[int], dict[str, Any]]] = []
+        for kind, jobs, size in (
+            ("subscribe", subscribes, SUBSCRIBE_MAX),
+            ("unsubscribe", unsubscribes, UNSUBSCRIBE_MAX),
+        ):
+            for job_list, profiles in sorted(jobs.items(), key=lambda pair: pair[0] or ""):
+                ids = sorted(profiles)
+                for start in range(0, len(ids), size):
+                    chunk = ids[start : start + size]
+                    body = self.job_body(kind=kind, list_id=job_list, profiles=[profiles[i] for i in chunk])
+                    calls.append((kind, job_list, chunk, body))
+        for list_id, profile_ids in sorted(removals.items()):
+            ids = sorted(profile_ids)
+            for start in range(0, len(ids), REMOVE_MAX):
+                chunk = ids[start : start + REMOVE_MAX]
+                body = {
+                    "data": [
+                        {"type": "profile", "id": pid} for pid in sorted({profile_ids[i] for i in chunk})
+                    ]
+                }
+                calls.append(("remove", list_id, chunk, body))
         pending = {item.delivery_id: 0 for item in items}
-        for _kind, _list_id, chunk, _profiles in calls:
+        for _kind, _list_id, chunk, _body in calls:
             for delivery_id in chunk:
                 pending[delivery_id] += 1
         last: dict[int, PushResult] = {}
-        for kind, list_id, chunk, profiles in calls:
-            body = self.job_body(kind=kind, list_id=list_id, profiles=[profiles[i] for i in chunk])
-            result = self._post_job(target, kind=kind, body=body, client=client)
+        for kind, call_list, chunk, body in calls:
+            result = self._send(target, kind=kind, list_id=call_list, body=body, client=client)
             if not result.succeeded:
                 # Throttled, refused or down: call it no more in this batch. A delivery with a call
                 # still to make fails (and is retried whole: pushing current state is idempotent).
@@ -257,9 +328,23 @@ class KlaviyoAdapter:
                 last[delivery_id] = result
         return [last.get(item.delivery_id, NOTHING) for item in items]
 
+    def _members(
+        self, target: Target, list_id: str, channel: str, states: Any, *, client: httpx.Client
+    ) -> dict[str, str]:
+        """Identifier (lowercased) -> Klaviyo profile id, for those of `states` in the list."""
+        field = "email" if channel == "email" else "phone_number"
+        values = sorted({key for state in states if (key := _identifier(state, channel))})
+        members: dict[str, str] = {}
+        for row in self._read_all(target, f"/api/lists/{list_id}/profiles", field, values, client=client):
+            identifier = (row.get("attributes") or {}).get(field)
+            if isinstance(identifier, str) and isinstance(row.get("id"), str):
+                members[identifier.lower()] = row["id"]
+        return members
+
     @staticmethod
-    def job_body(*, kind: str, list_id: str, profiles: list[dict[str, Any]]) -> dict[str, Any]:
-        """The JSON:API body of a bulk subscribe ("subscribe") or unsubscribe job."""
+    def job_body(*, kind: str, list_id: str | None, profiles: list[dict[str, Any]]) -> dict[str, Any]:
+        """The JSON:API body of a bulk subscribe ("subscribe") or unsubscribe job; an unsubscribe
+        job without a list unsubscribes the whole channel."""
         rows = []
         for profile in profiles:
             state: ContactState = profile["state"]
@@ -296,30 +381,33 @@ class KlaviyoAdapter:
                 "type": "profile-subscription-bulk-delete-job",
                 "attributes": {"profiles": {"data": rows}},
             }
-        data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
+        if list_id is not None:
+            data["relationships"] = {"list": {"data": {"type": "list", "id": list_id}}}
         return {"data": data}
 
     # --- reconcile -----------------------------------------------------------------------------
 
     def expected(self, mapping: dict[str, Any], state: ContactState) -> dict[str, SlotState | None]:
+        """Per mapped list and channel, push's own view (`list_actions`); per channel, "subscribed"
+        when any list on it is, "unsubscribed" for a "no" to the whole channel."""
         slots: dict[str, SlotState | None] = {}
         for entry in mapping.get("lists", []):
             for channel in entry.get("channels", ["email"]):
-                slot = f"list:{entry['list']}:{channel}"
-                action = mapped_action(state, entry, channel)
-                value: SlotState | None = (
-                    None if action is None else "subscribed" if action[0] == "subscribe" else "unsubscribed"
-                )
-                before = slots.get(slot)
-                # Push sends a list's unsubscribe job after its subscribe job: the "no" wins.
-                if before == "unsubscribed" or (before == "subscribed" and value is None):
-                    continue
-                slots[slot] = value
+                slots.setdefault(f"list:{entry['list']}:{channel}", None)
+                refused = channel_refused(state, channel) and _identifier(state, channel) and not state.erased
+                slots.setdefault(f"channel:{channel}", "unsubscribed" if refused else None)
+        for (list_id, channel), (kind, _at) in self.list_actions(mapping, state).items():
+            slots[f"list:{list_id}:{channel}"] = "subscribed" if kind == "subscribe" else "unsubscribed"
+            if kind == "subscribe":
+                slots[f"channel:{channel}"] = "subscribed"
         return slots
 
     def vendor_read(
         self, target: Target, states: Sequence[ContactState], *, client: httpx.Client
     ) -> dict[int, dict[str, SlotState]]:
+        """A channel Klaviyo holds UNSUBSCRIBED reads "unsubscribed" as its `channel:` slot, and
+        its lists are not read (nothing reaches the profile on that channel); otherwise each list
+        reads "unsubscribed" (email: a list suppression), "subscribed" (a member) or "unknown"."""
         wanted: dict[str, set[str]] = {}  # channel -> list ids
         for entry in target.mapping.get("lists", []):
             for channel in entry.get("channels", ["email"]):
@@ -328,11 +416,11 @@ class KlaviyoAdapter:
         for channel, list_ids in sorted(wanted.items()):
             field = "email" if channel == "email" else "phone_number"
             keys = {
-                state.contact_ref: _identifier(state, channel)
+                state.contact_ref: key
                 for state in states
-                if _identifier(state, channel) is not None and not state.erased
+                if (key := _identifier(state, channel)) is not None and not state.erased
             }
-            values = sorted({key for key in keys.values() if key is not None})
+            values = sorted(set(keys.values()))
             if not values:
                 continue
             profiles: dict[str, dict[str, Any]] = {}
@@ -342,6 +430,10 @@ class KlaviyoAdapter:
                 identifier = (row.get("attributes") or {}).get(field)
                 if isinstance(identifier, str):
                     profiles[identifier.lower()] = row["attributes"]
+            for contact_ref, identifier in list(keys.items()):
+                if _consent(profiles.get(identifier), channel) == "UNSUBSCRIBED":
+                    read[contact_ref][f"channel:{channel}"] = "unsubscribed"
+                    del keys[contact_ref]
             for list_id in sorted(list_ids):
                 members = {
                     str((row.get("attributes") or {}).get(field) or "").lower()
@@ -350,7 +442,6 @@ class KlaviyoAdapter:
                     )
                 }
                 for contact_ref, identifier in keys.items():
-                    assert identifier is not None
                     read[contact_ref][f"list:{list_id}:{channel}"] = _slot_read(
                         profiles.get(identifier), identifier in members, list_id=list_id, channel=channel
                     )
@@ -398,47 +489,101 @@ class KlaviyoAdapter:
     def slot_signal(
         self, mapping: dict[str, Any], slot: str, state: ContactState, *, event_id: str
     ) -> VendorSignal:
-        _, list_id, channel = slot.split(":", 2)
+        """A list's "no" covers its entries; a channel's (`channel:email`) is Klaviyo's global
+        unsubscribe, covering every list on it, as its webhook's is."""
+        if slot.startswith("channel:"):
+            list_id, channel = None, slot.split(":", 1)[1]
+        else:
+            _, list_id, channel = slot.split(":", 2)
         entries = [
             entry
             for entry in mapping.get("lists", [])
-            if entry["list"] == list_id and channel in entry.get("channels", ["email"])
+            if (list_id is None or entry["list"] == list_id) and channel in entry.get("channels", ["email"])
         ]
+        detail: dict[str, Any] = {"found_by": "reconciler"}
+        if list_id is not None:
+            detail["list"] = list_id
         return VendorSignal(
             event_id=event_id,
             kind="unsubscribed",
             channel=channel,
+            whole_channel=list_id is None,
             email=state.email if channel == "email" else None,
             phone=state.phone if channel == "sms" else None,
             external_id=state.external_id,
             topics=tuple(sorted({entry["topic"] for entry in entries if entry.get("topic")})),
             purposes=tuple(sorted({entry["purpose"] for entry in entries if entry.get("purpose")})),
-            detail={"list": list_id, "found_by": "reconciler"},
+            detail=detail,
         )
 
     def slots_turn_off(
         self, target: Target, offs: Sequence[tuple[ContactState, str]], *, client: httpx.Client
     ) -> list[PushResult]:
-        """One unsubscribe job per list (100 profiles a job); each slot's outcome is its job's."""
-        by_list: dict[str, dict[int, dict[str, Any]]] = {}
+        """Turn off lists the profiles are in: one unsubscribe job per list (email; list-less for
+        a "no" to the whole channel), a removal from the list for SMS; each slot's outcome is its
+        call's."""
+        unsubscribes: dict[str | None, dict[int, dict[str, Any]]] = {}
+        sms: dict[str, dict[int, ContactState]] = {}
         for state, slot in offs:
             _, list_id, channel = slot.split(":", 2)
-            profile = by_list.setdefault(list_id, {}).setdefault(
-                state.contact_ref, {"state": state, "channels": {}}
-            )
-            profile["channels"][channel] = None
-        outcome: dict[tuple[str, int], PushResult] = {}
-        for list_id, profiles in sorted(by_list.items()):
+            if channel_refused(state, channel):
+                _add(unsubscribes.setdefault(None, {}), state.contact_ref, state, channel, None)
+            elif channel == "email":
+                _add(unsubscribes.setdefault(list_id, {}), state.contact_ref, state, channel, None)
+            else:
+                sms.setdefault(list_id, {})[state.contact_ref] = state
+        outcome: dict[tuple[str | None, int], PushResult] = {}
+        for job_list, profiles in sorted(unsubscribes.items(), key=lambda pair: pair[0] or ""):
             refs = sorted(profiles)
             for start in range(0, len(refs), UNSUBSCRIBE_MAX):
                 chunk = refs[start : start + UNSUBSCRIBE_MAX]
                 body = self.job_body(
-                    kind="unsubscribe", list_id=list_id, profiles=[profiles[r] for r in chunk]
+                    kind="unsubscribe", list_id=job_list, profiles=[profiles[r] for r in chunk]
                 )
-                result = self._post_job(target, kind="unsubscribe", body=body, client=client)
-                for ref in chunk:
-                    outcome[(list_id, ref)] = result
-        return [outcome[(slot.split(":", 2)[1], state.contact_ref)] for state, slot in offs]
+                result = self._send(target, kind="unsubscribe", list_id=job_list, body=body, client=client)
+                outcome.update({(job_list, ref): result for ref in chunk})
+        for list_id, states in sorted(sms.items()):
+            members = self._members(target, list_id, "sms", states.values(), client=client)
+            ids = {
+                ref: members[phone]
+                for ref, state in states.items()
+                if (phone := _identifier(state, "sms") or "") in members
+            }
+            refs = sorted(ids)
+            for start in range(0, len(refs), REMOVE_MAX):
+                chunk = refs[start : start + REMOVE_MAX]
+                body = {"data": [{"type": "profile", "id": pid} for pid in sorted({ids[r] for r in chunk})]}
+                result = self._send(target, kind="remove", list_id=list_id, body=body, client=client)
+                outcome.update({(list_id, ref): result for ref in chunk})
+            gone = PushResult(succeeded=True, excerpt="Not in the list any more.")
+            outcome.update({(list_id, ref): gone for ref in states if ref not in ids})
+        results = []
+        for state, slot in offs:
+            _, list_id, channel = slot.split(":", 2)
+            results.append(outcome[(None if channel_refused(state, channel) else list_id, state.contact_ref)])
+        return results
+
+    def _send(
+        self, target: Target, *, kind: str, list_id: str | None, body: dict[str, Any], client: httpx.Client
+    ) -> PushResult:
+        if kind != "remove":
+            return self._post_job(target, kind=kind, body=body, client=client)
+        try:
+            response = client.request(
+                "DELETE",
+                f"{target.base_url}/api/lists/{list_id}/relationships/profiles",
+                content=json.dumps(body, separators=(",", ":")).encode(),
+                headers=self._headers(target),
+            )
+        except httpx.TimeoutException:
+            return PushResult(succeeded=False, error="Klaviyo did not answer in time.")
+        except httpx.HTTPError as exc:
+            return PushResult(
+                succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
+            )
+        if response.status_code == 204:
+            return PushResult(succeeded=True, status_code=204, excerpt="removed from the list")
+        return _refused(response, target, what="the removal from the list")
 
     def _post_job(
         self, target: Target, *, kind: str, body: dict[str, Any], client: httpx.Client
@@ -460,21 +605,9 @@ class KlaviyoAdapter:
             return PushResult(
                 succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
             )
-        excerpt = redact(response.text[:EXCERPT], target.credentials)
-        status = response.status_code
-        if status == 202:
-            return PushResult(succeeded=True, status_code=status, excerpt=f"{kind} job accepted")
-        retry_after = _retry_after(response.headers.get("retry-after"))
-        # 400-class refusals other than auth and throttling are the request's own fault.
-        permanent = 400 <= status < 500 and status not in (401, 403, 408, 409, 429)
-        return PushResult(
-            succeeded=False,
-            status_code=status,
-            excerpt=excerpt,
-            error=f"Klaviyo answered {status} to the {kind} job.",
-            retry_after=retry_after,
-            permanent=permanent,
-        )
+        if response.status_code == 202:
+            return PushResult(succeeded=True, status_code=202, excerpt=f"{kind} job accepted")
+        return _refused(response, target, what=f"the {kind} job")
 
 
 def _identifier(state: ContactState, channel: str) -> str | None:
@@ -482,15 +615,30 @@ def _identifier(state: ContactState, channel: str) -> str | None:
     return value.lower() if value else None
 
 
+def _add(
+    profiles: dict[int, dict[str, Any]], key: int, state: ContactState, channel: str, at: datetime | None
+) -> None:
+    """Put one channel of one contact into a job's profiles (keyed by delivery or contact)."""
+    profiles.setdefault(key, {"state": state, "channels": {}})["channels"][channel] = at
+
+
+def _marketing(profile: dict[str, Any] | None, channel: str) -> dict[str, Any]:
+    return (((profile or {}).get("subscriptions") or {}).get(channel) or {}).get("marketing") or {}
+
+
+def _consent(profile: dict[str, Any] | None, channel: str) -> str | None:
+    return _marketing(profile, channel).get("consent")
+
+
 def _slot_read(profile: dict[str, Any] | None, member: bool, *, list_id: str, channel: str) -> SlotState:
-    """What Klaviyo holds for one list and channel of one profile (None: no such profile)."""
+    """What Klaviyo holds for one list and channel of a profile whose channel is not unsubscribed
+    (None: no such profile)."""
     if profile is None:
         return "unknown"
-    marketing = ((profile.get("subscriptions") or {}).get(channel) or {}).get("marketing") or {}
     suppressed_here = channel == "email" and any(
-        row.get("list_id") == list_id for row in marketing.get("list_suppressions") or []
+        row.get("list_id") == list_id for row in _marketing(profile, channel).get("list_suppressions") or []
     )
-    if marketing.get("consent") == "UNSUBSCRIBED" or suppressed_here:
+    if suppressed_here:
         return "unsubscribed"
     return "subscribed" if member else "unknown"
 
@@ -501,6 +649,20 @@ def _not_tried(result: PushResult) -> PushResult:
         status_code=result.status_code,
         error="Not sent: an earlier call of the batch failed.",
         retry_after=result.retry_after,
+    )
+
+
+def _refused(response: httpx.Response, target: Target, *, what: str) -> PushResult:
+    status = response.status_code
+    # 400-class refusals other than auth and throttling are the request's own fault.
+    permanent = 400 <= status < 500 and status not in (401, 403, 408, 409, 429)
+    return PushResult(
+        succeeded=False,
+        status_code=status,
+        excerpt=redact(response.text[:EXCERPT], target.credentials),
+        error=f"Klaviyo answered {status} to {what}.",
+        retry_after=_retry_after(response.headers.get("retry-after")),
+        permanent=permanent,
     )
 
 

@@ -16,6 +16,12 @@ from typing import Any
 from sync.outbox.contact_state import ContactState
 
 
+def channel_refused(state: ContactState, channel: str) -> bool:
+    """A "no" to the whole channel (everything off on it, or the address suppressed), as opposed
+    to a "no" to one topic or purpose; a vendor with a per-channel consent can hold it as such."""
+    return state.unsubscribed_all.get(channel, False) or (channel == "email" and state.suppressed)
+
+
 def mapped_action(
     state: ContactState, entry: dict[str, Any], channel: str
 ) -> tuple[str, datetime | None] | None:
@@ -29,12 +35,7 @@ def mapped_action(
     consent = state.consents.get(purpose) if purpose else None
     if topic and status is None:
         return None  # the topic is not offered on this channel
-    no = (
-        state.unsubscribed_all.get(channel, False)
-        or (channel == "email" and state.suppressed)
-        or status == "unsubscribed"
-        or consent in ("withdrawn", "expired")
-    )
+    no = channel_refused(state, channel) or status == "unsubscribed" or consent in ("withdrawn", "expired")
     if no:
         return ("unsubscribe", None)
     if (not topic or status == "subscribed") and (not purpose or consent == "granted"):
