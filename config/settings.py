@@ -464,6 +464,9 @@ IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 CONSENT_CLOCK_SKEW_SECONDS = env_int("CONSENT_CLOCK_SKEW_SECONDS", 300, minimum=0)
 # Days the changes feed keeps outbox events (sync.outbox.events.events_prune); the ledger is kept.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
+# Days an erased contact's sealed addresses wait for a vendor that erases by address (Klaviyo) to
+# be told (sync.delivery.connectors.erasure_notices); then they go, told or not.
+ERASURE_NOTICE_DAYS = env_int("ERASURE_NOTICE_DAYS", 30, minimum=1)
 
 # --- Webhooks ---------------------------------------------------------------
 # Deliver to http:// URLs and to private, loopback and link-local addresses. Only for

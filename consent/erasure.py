@@ -116,6 +116,7 @@ def contact_erase(
 
     now = timezone.now()
     old_external_id, email, email_hmac = locked.external_id, locked.email, locked.email_hmac
+    phone = locked.phone
     report = ErasureReport(contact=locked)
     report.request = rights_request_append(
         brand=brand,
@@ -166,7 +167,7 @@ def contact_erase(
 
     report.outbox_renamed = _rename_in_outbox(brand=brand, contact=locked, pseudonym=pseudonym)
     report.deliveries_rewritten = contact_erased_announce(
-        brand_id=brand.pk, contact_ref=locked.pk, pseudonym=pseudonym
+        brand_id=brand.pk, contact_ref=locked.pk, pseudonym=pseudonym, email=email, phone=phone
     )
     report.idempotency_records_deleted = _forget_replies(
         brand=brand, external_id=old_external_id, email=email

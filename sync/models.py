@@ -264,6 +264,29 @@ class VendorContact(models.Model):
         return f"{self.connector_id} {self.vendor_id} -> contact {self.contact_ref}"
 
 
+class ErasureNotice(models.Model):
+    """The addresses an erased contact had, sealed under CONNECTOR_KEYS, for one connector whose
+    vendor erases a record only by its address (Klaviyo's deletion job): written in the erasure's
+    transaction, read when the erasure is pushed, deleted once the vendor accepted it. Art. 17(2)
+    and 19: the recipients are told which record to erase, and nothing else is kept."""
+
+    id = models.BigAutoField(primary_key=True)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact_ref = models.BigIntegerField()
+    sealed = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "contact_ref"], name="erasure_notice_unique_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} erasure notice for contact {self.contact_ref}"
+
+
 class Delivery(models.Model):
     """One event (or test message) for one endpoint: the body exactly as signed and sent, kept
     so every retry sends the same bytes under the same webhook-id."""

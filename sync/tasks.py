@@ -12,6 +12,7 @@ from celery import shared_task
 
 from sync.delivery import batches, fanout, opt_outs, sweeper
 from sync.delivery.connectors import backfill, polling, reconcile
+from sync.delivery.connectors.erasure_notices import erasure_notices_purge
 from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.outbox import events
 
@@ -56,9 +57,11 @@ def inbound_signals_apply() -> int:
 
 @shared_task(name="sync.tasks.events_prune")
 def events_prune() -> int:
-    """Beat, hourly: forget feed events (and finished deliveries) past their retention."""
+    """Beat, hourly: forget feed events (and finished deliveries, and erasure notices never
+    pushed) past their retention."""
     pruned = events.events_prune()
     deliveries = sweeper.deliveries_prune()
+    erasure_notices_purge()
     if pruned or deliveries:
         logger.info("events prune: %d feed events and %d finished deliveries deleted", pruned, deliveries)
     return pruned

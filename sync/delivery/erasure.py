@@ -1,8 +1,9 @@
-"""Erasure reaches the delivery log.
+"""Erasure reaches the delivery log, and the connectors that must be told by address.
 
-`deliveries_forget_contact` listens to the outbox's contact_erased_announce (registered in
-sync.apps), which consent.erasure calls in its transaction: domain code never calls delivery,
-and the rewrite still commits or rolls back with the erasure.
+`deliveries_forget_contact` and `erasure_notices_keep` listen to the outbox's
+contact_erased_announce (registered in sync.apps), which consent.erasure calls in its
+transaction: domain code never calls delivery, and the rewrite (and the notices) still commit or
+roll back with the erasure.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import json
 from django.db.models import F
 
 from sync.delivery.bodies import without_personal
-from sync.models import Attempt, Delivery, Endpoint
+from sync.delivery.connectors.erasure_notices import erasure_notices_seal
+from sync.delivery.connectors.registry import adapter_for
+from sync.models import Attempt, Connector, Delivery, Endpoint
 
 
-def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str) -> int:
+def deliveries_forget_contact(
+    *, brand_id: int, contact_ref: int, pseudonym: str, email: str | None, phone: str | None
+) -> int:
     """When a contact is erased (in the erasure's transaction): the brand's deliveries about the
     contact, pending or finished, name `pseudonym` instead of the old external id in
     data.contact and lose email and phone; the receivers' answers to them
@@ -57,3 +62,18 @@ def deliveries_forget_contact(*, brand_id: int, contact_ref: int, pseudonym: str
         response_excerpt=""
     ).update(response_excerpt="")
     return len(changed)
+
+
+def erasure_notices_keep(
+    *, brand_id: int, contact_ref: int, pseudonym: str, email: str | None, phone: str | None
+) -> int:
+    """When a contact is erased (in the erasure's transaction): a sealed notice of the addresses
+    it had for each of the brand's connectors whose vendor erases only by address (Klaviyo), for
+    the push of its contact.erased. It rewrites no copy, so it counts 0 in the erasure's report."""
+    connector_ids = [
+        pk
+        for pk, vendor in Connector.objects.filter(brand_id=brand_id).values_list("pk", "vendor")
+        if (adapter := adapter_for(vendor)) is not None and adapter.erases_by_address
+    ]
+    erasure_notices_seal(connector_ids=connector_ids, contact_ref=contact_ref, email=email, phone=phone)
+    return 0

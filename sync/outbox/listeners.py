@@ -14,7 +14,9 @@ calls whatever is registered. Two occasions:
 - `contact_erased_announce(brand_id=…, contact_ref=…, pseudonym=…)`: consent.erasure has renamed
   the contact's events to the pseudonym. Each listener rewrites the copies it keeps (delivery:
   webhook deliveries) in the erasure's own transaction, so no copy outlives the erasure's
-  commit; the number rewritten goes into the erasure's report.
+  commit; the number rewritten goes into the erasure's report. The listeners also hear the
+  addresses the contact had (connectors: a vendor that can erase a record only by its address
+  gets a sealed erasure notice, deleted once the erasure reached it).
 
 Why not the alternatives: Django signals hide who reacts (STYLE: no domain logic in signals);
 reacting to the `contact.erased` event itself would not do, as it names the old external id
@@ -35,7 +37,9 @@ class EventsWrittenListener(Protocol):
 
 
 class ContactErasedListener(Protocol):
-    def __call__(self, *, brand_id: int, contact_ref: int, pseudonym: str) -> int: ...
+    def __call__(
+        self, *, brand_id: int, contact_ref: int, pseudonym: str, email: str | None, phone: str | None
+    ) -> int: ...
 
 
 _events_written: list[EventsWrittenListener] = []
@@ -62,10 +66,14 @@ def events_announce(*, brand_id: int) -> None:
         listener(brand_id=brand_id)
 
 
-def contact_erased_announce(*, brand_id: int, contact_ref: int, pseudonym: str) -> int:
+def contact_erased_announce(
+    *, brand_id: int, contact_ref: int, pseudonym: str, email: str | None, phone: str | None
+) -> int:
     """Call in the erasure's transaction, once the contact's outbox Events name `pseudonym`:
-    every listener rewrites its own copies of them the same way. The number of copies rewritten."""
+    every listener rewrites its own copies of them the same way. `email` and `phone` are the
+    addresses the contact had, for a listener that must tell a recipient which record to erase
+    (Art. 17(2), 19) and keeps nothing else. The number of copies rewritten."""
     return sum(
-        listener(brand_id=brand_id, contact_ref=contact_ref, pseudonym=pseudonym)
+        listener(brand_id=brand_id, contact_ref=contact_ref, pseudonym=pseudonym, email=email, phone=phone)
         for listener in _contact_erased
     )

@@ -19,6 +19,10 @@ JSON:API errors, rate limits).
 - `DELETE /api/lists/{id}/relationships/profiles` (remove_profiles_from_list.json): `{"data":
   [{"type": "profile", "id"}]}`, at most 1000, 204; the profiles leave the list, their consent
   unchanged. Its own rate limits: burst 10/s, steady 150/m.
+- `POST /api/data-privacy-deletion-jobs` (request_profile_deletion.json): type
+  `data-privacy-deletion-job`, `attributes.profile.data` a profile with exactly one of `email`,
+  `phone_number` or `id` (more than one is a 400); 202, every matching profile deleted (at once
+  here; Klaviyo does it shortly after). Its own rate limits: burst 3/s, steady 60/m.
 - `GET /api/profiles` (profiles:read) and `GET /api/lists/{id}/profiles` (lists:read): JSON:API
   pages of `profile` resources, `page[size]` 1 to 100 (default 20), `links.next` with
   `page[cursor]`; `filter` takes `equals(field,"v")` or `any(field,["v", …])` on the fields the
@@ -89,6 +93,7 @@ class FakeKlaviyo:
     _throttle: int = 0
     _calls: deque[float] = field(default_factory=deque)
     _removals: deque[float] = field(default_factory=deque)
+    _deletions: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: Any = None
 
@@ -141,6 +146,7 @@ class FakeKlaviyo:
                 members.discard(identifier)
             for key in [key for key in self.consent if key[0] == identifier]:
                 del self.consent[key]
+                self.consented_at.pop(key, None)
             self.list_suppressions.pop(identifier, None)
 
     def _profile(self, identifier: str) -> str:
@@ -202,11 +208,13 @@ class FakeKlaviyo:
             )
         return key
 
-    def _rate(self, job: bool, *, removal: bool = False) -> None:
+    def _rate(self, job: bool, *, removal: bool = False, deletion: bool = False) -> None:
         now = time.monotonic()
         calls, burst, steady = (
             (self._removals, 10, 150)
             if removal
+            else (self._deletions, 3, 60)
+            if deletion
             else (self._calls, self.burst_per_second, self.steady_per_minute)
         )
         with self._lock:
@@ -249,6 +257,9 @@ class FakeKlaviyo:
         if request.method == "DELETE" and removal_path:
             self._rate(job=True, removal=True)
             return self._remove_from_list(request, removal_path.group(1))
+        if request.method == "POST" and path == "/api/data-privacy-deletion-jobs":
+            self._rate(job=True, deletion=True)
+            return self._delete_profile(request)
         jobs = {
             "/api/profile-subscription-bulk-create-jobs": "profile-subscription-bulk-create-job",
             "/api/profile-subscription-bulk-delete-jobs": "profile-subscription-bulk-delete-job",
@@ -305,6 +316,52 @@ class FakeKlaviyo:
                 if member_list == list_id:
                     members.difference_update({by_id[i] for i in ids if i in by_id})
         return Response(b"", status=204)
+
+    def _delete_profile(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.get_data(as_text=True))
+        except ValueError as exc:
+            raise Refusal(400, "parse_error", "Malformed request.", "The body is not JSON.") from exc
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or data.get("type") != "data-privacy-deletion-job":
+            raise Refusal(
+                400, "invalid", "Invalid input.", "data.type must be data-privacy-deletion-job.", "/data/type"
+            )
+        profile = ((data.get("attributes") or {}).get("profile") or {}).get("data")
+        attributes = profile.get("attributes") if isinstance(profile, dict) else None
+        if (
+            not isinstance(profile, dict)
+            or profile.get("type") != "profile"
+            or not isinstance(attributes, dict)
+        ):
+            raise Refusal(
+                400, "invalid", "Invalid input.", "profile.data is required.", "/data/attributes/profile/data"
+            )
+        given = {
+            key: value
+            for key, value in attributes.items()
+            if key in ("email", "phone_number", "id") and value
+        }
+        if len(given) != 1:
+            raise Refusal(
+                400,
+                "invalid",
+                "Invalid input.",
+                "Exactly one of email, phone_number or id identifies the profile.",
+                "/data/attributes/profile/data/attributes",
+            )
+        [(key, value)] = given.items()
+        with self._lock:
+            self.requests.append({"path": request.path, "body": body})
+            matches = [
+                identifier
+                for identifier, profile_id in self.profiles.items()
+                if (profile_id if key == "id" else identifier.lower())
+                == (value if key == "id" else str(value).lower())
+            ]
+        for identifier in matches:
+            self.forget(identifier)
+        return Response(b"", status=202)
 
     def _lists(self, request: Request) -> Response:
         size_raw = request.args.get("page[size]", "10")

@@ -101,7 +101,12 @@ def test_erasure_rewrites_the_contacts_deliveries_and_clears_the_answers(
 
 
 def test_forgetting_a_contact_without_deliveries_changes_nothing(brand, contact):
-    assert erasure.deliveries_forget_contact(brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x") == 0
+    assert (
+        erasure.deliveries_forget_contact(
+            brand_id=brand.pk, contact_ref=contact.pk, pseudonym="x", email=None, phone=None
+        )
+        == 0
+    )
 
 
 def test_the_rewrite_commits_or_rolls_back_with_the_erasure(brand, contact, api, purpose, receiver):

@@ -193,6 +193,7 @@ class HubSpotAdapter:
     vendor = "hubspot"
     default_base_url = "https://api.hubapi.com"
     max_batch = BATCH
+    erases_by_address = False
     polled = False
 
     # --- configuration -----------------------------------------------------------------------

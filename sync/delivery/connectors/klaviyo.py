@@ -50,8 +50,10 @@ channel, as the webhook does. Otherwise a list reads "unsubscribed" for an email
 "subscribed" for a member, else "unknown". A list "no" becomes a signal for its entries' topics
 and purposes; turning a list off is the push's own "no" to a member.
 
-An erasure is not pushed yet: after it Candor no longer holds the address Klaviyo knows the
-profile by (a data privacy deletion job needs it), so it waits for a stored vendor profile id.
+An erasure is a data privacy deletion job (`POST /api/data-privacy-deletion-jobs`, one identifier
+a job, burst 3/s, steady 60/m) for each address the contact had. Candor no longer holds them, so
+they come from the erasure's sealed notice (erasure_notices), which goes once Klaviyo took every
+job; without a notice (erased before the connector existed, or already told) nothing is sent.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
+from sync.delivery.connectors.erasure_notices import erasure_notices_done, erasure_notices_read
 from sync.delivery.connectors.klaviyo_inbound import klaviyo_inbound
 from sync.delivery.connectors.rule import channel_refused, mapped_action
 from sync.delivery.connectors.vendors import (
@@ -99,6 +102,8 @@ class KlaviyoAdapter:
     vendor = "klaviyo"
     default_base_url = "https://a.klaviyo.com"
     max_batch = UNSUBSCRIBE_MAX
+    # Klaviyo deletes a profile by its address, which an erased contact no longer has in Candor.
+    erases_by_address = True
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -250,9 +255,13 @@ class KlaviyoAdapter:
         subscribes: dict[str | None, dict[int, dict[str, Any]]] = {}
         channel_offs: dict[int, dict[str, Any]] = {}
         list_offs: dict[tuple[str, str], dict[int, ContactState]] = {}
+        erased: dict[int, int] = {}  # delivery id -> contact_ref
         for item in items:
             state = item.state
             if state is None:
+                continue
+            if state.erased:
+                erased[item.delivery_id] = state.contact_ref
                 continue
             for (list_id, channel), (kind, at) in sorted(self.list_actions(target.mapping, state).items()):
                 if kind == "subscribe":
@@ -305,28 +314,40 @@ class KlaviyoAdapter:
                     ]
                 }
                 calls.append(("remove", list_id, chunk, body))
+        # An erasure: Klaviyo's deletion job, one per address the contact had (it takes one).
+        notices = erasure_notices_read(connector_public_id=target.public_id, contact_refs=erased.values())
+        for delivery_id, contact_ref in sorted(erased.items()):
+            for field, value in sorted(notices.get(contact_ref, {}).items()):
+                calls.append(("erase", None, [delivery_id], _deletion_body(field, value)))
         pending = {item.delivery_id: 0 for item in items}
         for _kind, _list_id, chunk, _body in calls:
             for delivery_id in chunk:
                 pending[delivery_id] += 1
         last: dict[int, PushResult] = {}
-        for kind, call_list, chunk, body in calls:
-            result = self._send(target, kind=kind, list_id=call_list, body=body, client=client)
-            if not result.succeeded:
-                # Throttled, refused or down: call it no more in this batch. A delivery with a call
-                # still to make fails (and is retried whole: pushing current state is idempotent).
-                return [
-                    result
-                    if item.delivery_id in chunk
-                    else _not_tried(result)
-                    if pending[item.delivery_id]
-                    else last.get(item.delivery_id, NOTHING)
-                    for item in items
-                ]
-            for delivery_id in chunk:
-                pending[delivery_id] -= 1
-                last[delivery_id] = result
-        return [last.get(item.delivery_id, NOTHING) for item in items]
+        try:
+            for kind, call_list, chunk, body in calls:
+                result = self._send(target, kind=kind, list_id=call_list, body=body, client=client)
+                if not result.succeeded:
+                    # Throttled, refused or down: call it no more in this batch. A delivery with a
+                    # call still to make fails (and is retried whole: pushing current state is
+                    # idempotent, and so is a deletion job).
+                    return [
+                        result
+                        if item.delivery_id in chunk
+                        else _not_tried(result)
+                        if pending[item.delivery_id]
+                        else last.get(item.delivery_id, NOTHING)
+                        for item in items
+                    ]
+                for delivery_id in chunk:
+                    pending[delivery_id] -= 1
+                    last[delivery_id] = result
+            return [last.get(item.delivery_id, NOTHING) for item in items]
+        finally:
+            # Each erasure Klaviyo took whole: its notice goes (the addresses are not kept).
+            told = [ref for delivery_id, ref in erased.items() if ref in notices and not pending[delivery_id]]
+            if told:
+                erasure_notices_done(connector_public_id=target.public_id, contact_refs=told)
 
     def _members(
         self, target: Target, list_id: str, channel: str, states: Any, *, client: httpx.Client
@@ -588,11 +609,11 @@ class KlaviyoAdapter:
     def _post_job(
         self, target: Target, *, kind: str, body: dict[str, Any], client: httpx.Client
     ) -> PushResult:
-        path = (
-            "profile-subscription-bulk-create-jobs"
-            if kind == "subscribe"
-            else "profile-subscription-bulk-delete-jobs"
-        )
+        path = {
+            "subscribe": "profile-subscription-bulk-create-jobs",
+            "unsubscribe": "profile-subscription-bulk-delete-jobs",
+            "erase": "data-privacy-deletion-jobs",
+        }[kind]
         try:
             response = client.post(
                 f"{target.base_url}/api/{path}",
@@ -613,6 +634,17 @@ class KlaviyoAdapter:
 def _identifier(state: ContactState, channel: str) -> str | None:
     value = state.email if channel == "email" else state.phone
     return value.lower() if value else None
+
+
+def _deletion_body(field: str, value: str) -> dict[str, Any]:
+    """A data privacy deletion job for the profile(s) with this address (`email` or `phone`)."""
+    attribute = "email" if field == "email" else "phone_number"
+    return {
+        "data": {
+            "type": "data-privacy-deletion-job",
+            "attributes": {"profile": {"data": {"type": "profile", "attributes": {attribute: value}}}},
+        }
+    }
 
 
 def _add(

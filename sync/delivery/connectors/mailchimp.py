@@ -366,6 +366,7 @@ class MailchimpAdapter:
     vendor = "mailchimp"
     default_base_url = DEFAULT_BASE_URL
     max_batch = BATCH_MAX
+    erases_by_address = False
     polled = False
 
     # --- configuration -----------------------------------------------------------------------

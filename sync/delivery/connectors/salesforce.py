@@ -210,6 +210,7 @@ class SalesforceAdapter:
     vendor = "salesforce"
     default_base_url = "https://login.salesforce.com"
     max_batch = COLLECTION_MAX
+    erases_by_address = False
     polled = True
 
     # --- configuration -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from brands.models import Brand
 from brands.services import audit_record
 from config.errors import Unprocessable
 from sync.delivery.connectors.crypto import credentials_decrypt, credentials_encrypt, credentials_reencrypt
+from sync.delivery.connectors.erasure_notices import erasure_notices_reseal
 from sync.delivery.connectors.registry import adapter_for, vendors_built
 from sync.delivery.connectors.vendors import AccountView, Adapter, Target, VendorError
 from sync.delivery.selectors import endpoints_cache_key
@@ -263,7 +264,8 @@ def connector_test(*, connector: Connector) -> AccountView:
 
 
 def connector_keys_rotate() -> int:
-    """Re-encrypt every connector's credentials under the first CONNECTOR_KEYS key; how many."""
+    """Re-encrypt every connector's credentials (and erasure notices) under the first
+    CONNECTOR_KEYS key; how many connectors."""
 
     count = 0
     for pk in Connector.objects.order_by("pk").values_list("pk", flat=True):
@@ -271,4 +273,5 @@ def connector_keys_rotate() -> int:
             row = Connector.objects.select_for_update().only("pk", "credentials").get(pk=pk)
             Connector.objects.filter(pk=pk).update(credentials=credentials_reencrypt(row.credentials))
             count += 1
+    erasure_notices_reseal()  # the erased contacts' addresses a vendor still has to be told
     return count

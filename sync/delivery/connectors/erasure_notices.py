@@ -1,0 +1,93 @@
+"""Erasure notices: what a vendor needs to erase a contact Candor no longer holds the address of.
+
+An erased contact keeps no address in Candor, yet Klaviyo deletes a profile only by its email,
+phone number or its own id, which Candor never learns when a bulk job creates the profile. So
+the erasure, in its own transaction, hands each listener the addresses the contact had
+(sync.outbox.listeners), and sync.delivery.erasure seals them here (Fernet under CONNECTOR_KEYS,
+as the credentials are) for each of the brand's connectors whose adapter `erases_by_address`. The
+push of the `contact.erased` delivery reads its notice, asks the vendor to erase, and drops the
+notice once the vendor accepted (Art. 17(2), 19). A notice never pushed goes with its connector,
+and `erasure_notices_purge` drops those older than ERASURE_NOTICE_DAYS, so the addresses do not
+outlive the erasure by more than that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sync.delivery.connectors.crypto import (
+    ConnectorKeysMissing,
+    CredentialsUnreadable,
+    credentials_decrypt,
+    credentials_encrypt,
+    credentials_reencrypt,
+)
+from sync.models import ErasureNotice
+
+logger = logging.getLogger(__name__)
+
+
+def erasure_notices_seal(
+    *, connector_ids: list[int], contact_ref: int, email: str | None, phone: str | None
+) -> None:
+    """One sealed notice per connector (in the erasure's transaction). Without CONNECTOR_KEYS no
+    connector can run, and the erasure must not fail for one: said in the log, not hidden."""
+    if not connector_ids or (not email and not phone):
+        return
+    try:
+        sealed = credentials_encrypt({"email": email, "phone": phone})
+    except ConnectorKeysMissing:
+        logger.warning("erasure of contact %s: no CONNECTOR_KEYS, no notice for its connectors", contact_ref)
+        return
+    ErasureNotice.objects.bulk_create(
+        [ErasureNotice(connector_id=pk, contact_ref=contact_ref, sealed=sealed) for pk in connector_ids],
+        ignore_conflicts=True,
+    )
+
+
+def erasure_notices_read(
+    *, connector_public_id: str, contact_refs: Iterable[int]
+) -> dict[int, dict[str, str]]:
+    """contact_ref -> the addresses it had ({"email"?, "phone"?}), for those with a notice."""
+    rows = ErasureNotice.objects.filter(
+        connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
+    ).values_list("contact_ref", "sealed")
+    notices = {}
+    for contact_ref, sealed in rows:
+        try:
+            held = credentials_decrypt(sealed)
+        except CredentialsUnreadable:
+            logger.warning("erasure notice for contact %s is sealed under a key no longer held", contact_ref)
+            continue
+        notices[contact_ref] = {key: value for key, value in held.items() if isinstance(value, str) and value}
+    return notices
+
+
+def erasure_notices_done(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:
+    """The vendor accepted these erasures: their notices go."""
+    ErasureNotice.objects.filter(
+        connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
+    ).delete()
+
+
+def erasure_notices_purge(*, now: datetime | None = None) -> int:
+    """Drop notices older than ERASURE_NOTICE_DAYS (a connector disabled or failing that long);
+    how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ERASURE_NOTICE_DAYS)
+    deleted, _ = ErasureNotice.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def erasure_notices_reseal() -> int:
+    """Seal every notice again under the first key (key rotation); how many."""
+    changed = []
+    for notice in ErasureNotice.objects.only("id", "sealed"):
+        notice.sealed = credentials_reencrypt(notice.sealed)
+        changed.append(notice)
+    ErasureNotice.objects.bulk_update(changed, ["sealed"], batch_size=500)
+    return len(changed)
