@@ -72,7 +72,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +81,11 @@ from urllib.parse import parse_qs
 import httpx
 
 from sync.delivery.connectors.rule import mapped_action
+from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_drop,
+    vendor_contacts_ids,
+    vendor_contacts_keep,
+)
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -99,10 +104,12 @@ from sync.outbox.contact_state import ContactState
 DEFAULT_BASE_URL = "https://api.mailchimp.com"  # replaced by https://<dc>.api.mailchimp.com
 API_KEY = re.compile(r"^[0-9a-f]{32}-([a-z]{2,4}[0-9]{1,3})$")
 BATCH_MAX = 500
+BULK_BATCH = 5000  # a backfill's batch through batch operations: up to 5000 x lists operations
 PAGE = 1000  # Mailchimp's largest `count`
 THROTTLED_DELAY = 2.0  # seconds: a connection slot frees in about one call's time
 EXCERPT = 1024
 COMPLIANCE = "compliance state"
+FORGOTTEN = "permanently deleted"
 ENTRY_KEYS = {"list", "topic", "purpose", "interest", "marketing_permission", "channels"}
 NOTHING = PushResult(succeeded=True, excerpt="Nothing to push for this contact's current state.")
 
@@ -366,6 +373,7 @@ class MailchimpAdapter:
     vendor = "mailchimp"
     default_base_url = DEFAULT_BASE_URL
     max_batch = BATCH_MAX
+    bulk_batch = BULK_BATCH
     polled = False
 
     # --- configuration -----------------------------------------------------------------------
@@ -418,8 +426,9 @@ class MailchimpAdapter:
             unknown_keys = sorted(set(entry) - ENTRY_KEYS)
             if unknown_keys:
                 problems.append(f"Unknown key(s): {', '.join(unknown_keys)}.")
+            # 31 at most: `<list>:<subscriber hash>` is kept per member (VendorContact, 64).
             if not isinstance(entry.get("list"), str) or not re.fullmatch(
-                r"[A-Za-z0-9]{1,64}", entry["list"]
+                r"[A-Za-z0-9]{1,31}", entry["list"]
             ):
                 problems.append("list must be a Mailchimp audience (list) id.")
             for key in ("interest", "marketing_permission"):
@@ -569,28 +578,93 @@ class MailchimpAdapter:
     # --- push --------------------------------------------------------------------------------
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
-        """One batch call per mapped list (500 members at most each) for the whole batch; each
-        delivery's outcome is that of its contact's members in those calls."""
-        plans: dict[str, dict[str, tuple[str, MemberPlan, list[int]]]] = {}
-        for item in items:
-            if item.state is None or not item.state.email:
-                continue
-            for list_id in _lists(target.mapping):
-                plan = member_plan(item.state, _entries(target.mapping, list_id))
-                if plan.empty():
-                    continue
-                members = plans.setdefault(list_id, {})
-                key = item.state.email.strip().lower()
-                if key in members:
-                    email, other, ids = members[key]
-                    members[key] = (email, _merged(other, plan), [*ids, item.delivery_id])
-                else:
-                    members[key] = (item.state.email.strip(), plan, [item.delivery_id])
+        """Erasures first (`erase`), then one batch call per mapped list (500 members at most
+        each) for the rest; each delivery's outcome is that of its contact's calls."""
+        erased, stopped = self.erase(target, items, client=client)
+        if stopped is not None:
+            # Throttled or down: the rest of the batch is not sent either (retried whole).
+            return [erased.get(item.delivery_id) or _not_tried(stopped) for item in items]
+        plans = member_plans(target.mapping, items)
+        keep_members(target, items, plans)
         calls = []
         for list_id, members in sorted(plans.items()):
             rows = sorted(members.items())
             calls += [(list_id, rows[start : start + BATCH_MAX]) for start in range(0, len(rows), BATCH_MAX)]
-        return self._run(target, items, calls, client=client)
+        results = self._run(target, items, calls, client=client)
+        return [erased.get(item.delivery_id) or result for item, result in zip(items, results, strict=True)]
+
+    def push_bulk(
+        self,
+        target: Target,
+        items: Sequence[Item],
+        *,
+        client: httpx.Client,
+        heartbeat: Callable[[], bool],
+    ) -> list[PushResult]:
+        """A backfill's batch through batch operations (sync.delivery.connectors.mailchimp_batches)."""
+        from sync.delivery.connectors.mailchimp_batches import bulk_push
+
+        return bulk_push(self, target, items, client=client, heartbeat=heartbeat)
+
+    def erase(
+        self, target: Target, items: Sequence[Item], *, client: httpx.Client
+    ) -> tuple[dict[int, PushResult], PushResult | None]:
+        """Mailchimp's permanent delete of each erased contact's member in every audience Candor
+        pushed them to (by the `<list>:<hash>` kept at push time: Candor no longer holds the
+        address). 204, or 404 (Mailchimp has no such member), is done: the id is forgotten. The
+        outcomes by delivery, and the failure that stopped the calls (throttled, down), if any."""
+        erased = {
+            item.delivery_id: item.state.contact_ref
+            for item in items
+            if item.state is not None and item.state.erased
+        }
+        if not erased:
+            return {}, None
+        kept = vendor_contacts_ids(connector_public_id=target.public_id, contact_refs=erased.values())
+        results: dict[int, PushResult] = {}
+        for delivery_id, contact_ref in erased.items():
+            members = kept.get(contact_ref, [])
+            if not members:
+                results[delivery_id] = PushResult(
+                    succeeded=True, excerpt="Erased: Candor never pushed this contact to Mailchimp."
+                )
+                continue
+            for vendor_id in members:
+                list_id, _, member_hash = vendor_id.partition(":")
+                outcome = self._delete_permanent(
+                    target, list_id=list_id, member_hash=member_hash, client=client
+                )
+                if not outcome.succeeded:
+                    results[delivery_id] = outcome
+                    if not outcome.permanent:
+                        return results, outcome
+                    break
+                vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[vendor_id])
+            else:
+                results[delivery_id] = PushResult(
+                    succeeded=True,
+                    status_code=204,
+                    excerpt=f"Erased: the member deleted permanently in {len(members)} audience(s).",
+                )
+        return results, None
+
+    def _delete_permanent(
+        self, target: Target, *, list_id: str, member_hash: str, client: httpx.Client
+    ) -> PushResult:
+        path = f"/lists/{list_id}/members/{member_hash}/actions/delete-permanent"
+        try:
+            response = client.post(f"{self.root(target)}{path}", auth=self._auth(target))
+        except VendorError as exc:
+            return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
+        except httpx.TimeoutException:
+            return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
+        except httpx.HTTPError as exc:
+            return PushResult(
+                succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
+            )
+        if response.status_code in (204, 404):
+            return PushResult(succeeded=True, status_code=response.status_code)
+        return _refused(response, target, what=f"the permanent delete in list {list_id}")
 
     def _run(
         self,
@@ -626,30 +700,10 @@ class MailchimpAdapter:
                 ]
             for key, (_, _, ids) in rows:
                 error = outcome.get(key)
+                result = member_outcome(target, list_id, 200 if error is None else 400, error or "")
                 for delivery_id in ids:
                     pending[delivery_id] -= 1
-                    before = results.get(delivery_id)
-                    if before is not None and not before.succeeded:
-                        continue  # a refusal in an earlier list stands
-                    if error is None:
-                        results[delivery_id] = PushResult(
-                            succeeded=True, status_code=200, excerpt=f"list {list_id}: upserted"
-                        )
-                    elif COMPLIANCE in error.lower():
-                        results[delivery_id] = PushResult(
-                            succeeded=True,
-                            status_code=200,
-                            excerpt=f"list {list_id}: Mailchimp keeps this member's own unsubscribe or "
-                            "bounce (compliance state); not subscribed again.",
-                        )
-                    else:
-                        results[delivery_id] = PushResult(
-                            succeeded=False,
-                            status_code=400,
-                            excerpt=redact(error, target.credentials)[:EXCERPT],
-                            error=f"Mailchimp refused the member in list {list_id}.",
-                            permanent=True,
-                        )
+                    results[delivery_id] = outcome_merged(results.get(delivery_id), result)
         return [results.get(item.delivery_id, NOTHING) for item in items]
 
     def _post_batch(
@@ -682,20 +736,7 @@ class MailchimpAdapter:
                 return PushResult(
                     succeeded=False, status_code=status, error="Mailchimp's answer was not JSON."
                 )
-        excerpt = redact(response.text[:EXCERPT], target.credentials)
-        retry_after = _retry_after(response.headers.get("retry-after"))
-        if status == 429 and retry_after is None:
-            retry_after = THROTTLED_DELAY
-        # 400-class refusals other than auth and throttling are the request's own fault.
-        permanent = 400 <= status < 500 and status not in (401, 403, 408, 409, 429)
-        return PushResult(
-            succeeded=False,
-            status_code=status,
-            excerpt=excerpt,
-            error=f"Mailchimp answered {status} to the batch for list {list_id}.",
-            retry_after=retry_after,
-            permanent=permanent,
-        )
+        return _refused(response, target, what=f"the batch for list {list_id}")
 
     # --- inbound -----------------------------------------------------------------------------
 
@@ -833,6 +874,105 @@ class MailchimpAdapter:
             rows = sorted(members.items())
             calls += [(list_id, rows[start : start + BATCH_MAX]) for start in range(0, len(rows), BATCH_MAX)]
         return self._run(target, items, calls, client=client)
+
+
+def member_plans(
+    mapping: dict[str, Any], items: Sequence[Item]
+) -> dict[str, dict[str, tuple[str, MemberPlan, list[int]]]]:
+    """Per list, per lower-cased address: (the address, what the member should be, the
+    deliveries it answers), for every contact with something to push. Both endpoints (the batch
+    members call and batch operations) send these, through the one `member_body`."""
+    plans: dict[str, dict[str, tuple[str, MemberPlan, list[int]]]] = {}
+    for item in items:
+        if item.state is None or not item.state.email or item.state.erased:
+            continue
+        for list_id in _lists(mapping):
+            plan = member_plan(item.state, _entries(mapping, list_id))
+            if plan.empty():
+                continue
+            members = plans.setdefault(list_id, {})
+            key = item.state.email.strip().lower()
+            if key in members:
+                email, other, ids = members[key]
+                members[key] = (email, _merged(other, plan), [*ids, item.delivery_id])
+            else:
+                members[key] = (item.state.email.strip(), plan, [item.delivery_id])
+    return plans
+
+
+def keep_members(
+    target: Target, items: Sequence[Item], plans: dict[str, dict[str, tuple[str, MemberPlan, list[int]]]]
+) -> None:
+    """Keep `<list>:<subscriber hash>` for each contact about to be pushed, before the call (a call
+    whose answer is lost may still have made the member): an erasure deletes by it later."""
+    refs = {item.delivery_id: item.contact_ref for item in items if item.contact_ref is not None}
+    ids: dict[str, int] = {}
+    for list_id, members in plans.items():
+        for key, (_, _, delivery_ids) in members.items():
+            contact_ref = next((refs[d] for d in delivery_ids if d in refs), None)
+            if contact_ref is not None:
+                ids[f"{list_id}:{subscriber_hash(key)}"] = contact_ref
+    vendor_contacts_keep(connector_public_id=target.public_id, ids=ids)
+
+
+def member_outcome(target: Target, list_id: str, status: int, error: str) -> PushResult:
+    """One member's outcome in one list, from either endpoint: `status` 200 and no `error` is
+    done; Mailchimp's compliance state and a permanently deleted address are Mailchimp's own
+    "no", kept (succeeded, noted); a 429 or 5xx is retried; any other refusal fails for good."""
+    if status < 300 and not error:
+        return PushResult(succeeded=True, status_code=status, excerpt=f"list {list_id}: upserted")
+    lowered = error.lower()
+    if COMPLIANCE in lowered:
+        return PushResult(
+            succeeded=True,
+            status_code=status,
+            excerpt=f"list {list_id}: Mailchimp keeps this member's own unsubscribe or "
+            "bounce (compliance state); not subscribed again.",
+        )
+    if FORGOTTEN in lowered:
+        return PushResult(
+            succeeded=True,
+            status_code=status,
+            excerpt=f"list {list_id}: Mailchimp deleted this address permanently and imports it no "
+            "more; only the person can sign up again.",
+        )
+    retried = status == 429 or status >= 500
+    return PushResult(
+        succeeded=False,
+        status_code=status,
+        excerpt=redact(error, target.credentials)[:EXCERPT],
+        error=f"Mailchimp refused the member in list {list_id}.",
+        retry_after=THROTTLED_DELAY if status == 429 else None,
+        permanent=not retried,
+    )
+
+
+def outcome_merged(before: PushResult | None, result: PushResult) -> PushResult:
+    """A delivery's outcome over several lists: a retry needed wins, then a refusal for good,
+    then success (the later list's note)."""
+
+    def weight(outcome: PushResult) -> int:
+        return 0 if outcome.succeeded else 1 if outcome.permanent else 2
+
+    return result if before is None or weight(result) >= weight(before) else before
+
+
+def _refused(response: httpx.Response, target: Target, *, what: str) -> PushResult:
+    """A call Mailchimp answered with an error: 400-class refusals other than auth and throttling
+    are the request's own fault (for good); the rest are retried (429 after Retry-After, or
+    THROTTLED_DELAY: Mailchimp sends none)."""
+    status = response.status_code
+    retry_after = _retry_after(response.headers.get("retry-after"))
+    if status == 429 and retry_after is None:
+        retry_after = THROTTLED_DELAY
+    return PushResult(
+        succeeded=False,
+        status_code=status,
+        excerpt=redact(response.text[:EXCERPT], target.credentials),
+        error=f"Mailchimp answered {status} to {what}.",
+        retry_after=retry_after,
+        permanent=400 <= status < 500 and status not in (401, 403, 408, 409, 429),
+    )
 
 
 def _not_tried(result: PushResult) -> PushResult:
