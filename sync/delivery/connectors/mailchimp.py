@@ -626,7 +626,8 @@ class MailchimpAdapter:
             members = kept.get(contact_ref, [])
             if not members:
                 results[delivery_id] = PushResult(
-                    succeeded=True, excerpt="Erased: Candor never pushed this contact to Mailchimp."
+                    succeeded=True,
+                    excerpt="Erased: no Mailchimp member is kept for this contact (never pushed, or gone).",
                 )
                 continue
             for vendor_id in members:
