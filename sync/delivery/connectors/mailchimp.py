@@ -54,11 +54,20 @@ person a confirmation they did not ask for). A member Candor itself unsubscribed
 is resubscribed when Candor's state says yes again: that yes is newer, since every vendor "no"
 Candor heard is already in the state pushed.
 
-Batch operations (`POST /batches`) are not used: they run asynchronously (poll the batch, then
-download its results as a gzipped archive from another host), so a delivery's outcome would not
-be known within the claim's lease, and the synchronous 500-member call already moves a backfill
-at 500 members times 10 connections a round trip, far above what one worker pushes. `max_batch` is
-500 (one call per mapped list).
+Erasure: a contact erased in Candor is deleted permanently in every audience Candor pushed them
+to (`POST /lists/{id}/members/{subscriber_hash}/actions/delete-permanent`, 204). Candor no
+longer holds the address then, so each push first keeps `<list>:<subscriber hash>` for the
+contact (sync.models.VendorContact; kept before the call, since a call whose answer is lost may
+still have made the member); the delete goes by it and the id is forgotten once Mailchimp took it
+(a 404, a member Mailchimp no longer has, is done too). A contact Candor never pushed is left
+alone. Mailchimp will not import a permanently deleted address again, whatever the status
+("Forgotten Email Not Subscribed"): such a push succeeds with a note, as a compliance state does.
+
+Live deliveries use the synchronous batch members call above: their outcome must be known
+within the claim's lease. A backfill's large batches (over 500 contacts, `BULK_BATCH` at a time)
+go through batch operations instead (`mailchimp_batches`: `POST /batches`, polled, results read
+from the archive), which Mailchimp queues and runs without holding one of the key's ten
+connections per call. `max_batch` is 500 (one call per mapped list).
 
 httpx rather than `mailchimp-marketing`: the connector needs the webhooks' pooled client with
 its SSRF guard and timeouts; the generated client brings its own HTTP stack and a retry policy
