@@ -27,7 +27,8 @@ from preferences.services import SubscriptionChange, preferences_update
 from sync.delivery.connectors import backfill as backfill_module
 from sync.delivery.connectors import mailchimp_batches
 from sync.delivery.connectors.backfill import backfill_chunk, backfill_start, backfills_resume
-from sync.delivery.connectors.mailchimp import THROTTLED_DELAY, MailchimpAdapter, subscriber_hash
+from sync.delivery.connectors.mailchimp import MailchimpAdapter
+from sync.delivery.connectors.mailchimp_api import THROTTLED_DELAY, subscriber_hash
 from sync.delivery.connectors.vendors import Item, Target
 from sync.models import BackfillRun, Connector, VendorContact
 from sync.outbox.contact_state import ContactState

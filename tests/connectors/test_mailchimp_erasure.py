@@ -13,7 +13,8 @@ import pytest
 from brands.models import Brand
 from consent.erasure import contact_erase
 from consent.models import Contact, Purpose
-from sync.delivery.connectors.mailchimp import MailchimpAdapter, subscriber_hash
+from sync.delivery.connectors.mailchimp import MailchimpAdapter
+from sync.delivery.connectors.mailchimp_api import subscriber_hash
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Connector, Delivery, VendorContact

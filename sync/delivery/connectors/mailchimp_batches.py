@@ -58,22 +58,22 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from sync.delivery.connectors.mailchimp import (
+from sync.delivery.connectors.mailchimp_api import (
     BATCH_MAX,
     EXCERPT,
     NOTHING,
     THROTTLED_DELAY,
-    _not_tried,
-    _problem,
-    _refused,
-    _retry_after,
-    keep_members,
-    member_body,
+    api_auth,
+    api_root,
     member_outcome,
-    member_plans,
+    not_tried,
     outcome_merged,
+    problem_text,
+    refused,
+    retry_after_seconds,
     subscriber_hash,
 )
+from sync.delivery.connectors.mailchimp_rule import member_body, member_plans
 from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError, redact
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def bulk_push(
         return adapter.push(target, items, client=client)
     erased, stopped = adapter.erase(target, items, client=client)
     if stopped is not None:
-        return [erased.get(item.delivery_id) or _not_tried(stopped) for item in items]
+        return [erased.get(item.delivery_id) or not_tried(stopped) for item in items]
     plans = member_plans(target.mapping, items)
     operations: list[dict[str, str]] = []
     answers: dict[str, tuple[str, list[int]]] = {}  # operation id -> (list, deliveries)
@@ -129,7 +129,7 @@ def bulk_push(
             answers[operation_id] = (list_id, delivery_ids)
     if not operations:
         return [erased.get(item.delivery_id, NOTHING) for item in items]
-    keep_members(target, items, plans)
+    adapter.keep_members(target, items, plans)
     in_batch = {d for _, delivery_ids in answers.values() for d in delivery_ids}
     try:
         batch_id = _submit(adapter, target, operations, client=client)
@@ -150,7 +150,9 @@ def bulk_push(
             )
         else:
             status, answer = row
-            outcome = member_outcome(target, list_id, status, "" if status < 300 else answer)
+            outcome = member_outcome(
+                target=target, list_id=list_id, status=status, error="" if status < 300 else answer
+            )
         for delivery_id in delivery_ids:
             results[delivery_id] = outcome_merged(results.get(delivery_id), outcome)
     return [erased.get(item.delivery_id) or results.get(item.delivery_id, NOTHING) for item in items]
@@ -160,7 +162,7 @@ def _call(
     adapter: MailchimpAdapter, target: Target, method: str, path: str, *, client: httpx.Client, **kwargs: Any
 ) -> httpx.Response:
     try:
-        return client.request(method, f"{adapter.root(target)}{path}", auth=adapter._auth(target), **kwargs)
+        return client.request(method, f"{api_root(target)}{path}", auth=api_auth(target), **kwargs)
     except VendorError as exc:
         raise BulkFailed(PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)) from exc
     except httpx.TimeoutException as exc:
@@ -183,7 +185,7 @@ def _submit(
         headers={"content-type": "application/json"},
     )
     if response.status_code != 200:
-        raise BulkFailed(_refused(response, target, what="the batch operations request"))
+        raise BulkFailed(refused(response, target, what="the batch operations request"))
     batch_id = _json(response).get("id")
     if not isinstance(batch_id, str) or not batch_id:
         raise BulkFailed(PushResult(succeeded=False, status_code=200, error="Mailchimp's batch has no id."))
@@ -223,9 +225,9 @@ def _await(
             )
         if response.status_code == 429:
             # One connection too many: read again after the wait, the batch runs on meanwhile.
-            pause = _retry_after(response.headers.get("retry-after")) or THROTTLED_DELAY
+            pause = retry_after_seconds(response.headers.get("retry-after")) or THROTTLED_DELAY
         elif response.status_code != 200:
-            raise BulkFailed(_refused(response, target, what=f"the status read of batch {batch_id}"))
+            raise BulkFailed(refused(response, target, what=f"the status read of batch {batch_id}"))
         else:
             batch = _json(response)
             if batch.get("status") == "finished":
@@ -320,7 +322,7 @@ def _detail(answer: str, target: Target) -> str:
         return redact(answer[:EXCERPT], target.credentials)
     if not isinstance(body, dict) or "status" not in body or "title" not in body:
         return ""
-    return _problem(httpx.Response(int(body.get("status") or 400), json=body), target)
+    return problem_text(httpx.Response(int(body.get("status") or 400), json=body), target)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
