@@ -485,3 +485,28 @@ def test_a_worker_killed_between_submit_and_results_loses_and_duplicates_nothing
     writes = Counter(fake.writes)
     assert {n for n in writes.values()} == {1, 2}  # the orphaned batch's members twice, at most
     assert sum(1 for n in writes.values() if n == 2) == 1000
+
+
+def test_a_429_on_submit_is_waited_out_and_the_batch_pushed_synchronously(
+    connector, brand, fake, handed, naps, monkeypatch
+):
+    import time
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(MailchimpAdapter, "bulk_batch", 1000)
+    waits: list[float] = []
+    monkeypatch.setattr(
+        backfill_module, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic)
+    )
+    contacts_subscribed(brand=brand, count=600)
+    fake.throttle(1)  # the POST /batches
+
+    assert backfill_chunk(run_id=backfill_start(connector=connector, actor=TEST_ACTOR).pk) == "finished"
+
+    assert waits == [THROTTLED_DELAY]  # Mailchimp sends no Retry-After
+    assert fake.batches == {}  # the refused request made none
+    assert [len(r["body"]["members"]) for r in fake.requests] == [500, 100]  # the retry, synchronous
+    assert fake.statuses(LIST) == {f"p{n}@example.com": "subscribed" for n in range(600)}
+    assert set(Counter((lid, h) for _, lid, h in fake.writes).values()) == {1}
+    run = BackfillRun.objects.get()
+    assert (run.status, run.done, run.failed) == ("succeeded", 600, 0)
