@@ -132,8 +132,8 @@ def bulk_push(
     adapter.keep_members(target, items, plans)
     in_batch = {d for _, delivery_ids in answers.values() for d in delivery_ids}
     try:
-        batch_id = _submit(adapter, target, operations, client=client)
-        url = _await(adapter, target, batch_id, client=client, heartbeat=heartbeat)
+        batch_id = _submit(target, operations, client=client)
+        url = _await(target, batch_id, client=client, heartbeat=heartbeat)
         rows = _results(target, url, client=client)
     except BulkFailed as failed:
         return [
@@ -148,6 +148,10 @@ def bulk_push(
             outcome = PushResult(
                 succeeded=False, error=f"Mailchimp's results name no outcome for a member of list {list_id}."
             )
+        elif row[0] == 0:
+            outcome = PushResult(
+                succeeded=False, error=f"Mailchimp's results give no status for a member of list {list_id}."
+            )
         else:
             status, answer = row
             outcome = member_outcome(
@@ -158,9 +162,7 @@ def bulk_push(
     return [erased.get(item.delivery_id) or results.get(item.delivery_id, NOTHING) for item in items]
 
 
-def _call(
-    adapter: MailchimpAdapter, target: Target, method: str, path: str, *, client: httpx.Client, **kwargs: Any
-) -> httpx.Response:
+def _call(target: Target, method: str, path: str, *, client: httpx.Client, **kwargs: Any) -> httpx.Response:
     try:
         return client.request(method, f"{api_root(target)}{path}", auth=api_auth(target), **kwargs)
     except VendorError as exc:
@@ -172,11 +174,8 @@ def _call(
         raise BulkFailed(PushResult(succeeded=False, error=error)) from exc
 
 
-def _submit(
-    adapter: MailchimpAdapter, target: Target, operations: list[dict[str, str]], *, client: httpx.Client
-) -> str:
+def _submit(target: Target, operations: list[dict[str, str]], *, client: httpx.Client) -> str:
     response = _call(
-        adapter,
         target,
         "POST",
         "/batches",
@@ -193,7 +192,6 @@ def _submit(
 
 
 def _await(
-    adapter: MailchimpAdapter,
     target: Target,
     batch_id: str,
     *,
@@ -209,7 +207,6 @@ def _await(
         if not heartbeat():
             raise BulkFailed(PushResult(succeeded=False, error="The run's lease was lost while waiting."))
         response = _call(
-            adapter,
             target,
             "GET",
             f"/batches/{batch_id}",
@@ -241,7 +238,7 @@ def _await(
                 return url
             pause = min(pause * 2, POLL_MAX)
         if waited >= WAIT_MAX:
-            _delete(adapter, target, batch_id, client=client)
+            _delete(target, batch_id, client=client)
             raise BulkFailed(
                 PushResult(
                     succeeded=False,
@@ -251,11 +248,11 @@ def _await(
             )
 
 
-def _delete(adapter: MailchimpAdapter, target: Target, batch_id: str, *, client: httpx.Client) -> None:
+def _delete(target: Target, batch_id: str, *, client: httpx.Client) -> None:
     """Stop a batch that has not finished, so it cannot run later over a newer push."""
     # If that fails too, the retry's batch still runs after this one (one at a time, in order).
     with contextlib.suppress(BulkFailed):
-        _call(adapter, target, "DELETE", f"/batches/{batch_id}", client=client)
+        _call(target, "DELETE", f"/batches/{batch_id}", client=client)
 
 
 def _results(target: Target, url: str, *, client: httpx.Client) -> dict[str, tuple[int, str]]:
