@@ -1,9 +1,9 @@
 """Mailchimp batch operations against the fake: the fake's /batches as Mailchimp documents it
-(validation, pending -> started -> finalizing -> finished, a real .tar.gz of results over HTTP),
-the adapter's bulk push (exact member state, a refused operation failing only its contact, 429s
-while polling, a batch that never finishes deleted and retried), and backfills through it
-(thousands of contacts, a worker killed between submit and results, a withdrawal made while
-the batch waited in Mailchimp's queue)."""
+(validation, pending -> preprocessing -> started -> finalizing -> finished, a real .tar.gz of
+results over HTTP), the adapter's bulk push (exact member state, a refused operation failing
+only its contact, 429s while polling, a batch that never finishes deleted and retried), and
+backfills through it (thousands of contacts, a worker killed between submit and results, a
+withdrawal made while the batch waited in Mailchimp's queue, a 429 on submit)."""
 
 from __future__ import annotations
 
@@ -175,7 +175,13 @@ def test_the_fake_runs_a_batch_and_serves_its_results_as_a_tar_gz(fake):
     fake.wait_batches_finished()
     done = httpx.get(status_url, headers=basic(KEY)).json()
     assert (done["status"], done["finished_operations"], done["errored_operations"]) == ("finished", 2, 1)
-    assert fake.batches[batch["id"]].history == ["pending", "started", "finalizing", "finished"]
+    assert fake.batches[batch["id"]].history == [
+        "pending",
+        "preprocessing",
+        "started",
+        "finalizing",
+        "finished",
+    ]
     url = done["response_body_url"]
     assert httpx.get(url.split("?")[0]).status_code == 403  # the signature is the only key
     assert httpx.get(url.replace("signature=", "signature=0")).status_code == 403

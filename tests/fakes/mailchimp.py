@@ -53,12 +53,12 @@ ERROR_GENERIC).
   method GET/POST/PUT/PATCH/DELETE and a relative path required; answered 200 with the batch
   (`id`, `status` "pending", `total_operations`, `finished_operations`, `errored_operations`,
   `submitted_at`, `completed_at`, `response_body_url`). `GET /3.0/batches/{id}` reads it: status
-  pending -> started -> finalizing -> finished; one batch runs at a time, in the order submitted
-  ("Since only one batch request is run at a time", DELETE /batches/{id}). Each operation is run
-  as the same call made directly would be (the same validation and refusals) but is not one of
-  the key's ten connections. Once finished, `response_body_url` names a gzipped tar archive of
-  JSON files, each a list of `{"status_code", "operation_id", "response"}` (`response` the
-  operation's answer as a JSON string), served from another path without the API key, as
+  pending -> preprocessing -> started -> finalizing -> finished; one batch runs at a time, in the
+  order submitted ("Since only one batch request is run at a time", DELETE /batches/{id}). Each
+  operation is run as the same call made directly would be (the same validation and refusals) but
+  is not one of the key's ten connections. Once finished, `response_body_url` names a gzipped tar
+  archive of JSON files, each a list of `{"status_code", "operation_id", "response"}` (`response`
+  the operation's answer as a JSON string), served from another path without the API key, as
   Mailchimp's pre-signed storage URL is (a wrong or missing signature: 403). `hold` keeps
   submitted batches pending until it is set; `throttle_polls(n)` answers the next n status reads
   429, as any call past the connection limit is.
@@ -195,7 +195,8 @@ class FakeMailchimp:
     batches: dict[str, FakeBatch] = field(default_factory=dict)
     # When set to an Event that is not set, submitted batches stay pending until it is.
     hold: threading.Event | None = None
-    # Seconds each status step of a batch takes (pending -> started -> finalizing -> finished).
+    # Seconds each status step of a batch takes (pending -> preprocessing -> started -> finalizing
+    # -> finished).
     batch_step: float = 0.0
     _throttle: int = 0
     _throttle_polls: int = 0
@@ -794,6 +795,8 @@ class FakeMailchimp:
                 self.hold.wait()
             if batch is None or batch.cancelled:
                 continue  # deleted before it ran
+            self._step()
+            self._set_status(batch, "preprocessing")
             self._step()
             self._set_status(batch, "started")
             for op in batch.operations:
