@@ -243,10 +243,11 @@ class ConnectorEcho(models.Model):
 
 class VendorContact(models.Model):
     """A vendor's own id for a Candor contact, kept when Candor creates or finds the contact there
-    (HubSpot's contact id): a vendor whose webhooks name only its own id (HubSpot's) is read back
-    to the contact through it, without calling the vendor while it waits; and an erasure can
-    delete the vendor's record by it once Candor no longer holds the address. By contact_ref
-    (the contact's internal id), which an erasure keeps; the row goes when the erasure is pushed."""
+    (HubSpot's contact id; Mailchimp's `<list id>:<subscriber hash>`, one row per audience): a
+    vendor whose webhooks name only its own id (HubSpot's) is read back to the contact through
+    it, without calling the vendor while it waits; and an erasure can delete the vendor's record
+    by it once Candor no longer holds the address. By contact_ref (the contact's internal id),
+    which an erasure keeps; the row goes when the erasure is pushed."""
 
     id = models.BigAutoField(primary_key=True)
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)

@@ -22,7 +22,8 @@ from preferences.models import Topic
 from preferences.services import SubscriptionChange, preferences_update
 from sync.delivery import batches
 from sync.delivery.connectors.crypto import credentials_decrypt
-from sync.delivery.connectors.mailchimp import MailchimpAdapter, subscriber_hash
+from sync.delivery.connectors.mailchimp import MailchimpAdapter
+from sync.delivery.connectors.mailchimp_api import subscriber_hash
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Connector, Delivery

@@ -16,7 +16,8 @@ from consent.models import ConsentEvent, Contact, Purpose
 from preferences.models import ChannelOptOut, Subscription, Topic
 from preferences.services import SubscriptionChange, preferences_update
 from sync.delivery.connectors.inbound import signals_apply_pending
-from sync.delivery.connectors.mailchimp import MailchimpAdapter, mailchimp_event_id
+from sync.delivery.connectors.mailchimp import MailchimpAdapter
+from sync.delivery.connectors.mailchimp_inbound import mailchimp_event_id
 from sync.delivery.connectors.vendors import InboundRequest, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Connector, ConnectorEcho, Delivery, Event, InboundSignal

@@ -34,6 +34,34 @@ ERROR_GENERIC).
   Many Requests" without Retry-After, as Mailchimp documents it; `throttle(n)` answers the next
   n batch calls 429 whatever; `latency` adds seconds to each call; `gate` holds admitted calls
   until it is set (so a test overlaps calls for sure); `down` answers every call 503.
+- `PUT /3.0/lists/{id}/members/{subscriber_hash}` ("Add or update list member"): the same member
+  body; `email_address` and `status_if_new` are required for a member the list does not have, the
+  address must be the one the hash names; a refusal is a 400 problem ("Invalid Resource",
+  "Member In Compliance State", "Forgotten Email Not Subscribed"); 200 with the member.
+- `POST /3.0/lists/{id}/members/{subscriber_hash}/actions/delete-permanent`: 204, the member and
+  their data gone; 404 for a member the list does not have. A permanently deleted address cannot
+  be imported again by the API (any status, `pending` included): 400 "Forgotten Email Not
+  Subscribed", "… was permanently deleted and cannot be re-imported. The contact must
+  re-subscribe to get back on the list." (the reference's delete-permanent entry: "This will make
+  it impossible to re-import the list member"; the title and detail as Mailchimp answers them,
+  quoted in mailchimp-for-wordpress issues #666/#673/#771 and MailChimp.Net #416).
+- Batch operations (the reference's batches and the guide "Run Async Requests with the Batch
+  Endpoint", the published OpenAPI description as generated into github.com/Hevelop/go-client-
+  mailchimp-marketing-api api/openapi.yaml: `postBatches_request`, `Operations`, `Batch`, and the
+  archive's rows as github.com/FullFact/python-batchmailchimp reads them): `POST /3.0/batches`
+  `{"operations": [{"method", "path", "params"?, "body"? (a JSON string), "operation_id"?}]}`,
+  method GET/POST/PUT/PATCH/DELETE and a relative path required; answered 200 with the batch
+  (`id`, `status` "pending", `total_operations`, `finished_operations`, `errored_operations`,
+  `submitted_at`, `completed_at`, `response_body_url`). `GET /3.0/batches/{id}` reads it: status
+  pending -> preprocessing -> started -> finalizing -> finished; one batch runs at a time, in the
+  order submitted ("Since only one batch request is run at a time", DELETE /batches/{id}). Each
+  operation is run as the same call made directly would be (the same validation and refusals) but
+  is not one of the key's ten connections. Once finished, `response_body_url` names a gzipped tar
+  archive of JSON files, each a list of `{"status_code", "operation_id", "response"}` (`response`
+  the operation's answer as a JSON string), served from another path without the API key, as
+  Mailchimp's pre-signed storage URL is (a wrong or missing signature: 403). `hold` keeps
+  submitted batches pending until it is set; `throttle_polls(n)` answers the next n status reads
+  429, as any call past the connection limit is.
 - Webhooks: `person_unsubscribes` / `bounces` change the member as Mailchimp would and return
   the form Mailchimp posts (`webhook_form`); `webhook_post` sends it, form-encoded, to a URL.
 """
@@ -41,9 +69,14 @@ ERROR_GENERIC).
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import json
+import queue
 import re
+import secrets
+import tarfile
 import threading
 import time
 import uuid
@@ -55,6 +88,7 @@ from urllib.parse import urlencode
 import httpx
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -62,6 +96,16 @@ ERRORS_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 PROBLEM = "application/problem+json; charset=utf-8"
 INVALID = "The resource submitted could not be validated. For field-specific details, see the 'errors' array."
 KEY = "0123456789abcdef0123456789abcdef-us21"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+RESULTS_PER_FILE = 500  # rows per JSON file of a results archive (Mailchimp documents no size)
+FORGOTTEN = (
+    "{email} was permanently deleted and cannot be re-imported. "
+    "The contact must re-subscribe to get back on the list."
+)
+COMPLIANT = (
+    "{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
+    "and cannot be subscribed."
+)
 
 
 def subscriber_hash(email: str) -> str:
@@ -104,6 +148,23 @@ def _now() -> str:
 
 
 @dataclass
+class FakeBatch:
+    id: str
+    operations: list[dict[str, Any]]
+    status: str = "pending"
+    finished_operations: int = 0
+    errored_operations: int = 0
+    submitted_at: str = field(default_factory=_now)
+    completed_at: str = ""
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    archive: bytes = b""
+    # Every status it went through, in order (the tests read the progression).
+    history: list[str] = field(default_factory=lambda: ["pending"])
+    results: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+@dataclass
 class FakeMailchimp:
     dc: str = "us21"
     api_keys: set[str] = field(default_factory=lambda: {KEY})
@@ -126,7 +187,20 @@ class FakeMailchimp:
     members: dict[tuple[str, str], Member] = field(default_factory=dict)  # (list id, hash)
     requests: list[dict[str, Any]] = field(default_factory=list)  # accepted batch calls
     refused: int = 0
+    # Permanently deleted members, by (list id, hash): never imported again.
+    forgotten: set[tuple[str, str]] = field(default_factory=set)
+    # Every write to a member, in order: (how, list id, hash), how "batch" (POST /lists/{id}),
+    # "put" (direct or in a batch operation) or "delete-permanent".
+    writes: list[tuple[str, str, str]] = field(default_factory=list)
+    batches: dict[str, FakeBatch] = field(default_factory=dict)
+    # When set to an Event that is not set, submitted batches stay pending until it is.
+    hold: threading.Event | None = None
+    # Seconds each status step of a batch takes (pending -> preprocessing -> started -> finalizing
+    # -> finished).
+    batch_step: float = 0.0
     _throttle: int = 0
+    _throttle_polls: int = 0
+    _queue: queue.Queue[str] = field(default_factory=queue.Queue)
     _in_flight: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: Any = None
@@ -137,12 +211,34 @@ class FakeMailchimp:
     def start(self) -> str:
         self._server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._batch_runner, daemon=True).start()
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         return self.base_url
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+        if self.hold is not None:
+            self.hold.set()
+        self._queue.put("")  # the runner's signal to end
+
+    def throttle_polls(self, calls: int) -> None:
+        """Answer the next `calls` reads of a batch's status 429."""
+        with self._lock:
+            self._throttle_polls = calls
+
+    def batch_statuses(self) -> dict[str, str]:
+        with self._lock:
+            return {batch_id: batch.status for batch_id, batch in self.batches.items()}
+
+    def wait_batches_finished(self, timeout: float = 30.0) -> None:
+        """Until every submitted batch is finished (a test's condition, polled)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(status == "finished" for status in self.batch_statuses().values()):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"batches not finished: {self.batch_statuses()}")
 
     def throttle(self, calls: int) -> None:
         """Answer the next `calls` batch calls 429 (a storm), whatever the connections."""
@@ -198,11 +294,13 @@ class FakeMailchimp:
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         key = None
+        if request.path.startswith("/batch-results/"):
+            return self._archive(request)(environ, start_response)
         try:
             if self.down:
                 raise Refusal(503, "Service Unavailable", "The service is temporarily unavailable.")
             key = self._authenticate(request)
-            self._connect(key, batch=request.method == "POST")
+            self._connect(key, batch=request.method == "POST", poll=request.path.startswith("/3.0/batches/"))
             try:
                 if self.latency:
                     time.sleep(self.latency)
@@ -247,8 +345,13 @@ class FakeMailchimp:
             )
         return key
 
-    def _connect(self, key: str, *, batch: bool) -> None:
+    def _connect(self, key: str, *, batch: bool, poll: bool = False) -> None:
         with self._lock:
+            if poll and self._throttle_polls > 0:
+                self._throttle_polls -= 1
+                raise Refusal(
+                    429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections."
+                )
             if batch and self._throttle > 0:
                 self._throttle -= 1
                 raise Refusal(
@@ -282,6 +385,8 @@ class FakeMailchimp:
         if parts[:1] != ["3.0"]:
             raise self._not_found()
         parts = parts[1:]
+        if parts[:1] == ["batches"]:
+            return self._batches_call(request, parts[1:])
         if request.method == "GET" and parts == ["lists"]:
             rows = [self._list_row(list_id) for list_id in sorted(self.lists)]
             return self._page(request, rows, "lists")
@@ -291,6 +396,19 @@ class FakeMailchimp:
         fake_list = self.lists[list_id]
         if request.method == "POST" and not rest:
             return self._batch(request, list_id)
+        if request.method == "PUT" and len(rest) == 2 and rest[0] == "members":
+            return self._put_member(request, list_id, rest[1].lower())
+        if (
+            request.method == "POST"
+            and len(rest) == 4
+            and rest[0] == "members"
+            and rest[2:]
+            == [
+                "actions",
+                "delete-permanent",
+            ]
+        ):
+            return self._delete_permanent(list_id, rest[1].lower())
         if request.method != "GET":
             raise Refusal(405, "Method Not Allowed", "The requested method and resource are not compatible.")
         if not rest:
@@ -363,12 +481,7 @@ class FakeMailchimp:
         return row
 
     def _batch(self, request: Request, list_id: str) -> Response:
-        try:
-            body = json.loads(request.get_data(as_text=True))
-        except ValueError as exc:
-            raise Refusal(
-                400, "JSON Parse Exception", "We encountered an unspecified JSON parsing error."
-            ) from exc
+        body = self._json_body(request)
         invalid = []
         members = body.get("members") if isinstance(body, dict) else None
         if not isinstance(members, list):
@@ -385,38 +498,9 @@ class FakeMailchimp:
                 continue
             if "status" not in row and "status_if_new" not in row:
                 invalid.append({"field": f"{where}.status", "message": "Required field missing."})
-            for key in ("status", "status_if_new"):
-                if key in row and row[key] not in STATUSES:
-                    invalid.append(
-                        {"field": f"{where}.{key}", "message": "Value is not one of the enum values."}
-                    )
-            if "interests" in row and (
-                not isinstance(row["interests"], dict)
-                or any(not isinstance(v, bool) for v in row["interests"].values())
-            ):
-                invalid.append(
-                    {"field": f"{where}.interests", "message": "Schema describes object of booleans."}
-                )
-            permissions = row.get("marketing_permissions", [])
-            if not isinstance(permissions, list) or any(
-                not isinstance(p, dict)
-                or not isinstance(p.get("marketing_permission_id"), str)
-                or not isinstance(p.get("enabled"), bool)
-                for p in permissions
-            ):
-                invalid.append(
-                    {
-                        "field": f"{where}.marketing_permissions",
-                        "message": "Each is {marketing_permission_id, enabled}.",
-                    }
-                )
+            invalid += self._row_problems(row, f"{where}.")
         if invalid:
-            raise Refusal(
-                400,
-                "Invalid Resource",
-                INVALID,
-                invalid,
-            )
+            raise Refusal(400, "Invalid Resource", INVALID, invalid)
         assert isinstance(body, dict)
         assert isinstance(members, list)
         update = body.get("update_existing", False)
@@ -445,6 +529,7 @@ class FakeMailchimp:
     def _upsert(
         self, list_id: str, row: dict[str, Any], *, update: bool, seen: set[str]
     ) -> str | dict[str, str]:
+        """One member of a batch-subscribe call: "created" | "updated" | its entry in `errors`."""
         email = row["email_address"]
 
         def refuse(message: str, code: str = "ERROR_GENERIC", field_name: str = "") -> dict[str, str]:
@@ -456,63 +541,321 @@ class FakeMailchimp:
                 "field_message": "",
             }
 
-        if not EMAIL.match(email):
-            return refuse(
-                f"{email} looks fake or invalid, please enter a real email address.",
-                field_name="email_address",
-            )
         member_hash = subscriber_hash(email)
-        if member_hash in seen:
+        if EMAIL.match(email) and member_hash in seen:
             return refuse(f"{email} is a duplicate in this request.")
         seen.add(member_hash)
+        member = self.members.get((list_id, member_hash))
+        if member is not None and not update:
+            return refuse(f"{email} is already a list member.", code="ERROR_CONTACT_EXISTS")
+        problem = self._member_problem(list_id, row, member)
+        if problem is not None:
+            _, message, field_name = problem
+            return refuse(message, field_name=field_name)
+        outcome = self._member_write(list_id, member_hash, row, member)
+        self.writes.append(("batch", list_id, member_hash))
+        return outcome
+
+    def _member_problem(
+        self, list_id: str, row: dict[str, Any], member: Member | None
+    ) -> tuple[str, str, str] | None:
+        """Why Mailchimp refuses this member body (title, message, field), or None."""
+        email = row["email_address"]
+        if not EMAIL.match(email):
+            return (
+                "Invalid Resource",
+                f"{email} looks fake or invalid, please enter a real email address.",
+                "email_address",
+            )
+        if member is None and (list_id, subscriber_hash(email)) in self.forgotten:
+            return ("Forgotten Email Not Subscribed", FORGOTTEN.format(email=email), "")
         fake_list = self.lists[list_id]
         interests = row.get("interests") or {}
         unknown = sorted(set(interests) - fake_list.interest_ids())
         if unknown:
-            return refuse(f"Invalid interest ID: '{unknown[0]}'.", field_name="interests")
+            return ("Invalid Resource", f"Invalid interest ID: '{unknown[0]}'.", "interests")
         permissions = {
             p["marketing_permission_id"]: p["enabled"] for p in row.get("marketing_permissions") or []
         }
         if permissions and not fake_list.permissions:
-            return refuse(
-                "This list does not have marketing permissions enabled.", field_name="marketing_permissions"
+            return (
+                "Invalid Resource",
+                "This list does not have marketing permissions enabled.",
+                "marketing_permissions",
             )
         unknown = sorted(set(permissions) - set(fake_list.permissions))
         if unknown:
-            return refuse(
-                f"Invalid marketing permission ID: '{unknown[0]}'.", field_name="marketing_permissions"
+            return (
+                "Invalid Resource",
+                f"Invalid marketing permission ID: '{unknown[0]}'.",
+                "marketing_permissions",
             )
-        member = self.members.get((list_id, member_hash))
-        if member is not None and not update:
-            return refuse(f"{email} is already a list member.", code="ERROR_CONTACT_EXISTS")
-        status = (
-            row.get("status_if_new", row.get("status"))
-            if member is None
-            else row.get("status", member.status)
-        )
+        status = self._status(row, member)
         if (
             member is not None
             and status == "subscribed"
             and member.status != "subscribed"
             and member.compliance
         ):
-            return refuse(
-                f"{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
-                "and cannot be subscribed."
-            )
+            return ("Member In Compliance State", COMPLIANT.format(email=email), "")
+        return None
+
+    @staticmethod
+    def _status(row: dict[str, Any], member: Member | None) -> str:
+        if member is None:
+            return str(row.get("status_if_new", row.get("status")))
+        return str(row.get("status", member.status))
+
+    def _member_write(
+        self, list_id: str, member_hash: str, row: dict[str, Any], member: Member | None
+    ) -> str:
+        status = self._status(row, member)
         outcome = "updated"
         if member is None:
-            member = self.members[(list_id, member_hash)] = Member(email=email, status=status)
-            member.permissions = dict.fromkeys(fake_list.permissions, False)
+            member = self.members[(list_id, member_hash)] = Member(email=row["email_address"], status=status)
+            member.permissions = dict.fromkeys(self.lists[list_id].permissions, False)
             outcome = "created"
         if status != member.status:
             member.status = status
             if status == "subscribed":
                 member.compliance = False
-        member.interests.update(interests)
-        member.permissions.update(permissions)
+        member.interests.update(row.get("interests") or {})
+        member.permissions.update(
+            {p["marketing_permission_id"]: p["enabled"] for p in row.get("marketing_permissions") or []}
+        )
         member.last_changed = _now()
         return outcome
+
+    def _json_body(self, request: Request) -> Any:
+        try:
+            return json.loads(request.get_data(as_text=True))
+        except ValueError as exc:
+            raise Refusal(
+                400, "JSON Parse Exception", "We encountered an unspecified JSON parsing error."
+            ) from exc
+
+    def _row_problems(self, row: Any, where: str) -> list[dict[str, str]]:
+        """Schema problems of one member body (the batch call's and PUT's own)."""
+        invalid: list[dict[str, str]] = []
+        for key in ("status", "status_if_new"):
+            if key in row and row[key] not in STATUSES:
+                invalid.append({"field": f"{where}{key}", "message": "Value is not one of the enum values."})
+        if "interests" in row and (
+            not isinstance(row["interests"], dict)
+            or any(not isinstance(v, bool) for v in row["interests"].values())
+        ):
+            invalid.append({"field": f"{where}interests", "message": "Schema describes object of booleans."})
+        permissions = row.get("marketing_permissions", [])
+        if not isinstance(permissions, list) or any(
+            not isinstance(p, dict)
+            or not isinstance(p.get("marketing_permission_id"), str)
+            or not isinstance(p.get("enabled"), bool)
+            for p in permissions
+        ):
+            invalid.append(
+                {
+                    "field": f"{where}marketing_permissions",
+                    "message": "Each is {marketing_permission_id, enabled}.",
+                }
+            )
+        return invalid
+
+    def _put_member(self, request: Request, list_id: str, member_hash: str) -> Response:
+        row = self._json_body(request)
+        if not isinstance(row, dict):
+            raise Refusal(
+                400, "Invalid Resource", INVALID, [{"field": "", "message": "Schema describes object."}]
+            )
+        invalid = self._row_problems(row, "")
+        with self._lock:
+            member = self.members.get((list_id, member_hash))
+            if member is None:
+                for key in ("email_address", "status_if_new"):
+                    if not isinstance(row.get(key), str):
+                        invalid.append({"field": key, "message": "This value is required for a new member."})
+            email = row.get("email_address")
+            if isinstance(email, str) and subscriber_hash(email) != member_hash:
+                invalid.append(
+                    {"field": "email_address", "message": "The address does not match the subscriber hash."}
+                )
+            if invalid:
+                raise Refusal(400, "Invalid Resource", INVALID, invalid)
+            if member is not None and not isinstance(email, str):
+                row = {**row, "email_address": member.email}
+            problem = self._member_problem(list_id, row, member)
+            if problem is not None:
+                title, message, _ = problem
+                raise Refusal(400, title, message)
+            self._member_write(list_id, member_hash, row, member)
+            self.writes.append(("put", list_id, member_hash))
+            answer = self._member_row(list_id, member_hash, self.members[(list_id, member_hash)])
+        return Response(json.dumps(answer), content_type="application/json")
+
+    def _delete_permanent(self, list_id: str, member_hash: str) -> Response:
+        with self._lock:
+            if (list_id, member_hash) not in self.members:
+                raise self._not_found()
+            del self.members[(list_id, member_hash)]
+            self.forgotten.add((list_id, member_hash))
+            self.writes.append(("delete-permanent", list_id, member_hash))
+        return Response(status=204)
+
+    # --- batch operations ----------------------------------------------------------------------
+
+    def _batch_row(self, batch: FakeBatch) -> dict[str, Any]:
+        url = (
+            f"{self.base_url}/batch-results/{batch.id}.tar.gz?signature={batch.token}"
+            if batch.status == "finished"
+            else ""
+        )
+        return {
+            "id": batch.id,
+            "status": batch.status,
+            "total_operations": len(batch.operations),
+            "finished_operations": batch.finished_operations,
+            "errored_operations": batch.errored_operations,
+            "submitted_at": batch.submitted_at,
+            "completed_at": batch.completed_at,
+            "response_body_url": url,
+            "_links": [],
+        }
+
+    def _batches_call(self, request: Request, rest: list[str]) -> Response:
+        if request.method == "POST" and not rest:
+            return self._batch_submit(request)
+        if request.method == "GET" and len(rest) == 1:
+            with self._lock:
+                batch = self.batches.get(rest[0])
+                if batch is None:
+                    raise self._not_found()
+                row = self._batch_row(batch)
+            return Response(json.dumps(row), content_type="application/json")
+        if request.method == "GET" and not rest:
+            with self._lock:
+                rows = [self._batch_row(b) for b in self.batches.values()]
+            return self._page(request, rows, "batches")
+        if request.method == "DELETE" and len(rest) == 1:
+            with self._lock:
+                batch = self.batches.pop(rest[0], None)
+                if batch is None:
+                    raise self._not_found()
+                batch.cancelled = True  # the runner stops before its next operation
+            return Response(status=204)
+        raise Refusal(405, "Method Not Allowed", "The requested method and resource are not compatible.")
+
+    def _batch_submit(self, request: Request) -> Response:
+        body = self._json_body(request)
+        operations = body.get("operations") if isinstance(body, dict) else None
+        invalid: list[dict[str, str]] = []
+        if not isinstance(operations, list):
+            invalid.append({"field": "operations", "message": "Required field missing or not an array."})
+        for index, op in enumerate(operations if isinstance(operations, list) else []):
+            where = f"operations[{index}]"
+            if not isinstance(op, dict):
+                invalid.append({"field": where, "message": "Schema describes object."})
+                continue
+            if op.get("method") not in METHODS:
+                invalid.append(
+                    {"field": f"{where}.method", "message": "Value is not one of the enum values."}
+                )
+            path = op.get("path")
+            if not isinstance(path, str) or not path.startswith("/") or "://" in path:
+                invalid.append({"field": f"{where}.path", "message": "A relative path is required."})
+            for key in ("body", "operation_id"):
+                if key in op and not isinstance(op[key], str):
+                    invalid.append({"field": f"{where}.{key}", "message": "Schema describes string."})
+            if "params" in op and not isinstance(op["params"], dict):
+                invalid.append({"field": f"{where}.params", "message": "Schema describes object."})
+        if invalid:
+            raise Refusal(400, "Invalid Resource", INVALID, invalid)
+        assert isinstance(operations, list)
+        batch = FakeBatch(id=uuid.uuid4().hex[:10], operations=operations)
+        with self._lock:
+            self.batches[batch.id] = batch
+            row = self._batch_row(batch)
+        self._queue.put(batch.id)
+        return Response(json.dumps(row), content_type="application/json")
+
+    def _set_status(self, batch: FakeBatch, status: str) -> None:
+        with self._lock:
+            batch.status = status
+            batch.history.append(status)
+            if status == "finished":
+                batch.completed_at = _now()
+
+    def _batch_runner(self) -> None:
+        """Mailchimp's side: one batch at a time, in the order submitted."""
+        while True:
+            batch_id = self._queue.get()
+            if not batch_id:
+                return
+            with self._lock:
+                batch = self.batches.get(batch_id)
+            if self.hold is not None:
+                self.hold.wait()
+            if batch is None or batch.cancelled:
+                continue  # deleted before it ran
+            self._step()
+            self._set_status(batch, "preprocessing")
+            self._step()
+            self._set_status(batch, "started")
+            for op in batch.operations:
+                if batch.cancelled:
+                    break
+                status, answer = self._operation(op)
+                with self._lock:
+                    batch.finished_operations += 1
+                    batch.errored_operations += 1 if status >= 400 else 0
+                    batch.results.append(
+                        {"status_code": status, "operation_id": op.get("operation_id"), "response": answer}
+                    )
+            self._step()
+            self._set_status(batch, "finalizing")
+            batch.archive = _archive(batch.id, batch.results)
+            self._step()
+            self._set_status(batch, "finished")
+
+    def _step(self) -> None:
+        if self.batch_step:
+            time.sleep(self.batch_step)
+
+    def _operation(self, op: dict[str, Any]) -> tuple[int, str]:
+        """One operation, run as the same call made directly (without a connection of its own)."""
+        environ = EnvironBuilder(
+            path="/3.0" + op["path"],
+            method=op["method"],
+            query_string={k: str(v) for k, v in (op.get("params") or {}).items()},
+            data=op.get("body", "").encode(),
+            content_type="application/json",
+        ).get_environ()
+        try:
+            response = self._handle(Request(environ))
+        except Refusal as refusal:
+            response = self._problem(refusal)
+        return response.status_code, response.get_data(as_text=True)
+
+    def _archive(self, request: Request) -> Response:
+        name = request.path.rsplit("/", 1)[-1]
+        batch = self.batches.get(name.removesuffix(".tar.gz"))
+        if batch is None or batch.status != "finished" or request.args.get("signature") != batch.token:
+            return Response(
+                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                status=403,
+                content_type="application/xml",
+            )
+        return Response(batch.archive, content_type="application/x-gzip")
+
+
+def _archive(batch_id: str, results: list[dict[str, Any]]) -> bytes:
+    """The results as Mailchimp stores them: a gzipped tar of JSON files, each a list of rows."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for index, start in enumerate(range(0, len(results), RESULTS_PER_FILE)):
+            data = json.dumps(results[start : start + RESULTS_PER_FILE]).encode()
+            info = tarfile.TarInfo(name=f"{batch_id}/{uuid.uuid4().hex}-{index}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue())
 
 
 def webhook_form(

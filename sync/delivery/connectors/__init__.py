@@ -21,7 +21,8 @@ Credentials are Fernet-encrypted at rest (`crypto`), decrypted only in the worke
 never logged, never returned by the API and redacted from the delivery log. Every vendor call
 goes through the webhooks' HTTP client and its SSRF guard (sync.delivery.ssrf).
 
-Modules: `crypto`, `vendors` (the adapter interface and registry), `klaviyo`, `mailchimp`,
+Modules: `crypto`, `vendors` (the adapter interface and registry), `klaviyo`, `mailchimp` (with
+`mailchimp_batches`, batch operations for backfills),
 `salesforce` (with `salesforce_auth`, `salesforce_inbound`; polled by `polling`), `push`,
 `services`, `selectors`, `serializers`, `api`.
 """

@@ -14,6 +14,12 @@ with the adapter's own `push` (so the mapping and its "a no wins" rule are the c
   worker died).
 - Live deliveries may push the same contact meanwhile: both push the contact's state as it is
   when sent, which is idempotent in the vendor, so their order does not matter.
+- Bulk: an adapter with `push_bulk` (Mailchimp's batch operations) is handed `bulk_batch`
+  contacts at a time through it instead of `push`. Such a push is applied by the vendor later
+  than it was read, so once it is accepted the batch's state is read again and the contacts that
+  changed meanwhile are pushed again through `push` (synchronous): a withdrawal a live delivery
+  pushed while the batch waited in the vendor's queue is not left overwritten by the older yes.
+  The lease is renewed while the vendor is waited for (`heartbeat`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -111,19 +117,20 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
         budget if budget is not None else settings.CONNECTOR_BACKFILL_CHUNK_SECONDS
     )
     brand_id = run.connector.brand_id
+    bulk = getattr(adapter, "push_bulk", None)
+    size = int(getattr(adapter, "bulk_batch", adapter.max_batch)) if bulk is not None else adapter.max_batch
     # One batch in flight at the vendor while the next one's state is read: the vendor's latency
-    # and our own work overlap (push makes HTTP calls only, no database access).
+    # and our own work overlap.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill")
-    in_flight: tuple[list[int], Future[list[PushResult]]] | None = None
+    in_flight: tuple[list[Item], Future[list[PushResult]]] | None = None
     read_up_to = run.cursor
     try:
         while True:
-            refs = contact_refs(
-                brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=adapter.max_batch
-            )
+            refs = contact_refs(brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=size)
             items = _items(brand_id, refs) if refs else []
             if in_flight is not None:
-                sent, future = in_flight
+                sent_items, future = in_flight
+                sent = [item.delivery_id for item in sent_items]
                 in_flight = None
                 results: list[PushResult] | None = future.result()
                 if results is not None and not _accepted(results):
@@ -136,6 +143,16 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
                         token=token,
                         refused=results,
                     )
+                elif results is not None and bulk is not None:
+                    results = _changed_pushed(
+                        adapter=adapter,
+                        target=target,
+                        brand_id=brand_id,
+                        sent=sent_items,
+                        results=results,
+                        run_id=run_id,
+                        token=token,
+                    )
                 if results is None or not _commit(run_id, token, sent, results):
                     return "held"  # the lease was lost (this worker stalled past it): the other goes on
                 if refs and time.monotonic() >= deadline:
@@ -146,10 +163,73 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
             if not refs:
                 _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
                 return "finished"
-            in_flight = (refs, sender.submit(adapter.push, target, items, client=http_client()))
+            in_flight = (items, sender.submit(_send, adapter, target, items, run_id=run_id, token=token))
             read_up_to = refs[-1]
     finally:
         sender.shutdown(wait=True)
+
+
+def _send(
+    adapter: Adapter, target: Target, items: list[Item], *, run_id: int, token: str
+) -> list[PushResult]:
+    """One batch, in the sender thread: through the adapter's bulk method when it has one."""
+    try:
+        bulk = getattr(adapter, "push_bulk", None)
+        if bulk is None:
+            return adapter.push(target, items, client=http_client())
+        results: list[PushResult] = bulk(
+            target, items, client=http_client(), heartbeat=lambda: _lease_kept(run_id, token)
+        )
+        return results
+    finally:
+        connection.close()  # this thread's own (the adapter may have kept vendor ids)
+
+
+def _lease_kept(run_id: int, token: str, pause: float = 0.0) -> bool:
+    """Renew the run's lease while its worker waits on the vendor; False if it was lost."""
+    now = timezone.now()
+    kept = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
+        leased_until=now + timedelta(seconds=pause + _lease_seconds()), updated_at=now
+    )
+    return bool(kept)
+
+
+def _changed_pushed(
+    *,
+    adapter: Adapter,
+    target: Target,
+    brand_id: int,
+    sent: list[Item],
+    results: list[PushResult],
+    run_id: int,
+    token: str,
+) -> list[PushResult] | None:
+    """After a bulk push the vendor applied later than it was read: push again, synchronously,
+    the contacts whose state changed since (their outcome is the new push's). None if the
+    run's lease was lost."""
+    now = _items(brand_id, [item.delivery_id for item in sent])
+    changed = [fresh for fresh, old in zip(now, sent, strict=True) if fresh.state != old.state]
+    if not changed:
+        return results
+    outcomes: dict[int, PushResult] = {}
+    for start in range(0, len(changed), adapter.max_batch):
+        chunk = changed[start : start + adapter.max_batch]
+        refs = [item.delivery_id for item in chunk]
+        again: list[PushResult] | None = adapter.push(target, chunk, client=http_client())
+        if again is not None and not _accepted(again):
+            again = _push_until_accepted(
+                adapter=adapter,
+                target=target,
+                brand_id=brand_id,
+                refs=refs,
+                run_id=run_id,
+                token=token,
+                refused=again,
+            )
+        if again is None:
+            return None
+        outcomes.update(zip(refs, again, strict=True))
+    return [outcomes.get(item.delivery_id, result) for item, result in zip(sent, results, strict=True)]
 
 
 def _items(brand_id: int, refs: list[int]) -> list[Item]:
@@ -199,11 +279,7 @@ def _push_until_accepted(
         pause = min(delay if delay is not None else wait, BACKOFF_MAX)
         wait = min(wait * 2, BACKOFF_MAX)
         # Keep the lease through the wait, so no sweeper hands the run to a second worker.
-        kept = BackfillRun.objects.filter(pk=run_id, lease_token=token, status=ConnectorRun.RUNNING).update(
-            leased_until=timezone.now() + timedelta(seconds=pause + _lease_seconds()),
-            updated_at=timezone.now(),
-        )
-        if not kept:
+        if not _lease_kept(run_id, token, pause):
             return None
         time.sleep(pause)
         results = adapter.push(target, _items(brand_id, refs), client=http_client())

@@ -1,6 +1,9 @@
 """A vendor's own ids for Candor's contacts (sync.models.VendorContact), for the vendors whose
-webhooks name a contact only by their own id (HubSpot). Written by the push step, read when the
-vendor's call is verified, dropped when an erasure is pushed; a connector's rows go with it."""
+webhooks name a contact only by their own id (HubSpot), and for erasing a contact in a vendor
+once Candor no longer holds the address the vendor knows them by (HubSpot's contact id,
+Mailchimp's `<list id>:<subscriber hash>`, one per audience). Written by the push step, read
+when the vendor's call is verified, dropped when an erasure is pushed; a connector's rows go
+with it."""
 
 from __future__ import annotations
 
@@ -69,4 +72,27 @@ def vendor_contacts_forget(*, connector_public_id: str, contact_refs: Iterable[i
     """Drop the vendor's ids for these contacts (their records were deleted there)."""
     VendorContact.objects.filter(
         connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
+    ).delete()
+
+
+def vendor_contacts_ids(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
+    """contact_ref -> every vendor id kept for it (a vendor that keeps one per list: Mailchimp)."""
+    wanted = sorted(set(contact_refs))
+    if not wanted:
+        return {}
+    found: dict[int, list[str]] = {}
+    rows = (
+        VendorContact.objects.filter(connector__public_id=connector_public_id, contact_ref__in=wanted)
+        .order_by("vendor_id")
+        .values_list("contact_ref", "vendor_id")
+    )
+    for contact_ref, vendor_id in rows:
+        found.setdefault(contact_ref, []).append(vendor_id)
+    return found
+
+
+def vendor_contacts_drop(*, connector_public_id: str, vendor_ids: Iterable[str]) -> None:
+    """Drop these vendor ids (the vendor deleted those records), leaving the contact's others."""
+    VendorContact.objects.filter(
+        connector__public_id=connector_public_id, vendor_id__in=sorted(set(vendor_ids))
     ).delete()

@@ -14,7 +14,7 @@ An adapter does four things, each in the vendor's own terms and nothing else:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -172,6 +172,21 @@ class Adapter(Protocol):
         self, target: Target, offs: Sequence[tuple[ContactState, str]], *, client: httpx.Client
     ) -> list[PushResult]:
         """Turn these slots off in the vendor (a "subscribed" with no Candor consent behind it)."""
+        ...
+
+
+class BulkAdapter(Adapter, Protocol):
+    """An adapter that also pushes a backfill's large batches its own way (Mailchimp: batch
+    operations, answered asynchronously). The backfill prefers `push_bulk` when an adapter has
+    it, `bulk_batch` contacts at a time; live deliveries always go through `push`."""
+
+    bulk_batch: int
+
+    def push_bulk(
+        self, target: Target, items: Sequence[Item], *, client: httpx.Client, heartbeat: Callable[[], bool]
+    ) -> list[PushResult]:
+        """As `push`; `heartbeat` renews the caller's lease while the vendor is waited for and
+        says False once it was lost (stop: the outcome no longer counts)."""
         ...
 
 
