@@ -1,4 +1,5 @@
-"""Shared by the connector tests: send what is pending, as the worker would."""
+"""Shared by the connector tests: consent granted and withdrawn as the API records it, and what
+is pending sent as the worker would."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from brands.models import Brand
+from consent.models import Purpose
+from consent.services import consent_record
 from sync.delivery import batches
 from sync.models import Delivery, Endpoint
+from tests.conftest import current_version
 
 
 def drain(endpoint: Endpoint) -> None:
@@ -22,3 +27,27 @@ def drain(endpoint: Endpoint) -> None:
         )
         for delivery in pending:
             batches.delivery_send(delivery_id=delivery.pk)
+
+
+def grant(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
+    consent_record(
+        brand=brand,
+        external_id=external_id,
+        purpose_slug=purpose.slug,
+        decision="granted",
+        notice_version_id=current_version(purpose).public_id,
+        method="api",
+        recorded_by="test",
+    )
+
+
+def withdraw(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
+    consent_record(
+        brand=brand,
+        external_id=external_id,
+        purpose_slug=purpose.slug,
+        decision="withdrawn",
+        notice_version_id=None,
+        method="api",
+        recorded_by="test",
+    )

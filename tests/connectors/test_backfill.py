@@ -25,7 +25,8 @@ from sync.models import BackfillRun, Connector
 from sync.outbox.contact_state import contacts_state
 from tests.actors import TEST_ACTOR
 from tests.connectors.bulk import TOPIC, contacts_subscribed, news_topic
-from tests.connectors.test_klaviyo_connector import KEY, grant, withdraw
+from tests.connectors.support import grant, withdraw
+from tests.connectors.test_klaviyo_connector import KEY
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.sync.webhook_support import published
 

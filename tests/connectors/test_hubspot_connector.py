@@ -14,8 +14,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from brands.models import Brand, Scope
-from consent.models import Purpose
-from consent.services import consent_record, contact_upsert
+from consent.services import contact_upsert
 from preferences.services import preferences_update
 from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.connectors.hubspot import HubSpotAdapter, rate_wait
@@ -24,8 +23,7 @@ from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery, VendorContact
 from sync.outbox.contact_state import ContactState
-from tests.conftest import current_version
-from tests.connectors.support import drain
+from tests.connectors.support import drain, grant, withdraw
 from tests.fakes.hubspot import CLIENT_SECRET, TOKEN, FakeHubSpot
 from tests.sync.webhook_support import published
 
@@ -67,30 +65,6 @@ def connect(admin_api: APIClient, fake: FakeHubSpot, **overrides: Any) -> Connec
     reply = admin_api.post("/api/v1/connectors", body(fake, **overrides), format="json")
     assert reply.status_code == 201, reply.content
     return Connector.objects.select_related("endpoint", "brand").get(public_id=reply.json()["id"])
-
-
-def grant(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="granted",
-        notice_version_id=current_version(purpose).public_id,
-        method="api",
-        recorded_by="test",
-    )
-
-
-def withdraw(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="withdrawn",
-        notice_version_id=None,
-        method="api",
-        recorded_by="test",
-    )
 
 
 def written(fake: FakeHubSpot) -> list[dict[str, Any]]:

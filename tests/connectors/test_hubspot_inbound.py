@@ -20,13 +20,8 @@ from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Connector, Delivery, InboundSignal
 from sync.outbox.contact_state import ContactState
-from tests.connectors.test_hubspot_connector import (
-    admin_api,
-    connect,
-    fake,
-    grant,
-    written,
-)
+from tests.connectors.support import grant
+from tests.connectors.test_hubspot_connector import admin_api, connect, fake, written
 from tests.fakes.hubspot import CLIENT_SECRET, TOKEN, FakeHubSpot
 from tests.sync.webhook_support import published
 

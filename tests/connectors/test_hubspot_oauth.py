@@ -18,17 +18,8 @@ from sync.delivery import batches
 from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Delivery
-from tests.connectors.support import drain
-from tests.connectors.test_hubspot_connector import (
-    UPSERT,
-    WRITE,
-    admin_api,
-    body,
-    connect,
-    fake,
-    grant,
-    withdraw,
-)
+from tests.connectors.support import drain, grant, withdraw
+from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, body, connect, fake
 from tests.fakes.hubspot import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, FakeHubSpot, Refusal
 from tests.sync.webhook_support import published
 

@@ -9,10 +9,7 @@ the ledger and not pushed back to HubSpot, while Candor's own next change still 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from cryptography.fernet import Fernet
 
 from consent.models import ConsentEvent
 from consent.services import contact_upsert
@@ -26,14 +23,6 @@ from tests.sync.worker_support import wait_until
 __all__ = ["admin_api", "broker", "fake", "workers"]
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def connector_key(settings: Any) -> str:
-    """One key for this process and the worker, so each reads what the other encrypted."""
-    key = Fernet.generate_key().decode()
-    settings.CONNECTOR_KEYS = [key]
-    return key
 
 
 def test_a_consent_written_through_the_api_reaches_hubspot_through_the_worker_despite_429s(

@@ -15,15 +15,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from brands.models import AuditEntry, Brand, Scope
-from consent.models import Purpose
-from consent.services import consent_record
 from sync.delivery import batches
 from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.connectors.klaviyo import KlaviyoAdapter
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Connector, Delivery, Endpoint
 from sync.outbox.contact_state import ContactState
-from tests.conftest import current_version
+from tests.connectors.support import grant, withdraw
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.sync.webhook_support import published
 
@@ -57,30 +55,6 @@ def body(fake: FakeKlaviyo, **overrides: Any) -> dict[str, Any]:
         "api_base_url": fake.base_url,  # type: ignore[attr-defined]
         **overrides,
     }
-
-
-def grant(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="granted",
-        notice_version_id=current_version(purpose).public_id,
-        method="api",
-        recorded_by="test",
-    )
-
-
-def withdraw(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="withdrawn",
-        notice_version_id=None,
-        method="api",
-        recorded_by="test",
-    )
 
 
 def test_create_stores_the_key_encrypted_and_never_shows_it(admin_api, brand, purpose, fake, caplog):

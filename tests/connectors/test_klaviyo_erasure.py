@@ -20,8 +20,8 @@ from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.connectors.erasure_notices import erasure_notices_purge
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Connector, Delivery, ErasureNotice
-from tests.connectors.support import drain
-from tests.connectors.test_klaviyo_connector import admin_api, body, fake, grant
+from tests.connectors.support import drain, grant
+from tests.connectors.test_klaviyo_connector import admin_api, body, fake
 from tests.sync.webhook_support import published
 
 __all__ = ["admin_api", "fake", "published"]

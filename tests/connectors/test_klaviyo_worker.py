@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 
 from consent.services import contact_upsert
 from sync.models import Connector, Delivery
@@ -22,14 +21,6 @@ from tests.sync.worker_support import wait_until
 __all__ = ["admin_api", "broker", "fake", "workers"]
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def connector_key(settings: Any) -> str:
-    """One key for this process and the worker, so each reads what the other encrypted."""
-    key = Fernet.generate_key().decode()
-    settings.CONNECTOR_KEYS = [key]
-    return key
 
 
 def grant_through_the_api(api: Any, purpose: Any, external_id: str) -> None:

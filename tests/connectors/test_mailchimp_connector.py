@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from brands.models import Brand, Scope
 from consent.models import Purpose
-from consent.services import consent_record, contact_upsert
+from consent.services import contact_upsert
 from preferences.models import Topic
 from preferences.services import SubscriptionChange, preferences_update
 from sync.delivery import batches
@@ -30,7 +30,7 @@ from sync.models import Attempt, Connector, Delivery
 from sync.outbox.contact_state import ContactState
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
-from tests.connectors.support import drain
+from tests.connectors.support import drain, grant, withdraw
 from tests.fakes.mailchimp import KEY, FakeMailchimp
 from tests.sync.webhook_support import published
 from tests.sync.worker_support import wait_until
@@ -91,30 +91,6 @@ def connect(admin_api: Any, fake: FakeMailchimp, **overrides: Any) -> Connector:
     reply = admin_api.post("/api/v1/connectors", body(fake, **overrides), format="json")
     assert reply.status_code == 201, reply.content
     return Connector.objects.select_related("endpoint").get(public_id=reply.json()["id"])
-
-
-def grant(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="granted",
-        notice_version_id=current_version(purpose).public_id,
-        method="api",
-        recorded_by="test",
-    )
-
-
-def withdraw(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="withdrawn",
-        notice_version_id=None,
-        method="api",
-        recorded_by="test",
-    )
 
 
 def basic(key: str) -> dict[str, str]:

@@ -19,15 +19,8 @@ from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Connector, Delivery, VendorContact
 from sync.outbox.contact_state import ContactState
-from tests.connectors.support import drain
-from tests.connectors.test_mailchimp_connector import (
-    LIST,
-    OTHER_LIST,
-    admin_api,
-    connect,
-    fake,
-    grant,
-)
+from tests.connectors.support import drain, grant
+from tests.connectors.test_mailchimp_connector import LIST, OTHER_LIST, admin_api, connect, fake
 from tests.fakes.mailchimp import KEY, FakeMailchimp
 from tests.sync.webhook_support import published
 

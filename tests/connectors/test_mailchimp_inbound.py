@@ -23,8 +23,8 @@ from sync.delivery.fanout import endpoint_fanout
 from sync.models import Connector, ConnectorEcho, Delivery, Event, InboundSignal
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
-from tests.connectors.support import drain
-from tests.connectors.test_mailchimp_connector import LIST, OTHER_LIST, admin_api, body, fake, grant
+from tests.connectors.support import drain, grant
+from tests.connectors.test_mailchimp_connector import LIST, OTHER_LIST, admin_api, body, fake
 from tests.fakes.mailchimp import FakeMailchimp, webhook_body, webhook_form, webhook_post
 from tests.sync.webhook_support import published
 

@@ -23,8 +23,8 @@ from sync.delivery.sending import http_client
 from sync.models import Connector, ConnectorEcho, Event, EventType, ReconcileRun
 from sync.outbox.contact_state import contacts_state
 from tests.actors import TEST_ACTOR
-from tests.connectors.support import drain
-from tests.connectors.test_klaviyo_connector import KEY, grant, withdraw
+from tests.connectors.support import drain, grant, withdraw
+from tests.connectors.test_klaviyo_connector import KEY
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.sync.webhook_support import published
 

@@ -17,7 +17,7 @@ from tests.connectors import test_hubspot_connector as hubspot
 from tests.connectors import test_mailchimp_connector as mailchimp
 from tests.connectors.salesforce_support import connect as salesforce_connect
 from tests.connectors.salesforce_support import person, sf
-from tests.connectors.support import drain
+from tests.connectors.support import drain, grant
 from tests.connectors.test_reconcile import run_now, runs_published
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.mailchimp import FakeMailchimp
@@ -85,7 +85,7 @@ def test_hubspot_drift_is_repaired_by_the_rule(
 ):
     fake = hubspot_fake
     connector = hubspot.connect(make_client(brand, ["admin"]), fake)
-    ada, _bea = two_people(brand, purpose, hubspot.grant, connector)
+    ada, _bea = two_people(brand, purpose, grant, connector)
     assert fake.status(ADA, "101") == "SUBSCRIBED"
     fake.set_status(ADA, "101", "UNSUBSCRIBED")  # Ada unsubscribes inside HubSpot
     fake.set_status(BEA, "101", "SUBSCRIBED")  # an import subscribes Bea, who never consented
@@ -102,7 +102,7 @@ def test_mailchimp_drift_is_repaired_by_the_rule(
 ):
     fake = mailchimp_fake
     connector = mailchimp.connect(make_client(brand, ["admin"]), fake)
-    ada, _bea = two_people(brand, purpose, mailchimp.grant, connector)
+    ada, _bea = two_people(brand, purpose, grant, connector)
     assert fake.member(mailchimp.LIST, ADA).status == "subscribed"
     fake.person_unsubscribes(mailchimp.LIST, ADA)  # Ada unsubscribes inside Mailchimp
     fake.put(mailchimp.LIST, BEA, "subscribed")  # an import subscribes Bea, who never consented
@@ -129,7 +129,7 @@ def test_salesforce_drift_is_repaired_by_the_rule(brand, purpose, make_client, s
         PrivacyConsentStatus="OptIn",
     )
     connector = salesforce_connect(make_client, brand, sf)
-    ada, _bea = two_people(brand, purpose, hubspot.grant, connector)
+    ada, _bea = two_people(brand, purpose, grant, connector)
     [ada_consent] = [
         row for row in sf.find("ContactPointTypeConsent", DataUsePurposeId=sf.dup) if row["Id"] != bea_optin
     ]

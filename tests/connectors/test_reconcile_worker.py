@@ -10,7 +10,8 @@ from cryptography.fernet import Fernet
 from consent.models import ConsentEvent
 from consent.services import contact_upsert
 from sync.models import Connector, Event, EventType, ReconcileRun
-from tests.connectors.test_klaviyo_connector import KEY, admin_api, fake, grant
+from tests.connectors.support import grant
+from tests.connectors.test_klaviyo_connector import KEY, admin_api, fake
 from tests.sync.test_webhooks_faults import WAIT, broker, workers
 from tests.sync.worker_support import wait_until
 

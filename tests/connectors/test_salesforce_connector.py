@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from brands.models import Brand, Scope
-from consent.models import Purpose
-from consent.services import consent_record, contact_upsert
+from brands.models import Scope
+from consent.services import contact_upsert
 from preferences.services import preferences_update
 from sync.delivery.connectors.salesforce import SalesforceAdapter
 from sync.delivery.connectors.salesforce_auth import DATA, api_call
@@ -22,7 +21,6 @@ from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery
 from sync.outbox.contact_state import ContactState
-from tests.conftest import current_version
 from tests.connectors.salesforce_support import (
     CLIENT_SECRET,
     CREDENTIALS,
@@ -35,37 +33,13 @@ from tests.connectors.salesforce_support import (
     person,
     sf,
 )
-from tests.connectors.support import drain
+from tests.connectors.support import drain, grant, withdraw
 from tests.fakes.salesforce import FakeSalesforce
 from tests.sync.webhook_support import published
 
 __all__ = ["published", "sf"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def grant(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="granted",
-        notice_version_id=current_version(purpose).public_id,
-        method="api",
-        recorded_by="test",
-    )
-
-
-def withdraw(brand: Brand, purpose: Purpose, external_id: str = "cust-1") -> None:
-    consent_record(
-        brand=brand,
-        external_id=external_id,
-        purpose_slug=purpose.slug,
-        decision="withdrawn",
-        notice_version_id=None,
-        method="api",
-        recorded_by="test",
-    )
 
 
 def send(connector: Connector) -> None:

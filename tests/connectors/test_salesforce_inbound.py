@@ -23,7 +23,8 @@ from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, InboundSignal
 from sync.outbox.contact_state import ContactState, contacts_state
 from tests.connectors.salesforce_support import CREDENTIALS, connect, person, sf
-from tests.connectors.test_salesforce_connector import consents, grant, send, withdraw
+from tests.connectors.support import grant, withdraw
+from tests.connectors.test_salesforce_connector import consents, send
 from tests.fakes.salesforce import FakeSalesforce
 from tests.sync.webhook_support import published
 

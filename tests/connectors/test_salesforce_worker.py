@@ -16,11 +16,11 @@ from consent.services import contact_upsert
 from sync.models import Connector, Delivery
 from tests.connectors.salesforce_support import CLIENT_SECRET, body, person, sf
 from tests.connectors.test_klaviyo_connector import admin_api
-from tests.connectors.test_klaviyo_worker import connector_key, grant_through_the_api
+from tests.connectors.test_klaviyo_worker import grant_through_the_api
 from tests.sync.test_webhooks_faults import WAIT, all_finished, broker, statuses, workers
 from tests.sync.worker_support import wait_until
 
-__all__ = ["admin_api", "broker", "connector_key", "sf", "workers"]
+__all__ = ["admin_api", "broker", "sf", "workers"]
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
