@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -119,54 +120,90 @@ def backfill_chunk(*, run_id: int, budget: float | None = None) -> str:
     brand_id = run.connector.brand_id
     bulk = getattr(adapter, "push_bulk", None)
     size = int(getattr(adapter, "bulk_batch", adapter.max_batch)) if bulk is not None else adapter.max_batch
-    # One batch in flight at the vendor while the next one's state is read: the vendor's latency
-    # and our own work overlap.
-    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill")
-    in_flight: tuple[list[Item], Future[list[PushResult]]] | None = None
+    # Up to `depth` batches in flight at the vendor while the next one's state is read: the
+    # vendor's latency and our own work overlap. They settle in order, so the cursor only ever
+    # moves past batches the vendor took.
+    depth = adapter.backfill_in_flight
+    sender = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="backfill")
+    in_flight: deque[tuple[list[Item], Future[list[PushResult]]]] = deque()
     read_up_to = run.cursor
+    sent_any = False
     try:
         while True:
-            refs = contact_refs(brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=size)
+            out_of_time = sent_any and time.monotonic() >= deadline
+            refs = (
+                []
+                if out_of_time
+                else contact_refs(brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=size)
+            )
             items = _items(brand_id, refs) if refs else []
-            if in_flight is not None:
-                sent_items, future = in_flight
-                sent = [item.delivery_id for item in sent_items]
-                in_flight = None
-                results: list[PushResult] | None = future.result()
-                if results is not None and not _accepted(results):
-                    results = _push_until_accepted(
-                        adapter=adapter,
-                        target=target,
-                        brand_id=brand_id,
-                        refs=sent,
-                        run_id=run_id,
-                        token=token,
-                        refused=results,
-                    )
-                elif results is not None and bulk is not None:
-                    results = _changed_pushed(
-                        adapter=adapter,
-                        target=target,
-                        brand_id=brand_id,
-                        sent=sent_items,
-                        results=results,
-                        run_id=run_id,
-                        token=token,
-                    )
-                if results is None or not _commit(run_id, token, sent, results):
+            while in_flight and (len(in_flight) >= depth or not refs):
+                sent_items, future = in_flight.popleft()
+                if not _settle(
+                    adapter=adapter,
+                    target=target,
+                    brand_id=brand_id,
+                    sent_items=sent_items,
+                    results=future.result(),
+                    bulk=bulk is not None,
+                    run_id=run_id,
+                    token=token,
+                ):
                     return "held"  # the lease was lost (this worker stalled past it): the other goes on
-                if refs and time.monotonic() >= deadline:
-                    # The batch just read was not sent: the next task reads it again.
+            if not refs:
+                if out_of_time and contact_refs(
+                    brand_id=brand_id, after=read_up_to, up_to=run.last_ref, limit=1
+                ):
                     BackfillRun.objects.filter(pk=run_id, lease_token=token).update(leased_until=None)
                     publish("connector_backfill_chunk", run_id)
                     return "continued"
-            if not refs:
                 _finish(run_id, token, status=ConnectorRun.SUCCEEDED)
                 return "finished"
-            in_flight = (items, sender.submit(_send, adapter, target, items, run_id=run_id, token=token))
+            in_flight.append(
+                (items, sender.submit(_send, adapter, target, items, run_id=run_id, token=token))
+            )
+            sent_any = True
             read_up_to = refs[-1]
     finally:
         sender.shutdown(wait=True)
+
+
+def _settle(
+    *,
+    adapter: Adapter,
+    target: Target,
+    brand_id: int,
+    sent_items: list[Item],
+    results: list[PushResult] | None,
+    bulk: bool,
+    run_id: int,
+    token: str,
+) -> bool:
+    """A batch the vendor answered: pushed again until accepted (or, after a bulk push, its
+    contacts that changed meanwhile pushed again), then counted and the cursor moved past it.
+    False if the run's lease was lost."""
+    sent = [item.delivery_id for item in sent_items]
+    if results is not None and not _accepted(results):
+        results = _push_until_accepted(
+            adapter=adapter,
+            target=target,
+            brand_id=brand_id,
+            refs=sent,
+            run_id=run_id,
+            token=token,
+            refused=results,
+        )
+    elif results is not None and bulk:
+        results = _changed_pushed(
+            adapter=adapter,
+            target=target,
+            brand_id=brand_id,
+            sent=sent_items,
+            results=results,
+            run_id=run_id,
+            token=token,
+        )
+    return results is not None and _commit(run_id, token, sent, results)
 
 
 def _send(

@@ -140,6 +140,7 @@ class MailchimpAdapter:
     vendor = "mailchimp"
     default_base_url = DEFAULT_BASE_URL
     max_batch = BATCH_MAX
+    backfill_in_flight = 1  # Mailchimp runs one batch operation at a time anyway
     bulk_batch = BULK_BATCH
     erases_by_address = False  # by the subscriber hash kept at push time
     polled = False

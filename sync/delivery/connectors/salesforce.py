@@ -210,6 +210,9 @@ class SalesforceAdapter:
     vendor = "salesforce"
     default_base_url = "https://login.salesforce.com"
     max_batch = COLLECTION_MAX
+    # A batch is several short calls, each waiting on the org; Salesforce limits only
+    # long-running requests (25 at once), so two batches overlap their latency safely.
+    backfill_in_flight = 2
     erases_by_address = False
     polled = True
 

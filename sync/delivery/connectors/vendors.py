@@ -114,6 +114,9 @@ class Adapter(Protocol):
     default_base_url: str
     # The most deliveries one batch hands over.
     max_batch: int
+    # Backfill batches at the vendor at once: more overlap its latency with our work, within
+    # what its limits allow concurrently.
+    backfill_in_flight: int
     # The vendor erases a record only by the address Candor erased (no id of its own kept): the
     # erasure leaves a sealed notice for it (erasure_notices).
     erases_by_address: bool
