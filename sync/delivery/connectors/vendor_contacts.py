@@ -1,6 +1,9 @@
 """A vendor's own ids for Candor's contacts (sync.models.VendorContact), for the vendors whose
-webhooks name a contact only by their own id (HubSpot). Written by the push step, read when the
-vendor's call is verified, dropped when an erasure is pushed; a connector's rows go with it."""
+webhooks name a contact only by their own id (HubSpot), and for erasing in the vendor what Candor
+created or found there once Candor no longer holds the address (HubSpot's contact; Salesforce's
+Individual and the consent records and contact points Candor created, kept as `<sObject>/<id>`,
+several per contact). Written by the push step, read when the vendor's call is verified or an
+erasure is pushed, dropped once the erasure is done; a connector's rows go with it."""
 
 from __future__ import annotations
 
@@ -47,6 +50,21 @@ def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterab
     }
 
 
+def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
+    """contact_ref -> every vendor id kept for it (sorted), for those of `contact_refs` that have any."""
+    wanted = sorted(set(contact_refs))
+    if not wanted:
+        return {}
+    kept: dict[int, list[str]] = {}
+    for ref, vendor_id in (
+        VendorContact.objects.filter(connector__public_id=connector_public_id, contact_ref__in=wanted)
+        .order_by("contact_ref", "vendor_id")
+        .values_list("contact_ref", "vendor_id")
+    ):
+        kept.setdefault(ref, []).append(vendor_id)
+    return kept
+
+
 def vendor_contacts_keep(*, connector_public_id: str, ids: Mapping[str, int]) -> None:
     """Keep vendor id -> contact_ref pairs (a pair already kept is left as it is); one statement."""
     if not ids:
@@ -70,3 +88,10 @@ def vendor_contacts_forget(*, connector_public_id: str, contact_refs: Iterable[i
     VendorContact.objects.filter(
         connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
     ).delete()
+
+
+def vendor_contacts_drop(*, connector_public_id: str, vendor_ids: Iterable[str]) -> None:
+    """Drop these vendor ids (the records were erased there, or are gone)."""
+    wanted = sorted(set(vendor_ids))
+    if wanted:
+        VendorContact.objects.filter(connector__public_id=connector_public_id, vendor_id__in=wanted).delete()
