@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import contacts_state
+from sync.outbox.contact_state import contacts_external_ids
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -26,28 +26,17 @@ def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[in
 
 def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterable[str]) -> dict[str, str]:
     """The vendor's id -> Candor external id now, for those of `vendor_ids` Candor has pushed
-    (an erased contact is left out: nothing of the vendor's reaches it any more)."""
+    (an erased contact is left out: nothing of the vendor's reaches it any more). Two queries:
+    it answers a vendor's webhook call."""
     wanted = sorted(set(vendor_ids))
     if not wanted:
         return {}
-    refs = dict(
-        VendorContact.objects.filter(
-            connector__public_id=connector_public_id, vendor_id__in=wanted
-        ).values_list("vendor_id", "contact_ref")
-    )
-    if not refs:
+    kept = VendorContact.objects.filter(connector__public_id=connector_public_id, vendor_id__in=wanted)
+    rows = list(kept.values_list("vendor_id", "contact_ref", "connector__brand_id"))
+    if not rows:
         return {}
-    brand_id = (
-        Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
-    )
-    if brand_id is None:
-        return {}
-    states = contacts_state(brand_id=brand_id, contact_refs=sorted(set(refs.values())))
-    return {
-        vendor_id: states[ref].external_id
-        for vendor_id, ref in refs.items()
-        if ref in states and not states[ref].erased
-    }
+    external = contacts_external_ids(brand_id=rows[0][2], contact_refs=[ref for _, ref, _ in rows])
+    return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
