@@ -86,6 +86,7 @@ class Vendor:
 
     def __init__(self) -> None:
         self.fake: Any = None
+        self.base_url = ""
 
     def make_fake(self) -> Any:
         raise NotImplementedError
@@ -352,7 +353,7 @@ def inbound_ingest(
     from sync.delivery.connectors.inbound import signals_apply_pending
     from sync.models import InboundSignal
 
-    connector = _connector(vendor, seeded=seeded, base_url=vendor.fake.base_url)
+    connector = _connector(vendor, seeded=seeded, base_url=vendor.base_url)
     vendor.before_ingest(connector=connector, seeded=seeded)
     scenarios = ingest_scenarios(
         harness.Scenario, vendor, connector_public_id=connector.public_id, contacts=INGEST_CONTACTS, port=port
@@ -407,7 +408,7 @@ def commit_to_vendor(
     A connector of its own (at the feed's end), disabled afterwards."""
     from django.db import connection
 
-    connector = _connector(vendor, seeded=seeded, base_url=vendor.fake.base_url)
+    connector = _connector(vendor, seeded=seeded, base_url=vendor.base_url)
     writer = bench_webhooks.Writer(port=port, seeded=seeded)
     writer.next = first_write  # contacts no other vendor's writes touched
     chosen = writer.contacts[first_write : first_write + WRITES_PER_VENDOR]
@@ -510,7 +511,7 @@ def run(database_url: str, harness: Any) -> dict[str, Any]:
     for index, vendor in enumerate(vendors):
         vendor.fake = vendor.make_fake()
         vendor.fake.applied = {}
-        vendor.fake.start()
+        vendor.base_url = vendor.fake.start()
         try:
             if vendor.webhook:
                 ingests[vendor.name] = inbound_ingest(
