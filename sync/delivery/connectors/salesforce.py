@@ -79,7 +79,9 @@ what is left; a record Salesforce refuses keeps its id and fails the delivery (p
 a locked row), which the delivery log shows. A contact Candor never pushed (or pushed before ids
 were kept: a backfill keeps its Individual's id) has nothing kept, and nothing is called. Not
 done: the Contact/Lead or the Individual deleted (the CRM's own), and the Individual's other
-records (the org's own consents and contact points).
+records (the org's own consents and contact points). Known gap: an id is kept for one contact
+(sync.models.VendorContact is unique per connector and id), so an Individual the records of two
+Candor contacts share is marked only by the erasure of the first one pushed.
 
 Inbound by polling (`poll`): salesforce_inbound. OAuth and the REST calls: salesforce_auth.
 
