@@ -9,8 +9,9 @@ vendor signs its webhook calls, and what the fake must hold first.
   vendor's own unsubscribe calls, one contact each, signed the vendor's way (Klaviyo's HMAC of
   body and timestamp, Mailchimp's secret in the URL on a form body, HubSpot's v3 signature of
   method, URL, body and timestamp), POSTed by wrk to /hooks/{vendor}/{connector}, against
-  `ceiling_insert` (a DRF view inserting one row) measured just before on the same server, so
-  each vendor's ratio is of its own same-run ceiling. Each call finds the connector, decrypts its
+  `ceiling_insert` (a DRF view inserting one row) measured just before and again just after on
+  the same server (`ceiling_after`), so each vendor's ratio is of its own same-run ceiling, the
+  mean of the two (on a shared machine either alone may catch a moment the calls did not have). Each call finds the connector, decrypts its
   credentials, verifies the call and keeps the signal (one INSERT, deduplicated by the vendor's
   event id; HubSpot's also reads its contact id back to the contact, as its events name no one
   else: the ids are seeded as its pushes would have kept them), and is answered; the ledger write
@@ -322,16 +323,22 @@ def ingest_scenarios(
 
     warm, measured = numbers[:WARMUP_CALLS], numbers[WARMUP_CALLS:]
     check_headers, check_body = vendor.signed(path=path, url=url, number=0, serial=serial)
-    return [
-        scenario_class(
-            "ceiling_insert",
+
+    def ceiling(name: str) -> Any:
+        return scenario_class(
+            name,
             "DRF view inserting one row",
             "POST",
             "/api/v1/bench/insert",
             1,
             body='{"value":"bench"}',
             expected_status=201,
-        ),
+        )
+
+    # The ceiling before and after the calls: on a shared machine one of them alone may catch a
+    # quiet or a busy moment the calls did not have; the ratio is of their mean.
+    return [
+        ceiling("ceiling_insert"),
         scenario_class(
             "inbound_ingest",
             f"{vendor.name}'s signed unsubscribe webhook, one contact each",
@@ -344,6 +351,7 @@ def ingest_scenarios(
             # person0 does not exist: recorded as unknown
             check_whole=(path, check_headers, check_body),
         ),
+        ceiling("ceiling_after"),
     ]
 
 
@@ -553,19 +561,24 @@ def run(database_url: str, harness: Any) -> dict[str, Any]:
     for vendor in vendors:
         ingest = ingests.get(vendor.name)
         if ingest is not None:
-            measured, ceiling = ingest["scenarios"]["inbound_ingest"], ingest["scenarios"]["ceiling_insert"]
-            ratio = measured.rps / ceiling.rps
-            for s in (ceiling, measured):
+            by_name = ingest["scenarios"]
+            measured, before, after = (
+                by_name["inbound_ingest"],
+                by_name["ceiling_insert"],
+                by_name["ceiling_after"],
+            )
+            ratio = measured.rps / ((before.rps + after.rps) / 2)
+            for s in (before, measured, after):
                 rows.append(
                     f"{vendor.name:<11} {s.name:<17} {s.rps:9.1f} "
                     f"{s.result['latency_us']['p50'] / 1000:8.2f} "
                     f"{s.result['latency_us']['p99'] / 1000:8.2f} "
-                    f"{'' if s is ceiling else f'{ratio:.1%}':>10}"
+                    f"{f'{ratio:.1%}' if s is measured else '':>10}"
                 )
             checks.append(
                 harness.Check(
                     f"{vendor.name} inbound_ingest",
-                    f">= {INGEST_RATIO_TARGET:.0%} of ceiling_insert req/s",
+                    f">= {INGEST_RATIO_TARGET:.0%} of ceiling_insert req/s (the mean of before and after)",
                     f"{ratio:.1%}",
                     ratio >= INGEST_RATIO_TARGET,
                 )
