@@ -11,14 +11,15 @@ vendor signs its webhook calls, and what the fake must hold first.
   method, URL, body and timestamp), POSTed by wrk to /hooks/{vendor}/{connector}, against
   `ceiling_insert` (a DRF view inserting one row) measured just before and again just after on
   the same server (`ceiling_after`), so each vendor's ratio is of its own same-run ceiling, the
-  mean of the two (on a shared machine either alone may catch a moment the calls did not have). Each call finds the connector, decrypts its
-  credentials, verifies the call and keeps the signal (one INSERT, deduplicated by the vendor's
-  event id; HubSpot's also reads its contact id back to the contact, as its events name no one
-  else: the ids are seeded as its pushes would have kept them), and is answered; the ledger write
-  follows in the worker (sync.delivery.connectors.inbound). No worker runs during the
-  measurement; afterwards the harness applies the backlog and checks every signal landed. The
-  hooks' per-connector rate limit is raised for the run (CONNECTOR_HOOK_RATE): it guards a real
-  vendor, and here it would measure itself.
+  mean of the two (on a shared machine either alone may catch a moment the calls did not have).
+  Each call finds the connector, decrypts its credentials, verifies the call and keeps the
+  signal (one INSERT, deduplicated by the vendor's event id; HubSpot's also reads its contact id
+  back to the contact, as its events name no one else: the ids are seeded as its pushes would
+  have kept them), and is answered; the ledger write follows in the worker
+  (sync.delivery.connectors.inbound). No worker runs during the measurement; afterwards the
+  harness applies the backlog and checks every signal landed. The hooks' per-connector rate
+  limit is raised for the run (CONNECTOR_HOOK_RATE): it guards a real vendor, and here it would
+  measure itself.
 - `commit_to_vendor` (all four): the time from a consent write's answer (committed) to the fake
   holding the change, through the real path: the outbox, a real Celery worker (one, solo pool)
   on a Redis broker, the connector's push with the fake's 50 ms latency per call; writes spaced
