@@ -12,20 +12,20 @@ class PreferencesConfig(AppConfig):
             brand_catalogue,
             contact_refs,
             contacts_extent,
+            contacts_external_ids,
             contacts_state,
-            vendor_external_ids,
         )
         from preferences.vendor_signals import vendor_signal_record
         from sync.outbox.contact_state import (
             brand_catalogue_reader_set,
+            contact_external_ids_reader_set,
             contact_refs_reader_set,
             contact_state_reader_set,
-            vendor_external_ids_reader_set,
         )
         from sync.outbox.vendor_signals import signal_recorder_set
 
         contact_state_reader_set(contacts_state)
         brand_catalogue_reader_set(brand_catalogue)
         contact_refs_reader_set(contact_refs, contacts_extent)
-        vendor_external_ids_reader_set(vendor_external_ids)
+        contact_external_ids_reader_set(contacts_external_ids)
         signal_recorder_set(vendor_signal_record)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Purpose
@@ -21,7 +21,6 @@ from preferences.models import (
     Topic,
 )
 from preferences.selectors import PreferencesSnapshot, topic_channels
-from sync.models import VendorContact
 from sync.outbox.contact_state import BrandCatalogue, ContactState
 
 
@@ -128,17 +127,13 @@ def _state(
     )
 
 
-def vendor_external_ids(*, connector_public_id: str, vendor_ids: Sequence[str]) -> dict[str, str]:
-    """The kept vendor ids -> the external ids of the connector's brand's live (not erased)
-    contacts they name: one query (the contact read in a subquery of the kept ids)."""
-    live = Contact.objects.filter(
-        pk=OuterRef("contact_ref"), brand_id=OuterRef("connector__brand_id"), erased_at__isnull=True
-    ).values("external_id")[:1]
-    kept = VendorContact.objects.filter(
-        connector__public_id=connector_public_id, vendor_id__in=sorted(set(vendor_ids))
+def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]:
+    """The brand's live (not erased) contacts' external ids by id: one query."""
+    return dict(
+        Contact.objects.filter(brand_id=brand_id, pk__in=sorted(set(contact_refs)), erased_at__isnull=True)
+        .order_by()
+        .values_list("pk", "external_id")
     )
-    rows = kept.annotate(external_id=Subquery(live)).values_list("vendor_id", "external_id")
-    return {vendor_id: external for vendor_id, external in rows if external is not None}
 
 
 def contact_refs(*, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]:

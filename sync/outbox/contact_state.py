@@ -54,26 +54,25 @@ def contacts_state(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, C
     return _reader[0](brand_id=brand_id, contact_refs=contact_refs)
 
 
-class VendorExternalIdsReader(Protocol):
-    def __call__(self, *, connector_public_id: str, vendor_ids: Sequence[str]) -> dict[str, str]: ...
+class ExternalIdsReader(Protocol):
+    def __call__(self, *, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]: ...
 
 
-_vendor_external_ids: list[VendorExternalIdsReader] = []
+_external_ids: list[ExternalIdsReader] = []
 
 
-def vendor_external_ids_reader_set(reader: VendorExternalIdsReader) -> None:
+def contact_external_ids_reader_set(reader: ExternalIdsReader) -> None:
     """Register the domain's reader (once per process, from preferences.apps)."""
-    _vendor_external_ids[:] = [reader]
+    _external_ids[:] = [reader]
 
 
-def vendor_external_ids(*, connector_public_id: str, vendor_ids: Sequence[str]) -> dict[str, str]:
-    """A vendor's contact ids (kept when pushing, sync.models.VendorContact) -> the external ids of
-    the connector's brand's live contacts they name (an erased or deleted one is absent): one
-    query, for a vendor's webhook call that names contacts by the vendor's own id and must be
-    answered quickly (contacts_state reads everything about a contact)."""
-    if not _vendor_external_ids:
-        raise RuntimeError("No vendor external ids reader is registered (preferences.apps registers it).")
-    return _vendor_external_ids[0](connector_public_id=connector_public_id, vendor_ids=vendor_ids)
+def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]:
+    """The brand's live contacts' external ids by contact_ref (an erased or deleted one is
+    absent): one read, for a vendor's webhook call that names contacts by the vendor's own id
+    and must be answered quickly (contacts_state reads everything about a contact)."""
+    if not _external_ids:
+        raise RuntimeError("No external ids reader is registered (preferences.apps registers it).")
+    return _external_ids[0](brand_id=brand_id, contact_refs=contact_refs)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import vendor_external_ids
+from sync.outbox.contact_state import contacts_external_ids
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -26,12 +26,17 @@ def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[in
 
 def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterable[str]) -> dict[str, str]:
     """The vendor's id -> Candor external id now, for those of `vendor_ids` Candor has pushed
-    (an erased contact is left out: nothing of the vendor's reaches it any more). One query (the
-    domain's reader): it answers a vendor's webhook call."""
+    (an erased contact is left out: nothing of the vendor's reaches it any more). Two queries:
+    it answers a vendor's webhook call."""
     wanted = sorted(set(vendor_ids))
     if not wanted:
         return {}
-    return vendor_external_ids(connector_public_id=connector_public_id, vendor_ids=wanted)
+    kept = VendorContact.objects.filter(connector__public_id=connector_public_id, vendor_id__in=wanted)
+    rows = list(kept.values_list("vendor_id", "contact_ref", "connector__brand_id"))
+    if not rows:
+        return {}
+    external = contacts_external_ids(brand_id=rows[0][2], contact_refs=[ref for _, ref, _ in rows])
+    return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
