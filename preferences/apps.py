@@ -8,10 +8,17 @@ class PreferencesConfig(AppConfig):
     def ready(self) -> None:
         """Give the connectors contacts' current state, and the recording of a vendor's "no",
         without their importing the domain (sync.outbox.contact_state says why)."""
-        from preferences.connector_state import brand_catalogue, contact_refs, contacts_extent, contacts_state
+        from preferences.connector_state import (
+            brand_catalogue,
+            contact_refs,
+            contacts_extent,
+            contacts_external_ids,
+            contacts_state,
+        )
         from preferences.vendor_signals import vendor_signal_record
         from sync.outbox.contact_state import (
             brand_catalogue_reader_set,
+            contact_external_ids_reader_set,
             contact_refs_reader_set,
             contact_state_reader_set,
         )
@@ -20,4 +27,5 @@ class PreferencesConfig(AppConfig):
         contact_state_reader_set(contacts_state)
         brand_catalogue_reader_set(brand_catalogue)
         contact_refs_reader_set(contact_refs, contacts_extent)
+        contact_external_ids_reader_set(contacts_external_ids)
         signal_recorder_set(vendor_signal_record)

@@ -127,6 +127,15 @@ def _state(
     )
 
 
+def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]:
+    """The brand's live (not erased) contacts' external ids by id: one query."""
+    return dict(
+        Contact.objects.filter(brand_id=brand_id, pk__in=sorted(set(contact_refs)), erased_at__isnull=True)
+        .order_by()
+        .values_list("pk", "external_id")
+    )
+
+
 def contact_refs(*, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]:
     """The brand's contact ids after `after` (up to `up_to`), ascending: by the primary key's index."""
     rows = Contact.objects.filter(brand_id=brand_id, pk__gt=after)

@@ -54,6 +54,27 @@ def contacts_state(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, C
     return _reader[0](brand_id=brand_id, contact_refs=contact_refs)
 
 
+class ExternalIdsReader(Protocol):
+    def __call__(self, *, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]: ...
+
+
+_external_ids: list[ExternalIdsReader] = []
+
+
+def contact_external_ids_reader_set(reader: ExternalIdsReader) -> None:
+    """Register the domain's reader (once per process, from preferences.apps)."""
+    _external_ids[:] = [reader]
+
+
+def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict[int, str]:
+    """The brand's live contacts' external ids by contact_ref (an erased or deleted one is
+    absent): one read, for a vendor's webhook call that names contacts by the vendor's own id
+    and must be answered quickly (contacts_state reads everything about a contact)."""
+    if not _external_ids:
+        raise RuntimeError("No external ids reader is registered (preferences.apps registers it).")
+    return _external_ids[0](brand_id=brand_id, contact_refs=contact_refs)
+
+
 @dataclass(frozen=True)
 class BrandCatalogue:
     """What a connector's mapping may name: topic slug -> its channels, and purpose slugs."""

@@ -234,6 +234,28 @@ def test_a_contact_candor_never_pushed_is_kept_as_unknown(
     assert not ConsentEvent.objects.filter(decision="withdrawn").exists()
 
 
+def test_the_ids_kept_read_back_to_live_contacts_in_two_queries(
+    admin_api, brand, purpose, contact, fake, published, django_assert_num_queries
+):
+    from consent.erasure import contact_erase
+    from consent.services import contact_upsert
+    from sync.delivery.connectors.vendor_contacts import vendor_contacts_external_ids, vendor_contacts_keep
+
+    connector = connect(admin_api, fake)
+    bob, _ = contact_upsert(brand=brand, external_id="cust-2", email="bob@example.com")
+    vendor_contacts_keep(connector_public_id=connector.public_id, ids={"501": contact.pk, "502": bob.pk})
+    with django_assert_num_queries(2):  # a webhook call waits on it: no contact state is read
+        found = vendor_contacts_external_ids(
+            connector_public_id=connector.public_id, vendor_ids=["501", "502", "503"]
+        )
+    assert found == {"501": "cust-1", "502": "cust-2"}
+    contact_erase(brand=brand, contact=bob, requested_via="api")
+    # An erased contact is no one any more: its id reads as unknown.
+    assert vendor_contacts_external_ids(
+        connector_public_id=connector.public_id, vendor_ids=["501", "502"]
+    ) == {"501": "cust-1"}
+
+
 def test_a_forged_call_writes_nothing(admin_api, brand, purpose, contact, fake, published, settings):
     connector = connect(admin_api, fake)
     event = fake.event(email="ada@example.com", property_name="hs_email_optout", value="true", event_id=780)

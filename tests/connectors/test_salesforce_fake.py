@@ -217,6 +217,55 @@ def test_contact_points_and_their_consents_are_checked_as_salesforce_checks_them
     assert [row["Id"] for row in found] == [kept["Id"]]
 
 
+def test_deletes_answer_per_id_in_order_and_refuse_what_salesforce_refuses(sf):
+    party = sf.insert("Individual", LastName="Lovelace", ShouldForget=False)
+    point = sf.insert("ContactPointEmail", ParentId=party, EmailAddress="ada@example.com")
+    consent = sf.insert("ContactPointConsent", Name="x", ContactPointId=point, PrivacyConsentStatus="OptIn")
+    contact = person(sf, IndividualId=party)
+    path = f"{DATA}/composite/sobjects"
+    assert call(sf, "DELETE", path).status_code == 400  # no ids
+    too_many = call(sf, "DELETE", path, params={"ids": ",".join([consent] * 201)})
+    assert (too_many.status_code, too_many.json()[0]["errorCode"]) == (400, "EXCEEDED_ID_LIMIT")
+    # A contact point with a consent under it is not deleted before the consent; a bad id is
+    # malformed and names no id; an unknown one is no record.
+    reply = call(
+        sf, "DELETE", path, params={"ids": f"{point},nope,0ZV5g0000000999AAA", "allOrNone": "false"}
+    ).json()
+    assert [(r.get("id"), r["success"], r["errors"][0]["statusCode"]) for r in reply] == [
+        (point, False, "DELETE_FAILED"),
+        (None, False, "MALFORMED_ID"),
+        ("0ZV5g0000000999AAA", False, "INVALID_CROSS_REFERENCE_KEY"),
+    ]
+    # allOrNone: one failure rolls the others back.
+    sf.delete_refusals[point] = ("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+    rolled = call(sf, "DELETE", path, params={"ids": f"{consent},{point}", "allOrNone": "true"}).json()
+    assert [r["errors"][0]["statusCode"] for r in rolled] == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+    ]
+    assert sf.find("ContactPointConsent", Id=consent) != []
+    del sf.delete_refusals[point]
+    done = call(sf, "DELETE", path, params={"ids": f"{consent},{point}"}).json()
+    assert done == [
+        {"id": consent, "success": True, "errors": []},
+        {"id": point, "success": True, "errors": []},
+    ]
+    assert sf.find("ContactPointConsent") == sf.find("ContactPointEmail") == []
+    # Gone to the Recycle Bin: deleting or updating it again is ENTITY_IS_DELETED.
+    again = call(sf, "DELETE", path, params={"ids": consent}).json()
+    assert again[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    update = {
+        "records": [{"attributes": {"type": "ContactPointEmail"}, "id": point, "EmailAddress": "x@y.de"}]
+    }
+    assert call(sf, "PATCH", path, json=update).json()[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    # An Individual deleted clears the Contact's optional lookup to it; ShouldForget is writable.
+    flag = {"records": [{"attributes": {"type": "Individual"}, "id": party, "ShouldForget": True}]}
+    assert call(sf, "PATCH", path, json=flag).json()[0]["success"] is True
+    assert call(sf, "DELETE", path, params={"ids": party}).json()[0]["success"] is True
+    assert sf.find("Contact", Id=contact)[0]["IndividualId"] is None
+    assert sf.deleted["Individual"][party]["ShouldForget"] is True
+
+
 def test_a_call_of_more_than_ten_runs_of_one_type_is_refused(sf):
     party = sf.insert("Individual", LastName="Lovelace")
     alternating = [

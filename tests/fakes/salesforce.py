@@ -17,7 +17,18 @@ Sources (read, not copied):
   `createable`, `updateable`), errorcodes.htm (errors are `[{"message", "errorCode",
   "fields"?}]`; 401 INVALID_SESSION_ID, 403 REQUEST_LIMIT_EXCEEDED, 400 MALFORMED_QUERY /
   INVALID_FIELD / INVALID_TYPE / JSON_PARSER_ERROR, 404 NOT_FOUND, 503 SERVER_UNAVAILABLE) and
-  headers_api_usage.htm (`Sforce-Limit-Info: api-usage=n/max` on every response).
+  headers_api_usage.htm (`Sforce-Limit-Info: api-usage=n/max` on every response);
+  resources_composite_sobjects_collections_delete.htm (DELETE …/composite/sobjects?ids=a,b&
+  allOrNone=false: up to 200 ids of any types, a 400 for a malformed request, else 200 with one
+  DeleteResult `{"id", "success", "errors"}` per id in the order given; a failed item's error
+  names its statusCode, e.g. MALFORMED_ID, and carries no id) and the SOAP API's DeleteResult
+  (sforce_api_calls_delete_result.htm). A deleted record goes to the Recycle Bin: queries no
+  longer see it, and deleting or updating it again is ENTITY_IS_DELETED "entity is deleted". The
+  error codes for no ids and for more than 200 are not documented on that page: the fake's
+  MISSING_ARGUMENT and EXCEEDED_ID_LIMIT are stand-ins. Whether deleting a contact point
+  cascades to its ContactPointConsents is not documented either: the fake takes the strict
+  reading and refuses (DELETE_FAILED) to delete a record a live record's required reference
+  names, so a client must delete the children first.
 - Salesforce Help, "OAuth 2.0 Client Credentials Flow for Server-to-Server Integration" and
   "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration" (POST /services/oauth2/token,
   form-encoded; `grant_type=client_credentials` with client_id/client_secret, or
@@ -30,7 +41,8 @@ Sources (read, not copied):
 - Object Reference (developer.salesforce.com/docs/atlas.en-us.object_reference.meta/
   object_reference/): sforce_api_objects_contact.htm and …_lead.htm (HasOptedOutOfEmail,
   DoNotCall, HasOptedOutOfFax, IndividualId; LastName required, Lead also Company),
-  sforce_api_objects_individual.htm (LastName required), sforce_api_objects_contactpointtypeconsent
+  sforce_api_objects_individual.htm (LastName required; ShouldForget, "Forget this Individual",
+  a boolean the org's own processes act on), sforce_api_objects_contactpointtypeconsent
   .htm (Name, PartyId, DataUsePurposeId, ContactPointType and CaptureContactPointType restricted
   picklists Email/MailingAddress/Phone/Social/Web, PrivacyConsentStatus NotSeen/Seen/OptIn/
   OptOut, CaptureDate, CaptureSource, EffectiveFrom), sforce_api_objects_datausepurpose.htm,
@@ -48,10 +60,13 @@ Limits modelled: the org's daily API requests (`api_max`; past it 403 REQUEST_LI
 "TotalRequests Limit exceeded."), concurrent requests (`max_concurrent`; past it the same 403
 with "ConcurrentPerOrgLongTxn Limit exceeded."), `outage(n)` (the next n API calls answer 503),
 `expire_sessions()` (every issued token answers 401 INVALID_SESSION_ID) and `latency`.
+`delete_refusals` (record id -> (statusCode, message)) makes one record's delete fail, as a
+sharing rule or a trigger would.
 
 State: `records[type][id]` as Salesforce would return them (datetimes as datetime objects, shown
-as `2026-12-04T12:00:00.000+0000`); every write stamps SystemModstamp and LastModifiedDate from a
-clock that only moves forward. `requests` keeps each accepted API call (method, path, body or q).
+as `2026-12-04T12:00:00.000+0000`; `deleted[type][id]`: the Recycle Bin); every write stamps
+SystemModstamp and LastModifiedDate from a clock that only moves forward. `requests` keeps each
+accepted API call (method, path, body or q, or a delete's ids).
 """
 
 from __future__ import annotations
@@ -135,7 +150,12 @@ def default_schema() -> dict[str, dict[str, Field]]:
     return {
         "Contact": _person(),
         "Lead": lead,
-        "Individual": {**_system(), "FirstName": Field("string"), "LastName": Field("string", required=True)},
+        "Individual": {
+            **_system(),
+            "FirstName": Field("string"),
+            "LastName": Field("string", required=True),
+            "ShouldForget": Field("boolean"),
+        },
         "DataUsePurpose": {**_system(), "Name": Field("string", required=True)},
         "ContactPointTypeConsent": {
             **_system(),
@@ -210,6 +230,9 @@ class FakeSalesforce:
     tokens_issued: int = 0
     # Validation rules: a write to one of these record ids fails with this message.
     validation_rules: dict[str, str] = field(default_factory=dict)
+    # A delete of one of these record ids fails with this (statusCode, message).
+    delete_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     _tokens: set[str] = field(default_factory=set)
     _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _down: int = 0
@@ -336,6 +359,8 @@ class FakeSalesforce:
             return self._describe(rest.removeprefix("/sobjects/").removesuffix("/describe"))
         if rest == "/composite/sobjects" and request.method in ("POST", "PATCH"):
             return self._collections(request)
+        if rest == "/composite/sobjects" and request.method == "DELETE":
+            return self._collections_delete(request)
         raise Refusal(404, "NOT_FOUND", "The requested resource does not exist")
 
     # --- OAuth -----------------------------------------------------------------------------------
@@ -625,11 +650,101 @@ class FakeSalesforce:
         if existing is None:
             if not isinstance(given, str) or len(given) not in (15, 18):
                 return fail("MALFORMED_ID", f"malformed id {given}", ["Id"])
+            if given in self.deleted.get(sobject, {}):
+                return fail("ENTITY_IS_DELETED", "entity is deleted", [])
             return fail("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"])
         if given in self.validation_rules:
             return fail("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.validation_rules[given], [])
         existing.update(values, SystemModstamp=now, LastModifiedDate=now)
         return {"id": given, "success": True, "errors": []}
+
+    def _collections_delete(self, request: Request) -> Response:
+        raw = request.args.get("ids", "")
+        ids = [part for part in raw.split(",") if part] if raw else []
+        if not ids:
+            raise Refusal(400, "MISSING_ARGUMENT", "ids: the ids parameter is required.")
+        if len(ids) > 200:
+            raise Refusal(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                "record limit reached. cannot submit more than 200 records into this call",
+            )
+        flag = request.args.get("allOrNone", "false")
+        if flag not in ("true", "false"):
+            raise Refusal(400, "JSON_PARSER_ERROR", "allOrNone must be true or false.")
+        with self._lock:
+            self.requests.append(
+                {"method": "DELETE", "path": "/composite/sobjects", "ids": ids, "allOrNone": flag == "true"}
+            )
+            staged = {
+                sobject: {k: dict(v) for k, v in rows.items()} for sobject, rows in self.records.items()
+            }
+            bin_ = {sobject: dict(rows) for sobject, rows in self.deleted.items()}
+            results = [self._delete(staged, bin_, record_id) for record_id in ids]
+            if flag == "true" and not all(r["success"] for r in results):
+                results = [
+                    r
+                    if not r["success"]
+                    else {
+                        "id": r["id"],
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                                "message": "Record rolled back because not all records were valid "
+                                "and the request was using AllOrNone header",
+                                "fields": [],
+                            }
+                        ],
+                    }
+                    for r in results
+                ]
+            else:
+                self.records, self.deleted = staged, bin_
+        return self._json(results)
+
+    def _delete(
+        self,
+        staged: dict[str, dict[str, dict[str, Any]]],
+        bin_: dict[str, dict[str, dict[str, Any]]],
+        record_id: str,
+    ) -> dict[str, Any]:
+        def fail(code: str, message: str, *, named: bool = True) -> dict[str, Any]:
+            result: dict[str, Any] = {
+                "success": False,
+                "errors": [{"statusCode": code, "message": message, "fields": []}],
+            }
+            return {"id": record_id, **result} if named else result
+
+        if not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", record_id):
+            return fail("MALFORMED_ID", f"malformed id {record_id}", named=False)
+        if any(record_id in rows for rows in bin_.values()):
+            return fail("ENTITY_IS_DELETED", "entity is deleted")
+        sobject = next((t for t, rows in staged.items() if record_id in rows), None)
+        if sobject is None:
+            return fail("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if record_id in self.delete_refusals:
+            code, message = self.delete_refusals[record_id]
+            return fail(code, message)
+        for child_type, rows in staged.items():
+            required = [n for n, f in self.schema[child_type].items() if f.required and f.type == "reference"]
+            for row in rows.values():
+                if any(row.get(n) == record_id for n in required):
+                    return fail(
+                        "DELETE_FAILED",
+                        f"Your attempt to delete {record_id} could not be completed because it is "
+                        f"associated with the following {child_type}s.: {row['Id']}",
+                    )
+        row = staged[sobject].pop(record_id)
+        # Lookups to it are cleared, as Salesforce clears an optional lookup to a deleted record.
+        for child_type, rows in staged.items():
+            for name, f in self.schema[child_type].items():
+                if f.type == "reference" and not f.required:
+                    for child in rows.values():
+                        if child.get(name) == record_id:
+                            child[name] = None
+        bin_.setdefault(sobject, {})[record_id] = row
+        return {"id": record_id, "success": True, "errors": []}
 
     def _json(self, body: Any) -> Response:
         return Response(json.dumps(body), status=200, content_type="application/json")

@@ -112,8 +112,8 @@ from sync.delivery.connectors.mailchimp_rule import (
     member_plans,
 )
 from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
     vendor_contacts_drop,
-    vendor_contacts_ids,
     vendor_contacts_keep,
 )
 from sync.delivery.connectors.vendors import (
@@ -347,7 +347,7 @@ class MailchimpAdapter:
         }
         if not erased:
             return {}, None
-        kept = vendor_contacts_ids(connector_public_id=target.public_id, contact_refs=erased.values())
+        kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=erased.values())
         results: dict[int, PushResult] = {}
         for delivery_id, contact_ref in erased.items():
             members = kept.get(contact_ref, [])

@@ -1,7 +1,7 @@
 """Salesforce: Candor purposes onto the consent data model, and channel opt-outs onto the flags.
 
-Read from the REST API Developer Guide (sObject Collections, query, describe), the Object
-Reference (Contact, Lead, Individual, ContactPointTypeConsent, ContactPointEmail,
+Read from the REST API Developer Guide (sObject Collections create, update and delete, query,
+describe), the Object Reference (Contact, Lead, Individual, ContactPointTypeConsent, ContactPointEmail,
 ContactPointPhone, ContactPointConsent, DataUsePurpose) and Salesforce Help on the OAuth
 server-to-server flows (salesforce_auth has the details and the token cache).
 API version v62.0 on the org's My Domain (`api_base_url`).
@@ -58,6 +58,31 @@ Only what differs from the org's state is written, so a retried batch writes not
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
 
+Erasure. When a contact is erased in Candor, its delivery (the state read at send time says
+erased) is pushed as Salesforce's consent data model asks for a data subject who is to be
+forgotten, limited to what Candor created or found:
+- the Individual of each record Candor pushed to (created by Candor or the org's own) gets
+  ShouldForget = true ("Forget this Individual" in the Object Reference): the org's own
+  deletion process (a Right to Be Forgotten policy of Privacy Center, a flow, a data steward)
+  acts on it; the Individual itself stays, so the request stays visible to the org;
+- the ContactPointTypeConsents, ContactPointConsents and ContactPointEmail/Phone records Candor
+  created are deleted (sObject Collections DELETE `?ids=…&allOrNone=false`, at most 200 ids a
+  call; the consents first, then the contact points they hang on). Records the org made, and
+  those Candor only wrote over, are the org's and stay;
+- the Contact or Lead is the brand's CRM record: nothing on it is changed or cleared.
+After the erasure Candor holds neither the address nor the external id (it is replaced by a
+pseudonym), so nothing is matched: the ids are those kept when pushing (sync.models.VendorContact,
+`<sObject>/<id>`: the records' Individuals, found or created, and every record Candor created).
+Each id done, or gone already (ENTITY_IS_DELETED, INVALID_CROSS_REFERENCE_KEY), is dropped at
+once, so a second push of the same erasure calls nothing and a retry after an outage does only
+what is left; a record Salesforce refuses keeps its id and fails the delivery (permanent, but for
+a locked row), which the delivery log shows. A contact Candor never pushed (or pushed before ids
+were kept: a backfill keeps its Individual's id) has nothing kept, and nothing is called. Not
+done: the Contact/Lead or the Individual deleted (the CRM's own), and the Individual's other
+records (the org's own consents and contact points). Known gap: an id is kept for one contact
+(sync.models.VendorContact is unique per connector and id), so an Individual the records of two
+Candor contacts share is marked only by the erasure of the first one pushed.
+
 Inbound by polling (`poll`): salesforce_inbound. OAuth and the REST calls: salesforce_auth.
 
 Libraries: httpx through the webhooks' pooled client rather than simple-salesforce, which brings
@@ -99,6 +124,11 @@ from sync.delivery.connectors.salesforce_inbound import (
     point_consents_read,
     salesforce_poll,
 )
+from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
+    vendor_contacts_drop,
+    vendor_contacts_keep,
+)
 from sync.delivery.connectors.vendors import (
     AccountView,
     InboundAnswer,
@@ -121,6 +151,15 @@ FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 TRANSIENT = {"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "REQUEST_RUNNING_TOO_LONG"}
 NOTHING = PushResult(succeeded=True, excerpt="Nothing to change in Salesforce for this contact's state.")
 NOT_IN_ORG = PushResult(succeeded=True, excerpt="Not in Salesforce: no record has this contact's match key.")
+NOTHING_KEPT = PushResult(
+    succeeded=True, excerpt="Nothing to erase in Salesforce: Candor has no record of this contact there."
+)
+# What an erasure writes over and deletes, by sObject type (the kept ids say which).
+CONSENT_OBJECTS = ("ContactPointTypeConsent", "ContactPointConsent")
+POINT_TYPES = tuple(sobject for sobject, _ in POINT_OBJECTS.values())
+# A record's own errors that mean it is gone already (deleted, or purged from the Recycle Bin):
+# for an erasure, done.
+GONE = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"}
 
 
 @dataclass(frozen=True)
@@ -196,10 +235,23 @@ class _Contact:
     records: list[dict[str, Any]] = field(default_factory=list)
     written: int = 0
     failure: PushResult | None = None
+    # `<sObject>/<id>` of the records Candor created for it, and of its records' Individuals:
+    # kept (sync.models.VendorContact) for its erasure.
+    kept: set[str] = field(default_factory=set)
 
     def address(self, point_type: str) -> str | None:
         """The contact's address for a ContactPointType (Email: its email, Phone: its phone)."""
         return self.state.email if point_type == "Email" else self.state.phone
+
+
+@dataclass
+class _Erasure:
+    """One erased contact's kept ids (`<sObject>/<id>`), what is done of them, and the outcome."""
+
+    ids: list[str]
+    done: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    failure: PushResult | None = None
 
 
 # The org's contact points by (Individual, ContactPointType, casefolded address): their ids.
@@ -338,8 +390,12 @@ class SalesforceAdapter:
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
         contacts: dict[int, _Contact] = {}
+        erased: dict[int, list[int]] = {}  # contact_ref -> its deliveries
         for item in items:
             if item.state is None:
+                continue
+            if item.state.erased:
+                erased.setdefault(item.state.contact_ref, []).append(item.delivery_id)
                 continue
             wants = {
                 slot: want
@@ -349,6 +405,8 @@ class SalesforceAdapter:
             if wants:
                 contacts[item.delivery_id] = _Contact(key=item.delivery_id, state=item.state, wants=wants)
         done = self._apply(target, contacts, client=client)
+        if erased:
+            done.update(self._erase(target, erased, client=client))
         return [done.get(item.delivery_id, NOTHING) for item in items]
 
     def _apply(
@@ -357,8 +415,6 @@ class SalesforceAdapter:
         """Bring the org's records to each contact's wants, writing only what differs; one
         result per contact key."""
         mapping = target.mapping
-        sobject, match_field = mapping["object"], mapping["match_field"]
-        flags = sorted((mapping.get("flags") or {}).keys())
         results: dict[int, PushResult] = {}
         by_value: dict[str, list[_Contact]] = {}
         for contact in contacts.values():
@@ -369,6 +425,31 @@ class SalesforceAdapter:
                 by_value.setdefault(value.casefold(), []).append(contact)
         if not by_value:
             return results
+        try:
+            return self._apply_found(target, by_value, results, client=client)
+        finally:
+            # What Candor created or found, for the erasure (also when a call failed half-way:
+            # what was created exists).
+            ids = {
+                kept: contact.state.contact_ref
+                for group in by_value.values()
+                for contact in group
+                for kept in contact.kept
+                | {f"Individual/{r['IndividualId']}" for r in contact.records if r.get("IndividualId")}
+            }
+            vendor_contacts_keep(connector_public_id=target.public_id, ids=ids)
+
+    def _apply_found(
+        self,
+        target: Target,
+        by_value: dict[str, list[_Contact]],
+        results: dict[int, PushResult],
+        *,
+        client: httpx.Client,
+    ) -> dict[int, PushResult]:
+        mapping = target.mapping
+        sobject, match_field = mapping["object"], mapping["match_field"]
+        flags = sorted((mapping.get("flags") or {}).keys())
         try:
             fields = ["Id", "LastName", "FirstName", "IndividualId", "SystemModstamp", match_field, *flags]
             where = f"{match_field} IN {soql_in(by_value)}"
@@ -417,6 +498,98 @@ class SalesforceAdapter:
                 )
         return results
 
+    # --- erasure -----------------------------------------------------------------------------
+
+    def _erase(
+        self, target: Target, erased: dict[int, list[int]], *, client: httpx.Client
+    ) -> dict[int, PushResult]:
+        """Erased contacts (contact_ref -> their deliveries), by the ids kept when they were
+        pushed: ShouldForget on their Individuals (one PATCH per 200), then the consent records
+        Candor created deleted, then the contact points it created (children first; one DELETE
+        per 200 ids each). Each id done (or gone already) is dropped at once, so a retry after an
+        outage does only what is left; an id Salesforce refuses stays, and fails its delivery."""
+        kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=erased)
+        jobs = {ref: _Erasure(ids=kept.get(ref, [])) for ref in erased}
+        steps = [
+            ("Individual", ("Individual",)),
+            ("consents", CONSENT_OBJECTS),
+            ("points", POINT_TYPES),
+        ]
+        try:
+            for step, types in steps:
+                todo = [(job, vid) for job in jobs.values() for vid in job.ids if vid.split("/")[0] in types]
+                for chunk in _chunks(todo):
+                    ids = [vid.split("/", 1)[1] for _, vid in chunk]
+                    if step == "Individual":
+                        rows = [
+                            {"attributes": {"type": "Individual"}, "id": i, "ShouldForget": True} for i in ids
+                        ]
+                        saved = self._call_collection(target, "PATCH", rows, client=client)
+                    else:
+                        saved = self._call_delete(target, ids, client=client)
+                    self._erased(target, step, chunk, saved)
+        except SalesforceRefused as exc:
+            failed = PushResult(
+                succeeded=False,
+                status_code=exc.status_code,
+                excerpt=exc.excerpt,
+                error=str(exc),
+                retry_after=exc.retry_after,
+                permanent=exc.permanent,
+            )
+            for job in jobs.values():
+                if job.failure is None and len(job.done) < len(job.ids):
+                    job.failure = failed
+        results: dict[int, PushResult] = {}
+        for ref, deliveries in erased.items():
+            job = jobs[ref]
+            result = (
+                NOTHING_KEPT
+                if not job.ids
+                else job.failure
+                or PushResult(
+                    succeeded=True,
+                    status_code=200,
+                    excerpt=(
+                        f"Erased in Salesforce: {job.counts.get('Individual', 0)} Individual(s) marked "
+                        f"Forget this Individual; {job.counts.get('consents', 0)} consent record(s) and "
+                        f"{job.counts.get('points', 0)} contact point(s) Candor created deleted."
+                    ),
+                )
+            )
+            results.update(dict.fromkeys(deliveries, result))
+        return results
+
+    @staticmethod
+    def _erased(
+        target: Target, step: str, chunk: list[tuple[_Erasure, str]], saved: list[dict[str, Any]]
+    ) -> None:
+        done = []
+        for (job, vid), result in zip(chunk, saved, strict=True):
+            codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
+            if result.get("success") or codes & GONE:
+                job.done.append(vid)
+                job.counts[step] = job.counts.get(step, 0) + 1
+                done.append(vid)
+            else:
+                job.failure = job.failure or _record_failure(result)
+        vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=done)
+
+    @staticmethod
+    def _call_delete(target: Target, ids: list[str], *, client: httpx.Client) -> list[dict[str, Any]]:
+        answer = api_call(
+            target,
+            "DELETE",
+            f"{DATA}/composite/sobjects",
+            client=client,
+            params={"ids": ",".join(ids), "allOrNone": "false"},
+        )
+        if not isinstance(answer.body, list) or len(answer.body) != len(ids):
+            raise SalesforceRefused(
+                "Salesforce's answer did not have one result per record.", status_code=200
+            )
+        return answer.body
+
     def _individuals_ensure(self, target: Target, contacts: list[_Contact], *, client: httpx.Client) -> None:
         """Create an Individual for each record without one that has a consent to hold (the
         link is written with the record's flags)."""
@@ -442,6 +615,7 @@ class SalesforceAdapter:
                     record["IndividualId"] = result["id"]
                     record["_link"] = True  # the record's own PATCH links it
                     contact.written += 1
+                    contact.kept.add(f"Individual/{result['id']}")
                 else:
                     contact.failure = contact.failure or _record_failure(result)
 
@@ -518,10 +692,11 @@ class SalesforceAdapter:
             chunk = keys[start : start + COLLECTION_MAX]
             saved = self._call_collection(target, "POST", [pending[key][1] for key in chunk], client=client)
             for key, result in zip(chunk, saved, strict=True):
-                contact = pending[key][0]
+                contact, row = pending[key]
                 if result.get("success"):
                     points[key] = result["id"]
                     contact.written += 1
+                    contact.kept.add(f"{row['attributes']['type']}/{result['id']}")
                 else:
                     contact.failure = contact.failure or _record_failure(result)
 
@@ -624,9 +799,11 @@ class SalesforceAdapter:
         client: httpx.Client,
     ) -> None:
         saved = self._call_collection(target, method, [row for _, row in chunk], client=client)
-        for (contact, _row), result in zip(chunk, saved, strict=True):
+        for (contact, row), result in zip(chunk, saved, strict=True):
             if result.get("success"):
                 contact.written += 1
+                if method == "POST":
+                    contact.kept.add(f"{row['attributes']['type']}/{result['id']}")
             else:
                 contact.failure = contact.failure or _record_failure(result)
 

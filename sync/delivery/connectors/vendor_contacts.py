@@ -1,16 +1,17 @@
 """A vendor's own ids for Candor's contacts (sync.models.VendorContact), for the vendors whose
-webhooks name a contact only by their own id (HubSpot), and for erasing a contact in a vendor
-once Candor no longer holds the address the vendor knows them by (HubSpot's contact id,
-Mailchimp's `<list id>:<subscriber hash>`, one per audience). Written by the push step, read
-when the vendor's call is verified, dropped when an erasure is pushed; a connector's rows go
-with it."""
+webhooks name a contact only by their own id (HubSpot), and for erasing in the vendor what Candor
+created or found there once Candor no longer holds the address: HubSpot's contact id,
+Mailchimp's `<list id>:<subscriber hash>` (one per audience), Salesforce's Individual and the
+consent records and contact points Candor created, kept as `<sObject>/<id>` (several per
+contact). Written by the push step, read when the vendor's call is verified or an erasure is
+pushed, dropped once the erasure is done; a connector's rows go with it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import contacts_state
+from sync.outbox.contact_state import contacts_external_ids
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -26,28 +27,32 @@ def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[in
 
 def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterable[str]) -> dict[str, str]:
     """The vendor's id -> Candor external id now, for those of `vendor_ids` Candor has pushed
-    (an erased contact is left out: nothing of the vendor's reaches it any more)."""
+    (an erased contact is left out: nothing of the vendor's reaches it any more). Two queries:
+    it answers a vendor's webhook call."""
     wanted = sorted(set(vendor_ids))
     if not wanted:
         return {}
-    refs = dict(
-        VendorContact.objects.filter(
-            connector__public_id=connector_public_id, vendor_id__in=wanted
-        ).values_list("vendor_id", "contact_ref")
-    )
-    if not refs:
+    kept = VendorContact.objects.filter(connector__public_id=connector_public_id, vendor_id__in=wanted)
+    rows = list(kept.values_list("vendor_id", "contact_ref", "connector__brand_id"))
+    if not rows:
         return {}
-    brand_id = (
-        Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
-    )
-    if brand_id is None:
+    external = contacts_external_ids(brand_id=rows[0][2], contact_refs=[ref for _, ref, _ in rows])
+    return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
+
+
+def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
+    """contact_ref -> every vendor id kept for it (sorted), for those of `contact_refs` that have any."""
+    wanted = sorted(set(contact_refs))
+    if not wanted:
         return {}
-    states = contacts_state(brand_id=brand_id, contact_refs=sorted(set(refs.values())))
-    return {
-        vendor_id: states[ref].external_id
-        for vendor_id, ref in refs.items()
-        if ref in states and not states[ref].erased
-    }
+    kept: dict[int, list[str]] = {}
+    for ref, vendor_id in (
+        VendorContact.objects.filter(connector__public_id=connector_public_id, contact_ref__in=wanted)
+        .order_by("contact_ref", "vendor_id")
+        .values_list("contact_ref", "vendor_id")
+    ):
+        kept.setdefault(ref, []).append(vendor_id)
+    return kept
 
 
 def vendor_contacts_keep(*, connector_public_id: str, ids: Mapping[str, int]) -> None:
@@ -75,24 +80,9 @@ def vendor_contacts_forget(*, connector_public_id: str, contact_refs: Iterable[i
     ).delete()
 
 
-def vendor_contacts_ids(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
-    """contact_ref -> every vendor id kept for it (a vendor that keeps one per list: Mailchimp)."""
-    wanted = sorted(set(contact_refs))
-    if not wanted:
-        return {}
-    found: dict[int, list[str]] = {}
-    rows = (
-        VendorContact.objects.filter(connector__public_id=connector_public_id, contact_ref__in=wanted)
-        .order_by("vendor_id")
-        .values_list("contact_ref", "vendor_id")
-    )
-    for contact_ref, vendor_id in rows:
-        found.setdefault(contact_ref, []).append(vendor_id)
-    return found
-
-
 def vendor_contacts_drop(*, connector_public_id: str, vendor_ids: Iterable[str]) -> None:
-    """Drop these vendor ids (the vendor deleted those records), leaving the contact's others."""
-    VendorContact.objects.filter(
-        connector__public_id=connector_public_id, vendor_id__in=sorted(set(vendor_ids))
-    ).delete()
+    """Drop these vendor ids (the records were erased there, or are gone), leaving the contact's
+    others."""
+    wanted = sorted(set(vendor_ids))
+    if wanted:
+        VendorContact.objects.filter(connector__public_id=connector_public_id, vendor_id__in=wanted).delete()
