@@ -26,7 +26,10 @@ class VendorSignal:
     `event_id` is the vendor's own id for the event (or one derived from what the vendor says
     uniquely, e.g. list + address + fired_at): a signal with an id already recorded for the
     connector changes nothing. The contact is found by `email`, `phone` or `external_id`
-    (whichever the adapter knows; the first that matches wins). `topics` and `purposes` are the
+    (whichever the adapter knows; the first that matches wins); a vendor whose call names the
+    contact only by its own id (HubSpot) gives `vendor_contact_id` instead, read back to the
+    external id through the ids Candor kept at push when the signal is applied, not while the
+    vendor waits for its answer. `topics` and `purposes` are the
     Candor slugs the vendor's "no" covers, read through the connector's mapping; `whole_channel`
     (implied when both are empty) is the vendor's global unsubscribe on the channel, recorded as
     "unsubscribe from all" there besides what the topics and purposes name."""
@@ -37,6 +40,7 @@ class VendorSignal:
     email: str | None = None
     phone: str | None = None
     external_id: str | None = None
+    vendor_contact_id: str | None = None
     topics: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
     whole_channel: bool = False

@@ -21,10 +21,10 @@ A "no" (every other event answers 200 and changes nothing): a property change of
 - `hs_email_optout_<subscription type id>` to "true": that type only, so the topics and purposes
   the mapping puts on it (a type the mapping does not name changes nothing in Candor);
 - `hs_email_hard_bounce_reason_enum` to any value: a hard bounce, as the above.
-The contact is named by HubSpot's id only: it is read back to Candor's contact through the ids
-kept when Candor pushed it (sync.models.VendorContact; database reads, no call to HubSpot), and
-the signal carries that contact's external id; an id Candor never pushed (or an erased contact)
-gives a signal with no identifier, kept as unknown.
+The contact is named by HubSpot's id only: the signal carries it (`vendor_contact_id`), and when
+a worker applies the signal it is read back to Candor's contact through the ids kept when Candor
+pushed it (sync.models.VendorContact; database reads, no call to HubSpot), not while HubSpot
+waits for its answer; an id Candor never pushed (or an erased contact) is kept as unknown.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync.delivery.connectors.vendor_contacts import vendor_contacts_external_ids
 from sync.delivery.connectors.vendors import InboundAnswer, InboundRequest, SignalKind, Target, VendorSignal
 
 WINDOW = timedelta(minutes=5)
@@ -98,13 +97,7 @@ def hubspot_inbound(target: Target, request: InboundRequest) -> InboundAnswer:
         read = [(event, _read(event, target.mapping)) for event in events]
     except (ValueError, KeyError, TypeError, AttributeError):
         return InboundAnswer(status=400, body="Not a HubSpot webhook body")
-    object_ids = [str(event["objectId"]) for event, found in read if found is not None]
-    external = vendor_contacts_external_ids(connector_public_id=target.public_id, vendor_ids=object_ids)
-    signals = [
-        _signal(event, found, external.get(str(event["objectId"])))
-        for event, found in read
-        if found is not None
-    ]
+    signals = [_signal(event, found) for event, found in read if found is not None]
     return InboundAnswer(status=200, body="ok", signals=signals)
 
 
@@ -140,9 +133,7 @@ def _covers(entries: list[dict[str, Any]], *, whole_channel: bool) -> dict[str, 
     }
 
 
-def _signal(
-    event: dict[str, Any], found: tuple[SignalKind, dict[str, Any]], external_id: str | None
-) -> VendorSignal:
+def _signal(event: dict[str, Any], found: tuple[SignalKind, dict[str, Any]]) -> VendorSignal:
     kind, covers = found
     occurred = event.get("occurredAt")
     detail: dict[str, Any] = {
@@ -159,7 +150,7 @@ def _signal(
         event_id=str(event["eventId"]),
         kind=kind,
         channel="email",
-        external_id=external_id,
+        vendor_contact_id=str(event["objectId"]),
         whole_channel=bool(covers.get("whole_channel")),
         topics=covers.get("topics", ()),
         purposes=covers.get("purposes", ()),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from time import monotonic
 from typing import Any
@@ -36,6 +37,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sync.delivery.connectors.vendor_contacts import vendor_contacts_external_ids
 from sync.models import Connector, ConnectorEcho, InboundSignal
 from sync.outbox.vendor_signals import VendorSignal, signal_recorder
 
@@ -51,6 +53,7 @@ def _payload(signal: VendorSignal) -> dict[str, Any]:
         "email": signal.email,
         "phone": signal.phone,
         "external_id": signal.external_id,
+        "vendor_contact_id": signal.vendor_contact_id,
         "topics": list(signal.topics),
         "purposes": list(signal.purposes),
         "whole_channel": signal.whole_channel,
@@ -68,6 +71,7 @@ def _signal(row: InboundSignal) -> VendorSignal:
         email=data.get("email"),
         phone=data.get("phone"),
         external_id=data.get("external_id"),
+        vendor_contact_id=data.get("vendor_contact_id"),
         topics=tuple(data.get("topics") or ()),
         purposes=tuple(data.get("purposes") or ()),
         whole_channel=bool(data.get("whole_channel")),
@@ -102,7 +106,14 @@ def signals_accept(
 
 def _apply(row: InboundSignal) -> str:
     """Apply one locked pending row in the caller's transaction; its outcome."""
-    recorded = signal_recorder()(connector=row.connector, signal=_signal(row), received_at=row.received_at)
+    signal = _signal(row)
+    if signal.vendor_contact_id and not (signal.email or signal.phone or signal.external_id):
+        # Named by the vendor's own id: the contact Candor pushed under it (none: unknown).
+        found = vendor_contacts_external_ids(
+            connector_public_id=row.connector.public_id, vendor_ids=[signal.vendor_contact_id]
+        )
+        signal = replace(signal, external_id=found.get(signal.vendor_contact_id))
+    recorded = signal_recorder()(connector=row.connector, signal=signal, received_at=row.received_at)
     row.outcome, row.contact_ref = recorded.outcome, recorded.contact_ref
     row.payload, row.applied_at = None, timezone.now()
     row.save(update_fields=["outcome", "contact_ref", "payload", "applied_at"])

@@ -104,6 +104,7 @@ from sync.delivery.connectors.mailchimp_api import (
     refused,
     subscriber_hash,
 )
+from sync.delivery.connectors.mailchimp_batches import bulk_push
 from sync.delivery.connectors.mailchimp_inbound import mailchimp_inbound
 from sync.delivery.connectors.mailchimp_rule import (
     MemberPlan,
@@ -329,8 +330,6 @@ class MailchimpAdapter:
         heartbeat: Callable[[], bool],
     ) -> list[PushResult]:
         """A backfill's batch through batch operations (sync.delivery.connectors.mailchimp_batches)."""
-        from sync.delivery.connectors.mailchimp_batches import bulk_push
-
         return bulk_push(self, target, items, client=client, heartbeat=heartbeat)
 
     def erase(

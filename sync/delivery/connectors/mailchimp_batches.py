@@ -52,7 +52,7 @@ import json
 import tarfile
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -76,8 +76,19 @@ from sync.delivery.connectors.mailchimp_api import (
 from sync.delivery.connectors.mailchimp_rule import member_body, member_plans
 from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError, redact
 
-if TYPE_CHECKING:
-    from sync.delivery.connectors.mailchimp import MailchimpAdapter
+
+class MemberPusher(Protocol):
+    """What a bulk push needs of Mailchimp's adapter (sync.delivery.connectors.mailchimp), which
+    calls this module: its synchronous push, its erasure and the ids it keeps."""
+
+    def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]: ...
+
+    def erase(
+        self, target: Target, items: Sequence[Item], *, client: httpx.Client
+    ) -> tuple[dict[int, PushResult], PushResult | None]: ...
+
+    def keep_members(self, target: Target, items: Sequence[Item], plans: Any) -> None: ...
+
 
 POLL_FIRST = 1.0  # seconds before the first status read
 POLL_MAX = 15.0  # the longest pause between reads (well within the backfill's lease)
@@ -99,7 +110,7 @@ class BulkFailed(Exception):
 
 
 def bulk_push(
-    adapter: MailchimpAdapter,
+    adapter: MemberPusher,
     target: Target,
     items: Sequence[Item],
     *,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -32,8 +32,19 @@ from sync.delivery.connectors.mailchimp_rule import (
 from sync.delivery.connectors.vendors import Item, PushResult, SlotState, Target, VendorError, VendorSignal
 from sync.outbox.contact_state import ContactState
 
-if TYPE_CHECKING:
-    from sync.delivery.connectors.mailchimp import MailchimpAdapter
+
+class CallRunner(Protocol):
+    """What turning slots off needs of Mailchimp's adapter (sync.delivery.connectors.mailchimp),
+    which calls this module: its runner of member calls."""
+
+    def _run(
+        self,
+        target: Target,
+        items: Sequence[Item],
+        calls: list[tuple[str, list[tuple[str, tuple[str, MemberPlan, list[int]]]]]],
+        *,
+        client: httpx.Client,
+    ) -> list[PushResult]: ...
 
 
 def _slots(mapping: dict[str, Any]) -> list[str]:
@@ -182,7 +193,7 @@ def slot_signal(mapping: dict[str, Any], slot: str, state: ContactState, *, even
 
 
 def slots_turn_off(
-    adapter: MailchimpAdapter,
+    adapter: CallRunner,
     target: Target,
     offs: Sequence[tuple[ContactState, str]],
     *,
