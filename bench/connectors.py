@@ -129,6 +129,12 @@ class Klaviyo(Vendor):
 
         return _timed(FakeKlaviyo, record, "_apply")(api_keys={self.API_KEY}, latency=VENDOR_LATENCY_S)
 
+    def before_commit(self, *, contacts: list[tuple[str, str]]) -> None:
+        """The list holds them, as a connected account does after its backfill: a withdrawal is
+        then an unsubscribe from the list (sent only to the list's members)."""
+        for _external, email in contacts:
+            self.fake.drift_subscribe("LstNews", email)
+
     def connector_fields(self, seeded: Any) -> dict[str, Any]:
         return {
             "credentials": {"api_key": self.API_KEY, "webhook_secret": SECRET},
