@@ -89,7 +89,7 @@ from joserfc.jwk import RSAKey
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
-from tests.fakes.salesforce_soql import Condition, SoqlError, conditions, matches, parse
+from tests.fakes.salesforce_soql import Condition, SoqlError, conditions, parse, predicate
 
 VERSION = "v62.0"
 PREFIX = f"/services/data/{VERSION}"
@@ -469,7 +469,8 @@ class FakeSalesforce:
             self._condition_check(query.object, spec, condition)
         with self._lock:
             self.requests.append({"method": "GET", "path": "/query", "q": text})
-            rows = [row for row in self.records.get(query.object, {}).values() if matches(query.where, row)]
+            test = predicate(query.where)
+            rows = [row for row in self.records.get(query.object, {}).values() if test(row)]
         for name, descending in reversed(query.order):
             rows.sort(key=_sort_key(name), reverse=descending)
         if query.limit is not None:
