@@ -588,36 +588,22 @@ class KlaviyoAdapter:
     def _send(
         self, target: Target, *, kind: str, list_id: str | None, body: dict[str, Any], client: httpx.Client
     ) -> PushResult:
-        if kind != "remove":
-            return self._post_job(target, kind=kind, body=body, client=client)
-        try:
-            response = client.request(
+        # kind -> (method, path, Klaviyo's answer when it took the call, what the call is)
+        method, path, ok, what = {
+            "subscribe": ("POST", "/api/profile-subscription-bulk-create-jobs", 202, "the subscribe job"),
+            "unsubscribe": ("POST", "/api/profile-subscription-bulk-delete-jobs", 202, "the unsubscribe job"),
+            "erase": ("POST", "/api/data-privacy-deletion-jobs", 202, "the erase job"),
+            "remove": (
                 "DELETE",
-                f"{target.base_url}/api/lists/{list_id}/relationships/profiles",
-                content=json.dumps(body, separators=(",", ":")).encode(),
-                headers=self._headers(target),
-            )
-        except httpx.TimeoutException:
-            return PushResult(succeeded=False, error="Klaviyo did not answer in time.")
-        except httpx.HTTPError as exc:
-            return PushResult(
-                succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
-            )
-        if response.status_code == 204:
-            return PushResult(succeeded=True, status_code=204, excerpt="removed from the list")
-        return _refused(response, target, what="the removal from the list")
-
-    def _post_job(
-        self, target: Target, *, kind: str, body: dict[str, Any], client: httpx.Client
-    ) -> PushResult:
-        path = {
-            "subscribe": "profile-subscription-bulk-create-jobs",
-            "unsubscribe": "profile-subscription-bulk-delete-jobs",
-            "erase": "data-privacy-deletion-jobs",
+                f"/api/lists/{list_id}/relationships/profiles",
+                204,
+                "the removal from the list",
+            ),
         }[kind]
         try:
-            response = client.post(
-                f"{target.base_url}/api/{path}",
+            response = client.request(
+                method,
+                f"{target.base_url}{path}",
                 content=json.dumps(body, separators=(",", ":")).encode(),
                 headers=self._headers(target),
             )
@@ -627,9 +613,9 @@ class KlaviyoAdapter:
             return PushResult(
                 succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
             )
-        if response.status_code == 202:
-            return PushResult(succeeded=True, status_code=202, excerpt=f"{kind} job accepted")
-        return _refused(response, target, what=f"the {kind} job")
+        if response.status_code == ok:
+            return PushResult(succeeded=True, status_code=ok, excerpt=f"{what[4:]} accepted")
+        return _refused(response, target, what=what)
 
 
 def _identifier(state: ContactState, channel: str) -> str | None:
