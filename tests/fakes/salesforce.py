@@ -285,9 +285,9 @@ class FakeSalesforce:
     def edit(self, sobject: str, record_id: str, **values: Any) -> None:
         """A change made in Salesforce itself (a user, an import, a flow): stamps SystemModstamp."""
         with self._lock:
-            row = self.records[sobject][record_id]
+            rows = self.records[sobject]
             now = self._tick()
-            row.update(values, SystemModstamp=now, LastModifiedDate=now)
+            rows[record_id] = {**rows[record_id], **values, "SystemModstamp": now, "LastModifiedDate": now}
 
     def find(self, sobject: str, **where: Any) -> list[dict[str, Any]]:
         with self._lock:
@@ -565,9 +565,7 @@ class FakeSalesforce:
             )
         with self._lock:
             self.requests.append({"method": request.method, "path": "/composite/sobjects", "body": body})
-            staged = {
-                sobject: {k: dict(v) for k, v in rows.items()} for sobject, rows in self.records.items()
-            }
+            staged = _Staged(self.records)
             results = [self._save(staged, record, create=create) for record in records]
             if all_or_none and not all(r["success"] for r in results):
                 results = [
@@ -588,12 +586,10 @@ class FakeSalesforce:
                     for r in results
                 ]
             else:
-                self.records = staged
+                staged.commit()
         return self._json(results)
 
-    def _save(
-        self, staged: dict[str, dict[str, dict[str, Any]]], record: dict[str, Any], *, create: bool
-    ) -> Any:
+    def _save(self, staged: _Staged, record: dict[str, Any], *, create: bool) -> Any:
         sobject = record["attributes"]["type"]
         spec = self.schema[sobject]
         values = {k: v for k, v in record.items() if k not in ("attributes", "id")}
@@ -630,7 +626,7 @@ class FakeSalesforce:
                     return fail(
                         "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]
                     )
-            if f.type == "reference" and not any(value in staged.get(t, {}) for t in _targets(f)):
+            if f.type == "reference" and not any(staged.get(t, value) is not None for t in _targets(f)):
                 return fail("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [name])
             if f.type in ("string", "email", "phone") and not isinstance(value, str):
                 return fail("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name])
@@ -644,10 +640,10 @@ class FakeSalesforce:
             record_id = self._new_id(sobject)
             row: dict[str, Any] = {name: (False if f.type == "boolean" else None) for name, f in spec.items()}
             row.update(values, Id=record_id, SystemModstamp=now, LastModifiedDate=now)
-            staged.setdefault(sobject, {})[record_id] = row
+            staged.put(sobject, record_id, row)
             return {"id": record_id, "success": True, "errors": []}
         given = record.get("id")
-        existing = staged.get(sobject, {}).get(given) if isinstance(given, str) else None
+        existing = staged.get(sobject, given) if isinstance(given, str) else None
         if existing is None:
             if not isinstance(given, str) or len(given) not in (15, 18):
                 return fail("MALFORMED_ID", f"malformed id {given}", ["Id"])
@@ -656,7 +652,7 @@ class FakeSalesforce:
             return fail("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["Id"])
         if given in self.validation_rules:
             return fail("FIELD_CUSTOM_VALIDATION_EXCEPTION", self.validation_rules[given], [])
-        existing.update(values, SystemModstamp=now, LastModifiedDate=now)
+        staged.put(sobject, given, {**existing, **values, "SystemModstamp": now, "LastModifiedDate": now})
         return {"id": given, "success": True, "errors": []}
 
     def _collections_delete(self, request: Request) -> Response:
@@ -677,9 +673,7 @@ class FakeSalesforce:
             self.requests.append(
                 {"method": "DELETE", "path": "/composite/sobjects", "ids": ids, "allOrNone": flag == "true"}
             )
-            staged = {
-                sobject: {k: dict(v) for k, v in rows.items()} for sobject, rows in self.records.items()
-            }
+            staged = _Staged(self.records)
             bin_ = {sobject: dict(rows) for sobject, rows in self.deleted.items()}
             results = [self._delete(staged, bin_, record_id) for record_id in ids]
             if flag == "true" and not all(r["success"] for r in results):
@@ -701,14 +695,12 @@ class FakeSalesforce:
                     for r in results
                 ]
             else:
-                self.records, self.deleted = staged, bin_
+                staged.commit()
+                self.deleted = bin_
         return self._json(results)
 
     def _delete(
-        self,
-        staged: dict[str, dict[str, dict[str, Any]]],
-        bin_: dict[str, dict[str, dict[str, Any]]],
-        record_id: str,
+        self, staged: _Staged, bin_: dict[str, dict[str, dict[str, Any]]], record_id: str
     ) -> dict[str, Any]:
         def fail(code: str, message: str, *, named: bool = True) -> dict[str, Any]:
             result: dict[str, Any] = {
@@ -721,34 +713,80 @@ class FakeSalesforce:
             return fail("MALFORMED_ID", f"malformed id {record_id}", named=False)
         if any(record_id in rows for rows in bin_.values()):
             return fail("ENTITY_IS_DELETED", "entity is deleted")
-        sobject = next((t for t, rows in staged.items() if record_id in rows), None)
+        sobject = next((t for t in staged.types() if staged.get(t, record_id) is not None), None)
         if sobject is None:
             return fail("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
         if record_id in self.delete_refusals:
             code, message = self.delete_refusals[record_id]
             return fail(code, message)
-        for child_type, rows in staged.items():
+        for child_type in staged.types():
             required = [n for n, f in self.schema[child_type].items() if f.required and f.type == "reference"]
-            for row in rows.values():
+            for row in staged.rows(child_type):
                 if any(row.get(n) == record_id for n in required):
                     return fail(
                         "DELETE_FAILED",
                         f"Your attempt to delete {record_id} could not be completed because it is "
                         f"associated with the following {child_type}s.: {row['Id']}",
                     )
-        row = staged[sobject].pop(record_id)
+        row = staged.pop(sobject, record_id)
         # Lookups to it are cleared, as Salesforce clears an optional lookup to a deleted record.
-        for child_type, rows in staged.items():
-            for name, f in self.schema[child_type].items():
-                if f.type == "reference" and not f.required:
-                    for child in rows.values():
-                        if child.get(name) == record_id:
-                            child[name] = None
+        for child_type in staged.types():
+            spec = self.schema[child_type]
+            lookups = [n for n, f in spec.items() if f.type == "reference" and not f.required]
+            cleared = [
+                {**child, **{n: None for n in lookups if child.get(n) == record_id}}
+                for child in staged.rows(child_type)
+                if any(child.get(n) == record_id for n in lookups)
+            ]
+            for child in cleared:
+                staged.put(child_type, child["Id"], child)
         bin_.setdefault(sobject, {})[record_id] = row
         return {"id": record_id, "success": True, "errors": []}
 
     def _json(self, body: Any) -> Response:
         return Response(json.dumps(body), status=200, content_type="application/json")
+
+
+class _Staged:
+    """One API call's writes over the org's records, applied only if the call succeeds: the rows it
+    changes, nothing copied. Rows are never changed in place (a change is a new row), so a query's
+    page holding rows stays as it was read."""
+
+    def __init__(self, records: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.records = records
+        self.changes: dict[str, dict[str, dict[str, Any] | None]] = {}
+
+    def get(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        changed = self.changes.get(sobject, {})
+        if record_id in changed:
+            return changed[record_id]
+        return self.records.get(sobject, {}).get(record_id)
+
+    def put(self, sobject: str, record_id: str, row: dict[str, Any]) -> None:
+        self.changes.setdefault(sobject, {})[record_id] = row
+
+    def pop(self, sobject: str, record_id: str) -> dict[str, Any]:
+        row = self.get(sobject, record_id)
+        assert row is not None
+        self.changes.setdefault(sobject, {})[record_id] = None
+        return row
+
+    def types(self) -> list[str]:
+        return list(dict.fromkeys([*self.records, *self.changes]))
+
+    def rows(self, sobject: str) -> list[dict[str, Any]]:
+        changed = self.changes.get(sobject, {})
+        merged = {**self.records.get(sobject, {}), **changed}
+        return [row for row in merged.values() if row is not None]
+
+    def commit(self) -> None:
+        for sobject, changed in self.changes.items():
+            rows = self.records.setdefault(sobject, {})
+            for record_id, row in changed.items():
+                if row is None:
+                    rows.pop(record_id, None)
+                else:
+                    rows[record_id] = row
 
 
 def _sort_key(name: str) -> Any:
