@@ -23,7 +23,12 @@ NARROW = {"width": 320, "height": 640}
 
 
 def axe_report(page) -> str:
-    """axe-core's readable report of the page's WCAG A/AA violations, or "" when there are none."""
+    """axe-core's readable report of the page's WCAG A/AA violations, or "" when there are none.
+
+    Only once the page has loaded: after a click that submits a form, an element the caller
+    waited for can be on screen while the rest of the document is still being parsed (a
+    section whose heading is not there yet has no name, which axe reports)."""
+    page.wait_for_load_state("load")
     options = {"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
     results = AXE.run(page, options=options)
     return results.generate_report() if results.violations_count else ""
