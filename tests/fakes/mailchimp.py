@@ -38,6 +38,15 @@ ERROR_GENERIC).
   body; `email_address` and `status_if_new` are required for a member the list does not have, the
   address must be the one the hash names; a refusal is a 400 problem ("Invalid Resource",
   "Member In Compliance State", "Forgotten Email Not Subscribed"); 200 with the member.
+- `PATCH /3.0/lists/{id}/members/{subscriber_hash}` ("Update list member"): the same member
+  body, only what it names changes; 404 for a member the list does not have. An `email_address`
+  other than the member's changes the member's address (Mailchimp's API release notes of 3
+  November 2016: "update an existing list member's email_address through a PATCH or PUT"), the
+  member then answering to the new address's hash; when the list already has a member at that
+  address, a 400 "Member Exists" ("… is already a list member. Use PUT to insert or update list
+  members.", the title and detail Mailchimp answers for an address already on the list, quoted in
+  mailchimp/APIv3-examples #49 and MicrosoftDocs connectors #69); an address permanently deleted
+  from the list, "Forgotten Email Not Subscribed", as for PUT.
 - `POST /3.0/lists/{id}/members/{subscriber_hash}/actions/delete-permanent`: 204, the member and
   their data gone; 404 for a member the list does not have. A permanently deleted address cannot
   be imported again by the API (any status, `pending` included): 400 "Forgotten Email Not
@@ -102,6 +111,7 @@ FORGOTTEN = (
     "{email} was permanently deleted and cannot be re-imported. "
     "The contact must re-subscribe to get back on the list."
 )
+MEMBER_EXISTS = "Use PUT to insert or update list members."
 COMPLIANT = (
     "{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
     "and cannot be subscribed."
@@ -398,6 +408,8 @@ class FakeMailchimp:
             return self._batch(request, list_id)
         if request.method == "PUT" and len(rest) == 2 and rest[0] == "members":
             return self._put_member(request, list_id, rest[1].lower())
+        if request.method == "PATCH" and len(rest) == 2 and rest[0] == "members":
+            return self._patch_member(request, list_id, rest[1].lower())
         if (
             request.method == "POST"
             and len(rest) == 4
@@ -689,6 +701,44 @@ class FakeMailchimp:
             self._member_write(list_id, member_hash, row, member)
             self.writes.append(("put", list_id, member_hash))
             answer = self._member_row(list_id, member_hash, self.members[(list_id, member_hash)])
+        return Response(json.dumps(answer), content_type="application/json")
+
+    def _patch_member(self, request: Request, list_id: str, member_hash: str) -> Response:
+        """ "Update list member": only what the body names changes; an `email_address` other than
+        the member's moves the member to that address (its hash changes with it), unless the
+        list already has a member there ("Member Exists")."""
+        row = self._json_body(request)
+        if not isinstance(row, dict):
+            raise Refusal(
+                400, "Invalid Resource", INVALID, [{"field": "", "message": "Schema describes object."}]
+            )
+        invalid = self._row_problems(row, "")
+        if "email_address" in row and not isinstance(row["email_address"], str):
+            invalid.append({"field": "email_address", "message": "Schema describes string."})
+        if invalid:
+            raise Refusal(400, "Invalid Resource", INVALID, invalid)
+        with self._lock:
+            member = self.members.get((list_id, member_hash))
+            if member is None:
+                raise self._not_found()
+            email = row.get("email_address", member.email)
+            new_hash = subscriber_hash(email)
+            if new_hash != member_hash:
+                if (list_id, new_hash) in self.members:
+                    raise Refusal(400, "Member Exists", f"{email} is already a list member. {MEMBER_EXISTS}")
+                if (list_id, new_hash) in self.forgotten:
+                    raise Refusal(400, "Forgotten Email Not Subscribed", FORGOTTEN.format(email=email))
+            problem = self._member_problem(list_id, {**row, "email_address": email}, member)
+            if problem is not None:
+                title, message, _ = problem
+                raise Refusal(400, title, message)
+            if new_hash != member_hash:
+                del self.members[(list_id, member_hash)]
+                member.email = email
+                self.members[(list_id, new_hash)] = member
+            self._member_write(list_id, new_hash, {**row, "email_address": email}, member)
+            self.writes.append(("patch", list_id, member_hash))
+            answer = self._member_row(list_id, new_hash, member)
         return Response(json.dumps(answer), content_type="application/json")
 
     def _delete_permanent(self, list_id: str, member_hash: str) -> Response:

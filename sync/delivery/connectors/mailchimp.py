@@ -63,6 +63,10 @@ still have made the member); the delete goes by it and the id is forgotten once 
 alone. Mailchimp will not import a permanently deleted address again, whatever the status
 ("Forgotten Email Not Subscribed"): such a push succeeds with a note, as a compliance state does.
 
+A changed address: the member Candor pushed under a contact's former address is moved to the new
+one (`PATCH …/members/{old hash}` with `email_address`) before the push, or unsubscribed where
+the list already has the new address (`mailchimp_moves`).
+
 Live deliveries use the synchronous batch members call above: their outcome must be known
 within the claim's lease. A backfill's large batches (over 500 contacts, `BULK_BATCH` at a time)
 go through batch operations instead (`mailchimp_batches`: `POST /batches`, polled, results read
@@ -71,7 +75,8 @@ connections per call. `max_batch` is 500 (one call per mapped list).
 
 Modules: this one (configuration, push, erasure), `mailchimp_api` (host, auth, reads, outcomes),
 `mailchimp_rule` (the member rule), `mailchimp_batches` (backfills), `mailchimp_inbound`
-(webhooks), `mailchimp_reconcile` (the reconciler's slots).
+(webhooks), `mailchimp_reconcile` (the reconciler's slots), `mailchimp_moves` (changed
+addresses).
 
 httpx rather than `mailchimp-marketing`: the connector needs the webhooks' pooled client with
 its SSRF guard and timeouts; the generated client brings its own HTTP stack and a retry policy
@@ -106,6 +111,7 @@ from sync.delivery.connectors.mailchimp_api import (
 )
 from sync.delivery.connectors.mailchimp_batches import bulk_push
 from sync.delivery.connectors.mailchimp_inbound import mailchimp_inbound
+from sync.delivery.connectors.mailchimp_moves import members_move, moves_needed
 from sync.delivery.connectors.mailchimp_rule import (
     MemberPlan,
     mapped_lists,
@@ -313,6 +319,9 @@ class MailchimpAdapter:
             # Throttled or down: the rest of the batch is not sent either (retried whole).
             return [erased.get(item.delivery_id) or not_tried(stopped) for item in items]
         plans = member_plans(target.mapping, items)
+        stopped = self.move_members(target, items, plans, client=client)
+        if stopped is not None:
+            return [erased.get(item.delivery_id) or not_tried(stopped) for item in items]
         self.keep_members(target, items, plans)
         calls = []
         for list_id, members in sorted(plans.items()):
@@ -466,6 +475,18 @@ class MailchimpAdapter:
                     succeeded=False, status_code=status, error="Mailchimp's answer was not JSON."
                 )
         return refused(response, target, what=f"the batch for list {list_id}")
+
+    def move_members(
+        self,
+        target: Target,
+        items: Sequence[Item],
+        plans: dict[str, dict[str, tuple[str, MemberPlan, list[int]]]],
+        *,
+        client: httpx.Client,
+    ) -> PushResult | None:
+        """Members Candor pushed under an address a contact has since changed follow it
+        (sync.delivery.connectors.mailchimp_moves); the failure that stopped that, or None."""
+        return members_move(target, moves_needed(target, items, plans), client=client)
 
     def keep_members(
         self,

@@ -79,7 +79,8 @@ from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorErr
 
 class MemberPusher(Protocol):
     """What a bulk push needs of Mailchimp's adapter (sync.delivery.connectors.mailchimp), which
-    calls this module: its synchronous push, its erasure and the ids it keeps."""
+    calls this module: its synchronous push, its erasure, the ids it keeps and the members it
+    moves to a contact's new address."""
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]: ...
 
@@ -88,6 +89,10 @@ class MemberPusher(Protocol):
     ) -> tuple[dict[int, PushResult], PushResult | None]: ...
 
     def keep_members(self, target: Target, items: Sequence[Item], plans: Any) -> None: ...
+
+    def move_members(
+        self, target: Target, items: Sequence[Item], plans: Any, *, client: httpx.Client
+    ) -> PushResult | None: ...
 
 
 POLL_FIRST = 1.0  # seconds before the first status read
@@ -140,6 +145,9 @@ def bulk_push(
             answers[operation_id] = (list_id, delivery_ids)
     if not operations:
         return [erased.get(item.delivery_id, NOTHING) for item in items]
+    stopped = adapter.move_members(target, items, plans, client=client)
+    if stopped is not None:
+        return [erased.get(item.delivery_id) or not_tried(stopped) for item in items]
     adapter.keep_members(target, items, plans)
     in_batch = {d for _, delivery_ids in answers.values() for d in delivery_ids}
     try:

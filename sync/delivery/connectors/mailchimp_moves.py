@@ -1,0 +1,117 @@
+"""A contact's address changed in Candor: the Mailchimp member Candor pushed under the old address
+follows it, before the push that carries the new one.
+
+Mailchimp keys a member by the hash of its address, so pushing the new address alone would make
+a second member and leave the first as it was, subscribed perhaps, out of reach of a later "no".
+Every push keeps `<list>:<subscriber hash>` per contact (sync.models.VendorContact), so a kept
+hash for a mapped list that is not the hash of the contact's address now names a member to move:
+
+- `PATCH /lists/{id}/members/{old hash}` with the new `email_address`: Mailchimp changes the
+  member's address and keeps its history; the push that follows updates it as any other. A 404
+  (the member is gone) leaves nothing to move. Either way the old id is forgotten.
+- When the list cannot take the new address ("Member Exists": it already has a member there; or
+  the address was deleted permanently), the two cannot become one: the old member is
+  unsubscribed instead, so no "yes" is left under the address the person moved from. Its id is
+  kept, so an erasure still deletes it; a later push of the contact therefore makes these two
+  calls again (rare: both addresses must have had a member). A member Mailchimp will not
+  unsubscribe either (cleaned, say) receives nothing already.
+
+A throttled, failing or unreachable call stops the batch (retried whole, as an erasure's), so the
+push never runs ahead of a move it needs. A contact whose address did not change costs nothing
+beyond the read of its kept ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sync.delivery.connectors.mailchimp_api import api_auth, api_root, refused, subscriber_hash
+from sync.delivery.connectors.vendor_contacts import vendor_contacts_all, vendor_contacts_drop
+from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError, redact
+
+
+@dataclass(frozen=True)
+class Move:
+    list_id: str
+    old_hash: str
+    email: str  # the contact's address now
+
+    @property
+    def vendor_id(self) -> str:
+        return f"{self.list_id}:{self.old_hash}"
+
+
+def moves_needed(target: Target, items: Sequence[Item], plans: dict[str, dict[str, Any]]) -> list[Move]:
+    """The members to move before `plans` (mailchimp_rule.member_plans) are pushed: per list, each
+    hash kept for a contact in the plan other than that of the address the plan pushes."""
+    refs = {item.delivery_id: item.contact_ref for item in items if item.contact_ref is not None}
+    if not refs:
+        return []
+    kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=refs.values())
+    if not kept:
+        return []
+    moves = []
+    for list_id, members in sorted(plans.items()):
+        for key, (email, _, delivery_ids) in sorted(members.items()):
+            now = subscriber_hash(key)
+            contacts = {refs[d] for d in delivery_ids if d in refs}
+            for contact_ref in sorted(contacts):
+                for vendor_id in kept.get(contact_ref, []):
+                    kept_list, _, kept_hash = vendor_id.partition(":")
+                    if kept_list == list_id and kept_hash != now:
+                        moves.append(Move(list_id=list_id, old_hash=kept_hash, email=email))
+    return moves
+
+
+def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client) -> PushResult | None:
+    """Make each move; the failure that stopped them (the batch is retried), or None. A refusal
+    for good leaves that member as it is: nothing better can be done for it."""
+    for move in moves:
+        answer = _patch(target, move, {"email_address": move.email}, client=client)
+        if isinstance(answer, PushResult):
+            return answer
+        if _stops(answer):
+            return refused(answer, target, what=f"the change of a member's address in list {move.list_id}")
+        if answer.status_code in (200, 404):
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
+            continue
+        # The list cannot take the new address: the old member says "no" instead.
+        answer = _patch(target, move, {"status": "unsubscribed"}, client=client)
+        if isinstance(answer, PushResult):
+            return answer
+        if _stops(answer):
+            return refused(answer, target, what=f"the unsubscribe of a former address in list {move.list_id}")
+        if answer.status_code == 404:
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
+    return None
+
+
+def _stops(response: httpx.Response) -> bool:
+    """Throttled, down or not let in: worth trying the whole batch again later."""
+    status = response.status_code
+    return status in (401, 403, 408, 429) or status >= 500
+
+
+def _patch(
+    target: Target, move: Move, body: dict[str, str], *, client: httpx.Client
+) -> httpx.Response | PushResult:
+    try:
+        return client.patch(
+            f"{api_root(target)}/lists/{move.list_id}/members/{move.old_hash}",
+            content=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"content-type": "application/json"},
+            auth=api_auth(target),
+        )
+    except VendorError as exc:
+        return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
+    except httpx.TimeoutException:
+        return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
+    except httpx.HTTPError as exc:
+        return PushResult(
+            succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
+        )
