@@ -41,8 +41,9 @@ from consent.models import (
     RightsRequestKind,
     Suppression,
 )
+from consent.statements import CONTACT_ADDRESSES
 from sync.models import EventType
-from sync.outbox.events import event_build
+from sync.outbox.events import event_build, event_record
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
 # What a purpose's audit entries show of it (brands.audit.AuditAction.PURPOSE_*).
@@ -178,7 +179,51 @@ def contact_upsert(
     changes = _contact_changes(external_id=external_id, given=given)
     proposed = Contact(brand=brand, external_id=external_id, **changes)
     upserted, _ = statements.contact_upsert(contact=proposed, given=tuple(changes))
-    return _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    contact, created = _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    if _address_differs(contact, changes):
+        contact = _contact_address_change(brand=brand, proposed=proposed, changes=changes)
+    return contact, created
+
+
+def _address_differs(contact: Contact, changes: dict[str, Any]) -> bool:
+    """The upsert left an existing contact alone because its address would change."""
+    return any(name in changes and getattr(contact, name) != changes[name] for name in CONTACT_ADDRESSES)
+
+
+@transaction.atomic(savepoint=False)
+def _contact_address_change(*, brand: Brand, proposed: Contact, changes: dict[str, Any]) -> Contact:
+    """Change a contact's address (and whatever else was given) under its lock, and announce it
+    in the same transaction: `contact.updated` naming the fields that changed (`email`,
+    `phone`), never their values. Webhooks, the feed and the connectors learn of it at once, so a
+    vendor holding the former address is brought in step (a Mailchimp member moves with it)."""
+    external_id = proposed.external_id
+    before = (
+        Contact.objects.select_for_update()
+        .only(*CONTACT_ADDRESSES, "event_sequence")
+        .get(brand=brand, external_id=external_id)
+    )
+    upserted, _ = statements.contact_upsert(contact=proposed, given=tuple(changes), address_moves=True)
+    contact, _ = _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    changed = [
+        _ADDRESS_NAMES[name] for name in CONTACT_ADDRESSES if getattr(before, name) != getattr(contact, name)
+    ]
+    if changed:
+        sequence = before.event_sequence + 1
+        event_record(
+            brand=brand,
+            type=EventType.CONTACT_UPDATED,
+            contact_ref=contact.pk,
+            subject=contact.external_id,
+            sequence=sequence,
+            data={"changed": changed},
+            occurred_at=timezone.now(),
+        )
+        Contact.objects.filter(pk=contact.pk).update(event_sequence=sequence)
+        contact.event_sequence = sequence
+    return contact
+
+
+_ADDRESS_NAMES = {"email_hmac": "email", "phone": "phone"}  # as the API names them
 
 
 @transaction.atomic(savepoint=False)  # a sign-up is all or nothing: no partial rollback to keep
@@ -224,6 +269,8 @@ def contact_upsert_and_decide(
     proposed = Contact(brand=brand, external_id=external_id, **changes)
     upserted, found = statements.contact_upsert(contact=proposed, given=tuple(changes), also=lookup)
     contact, created = _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    if _address_differs(contact, changes):
+        contact = _contact_address_change(brand=brand, proposed=proposed, changes=changes)
     events = consents_append(
         brand=brand,
         contact=contact,

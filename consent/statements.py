@@ -100,13 +100,20 @@ def chain_lock(
 
 # Columns an upsert never changes on an existing contact, whatever the caller gives.
 _CONTACT_KEY = ("id", "brand_id", "external_id", "created_at")
+# The contact's addresses (attnames): a change of one is announced downstream (contact.updated),
+# so the one-statement upsert leaves an existing contact's address as it is unless told it may.
+CONTACT_ADDRESSES = ("email_hmac", "phone")
 
 
 Statement = tuple[str, list[Any]]
 
 
 def contact_upsert(
-    *, contact: Contact, given: tuple[str, ...], also: Sequence[Statement] = ()
+    *,
+    contact: Contact,
+    given: tuple[str, ...],
+    also: Sequence[Statement] = (),
+    address_moves: bool = False,
 ) -> tuple[tuple[Contact, bool] | None, list[list[tuple[Any, ...]]]]:
     """Insert `contact`, or else change the fields named in `given` (attnames, as they are to be
     stored) on the brand's contact with that external id, in one statement; `updated_at` moves
@@ -118,6 +125,10 @@ def contact_upsert(
 
     When `email_hmac` is given, `suppressed` is whether the brand's suppression list holds it,
     checked by a subquery, and changes only with the address.
+
+    Unless `address_moves`, an existing contact whose address (CONTACT_ADDRESSES) would change is
+    left entirely as it is and returned as it stands: the caller sees the difference and makes
+    the change with its announcement (consent.services), under the contact's lock.
     """
     suppression_check: dict[str, tuple[str, list[object]]] = {}
     if "email_hmac" in given and contact.email_hmac is not None:
@@ -126,7 +137,7 @@ def contact_upsert(
             [contact.brand_id, contact.email_hmac],
         )
     into, params = insert_parts(contact, given=suppression_check)
-    sql = _contact_upsert_sql(into, given)
+    sql = _contact_upsert_sql(into, given, address_moves)
     rows, *others = select_many([(sql, [*params, contact.brand_id, contact.external_id]), *also])
     if not rows:
         return None, others
@@ -135,7 +146,7 @@ def contact_upsert(
 
 
 @cache
-def _contact_upsert_sql(into: str, given: tuple[str, ...]) -> str:
+def _contact_upsert_sql(into: str, given: tuple[str, ...], address_moves: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(_contact)
     fields = {f.attname: f for f in Contact._meta.concrete_fields}
@@ -158,6 +169,11 @@ def _contact_upsert_sql(into: str, given: tuple[str, ...]) -> str:
         for n in changing
     )
     erased = quote(fields["erased_at"].column)
+    kept = [
+        f"{table}.{quote(fields[n].column)} IS NOT DISTINCT FROM excluded.{quote(fields[n].column)}"
+        for n in changing
+        if n in CONTACT_ADDRESSES and not address_moves
+    ]
     contact_shape = shape(Contact)
     # An unchanged or erased contact is not written, but ON CONFLICT still locks it; `current`
     # then reads it FOR UPDATE, which yields its newest version even if it changed after this
@@ -165,6 +181,7 @@ def _contact_upsert_sql(into: str, given: tuple[str, ...]) -> str:
     return (
         f"WITH up AS (INSERT INTO {into} ON CONFLICT (brand_id, external_id) DO UPDATE "  # noqa: S608
         f"SET {', '.join(sets)} WHERE {table}.{erased} IS NULL AND ({differs or 'false'}) "
+        f"{''.join(f'AND {k} ' for k in kept)}"
         f"RETURNING {contact_shape.columns(table)}, ({table}.xmax = 0) AS created), "
         f"current AS (SELECT {contact_shape.columns('c')}, false AS created FROM {table} c "
         "WHERE c.brand_id = %s AND c.external_id = %s AND NOT EXISTS (SELECT 1 FROM up) FOR UPDATE OF c) "

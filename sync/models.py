@@ -16,6 +16,8 @@ class EventType(models.TextChoices):
     PREFERENCES_UPDATED = "preferences.updated"
     CONTACT_UNSUBSCRIBED = "contact.unsubscribed"
     CONTACT_ERASED = "contact.erased"
+    # The contact's email address or phone number changed (`changed` names which, never values).
+    CONTACT_UPDATED = "contact.updated"
     HOLD_STARTED = "hold.started"
     HOLD_ENDED = "hold.ended"
     QUIZ_COMPLETED = "quiz.completed"
