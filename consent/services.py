@@ -43,7 +43,7 @@ from consent.models import (
 )
 from consent.statements import CONTACT_ADDRESSES
 from sync.models import EventType
-from sync.outbox.events import event_build, event_record
+from sync.outbox.events import event_build
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
 # What a purpose's audit entries show of it (brands.audit.AuditAction.PURPOSE_*).
@@ -195,31 +195,29 @@ def _contact_address_change(*, brand: Brand, proposed: Contact, changes: dict[st
     """Change a contact's address (and whatever else was given) under its lock, and announce it
     in the same transaction: `contact.updated` naming the fields that changed (`email`,
     `phone`), never their values. Webhooks, the feed and the connectors learn of it at once, so a
-    vendor holding the former address is brought in step (a Mailchimp member moves with it)."""
-    external_id = proposed.external_id
-    before = (
-        Contact.objects.select_for_update()
-        .only(*CONTACT_ADDRESSES, "event_sequence")
-        .get(brand=brand, external_id=external_id)
-    )
-    upserted, _ = statements.contact_upsert(contact=proposed, given=tuple(changes), address_moves=True)
-    contact, _ = _contact_upserted(brand=brand, external_id=external_id, upserted=upserted)
+    vendor holding the former address is brought in step (a Mailchimp member moves with it).
+    Three round trips and the COMMIT: the lock with the change, the event."""
+    before, contact = statements.contact_address_change(contact=proposed, given=tuple(changes))
+    *addresses, event_sequence = before
     changed = [
-        _ADDRESS_NAMES[name] for name in CONTACT_ADDRESSES if getattr(before, name) != getattr(contact, name)
+        _ADDRESS_NAMES[name]
+        for name, was in zip(CONTACT_ADDRESSES, addresses, strict=True)
+        if was != getattr(contact, name)
     ]
+    contact.brand = brand
     if changed:
-        sequence = before.event_sequence + 1
-        event_record(
-            brand=brand,
-            type=EventType.CONTACT_UPDATED,
-            contact_ref=contact.pk,
-            subject=contact.external_id,
-            sequence=sequence,
-            data={"changed": changed},
-            occurred_at=timezone.now(),
+        contact.event_sequence = event_sequence + 1
+        statements.contact_event_append(
+            event=event_build(
+                brand=brand,
+                type=EventType.CONTACT_UPDATED,
+                contact_ref=contact.pk,
+                subject=contact.external_id,
+                sequence=contact.event_sequence,
+                data={"changed": changed},
+                occurred_at=timezone.now(),
+            )
         )
-        Contact.objects.filter(pk=contact.pk).update(event_sequence=sequence)
-        contact.event_sequence = sequence
     return contact
 
 

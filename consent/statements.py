@@ -130,6 +130,45 @@ def contact_upsert(
     left entirely as it is and returned as it stands: the caller sees the difference and makes
     the change with its announcement (consent.services), under the contact's lock.
     """
+    rows, *others = select_many([_contact_upsert_statement(contact, given, address_moves), *also])
+    return _contact_upserted(rows), others
+
+
+def contact_address_change(*, contact: Contact, given: tuple[str, ...]) -> tuple[tuple[Any, ...], Contact]:
+    """Under the contact's lock, its addresses (CONTACT_ADDRESSES, in order) and event sequence
+    as they were, then `contact_upsert` with `address_moves`, in one round trip. Inside a
+    transaction, on a contact that exists and is not erased (the caller saw it so)."""
+    names = [*CONTACT_ADDRESSES, "event_sequence"]
+    fields = {f.attname: f.column for f in Contact._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(fields[name]) for name in names)
+    lock = (
+        f"SELECT {columns} FROM {_contact} WHERE brand_id = %s AND external_id = %s FOR UPDATE",  # noqa: S608
+        [contact.brand_id, contact.external_id],
+    )
+    before, rows = select_many([lock, _contact_upsert_statement(contact, given, True)])
+    upserted = _contact_upserted(rows)
+    if not before or upserted is None:
+        raise Contact.DoesNotExist(contact.external_id)
+    return before[0], upserted[0]
+
+
+def contact_event_append(*, event: Event) -> None:
+    """Write the outbox `event` about its contact and move the contact's event sequence to the
+    event's, in one statement. The caller holds the contact's lock and hands out the sequence."""
+    into, params = insert_parts(event)
+    row = select_one(
+        f"WITH ob AS (INSERT INTO {into} RETURNING id) "  # noqa: S608 (names from the models)
+        f"UPDATE {_contact} SET event_sequence = %s WHERE id = %s RETURNING (SELECT id FROM ob)",
+        [*params, event.sequence, event.contact_ref],
+    )
+    assert row is not None  # the contact is locked: its UPDATE returns its row
+    event.pk = row[0]
+    event._state.adding = False
+    events_announce(brand_id=event.brand_id)
+
+
+def _contact_upsert_statement(contact: Contact, given: tuple[str, ...], address_moves: bool) -> Statement:
     suppression_check: dict[str, tuple[str, list[object]]] = {}
     if "email_hmac" in given and contact.email_hmac is not None:
         suppression_check["suppressed"] = (
@@ -138,11 +177,14 @@ def contact_upsert(
         )
     into, params = insert_parts(contact, given=suppression_check)
     sql = _contact_upsert_sql(into, given, address_moves)
-    rows, *others = select_many([(sql, [*params, contact.brand_id, contact.external_id]), *also])
+    return sql, [*params, contact.brand_id, contact.external_id]
+
+
+def _contact_upserted(rows: list[tuple[Any, ...]]) -> tuple[Contact, bool] | None:
     if not rows:
-        return None, others
+        return None
     contact_shape = shape(Contact)
-    return (contact_shape.build(rows[0]), bool(rows[0][contact_shape.width])), others
+    return contact_shape.build(rows[0]), bool(rows[0][contact_shape.width])
 
 
 @cache

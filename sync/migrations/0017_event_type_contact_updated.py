@@ -4,15 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sync', '0016_erasure_notice'),
+        ("sync", "0016_erasure_notice"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='event',
-            name='type',
-            field=models.CharField(choices=[('consent.granted', 'Consent Granted'), ('consent.withdrawn', 'Consent Withdrawn'), ('consent.expired', 'Consent Expired'), ('preferences.updated', 'Preferences Updated'), ('contact.unsubscribed', 'Contact Unsubscribed'), ('contact.erased', 'Contact Erased'), ('contact.updated', 'Contact Updated'), ('hold.started', 'Hold Started'), ('hold.ended', 'Hold Ended'), ('quiz.completed', 'Quiz Completed'), ('traits.updated', 'Traits Updated'), ('traits.forgotten', 'Traits Forgotten'), ('endpoint.disabled', 'Endpoint Disabled'), ('connector.drift_repaired', 'Connector Drift Repaired'), ('ledger.checkpoint', 'Ledger Checkpoint')], max_length=40),
+            model_name="event",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("consent.granted", "Consent Granted"),
+                    ("consent.withdrawn", "Consent Withdrawn"),
+                    ("consent.expired", "Consent Expired"),
+                    ("preferences.updated", "Preferences Updated"),
+                    ("contact.unsubscribed", "Contact Unsubscribed"),
+                    ("contact.erased", "Contact Erased"),
+                    ("contact.updated", "Contact Updated"),
+                    ("hold.started", "Hold Started"),
+                    ("hold.ended", "Hold Ended"),
+                    ("quiz.completed", "Quiz Completed"),
+                    ("traits.updated", "Traits Updated"),
+                    ("traits.forgotten", "Traits Forgotten"),
+                    ("endpoint.disabled", "Endpoint Disabled"),
+                    ("connector.drift_repaired", "Connector Drift Repaired"),
+                    ("ledger.checkpoint", "Ledger Checkpoint"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

@@ -219,6 +219,7 @@ def test_erasure_records_the_stop_then_keeps_only_pseudonymous_proof(brand, ever
     # destination which of their contacts to erase, and carries nothing else personal.
     feed = outbox(contact)
     assert [kind for _, kind, _, _ in feed] == [
+        "contact.updated",  # the profile PUT gave the contact a phone number
         "consent.granted",
         "consent.granted",
         "consent.withdrawn",
@@ -230,15 +231,15 @@ def test_erasure_records_the_stop_then_keeps_only_pseudonymous_proof(brand, ever
     ]
     assert {(subject, named) for _, _, subject, named in feed[:-1]} == {(pseudonym, pseudonym)}
     erased = Event.objects.get(contact_ref=contact.pk, type="contact.erased")
-    assert (erased.subject, erased.sequence) == ("cust-1", 8)
+    assert (erased.subject, erased.sequence) == ("cust-1", 9)
     assert erased.data == {
         "contact": "cust-1",
-        "sequence": 8,
+        "sequence": 9,
         "erased_at": "2026-11-22T11:00:00.000000Z",
         "requested_via": "preference_centre",
     }
     assert report.announcement == erased
-    assert report.outbox_renamed == 7
+    assert report.outbox_renamed == 8
 
     # The stored replay of the profile PUT held the address: it is gone too.
     assert not IdempotencyRecord.objects.filter(key="profile-1").exists()
