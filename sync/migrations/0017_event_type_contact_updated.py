@@ -3,6 +3,16 @@
 from django.db import migrations, models
 
 
+def connectors_hear_contact_updated(apps, schema_editor):
+    """Connectors made before contact.updated existed hear it too (a new address reaches the vendor)."""
+    Endpoint = apps.get_model("sync", "Endpoint")
+    for endpoint in Endpoint.objects.filter(kind="connector"):
+        types = set(endpoint.event_types or [])
+        if types and "contact.updated" not in types:
+            endpoint.event_types = sorted(types | {"contact.updated"})
+            endpoint.save(update_fields=["event_types"])
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("sync", "0016_erasure_notice"),
@@ -33,4 +43,5 @@ class Migration(migrations.Migration):
                 max_length=40,
             ),
         ),
+        migrations.RunPython(connectors_hear_contact_updated, migrations.RunPython.noop),
     ]

@@ -58,7 +58,7 @@ class EventFeedApi(BrandApiView):
                 "type",
                 str,
                 description="Only these event types, comma-separated, "
-                "e.g. consent.withdrawn,contact.unsubscribed",
+                "e.g. consent.withdrawn,contact.unsubscribed. Known: " + ", ".join(EventType.values),
             ),
         ],
         responses={200: EventFeedOut, **ERRORS},

@@ -84,6 +84,29 @@ def test_the_member_follows_the_address_and_a_later_no_reaches_it(
     }
 
 
+def test_an_address_change_alone_moves_the_member_at_once(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    member = fake.members[(LIST, ADA)]
+    before = len(fake.writes)
+
+    moved_to_new_address(brand)  # contact.updated: no decision needed for the vendor to follow
+    push(connector)
+
+    assert fake.statuses(LIST) == fake.statuses(OTHER_LIST) == {"ada@new.example": "subscribed"}
+    assert fake.members[(LIST, NEW)] is member
+    assert fake.writes[before:] == [
+        ("patch", LIST, ADA),
+        ("patch", OTHER_LIST, ADA),
+        ("batch", LIST, NEW),
+        ("batch", OTHER_LIST, NEW),
+    ]
+    assert list(
+        Delivery.objects.filter(endpoint=connector.endpoint).order_by("id").values_list("type", "status")
+    ) == [("consent.granted", "succeeded"), ("contact.updated", "succeeded")]
+
+
 def test_a_contact_whose_address_did_not_change_is_only_pushed(
     admin_api, brand, purpose, contact, fake, published
 ):

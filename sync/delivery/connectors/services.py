@@ -33,6 +33,7 @@ CONNECTOR_EVENTS = sorted(
         EventType.CONSENT_EXPIRED,
         EventType.PREFERENCES_UPDATED,
         EventType.CONTACT_UNSUBSCRIBED,
+        EventType.CONTACT_UPDATED,  # a new address: the vendor's record follows it
         EventType.CONTACT_ERASED,
     }
 )
