@@ -111,7 +111,7 @@ from sync.delivery.connectors.mailchimp_api import (
 )
 from sync.delivery.connectors.mailchimp_batches import bulk_push
 from sync.delivery.connectors.mailchimp_inbound import mailchimp_inbound
-from sync.delivery.connectors.mailchimp_moves import members_move, moves_needed
+from sync.delivery.connectors.mailchimp_moves import member_of, members_move, moves_needed
 from sync.delivery.connectors.mailchimp_rule import (
     MemberPlan,
     mapped_lists,
@@ -366,7 +366,7 @@ class MailchimpAdapter:
                 )
                 continue
             for vendor_id in members:
-                list_id, _, member_hash = vendor_id.partition(":")
+                list_id, member_hash = member_of(vendor_id)
                 outcome = self._delete_permanent(
                     target, list_id=list_id, member_hash=member_hash, client=client
                 )

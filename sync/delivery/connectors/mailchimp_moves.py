@@ -12,9 +12,9 @@ hash for a mapped list that is not the hash of the contact's address now names a
 - When the list cannot take the new address ("Member Exists": it already has a member there; or
   the address was deleted permanently), the two cannot become one: the old member is
   unsubscribed instead, so no "yes" is left under the address the person moved from. Its id is
-  kept, so an erasure still deletes it; a later push of the contact therefore makes these two
-  calls again (rare: both addresses must have had a member). A member Mailchimp will not
-  unsubscribe either (cleaned, say) receives nothing already.
+  then kept as `<list>!<hash>` (RETIRED): no longer the contact's member, so never moved again,
+  but an erasure still deletes it. A member Mailchimp will not unsubscribe either (cleaned, say)
+  receives nothing already.
 
 A throttled, failing or unreachable call stops the batch (retried whole, as an erasure's), so the
 push never runs ahead of a move it needs. A contact whose address did not change costs nothing
@@ -31,8 +31,20 @@ from typing import Any
 import httpx
 
 from sync.delivery.connectors.mailchimp_api import api_auth, api_root, refused, subscriber_hash
-from sync.delivery.connectors.vendor_contacts import vendor_contacts_all, vendor_contacts_drop
+from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
+    vendor_contacts_drop,
+    vendor_contacts_keep,
+)
 from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError, redact
+
+RETIRED = "!"  # `<list>!<hash>`: a former member of the contact's, kept only for an erasure
+
+
+def member_of(vendor_id: str) -> tuple[str, str]:
+    """(list id, subscriber hash) of a kept id, the contact's member or a retired one."""
+    list_id, _, member_hash = vendor_id.replace(RETIRED, ":", 1).partition(":")
+    return list_id, member_hash
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class Move:
     list_id: str
     old_hash: str
     email: str  # the contact's address now
+    contact_ref: int
 
     @property
     def vendor_id(self) -> str:
@@ -62,9 +75,13 @@ def moves_needed(target: Target, items: Sequence[Item], plans: dict[str, dict[st
             contacts = {refs[d] for d in delivery_ids if d in refs}
             for contact_ref in sorted(contacts):
                 for vendor_id in kept.get(contact_ref, []):
-                    kept_list, _, kept_hash = vendor_id.partition(":")
+                    if RETIRED in vendor_id:
+                        continue
+                    kept_list, kept_hash = member_of(vendor_id)
                     if kept_list == list_id and kept_hash != now:
-                        moves.append(Move(list_id=list_id, old_hash=kept_hash, email=email))
+                        moves.append(
+                            Move(list_id=list_id, old_hash=kept_hash, email=email, contact_ref=contact_ref)
+                        )
     return moves
 
 
@@ -86,8 +103,12 @@ def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client)
             return answer
         if _stops(answer):
             return refused(answer, target, what=f"the unsubscribe of a former address in list {move.list_id}")
-        if answer.status_code == 404:
-            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
+        if answer.status_code != 404:  # unsubscribed, or left as Mailchimp holds it: erasure only
+            vendor_contacts_keep(
+                connector_public_id=target.public_id,
+                ids={f"{move.list_id}{RETIRED}{move.old_hash}": move.contact_ref},
+            )
+        vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
     return None
 
 
