@@ -52,7 +52,9 @@ def addresses(fake: FakeSalesforce) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for point in fake.find("ContactPointEmail"):
         consents = fake.find("ContactPointConsent", ContactPointId=point["Id"])
-        found[point["EmailAddress"].casefold()] = ",".join(c["PrivacyConsentStatus"] for c in consents) or None
+        found[point["EmailAddress"].casefold()] = (
+            ",".join(c["PrivacyConsentStatus"] for c in consents) or None
+        )
     return found
 
 
@@ -106,3 +108,225 @@ def test_an_address_change_alone_moves_the_contact_point_with_its_consent(
     assert list(
         Delivery.objects.filter(endpoint=connector.endpoint).order_by("id").values_list("type", "status")
     ) == [("consent.granted", "succeeded"), ("contact.updated", "succeeded")]
+
+
+def test_a_later_withdrawal_reaches_the_moved_contact_point(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    moved_to_new_address(brand)
+    send(connector)
+
+    withdraw(brand, purpose)
+    send(connector)
+
+    assert addresses(sf) == {"ada@new.example": "OptOut"}
+    assert {c["PrivacyConsentStatus"] for c in sf.find("ContactPointTypeConsent")} == {"OptOut"}
+    assert not [
+        row
+        for sobject in ("ContactPointConsent", "ContactPointTypeConsent")
+        for row in sf.find(sobject, PrivacyConsentStatus="OptIn")
+    ]
+    statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
+    assert statuses == {"succeeded"}
+
+
+def test_a_contact_whose_address_did_not_change_costs_no_extra_call(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+
+    withdraw(brand, purpose)
+    send(connector)
+
+    # The push's own reads and its one PATCH: no contact point written, nothing deleted.
+    assert [r["method"] for r in sf.requests] == ["GET", "GET", "GET", "GET", "PATCH"]
+    assert writes(sf) == [
+        (
+            "PATCH",
+            [
+                (
+                    "ContactPointConsent",
+                    "CaptureDate",
+                    "CaptureSource",
+                    "EffectiveFrom",
+                    "PrivacyConsentStatus",
+                ),
+                (
+                    "ContactPointTypeConsent",
+                    "CaptureDate",
+                    "CaptureSource",
+                    "EffectiveFrom",
+                    "PrivacyConsentStatus",
+                ),
+            ],
+        )
+    ]
+    assert addresses(sf) == {"ada@example.com": "OptOut"}
+
+
+def test_where_the_individual_holds_the_new_address_candors_records_for_the_old_one_are_deleted(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    [point_consent] = sf.find("ContactPointConsent")
+    party = point["ParentId"]
+    org_point = sf.insert("ContactPointEmail", ParentId=party, EmailAddress="ada@new.example")
+
+    moved_to_new_address(brand)
+    send(connector)
+
+    # Candor's consent and point for the old address are gone; the org's point at the new address
+    # carries the contact's consent now, in a record Candor made (and keeps for the erasure).
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+    assert set(sf.deleted) == {"ContactPointConsent", "ContactPointEmail"}
+    assert set(sf.deleted["ContactPointConsent"]) == {point_consent["Id"]}
+    assert set(sf.deleted["ContactPointEmail"]) == {point["Id"]}
+    [new_consent] = sf.find("ContactPointConsent", ContactPointId=org_point)
+    assert writes(sf) == [
+        ("DELETE", [(point_consent["Id"],)]),
+        ("DELETE", [(point["Id"],)]),
+        (
+            "POST",
+            [
+                (
+                    "ContactPointConsent",
+                    "CaptureContactPointType",
+                    "CaptureDate",
+                    "CaptureSource",
+                    "ContactPointId",
+                    "DataUsePurposeId",
+                    "EffectiveFrom",
+                    "Name",
+                    "PrivacyConsentStatus",
+                )
+            ],
+        ),
+    ]
+    assert f"ContactPointConsent/{new_consent['Id']}" in kept(connector)
+    assert f"ContactPointEmail/{point['Id']}" not in kept(connector)
+    assert f"ContactPointConsent/{point_consent['Id']}" not in kept(connector)
+    assert f"ContactPointEmail/{org_point}" not in kept(connector)  # the org's
+
+
+def test_the_orgs_own_point_at_the_old_address_keeps_nothing_of_candors(
+    make_client, brand, purpose, contact, sf, published
+):
+    # The org made Ada's Individual and her ContactPointEmail; Candor only added its consent.
+    party = sf.insert("Individual", LastName="Lovelace")
+    org_point = sf.insert("ContactPointEmail", ParentId=party, EmailAddress="ada@example.com")
+    person(sf, IndividualId=party)
+    connector = connect(make_client, brand, sf)
+    grant(brand, purpose)
+    send(connector)
+    [candor_consent] = sf.find("ContactPointConsent", ContactPointId=org_point)
+    sf.requests.clear()
+
+    moved_to_new_address(brand)
+    send(connector)
+
+    # The org's point stays as it was, without Candor's "yes"; a new point carries it.
+    assert sf.find("ContactPointEmail", Id=org_point)[0]["EmailAddress"] == "ada@example.com"
+    assert addresses(sf) == {"ada@example.com": None, "ada@new.example": "OptIn"}
+    assert set(sf.deleted) == {"ContactPointConsent"}
+    assert set(sf.deleted["ContactPointConsent"]) == {candor_consent["Id"]}
+    assert f"ContactPointConsent/{candor_consent['Id']}" not in kept(connector)
+
+
+def test_an_erasure_after_a_move_still_removes_what_candor_created(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    [point_consent] = sf.find("ContactPointConsent")
+    [type_consent] = sf.find("ContactPointTypeConsent")
+    moved_to_new_address(brand)
+    send(connector)
+
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    send(connector)
+
+    assert sf.find("ContactPointEmail") == []
+    assert sf.find("ContactPointConsent") == []
+    assert sf.find("ContactPointTypeConsent") == []
+    assert set(sf.deleted["ContactPointEmail"]) == {point["Id"]}
+    assert set(sf.deleted["ContactPointConsent"]) == {point_consent["Id"]}
+    assert set(sf.deleted["ContactPointTypeConsent"]) == {type_consent["Id"]}
+    assert sf.find("Individual", Id=point["ParentId"])[0]["ShouldForget"] is True
+    assert kept(connector) == set()
+    statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
+    assert statuses == {"succeeded"}
+
+
+def test_salesforce_down_after_the_move_loses_nothing_and_the_retry_finishes(
+    make_client, brand, purpose, contact, sf, published, monkeypatch
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    moved_to_new_address(brand)
+    withdraw(brand, purpose)
+    collections = sf._collections
+
+    def then_down(request: Any) -> Any:
+        answer = collections(request)
+        if "ContactPointEmail" in request.get_data(as_text=True):
+            sf.outage(100)  # the org goes down right after the move
+        return answer
+
+    monkeypatch.setattr(sf, "_collections", then_down)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    # The move is done and whole: one point, at the new address, its consent as it was; nothing
+    # was made beside it, and the deliveries wait for a retry.
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+    assert sf.find("ContactPointEmail")[0]["Id"] == point["Id"]
+    assert "succeeded" not in set(
+        Delivery.objects.filter(
+            endpoint=connector.endpoint, type__in=["contact.updated", "consent.withdrawn"]
+        ).values_list("status", flat=True)
+    )
+
+    sf.outage(0)
+    drain(connector.endpoint)
+
+    assert addresses(sf) == {"ada@new.example": "OptOut"}
+    assert sf.find("ContactPointEmail")[0]["Id"] == point["Id"]
+    statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
+    assert statuses == {"succeeded"}
+
+
+def test_salesforce_down_before_the_move_changes_nothing(make_client, brand, purpose, contact, sf, published):
+    connector = pushed(make_client, brand, purpose, sf)
+    moved_to_new_address(brand)
+    sf.outage(100)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    assert addresses(sf) == {"ada@example.com": "OptIn"}
+    assert writes(sf) == []
+
+    sf.outage(0)
+    drain(connector.endpoint)
+
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+
+
+def test_a_move_salesforce_refuses_for_good_deletes_candors_old_records_instead(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    [point_consent] = sf.find("ContactPointConsent")
+    sf.validation_rules[point["Id"]] = "Contact point addresses are managed by the data team."
+
+    moved_to_new_address(brand)
+    send(connector)
+
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+    assert set(sf.deleted["ContactPointEmail"]) == {point["Id"]}
+    assert set(sf.deleted["ContactPointConsent"]) == {point_consent["Id"]}
+    [new_point] = sf.find("ContactPointEmail")
+    assert f"ContactPointEmail/{new_point['Id']}" in kept(connector)
+    assert f"ContactPointEmail/{point['Id']}" not in kept(connector)
+    statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
+    assert statuses == {"succeeded"}
