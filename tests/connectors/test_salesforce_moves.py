@@ -16,7 +16,7 @@ from consent.models import Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Connector, Delivery, VendorContact
-from tests.connectors.salesforce_support import connect, person, sf
+from tests.connectors.salesforce_support import connect, mapping, person, sf
 from tests.connectors.support import drain, grant, withdraw
 from tests.fakes.salesforce import FakeSalesforce
 from tests.sync.webhook_support import published
@@ -330,3 +330,29 @@ def test_a_move_salesforce_refuses_for_good_deletes_candors_old_records_instead(
     assert f"ContactPointEmail/{point['Id']}" not in kept(connector)
     statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
     assert statuses == {"succeeded"}
+
+
+def test_a_new_phone_number_moves_the_contact_point_phone_and_leaves_the_email_alone(
+    make_client, brand, purpose, sf, published
+):
+    contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com", phone="+4915123456789")
+    person(sf)
+    entries = [{"purpose": "email-marketing", "data_use_purpose": sf.dup, "channels": ["email", "phone"]}]
+    connector = connect(make_client, brand, sf, mapping=mapping(sf, purposes=entries))
+    grant(brand, purpose)
+    send(connector)
+    [phone] = sf.find("ContactPointPhone")
+    [email] = sf.find("ContactPointEmail")
+    assert phone["TelephoneNumber"] == "+4915123456789"
+    sf.requests.clear()
+
+    contact_upsert(brand=brand, external_id="cust-1", phone="+4915123456780")
+    send(connector)
+
+    [moved] = sf.find("ContactPointPhone")
+    assert (moved["Id"], moved["TelephoneNumber"]) == (phone["Id"], "+4915123456780")
+    assert sf.find("ContactPointEmail") == [email]
+    assert [
+        c["PrivacyConsentStatus"] for c in sf.find("ContactPointConsent", ContactPointId=phone["Id"])
+    ] == ["OptIn"]
+    assert writes(sf) == [("PATCH", [("ContactPointPhone", "TelephoneNumber")])]
