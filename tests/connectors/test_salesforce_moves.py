@@ -14,9 +14,13 @@ from brands.models import Brand
 from consent.erasure import contact_erase
 from consent.models import Contact, Purpose
 from consent.services import contact_upsert
+from sync.delivery.connectors.salesforce import SalesforceAdapter
+from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
+from sync.delivery.sending import http_client
 from sync.models import Connector, Delivery, VendorContact
-from tests.connectors.salesforce_support import connect, mapping, person, sf
+from sync.outbox.contact_state import contacts_state
+from tests.connectors.salesforce_support import CREDENTIALS, connect, mapping, person, sf
 from tests.connectors.support import drain, grant, withdraw
 from tests.fakes.salesforce import FakeSalesforce
 from tests.sync.webhook_support import published
@@ -356,3 +360,63 @@ def test_a_new_phone_number_moves_the_contact_point_phone_and_leaves_the_email_a
         c["PrivacyConsentStatus"] for c in sf.find("ContactPointConsent", ContactPointId=phone["Id"])
     ] == ["OptIn"]
     assert writes(sf) == [("PATCH", [("ContactPointPhone", "TelephoneNumber")])]
+
+
+def test_two_deliveries_of_one_contact_in_a_batch_move_its_point_once(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    moved_to_new_address(brand)
+    state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
+    target = Target(
+        public_id=connector.public_id, base_url=sf.base_url, credentials=CREDENTIALS, mapping=mapping(sf)
+    )
+
+    results = SalesforceAdapter().push(
+        target,
+        [
+            Item(delivery_id=1, type="contact.updated", contact_ref=contact.pk, state=state),
+            Item(delivery_id=2, type="consent.granted", contact_ref=contact.pk, state=state),
+        ],
+        client=http_client(),
+    )
+
+    assert [r.succeeded for r in results] == [True, True]
+    assert writes(sf) == [("PATCH", [("ContactPointEmail", "EmailAddress")])]
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+    assert sf.find("ContactPointEmail")[0]["Id"] == point["Id"]
+
+
+def test_a_locked_contact_point_is_retried_and_nothing_is_made_beside_it(
+    make_client, brand, purpose, contact, sf, published, monkeypatch
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    save = sf._save
+
+    def locked(staged: Any, record: dict[str, Any], *, create: bool) -> Any:
+        if record.get("id") == point["Id"]:
+            message = "unable to obtain exclusive access to this record"
+            return {
+                "id": point["Id"],
+                "success": False,
+                "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": message, "fields": []}],
+            }
+        return save(staged, record, create=create)
+
+    monkeypatch.setattr(sf, "_save", locked)
+    moved_to_new_address(brand)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    # The move waits for a retry, and so does the rest of the contact's push: no second point.
+    assert addresses(sf) == {"ada@example.com": "OptIn"}
+    assert [r["method"] for r in sf.requests if r["method"] != "GET"] == ["PATCH"]
+    [waiting] = Delivery.objects.filter(endpoint=connector.endpoint, type="contact.updated")
+    assert waiting.status == "pending"
+
+    monkeypatch.setattr(sf, "_save", save)
+    drain(connector.endpoint)
+
+    assert addresses(sf) == {"ada@new.example": "OptIn"}
+    assert sf.find("ContactPointEmail")[0]["Id"] == point["Id"]
