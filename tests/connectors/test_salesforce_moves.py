@@ -420,3 +420,34 @@ def test_a_locked_contact_point_is_retried_and_nothing_is_made_beside_it(
 
     assert addresses(sf) == {"ada@new.example": "OptIn"}
     assert sf.find("ContactPointEmail")[0]["Id"] == point["Id"]
+
+
+def test_a_point_the_org_hung_its_own_consent_on_loses_candors_consent_and_stays_kept(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector = pushed(make_client, brand, purpose, sf)
+    [point] = sf.find("ContactPointEmail")
+    [point_consent] = sf.find("ContactPointConsent")
+    party = point["ParentId"]
+    sf.insert("ContactPointEmail", ParentId=party, EmailAddress="ada@new.example")
+    other = sf.insert("DataUsePurpose", Name="Service messages")
+    org_consent = sf.insert(
+        "ContactPointConsent",
+        Name="Service",
+        ContactPointId=point["Id"],
+        DataUsePurposeId=other,
+        PrivacyConsentStatus="OptIn",
+    )
+
+    moved_to_new_address(brand)
+    send(connector)
+
+    # Candor's "yes" under the old address is gone; the org's record (another purpose) and the
+    # point it hangs on stay, and the point is still Candor's to erase.
+    assert set(sf.deleted) == {"ContactPointConsent"}
+    assert set(sf.deleted["ContactPointConsent"]) == {point_consent["Id"]}
+    assert [c["Id"] for c in sf.find("ContactPointConsent", ContactPointId=point["Id"])] == [org_consent]
+    assert f"ContactPointEmail/{point['Id']}" in kept(connector)
+    assert addresses(sf)["ada@new.example"] == "OptIn"
+    statuses = set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True))
+    assert statuses == {"succeeded"}

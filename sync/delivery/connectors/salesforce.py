@@ -55,6 +55,11 @@ call per further 200; records grouped by type, as Salesforce saves at most ten r
 type a call). A call with nothing to carry is not made. allOrNone is false: a record's own
 error fails only its contact's delivery (permanent, but for a locked row).
 Only what differs from the org's state is written, so a retried batch writes nothing twice.
+An address changed in Candor: before the contact points are created, the one Candor created
+under the former address is moved to the new one (its EmailAddress or TelephoneNumber updated,
+its ContactPointConsent with it), or Candor's records for the former address are deleted where
+it cannot be (salesforce_moves: why, and when). One PATCH, and at most two DELETEs, per 200, made
+only when a contact point under a contact's Individual is at another address than the contact's.
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
 

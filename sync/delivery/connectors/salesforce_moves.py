@@ -48,9 +48,14 @@ is found done on the retry (the point is at the new address; a deleted id is dro
 ids at once, and one deleted already counts as done). A contact point whose delete Salesforce
 refuses (the org's own records hang on it) holds no consent of Candor's any more; its id stays
 kept for the erasure, so each later push of the contact asks again (one call; rare).
+The Contact or Lead is the CRM's record: Candor never writes its Email or Phone, so nothing
+there follows (the org's own processes do).
+
 Known gaps: matching by Email, the Contact or Lead is found by the address the CRM holds, which
 Candor does not write, so until the CRM has the new address the contact is not found and nothing
 moves. A consent Candor created for a purpose no longer mapped is not read, so not deleted.
+A consent Candor only wrote over (the org's record, OptIn by Candor's push) stays on the org's
+point under the former address: it is the org's.
 """
 
 from __future__ import annotations
