@@ -47,8 +47,10 @@ Sources (read, not copied):
   picklists Email/MailingAddress/Phone/Social/Web, PrivacyConsentStatus NotSeen/Seen/OptIn/
   OptOut, CaptureDate, CaptureSource, EffectiveFrom), sforce_api_objects_datausepurpose.htm,
   sforce_api_objects_contactpointemail.htm (EmailAddress, an email field, required; ParentId the
-  Individual or Account, required), sforce_api_objects_contactpointphone.htm (TelephoneNumber
-  required; ParentId) and sforce_api_objects_contactpointconsent.htm (API 48.0+: Name;
+  Individual or Account, required; Create and Update, so a contact point's address can be
+  changed in place, its history kept in ContactPointEmailHistory where tracked),
+  sforce_api_objects_contactpointphone.htm (TelephoneNumber required, likewise updatable;
+  ParentId) and sforce_api_objects_contactpointconsent.htm (API 48.0+: Name;
   ContactPointId, required, a polymorphic reference to ContactPointEmail, ContactPointPhone,
   ContactPointAddress…; DataUsePurposeId; PrivacyConsentStatus and CaptureContactPointType the
   same restricted picklists; CaptureDate, CaptureSource, EffectiveFrom, EffectiveTo), with the

@@ -55,6 +55,11 @@ call per further 200; records grouped by type, as Salesforce saves at most ten r
 type a call). A call with nothing to carry is not made. allOrNone is false: a record's own
 error fails only its contact's delivery (permanent, but for a locked row).
 Only what differs from the org's state is written, so a retried batch writes nothing twice.
+An address changed in Candor: before the contact points are created, the one Candor created
+under the former address is moved to the new one (its EmailAddress or TelephoneNumber updated,
+its ContactPointConsent with it), or Candor's records for the former address are deleted where
+it cannot be (salesforce_moves: why, and when). One PATCH, and at most two DELETEs, per 200, made
+only when a contact point under a contact's Individual is at another address than the contact's.
 Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
 and the retry creates another.
 
@@ -120,10 +125,12 @@ from sync.delivery.connectors.salesforce_auth import (
 from sync.delivery.connectors.salesforce_inbound import (
     channel_signal,
     contact_points_read,
+    mapped_point_types,
     person_fields,
     point_consents_read,
     salesforce_poll,
 )
+from sync.delivery.connectors.salesforce_moves import Person, follow_plan, stale_points
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
     vendor_contacts_drop,
@@ -464,7 +471,8 @@ class SalesforceAdapter:
                         results[contact.key] = NOT_IN_ORG
             self._individuals_ensure(target, live, client=client)
             consents = self._consents_read(target, live, client=client)
-            points, point_consents = self._points_read(target, live, client=client)
+            points, point_consents, rows = self._points_read(target, live, client=client)
+            self._points_follow(target, live, points, point_consents, rows, client=client)
             self._points_ensure(target, live, points, client=client)
             updates, creates = self._writes(target, live, consents, points, point_consents)
             # Grouped by type: Salesforce saves a call's records in runs of one type, ten at most.
@@ -645,9 +653,10 @@ class SalesforceAdapter:
 
     def _points_read(
         self, target: Target, contacts: list[_Contact], *, client: httpx.Client
-    ) -> tuple[Points, dict[tuple[str, str], dict[str, Any]]]:
+    ) -> tuple[Points, dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
         """The contact points of these records' Individuals (one query per mapped type) and
-        those points' ContactPointConsents of the mapped purposes (one query)."""
+        those points' ContactPointConsents of the mapped purposes (one query); and the points
+        as read (salesforce_moves looks for those left under a former address)."""
         parties = {
             record["IndividualId"]
             for contact in contacts
@@ -659,7 +668,105 @@ class SalesforceAdapter:
         points: Points = {}
         for row in rows:
             points.setdefault((row["ParentId"], row["_type"], row["_address"]), row["Id"])
-        return points, point_consents_read(target, set(points.values()), client=client)
+        ids = {row["Id"] for row in rows}
+        return points, point_consents_read(target, ids, client=client), rows
+
+    def _points_follow(
+        self,
+        target: Target,
+        contacts: list[_Contact],
+        points: Points,
+        point_consents: dict[tuple[str, str], dict[str, Any]],
+        rows: list[dict[str, Any]],
+        *,
+        client: httpx.Client,
+    ) -> None:
+        """The contact points Candor made under a contact's former address follow it (their
+        address updated, one PATCH per 200), or Candor's records on them are deleted where they
+        cannot (salesforce_moves). `points` then names the moved points at their new address."""
+        types = mapped_point_types(target.mapping)
+        people = [
+            (
+                contact,
+                frozenset(
+                    r["IndividualId"] for r in contact.records if r.get("IndividualId") and not r.get("_link")
+                ),
+                {point_type: contact.address(point_type) for point_type in types},
+            )
+            for contact in contacts
+            if contact.failure is None
+        ]
+        if not stale_points(people=[(parties, addresses) for _, parties, addresses in people], rows=rows):
+            return  # every point read is at its contact's address: nothing to follow
+        kept = vendor_contacts_all(
+            connector_public_id=target.public_id, contact_refs={c.state.contact_ref for c, _, _ in people}
+        )
+        plan = follow_plan(
+            people=[
+                Person(
+                    key=contact.key,
+                    parties=parties,
+                    addresses=addresses,
+                    kept=frozenset(kept.get(contact.state.contact_ref, [])),
+                )
+                for contact, parties, addresses in people
+            ],
+            rows=rows,
+            points=points,
+            point_consents=point_consents,
+        )
+        by_key = {contact.key: contact for contact in contacts}
+        for chunk in _chunks(sorted(plan.moves, key=lambda move: (move.point_type, move.point_id))):
+            saved = self._call_collection(target, "PATCH", [move.row() for move in chunk], client=client)
+            for move, result in zip(chunk, saved, strict=True):
+                involved = [by_key[key] for key in plan.who[move.point_id]]
+                if result.get("success"):
+                    old = (move.party, move.point_type, move.old)
+                    if points.get(old) == move.point_id:
+                        del points[old]
+                    points[(move.party, move.point_type, move.address.casefold())] = move.point_id
+                    for contact in involved:
+                        contact.written += 1
+                    continue
+                failure = _record_failure(result)
+                if failure.permanent:
+                    plan.drop(move)  # refused for good: Candor's records there go instead
+                    continue
+                for contact in involved:  # a locked row: retried, nothing made beside it meanwhile
+                    contact.failure = contact.failure or failure
+        consents = [(point, consent) for point in sorted(plan.drops) for consent in plan.consents[point]]
+        blocked: set[str] = set()  # points still holding a consent of Candor's
+        for consent_chunk in _chunks(consents):
+            saved = self._call_delete(target, [consent for _, consent in consent_chunk], client=client)
+            done = []
+            for (point, consent), result in zip(consent_chunk, saved, strict=True):
+                codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
+                if result.get("success") or codes & GONE:
+                    done.append(f"ContactPointConsent/{consent}")
+                    for contact in (by_key[key] for key in plan.who[point]):
+                        contact.written += 1
+                else:
+                    blocked.add(point)
+                    for contact in (by_key[key] for key in plan.who[point]):
+                        contact.failure = contact.failure or _record_failure(result)
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=done)
+        ours = [
+            (point, sobject)
+            for point, (sobject, created) in sorted(plan.drops.items())
+            if created and point not in blocked
+        ]
+        for point_chunk in _chunks(ours):
+            saved = self._call_delete(target, [point for point, _ in point_chunk], client=client)
+            done = []
+            for (point, sobject), result in zip(point_chunk, saved, strict=True):
+                codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
+                if result.get("success") or codes & GONE:
+                    done.append(f"{sobject}/{point}")
+                    for contact in (by_key[key] for key in plan.who[point]):
+                        contact.written += 1
+                # Refused (the org's records hang on it): it holds no consent of Candor's any
+                # more; its id stays kept for the erasure.
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=done)
 
     def _points_ensure(
         self, target: Target, contacts: list[_Contact], points: Points, *, client: httpx.Client
