@@ -77,11 +77,12 @@ from sync.delivery.connectors.hubspot_auth import (
     is_oauth,
 )
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
+from sync.delivery.connectors.hubspot_moves import address_mark, contacts_move, hubspot_ids, moves_needed
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
     vendor_contacts_forget,
     vendor_contacts_keep,
-    vendor_contacts_known,
 )
 from sync.delivery.connectors.vendors import (
     AccountView,
@@ -404,9 +405,11 @@ class HubSpotAdapter:
                     row["legalBasis"], row["legalBasisExplanation"] = legal_basis(entry)
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
-        known = vendor_contacts_known(
-            connector_public_id=target.public_id,
-            contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
+        known = hubspot_ids(
+            vendor_contacts_all(
+                connector_public_id=target.public_id,
+                contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
+            )
         )
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
@@ -465,7 +468,11 @@ class HubSpotAdapter:
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
-        calls its contact was in (none: succeeded, nothing to push)."""
+        calls its contact was in (none: succeeded, nothing to push). A contact HubSpot has under an
+        address it has since left in Candor is first given the new one (`hubspot_moves`)."""
+        stopped = contacts_move(self, target, moves_needed(target=target, items=items), client=client)
+        if stopped is not None:
+            return [stopped for _ in items]
         calls = self._plan(target, items)
         return self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
 
@@ -518,6 +525,8 @@ class HubSpotAdapter:
             email = str((row.get("properties") or {}).get("email") or "").lower()
             if email in call.keep and row.get("id"):
                 ids[str(row["id"])] = call.keep[email]
+                # The mark of the address given, to see a later change without a call.
+                ids[address_mark(contact_ref=call.keep[email], email=email)] = call.keep[email]
         vendor_contacts_keep(connector_public_id=target.public_id, ids=ids)
 
     # --- inbound -----------------------------------------------------------------------------
