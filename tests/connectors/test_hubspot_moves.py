@@ -13,8 +13,11 @@ import pytest
 from brands.models import Brand
 from consent.models import Purpose
 from consent.services import contact_upsert
-from sync.delivery.connectors.hubspot_moves import address_mark
+from sync.delivery.connectors.hubspot import HubSpotAdapter
+from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
+from sync.delivery.connectors.vendors import Target
 from sync.delivery.fanout import endpoint_fanout
+from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery, VendorContact
 from tests.connectors.support import drain, grant, withdraw
 from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake
@@ -250,6 +253,22 @@ def test_hubspot_down_or_throttled_loses_nothing_and_duplicates_nothing(
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+
+def test_moves_keep_to_hubspots_limit_of_100_inputs_a_call(admin_api, purpose, fake):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    fake.contacts.update({f"p{i}@example.com": str(1000 + i) for i in range(150)})
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    moves = [Move(contact_ref=i, hubspot_id=str(1000 + i), email=f"p{i}@new.example") for i in range(150)]
+    assert contacts_move(HubSpotAdapter(), target, moves, client=http_client()) is None
+    assert [len(r["body"]["inputs"]) for r in fake.requests if r["path"] == UPDATE] == [100, 50]
+    assert fake.contacts == {f"p{i}@new.example": str(1000 + i) for i in range(150)}
+    assert kept(connector) == {address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)}
 
 
 # --- the fake's endpoints ----------------------------------------------------------------------
