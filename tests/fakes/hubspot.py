@@ -32,6 +32,20 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
 - `POST /crm/v3/objects/contacts/batch/upsert`: at most 100 inputs; `id` and `properties`
   required, `idProperty` must be a unique property (email here); an invalid email or a duplicate
   id in the batch is 400 VALIDATION_ERROR; answers the contacts with their ids and `new`.
+- `POST /crm/v3/objects/contacts/batch/update` (contacts.json: `id` and `properties` required per
+  input, 200 BatchResponseSimplePublicObject or 207 …WithErrors): by record id only (an
+  `idProperty` of email is refused as HubSpot refuses a non-unique one, "Unable to perform
+  update/upsert by non-unique 0-1 property", reported in HubSpot/hubspot-api-nodejs#548); a new
+  email another contact has is a 409 `CONFLICT` "Contact already exists. Existing ID: <id>" and
+  nothing of the batch is changed (HubSpot's answer to a taken address, as quoted in
+  HubSpot/hubspot-api-python#51 and HubSpot/hubspot-api-nodejs#545; that it refuses the whole
+  batch is this fake's reading, as is the 207 with an OBJECT_NOT_FOUND error naming the ids the
+  account does not have, the form of HubSpot's batch reads). Statuses stay with the address:
+  HubSpot ties them to the email, not the record (developers.hubspot.com, "Update email
+  subscription status").
+- `GET /crm/v3/objects/contacts/{id}?properties=email` (scope crm.objects.contacts.read): the
+  contact with the properties asked for; 404 OBJECT_NOT_FOUND for an id the account lacks.
+- `down = True`: every API call answers 503, as in an outage.
 - `POST /communication-preferences/v4/statuses/batch/write`: at most 100 inputs; channel EMAIL,
   statusState one of NOT_SPECIFIED / SUBSCRIBED / UNSUBSCRIBED, a known subscription id, a
   legalBasis from the enum, and (with GDPR tools on, the default here) a legalBasis to subscribe;
@@ -48,8 +62,8 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
   sync.delivery.connectors.hubspot_inbound) with the app's client secret; `unsubscribe_all` and
   `unsubscribe_type` change the fake's state as HubSpot does and send the event it sends.
 
-State: contacts by email (HubSpot ids), per (email, subscription id) the status with its legal
-basis, and the unsubscribed-from-all emails.
+State: contacts by email (HubSpot ids; batch/update moves one to its new email), per (email,
+subscription id) the status with its legal basis, and the unsubscribed-from-all emails.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 - `POST /crm/v3/objects/contacts/batch/upsert` (idProperty email, 100 inputs a call) creates or
   finds the contact, once per Candor contact: its HubSpot id is kept (sync.models.VendorContact)
   because HubSpot's webhooks name a contact by that id only.
+- `POST /crm/v3/objects/contacts/batch/update` (by the id kept) when a contact's address changed
+  in Candor, before its statuses are written, and `GET /crm/v3/objects/contacts/{id}` when
+  another HubSpot contact has the new address (`hubspot_moves`, which says how the change is seen
+  without a call).
 - `POST /communication-preferences/v4/statuses/batch/write`: `statusState` SUBSCRIBED or
   UNSUBSCRIBED per subscription type on channel EMAIL (v4 has no other channel, so SMS and
   WhatsApp are refused in the mapping), with `legalBasis` and `legalBasisExplanation` on a
@@ -58,7 +62,7 @@ Candor never pushed reads as unknown, and is kept as such). `eventId` is the ded
 
 Library: httpx through the webhooks' pooled client, not `hubspot-api-client`: that client makes
 its own urllib3 pool (outside the SSRF guard, no default timeout) and pulls in a generated SDK of
-every HubSpot API for the five calls used here.
+every HubSpot API for the few calls used here.
 """
 
 from __future__ import annotations
