@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from brands.models import Brand
-from consent.models import Purpose
+from consent.erasure import contact_erase
+from consent.models import Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
@@ -165,6 +166,14 @@ def test_where_another_hubspot_contact_has_the_new_address_the_old_one_says_no(
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+    # An erasure deletes the record Candor created; the other one is not Candor's.
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    push(connector)
+    deletes = [r["body"] for r in fake.requests if r["path"] == "/crm/v3/objects/contacts/gdpr-delete"]
+    assert deletes == [{"objectId": hubspot_id}]
+    assert fake.contacts == {"ada@new.example": "777"}
+    assert kept(connector) == {}
 
 
 def test_the_conflict_of_one_contact_does_not_hold_back_the_others_move(

@@ -32,9 +32,11 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
 every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of
 SHA-256("<contact_ref>:<address>")>` (sync.models.VendorContact, beside the id: the address itself
-is not kept; the contact_ref in it keeps two contacts sharing an address apart). The push reads
-the kept ids anyway, so comparing the mark of the address now costs no query and no call; an
-unchanged contact makes no extra call whatever its deliveries' types. A contact pushed before
+is not kept; the contact_ref in it keeps two contacts sharing an address apart). Comparing it
+with the mark of the address now costs one database read per batch (the kept ids) and no call:
+an unchanged contact makes no extra call whatever its deliveries' types (a phone change is a
+`contact.updated` too), and a change is seen even if its own delivery was lost or came before
+the connector was paused. A contact pushed before
 marks were kept has none: it is moved when a delivery of the batch is a `contact.updated`
 (setting an unchanged address is harmless), and marked from then on.
 
