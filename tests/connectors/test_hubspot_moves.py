@@ -176,6 +176,30 @@ def test_where_another_hubspot_contact_has_the_new_address_the_old_one_says_no(
     assert kept(connector) == {}
 
 
+def test_a_token_that_may_not_read_contacts_holds_the_refused_move_back_until_it_may(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    fake.contacts["ada@new.example"] = "777"
+    fake.scopes.discard("crm.objects.contacts.read")
+    moved_to_new_address(brand)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    [attempt] = Attempt.objects.filter(
+        delivery__endpoint=connector.endpoint, delivery__type="contact.updated"
+    )
+    assert (attempt.status_code, attempt.outcome) == (403, "failed")
+    assert "MISSING_SCOPES" in attempt.response_excerpt
+    assert Delivery.objects.get(pk=attempt.delivery_id).status == "pending"  # retried, not given up
+    assert fake.paths() == []  # nothing written for either address
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+
+    fake.scopes.add("crm.objects.contacts.read")
+    drain(connector.endpoint)
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+
+
 def test_the_conflict_of_one_contact_does_not_hold_back_the_others_move(
     admin_api, brand, purpose, contact, fake, published
 ):
