@@ -298,7 +298,7 @@ def test_moves_keep_to_hubspots_limit_of_100_inputs_a_call(admin_api, purpose, f
         mapping=TWO_TYPES,
     )
     moves = [Move(contact_ref=i, hubspot_id=str(1000 + i), email=f"p{i}@new.example") for i in range(150)]
-    assert contacts_move(HubSpotAdapter(), target, moves, client=http_client()) is None
+    assert contacts_move(adapter=HubSpotAdapter(), target=target, moves=moves, client=http_client()) is None
     assert [len(r["body"]["inputs"]) for r in fake.requests if r["path"] == UPDATE] == [100, 50]
     assert fake.contacts == {f"p{i}@new.example": str(1000 + i) for i in range(150)}
     assert kept(connector) == {address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)}

@@ -410,7 +410,7 @@ class HubSpotAdapter:
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
         known = hubspot_ids(
-            vendor_contacts_all(
+            kept=vendor_contacts_all(
                 connector_public_id=target.public_id,
                 contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
             )
@@ -474,7 +474,9 @@ class HubSpotAdapter:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
         calls its contact was in (none: succeeded, nothing to push). A contact HubSpot has under an
         address it has since left in Candor is first given the new one (`hubspot_moves`)."""
-        stopped = contacts_move(self, target, moves_needed(target=target, items=items), client=client)
+        stopped = contacts_move(
+            adapter=self, target=target, moves=moves_needed(target=target, items=items), client=client
+        )
         if stopped is not None:
             return [stopped for _ in items]
         calls = self._plan(target, items)

@@ -79,7 +79,7 @@ def address_mark(*, contact_ref: int, email: str) -> str:
     return f"{MARK}{digest[:40]}"
 
 
-def hubspot_ids(kept: dict[int, list[str]]) -> dict[int, str]:
+def hubspot_ids(*, kept: dict[int, list[str]]) -> dict[int, str]:
     """contact_ref -> the HubSpot contact id among the ids kept for it (marks left out)."""
     out: dict[int, str] = {}
     for contact_ref, vendor_ids in kept.items():
@@ -109,7 +109,7 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
     kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=states)
     updated = {item.contact_ref for item in items if item.type == "contact.updated"}
     moves = []
-    for contact_ref, hubspot_id in sorted(hubspot_ids(kept).items()):
+    for contact_ref, hubspot_id in sorted(hubspot_ids(kept=kept).items()):
         email = states[contact_ref].email or ""
         marks = tuple(v for v in kept[contact_ref] if v.startswith(MARK))
         if address_mark(contact_ref=contact_ref, email=email) in marks:
@@ -120,41 +120,43 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
 
 
 def contacts_move(
-    adapter: HubSpotAdapter, target: Target, moves: Sequence[Move], *, client: httpx.Client
+    *, adapter: HubSpotAdapter, target: Target, moves: Sequence[Move], client: httpx.Client
 ) -> PushResult | None:
     """Make the moves; the failure that stopped them (the batch is then retried whole), or None."""
     for start in range(0, len(moves), BATCH):
-        stopped = _update(adapter, target, list(moves[start : start + BATCH]), client=client)
+        stopped = _update(
+            adapter=adapter, target=target, moves=list(moves[start : start + BATCH]), client=client
+        )
         if stopped is not None:
             return stopped
     return None
 
 
 def _update(
-    adapter: HubSpotAdapter, target: Target, moves: list[Move], *, client: httpx.Client
+    *, adapter: HubSpotAdapter, target: Target, moves: list[Move], client: httpx.Client
 ) -> PushResult | None:
     body = {"inputs": [{"id": m.hubspot_id, "properties": {"email": m.email}} for m in moves]}
     result, response = adapter._post(target, UPDATE, body, client=client, query={})
     if result.succeeded:
-        _moved(target, moves)
-        return _window_spent(response)
+        _moved(target=target, moves=moves)
+        return _window_spent(response=response)
     status = response.status_code if response is not None else None
     if status == 409:
         if len(moves) > 1:
             # HubSpot names the contact that has the address, not the input: try each alone.
             for move in moves:
-                stopped = _update(adapter, target, [move], client=client)
+                stopped = _update(adapter=adapter, target=target, moves=[move], client=client)
                 if stopped is not None:
                     return stopped
             return None
-        return _turn_off(adapter, target, moves[0], client=client)
+        return _turn_off(adapter=adapter, target=target, move=moves[0], client=client)
     if status == 207 and response is not None:
-        return _partly(target, moves, response, result)
+        return _partly(target=target, moves=moves, response=response, result=result)
     return result
 
 
 def _partly(
-    target: Target, moves: list[Move], response: httpx.Response, result: PushResult
+    *, target: Target, moves: list[Move], response: httpx.Response, result: PushResult
 ) -> PushResult | None:
     """A 207: the records HubSpot no longer has are forgotten (the push upserts them again)."""
     try:
@@ -168,7 +170,7 @@ def _partly(
         }
     except (ValueError, AttributeError):
         return result
-    _moved(target, [m for m in moves if m.hubspot_id in done])
+    _moved(target=target, moves=[m for m in moves if m.hubspot_id in done])
     gone = [m.contact_ref for m in moves if m.hubspot_id in missing]
     vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=gone)
     if any(m.hubspot_id not in done | missing for m in moves):
@@ -176,7 +178,7 @@ def _partly(
     return None
 
 
-def _moved(target: Target, moves: Sequence[Move]) -> None:
+def _moved(*, target: Target, moves: Sequence[Move]) -> None:
     vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[k for m in moves for k in m.marks])
     vendor_contacts_keep(
         connector_public_id=target.public_id,
@@ -185,7 +187,7 @@ def _moved(target: Target, moves: Sequence[Move]) -> None:
 
 
 def _turn_off(
-    adapter: HubSpotAdapter, target: Target, move: Move, *, client: httpx.Client
+    *, adapter: HubSpotAdapter, target: Target, move: Move, client: httpx.Client
 ) -> PushResult | None:
     """Another HubSpot contact has the new address: the old record's address says "no" to
     every mapped type instead."""
@@ -204,10 +206,10 @@ def _turn_off(
         vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[move.contact_ref])
         return None
     if response.status_code != 200:
-        return _failed(response, secrets)
+        return _failed(response=response, secrets=secrets)
     old = str((response.json().get("properties") or {}).get("email") or "")
     if not old or old.lower() == move.email.lower():
-        _moved(target, [move])
+        _moved(target=target, moves=[move])
         return None
     rows: list[dict[str, Any]] = [
         {
@@ -223,11 +225,11 @@ def _turn_off(
         if not result.succeeded:
             return result
     # Settled: the push writes the new address's statuses; later pushes need no move.
-    _moved(target, [move])
+    _moved(target=target, moves=[move])
     return None
 
 
-def _window_spent(response: httpx.Response | None) -> PushResult | None:
+def _window_spent(*, response: httpx.Response | None) -> PushResult | None:
     """The move is made and kept; if it spent HubSpot's window, the writes wait for the next
     (as `HubSpotAdapter._run` does between its calls) rather than meet a 429."""
     from sync.delivery.connectors.hubspot import rate_wait
@@ -243,7 +245,7 @@ def _window_spent(response: httpx.Response | None) -> PushResult | None:
     )
 
 
-def _failed(response: httpx.Response, secrets: dict[str, Any]) -> PushResult:
+def _failed(*, response: httpx.Response, secrets: dict[str, Any]) -> PushResult:
     from sync.delivery.connectors.hubspot import EXCERPT, rate_wait
 
     status = response.status_code
