@@ -36,13 +36,14 @@ is not kept; the contact_ref in it keeps two contacts sharing an address apart).
 with the mark of the address now costs one database read per batch (the kept ids) and no call:
 an unchanged contact makes no extra call whatever its deliveries' types (a phone change is a
 `contact.updated` too), and a change is seen even if its own delivery was lost or came before
-the connector was paused. A contact pushed before
-marks were kept has none: it is moved when a delivery of the batch is a `contact.updated`
-(setting an unchanged address is harmless), and marked from then on.
+the connector was paused. A contact pushed before marks were kept has none: it is moved when a
+delivery of the batch is a `contact.updated` (setting an unchanged address is harmless), and
+marked from then on.
 
 A throttled, failing or unreachable call stops the batch, which is retried whole: the statuses
 are never written ahead of the move they need, and a move already made is not made again (its
-mark matches).
+mark matches). The read by id needs the `crm.objects.contacts.read` scope: without it the 403 is
+retried (not given up), so granting the scope lets the held-back contact through.
 """
 
 from __future__ import annotations
