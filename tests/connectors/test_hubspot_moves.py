@@ -16,10 +16,12 @@ from consent.models import Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
-from sync.delivery.connectors.vendors import Target
+from sync.delivery.connectors.vendor_contacts import vendor_contacts_keep
+from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery, VendorContact
+from sync.outbox.contact_state import ContactState
 from tests.connectors.support import drain, grant, withdraw
 from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake
 from tests.fakes.hubspot import TOKEN, FakeHubSpot
@@ -302,6 +304,57 @@ def test_moves_keep_to_hubspots_limit_of_100_inputs_a_call(admin_api, purpose, f
     assert [len(r["body"]["inputs"]) for r in fake.requests if r["path"] == UPDATE] == [100, 50]
     assert fake.contacts == {f"p{i}@new.example": str(1000 + i) for i in range(150)}
     assert kept(connector) == {address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)}
+
+
+def test_an_address_hubspot_refuses_fails_that_contact_for_good_and_only_holds_the_others_back(
+    admin_api, purpose, fake
+):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    fake.contacts.update({"ada@example.com": "501", "bob@example.com": "502"})
+    vendor_contacts_keep(
+        connector_public_id=connector.public_id,
+        ids={
+            "501": 1,
+            address_mark(contact_ref=1, email="ada@example.com"): 1,
+            "502": 2,
+            address_mark(contact_ref=2, email="bob@example.com"): 2,
+        },
+    )
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    granted = {"email-marketing": "granted"}
+    items = [
+        # An address HubSpot will not take (no dot in its domain): a 400 for the move.
+        Item(
+            delivery_id=1,
+            type="contact.updated",
+            contact_ref=1,
+            state=ContactState(
+                contact_ref=1, external_id="a", email="ada@nodot", phone=None, consents=granted
+            ),
+        ),
+        Item(
+            delivery_id=2,
+            type="consent.granted",
+            contact_ref=2,
+            state=ContactState(
+                contact_ref=2, external_id="b", email="bob@example.com", phone=None, consents=granted
+            ),
+        ),
+    ]
+    results = HubSpotAdapter().push(target, items, client=http_client())
+
+    assert [(r.succeeded, r.status_code, r.permanent) for r in results] == [
+        (False, 400, True),
+        (False, 400, False),  # Bob's own push was not tried: retried, not failed for good
+    ]
+    assert results[1].error == "Not sent: an earlier call of the batch failed."
+    assert fake.paths() == []
+    assert fake.contacts == {"ada@example.com": "501", "bob@example.com": "502"}
 
 
 # --- the fake's endpoints ----------------------------------------------------------------------

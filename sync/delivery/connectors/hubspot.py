@@ -474,11 +474,12 @@ class HubSpotAdapter:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
         calls its contact was in (none: succeeded, nothing to push). A contact HubSpot has under an
         address it has since left in Candor is first given the new one (`hubspot_moves`)."""
-        stopped = contacts_move(
-            adapter=self, target=target, moves=moves_needed(target=target, items=items), client=client
-        )
+        moves = moves_needed(target=target, items=items)
+        stopped = contacts_move(adapter=self, target=target, moves=moves, client=client)
         if stopped is not None:
-            return [stopped for _ in items]
+            # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
+            moving = {move.contact_ref for move in moves}
+            return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
         calls = self._plan(target, items)
         return self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
 
