@@ -30,9 +30,11 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
   forgotten and the push upserts the new address as for a new contact.
 
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
-every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of
-SHA-256("<contact_ref>:<address>")>` (sync.models.VendorContact, beside the id: the address itself
-is not kept; the contact_ref in it keeps two contacts sharing an address apart). Comparing it
+every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
+of "<contact_ref>:<address>" under SECRET_KEY>` (sync.models.VendorContact, beside the id: the
+address itself is not kept, and the key keeps guessed addresses from being tested against it;
+the contact_ref in it keeps two contacts sharing an address apart; a new SECRET_KEY makes each
+contact's next push set its unchanged address once more, which is harmless). Comparing it
 with the mark of the address now costs one database read per batch (the kept ids) and no call:
 an unchanged contact makes no extra call whatever its deliveries' types (a phone change is a
 `contact.updated` too), and a change is seen even if its own delivery was lost or came before
@@ -48,12 +50,12 @@ retried (not given up), so granting the scope lets the held-back contact through
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from django.utils.crypto import salted_hmac
 
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.vendor_contacts import (
@@ -71,13 +73,15 @@ UPDATE = "/crm/v3/objects/contacts/batch/update"
 CONTACT = "/crm/v3/objects/contacts/{id}"
 WRITE = "/communication-preferences/v4/statuses/batch/write"
 MARK = "address:"
+MARK_SALT = "candor.hubspot-address-mark"
 BATCH = 100
 
 
 def address_mark(*, contact_ref: int, email: str) -> str:
-    """The kept mark of the address HubSpot was given for this contact (not the address)."""
-    digest = hashlib.sha256(f"{contact_ref}:{email.strip().lower()}".encode()).hexdigest()
-    return f"{MARK}{digest[:40]}"
+    """The kept mark of the address HubSpot was given for this contact (not the address): keyed
+    (SECRET_KEY), so no one holding the table can test guessed addresses against it."""
+    digest = salted_hmac(MARK_SALT, f"{contact_ref}:{email.strip().lower()}", algorithm="sha256")
+    return f"{MARK}{digest.hexdigest()[:40]}"
 
 
 def hubspot_ids(*, kept: dict[int, list[str]]) -> dict[int, str]:
