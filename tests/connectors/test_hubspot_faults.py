@@ -142,6 +142,10 @@ def test_a_worker_killed_mid_batch_is_replaced_and_hubspot_holds_each_contact_on
     upserted = [row["id"] for r in fake.requests if r["path"] == UPSERT for row in r["body"]["inputs"]]
     assert len(upserted) > len(PEOPLE)
     assert sorted(set(upserted)) == sorted(fake.contacts) == sorted(PEOPLE.values())
-    kept = dict(VendorContact.objects.filter(connector=connector).values_list("vendor_id", "contact_ref"))
+    kept = dict(
+        VendorContact.objects.filter(connector=connector)
+        .exclude(vendor_id__startswith="address:")  # the addresses' marks (hubspot_moves)
+        .values_list("vendor_id", "contact_ref")
+    )
     refs = dict(Contact.objects.filter(brand=brand).values_list("external_id", "pk"))
     assert kept == {fake.contacts[email]: refs[external_id] for external_id, email in PEOPLE.items()}

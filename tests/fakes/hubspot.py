@@ -32,6 +32,20 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
 - `POST /crm/v3/objects/contacts/batch/upsert`: at most 100 inputs; `id` and `properties`
   required, `idProperty` must be a unique property (email here); an invalid email or a duplicate
   id in the batch is 400 VALIDATION_ERROR; answers the contacts with their ids and `new`.
+- `POST /crm/v3/objects/contacts/batch/update` (contacts.json: `id` and `properties` required per
+  input, 200 BatchResponseSimplePublicObject or 207 …WithErrors): by record id only (an
+  `idProperty` of email is refused as HubSpot refuses a non-unique one, "Unable to perform
+  update/upsert by non-unique 0-1 property", reported in HubSpot/hubspot-api-nodejs#548); a new
+  email another contact has is a 409 `CONFLICT` "Contact already exists. Existing ID: <id>" and
+  nothing of the batch is changed (HubSpot's answer to a taken address, as quoted in
+  HubSpot/hubspot-api-python#51 and HubSpot/hubspot-api-nodejs#545; that it refuses the whole
+  batch is this fake's reading, as is the 207 with an OBJECT_NOT_FOUND error naming the ids the
+  account does not have, the form of HubSpot's batch reads). Statuses stay with the address:
+  HubSpot ties them to the email, not the record (developers.hubspot.com, "Update email
+  subscription status").
+- `GET /crm/v3/objects/contacts/{id}?properties=email` (scope crm.objects.contacts.read): the
+  contact with the properties asked for; 404 OBJECT_NOT_FOUND for an id the account lacks.
+- `down = True`: every API call answers 503, as in an outage.
 - `POST /communication-preferences/v4/statuses/batch/write`: at most 100 inputs; channel EMAIL,
   statusState one of NOT_SPECIFIED / SUBSCRIBED / UNSUBSCRIBED, a known subscription id, a
   legalBasis from the enum, and (with GDPR tools on, the default here) a legalBasis to subscribe;
@@ -48,8 +62,8 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
   sync.delivery.connectors.hubspot_inbound) with the app's client secret; `unsubscribe_all` and
   `unsubscribe_type` change the fake's state as HubSpot does and send the event it sends.
 
-State: contacts by email (HubSpot ids), per (email, subscription id) the status with its legal
-basis, and the unsubscribed-from-all emails.
+State: contacts by email (HubSpot ids; batch/update moves one to its new email), per (email,
+subscription id) the status with its legal basis, and the unsubscribed-from-all emails.
 """
 
 from __future__ import annotations
@@ -107,7 +121,10 @@ SCOPES = {
     },
     "/crm/v3/objects/contacts/batch/upsert": {"crm.objects.contacts.write"},
     "/crm/v3/objects/contacts/gdpr-delete": {"crm.objects.contacts.write"},
+    "/crm/v3/objects/contacts/batch/update": {"crm.objects.contacts.write"},
+    "/crm/v3/objects/contacts/{id}": {"crm.objects.contacts.read"},
 }
+CONTACT_BY_ID = re.compile(r"^/crm/v3/objects/contacts/(\d+)$")
 ALL_SCOPES = set().union(*SCOPES.values())
 
 
@@ -151,6 +168,7 @@ class FakeHubSpot:
     per_second: int = 19
     daily_max: int = 500_000
     latency: float = 0.0
+    down: bool = False  # every API call answers 503, as HubSpot's edge does in an outage
     contacts: dict[str, str] = field(default_factory=dict)  # email -> HubSpot id
     statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     unsubscribed_all: set[str] = field(default_factory=set)
@@ -223,6 +241,8 @@ class FakeHubSpot:
         if request.path == TOKEN_PATH:
             return self._token(request)(environ, start_response)
         try:
+            if self.down:
+                raise Refusal(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable.")
             self._authenticate(request)
             headers = self._rate()
             response = self._handle(request)
@@ -280,7 +300,8 @@ class FakeHubSpot:
                 "INVALID_AUTHENTICATION",
                 "Authentication credentials are not valid: the access token is unknown, expired or revoked.",
             )
-        needed = SCOPES.get(request.path.rstrip("/"), set())
+        path = request.path.rstrip("/")
+        needed = SCOPES.get(CONTACT_BY_ID.sub("/crm/v3/objects/contacts/{id}", path), set())
         if needed and not needed & self.scopes:
             raise Refusal(
                 403,
@@ -399,6 +420,15 @@ class FakeHubSpot:
         base = "/communication-preferences/v4"
         if request.method == "GET" and path == f"{base}/definitions":
             return self._json({"status": "COMPLETE", **self._stamps(), "results": self._definitions()})
+        by_id = CONTACT_BY_ID.match(path)
+        if request.method == "GET" and by_id:
+            return self._contact(by_id.group(1), request)
+        if request.method == "POST" and path == "/crm/v3/objects/contacts/batch/update":
+            body = self._body(request)
+            with self._lock:
+                status, answer = self._update(body)
+                self.requests.append({"path": path, "query": {}, "body": body})
+            return Response(json.dumps(answer), status=status, content_type="application/json;charset=utf-8")
         if request.method != "POST":
             raise Refusal(404, "OBJECT_NOT_FOUND", f"No route {request.method} {request.path}.")
         routes = {
@@ -516,6 +546,99 @@ class FakeHubSpot:
                 }
             )
         return {"status": "COMPLETE", **self._stamps(), "results": results}
+
+    def _contact(self, hubspot_id: str, request: Request) -> Response:
+        """`GET /crm/v3/objects/contacts/{id}?properties=…`: the contact with the properties asked
+        for (and hs_object_id); 404 for an id the account does not have."""
+        wanted = [p for p in request.args.get("properties", "").split(",") if p]
+        with self._lock:
+            email = next((e for e, i in self.contacts.items() if i == hubspot_id), None)
+            self.requests.append({"path": request.path, "query": dict(request.args), "body": None})
+        if email is None:
+            raise Refusal(404, "OBJECT_NOT_FOUND", f"resource not found: contact {hubspot_id}")
+        known = {"email": email, "hs_object_id": hubspot_id}
+        properties = {"hs_object_id": hubspot_id} | {p: known.get(p) for p in wanted}
+        return self._json(
+            {
+                "id": hubspot_id,
+                "properties": properties,
+                "createdAt": _now_iso(),
+                "updatedAt": _now_iso(),
+                "archived": False,
+            }
+        )
+
+    def _update(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """`POST /crm/v3/objects/contacts/batch/update` by record id. Statuses stay with the
+        address (HubSpot ties them to the email, not the record)."""
+        seen: set[str] = set()
+        for index, row in enumerate(body["inputs"]):
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str) or "properties" not in row:
+                raise Refusal(400, "VALIDATION_ERROR", f"inputs[{index}]: id and properties are required.")
+            if row.get("idProperty") is not None:
+                # Only the record id is used here; email as idProperty would name the old address.
+                raise Refusal(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"Unable to perform update/upsert by non-unique 0-1 property {row['idProperty']}",
+                )
+            properties = row["properties"]
+            if not isinstance(properties, dict) or any(not isinstance(v, str) for v in properties.values()):
+                raise Refusal(400, "VALIDATION_ERROR", f"inputs[{index}]: property values are strings.")
+            if "email" in properties and not EMAIL.match(properties["email"]):
+                raise Refusal(
+                    400,
+                    "VALIDATION_ERROR",
+                    "Property values were not valid",
+                    errors=[
+                        {"message": f"{properties['email']} is not a valid email address", "in": "email"}
+                    ],
+                )
+            if row["id"] in seen:
+                raise Refusal(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: [{row['id']}].")
+            seen.add(row["id"])
+        by_id = {hubspot_id: email for email, hubspot_id in self.contacts.items()}
+        for row in body["inputs"]:
+            new = row["properties"].get("email", "").lower()
+            holder = self.contacts.get(new)
+            if new and row["id"] in by_id and holder is not None and holder != row["id"]:
+                raise Refusal(409, "CONFLICT", f"Contact already exists. Existing ID: {holder}")
+        results, missing = [], []
+        for row in body["inputs"]:
+            if row["id"] not in by_id:
+                missing.append(row["id"])
+                continue
+            email = by_id[row["id"]]
+            new = row["properties"].get("email", "").lower()
+            if new and new != email:
+                del self.contacts[email]
+                self.contacts[new] = row["id"]
+                email = new
+            results.append(
+                {
+                    "id": row["id"],
+                    "archived": False,
+                    "properties": {"email": email, "hs_object_id": row["id"]},
+                    "createdAt": _now_iso(),
+                    "updatedAt": _now_iso(),
+                }
+            )
+        answer: dict[str, Any] = {"status": "COMPLETE", **self._stamps(), "results": results}
+        if not missing:
+            return 200, answer
+        answer["numErrors"] = 1
+        answer["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": "Could not get some CONTACT objects, they may be deleted or not exist. "
+                "Check that ids are valid.",
+                "context": {"ids": missing},
+                "errors": [],
+                "links": {},
+            }
+        ]
+        return 207, answer
 
     def _write(self, body: dict[str, Any]) -> dict[str, Any]:
         for index, row in enumerate(body["inputs"]):

@@ -14,6 +14,10 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 - `POST /crm/v3/objects/contacts/batch/upsert` (idProperty email, 100 inputs a call) creates or
   finds the contact, once per Candor contact: its HubSpot id is kept (sync.models.VendorContact)
   because HubSpot's webhooks name a contact by that id only.
+- `POST /crm/v3/objects/contacts/batch/update` (by the id kept) when a contact's address changed
+  in Candor, before its statuses are written, and `GET /crm/v3/objects/contacts/{id}` when
+  another HubSpot contact has the new address (`hubspot_moves`, which says how the change is seen
+  without a call).
 - `POST /communication-preferences/v4/statuses/batch/write`: `statusState` SUBSCRIBED or
   UNSUBSCRIBED per subscription type on channel EMAIL (v4 has no other channel, so SMS and
   WhatsApp are refused in the mapping), with `legalBasis` and `legalBasisExplanation` on a
@@ -58,7 +62,7 @@ Candor never pushed reads as unknown, and is kept as such). `eventId` is the ded
 
 Library: httpx through the webhooks' pooled client, not `hubspot-api-client`: that client makes
 its own urllib3 pool (outside the SSRF guard, no default timeout) and pulls in a generated SDK of
-every HubSpot API for the five calls used here.
+every HubSpot API for the few calls used here.
 """
 
 from __future__ import annotations
@@ -77,11 +81,12 @@ from sync.delivery.connectors.hubspot_auth import (
     is_oauth,
 )
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
+from sync.delivery.connectors.hubspot_moves import address_mark, contacts_move, hubspot_ids, moves_needed
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
     vendor_contacts_forget,
     vendor_contacts_keep,
-    vendor_contacts_known,
 )
 from sync.delivery.connectors.vendors import (
     AccountView,
@@ -404,9 +409,11 @@ class HubSpotAdapter:
                     row["legalBasis"], row["legalBasisExplanation"] = legal_basis(entry)
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
-        known = vendor_contacts_known(
-            connector_public_id=target.public_id,
-            contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
+        known = hubspot_ids(
+            kept=vendor_contacts_all(
+                connector_public_id=target.public_id,
+                contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
+            )
         )
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
@@ -465,7 +472,14 @@ class HubSpotAdapter:
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
-        calls its contact was in (none: succeeded, nothing to push)."""
+        calls its contact was in (none: succeeded, nothing to push). A contact HubSpot has under an
+        address it has since left in Candor is first given the new one (`hubspot_moves`)."""
+        moves = moves_needed(target=target, items=items)
+        stopped = contacts_move(adapter=self, target=target, moves=moves, client=client)
+        if stopped is not None:
+            # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
+            moving = {move.contact_ref for move in moves}
+            return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
         calls = self._plan(target, items)
         return self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
 
@@ -518,6 +532,8 @@ class HubSpotAdapter:
             email = str((row.get("properties") or {}).get("email") or "").lower()
             if email in call.keep and row.get("id"):
                 ids[str(row["id"])] = call.keep[email]
+                # The mark of the address given, to see a later change without a call.
+                ids[address_mark(contact_ref=call.keep[email], email=email)] = call.keep[email]
         vendor_contacts_keep(connector_public_id=target.public_id, ids=ids)
 
     # --- inbound -----------------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""A contact's address changed in Candor: the HubSpot contact Candor created or found under the old
+address takes the new one, before the push writes the statuses for it.
+
+HubSpot keeps subscription statuses by email address, not by contact record (developers.hubspot.
+com, "Update email subscription status": "The subscription status is tied to the email address,
+and not a specific contact record"). The push writes statuses for the contact's address now, so
+after a change they would land on an address no HubSpot contact has, while the contact Candor
+pushed keeps the old address with its old statuses, subscribed perhaps, out of reach of a later
+"no". So, first:
+
+- `POST /crm/v3/objects/contacts/batch/update` (100 inputs a call), `{"inputs": [{"id": <the
+  HubSpot id kept>, "properties": {"email": <the address now>}}]}`: the record takes the new
+  address and keeps its history; the statuses the push writes next reach it. The old address's
+  statuses stay with that address in HubSpot (no contact holds it any more, so nothing is sent
+  to it; they would apply again to a contact created later with it).
+- Another HubSpot contact has the new address already: HubSpot refuses the change (409
+  CONFLICT, "Contact already exists. Existing ID: …", for the whole batch: each contact is then
+  tried alone to find which). The two records cannot become one, so no "yes" is left behind:
+  the old record is read by its id (`GET /crm/v3/objects/contacts/{id}?properties=email`, the
+  one read, only in this rare case: Candor no longer holds the old address) and each mapped
+  subscription type is written UNSUBSCRIBED for its address. Its id stays kept, so an erasure
+  still deletes it, and the mark of the new address is kept: the pair is settled, later pushes
+  make no move. The push then writes the statuses for the new address, which are the other
+  contact's. What remains: the old record, under the old address, unsubscribed from the mapped
+  types (an unmapped type, and an unsubscribe-all, are left as they were); the other record's
+  id is not kept, so a "no" given there reaches Candor by webhook only if HubSpot names a
+  contact Candor knows (the reconciler, which reads by address, still finds it), and an erasure
+  does not delete that record (Candor neither created nor found it by id).
+- A record gone from HubSpot (404, or OBJECT_NOT_FOUND in a 207) has nothing to move: its id is
+  forgotten and the push upserts the new address as for a new contact.
+
+Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
+every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
+of "<contact_ref>:<address>" under SECRET_KEY>` (sync.models.VendorContact, beside the id: the
+address itself is not kept, and the key keeps guessed addresses from being tested against it;
+the contact_ref in it keeps two contacts sharing an address apart; a new SECRET_KEY makes each
+contact's next push set its unchanged address once more, which is harmless). Comparing it
+with the mark of the address now costs one database read per batch (the kept ids) and no call:
+an unchanged contact makes no extra call whatever its deliveries' types (a phone change is a
+`contact.updated` too), and a change is seen even if its own delivery was lost or came before
+the connector was paused. A contact pushed before marks were kept has none: it is moved when a
+delivery of the batch is a `contact.updated` (setting an unchanged address is harmless), and
+marked from then on.
+
+A throttled, failing or unreachable call stops the batch, which is retried whole: the statuses
+are never written ahead of the move they need, and a move already made is not made again (its
+mark matches). The read by id needs the `crm.objects.contacts.read` scope: without it the 403 is
+retried (not given up), so granting the scope lets the held-back contact through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from django.utils.crypto import salted_hmac
+
+from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
+from sync.delivery.connectors.vendor_contacts import (
+    vendor_contacts_all,
+    vendor_contacts_drop,
+    vendor_contacts_forget,
+    vendor_contacts_keep,
+)
+from sync.delivery.connectors.vendors import Item, PushResult, Target, redact
+
+if TYPE_CHECKING:
+    from sync.delivery.connectors.hubspot import HubSpotAdapter
+
+UPDATE = "/crm/v3/objects/contacts/batch/update"
+CONTACT = "/crm/v3/objects/contacts/{id}"
+WRITE = "/communication-preferences/v4/statuses/batch/write"
+MARK = "address:"
+MARK_SALT = "candor.hubspot-address-mark"
+BATCH = 100
+
+
+def address_mark(*, contact_ref: int, email: str) -> str:
+    """The kept mark of the address HubSpot was given for this contact (not the address): keyed
+    (SECRET_KEY), so no one holding the table can test guessed addresses against it."""
+    digest = salted_hmac(MARK_SALT, f"{contact_ref}:{email.strip().lower()}", algorithm="sha256")
+    return f"{MARK}{digest.hexdigest()[:40]}"
+
+
+def hubspot_ids(*, kept: dict[int, list[str]]) -> dict[int, str]:
+    """contact_ref -> the HubSpot contact id among the ids kept for it (marks left out)."""
+    out: dict[int, str] = {}
+    for contact_ref, vendor_ids in kept.items():
+        ids = [v for v in vendor_ids if not v.startswith(MARK)]
+        if ids:
+            out[contact_ref] = ids[0]
+    return out
+
+
+@dataclass(frozen=True)
+class Move:
+    contact_ref: int
+    hubspot_id: str
+    email: str  # the contact's address now
+    marks: tuple[str, ...] = field(default=())  # the marks of addresses given before
+
+
+def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
+    """The HubSpot contacts to give their Candor contact's address now, before the push."""
+    states = {
+        item.state.contact_ref: item.state
+        for item in items
+        if item.state is not None and not item.state.erased and item.state.email
+    }
+    if not states:
+        return []
+    kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=states)
+    updated = {item.contact_ref for item in items if item.type == "contact.updated"}
+    moves = []
+    for contact_ref, hubspot_id in sorted(hubspot_ids(kept=kept).items()):
+        email = states[contact_ref].email or ""
+        marks = tuple(v for v in kept[contact_ref] if v.startswith(MARK))
+        if address_mark(contact_ref=contact_ref, email=email) in marks:
+            continue
+        if marks or contact_ref in updated:
+            moves.append(Move(contact_ref=contact_ref, hubspot_id=hubspot_id, email=email, marks=marks))
+    return moves
+
+
+def contacts_move(
+    *, adapter: HubSpotAdapter, target: Target, moves: Sequence[Move], client: httpx.Client
+) -> PushResult | None:
+    """Make the moves; the failure that stopped them (the batch is then retried whole), or None."""
+    for start in range(0, len(moves), BATCH):
+        stopped = _update(
+            adapter=adapter, target=target, moves=list(moves[start : start + BATCH]), client=client
+        )
+        if stopped is not None:
+            return stopped
+    return None
+
+
+def _update(
+    *, adapter: HubSpotAdapter, target: Target, moves: list[Move], client: httpx.Client
+) -> PushResult | None:
+    body = {"inputs": [{"id": m.hubspot_id, "properties": {"email": m.email}} for m in moves]}
+    result, response = adapter._post(target, UPDATE, body, client=client, query={})
+    if result.succeeded:
+        _moved(target=target, moves=moves)
+        return _window_spent(response=response)
+    status = response.status_code if response is not None else None
+    if status == 409:
+        if len(moves) > 1:
+            # HubSpot names the contact that has the address, not the input: try each alone.
+            for move in moves:
+                stopped = _update(adapter=adapter, target=target, moves=[move], client=client)
+                if stopped is not None:
+                    return stopped
+            return None
+        return _turn_off(adapter=adapter, target=target, move=moves[0], client=client)
+    if status == 207 and response is not None:
+        return _partly(target=target, moves=moves, response=response, result=result)
+    return result
+
+
+def _partly(
+    *, target: Target, moves: list[Move], response: httpx.Response, result: PushResult
+) -> PushResult | None:
+    """A 207: the records HubSpot no longer has are forgotten (the push upserts them again)."""
+    try:
+        answer = response.json()
+        done = {str(row.get("id")) for row in answer.get("results") or []}
+        missing = {
+            str(i)
+            for error in answer.get("errors") or []
+            if error.get("category") == "OBJECT_NOT_FOUND"
+            for i in (error.get("context") or {}).get("ids") or []
+        }
+    except (ValueError, AttributeError):
+        return result
+    _moved(target=target, moves=[m for m in moves if m.hubspot_id in done])
+    gone = [m.contact_ref for m in moves if m.hubspot_id in missing]
+    vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=gone)
+    if any(m.hubspot_id not in done | missing for m in moves):
+        return result  # refused for another reason: not pushed ahead of it
+    return None
+
+
+def _moved(*, target: Target, moves: Sequence[Move]) -> None:
+    vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[k for m in moves for k in m.marks])
+    vendor_contacts_keep(
+        connector_public_id=target.public_id,
+        ids={address_mark(contact_ref=m.contact_ref, email=m.email): m.contact_ref for m in moves},
+    )
+
+
+def _turn_off(
+    *, adapter: HubSpotAdapter, target: Target, move: Move, client: httpx.Client
+) -> PushResult | None:
+    """Another HubSpot contact has the new address: the old record's address says "no" to
+    every mapped type instead."""
+    path = CONTACT.format(id=move.hubspot_id)
+    try:
+        response, secrets = adapter._send(target, "GET", path, client=client, params={"properties": "email"})
+    except HubSpotAuthRefused as exc:
+        return PushResult(succeeded=False, status_code=exc.status_code, excerpt=exc.excerpt, error=str(exc))
+    except httpx.TimeoutException:
+        return PushResult(succeeded=False, error="HubSpot did not answer in time.")
+    except httpx.HTTPError as exc:
+        return PushResult(
+            succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
+        )
+    if response.status_code == 404:
+        vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[move.contact_ref])
+        return None
+    if response.status_code != 200:
+        return _failed(response=response, secrets=secrets)
+    old = str((response.json().get("properties") or {}).get("email") or "")
+    if not old or old.lower() == move.email.lower():
+        _moved(target=target, moves=[move])
+        return None
+    rows: list[dict[str, Any]] = [
+        {
+            "subscriberIdString": old,
+            "subscriptionId": int(entry["subscription_id"]),
+            "channel": "EMAIL",
+            "statusState": "UNSUBSCRIBED",
+        }
+        for entry in target.mapping.get("subscriptions", [])
+    ]
+    if rows:
+        result, _ = adapter._post(target, WRITE, {"inputs": rows}, client=client, query={})
+        if not result.succeeded:
+            return result
+    # Settled: the push writes the new address's statuses; later pushes need no move.
+    _moved(target=target, moves=[move])
+    return None
+
+
+def _window_spent(*, response: httpx.Response | None) -> PushResult | None:
+    """The move is made and kept; if it spent HubSpot's window, the writes wait for the next
+    (as `HubSpotAdapter._run` does between its calls) rather than meet a 429."""
+    from sync.delivery.connectors.hubspot import rate_wait
+
+    wait = rate_wait(response) if response is not None else None
+    if wait is None or response is None:
+        return None
+    return PushResult(
+        succeeded=False,
+        status_code=response.status_code,
+        error="Not sent yet: HubSpot's rate-limit window is spent.",
+        retry_after=wait,
+    )
+
+
+def _failed(*, response: httpx.Response, secrets: dict[str, Any]) -> PushResult:
+    from sync.delivery.connectors.hubspot import EXCERPT, rate_wait
+
+    status = response.status_code
+    return PushResult(
+        succeeded=False,
+        status_code=status,
+        excerpt=redact(response.text[:EXCERPT], secrets),
+        error=f"HubSpot answered {status} to the read of a contact's former address.",
+        retry_after=rate_wait(response),
+        permanent=status in (400, 405, 415, 422),
+    )

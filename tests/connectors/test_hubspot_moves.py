@@ -1,0 +1,423 @@
+"""A contact's address changed in Candor: the HubSpot contact Candor pushed under the former
+address takes the new one (contacts batch/update by the id kept) before the statuses are written
+for it, or, where another HubSpot contact has the new address, the old address is written
+UNSUBSCRIBED for every mapped type, so no "yes" stays behind under an address the contact left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from brands.models import Brand
+from consent.erasure import contact_erase
+from consent.models import Contact, Purpose
+from consent.services import contact_upsert
+from sync.delivery.connectors.hubspot import HubSpotAdapter
+from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
+from sync.delivery.connectors.vendor_contacts import vendor_contacts_keep
+from sync.delivery.connectors.vendors import Item, Target
+from sync.delivery.fanout import endpoint_fanout
+from sync.delivery.sending import http_client
+from sync.models import Attempt, Connector, Delivery, VendorContact
+from sync.outbox.contact_state import ContactState
+from tests.connectors.support import drain, grant, withdraw
+from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake
+from tests.fakes.hubspot import TOKEN, FakeHubSpot
+from tests.sync.webhook_support import published
+
+__all__ = ["admin_api", "fake", "published"]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+UPDATE = "/crm/v3/objects/contacts/batch/update"
+TWO_TYPES = {
+    "subscriptions": [
+        {"subscription_id": "101", "purpose": "email-marketing"},
+        {"subscription_id": "102", "purpose": "email-marketing"},
+    ]
+}
+
+
+def pushed(admin_api: Any, brand: Brand, purpose: Purpose, fake: FakeHubSpot) -> Connector:
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    grant(brand, purpose)
+    push(connector)
+    assert fake.status("ada@example.com", "101") == fake.status("ada@example.com", "102") == "SUBSCRIBED"
+    fake.requests.clear()
+    return connector
+
+
+def push(connector: Connector) -> None:
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    drain(connector.endpoint)
+
+
+def kept(connector: Connector) -> dict[str, int]:
+    return dict(VendorContact.objects.filter(connector=connector).values_list("vendor_id", "contact_ref"))
+
+
+def statuses(fake: FakeHubSpot, email: str) -> tuple[str, str]:
+    return fake.status(email, "101"), fake.status(email, "102")
+
+
+def moved_to_new_address(brand: Brand) -> None:
+    contact_upsert(brand=brand, external_id="cust-1", email="Ada@New.Example")
+
+
+def test_an_address_change_alone_moves_the_contact_and_its_statuses_land_on_it(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    assert kept(connector) == {
+        hubspot_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@example.com"): contact.pk,
+    }
+
+    moved_to_new_address(brand)  # contact.updated alone
+    push(connector)
+
+    # The same HubSpot record, now under the new address, with the statuses written for it.
+    assert fake.contacts == {"ada@new.example": hubspot_id}
+    assert fake.paths() == [UPDATE, WRITE]
+    assert fake.requests[0]["body"] == {
+        "inputs": [{"id": hubspot_id, "properties": {"email": "ada@new.example"}}]
+    }
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert kept(connector) == {
+        hubspot_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+    }
+    assert list(
+        Delivery.objects.filter(endpoint=connector.endpoint).order_by("id").values_list("type", "status")
+    ) == [("consent.granted", "succeeded"), ("contact.updated", "succeeded")]
+
+    # A later "no" reaches the moved contact, with no second move.
+    fake.requests.clear()
+    withdraw(brand, purpose)
+    push(connector)
+    assert fake.paths() == [WRITE]
+    assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+
+
+def test_a_contact_whose_address_did_not_change_makes_no_extra_call(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    withdraw(brand, purpose)
+    contact_upsert(brand=brand, external_id="cust-1", phone="+4915112345678")  # contact.updated, no new email
+    push(connector)
+    assert list(
+        Delivery.objects.filter(endpoint=connector.endpoint).order_by("id").values_list("type", flat=True)
+    ) == ["consent.granted", "consent.withdrawn", "contact.updated"]
+    assert fake.paths() == [WRITE, WRITE]  # a write per batch, no move, no read
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+
+
+def test_a_contact_pushed_before_marks_moves_on_its_contact_updated(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    VendorContact.objects.filter(vendor_id__startswith="address:").delete()  # as before this change
+    hubspot_id = fake.contacts["ada@example.com"]
+
+    withdraw(brand, purpose)
+    push(connector)
+    assert fake.paths() == [WRITE]  # no mark, no contact.updated: nothing to move
+
+    moved_to_new_address(brand)
+    push(connector)
+    assert fake.contacts == {"ada@new.example": hubspot_id}
+    assert kept(connector)[address_mark(contact_ref=contact.pk, email="ada@new.example")] == contact.pk
+
+
+def test_where_another_hubspot_contact_has_the_new_address_the_old_one_says_no(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    fake.contacts["ada@new.example"] = "777"  # someone (or she) is in HubSpot under it already
+    moved_to_new_address(brand)
+
+    grant(brand, purpose)  # a "yes" again, so the push itself subscribes the new address
+    push(connector)
+
+    assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": "777"}
+    # The move refused (409: the fake keeps no refused call), the old record read once, its
+    # address turned off; then the push's own write.
+    paths = fake.paths()
+    assert paths[:2] == [f"/crm/v3/objects/contacts/{hubspot_id}", WRITE]
+    assert set(paths[2:]) == {WRITE}  # the pair is settled: no second move, read or turn-off
+    assert fake.requests[1]["body"]["inputs"] == [
+        {
+            "subscriberIdString": "ada@example.com",
+            "subscriptionId": sid,
+            "channel": "EMAIL",
+            "statusState": "UNSUBSCRIBED",
+        }
+        for sid in (101, 102)
+    ]
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    # The old record is still Candor's to erase; the pair is settled (the new address's mark).
+    assert kept(connector) == {
+        hubspot_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+    }
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+    # An erasure deletes the record Candor created; the other one is not Candor's.
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    push(connector)
+    deletes = [r["body"] for r in fake.requests if r["path"] == "/crm/v3/objects/contacts/gdpr-delete"]
+    assert deletes == [{"objectId": hubspot_id}]
+    assert fake.contacts == {"ada@new.example": "777"}
+    assert kept(connector) == {}
+
+
+def test_a_token_that_may_not_read_contacts_holds_the_refused_move_back_until_it_may(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    fake.contacts["ada@new.example"] = "777"
+    fake.scopes.discard("crm.objects.contacts.read")
+    moved_to_new_address(brand)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    [attempt] = Attempt.objects.filter(
+        delivery__endpoint=connector.endpoint, delivery__type="contact.updated"
+    )
+    assert (attempt.status_code, attempt.outcome) == (403, "failed")
+    assert "MISSING_SCOPES" in attempt.response_excerpt
+    assert Delivery.objects.get(pk=attempt.delivery_id).status == "pending"  # retried, not given up
+    assert fake.paths() == []  # nothing written for either address
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+
+    fake.scopes.add("crm.objects.contacts.read")
+    drain(connector.endpoint)
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+
+
+def test_the_conflict_of_one_contact_does_not_hold_back_the_others_move(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    contact_upsert(brand=brand, external_id="cust-2", email="bob@example.com")
+    grant(brand, purpose)
+    grant(brand, purpose, external_id="cust-2")
+    push(connector)
+    fake.contacts["ada@new.example"] = "777"
+    moved_to_new_address(brand)
+    contact_upsert(brand=brand, external_id="cust-2", email="bob@new.example")
+    fake.requests.clear()
+
+    push(connector)
+
+    # Both refused together (409), then each alone: Bob's moves, Ada's is refused again.
+    assert [r["body"]["inputs"] for r in fake.requests if r["path"] == UPDATE] == [
+        [{"id": fake.contacts["bob@new.example"], "properties": {"email": "bob@new.example"}}]
+    ]
+    assert set(fake.contacts) == {"ada@example.com", "ada@new.example", "bob@new.example"}
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "bob@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+
+
+def test_a_record_gone_from_hubspot_is_forgotten_and_upserted_under_the_new_address(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    old_id = fake.contacts.pop("ada@example.com")  # deleted inside HubSpot
+    moved_to_new_address(brand)
+    push(connector)
+
+    assert fake.paths() == [UPDATE, UPSERT, WRITE]
+    new_id = fake.contacts["ada@new.example"]
+    assert new_id != old_id
+    assert kept(connector) == {
+        new_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+    }
+
+
+@pytest.mark.parametrize("fault", ["down", "throttled", "throttled on the write"])
+def test_hubspot_down_or_throttled_loses_nothing_and_duplicates_nothing(
+    admin_api, brand, purpose, contact, fake, published, fault
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    moved_to_new_address(brand)
+    withdraw(brand, purpose)
+    if fault == "down":
+        fake.down = True
+    elif fault == "throttled":
+        fake.throttle(1)
+    else:
+        fake.window_max = 1  # the move spends the window: stopped before the write
+        fake._calls.clear()
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    # The address change's delivery comes first, and stops at the move: retried whole later.
+    attempts = Attempt.objects.filter(delivery__endpoint=connector.endpoint, delivery__type="contact.updated")
+    [attempt] = attempts
+    assert attempt.outcome == "failed"
+    assert (attempt.status_code, attempt.error) == {
+        "down": (503, "HubSpot answered 503 to batch/update."),
+        "throttled": (429, "HubSpot answered 429 to batch/update."),
+        "throttled on the write": (200, "Not sent yet: HubSpot's rate-limit window is spent."),
+    }[fault]
+    assert all(TOKEN not in a.response_excerpt + a.error for a in attempts)
+    # Nothing half-done: the old record still has its address and nothing was written yet.
+    assert WRITE not in fake.paths()
+    if fault == "throttled on the write":
+        assert fake.contacts == {"ada@new.example": hubspot_id}
+    else:
+        assert fake.contacts == {"ada@example.com": hubspot_id}
+
+    fake.down = False
+    fake.window_max = 190
+    drain(connector.endpoint)
+
+    assert fake.contacts == {"ada@new.example": hubspot_id}  # moved once, no second record
+    assert [r["body"]["inputs"][0]["id"] for r in fake.requests if r["path"] == UPDATE] == [hubspot_id]
+    assert UPSERT not in fake.paths()
+    assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
+def test_moves_keep_to_hubspots_limit_of_100_inputs_a_call(admin_api, purpose, fake):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    fake.contacts.update({f"p{i}@example.com": str(1000 + i) for i in range(150)})
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    moves = [Move(contact_ref=i, hubspot_id=str(1000 + i), email=f"p{i}@new.example") for i in range(150)]
+    assert contacts_move(adapter=HubSpotAdapter(), target=target, moves=moves, client=http_client()) is None
+    assert [len(r["body"]["inputs"]) for r in fake.requests if r["path"] == UPDATE] == [100, 50]
+    assert fake.contacts == {f"p{i}@new.example": str(1000 + i) for i in range(150)}
+    assert kept(connector) == {address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)}
+
+
+def test_an_address_hubspot_refuses_fails_that_contact_for_good_and_only_holds_the_others_back(
+    admin_api, purpose, fake
+):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    fake.contacts.update({"ada@example.com": "501", "bob@example.com": "502"})
+    vendor_contacts_keep(
+        connector_public_id=connector.public_id,
+        ids={
+            "501": 1,
+            address_mark(contact_ref=1, email="ada@example.com"): 1,
+            "502": 2,
+            address_mark(contact_ref=2, email="bob@example.com"): 2,
+        },
+    )
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    granted = {"email-marketing": "granted"}
+    items = [
+        # An address HubSpot will not take (no dot in its domain): a 400 for the move.
+        Item(
+            delivery_id=1,
+            type="contact.updated",
+            contact_ref=1,
+            state=ContactState(
+                contact_ref=1, external_id="a", email="ada@nodot", phone=None, consents=granted
+            ),
+        ),
+        Item(
+            delivery_id=2,
+            type="consent.granted",
+            contact_ref=2,
+            state=ContactState(
+                contact_ref=2, external_id="b", email="bob@example.com", phone=None, consents=granted
+            ),
+        ),
+    ]
+    results = HubSpotAdapter().push(target, items, client=http_client())
+
+    assert [(r.succeeded, r.status_code, r.permanent) for r in results] == [
+        (False, 400, True),
+        (False, 400, False),  # Bob's own push was not tried: retried, not failed for good
+    ]
+    assert results[1].error == "Not sent: an earlier call of the batch failed."
+    assert fake.paths() == []
+    assert fake.contacts == {"ada@example.com": "501", "bob@example.com": "502"}
+
+
+# --- the fake's endpoints ----------------------------------------------------------------------
+
+
+def call(fake: FakeHubSpot, method: str, path: str, body: Any = None) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{fake.base_url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        params={"properties": "email"} if method == "GET" else None,
+    )
+
+
+def test_the_fakes_batch_update_moves_refuses_a_taken_address_and_names_missing_ids(fake):
+    fake.contacts.update({"a@example.com": "1", "b@example.com": "2"})
+    moved = call(fake, "POST", UPDATE, {"inputs": [{"id": "1", "properties": {"email": "c@example.com"}}]})
+    assert moved.status_code == 200
+    assert moved.json()["results"][0]["properties"]["email"] == "c@example.com"
+    assert fake.contacts == {"c@example.com": "1", "b@example.com": "2"}
+
+    taken = call(fake, "POST", UPDATE, {"inputs": [{"id": "1", "properties": {"email": "B@example.com"}}]})
+    assert taken.status_code == 409
+    assert taken.json()["category"] == "CONFLICT"
+    assert taken.json()["message"] == "Contact already exists. Existing ID: 2"
+    assert fake.contacts == {"c@example.com": "1", "b@example.com": "2"}
+
+    partly = call(
+        fake,
+        "POST",
+        UPDATE,
+        {"inputs": [{"id": "9", "properties": {"email": "x@example.com"}}, {"id": "2", "properties": {}}]},
+    )
+    assert partly.status_code == 207
+    assert partly.json()["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert partly.json()["errors"][0]["context"] == {"ids": ["9"]}
+    assert [r["id"] for r in partly.json()["results"]] == ["2"]
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        [{"id": "1"}],
+        [{"id": "1", "properties": {"email": "not an address"}}],
+        [{"id": "a@example.com", "idProperty": "email", "properties": {"email": "c@example.com"}}],
+        [{"id": "1", "properties": {"email": "c@example.com"}}, {"id": "1", "properties": {}}],
+        [{"id": str(i), "properties": {}} for i in range(101)],
+    ],
+)
+def test_the_fakes_batch_update_refuses_what_hubspot_refuses(fake, inputs):
+    fake.contacts["a@example.com"] = "1"
+    answer = call(fake, "POST", UPDATE, {"inputs": inputs})
+    assert answer.status_code == 400
+    assert answer.json()["category"] == "VALIDATION_ERROR"
+    assert fake.contacts == {"a@example.com": "1"}
+
+
+def test_the_fakes_contact_read_by_id(fake):
+    fake.contacts["a@example.com"] = "1"
+    found = call(fake, "GET", "/crm/v3/objects/contacts/1")
+    assert found.status_code == 200
+    assert found.json()["properties"] == {"email": "a@example.com", "hs_object_id": "1"}
+    assert call(fake, "GET", "/crm/v3/objects/contacts/2").status_code == 404
+    fake.scopes.discard("crm.objects.contacts.read")
+    assert call(fake, "GET", "/crm/v3/objects/contacts/1").json()["category"] == "MISSING_SCOPES"
