@@ -44,6 +44,7 @@ from consent.models import (
 from consent.statements import CONTACT_ADDRESSES
 from sync.models import EventType
 from sync.outbox.events import event_build
+from sync.outbox.listeners import contact_moved_announce
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
 # What a purpose's audit entries show of it (brands.audit.AuditAction.PURPOSE_*).
@@ -198,7 +199,7 @@ def _contact_address_change(*, brand: Brand, proposed: Contact, changes: dict[st
     vendor holding the former address is brought in step (a Mailchimp member moves with it).
     Three round trips and the COMMIT: the lock with the change, the event."""
     before, contact = statements.contact_address_change(contact=proposed, given=tuple(changes))
-    *addresses, event_sequence = before
+    *addresses, event_sequence, former_email, former_phone = before
     changed = [
         _ADDRESS_NAMES[name]
         for name, was in zip(CONTACT_ADDRESSES, addresses, strict=True)
@@ -217,6 +218,13 @@ def _contact_address_change(*, brand: Brand, proposed: Contact, changes: dict[st
                 data={"changed": changed},
                 occurred_at=timezone.now(),
             )
+        )
+        # A vendor that knows a record only by its address must hear which ones were left.
+        contact_moved_announce(
+            brand_id=brand.pk,
+            contact_ref=contact.pk,
+            email=former_email if "email" in changed else None,
+            phone=former_phone if "phone" in changed else None,
         )
     return contact
 

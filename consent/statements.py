@@ -135,10 +135,10 @@ def contact_upsert(
 
 
 def contact_address_change(*, contact: Contact, given: tuple[str, ...]) -> tuple[tuple[Any, ...], Contact]:
-    """Under the contact's lock, its addresses (CONTACT_ADDRESSES, in order) and event sequence
-    as they were, then `contact_upsert` with `address_moves`, in one round trip. Inside a
+    """Under the contact's lock, its addresses (CONTACT_ADDRESSES, in order), event sequence,
+    email and phone as they were, then `contact_upsert` with `address_moves`, in one round trip. Inside a
     transaction, on a contact that exists and is not erased (the caller saw it so)."""
-    names = [*CONTACT_ADDRESSES, "event_sequence"]
+    names = [*CONTACT_ADDRESSES, "event_sequence", "email", "phone"]
     fields = {f.attname: f.column for f in Contact._meta.concrete_fields}
     quote = connection.ops.quote_name
     columns = ", ".join(quote(fields[name]) for name in names)

@@ -268,26 +268,34 @@ class VendorContact(models.Model):
 
 
 class ErasureNotice(models.Model):
-    """The addresses an erased contact had, sealed under CONNECTOR_KEYS, for one connector whose
-    vendor erases a record only by its address (Klaviyo's deletion job): written in the erasure's
-    transaction, read when the erasure is pushed, deleted once the vendor accepted it. Art. 17(2)
-    and 19: the recipients are told which record to erase, and nothing else is kept."""
+    """Addresses Candor no longer holds, sealed under CONNECTOR_KEYS, for one connector whose
+    vendor knows a record only by its address (Klaviyo). `erased`: the addresses an erased
+    contact had, written in the erasure's transaction, read when the erasure is pushed, deleted
+    once the vendor accepted it (Art. 17(2) and 19: the recipients are told which record to
+    erase, and nothing else is kept). `moved`: the addresses a contact changed from, written with
+    the change, read when its contact.updated is pushed (the vendor's "yes" under them is turned
+    off), deleted once the vendor accepted that."""
+
+    class Kind(models.TextChoices):
+        ERASED = "erased"
+        MOVED = "moved"
 
     id = models.BigAutoField(primary_key=True)
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+", db_index=False)
     contact_ref = models.BigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ERASED, db_default="erased")
     sealed = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["connector", "contact_ref"], name="erasure_notice_unique_contact"
+                fields=["connector", "contact_ref", "kind"], name="erasure_notice_unique_contact_kind"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.connector_id} erasure notice for contact {self.contact_ref}"
+        return f"{self.connector_id} {self.kind} notice for contact {self.contact_ref}"
 
 
 class Delivery(models.Model):

@@ -3,7 +3,8 @@
 `deliveries_forget_contact` and `erasure_notices_keep` listen to the outbox's
 contact_erased_announce (registered in sync.apps), which consent.erasure calls in its
 transaction: domain code never calls delivery, and the rewrite (and the notices) still commit or
-roll back with the erasure.
+roll back with the erasure. `moved_notices_keep` listens to contact_moved_announce, which a change
+of address calls in its transaction, for the same connectors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from django.db.models import F
 
 from sync.delivery.bodies import without_personal
-from sync.delivery.connectors.erasure_notices import erasure_notices_seal
+from sync.delivery.connectors.erasure_notices import erasure_notices_seal, moved_notices_seal
 from sync.delivery.connectors.registry import adapter_for
 from sync.models import Attempt, Connector, Delivery, Endpoint
 
@@ -77,3 +78,15 @@ def erasure_notices_keep(
     ]
     erasure_notices_seal(connector_ids=connector_ids, contact_ref=contact_ref, email=email, phone=phone)
     return 0
+
+
+def moved_notices_keep(*, brand_id: int, contact_ref: int, email: str | None, phone: str | None) -> None:
+    """When a contact's address changes (in the change's transaction): the addresses it changed
+    from, sealed for each of the brand's connectors whose vendor knows a record only by its
+    address (Klaviyo), for the push of its contact.updated."""
+    connector_ids = [
+        pk
+        for pk, vendor in Connector.objects.filter(brand_id=brand_id).values_list("pk", "vendor")
+        if (adapter := adapter_for(vendor)) is not None and adapter.erases_by_address
+    ]
+    moved_notices_seal(connector_ids=connector_ids, contact_ref=contact_ref, email=email, phone=phone)

@@ -42,8 +42,13 @@ class ContactErasedListener(Protocol):
     ) -> int: ...
 
 
+class ContactMovedListener(Protocol):
+    def __call__(self, *, brand_id: int, contact_ref: int, email: str | None, phone: str | None) -> None: ...
+
+
 _events_written: list[EventsWrittenListener] = []
 _contact_erased: list[ContactErasedListener] = []
+_contact_moved: list[ContactMovedListener] = []
 
 
 def events_written_listener_add(listener: EventsWrittenListener) -> None:
@@ -57,6 +62,21 @@ def contact_erased_listener_add(listener: ContactErasedListener) -> None:
     returns how many copies it rewrote (once per process)."""
     if listener not in _contact_erased:
         _contact_erased.append(listener)
+
+
+def contact_moved_listener_add(listener: ContactMovedListener) -> None:
+    """Call `listener(brand_id=…, contact_ref=…, email=…, phone=…)` in every change of a contact's
+    address, with the addresses it changed from (once per process)."""
+    if listener not in _contact_moved:
+        _contact_moved.append(listener)
+
+
+def contact_moved_announce(*, brand_id: int, contact_ref: int, email: str | None, phone: str | None) -> None:
+    """Call in the transaction that changed a contact's address (with its contact.updated), with
+    the addresses it changed from (None: that one did not change, or there was none), for a
+    listener that must turn off what a recipient holds under them and keeps nothing else."""
+    for listener in _contact_moved:
+        listener(brand_id=brand_id, contact_ref=contact_ref, email=email, phone=phone)
 
 
 def events_announce(*, brand_id: int) -> None:

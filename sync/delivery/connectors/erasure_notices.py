@@ -9,6 +9,13 @@ push of the `contact.erased` delivery reads its notice, asks the vendor to erase
 notice once the vendor accepted (Art. 17(2), 19). A notice never pushed goes with its connector,
 and `erasure_notices_purge` drops those older than ERASURE_NOTICE_DAYS, so the addresses do not
 outlive the erasure by more than that.
+
+The same vendors keep a contact's consent under an address the contact has since left. So a
+change of address hands the listeners the addresses the contact changed from
+(sync.outbox.listeners.contact_moved_announce) and they are sealed here as a `moved` notice, one
+per connector and contact (a second change before the push adds to it); the push of the
+contact.updated delivery turns off the vendor's "yes" under them and drops the notice once the
+vendor accepted. Purged and resealed as the erasure notices are.
 """
 
 from __future__ import annotations
@@ -50,12 +57,82 @@ def erasure_notices_seal(
     )
 
 
+def moved_notices_seal(
+    *, connector_ids: list[int], contact_ref: int, email: str | None, phone: str | None
+) -> None:
+    """Add the addresses a contact changed from to its `moved` notice for each connector (in the
+    change's transaction, under the contact's lock). Without CONNECTOR_KEYS: said in the log."""
+    if not connector_ids or (not email and not phone):
+        return
+    existing = {
+        notice.connector_id: notice
+        for notice in ErasureNotice.objects.filter(
+            connector_id__in=connector_ids, contact_ref=contact_ref, kind=ErasureNotice.Kind.MOVED
+        )
+    }
+    try:
+        for pk in connector_ids:
+            held: dict[str, list[str]] = {"emails": [], "phones": []}
+            notice = existing.get(pk)
+            if notice is not None:
+                held = _moved_held(credentials_decrypt(notice.sealed))
+            for key, value in (("emails", email), ("phones", phone)):
+                if value and value not in held[key]:
+                    held[key].append(value)
+            sealed = credentials_encrypt(held)
+            if notice is None:
+                ErasureNotice.objects.create(
+                    connector_id=pk, contact_ref=contact_ref, kind=ErasureNotice.Kind.MOVED, sealed=sealed
+                )
+            else:
+                ErasureNotice.objects.filter(pk=notice.pk).update(sealed=sealed)
+    except (ConnectorKeysMissing, CredentialsUnreadable):
+        logger.warning("address change of contact %s: no usable CONNECTOR_KEYS, no notice", contact_ref)
+
+
+def _moved_held(held: dict) -> dict[str, list[str]]:
+    return {
+        key: [value for value in held.get(key) or [] if isinstance(value, str) and value]
+        for key in ("emails", "phones")
+    }
+
+
+def moved_notices_read(
+    *, connector_public_id: str, contact_refs: Iterable[int]
+) -> dict[int, dict[str, list[str]]]:
+    """contact_ref -> the addresses it changed from ({"emails": […], "phones": […]}), for those
+    with a notice."""
+    rows = ErasureNotice.objects.filter(
+        connector__public_id=connector_public_id,
+        contact_ref__in=sorted(set(contact_refs)),
+        kind=ErasureNotice.Kind.MOVED,
+    ).values_list("contact_ref", "sealed")
+    notices = {}
+    for contact_ref, sealed in rows:
+        try:
+            notices[contact_ref] = _moved_held(credentials_decrypt(sealed))
+        except CredentialsUnreadable:
+            logger.warning("moved notice for contact %s is sealed under a key no longer held", contact_ref)
+    return notices
+
+
+def moved_notices_done(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:
+    """The vendor took the "no" under these contacts' former addresses: their notices go."""
+    ErasureNotice.objects.filter(
+        connector__public_id=connector_public_id,
+        contact_ref__in=sorted(set(contact_refs)),
+        kind=ErasureNotice.Kind.MOVED,
+    ).delete()
+
+
 def erasure_notices_read(
     *, connector_public_id: str, contact_refs: Iterable[int]
 ) -> dict[int, dict[str, str]]:
     """contact_ref -> the addresses it had ({"email"?, "phone"?}), for those with a notice."""
     rows = ErasureNotice.objects.filter(
-        connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
+        connector__public_id=connector_public_id,
+        contact_ref__in=sorted(set(contact_refs)),
+        kind=ErasureNotice.Kind.ERASED,
     ).values_list("contact_ref", "sealed")
     notices = {}
     for contact_ref, sealed in rows:
@@ -69,7 +146,8 @@ def erasure_notices_read(
 
 
 def erasure_notices_done(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:
-    """The vendor accepted these erasures: their notices go."""
+    """The vendor accepted these erasures: their notices go (a `moved` one too: the erasure
+    reached the vendor, and the addresses need not be kept any longer)."""
     ErasureNotice.objects.filter(
         connector__public_id=connector_public_id, contact_ref__in=sorted(set(contact_refs))
     ).delete()

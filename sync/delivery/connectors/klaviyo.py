@@ -50,10 +50,18 @@ channel, as the webhook does. Otherwise a list reads "unsubscribed" for an email
 "subscribed" for a member, else "unknown". A list "no" becomes a signal for its entries' topics
 and purposes; turning a list off is the push's own "no" to a member.
 
+A changed address: Klaviyo keeps consent by address, and Candor keeps only the new one. The
+change seals the address(es) left in a `moved` notice (erasure_notices) for each Klaviyo
+connector; the push of the contact.updated sends them one list-less unsubscribe job, Klaviyo's
+global "no" on the channel, so no "yes" stays under an address the contact left, and the notice
+goes once Klaviyo took it. (If another contact has since taken that address, their next push
+subscribes it again.)
+
 An erasure is a data privacy deletion job (`POST /api/data-privacy-deletion-jobs`, one identifier
 a job, burst 3/s, steady 60/m) for each address the contact had. Candor no longer holds them, so
 they come from the erasure's sealed notice (erasure_notices), which goes once Klaviyo took every
-job; without a notice (erased before the connector existed, or already told) nothing is sent.
+job (and per address left whose `moved` notice is still held); without a notice (erased before
+the connector existed, or already told) nothing is sent.
 """
 
 from __future__ import annotations
@@ -66,7 +74,12 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
-from sync.delivery.connectors.erasure_notices import erasure_notices_done, erasure_notices_read
+from sync.delivery.connectors.erasure_notices import (
+    erasure_notices_done,
+    erasure_notices_read,
+    moved_notices_done,
+    moved_notices_read,
+)
 from sync.delivery.connectors.klaviyo_inbound import klaviyo_inbound
 from sync.delivery.connectors.rule import channel_refused, mapped_action
 from sync.delivery.connectors.vendors import (
@@ -81,6 +94,7 @@ from sync.delivery.connectors.vendors import (
     VendorSignal,
     redact,
 )
+from sync.models import EventType
 from sync.outbox.contact_state import ContactState
 
 REVISION = "2026-07-15"
@@ -315,11 +329,37 @@ class KlaviyoAdapter:
                     ]
                 }
                 calls.append(("remove", list_id, chunk, body))
-        # An erasure: Klaviyo's deletion job, one per address the contact had (it takes one).
+        # A contact that left an address (its contact.updated): the "yes" Klaviyo may hold under
+        # each former one is turned off, one list-less unsubscribe job for them all (Klaviyo
+        # keeps consent by address; Candor holds the former ones only in the sealed notice).
+        moving: dict[int, int] = {}  # contact_ref -> the delivery that carries the job
+        for item in items:
+            if (
+                item.type == EventType.CONTACT_UPDATED
+                and item.contact_ref is not None
+                and item.delivery_id not in erased
+            ):
+                moving.setdefault(item.contact_ref, item.delivery_id)
+        moved = (
+            moved_notices_read(connector_public_id=target.public_id, contact_refs=[*moving, *erased.values()])
+            if moving or erased
+            else {}
+        )
+        for contact_ref, delivery_id in sorted(moving.items()):
+            if any(moved.get(contact_ref, {}).values()):
+                calls.insert(
+                    0, ("unsubscribe", None, [delivery_id], _former_unsubscribe_body(moved[contact_ref]))
+                )
+        # An erasure: Klaviyo's deletion job, one per address the contact had (it takes one),
+        # and per address it left whose notice is still held.
         notices = erasure_notices_read(connector_public_id=target.public_id, contact_refs=erased.values())
         for delivery_id, contact_ref in sorted(erased.items()):
             for field, value in sorted(notices.get(contact_ref, {}).items()):
                 calls.append(("erase", None, [delivery_id], _deletion_body(field, value)))
+            former = moved.get(contact_ref, {})
+            for field, values in (("email", former.get("emails", [])), ("phone", former.get("phones", []))):
+                for value in values:
+                    calls.append(("erase", None, [delivery_id], _deletion_body(field, value)))
         pending = {item.delivery_id: 0 for item in items}
         for _kind, _list_id, chunk, _body in calls:
             for delivery_id in chunk:
@@ -345,10 +385,18 @@ class KlaviyoAdapter:
                     last[delivery_id] = result
             return [last.get(item.delivery_id, NOTHING) for item in items]
         finally:
-            # Each erasure Klaviyo took whole: its notice goes (the addresses are not kept).
-            told = [ref for delivery_id, ref in erased.items() if ref in notices and not pending[delivery_id]]
+            # Each erasure Klaviyo took whole: its notices go (the addresses are not kept).
+            told = [
+                ref
+                for delivery_id, ref in erased.items()
+                if (ref in notices or ref in moved) and not pending[delivery_id]
+            ]
             if told:
                 erasure_notices_done(connector_public_id=target.public_id, contact_refs=told)
+            # Each "no" under former addresses Klaviyo took: its notice goes.
+            left = [ref for ref, delivery_id in moving.items() if ref in moved and not pending[delivery_id]]
+            if left:
+                moved_notices_done(connector_public_id=target.public_id, contact_refs=left)
 
     def _members(
         self, target: Target, list_id: str, channel: str, states: Any, *, client: httpx.Client
@@ -621,6 +669,36 @@ class KlaviyoAdapter:
 def _identifier(state: ContactState, channel: str) -> str | None:
     value = state.email if channel == "email" else state.phone
     return value.lower() if value else None
+
+
+def _former_unsubscribe_body(former: dict[str, list[str]]) -> dict[str, Any]:
+    """A list-less unsubscribe job (Klaviyo's global "no" on the channel) for the addresses a
+    contact left: its email ones from email marketing, its phone numbers from SMS."""
+    rows = [
+        {
+            "type": "profile",
+            "attributes": {
+                "email": email,
+                "subscriptions": {"email": {"marketing": {"consent": "UNSUBSCRIBED"}}},
+            },
+        }
+        for email in former.get("emails", [])
+    ] + [
+        {
+            "type": "profile",
+            "attributes": {
+                "phone_number": phone,
+                "subscriptions": {"sms": {"marketing": {"consent": "UNSUBSCRIBED"}}},
+            },
+        }
+        for phone in former.get("phones", [])
+    ]
+    return {
+        "data": {
+            "type": "profile-subscription-bulk-delete-job",
+            "attributes": {"profiles": {"data": rows}},
+        }
+    }
 
 
 def _deletion_body(field: str, value: str) -> dict[str, Any]:
