@@ -196,8 +196,10 @@ def _contact_address_change(*, brand: Brand, proposed: Contact, changes: dict[st
     """Change a contact's address (and whatever else was given) under its lock, and announce it
     in the same transaction: `contact.updated` naming the fields that changed (`email`,
     `phone`), never their values. Webhooks, the feed and the connectors learn of it at once, so a
-    vendor holding the former address is brought in step (a Mailchimp member moves with it).
-    Three round trips and the COMMIT: the lock with the change, the event."""
+    vendor holding the former address is brought in step (a Mailchimp member moves with it), and
+    the listeners hear which addresses were left (contact_moved_announce: a vendor that knows a
+    record only by its address). Four round trips and the COMMIT: the lock with the change, the
+    event, the listeners' (delivery's: the brand's connectors, and a notice for Klaviyo's)."""
     before, contact = statements.contact_address_change(contact=proposed, given=tuple(changes))
     *addresses, event_sequence, former_email, former_phone = before
     changed = [

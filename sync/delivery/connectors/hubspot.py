@@ -81,6 +81,7 @@ from sync.delivery.connectors.hubspot_auth import (
     is_oauth,
 )
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
+from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.hubspot_moves import address_mark, contacts_move, hubspot_ids, moves_needed
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
@@ -103,7 +104,6 @@ from sync.delivery.connectors.vendors import (
 from sync.outbox.contact_state import ContactState
 
 BATCH = 100
-EXCERPT = 1024
 LEGAL_BASES = (
     "CONSENT_WITH_NOTICE",
     "LEGITIMATE_INTEREST_CLIENT",
@@ -116,7 +116,6 @@ LEGAL_BASES = (
 DEFAULT_LEGAL_BASIS = "CONSENT_WITH_NOTICE"
 # Where HubSpot says a daily limit is spent, try again in an hour (it resets at midnight in the
 # account's own time zone, which Candor does not know).
-DAILY_WAIT = 3600.0
 NOTHING = PushResult(succeeded=True, excerpt="Nothing to push for this contact's current state.")
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 WRITE = "/communication-preferences/v4/statuses/batch/write"
@@ -146,40 +145,6 @@ def legal_basis(entry: dict[str, Any]) -> tuple[str, str]:
     named = " and ".join(f"{kind} {entry[kind]!r}" for kind in ("purpose", "topic") if entry.get(kind))
     explanation = entry.get("legal_basis_explanation") or f"Recorded in Candor: {named}."
     return basis, explanation
-
-
-def rate_wait(response: httpx.Response) -> float | None:
-    """Seconds to wait before the next call, from HubSpot's rate-limit headers and 429 body."""
-    headers = response.headers
-    interval = _number(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
-    window = interval / 1000 if interval else 10.0
-    if response.status_code == 429:
-        retry_after = _number(headers.get("retry-after"))
-        if retry_after is not None:
-            return retry_after
-        try:
-            policy = str(response.json().get("policyName", "")).upper()
-        except (ValueError, AttributeError):
-            policy = ""
-        if "DAILY" in policy:
-            return DAILY_WAIT
-        if policy == "SECONDLY":
-            return 1.0
-        return window
-    if headers.get("x-hubspot-ratelimit-daily-remaining") == "0":
-        return DAILY_WAIT
-    if headers.get("x-hubspot-ratelimit-remaining") == "0":
-        return window
-    if headers.get("x-hubspot-ratelimit-secondly-remaining") == "0":
-        return 1.0
-    return None
-
-
-def _number(raw: str | None) -> float | None:
-    try:
-        return float(raw) if raw is not None and raw.strip() else None
-    except ValueError:
-        return None
 
 
 @dataclass

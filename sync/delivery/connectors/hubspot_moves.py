@@ -52,12 +52,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from django.utils.crypto import salted_hmac
 
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
+from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
     vendor_contacts_drop,
@@ -66,8 +67,26 @@ from sync.delivery.connectors.vendor_contacts import (
 )
 from sync.delivery.connectors.vendors import Item, PushResult, Target, redact
 
-if TYPE_CHECKING:
-    from sync.delivery.connectors.hubspot import HubSpotAdapter
+
+class HubSpotCalls(Protocol):
+    """What a move needs of HubSpot's adapter (sync.delivery.connectors.hubspot, which calls this
+    module): its authenticated calls, with their rate-limit and error handling."""
+
+    def _send(
+        self,
+        target: Target,
+        method: str,
+        path: str,
+        *,
+        client: httpx.Client,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> tuple[httpx.Response, dict[str, Any]]: ...
+
+    def _post(
+        self, target: Target, path: str, body: dict[str, Any], *, client: httpx.Client, query: dict[str, str]
+    ) -> tuple[PushResult, httpx.Response | None]: ...
+
 
 UPDATE = "/crm/v3/objects/contacts/batch/update"
 CONTACT = "/crm/v3/objects/contacts/{id}"
@@ -125,7 +144,7 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
 
 
 def contacts_move(
-    *, adapter: HubSpotAdapter, target: Target, moves: Sequence[Move], client: httpx.Client
+    *, adapter: HubSpotCalls, target: Target, moves: Sequence[Move], client: httpx.Client
 ) -> PushResult | None:
     """Make the moves; the failure that stopped them (the batch is then retried whole), or None."""
     for start in range(0, len(moves), BATCH):
@@ -138,7 +157,7 @@ def contacts_move(
 
 
 def _update(
-    *, adapter: HubSpotAdapter, target: Target, moves: list[Move], client: httpx.Client
+    *, adapter: HubSpotCalls, target: Target, moves: list[Move], client: httpx.Client
 ) -> PushResult | None:
     body = {"inputs": [{"id": m.hubspot_id, "properties": {"email": m.email}} for m in moves]}
     result, response = adapter._post(target, UPDATE, body, client=client, query={})
@@ -192,7 +211,7 @@ def _moved(*, target: Target, moves: Sequence[Move]) -> None:
 
 
 def _turn_off(
-    *, adapter: HubSpotAdapter, target: Target, move: Move, client: httpx.Client
+    *, adapter: HubSpotCalls, target: Target, move: Move, client: httpx.Client
 ) -> PushResult | None:
     """Another HubSpot contact has the new address: the old record's address says "no" to
     every mapped type instead."""
@@ -237,8 +256,6 @@ def _turn_off(
 def _window_spent(*, response: httpx.Response | None) -> PushResult | None:
     """The move is made and kept; if it spent HubSpot's window, the writes wait for the next
     (as `HubSpotAdapter._run` does between its calls) rather than meet a 429."""
-    from sync.delivery.connectors.hubspot import rate_wait
-
     wait = rate_wait(response) if response is not None else None
     if wait is None or response is None:
         return None
@@ -251,8 +268,6 @@ def _window_spent(*, response: httpx.Response | None) -> PushResult | None:
 
 
 def _failed(*, response: httpx.Response, secrets: dict[str, Any]) -> PushResult:
-    from sync.delivery.connectors.hubspot import EXCERPT, rate_wait
-
     status = response.status_code
     return PushResult(
         succeeded=False,
