@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from brands.models import Brand, IdempotencyRecord
 from config.errors import NotFound, Unprocessable
+from consent import statements
 from consent.identifiers import erased_external_id
 from consent.ledger import iso_utc
 from consent.models import (
@@ -59,7 +60,7 @@ from consent.models import (
 )
 from consent.services import consent_record, rights_request_append, rights_request_reason_checked
 from sync.models import Event, EventType
-from sync.outbox.events import event_record
+from sync.outbox.events import event_build
 from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
@@ -290,7 +291,7 @@ def _announce(
     *, brand: Brand, contact: Contact, subject: str, erased_at: datetime, requested_via: str
 ) -> Event:
     sequence = Contact.objects.filter(pk=contact.pk).values_list("event_sequence", flat=True).get() + 1
-    event = event_record(
+    event = event_build(
         brand=brand,
         type=EventType.CONTACT_ERASED,
         contact_ref=contact.pk,
@@ -299,6 +300,6 @@ def _announce(
         data={"erased_at": iso_utc(erased_at), "requested_via": requested_via},
         occurred_at=erased_at,
     )
-    Contact.objects.filter(pk=contact.pk).update(event_sequence=sequence)
+    statements.contact_event_append(event=event)
     contact.event_sequence = sequence
     return event

@@ -85,7 +85,6 @@ that would hide 429s from the delivery's retry schedule, and four plain REST cal
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -102,6 +101,7 @@ from sync.delivery.connectors.mailchimp_api import (
     api_paged,
     api_read,
     api_root,
+    api_write,
     data_centre,
     member_outcome,
     not_tried,
@@ -131,9 +131,7 @@ from sync.delivery.connectors.vendors import (
     PushResult,
     SlotState,
     Target,
-    VendorError,
     VendorSignal,
-    redact,
 )
 from sync.outbox.contact_state import ContactState
 
@@ -388,16 +386,9 @@ class MailchimpAdapter:
         self, target: Target, *, list_id: str, member_hash: str, client: httpx.Client
     ) -> PushResult:
         path = f"/lists/{list_id}/members/{member_hash}/actions/delete-permanent"
-        try:
-            response = client.post(f"{api_root(target)}{path}", auth=api_auth(target))
-        except VendorError as exc:
-            return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
-        except httpx.TimeoutException:
-            return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
-        except httpx.HTTPError as exc:
-            return PushResult(
-                succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
-            )
+        response = api_write(target, "POST", path, client=client)
+        if isinstance(response, PushResult):
+            return response
         if response.status_code in (204, 404):
             return PushResult(succeeded=True, status_code=response.status_code)
         return refused(response, target, what=f"the permanent delete in list {list_id}")
@@ -448,21 +439,9 @@ class MailchimpAdapter:
         self, target: Target, *, list_id: str, body: dict[str, Any], client: httpx.Client
     ) -> PushResult | dict[str, str]:
         """The per-member errors by lower-cased address, or the call's failure."""
-        try:
-            response = client.post(
-                f"{api_root(target)}/lists/{list_id}",
-                content=json.dumps(body, separators=(",", ":")).encode(),
-                headers={"content-type": "application/json"},
-                auth=api_auth(target),
-            )
-        except VendorError as exc:
-            return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
-        except httpx.TimeoutException:
-            return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
-        except httpx.HTTPError as exc:
-            return PushResult(
-                succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
-            )
+        response = api_write(target, "POST", f"/lists/{list_id}", client=client, body=body)
+        if isinstance(response, PushResult):
+            return response
         status = response.status_code
         if status == 200:
             try:

@@ -5,6 +5,7 @@ answer, and its errors. Nothing here holds state."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -54,6 +55,29 @@ def api_get(
         return client.get(f"{api_root(target)}{path}", params=params, auth=api_auth(target))
     except httpx.HTTPError as exc:
         raise VendorError(f"Mailchimp could not be reached: {type(exc).__name__}.") from exc
+
+
+def api_write(
+    target: Target, method: str, path: str, *, client: httpx.Client, body: dict[str, Any] | None = None
+) -> httpx.Response | PushResult:
+    """One write call (`body` sent as JSON), or the failure that kept it from being answered: no
+    data centre in the key, a timeout, no connection (its words without credentials)."""
+    try:
+        return client.request(
+            method,
+            f"{api_root(target)}{path}",
+            content=json.dumps(body, separators=(",", ":")).encode() if body is not None else None,
+            headers={"content-type": "application/json"} if body is not None else None,
+            auth=api_auth(target),
+        )
+    except VendorError as exc:
+        return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
+    except httpx.TimeoutException:
+        return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
+    except httpx.HTTPError as exc:
+        return PushResult(
+            succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
+        )
 
 
 def api_read(

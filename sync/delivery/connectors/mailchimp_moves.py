@@ -23,20 +23,19 @@ beyond the read of its kept ids.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from sync.delivery.connectors.mailchimp_api import api_auth, api_root, refused, subscriber_hash
+from sync.delivery.connectors.mailchimp_api import api_write, refused, subscriber_hash
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
 )
-from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError, redact
+from sync.delivery.connectors.vendors import Item, PushResult, Target
 
 RETIRED = "!"  # `<list>!<hash>`: a former member of the contact's, kept only for an erasure
 
@@ -121,18 +120,5 @@ def _stops(response: httpx.Response) -> bool:
 def _patch(
     target: Target, move: Move, body: dict[str, str], *, client: httpx.Client
 ) -> httpx.Response | PushResult:
-    try:
-        return client.patch(
-            f"{api_root(target)}/lists/{move.list_id}/members/{move.old_hash}",
-            content=json.dumps(body, separators=(",", ":")).encode(),
-            headers={"content-type": "application/json"},
-            auth=api_auth(target),
-        )
-    except VendorError as exc:
-        return PushResult(succeeded=False, error=str(exc), status_code=exc.status_code)
-    except httpx.TimeoutException:
-        return PushResult(succeeded=False, error="Mailchimp did not answer in time.")
-    except httpx.HTTPError as exc:
-        return PushResult(
-            succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
-        )
+    path = f"/lists/{move.list_id}/members/{move.old_hash}"
+    return api_write(target, "PATCH", path, client=client, body=body)

@@ -169,6 +169,12 @@ POINT_TYPES = tuple(sobject for sobject, _ in POINT_OBJECTS.values())
 GONE = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"}
 
 
+def _deleted(result: dict[str, Any]) -> bool:
+    """A DeleteResult that leaves the record gone: deleted now, or already (GONE)."""
+    codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
+    return bool(result.get("success")) or bool(codes & GONE)
+
+
 @dataclass(frozen=True)
 class Want:
     """What one slot should hold, and since when Candor says so (None: not known)."""
@@ -574,8 +580,7 @@ class SalesforceAdapter:
     ) -> None:
         done = []
         for (job, vid), result in zip(chunk, saved, strict=True):
-            codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
-            if result.get("success") or codes & GONE:
+            if _deleted(result):
                 job.done.append(vid)
                 job.counts[step] = job.counts.get(step, 0) + 1
                 done.append(vid)
@@ -740,8 +745,7 @@ class SalesforceAdapter:
             saved = self._call_delete(target, [consent for _, consent in consent_chunk], client=client)
             done = []
             for (point, consent), result in zip(consent_chunk, saved, strict=True):
-                codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
-                if result.get("success") or codes & GONE:
+                if _deleted(result):
                     done.append(f"ContactPointConsent/{consent}")
                     for contact in (by_key[key] for key in plan.who[point]):
                         contact.written += 1
@@ -759,8 +763,7 @@ class SalesforceAdapter:
             saved = self._call_delete(target, [point for point, _ in point_chunk], client=client)
             done = []
             for (point, sobject), result in zip(point_chunk, saved, strict=True):
-                codes = {str(e.get("statusCode", "")) for e in result.get("errors") or []}
-                if result.get("success") or codes & GONE:
+                if _deleted(result):
                     done.append(f"{sobject}/{point}")
                     for contact in (by_key[key] for key in plan.who[point]):
                         contact.written += 1
