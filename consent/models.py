@@ -48,7 +48,13 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["brand", "external_id"], name="contact_unique_brand_external_id"),
         ]
-        indexes = [models.Index(fields=["brand", "email_hmac"], name="contact_brand_email_hmac")]
+        indexes = [
+            models.Index(fields=["brand", "email_hmac"], name="contact_brand_email_hmac"),
+            # A number's contacts: an inbound STOP, a vendor's "no" by phone, an address left.
+            models.Index(
+                fields=["brand", "phone"], name="contact_brand_phone", condition=models.Q(phone__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id

@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from consent.identifiers import email_hmac, normalise_email
 from consent.models import ConsentEvent, ConsentState, Contact, Decision, Purpose
 from consent.selectors import consent_status
 from preferences.models import (
@@ -134,6 +135,25 @@ def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict
         .order_by()
         .values_list("pk", "external_id")
     )
+
+
+def addresses_held(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
+    """Of these emails (lowercased) and phones, those a live contact of the brand holds: one
+    query (emails through their HMAC, as every email lookup; phones by their index)."""
+    by_hmac = {email_hmac(normalise_email(email)): normalise_email(email) for email in emails}
+    rows = (
+        Contact.objects.filter(brand_id=brand_id, erased_at__isnull=True)
+        .filter(Q(email_hmac__in=sorted(by_hmac)) | Q(phone__in=sorted(set(phones))))
+        .order_by()
+        .values_list("email_hmac", "phone")
+    )
+    held: set[str] = set()
+    for hmac_, phone in rows:
+        if hmac_ in by_hmac:
+            held.add(by_hmac[hmac_])
+        if phone and phone in phones:
+            held.add(phone)
+    return held
 
 
 def contact_refs(*, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]:

@@ -132,3 +132,26 @@ def contact_refs(*, brand_id: int, after: int, up_to: int | None = None, limit: 
     if not _refs:
         raise RuntimeError("No contact refs reader is registered (preferences.apps registers it).")
     return _refs[0](brand_id=brand_id, after=after, up_to=up_to, limit=limit)
+
+
+class AddressesHeldReader(Protocol):
+    def __call__(self, *, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]: ...
+
+
+_held: list[AddressesHeldReader] = []
+
+
+def addresses_held_reader_set(reader: AddressesHeldReader) -> None:
+    """Register the domain's reader (once per process, from preferences.apps)."""
+    _held[:] = [reader]
+
+
+def addresses_held(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
+    """Which of these addresses (emails lowercased, phones as given) a live contact of the brand
+    gives now. A vendor keeps consent by address: one a contact left is turned off or deleted
+    there only where no contact still gives it (another one, or the same one back again)."""
+    if not _held:
+        raise RuntimeError("No addresses held reader is registered (preferences.apps registers it).")
+    if not emails and not phones:
+        return set()
+    return _held[0](brand_id=brand_id, emails=emails, phones=phones)

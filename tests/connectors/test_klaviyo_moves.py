@@ -162,6 +162,70 @@ def test_an_erasure_before_the_push_deletes_the_address_left_too(connector, bran
     assert ErasureNotice.objects.count() == 0
 
 
+def test_an_address_another_contact_gives_now_keeps_its_yes(
+    connector, brand, pushed, fake, published, purpose
+):
+    # Ada leaves the address; Bob, who shares it (a household), keeps giving it, and has said yes.
+    contact_upsert(brand=brand, external_id="cust-2", email=OLD)
+    grant(brand, purpose, external_id="cust-2")
+    push(connector)
+    contact_upsert(brand=brand, external_id="cust-1", email=NEW)
+    before = len(fake.requests)
+
+    push(connector)
+
+    assert unsubscribe_jobs(fake, before) == []  # nothing turned off: Bob's "yes" stands
+    assert fake.consent[(OLD, "email")] == "SUBSCRIBED"
+    assert fake.consent[(NEW, "email")] == "SUBSCRIBED"
+    assert ErasureNotice.objects.count() == 0  # told: nothing left for Klaviyo to take
+
+
+def test_of_two_addresses_left_only_the_one_no_one_gives_is_turned_off(
+    connector, brand, pushed, fake, published
+):
+    contact_upsert(brand=brand, external_id="cust-1", email=NEW)
+    contact_upsert(brand=brand, external_id="cust-1", email=OTHER)
+    contact_upsert(brand=brand, external_id="cust-3", email=NEW.upper())  # someone took NEW since
+    before = len(fake.requests)
+
+    push(connector)
+
+    assert unsubscribe_jobs(fake, before) == [former(OLD)]
+    assert fake.consent[(OLD, "email")] == "UNSUBSCRIBED"
+    assert ErasureNotice.objects.count() == 0
+
+
+def test_an_address_left_and_taken_back_is_not_turned_off(connector, brand, pushed, fake, published):
+    contact_upsert(brand=brand, external_id="cust-1", email=NEW)
+    contact_upsert(brand=brand, external_id="cust-1", email=OLD)
+    before = len(fake.requests)
+
+    push(connector)
+
+    assert unsubscribe_jobs(fake, before) == [former(NEW)]
+    assert fake.consent[(OLD, "email")] == "SUBSCRIBED"
+    assert ErasureNotice.objects.count() == 0
+
+
+def test_an_erasure_does_not_delete_an_address_left_that_another_contact_gives(
+    connector, brand, pushed, fake, published
+):
+    contact_upsert(brand=brand, external_id="cust-1", email=NEW)
+    contact_upsert(brand=brand, external_id="cust-2", email=OLD)
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=pushed.pk), requested_via="api")
+
+    push(connector)
+
+    deletions = [
+        r["body"]["data"]["attributes"]["profile"]["data"]["attributes"]
+        for r in fake.requests
+        if r["path"] == "/api/data-privacy-deletion-jobs"
+    ]
+    assert deletions == [{"email": NEW}]  # the erased person's; OLD is cust-2's now
+    assert OLD in fake.profiles
+    assert ErasureNotice.objects.count() == 0
+
+
 def test_without_connector_keys_the_change_still_happens(connector, brand, pushed, fake, settings, caplog):
     settings.CONNECTOR_KEYS = []
     settings.CONNECTOR_DERIVED_KEY = False

@@ -35,6 +35,7 @@ from sync.delivery.connectors.crypto import (
     credentials_reencrypt,
 )
 from sync.models import ErasureNotice
+from sync.outbox.contact_state import addresses_held
 
 logger = logging.getLogger(__name__)
 
@@ -101,19 +102,35 @@ def moved_notices_read(
     *, connector_public_id: str, contact_refs: Iterable[int]
 ) -> dict[int, dict[str, list[str]]]:
     """contact_ref -> the addresses it changed from ({"emails": […], "phones": […]}), for those
-    with a notice."""
+    with a notice: but for those a live contact of the brand gives now (another one, or this one
+    back again), which are that contact's to push, not to turn off or delete."""
     rows = ErasureNotice.objects.filter(
         connector__public_id=connector_public_id,
         contact_ref__in=sorted(set(contact_refs)),
         kind=ErasureNotice.Kind.MOVED,
-    ).values_list("contact_ref", "sealed")
-    notices = {}
-    for contact_ref, sealed in rows:
+    ).values_list("contact_ref", "sealed", "connector__brand_id")
+    notices: dict[int, dict[str, list[str]]] = {}
+    brands = set()
+    for contact_ref, sealed, brand_id in rows:
+        brands.add(brand_id)
         try:
             notices[contact_ref] = _moved_held(credentials_decrypt(sealed))
         except CredentialsUnreadable:
             logger.warning("moved notice for contact %s is sealed under a key no longer held", contact_ref)
-    return notices
+    if not brands:
+        return notices
+    held = addresses_held(
+        brand_id=brands.pop(),  # one connector: one brand
+        emails=sorted({e.lower() for notice in notices.values() for e in notice["emails"]}),
+        phones=sorted({p for notice in notices.values() for p in notice["phones"]}),
+    )
+    return {
+        contact_ref: {
+            "emails": [e for e in notice["emails"] if e.lower() not in held],
+            "phones": [p for p in notice["phones"] if p not in held],
+        }
+        for contact_ref, notice in notices.items()
+    }
 
 
 def moved_notices_done(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:

@@ -54,8 +54,8 @@ A changed address: Klaviyo keeps consent by address, and Candor keeps only the n
 change seals the address(es) left in a `moved` notice (erasure_notices) for each Klaviyo
 connector; the push of the contact.updated sends them one list-less unsubscribe job, Klaviyo's
 global "no" on the channel, so no "yes" stays under an address the contact left, and the notice
-goes once Klaviyo took it. (If another contact has since taken that address, their next push
-subscribes it again.)
+goes once Klaviyo took it. An address a live contact of the brand gives now (another one sharing
+it, or this one back again) is left out: the "yes" or "no" there is that contact's to push.
 
 An erasure is a data privacy deletion job (`POST /api/data-privacy-deletion-jobs`, one identifier
 a job, burst 3/s, steady 60/m) for each address the contact had. Candor no longer holds them, so
