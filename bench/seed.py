@@ -32,9 +32,9 @@ from consent.models import (
 from consent.services import notice_version_publish, purpose_create
 from consent.verification import ledger_verify
 from preferences.models import Channel, Subscription, SubscriptionStatus, Topic
-from preferences.services import topic_create
 from preferences.session import cookie_name, session_start, session_write
 from preferences.tokens import LinkKind, link_path, token_issue
+from preferences.topics import topic_create
 from sync.models import Event, EventType
 
 BRAND_SLUG = "bench"

@@ -44,7 +44,7 @@ class RemovedCadence:
 @dataclass(frozen=True)
 class TopicImpact:
     """What a change of a topic's channels and cadence options does to the contacts' stored
-    choices (preferences.services.topic_update keeps every Subscription row as it is):
+    choices (preferences.topics.topic_update keeps every Subscription row as it is):
 
     - a removed channel: its rows stay but are no longer read (preferences.selectors lists only
       the topic's channels), so the hosted page and the preferences API stop showing them and a

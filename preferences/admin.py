@@ -9,7 +9,7 @@ from brands.audit import Actor
 from config.admin import ServiceAdmin
 from consent.admin import ReadOnlyAdmin
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
-from preferences.services import topic_create, topic_delete, topic_update
+from preferences.topics import topic_create, topic_delete, topic_update
 
 
 @admin.register(Topic)

@@ -26,7 +26,7 @@ from consent.models import NoticeVersion, Purpose
 from consent.services import notice_text_set, purpose_create, purpose_update
 from preferences.config_serializers import THEME_FIELDS, BrandConfigIn, PurposeFieldsIn, TopicFieldsIn
 from preferences.models import Topic
-from preferences.services import topic_create, topic_delete, topic_update
+from preferences.topics import topic_create, topic_delete, topic_update
 
 PURPOSE_FIELDS = tuple(PurposeFieldsIn().fields)
 TOPIC_FIELDS = tuple(TopicFieldsIn().fields)

@@ -24,7 +24,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.api import validated
 from consent.models import Purpose
-from preferences import selectors, services
+from preferences import selectors, topics
 from preferences.brand_config import brand_config_apply, brand_config_export
 from preferences.config_serializers import (
     ApplySummaryOut,
@@ -233,7 +233,7 @@ class TopicListApi(BrandApiView):
             data = _topic_fields(brand, validated(request, TopicCreateIn))
             if selectors.topic_exists(brand=brand, slug=data["slug"]):
                 raise Unprocessable.for_field("slug", f"The brand already has a topic '{data['slug']}'.")
-            topic = services.topic_create(brand=brand, actor=self.audit_actor(), **data)
+            topic = topics.topic_create(brand=brand, actor=self.audit_actor(), **data)
             return Response(_topic_out(brand, topic.slug), status=status.HTTP_201_CREATED)
 
         return idempotent(request, brand, handle)
@@ -267,7 +267,7 @@ class TopicApi(BrandApiView):
         def handle() -> Response:
             topic = selectors.topic_get(brand=brand, slug=slug)
             data = _topic_fields(brand, validated(request, TopicPatchIn))
-            services.topic_update(topic=topic, actor=self.audit_actor(), **data)
+            topics.topic_update(topic=topic, actor=self.audit_actor(), **data)
             return Response(_topic_out(brand, slug))
 
         return idempotent(request, brand, handle)
@@ -287,7 +287,7 @@ class TopicApi(BrandApiView):
         brand = self.principal().brand
 
         def handle() -> Response:
-            services.topic_delete(topic=selectors.topic_get(brand=brand, slug=slug), actor=self.audit_actor())
+            topics.topic_delete(topic=selectors.topic_get(brand=brand, slug=slug), actor=self.audit_actor())
             return Response(status=status.HTTP_204_NO_CONTENT)
 
         return idempotent(request, brand, handle)

@@ -15,7 +15,8 @@ from consent.demo import seed_demo as seed_consent_demo
 from consent.models import ConsentEvent, Method, Purpose
 from consent.services import contact_upsert
 from preferences.models import Channel, Topic
-from preferences.services import SubscriptionChange, preferences_update, topic_create, topic_update
+from preferences.services import SubscriptionChange, preferences_update
+from preferences.topics import topic_create, topic_update
 
 # The demo's German customer: signed up to the newsletter under the German notice text, the
 # version a person reading German was shown (the ledger names the language of every grant).

@@ -46,7 +46,7 @@ from console.service_messages import refusal_errors
 from preferences.branding import FONT_STACKS, logo_origin
 from preferences.labels import CADENCE_LABELS, CHANNEL_LABELS
 from preferences.selectors import topic_channels, topics_list
-from preferences.services import topic_create, topic_delete, topic_update
+from preferences.topics import topic_create, topic_delete, topic_update
 from preferences.views.theme import brand_palette
 
 Role = Membership.Role

@@ -337,7 +337,7 @@ def test_a_hard_bounce_opts_out_and_a_soft_one_does_not(connector, subscribed):
 
 @pytest.fixture
 def topics(brand: Brand, purpose: Purpose) -> list[Topic]:
-    from preferences.services import topic_create
+    from preferences.topics import topic_create
 
     return [
         topic_create(

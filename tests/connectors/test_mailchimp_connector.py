@@ -59,7 +59,7 @@ def admin_api(brand: Brand, make_client: Any) -> Any:
 
 @pytest.fixture
 def topics(brand: Brand, purpose: Purpose) -> list[Topic]:
-    from preferences.services import topic_create
+    from preferences.topics import topic_create
 
     return [
         topic_create(actor=TEST_ACTOR, brand=brand, slug=slug, name=slug, purpose=purpose, channels=["email"])

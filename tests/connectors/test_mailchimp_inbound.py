@@ -161,7 +161,7 @@ def test_an_unmapped_list_and_malformed_calls():
 
 @pytest.fixture
 def topics(brand: Brand, purpose: Purpose) -> list[Topic]:
-    from preferences.services import topic_create
+    from preferences.topics import topic_create
 
     return [
         topic_create(actor=TEST_ACTOR, brand=brand, slug=slug, name=slug, purpose=purpose, channels=["email"])

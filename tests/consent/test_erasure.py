@@ -29,7 +29,8 @@ from consent.models import (
 from consent.services import EvidenceInput, consent_append, consent_record, contact_upsert
 from consent.verification import ledger_verify
 from preferences.models import ChannelOptOut, Hold, Subscription
-from preferences.services import HoldRequest, SubscriptionChange, preferences_update, topic_create
+from preferences.services import HoldRequest, SubscriptionChange, preferences_update
+from preferences.topics import topic_create
 from sync.models import Event
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version

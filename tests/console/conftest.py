@@ -20,7 +20,7 @@ from consent.models import Contact, Purpose
 from consent.services import EvidenceInput, consent_record, contact_upsert
 from console.models import CountedConsent, CountedSubscription, PurposeDay, SubscriptionCount, UnsubscribeDay
 from preferences.models import Topic
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 

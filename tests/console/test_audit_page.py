@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from brands.models import AuditEntry, Membership
-from preferences.services import topic_update
+from preferences.topics import topic_update
 from tests.actors import TEST_ACTOR
 from tests.console.test_role_matrix import snapshot
 

@@ -339,7 +339,7 @@ def test_a_viewer_reads_a_topic_without_a_form_and_another_brands_topic_is_404(
     listing = viewer.get("/console/acme/topics/").content.decode()
     assert 'href="/console/acme/topics/newsletter/"' in listing
     assert "Add a topic" not in listing
-    from preferences.services import topic_create
+    from preferences.topics import topic_create
 
     topic_create(
         actor=TEST_ACTOR, brand=other_brand, slug="theirs", name="Theirs", purpose=make_purpose(other_brand)

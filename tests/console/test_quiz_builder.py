@@ -323,7 +323,7 @@ def test_changing_a_questions_type_keeps_the_document_in_shape(brand, editor, qu
 
 
 def test_options_with_effects(brand, editor, quiz, make_purpose):
-    from preferences.services import topic_create
+    from preferences.topics import topic_create
 
     topic_create(
         actor=TEST_ACTOR,

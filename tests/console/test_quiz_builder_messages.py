@@ -10,7 +10,7 @@ import pytest
 from django.utils import translation
 
 from console.quiz_messages import problem_text
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.document import parse, problems
 from quizzes.services import reference_problems
 from tests.actors import TEST_ACTOR

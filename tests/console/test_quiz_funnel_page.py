@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from brands.models import Brand
 from consent.models import NoticeVersion, Purpose
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.models import FunnelCount, Quiz, QuizVersion
 from quizzes.services import quiz_create, quiz_draft_save, quiz_publish
 from tests.actors import TEST_ACTOR

@@ -18,7 +18,7 @@ from brands.services import invitation_create
 from consent.models import ConsentEvent
 from consent.services import contact_upsert
 from console.access import Access, access_of
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.services import quiz_create, quiz_publish
 from sync.delivery.connectors.services import connector_create
 from sync.delivery.endpoints import endpoint_create

@@ -17,7 +17,7 @@ from brands.models import Brand
 from brands.services import brand_update
 from consent.models import Contact, Purpose
 from consent.services import contact_upsert
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.models import Answer, Quiz, Response, Trait
 from quizzes.services import quiz_create, quiz_publish
 from quizzes.tokens import quiz_token_issue

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 from brands.models import Brand, Scope
 from consent.models import ConsentEvent, Contact, NoticeVersion, Purpose
 from preferences.models import ChannelOptOut, Hold, Subscription, Topic
-from preferences.services import SubscriptionChange, topic_create
+from preferences.services import SubscriptionChange
+from preferences.topics import topic_create
 from sync.models import Event
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version

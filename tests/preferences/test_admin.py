@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from brands.audit import Actor
 from config.errors import Conflict, Unprocessable
 from preferences import admin as preferences_admin
-from preferences import services
+from preferences import services, topics
 from preferences.models import Hold, Subscription, Topic
 from preferences.services import preferences_update
 from tests.actors import TEST_ACTOR
@@ -124,7 +124,7 @@ def calls(monkeypatch):
 
 @pytest.fixture
 def news(brand, purpose):
-    return services.topic_create(
+    return topics.topic_create(
         actor=TEST_ACTOR,
         brand=brand,
         slug="news",
@@ -239,7 +239,7 @@ def test_topics_have_no_bulk_delete(staff, news):
 def test_topic_update_refuses_an_invalid_change_and_writes_nothing(news):
     before = topic_row(news.pk)
     with pytest.raises(Unprocessable) as caught:
-        services.topic_update(actor=TEST_ACTOR, topic=news, name="Renamed", channels=["email", "fax"])
+        topics.topic_update(actor=TEST_ACTOR, topic=news, name="Renamed", channels=["email", "fax"])
     assert list(caught.value.errors) == ["channels"]
     assert topic_row(news.pk) == before
 
@@ -253,5 +253,5 @@ def test_topic_delete_refuses_a_topic_contacts_chose_about(brand, contact, newsl
         subscriptions=change_rows(("newsletter", "email", notice_version.public_id)),
     )
     with pytest.raises(Conflict):
-        services.topic_delete(actor=TEST_ACTOR, topic=newsletter)
+        topics.topic_delete(actor=TEST_ACTOR, topic=newsletter)
     assert Topic.objects.filter(pk=newsletter.pk).exists()

@@ -10,7 +10,8 @@ from brands.models import Brand, Scope, Typeface
 from consent.models import Notice, NoticeVersion, Purpose
 from consent.services import notice_content_hash
 from preferences.models import Topic
-from preferences.services import SubscriptionChange, preferences_update, topic_create
+from preferences.services import SubscriptionChange, preferences_update
+from preferences.topics import topic_create
 from tests.actors import TEST_ACTOR
 
 

@@ -17,8 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from consent.models import Contact
 from consent.services import contact_upsert, notice_version_publish
 from preferences.models import Hold, Topic
-from preferences.services import SubscriptionChange, hold_start, preferences_update, topic_create
+from preferences.services import SubscriptionChange, hold_start, preferences_update
 from preferences.session import cookie_name
+from preferences.topics import topic_create
 from tests.actors import TEST_ACTOR
 from tests.conftest import current_version
 from tests.preferences.conftest import counts, ledger, outbox, stored

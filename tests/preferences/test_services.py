@@ -12,7 +12,7 @@ from config.errors import NotFound, Unprocessable
 from consent.models import ConsentEvidence, ConsentState
 from consent.services import EvidenceInput, consent_record, notice_version_publish
 from consent.verification import ledger_verify
-from preferences import services
+from preferences import services, topics
 from preferences.models import ChannelOptOut, Subscription
 from preferences.selectors import preferences_get
 from preferences.services import SubscriptionChange
@@ -771,13 +771,13 @@ def test_unknown_channel_in_unsubscribed_all_is_422(brand, contact):
 def test_topic_configuration_is_validated(brand, purpose, kwargs, field):
     values = {"slug": "news", "name": "News", "purpose": purpose, **kwargs}
     with pytest.raises(Unprocessable) as caught:
-        services.topic_create(actor=TEST_ACTOR, brand=brand, **values)
+        topics.topic_create(actor=TEST_ACTOR, brand=brand, **values)
     assert field in caught.value.errors
 
 
 def test_topic_purpose_must_be_the_brands(brand, other_brand, make_purpose):
     with pytest.raises(Unprocessable) as caught:
-        services.topic_create(
+        topics.topic_create(
             actor=TEST_ACTOR, brand=brand, slug="news", name="News", purpose=make_purpose(other_brand)
         )
     assert "purpose" in caught.value.errors

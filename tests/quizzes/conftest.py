@@ -12,7 +12,7 @@ import pytest
 from brands.models import Brand
 from consent.models import NoticeVersion, Purpose
 from preferences.models import Topic
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.models import Quiz, QuizVersion
 from quizzes.services import quiz_create, quiz_publish
 from tests.actors import TEST_ACTOR

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from consent.models import Contact, Purpose
-from preferences.services import topic_create
+from preferences.topics import topic_create
 from quizzes.models import QuizVersion
 from tests.actors import TEST_ACTOR
 from tests.console.test_hostile_input import HOSTILE_QUERIES, HOSTILE_VALUES, forms_of
