@@ -41,7 +41,7 @@ PATTERNS = ("solid", "stripes", "dots", "cross", "horizontal", "vertical", "chec
 
 INK, GRID = "#1a1a1a", "#d0d0d0"
 WIDTH = 640
-LEFT, RIGHT, TOP, BOTTOM = 56, 190, 16, 40
+LEFT, RIGHT, TOP, BOTTOM = 56, 210, 16, 40  # RIGHT: a line's cut name and its rate
 LABEL_CHARS = 20  # a line's name at its end is cut to this; the table beside has it whole
 
 SOURCE_LABELS = {

@@ -14,6 +14,7 @@ from consent.demo import DEMO_SEED
 from consent.demo import seed_demo as seed_consent_demo
 from consent.models import ConsentEvent, Method, Purpose
 from consent.services import contact_upsert
+from preferences.demo_crowd import crowd_seed
 from preferences.models import Channel, Topic
 from preferences.services import SubscriptionChange, preferences_update
 from preferences.topics import topic_create, topic_update
@@ -117,6 +118,7 @@ def seed_demo() -> tuple[Brand, str]:
             **fields,
         )
     _seed_german_contact(brand)
+    crowd_seed(brand)
     return brand, raw_key
 
 

@@ -15,9 +15,12 @@ quiz") are added to the brand's embed origins where local origins are allowed at
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from brands.embed import embed_origin_problem
 from brands.models import Brand
@@ -25,7 +28,7 @@ from brands.services import brand_update
 from consent.demo import DEMO_SEED
 from consent.models import NoticeVersion
 from preferences.demo import seed_demo as seed_preferences_demo
-from quizzes.models import Quiz, QuizStatus
+from quizzes.models import FunnelCount, Quiz, QuizStatus
 from quizzes.services import quiz_create, quiz_publish
 
 ONBOARDING_TITLE = "Find your kind of trip"
@@ -260,4 +263,39 @@ def seed_demo() -> tuple[Brand, str, Quiz]:
     published onboarding quiz. Idempotent."""
     brand, raw_key = seed_preferences_demo()
     brand = _embed_origins(brand)
-    return brand, raw_key, onboarding_quiz_ensure(brand=brand)
+    quiz = onboarding_quiz_ensure(brand=brand)
+    _funnel_history(quiz)
+    return brand, raw_key, quiz
+
+
+FUNNEL_DAYS = 30
+_QUESTIONS = ("goal", "experience", "kit", "email", "tips")
+_OUTCOMES = ("first-steps", "light-and-fast", "long-trail")
+
+
+def _funnel_history(quiz: Quiz) -> None:
+    """The thirty days before today of the live version's funnel, as the page would have counted
+    them (anonymous daily counts: no response, answer or contact behind them), so the console's
+    funnel page shows its chart at once. Made-up but consistent (each step at most the one before
+    it), the same on every machine; once per version."""
+    version_id = quiz.live_version_id
+    today = timezone.now().astimezone(UTC).date()
+    if version_id is None or FunnelCount.objects.filter(version_id=version_id, day__lt=today).exists():
+        return
+    pick = random.Random(30)  # made-up counts, the same on every machine
+    rows = []
+    for days_ago in range(FUNNEL_DAYS, 0, -1):
+        counts = {"viewed": pick.randint(40, 90)}
+        reached = counts["started"] = round(counts["viewed"] * pick.uniform(0.55, 0.75))
+        for key in _QUESTIONS:
+            reached = round(reached * pick.uniform(0.82, 0.97))
+            counts[f"answered:{key}"] = reached
+        counts["completed"] = reached
+        counts["opted_in:email-marketing"] = round(reached * pick.uniform(0.45, 0.7))
+        shares = [pick.random() + 0.3 for _ in _OUTCOMES]
+        given = [int(reached * share / sum(shares)) for share in shares[:-1]]
+        for outcome, n in zip(_OUTCOMES, [*given, reached - sum(given)], strict=True):
+            counts[f"outcome:{outcome}"] = n  # every completed run ends in one of them
+        day = today - timedelta(days=days_ago)
+        rows += [FunnelCount(version_id=version_id, day=day, step=key, count=n) for key, n in counts.items()]
+    FunnelCount.objects.bulk_create(rows)

@@ -136,7 +136,13 @@ def test_the_demo_puts_texts_under_their_own_notice(db):
     assert "Msg & data rates may apply" in texts["en"]
     assert "Reply STOP to cancel at any time, HELP for help." in texts["en"]
     assert texts["en"].startswith("By ticking a text box below you agree that Demo Outfitters")
-    # Nothing recorded but the German customer's newsletter sign-up (preferences.demo).
+    # Nothing recorded but the German customer's newsletter sign-up (preferences.demo) and the
+    # crowd's choices (preferences.demo_crowd), whose texts are granted under the texts' notice.
     assert list(
-        ConsentEvent.objects.filter(brand=brand).values_list("contact__external_id", "purpose__slug")
+        ConsentEvent.objects.filter(brand=brand)
+        .exclude(contact__external_id__startswith="shopper-")
+        .values_list("contact__external_id", "purpose__slug")
     ) == [("cust-43", "email-marketing")]
+    texting = ConsentEvent.objects.filter(brand=brand, purpose=sms, decision="granted")
+    assert texting.exists()
+    assert set(texting.values_list("notice_version__notice__purpose__slug", flat=True)) == {"sms-marketing"}
