@@ -43,6 +43,7 @@ INK, GRID = "#1a1a1a", "#d0d0d0"
 WIDTH = 640
 LEFT, RIGHT, TOP, BOTTOM = 56, 210, 16, 40  # RIGHT: a line's cut name and its rate
 LABEL_CHARS = 20  # a line's name at its end is cut to this; the table beside has it whole
+CHAR_WIDTH = 6.6  # about an average character of the charts' 12 px sans-serif: room, not layout
 
 SOURCE_LABELS = {
     UnsubscribeSource.HOSTED_PAGE.value: gettext_lazy("Preference centre"),
@@ -329,14 +330,18 @@ def bar_chart(
     longest bar is the largest value, or `top` where the scale is fixed (1 for shares)."""
     row = 26
     height = TOP + row * max(1, len(bars)) + 8
-    label_w = 200
+    # Room for the longest name (within bounds: a longer one is cut; the table has it whole).
+    longest = max((len(label) for label, _ in bars), default=0)
+    label_w = int(min(max(longest * CHAR_WIDTH + 12, 120), 320))
+    fits = int((label_w - 12) / CHAR_WIDTH)
     plot_w = WIDTH - label_w - 80
     top = top or max((value for _, value in bars), default=0) or 1
     parts = []
     for n, (label, value) in enumerate(bars):
         y0 = TOP + n * row
         width = plot_w * value / top
-        parts.append(_text(label_w - 8, y0 + 15, label, "end"))
+        name = label if len(label) <= fits else label[: fits - 1] + "…"
+        parts.append(_text(label_w - 8, y0 + 15, name, "end"))
         parts.append(
             f"<rect {_attrs(x=label_w, y=y0 + 3, width=f'{width:.1f}', height=row - 8, fill=PALETTE[0])}/>"
         )
