@@ -68,12 +68,13 @@ every HubSpot API for the few calls used here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from sync.delivery.connectors.erasure_notices import moved_notices_done
 from sync.delivery.connectors.hubspot_auth import (
     HubSpotAuthRefused,
     access_token,
@@ -82,7 +83,14 @@ from sync.delivery.connectors.hubspot_auth import (
 )
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
-from sync.delivery.connectors.hubspot_moves import address_mark, contacts_move, hubspot_ids, moves_needed
+from sync.delivery.connectors.hubspot_moves import (
+    address_mark,
+    contacts_move,
+    former_addresses,
+    former_rows,
+    hubspot_ids,
+    moves_needed,
+)
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
@@ -167,6 +175,7 @@ class HubSpotAdapter:
     # only meet its 429s (measured: 45% of the ceiling against 63%).
     backfill_in_flight = 1
     erases_by_address = False
+    keeps_consent_by_address = True
     polled = False
 
     # --- configuration -----------------------------------------------------------------------
@@ -341,9 +350,17 @@ class HubSpotAdapter:
             response,
         )
 
-    def _plan(self, target: Target, items: Sequence[Item]) -> list[_Call]:
+    def _plan(
+        self,
+        target: Target,
+        items: Sequence[Item],
+        *,
+        former: Mapping[int, list[str]],
+        moved: Collection[int],
+    ) -> tuple[list[_Call], dict[int, int]]:
         """The calls a batch needs, in order: upsert the contacts HubSpot does not have yet,
-        write the statuses, unsubscribe from all."""
+        write the statuses (and the "no" under the addresses in `former`), unsubscribe from all;
+        and contact_ref -> the delivery whose calls carry that "no"."""
         entries = target.mapping.get("subscriptions", [])
         writes: list[tuple[int, dict[str, Any]]] = []
         wide: list[tuple[int, str]] = []
@@ -380,6 +397,26 @@ class HubSpotAdapter:
                 contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
             )
         )
+        # The addresses a contact left, where Candor pushed it (a record kept or moved now): each
+        # mapped type "no" there, in the same write as the statuses, carried by its delivery.
+        carriers: dict[int, int] = {}
+        for item in items:
+            state = item.state
+            if (
+                state is not None
+                and not state.erased
+                and state.contact_ref in former
+                and (item.type == "contact.updated" or state.contact_ref not in carriers)
+            ):
+                carriers[state.contact_ref] = item.delivery_id
+        for contact_ref, emails in former.items():
+            rows_left = former_rows(target=target, emails=emails)
+            if contact_ref not in carriers:
+                continue
+            if not rows_left or (contact_ref not in known and contact_ref not in moved):
+                del carriers[contact_ref]  # nothing Candor pushed there: nothing to turn off
+                continue
+            writes.extend((carriers[contact_ref], row) for row in rows_left)
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
             if state.contact_ref not in known and state.email:
@@ -433,7 +470,7 @@ class HubSpotAdapter:
                     query={"channel": "EMAIL"},
                 )
             )
-        return calls
+        return calls, carriers
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
@@ -445,8 +482,25 @@ class HubSpotAdapter:
             # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
             moving = {move.contact_ref for move in moves}
             return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
-        calls = self._plan(target, items)
-        return self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
+        moved = {move.contact_ref for move in moves}
+        former = former_addresses(target=target, items=items, moved=moved)
+        calls, carriers = self._plan(target, items, former=former, moved=moved)
+        results = self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
+        # A notice goes once HubSpot took the "no" under its addresses (its carrier went through
+        # whole), or at once where nothing was owed; an erasure HubSpot took drops the notice too
+        # (the record is deleted by id: the addresses need not be kept any longer).
+        succeeded = {
+            item.delivery_id for item, result in zip(items, results, strict=True) if result.succeeded
+        }
+        done = [ref for ref in former if ref not in carriers or carriers[ref] in succeeded]
+        erasures: dict[int, int] = {}  # contact_ref -> the delivery that carries its GDPR delete
+        for item in items:
+            if item.state is not None and item.state.erased:
+                erasures.setdefault(item.state.contact_ref, item.delivery_id)
+        done += [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
+        if done:
+            moved_notices_done(connector_public_id=target.public_id, contact_refs=done)
+        return results
 
     def _run(
         self, target: Target, *, items: list[int], calls: list[_Call], client: httpx.Client

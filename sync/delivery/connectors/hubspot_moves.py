@@ -50,13 +50,14 @@ retried (not given up), so granting the scope lets the held-back contact through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 from django.utils.crypto import salted_hmac
 
+from sync.delivery.connectors.erasure_notices import moved_notices_read
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
@@ -141,6 +142,42 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
         if marks or contact_ref in updated:
             moves.append(Move(contact_ref=contact_ref, hubspot_id=hubspot_id, email=email, marks=marks))
     return moves
+
+
+def former_addresses(
+    *, target: Target, items: Sequence[Item], moved: Collection[int]
+) -> dict[int, list[str]]:
+    """contact_ref -> the email addresses it left, from its `moved` notice, for the contacts of the
+    batch that can have one: a contact.updated delivery's (the change wrote both in one
+    transaction), or one moved now. Only those cost the one read; an address a live contact of
+    the brand gives now is left out (moved_notices_read: it is that contact's to push)."""
+    refs = {
+        item.contact_ref
+        for item in items
+        if item.contact_ref is not None
+        and item.type == "contact.updated"
+        and item.state is not None
+        and not item.state.erased
+    } | set(moved)
+    if not refs:
+        return {}
+    notices = moved_notices_read(connector_public_id=target.public_id, contact_refs=refs)
+    return {contact_ref: list(notice["emails"]) for contact_ref, notice in notices.items()}
+
+
+def former_rows(*, target: Target, emails: Sequence[str]) -> list[dict[str, Any]]:
+    """Each mapped type written UNSUBSCRIBED at each address (see the module's docstring for why
+    that state)."""
+    return [
+        {
+            "subscriberIdString": email,
+            "subscriptionId": int(entry["subscription_id"]),
+            "channel": "EMAIL",
+            "statusState": "UNSUBSCRIBED",
+        }
+        for email in emails
+        for entry in target.mapping.get("subscriptions", [])
+    ]
 
 
 def contacts_move(
@@ -235,15 +272,7 @@ def _turn_off(
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
-    rows: list[dict[str, Any]] = [
-        {
-            "subscriberIdString": old,
-            "subscriptionId": int(entry["subscription_id"]),
-            "channel": "EMAIL",
-            "statusState": "UNSUBSCRIBED",
-        }
-        for entry in target.mapping.get("subscriptions", [])
-    ]
+    rows = former_rows(target=target, emails=[old])
     if rows:
         result, _ = adapter._post(target, WRITE, {"inputs": rows}, client=client, query={})
         if not result.succeeded:
