@@ -68,7 +68,7 @@ every HubSpot API for the few calls used here.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,11 +89,13 @@ from sync.delivery.connectors.hubspot_moves import (
     former_addresses,
     former_rows,
     hubspot_ids,
+    left_marks,
     moves_needed,
 )
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
+    vendor_contacts_drop,
     vendor_contacts_forget,
     vendor_contacts_keep,
 )
@@ -355,12 +357,13 @@ class HubSpotAdapter:
         target: Target,
         items: Sequence[Item],
         *,
+        known: Mapping[int, str],
         former: Mapping[int, list[str]],
-        moved: Collection[int],
     ) -> tuple[list[_Call], dict[int, int]]:
         """The calls a batch needs, in order: upsert the contacts HubSpot does not have yet,
         write the statuses (and the "no" under the addresses in `former`), unsubscribe from all;
-        and contact_ref -> the delivery whose calls carry that "no"."""
+        and contact_ref -> the delivery whose calls carry that "no". `known`: contact_ref -> the
+        HubSpot id kept."""
         entries = target.mapping.get("subscriptions", [])
         writes: list[tuple[int, dict[str, Any]]] = []
         wide: list[tuple[int, str]] = []
@@ -391,14 +394,8 @@ class HubSpotAdapter:
                     row["legalBasis"], row["legalBasisExplanation"] = legal_basis(entry)
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
-        known = hubspot_ids(
-            kept=vendor_contacts_all(
-                connector_public_id=target.public_id,
-                contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
-            )
-        )
-        # The addresses a contact left, where Candor pushed it (a record kept or moved now): each
-        # mapped type "no" there, in the same write as the statuses, carried by its delivery.
+        # The addresses a moved contact left (HubSpot had its record there): each mapped type
+        # "no" there, in the same write as the statuses, carried by one of its deliveries.
         carriers: dict[int, int] = {}
         for item in items:
             state = item.state
@@ -411,12 +408,10 @@ class HubSpotAdapter:
                 carriers[state.contact_ref] = item.delivery_id
         for contact_ref, emails in former.items():
             rows_left = former_rows(target=target, emails=emails)
-            if contact_ref not in carriers:
-                continue
-            if not rows_left or (contact_ref not in known and contact_ref not in moved):
-                del carriers[contact_ref]  # nothing Candor pushed there: nothing to turn off
-                continue
-            writes.extend((carriers[contact_ref], row) for row in rows_left)
+            if contact_ref in carriers and not rows_left:
+                del carriers[contact_ref]  # nothing left to turn off
+            elif contact_ref in carriers:
+                writes.extend((carriers[contact_ref], row) for row in rows_left)
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
             if state.contact_ref not in known and state.email:
@@ -482,25 +477,49 @@ class HubSpotAdapter:
             # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
             moving = {move.contact_ref for move in moves}
             return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
-        moved = {move.contact_ref for move in moves}
-        former = former_addresses(target=target, items=items, moved=moved)
-        calls, carriers = self._plan(target, items, former=former, moved=moved)
+        kept = vendor_contacts_all(
+            connector_public_id=target.public_id,
+            contact_refs=[item.state.contact_ref for item in items if item.state is not None],
+        )
+        left = left_marks(kept=kept, items=items)
+        former = former_addresses(target=target, left=left)
+        calls, carriers = self._plan(target, items, known=hubspot_ids(kept=kept), former=former)
         results = self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
-        # A notice goes once HubSpot took the "no" under its addresses (its carrier went through
-        # whole), or at once where nothing was owed; an erasure HubSpot took drops the notice too
-        # (the record is deleted by id: the addresses need not be kept any longer).
+        self._former_done(target, items=items, results=results, left=left, carriers=carriers)
+        return results
+
+    def _former_done(
+        self,
+        target: Target,
+        *,
+        items: Sequence[Item],
+        results: Sequence[PushResult],
+        left: Mapping[int, list[str]],
+        carriers: Mapping[int, int],
+    ) -> None:
+        """Drop the `moved` notices (and left marks) HubSpot needs no longer: where it took the
+        "no" under the addresses left (their carrier went through whole), where nothing was owed
+        (a contact.updated with no move: a phone, or an address HubSpot never had), and where an
+        erasure was taken (the record is deleted by id: the addresses need not be kept)."""
         succeeded = {
             item.delivery_id for item, result in zip(items, results, strict=True) if result.succeeded
         }
-        done = [ref for ref in former if ref not in carriers or carriers[ref] in succeeded]
+        told = [ref for ref in left if ref not in carriers or carriers[ref] in succeeded]
         erasures: dict[int, int] = {}  # contact_ref -> the delivery that carries its GDPR delete
         for item in items:
-            if item.state is not None and item.state.erased:
-                erasures.setdefault(item.state.contact_ref, item.delivery_id)
-        done += [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
-        if done:
-            moved_notices_done(connector_public_id=target.public_id, contact_refs=done)
-        return results
+            state = item.state
+            if state is None:
+                continue
+            if state.erased:
+                erasures.setdefault(state.contact_ref, item.delivery_id)
+            elif item.type == "contact.updated" and state.contact_ref not in left:
+                told.append(state.contact_ref)
+        told += [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
+        if told:
+            moved_notices_done(connector_public_id=target.public_id, contact_refs=told)
+        marks = [mark for ref in told for mark in left.get(ref, [])]
+        if marks:
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=marks)
 
     def _run(
         self, target: Target, *, items: list[int], calls: list[_Call], client: httpx.Client

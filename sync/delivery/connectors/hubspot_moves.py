@@ -50,7 +50,7 @@ retried (not given up), so granting the scope lets the held-back contact through
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,6 +93,7 @@ UPDATE = "/crm/v3/objects/contacts/batch/update"
 CONTACT = "/crm/v3/objects/contacts/{id}"
 WRITE = "/communication-preferences/v4/statuses/batch/write"
 MARK = "address:"
+LEFT = "left:"
 MARK_SALT = "candor.hubspot-address-mark"
 BATCH = 100
 
@@ -104,11 +105,24 @@ def address_mark(*, contact_ref: int, email: str) -> str:
     return f"{MARK}{digest.hexdigest()[:40]}"
 
 
+def left_mark(*, mark: str) -> str:
+    """The mark of an address HubSpot had for the contact before a move, kept until the "no"
+    under it is written (`former_addresses`): Candor's statuses are there, and a retry after the
+    move no longer sees the move."""
+    return f"{LEFT}{mark.removeprefix(MARK)}"
+
+
+def _left_unknown(contact_ref: int) -> str:
+    # A contact pushed before marks were kept: which address it left is not known, so every
+    # address of its notice is Candor's to turn off.
+    return f"{LEFT}any:{contact_ref}"
+
+
 def hubspot_ids(*, kept: dict[int, list[str]]) -> dict[int, str]:
     """contact_ref -> the HubSpot contact id among the ids kept for it (marks left out)."""
     out: dict[int, str] = {}
     for contact_ref, vendor_ids in kept.items():
-        ids = [v for v in vendor_ids if not v.startswith(MARK)]
+        ids = [v for v in vendor_ids if not v.startswith((MARK, LEFT))]
         if ids:
             out[contact_ref] = ids[0]
     return out
@@ -144,25 +158,41 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
     return moves
 
 
-def former_addresses(
-    *, target: Target, items: Sequence[Item], moved: Collection[int]
-) -> dict[int, list[str]]:
-    """contact_ref -> the email addresses it left, from its `moved` notice, for the contacts of the
-    batch that can have one: a contact.updated delivery's (the change wrote both in one
-    transaction), or one moved now. Only those cost the one read; an address a live contact of
-    the brand gives now is left out (moved_notices_read: it is that contact's to push)."""
+def left_marks(*, kept: dict[int, list[str]], items: Sequence[Item]) -> dict[int, list[str]]:
+    """contact_ref -> its left marks, for the contacts of the batch (not erased, with an email)
+    that HubSpot had under an address they have left since: from the ids read for the push
+    anyway, so an unchanged contact costs nothing more."""
     refs = {
-        item.contact_ref
+        item.state.contact_ref
         for item in items
-        if item.contact_ref is not None
-        and item.type == "contact.updated"
-        and item.state is not None
-        and not item.state.erased
-    } | set(moved)
-    if not refs:
+        if item.state is not None and not item.state.erased and item.state.email
+    }
+    out: dict[int, list[str]] = {}
+    for contact_ref in sorted(refs & set(kept)):
+        marks = [v for v in kept[contact_ref] if v.startswith(LEFT)]
+        if marks:
+            out[contact_ref] = marks
+    return out
+
+
+def former_addresses(*, target: Target, left: dict[int, list[str]]) -> dict[int, list[str]]:
+    """contact_ref -> the addresses of its `moved` notice HubSpot had for it (its left marks);
+    one read, only for contacts with left marks. An address a live contact of the brand gives
+    now is left out (moved_notices_read: it is that contact's to push); a contact whose notice is
+    gone (no CONNECTOR_KEYS at the change, purged) has none."""
+    if not left:
         return {}
-    notices = moved_notices_read(connector_public_id=target.public_id, contact_refs=refs)
-    return {contact_ref: list(notice["emails"]) for contact_ref, notice in notices.items()}
+    notices = moved_notices_read(connector_public_id=target.public_id, contact_refs=left)
+    out: dict[int, list[str]] = {}
+    for contact_ref, marks in left.items():
+        emails = notices.get(contact_ref, {}).get("emails", [])
+        anything = _left_unknown(contact_ref) in marks
+        out[contact_ref] = [
+            email
+            for email in emails
+            if anything or left_mark(mark=address_mark(contact_ref=contact_ref, email=email)) in marks
+        ]
+    return out
 
 
 def former_rows(*, target: Target, emails: Sequence[str]) -> list[dict[str, Any]]:
@@ -232,8 +262,7 @@ def _partly(
     except (ValueError, AttributeError):
         return result
     _moved(target=target, moves=[m for m in moves if m.hubspot_id in done])
-    gone = [m.contact_ref for m in moves if m.hubspot_id in missing]
-    vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=gone)
+    _gone(target=target, moves=[m for m in moves if m.hubspot_id in missing])
     if any(m.hubspot_id not in done | missing for m in moves):
         return result  # refused for another reason: not pushed ahead of it
     return None
@@ -243,8 +272,25 @@ def _moved(*, target: Target, moves: Sequence[Move]) -> None:
     vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[k for m in moves for k in m.marks])
     vendor_contacts_keep(
         connector_public_id=target.public_id,
-        ids={address_mark(contact_ref=m.contact_ref, email=m.email): m.contact_ref for m in moves},
+        ids={address_mark(contact_ref=m.contact_ref, email=m.email): m.contact_ref for m in moves}
+        | _lefts(moves),
     )
+
+
+def _gone(*, target: Target, moves: Sequence[Move]) -> None:
+    """Records HubSpot no longer has: their ids go (the push upserts the new address), but the
+    statuses stay with the addresses left (HubSpot keeps them by address), so their left marks
+    are kept."""
+    vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[m.contact_ref for m in moves])
+    vendor_contacts_keep(connector_public_id=target.public_id, ids=_lefts(moves))
+
+
+def _lefts(moves: Sequence[Move]) -> dict[str, int]:
+    lefts: dict[str, int] = {}
+    for move in moves:
+        for mark in move.marks or (None,):
+            lefts[left_mark(mark=mark) if mark else _left_unknown(move.contact_ref)] = move.contact_ref
+    return lefts
 
 
 def _turn_off(
@@ -264,7 +310,7 @@ def _turn_off(
             succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
         )
     if response.status_code == 404:
-        vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[move.contact_ref])
+        _gone(target=target, moves=[move])
         return None
     if response.status_code != 200:
         return _failed(response=response, secrets=secrets)
