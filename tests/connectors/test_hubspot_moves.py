@@ -594,6 +594,27 @@ def test_of_two_addresses_left_before_a_push_only_the_one_hubspot_had_is_written
     assert notices() == []
 
 
+def test_an_erasure_forgets_the_left_marks_of_a_record_hubspot_no_longer_had(admin_api, purpose, fake):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    left = "left:" + address_mark(contact_ref=1, email="ada@example.com").removeprefix("address:")
+    vendor_contacts_keep(connector_public_id=connector.public_id, ids={left: 1})
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    erased = ContactState(contact_ref=1, external_id="x", email=None, phone=None, erased=True)
+    [result] = HubSpotAdapter().push(
+        target,
+        [Item(delivery_id=1, type="contact.erased", contact_ref=1, state=erased)],
+        client=http_client(),
+    )
+    assert result.succeeded
+    assert fake.paths() == []  # no HubSpot id: nothing to delete there
+    assert kept(connector) == {}
+
+
 # --- the fake's endpoints ----------------------------------------------------------------------
 
 
