@@ -514,9 +514,12 @@ class HubSpotAdapter:
                 erasures.setdefault(state.contact_ref, item.delivery_id)
             elif item.type == "contact.updated" and state.contact_ref not in left:
                 told.append(state.contact_ref)
-        told += [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
-        if told:
-            moved_notices_done(connector_public_id=target.public_id, contact_refs=told)
+        erased = [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
+        if told or erased:
+            moved_notices_done(connector_public_id=target.public_id, contact_refs=told + erased)
+        if erased:
+            # Left marks too (a record gone from HubSpot has no id for the GDPR delete to forget).
+            vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=erased)
         marks = [mark for ref in told for mark in left.get(ref, [])]
         if marks:
             vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=marks)
