@@ -11,8 +11,10 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
 - `POST /crm/v3/objects/contacts/batch/update` (100 inputs a call), `{"inputs": [{"id": <the
   HubSpot id kept>, "properties": {"email": <the address now>}}]}`: the record takes the new
   address and keeps its history; the statuses the push writes next reach it. The old address's
-  statuses stay with that address in HubSpot (no contact holds it any more, so nothing is sent
-  to it; they would apply again to a contact created later with it).
+  statuses stay with that address in HubSpot: no contact holds it any more, but a contact made
+  later with it (a colleague's form) would inherit them ("If the status is updated for an email
+  address that isn't currently associated with a contact and a contact is later created, the
+  status update will apply to the new contact", the same page). So they are turned off, below.
 - Another HubSpot contact has the new address already: HubSpot refuses the change (409
   CONFLICT, "Contact already exists. Existing ID: …", for the whole batch: each contact is then
   tried alone to find which). The two records cannot become one, so no "yes" is left behind:
@@ -21,13 +23,44 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
   subscription type is written UNSUBSCRIBED for its address. Its id stays kept, so an erasure
   still deletes it, and the mark of the new address is kept: the pair is settled, later pushes
   make no move. The push then writes the statuses for the new address, which are the other
-  contact's. What remains: the old record, under the old address, unsubscribed from the mapped
+  contact's (and, as after any move, the old address's "no" once more, after which its notice
+  goes). What remains: the old record, under the old address, unsubscribed from the mapped
   types (an unmapped type, and an unsubscribe-all, are left as they were); the other record's
   id is not kept, so a "no" given there reaches Candor by webhook only if HubSpot names a
   contact Candor knows (the reconciler, which reads by address, still finds it), and an erasure
   does not delete that record (Candor neither created nor found it by id).
 - A record gone from HubSpot (404, or OBJECT_NOT_FOUND in a 207) has nothing to move: its id is
-  forgotten and the push upserts the new address as for a new contact.
+  forgotten and the push upserts the new address as for a new contact (the old address's
+  statuses outlive the record: they are turned off as after a move).
+
+The address left: each mapped type is written UNSUBSCRIBED there, in the push's own
+statuses/batch/write (no extra call), once the move is made. Candor no longer holds that address:
+the change sealed it in a `moved` notice (erasure_notices, as for Klaviyo: the adapter's
+`keeps_consent_by_address`), read only for a contact HubSpot had under an address it left (below);
+moved_notices_read leaves out an address a live contact of the brand gives now (another contact,
+or this one back on it). Why UNSUBSCRIBED: v4's statusState is NOT_SPECIFIED, SUBSCRIBED or
+UNSUBSCRIBED (subscriptions.json, PublicStatusRequest; v3's NOT_SUBSCRIBED is a read-only status
+of v3, refused by v4). NOT_SPECIFIED would still be mailed where GDPR tools are off ("emails can
+be sent to contacts with an Opted in or a Not opted in or out status", knowledge base, "How do
+subscription preferences and types work"), so it does not send nothing. UNSUBSCRIBED does not
+lock the address either: v4, unlike v1 ("NO UNDO") and v3 ("will not allow you to resubscribe
+contacts who have opted out"), writes SUBSCRIBED over it (the v3 guide's note on v4, and v4's
+setStatusSuccessReason RESUBSCRIBE_OCCURRED), with the legal basis the push sends with every
+SUBSCRIBED: a person back on that address is subscribed again by the next push. The notice goes
+once HubSpot took the write (or at once where nothing was owed: a phone, an address HubSpot never
+had), and with a pushed erasure (the record is deleted by id).
+
+Which addresses HubSpot had: a move keeps, for each address mark it replaces, a `left:<mark>`
+(`left:any:<contact_ref>` for a contact moved before marks were kept: every address of its
+notice), also where the record was gone (its statuses are not), until that write is taken. So a
+retry after the move (no move then: its mark matches) still writes them, and an address left
+before anything reached HubSpot is not written (nothing Candor pushed is there).
+
+What remains: an unmapped type, and an unsubscribe-all, are left as they were under the address
+left; the UNSUBSCRIBED rows (the address, with Candor's "no") stay in HubSpot after the notice,
+and after a later erasure of the contact (HubSpot's GDPR delete removes the record by id, not
+the address left); an address left that another live contact gives now keeps what HubSpot holds
+until that contact's own state is pushed (none if it has no mapped consent).
 
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
 every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
