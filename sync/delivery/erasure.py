@@ -82,11 +82,11 @@ def erasure_notices_keep(
 
 def moved_notices_keep(*, brand_id: int, contact_ref: int, email: str | None, phone: str | None) -> None:
     """When a contact's address changes (in the change's transaction): the addresses it changed
-    from, sealed for each of the brand's connectors whose vendor knows a record only by its
-    address (Klaviyo), for the push of its contact.updated."""
+    from, sealed for each of the brand's connectors whose vendor keeps consent by address
+    (Klaviyo, HubSpot), for the push of its contact.updated."""
     connector_ids = [
         pk
         for pk, vendor in Connector.objects.filter(brand_id=brand_id).values_list("pk", "vendor")
-        if (adapter := adapter_for(vendor)) is not None and adapter.erases_by_address
+        if (adapter := adapter_for(vendor)) is not None and adapter.keeps_consent_by_address
     ]
     moved_notices_seal(connector_ids=connector_ids, contact_ref=contact_ref, email=email, phone=phone)

@@ -1,7 +1,9 @@
 """A contact's address changed in Candor: the HubSpot contact Candor pushed under the former
 address takes the new one (contacts batch/update by the id kept) before the statuses are written
 for it, or, where another HubSpot contact has the new address, the old address is written
-UNSUBSCRIBED for every mapped type, so no "yes" stays behind under an address the contact left."""
+UNSUBSCRIBED for every mapped type, so no "yes" stays behind under an address the contact left.
+HubSpot keeps statuses by address, so after a move the address left is written UNSUBSCRIBED too
+(from the sealed `moved` notice, which goes once HubSpot took it)."""
 
 from __future__ import annotations
 
@@ -9,21 +11,25 @@ from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from brands.models import Brand
 from consent.erasure import contact_erase
 from consent.models import Contact, Purpose
 from consent.services import contact_upsert
+from sync.delivery import batches
+from sync.delivery.connectors.crypto import credentials_decrypt
 from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
+from sync.delivery.connectors.registry import adapter_for
 from sync.delivery.connectors.vendor_contacts import vendor_contacts_keep
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
-from sync.models import Attempt, Connector, Delivery, VendorContact
+from sync.models import Attempt, Connector, Delivery, ErasureNotice, VendorContact
 from sync.outbox.contact_state import ContactState
 from tests.connectors.support import drain, grant, withdraw
-from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake
+from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake, written
 from tests.fakes.hubspot import TOKEN, FakeHubSpot
 from tests.sync.webhook_support import published
 
@@ -31,6 +37,7 @@ __all__ = ["admin_api", "fake", "published"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UPDATE = "/crm/v3/objects/contacts/batch/update"
+GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 TWO_TYPES = {
     "subscriptions": [
         {"subscription_id": "101", "purpose": "email-marketing"},
@@ -78,13 +85,16 @@ def test_an_address_change_alone_moves_the_contact_and_its_statuses_land_on_it(
     moved_to_new_address(brand)  # contact.updated alone
     push(connector)
 
-    # The same HubSpot record, now under the new address, with the statuses written for it.
+    # The same HubSpot record, now under the new address, with the statuses written for it; the
+    # address left says "no" to each mapped type, in the same write (no extra call).
     assert fake.contacts == {"ada@new.example": hubspot_id}
     assert fake.paths() == [UPDATE, WRITE]
     assert fake.requests[0]["body"] == {
         "inputs": [{"id": hubspot_id, "properties": {"email": "ada@new.example"}}]
     }
     assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert ErasureNotice.objects.count() == 0
     assert kept(connector) == {
         hubspot_id: contact.pk,
         address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
@@ -130,6 +140,10 @@ def test_a_contact_pushed_before_marks_moves_on_its_contact_updated(
     push(connector)
     assert fake.contacts == {"ada@new.example": hubspot_id}
     assert kept(connector)[address_mark(contact_ref=contact.pk, email="ada@new.example")] == contact.pk
+    # Which address it left was not marked: every address of its notice says "no".
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert not [v for v in kept(connector) if v.startswith("left:")]
+    assert ErasureNotice.objects.count() == 0
 
 
 def test_where_another_hubspot_contact_has_the_new_address_the_old_one_says_no(
@@ -168,6 +182,7 @@ def test_where_another_hubspot_contact_has_the_new_address_the_old_one_says_no(
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
+    assert ErasureNotice.objects.count() == 0  # the old address's "no" was taken
 
     # An erasure deletes the record Candor created; the other one is not Candor's.
     contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
@@ -195,11 +210,13 @@ def test_a_token_that_may_not_read_contacts_holds_the_refused_move_back_until_it
     assert Delivery.objects.get(pk=attempt.delivery_id).status == "pending"  # retried, not given up
     assert fake.paths() == []  # nothing written for either address
     assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert ErasureNotice.objects.filter(kind="moved").count() == 1
 
     fake.scopes.add("crm.objects.contacts.read")
     drain(connector.endpoint)
     assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
     assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert ErasureNotice.objects.count() == 0
 
 
 def test_the_conflict_of_one_contact_does_not_hold_back_the_others_move(
@@ -241,6 +258,9 @@ def test_a_record_gone_from_hubspot_is_forgotten_and_upserted_under_the_new_addr
         new_id: contact.pk,
         address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
     }
+    # The record went, its address's statuses did not (HubSpot keeps them by address).
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert ErasureNotice.objects.count() == 0
 
 
 @pytest.mark.parametrize("fault", ["down", "throttled", "throttled on the write"])
@@ -276,6 +296,8 @@ def test_hubspot_down_or_throttled_loses_nothing_and_duplicates_nothing(
         assert fake.contacts == {"ada@new.example": hubspot_id}
     else:
         assert fake.contacts == {"ada@example.com": hubspot_id}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert ErasureNotice.objects.filter(kind="moved").count() == 1  # kept for the retry
 
     fake.down = False
     fake.window_max = 190
@@ -285,6 +307,8 @@ def test_hubspot_down_or_throttled_loses_nothing_and_duplicates_nothing(
     assert [r["body"]["inputs"][0]["id"] for r in fake.requests if r["path"] == UPDATE] == [hubspot_id]
     assert UPSERT not in fake.paths()
     assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert ErasureNotice.objects.count() == 0
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
@@ -303,7 +327,11 @@ def test_moves_keep_to_hubspots_limit_of_100_inputs_a_call(admin_api, purpose, f
     assert contacts_move(adapter=HubSpotAdapter(), target=target, moves=moves, client=http_client()) is None
     assert [len(r["body"]["inputs"]) for r in fake.requests if r["path"] == UPDATE] == [100, 50]
     assert fake.contacts == {f"p{i}@new.example": str(1000 + i) for i in range(150)}
-    assert kept(connector) == {address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)}
+    # Moves made without a mark of the address left (pushed before marks): every address of the
+    # notice is turned off at the push (`left:any`).
+    assert kept(connector) == {
+        address_mark(contact_ref=i, email=f"p{i}@new.example"): i for i in range(150)
+    } | {f"left:any:{i}": i for i in range(150)}
 
 
 def test_an_address_hubspot_refuses_fails_that_contact_for_good_and_only_holds_the_others_back(
@@ -355,6 +383,236 @@ def test_an_address_hubspot_refuses_fails_that_contact_for_good_and_only_holds_t
     assert results[1].error == "Not sent: an earlier call of the batch failed."
     assert fake.paths() == []
     assert fake.contacts == {"ada@example.com": "501", "bob@example.com": "502"}
+
+
+# --- the statuses left under the former address --------------------------------------------------
+
+
+def notices() -> list[tuple[str, dict[str, Any]]]:
+    return [(n.kind, credentials_decrypt(n.sealed)) for n in ErasureNotice.objects.order_by("id")]
+
+
+def send_once(connector: Connector) -> None:
+    """One round of the worker over what is pending (drain does up to twenty)."""
+    pending = Delivery.objects.filter(endpoint=connector.endpoint, status="pending").order_by("id")
+    Delivery.objects.filter(pk__in=[d.pk for d in pending]).update(next_attempt_at=timezone.now())
+    for delivery in list(pending):
+        batches.delivery_send(delivery_id=delivery.pk)
+
+
+def test_hubspot_and_klaviyo_keep_consent_by_address_mailchimp_and_salesforce_do_not():
+    assert {
+        vendor: adapter.keeps_consent_by_address
+        for vendor in ("klaviyo", "hubspot", "mailchimp", "salesforce")
+        if (adapter := adapter_for(vendor)) is not None
+    } == {"klaviyo": True, "hubspot": True, "mailchimp": False, "salesforce": False}
+
+
+def test_the_address_left_says_no_to_each_mapped_type_once_the_move_is_made(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    moved_to_new_address(brand)
+    # The change sealed the address left for this connector (HubSpot erases by id, but keeps
+    # statuses by address).
+    assert notices() == [("moved", {"emails": ["ada@example.com"], "phones": []})]
+
+    push(connector)
+
+    [write] = [r["body"]["inputs"] for r in fake.requests if r["path"] == WRITE]
+    assert sorted((r["subscriberIdString"], r["subscriptionId"], r["statusState"]) for r in write) == [
+        ("ada@example.com", 101, "UNSUBSCRIBED"),
+        ("ada@example.com", 102, "UNSUBSCRIBED"),
+        ("ada@new.example", 101, "SUBSCRIBED"),
+        ("ada@new.example", 102, "SUBSCRIBED"),
+    ]
+    assert all("legalBasis" not in r for r in write if r["statusState"] == "UNSUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert notices() == []
+
+    # A HubSpot contact made later with the old address (a colleague's form) inherits no "yes".
+    fake.contacts["ada@example.com"] = "888"
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+
+    # Later pushes of the moved contact write nothing more there, and read no notice.
+    fake.requests.clear()
+    withdraw(brand, purpose)
+    push(connector)
+    assert [r["subscriberIdString"] for r in written(fake)] == ["ada@new.example", "ada@new.example"]
+
+
+def test_an_address_left_and_taken_back_later_is_subscribed_again_with_its_legal_basis(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    moved_to_new_address(brand)
+    push(connector)
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+
+    contact_upsert(brand=brand, external_id="cust-1", email="ada@example.com")  # back again
+    push(connector)
+
+    # UNSUBSCRIBED does not block her: v4 writes SUBSCRIBED over it with a legal basis.
+    assert fake.contacts == {"ada@example.com": hubspot_id}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert fake.statuses[("ada@example.com", "101")]["legalBasis"] == "CONSENT_WITH_NOTICE"
+    assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert notices() == []
+
+
+def test_a_contact_whose_address_did_not_change_reads_no_notice_and_makes_no_extra_call(
+    admin_api, purpose, fake, django_assert_num_queries
+):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    fake.contacts["ada@example.com"] = "501"
+    vendor_contacts_keep(
+        connector_public_id=connector.public_id,
+        ids={"501": 1, address_mark(contact_ref=1, email="ada@example.com"): 1},
+    )
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    state = ContactState(
+        contact_ref=1,
+        external_id="a",
+        email="ada@example.com",
+        phone=None,
+        consents={"email-marketing": "granted"},
+    )
+    items = [Item(delivery_id=1, type="consent.granted", contact_ref=1, state=state)]
+    # The kept ids, read once to see there is no move and once by the plan: as before notices.
+    with django_assert_num_queries(2) as queries:
+        [result] = HubSpotAdapter().push(target, items, client=http_client())
+    assert result.succeeded
+    assert not any("erasurenotice" in q["sql"] for q in queries.captured_queries)
+    assert fake.paths() == [WRITE]
+
+
+def test_an_address_another_live_contact_gives_now_is_not_written(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    moved_to_new_address(brand)
+    contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")  # a colleague has it now
+    push(connector)
+
+    assert {r["subscriberIdString"] for r in written(fake)} == {"ada@new.example"}
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    # Not Candor's to turn off: that contact's own state is its to push (none here yet).
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert notices() == []  # told: nothing left to write
+
+
+def test_an_address_left_before_the_first_push_is_not_written(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    grant(brand, purpose)
+    moved_to_new_address(brand)  # before anything reached HubSpot: nothing Candor pushed is there
+    push(connector)
+
+    assert UPDATE not in fake.paths()
+    assert {r["subscriberIdString"] for r in written(fake)} == {"ada@new.example"}
+    assert statuses(fake, "ada@example.com") == ("NOT_SPECIFIED", "NOT_SPECIFIED")
+    assert [v for v in kept(connector) if v.startswith("left:")] == []
+    assert notices() == []
+
+
+def test_hubspot_throttling_the_write_keeps_the_notice_until_the_retry_succeeds(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    moved_to_new_address(brand)
+    fake.window_max = 1  # the move spends the window: the batch stops before the write
+    fake._calls.clear()
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    assert fake.contacts == {"ada@new.example": hubspot_id}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert [kind for kind, _ in notices()] == ["moved"]
+
+    fake.requests.clear()
+    fake.window_max = 190
+    fake.throttle(1)  # the retry's write (no second move: its mark matches) meets a 429
+    send_once(connector)
+    [attempt] = Attempt.objects.filter(delivery__endpoint=connector.endpoint, status_code=429)
+    assert attempt.outcome == "failed"
+    assert UPDATE not in fake.paths()
+    assert WRITE not in fake.paths()
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert [kind for kind, _ in notices()] == ["moved"]
+
+    drain(connector.endpoint)
+    assert fake.paths() == [WRITE]
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert notices() == []
+
+
+def test_an_erasure_pushed_before_the_move_deletes_the_record_and_drops_the_notice(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    moved_to_new_address(brand)
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+
+    fake.down = True
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    assert [kind for kind, _ in notices()] == ["moved"]  # kept while HubSpot has not taken it
+
+    fake.down = False
+    drain(connector.endpoint)
+    # The record (still under the old address: no move for an erased contact) is deleted by id,
+    # and its address's statuses with it; the notice goes with the erasure.
+    assert [r["body"] for r in fake.requests if r["path"] == GDPR_DELETE] == [{"objectId": hubspot_id}]
+    assert UPDATE not in fake.paths()
+    assert WRITE not in fake.paths()
+    assert fake.contacts == {}
+    assert statuses(fake, "ada@example.com") == ("NOT_SPECIFIED", "NOT_SPECIFIED")
+    assert notices() == []
+    assert kept(connector) == {}
+
+
+def test_of_two_addresses_left_before_a_push_only_the_one_hubspot_had_is_written(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    contact_upsert(brand=brand, external_id="cust-1", email="ada@between.example")
+    moved_to_new_address(brand)
+    assert notices() == [("moved", {"emails": ["ada@example.com", "ada@between.example"], "phones": []})]
+    push(connector)
+
+    assert {r["subscriberIdString"] for r in written(fake)} == {"ada@example.com", "ada@new.example"}
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@between.example") == ("NOT_SPECIFIED", "NOT_SPECIFIED")
+    assert notices() == []
+
+
+def test_an_erasure_forgets_the_left_marks_of_a_record_hubspot_no_longer_had(admin_api, purpose, fake):
+    connector = connect(admin_api, fake, mapping=TWO_TYPES)
+    left = "left:" + address_mark(contact_ref=1, email="ada@example.com").removeprefix("address:")
+    vendor_contacts_keep(connector_public_id=connector.public_id, ids={left: 1})
+    target = Target(
+        public_id=connector.public_id,
+        base_url=fake.base_url,
+        credentials={"access_token": TOKEN},
+        mapping=TWO_TYPES,
+    )
+    erased = ContactState(contact_ref=1, external_id="x", email=None, phone=None, erased=True)
+    [result] = HubSpotAdapter().push(
+        target,
+        [Item(delivery_id=1, type="contact.erased", contact_ref=1, state=erased)],
+        client=http_client(),
+    )
+    assert result.succeeded
+    assert fake.paths() == []  # no HubSpot id: nothing to delete there
+    assert kept(connector) == {}
 
 
 # --- the fake's endpoints ----------------------------------------------------------------------
@@ -421,3 +679,26 @@ def test_the_fakes_contact_read_by_id(fake):
     assert call(fake, "GET", "/crm/v3/objects/contacts/2").status_code == 404
     fake.scopes.discard("crm.objects.contacts.read")
     assert call(fake, "GET", "/crm/v3/objects/contacts/1").json()["category"] == "MISSING_SCOPES"
+
+
+def test_the_fakes_batch_write_refuses_v3s_not_subscribed_and_resubscribes_only_with_a_legal_basis(fake):
+    def write(state: str, **extra: str) -> httpx.Response:
+        row = {"subscriberIdString": "a@example.com", "subscriptionId": 101, "channel": "EMAIL"}
+        return call(fake, "POST", WRITE, {"inputs": [row | {"statusState": state} | extra]})
+
+    # NOT_SUBSCRIBED is v3's read-only status, not one of v4's statusState values.
+    refused = write("NOT_SUBSCRIBED")
+    assert refused.status_code == 400
+    assert refused.json()["category"] == "VALIDATION_ERROR"
+    assert fake.status("a@example.com", "101") == "NOT_SPECIFIED"
+
+    # An address no contact has can hold a status (HubSpot ties it to the address).
+    assert write("UNSUBSCRIBED").json()["results"][0]["setStatusSuccessReason"] == "REQUESTED_CHANGE_OCCURRED"
+    assert fake.contacts == {}
+    assert fake.status("a@example.com", "101") == "UNSUBSCRIBED"
+    # Subscribing it again needs a legal basis (GDPR tools on), and then v4 resubscribes.
+    assert write("SUBSCRIBED").status_code == 400
+    assert fake.status("a@example.com", "101") == "UNSUBSCRIBED"
+    again = write("SUBSCRIBED", legalBasis="CONSENT_WITH_NOTICE", legalBasisExplanation="Asked again.")
+    assert again.json()["results"][0]["setStatusSuccessReason"] == "RESUBSCRIBE_OCCURRED"
+    assert fake.status("a@example.com", "101") == "SUBSCRIBED"

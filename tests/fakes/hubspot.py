@@ -47,9 +47,14 @@ requests from HubSpot" (webhooks v3 signature) and the webhooks guide (the event
   contact with the properties asked for; 404 OBJECT_NOT_FOUND for an id the account lacks.
 - `down = True`: every API call answers 503, as in an outage.
 - `POST /communication-preferences/v4/statuses/batch/write`: at most 100 inputs; channel EMAIL,
-  statusState one of NOT_SPECIFIED / SUBSCRIBED / UNSUBSCRIBED, a known subscription id, a
-  legalBasis from the enum, and (with GDPR tools on, the default here) a legalBasis to subscribe;
-  any fault is 400 VALIDATION_ERROR and nothing of the batch is written.
+  statusState one of NOT_SPECIFIED / SUBSCRIBED / UNSUBSCRIBED (the enum of PublicStatusRequest;
+  v3's NOT_SUBSCRIBED is refused as any other value), a known subscription id, a legalBasis from
+  the enum, and (with GDPR tools on, the default here) a legalBasis to subscribe; any fault is
+  400 VALIDATION_ERROR and nothing of the batch is written. An address no contact has takes a
+  status too (legacydocs.hubspot.com, "Update email subscription status": the status is tied to
+  the address and applies to a contact created later with it); SUBSCRIBED over UNSUBSCRIBED is
+  a resubscribe (v4 allows it, unlike v3: developers.hubspot.com, the v3 subscription guide's
+  note on v4; setStatusSuccessReason RESUBSCRIBE_OCCURRED in the v4 description).
 - `POST /crm/v3/objects/contacts/gdpr-delete`: `objectId` required (a contact id, or an email with
   `idProperty` email); deletes the contact and its subscription state for good, and blocklists the
   address; 204, or 404 OBJECT_NOT_FOUND for an id the account does not have.

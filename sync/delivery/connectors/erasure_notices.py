@@ -10,12 +10,14 @@ notice once the vendor accepted (Art. 17(2), 19). A notice never pushed goes wit
 and `erasure_notices_purge` drops those older than ERASURE_NOTICE_DAYS, so the addresses do not
 outlive the erasure by more than that.
 
-The same vendors keep a contact's consent under an address the contact has since left. So a
-change of address hands the listeners the addresses the contact changed from
-(sync.outbox.listeners.contact_moved_announce) and they are sealed here as a `moved` notice, one
-per connector and contact (a second change before the push adds to it); the push of the
-contact.updated delivery turns off the vendor's "yes" under them and drops the notice once the
-vendor accepted. Purged and resealed as the erasure notices are.
+A vendor that keeps consent by address (Klaviyo; HubSpot, which keeps subscription statuses by
+address though it erases by id: the adapter's `keeps_consent_by_address`) keeps a contact's "yes"
+under an address the contact has since left. So a change of address hands the listeners the
+addresses the contact changed from (sync.outbox.listeners.contact_moved_announce) and they are
+sealed here as a `moved` notice, one per connector and contact (a second change before the push
+adds to it); the push of the contact.updated delivery turns off the vendor's "yes" under them
+and drops the notice once the vendor accepted (and the push of an erasure drops it too).
+Purged and resealed as the erasure notices are.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 - `POST /crm/v3/objects/contacts/batch/update` (by the id kept) when a contact's address changed
   in Candor, before its statuses are written, and `GET /crm/v3/objects/contacts/{id}` when
   another HubSpot contact has the new address (`hubspot_moves`, which says how the change is seen
-  without a call).
+  without a call); the address left is then written UNSUBSCRIBED for each mapped type in the
+  push's own statuses write (from the sealed `moved` notice: `keeps_consent_by_address`).
 - `POST /communication-preferences/v4/statuses/batch/write`: `statusState` SUBSCRIBED or
   UNSUBSCRIBED per subscription type on channel EMAIL (v4 has no other channel, so SMS and
   WhatsApp are refused in the mapping), with `legalBasis` and `legalBasisExplanation` on a
@@ -68,12 +69,13 @@ every HubSpot API for the few calls used here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from sync.delivery.connectors.erasure_notices import moved_notices_done
 from sync.delivery.connectors.hubspot_auth import (
     HubSpotAuthRefused,
     access_token,
@@ -82,10 +84,19 @@ from sync.delivery.connectors.hubspot_auth import (
 )
 from sync.delivery.connectors.hubspot_inbound import hubspot_inbound
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
-from sync.delivery.connectors.hubspot_moves import address_mark, contacts_move, hubspot_ids, moves_needed
+from sync.delivery.connectors.hubspot_moves import (
+    address_mark,
+    contacts_move,
+    former_addresses,
+    former_rows,
+    hubspot_ids,
+    left_marks,
+    moves_needed,
+)
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
+    vendor_contacts_drop,
     vendor_contacts_forget,
     vendor_contacts_keep,
 )
@@ -167,6 +178,7 @@ class HubSpotAdapter:
     # only meet its 429s (measured: 45% of the ceiling against 63%).
     backfill_in_flight = 1
     erases_by_address = False
+    keeps_consent_by_address = True
     polled = False
 
     # --- configuration -----------------------------------------------------------------------
@@ -341,9 +353,18 @@ class HubSpotAdapter:
             response,
         )
 
-    def _plan(self, target: Target, items: Sequence[Item]) -> list[_Call]:
+    def _plan(
+        self,
+        target: Target,
+        items: Sequence[Item],
+        *,
+        known: Mapping[int, str],
+        former: Mapping[int, list[str]],
+    ) -> tuple[list[_Call], dict[int, int]]:
         """The calls a batch needs, in order: upsert the contacts HubSpot does not have yet,
-        write the statuses, unsubscribe from all."""
+        write the statuses (and the "no" under the addresses in `former`), unsubscribe from all;
+        and contact_ref -> the delivery whose calls carry that "no". `known`: contact_ref -> the
+        HubSpot id kept."""
         entries = target.mapping.get("subscriptions", [])
         writes: list[tuple[int, dict[str, Any]]] = []
         wide: list[tuple[int, str]] = []
@@ -374,12 +395,24 @@ class HubSpotAdapter:
                     row["legalBasis"], row["legalBasisExplanation"] = legal_basis(entry)
                 writes.append((item.delivery_id, row))
                 touched[item.delivery_id] = state
-        known = hubspot_ids(
-            kept=vendor_contacts_all(
-                connector_public_id=target.public_id,
-                contact_refs=[s.contact_ref for s in touched.values()] + list(erased),
-            )
-        )
+        # The addresses a moved contact left (HubSpot had its record there): each mapped type
+        # "no" there, in the same write as the statuses, carried by one of its deliveries.
+        carriers: dict[int, int] = {}
+        for item in items:
+            state = item.state
+            if (
+                state is not None
+                and not state.erased
+                and state.contact_ref in former
+                and (item.type == "contact.updated" or state.contact_ref not in carriers)
+            ):
+                carriers[state.contact_ref] = item.delivery_id
+        for contact_ref, emails in former.items():
+            rows_left = former_rows(target=target, emails=emails)
+            if contact_ref in carriers and not rows_left:
+                del carriers[contact_ref]  # nothing left to turn off
+            elif contact_ref in carriers:
+                writes.extend((carriers[contact_ref], row) for row in rows_left)
         new: dict[str, tuple[int, ContactState]] = {}
         for delivery_id, state in touched.items():
             if state.contact_ref not in known and state.email:
@@ -433,7 +466,7 @@ class HubSpotAdapter:
                     query={"channel": "EMAIL"},
                 )
             )
-        return calls
+        return calls, carriers
 
     def push(self, target: Target, items: Sequence[Item], *, client: httpx.Client) -> list[PushResult]:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
@@ -445,8 +478,52 @@ class HubSpotAdapter:
             # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
             moving = {move.contact_ref for move in moves}
             return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
-        calls = self._plan(target, items)
-        return self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
+        kept = vendor_contacts_all(
+            connector_public_id=target.public_id,
+            contact_refs=[item.state.contact_ref for item in items if item.state is not None],
+        )
+        left = left_marks(kept=kept, items=items)
+        former = former_addresses(target=target, left=left)
+        calls, carriers = self._plan(target, items, known=hubspot_ids(kept=kept), former=former)
+        results = self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
+        self._former_done(target, items=items, results=results, left=left, carriers=carriers)
+        return results
+
+    def _former_done(
+        self,
+        target: Target,
+        *,
+        items: Sequence[Item],
+        results: Sequence[PushResult],
+        left: Mapping[int, list[str]],
+        carriers: Mapping[int, int],
+    ) -> None:
+        """Drop the `moved` notices (and left marks) HubSpot needs no longer: where it took the
+        "no" under the addresses left (their carrier went through whole), where nothing was owed
+        (a contact.updated with no move: a phone, or an address HubSpot never had), and where an
+        erasure was taken (the record is deleted by id: the addresses need not be kept)."""
+        succeeded = {
+            item.delivery_id for item, result in zip(items, results, strict=True) if result.succeeded
+        }
+        told = [ref for ref in left if ref not in carriers or carriers[ref] in succeeded]
+        erasures: dict[int, int] = {}  # contact_ref -> the delivery that carries its GDPR delete
+        for item in items:
+            state = item.state
+            if state is None:
+                continue
+            if state.erased:
+                erasures.setdefault(state.contact_ref, item.delivery_id)
+            elif item.type == "contact.updated" and state.contact_ref not in left:
+                told.append(state.contact_ref)
+        erased = [ref for ref, delivery_id in erasures.items() if delivery_id in succeeded]
+        if told or erased:
+            moved_notices_done(connector_public_id=target.public_id, contact_refs=told + erased)
+        if erased:
+            # Left marks too (a record gone from HubSpot has no id for the GDPR delete to forget).
+            vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=erased)
+        marks = [mark for ref in told for mark in left.get(ref, [])]
+        if marks:
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=marks)
 
     def _run(
         self, target: Target, *, items: list[int], calls: list[_Call], client: httpx.Client

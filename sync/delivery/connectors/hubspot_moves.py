@@ -11,8 +11,10 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
 - `POST /crm/v3/objects/contacts/batch/update` (100 inputs a call), `{"inputs": [{"id": <the
   HubSpot id kept>, "properties": {"email": <the address now>}}]}`: the record takes the new
   address and keeps its history; the statuses the push writes next reach it. The old address's
-  statuses stay with that address in HubSpot (no contact holds it any more, so nothing is sent
-  to it; they would apply again to a contact created later with it).
+  statuses stay with that address in HubSpot: no contact holds it any more, but a contact made
+  later with it (a colleague's form) would inherit them ("If the status is updated for an email
+  address that isn't currently associated with a contact and a contact is later created, the
+  status update will apply to the new contact", the same page). So they are turned off, below.
 - Another HubSpot contact has the new address already: HubSpot refuses the change (409
   CONFLICT, "Contact already exists. Existing ID: …", for the whole batch: each contact is then
   tried alone to find which). The two records cannot become one, so no "yes" is left behind:
@@ -21,13 +23,44 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
   subscription type is written UNSUBSCRIBED for its address. Its id stays kept, so an erasure
   still deletes it, and the mark of the new address is kept: the pair is settled, later pushes
   make no move. The push then writes the statuses for the new address, which are the other
-  contact's. What remains: the old record, under the old address, unsubscribed from the mapped
+  contact's (and, as after any move, the old address's "no" once more, after which its notice
+  goes). What remains: the old record, under the old address, unsubscribed from the mapped
   types (an unmapped type, and an unsubscribe-all, are left as they were); the other record's
   id is not kept, so a "no" given there reaches Candor by webhook only if HubSpot names a
   contact Candor knows (the reconciler, which reads by address, still finds it), and an erasure
   does not delete that record (Candor neither created nor found it by id).
 - A record gone from HubSpot (404, or OBJECT_NOT_FOUND in a 207) has nothing to move: its id is
-  forgotten and the push upserts the new address as for a new contact.
+  forgotten and the push upserts the new address as for a new contact (the old address's
+  statuses outlive the record: they are turned off as after a move).
+
+The address left: each mapped type is written UNSUBSCRIBED there, in the push's own
+statuses/batch/write (no extra call), once the move is made. Candor no longer holds that address:
+the change sealed it in a `moved` notice (erasure_notices, as for Klaviyo: the adapter's
+`keeps_consent_by_address`), read only for a contact HubSpot had under an address it left (below);
+moved_notices_read leaves out an address a live contact of the brand gives now (another contact,
+or this one back on it). Why UNSUBSCRIBED: v4's statusState is NOT_SPECIFIED, SUBSCRIBED or
+UNSUBSCRIBED (subscriptions.json, PublicStatusRequest; v3's NOT_SUBSCRIBED is a read-only status
+of v3, refused by v4). NOT_SPECIFIED would still be mailed where GDPR tools are off ("emails can
+be sent to contacts with an Opted in or a Not opted in or out status", knowledge base, "How do
+subscription preferences and types work"), so it does not send nothing. UNSUBSCRIBED does not
+lock the address either: v4, unlike v1 ("NO UNDO") and v3 ("will not allow you to resubscribe
+contacts who have opted out"), writes SUBSCRIBED over it (the v3 guide's note on v4, and v4's
+setStatusSuccessReason RESUBSCRIBE_OCCURRED), with the legal basis the push sends with every
+SUBSCRIBED: a person back on that address is subscribed again by the next push. The notice goes
+once HubSpot took the write (or at once where nothing was owed: a phone, an address HubSpot never
+had), and with a pushed erasure (the record is deleted by id).
+
+Which addresses HubSpot had: a move keeps, for each address mark it replaces, a `left:<mark>`
+(`left:any:<contact_ref>` for a contact moved before marks were kept: every address of its
+notice), also where the record was gone (its statuses are not), until that write is taken. So a
+retry after the move (no move then: its mark matches) still writes them, and an address left
+before anything reached HubSpot is not written (nothing Candor pushed is there).
+
+What remains: an unmapped type, and an unsubscribe-all, are left as they were under the address
+left; the UNSUBSCRIBED rows (the address, with Candor's "no") stay in HubSpot after the notice,
+and after a later erasure of the contact (HubSpot's GDPR delete removes the record by id, not
+the address left); an address left that another live contact gives now keeps what HubSpot holds
+until that contact's own state is pushed (none if it has no mapped consent).
 
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
 every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
@@ -57,6 +90,7 @@ from typing import Any, Protocol
 import httpx
 from django.utils.crypto import salted_hmac
 
+from sync.delivery.connectors.erasure_notices import moved_notices_read
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
@@ -92,6 +126,7 @@ UPDATE = "/crm/v3/objects/contacts/batch/update"
 CONTACT = "/crm/v3/objects/contacts/{id}"
 WRITE = "/communication-preferences/v4/statuses/batch/write"
 MARK = "address:"
+LEFT = "left:"
 MARK_SALT = "candor.hubspot-address-mark"
 BATCH = 100
 
@@ -103,11 +138,24 @@ def address_mark(*, contact_ref: int, email: str) -> str:
     return f"{MARK}{digest.hexdigest()[:40]}"
 
 
+def left_mark(*, mark: str) -> str:
+    """The mark of an address HubSpot had for the contact before a move, kept until the "no"
+    under it is written (`former_addresses`): Candor's statuses are there, and a retry after the
+    move no longer sees the move."""
+    return f"{LEFT}{mark.removeprefix(MARK)}"
+
+
+def _left_unknown(contact_ref: int) -> str:
+    # A contact pushed before marks were kept: which address it left is not known, so every
+    # address of its notice is Candor's to turn off.
+    return f"{LEFT}any:{contact_ref}"
+
+
 def hubspot_ids(*, kept: dict[int, list[str]]) -> dict[int, str]:
     """contact_ref -> the HubSpot contact id among the ids kept for it (marks left out)."""
     out: dict[int, str] = {}
     for contact_ref, vendor_ids in kept.items():
-        ids = [v for v in vendor_ids if not v.startswith(MARK)]
+        ids = [v for v in vendor_ids if not v.startswith((MARK, LEFT))]
         if ids:
             out[contact_ref] = ids[0]
     return out
@@ -141,6 +189,58 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
         if marks or contact_ref in updated:
             moves.append(Move(contact_ref=contact_ref, hubspot_id=hubspot_id, email=email, marks=marks))
     return moves
+
+
+def left_marks(*, kept: dict[int, list[str]], items: Sequence[Item]) -> dict[int, list[str]]:
+    """contact_ref -> its left marks, for the contacts of the batch (not erased, with an email)
+    that HubSpot had under an address they have left since: from the ids read for the push
+    anyway, so an unchanged contact costs nothing more."""
+    refs = {
+        item.state.contact_ref
+        for item in items
+        if item.state is not None and not item.state.erased and item.state.email
+    }
+    out: dict[int, list[str]] = {}
+    for contact_ref in sorted(refs & set(kept)):
+        marks = [v for v in kept[contact_ref] if v.startswith(LEFT)]
+        if marks:
+            out[contact_ref] = marks
+    return out
+
+
+def former_addresses(*, target: Target, left: dict[int, list[str]]) -> dict[int, list[str]]:
+    """contact_ref -> the addresses of its `moved` notice HubSpot had for it (its left marks);
+    one read, only for contacts with left marks. An address a live contact of the brand gives
+    now is left out (moved_notices_read: it is that contact's to push); a contact whose notice is
+    gone (no CONNECTOR_KEYS at the change, purged) has none."""
+    if not left:
+        return {}
+    notices = moved_notices_read(connector_public_id=target.public_id, contact_refs=left)
+    out: dict[int, list[str]] = {}
+    for contact_ref, marks in left.items():
+        emails = notices.get(contact_ref, {}).get("emails", [])
+        anything = _left_unknown(contact_ref) in marks
+        out[contact_ref] = [
+            email
+            for email in emails
+            if anything or left_mark(mark=address_mark(contact_ref=contact_ref, email=email)) in marks
+        ]
+    return out
+
+
+def former_rows(*, target: Target, emails: Sequence[str]) -> list[dict[str, Any]]:
+    """Each mapped type written UNSUBSCRIBED at each address (see the module's docstring for why
+    that state)."""
+    return [
+        {
+            "subscriberIdString": email,
+            "subscriptionId": int(entry["subscription_id"]),
+            "channel": "EMAIL",
+            "statusState": "UNSUBSCRIBED",
+        }
+        for email in emails
+        for entry in target.mapping.get("subscriptions", [])
+    ]
 
 
 def contacts_move(
@@ -195,8 +295,7 @@ def _partly(
     except (ValueError, AttributeError):
         return result
     _moved(target=target, moves=[m for m in moves if m.hubspot_id in done])
-    gone = [m.contact_ref for m in moves if m.hubspot_id in missing]
-    vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=gone)
+    _gone(target=target, moves=[m for m in moves if m.hubspot_id in missing])
     if any(m.hubspot_id not in done | missing for m in moves):
         return result  # refused for another reason: not pushed ahead of it
     return None
@@ -206,8 +305,25 @@ def _moved(*, target: Target, moves: Sequence[Move]) -> None:
     vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[k for m in moves for k in m.marks])
     vendor_contacts_keep(
         connector_public_id=target.public_id,
-        ids={address_mark(contact_ref=m.contact_ref, email=m.email): m.contact_ref for m in moves},
+        ids={address_mark(contact_ref=m.contact_ref, email=m.email): m.contact_ref for m in moves}
+        | _lefts(moves),
     )
+
+
+def _gone(*, target: Target, moves: Sequence[Move]) -> None:
+    """Records HubSpot no longer has: their ids go (the push upserts the new address), but the
+    statuses stay with the addresses left (HubSpot keeps them by address), so their left marks
+    are kept."""
+    vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[m.contact_ref for m in moves])
+    vendor_contacts_keep(connector_public_id=target.public_id, ids=_lefts(moves))
+
+
+def _lefts(moves: Sequence[Move]) -> dict[str, int]:
+    lefts: dict[str, int] = {}
+    for move in moves:
+        for mark in move.marks or (None,):
+            lefts[left_mark(mark=mark) if mark else _left_unknown(move.contact_ref)] = move.contact_ref
+    return lefts
 
 
 def _turn_off(
@@ -227,7 +343,7 @@ def _turn_off(
             succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
         )
     if response.status_code == 404:
-        vendor_contacts_forget(connector_public_id=target.public_id, contact_refs=[move.contact_ref])
+        _gone(target=target, moves=[move])
         return None
     if response.status_code != 200:
         return _failed(response=response, secrets=secrets)
@@ -235,15 +351,7 @@ def _turn_off(
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
-    rows: list[dict[str, Any]] = [
-        {
-            "subscriberIdString": old,
-            "subscriptionId": int(entry["subscription_id"]),
-            "channel": "EMAIL",
-            "statusState": "UNSUBSCRIBED",
-        }
-        for entry in target.mapping.get("subscriptions", [])
-    ]
+    rows = former_rows(target=target, emails=[old])
     if rows:
         result, _ = adapter._post(target, WRITE, {"inputs": rows}, client=client, query={})
         if not result.succeeded:

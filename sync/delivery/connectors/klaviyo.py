@@ -119,6 +119,7 @@ class KlaviyoAdapter:
     backfill_in_flight = 1  # the steady limit, 750 calls a minute, binds first
     # Klaviyo deletes a profile by its address, which an erased contact no longer has in Candor.
     erases_by_address = True
+    keeps_consent_by_address = True
 
     # --- configuration -----------------------------------------------------------------------
 

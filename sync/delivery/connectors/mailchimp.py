@@ -148,6 +148,7 @@ class MailchimpAdapter:
     backfill_in_flight = 1  # Mailchimp runs one batch operation at a time anyway
     bulk_batch = BULK_BATCH
     erases_by_address = False  # by the subscriber hash kept at push time
+    keeps_consent_by_address = False
     polled = False
 
     # --- configuration -----------------------------------------------------------------------

@@ -279,6 +279,7 @@ class SalesforceAdapter:
     # long-running requests (25 at once), so two batches overlap their latency safely.
     backfill_in_flight = 2
     erases_by_address = False
+    keeps_consent_by_address = False
     polled = True
 
     # --- configuration -----------------------------------------------------------------------

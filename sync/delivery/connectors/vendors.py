@@ -120,6 +120,10 @@ class Adapter(Protocol):
     # The vendor erases a record only by the address Candor erased (no id of its own kept): the
     # erasure leaves a sealed notice for it (erasure_notices).
     erases_by_address: bool
+    # The vendor keeps consent by address, not by record: a "yes" stays under an address the
+    # contact left, so a change of address leaves a sealed `moved` notice of the former ones for
+    # the push to turn off there (erasure_notices).
+    keeps_consent_by_address: bool
 
     def credentials_errors(self, credentials: Any) -> list[str]: ...
 
