@@ -268,13 +268,14 @@ class VendorContact(models.Model):
 
 
 class ErasureNotice(models.Model):
-    """Addresses Candor no longer holds, sealed under CONNECTOR_KEYS, for one connector whose
-    vendor knows a record only by its address (Klaviyo). `erased`: the addresses an erased
-    contact had, written in the erasure's transaction, read when the erasure is pushed, deleted
-    once the vendor accepted it (Art. 17(2) and 19: the recipients are told which record to
-    erase, and nothing else is kept). `moved`: the addresses a contact changed from, written with
-    the change, read when its contact.updated is pushed (the vendor's "yes" under them is turned
-    off), deleted once the vendor accepted that."""
+    """Addresses Candor no longer holds, sealed under CONNECTOR_KEYS, for one connector. `erased`
+    (a vendor that knows a record only by its address: Klaviyo): the addresses an erased contact
+    had, written in the erasure's transaction, read when the erasure is pushed, deleted once the
+    vendor accepted it (Art. 17(2) and 19: the recipients are told which record to erase, and
+    nothing else is kept). `moved` (a vendor that keeps consent by address: Klaviyo, HubSpot):
+    the addresses a contact changed from, written with the change, read when its contact.updated
+    is pushed (the vendor's "yes" under them is turned off), deleted once the vendor accepted
+    that."""
 
     class Kind(models.TextChoices):
         ERASED = "erased"
