@@ -101,6 +101,34 @@ def test_an_address_change_alone_moves_the_member_at_once(
     ) == [("consent.granted", "succeeded"), ("contact.updated", "succeeded")]
 
 
+def test_a_member_another_contact_still_gives_stays_theirs_and_the_mover_gets_its_own(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    member = fake.members[(LIST, ADA)]
+    # A second record with the same address (a duplicate, a household), which says yes too.
+    contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")
+    grant(brand, purpose, external_id="cust-2")
+    push(connector)
+    before = len(fake.writes)
+
+    moved_to_new_address(brand)
+    push(connector)
+
+    # Nothing moved or turned off: the old member is cust-2's, as it was; Ada has a new one.
+    assert [w for w in fake.writes[before:] if w[0] == "patch"] == []
+    assert fake.members[(LIST, ADA)] is member
+    assert fake.statuses(LIST) == {"ada@example.com": "subscribed", "ada@new.example": "subscribed"}
+    assert fake.members[(LIST, NEW)] is not member
+    assert {k for k, v in kept(connector).items() if v == contact.pk} == {
+        f"{LIST}:{NEW}",
+        f"{OTHER_LIST}:{NEW}",
+    }
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
 def test_a_contact_whose_address_did_not_change_is_only_pushed(
     admin_api, brand, purpose, contact, fake, published
 ):

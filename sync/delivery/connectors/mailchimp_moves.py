@@ -16,6 +16,12 @@ hash for a mapped list that is not the hash of the contact's address now names a
   but an erasure still deletes it. A member Mailchimp will not unsubscribe either (cleaned, say)
   receives nothing already.
 
+Before a move, the member is read (`GET …/members/{old hash}?fields=email_address`: Candor keeps
+only the hash): where a live contact of the brand gives that address now (a shared household
+address, a duplicate record), the member is that contact's and stays as it is; this contact's
+claim on it goes and the push makes it a member of its own under the new address. One read per
+move, and a move is rare (an address changed since the last push).
+
 A throttled, failing or unreachable call stops the batch (retried whole, as an erasure's), so the
 push never runs ahead of a move it needs. A contact whose address did not change costs nothing
 beyond the read of its kept ids.
@@ -29,13 +35,15 @@ from typing import Any
 
 import httpx
 
-from sync.delivery.connectors.mailchimp_api import api_write, refused, subscriber_hash
+from sync.delivery.connectors.mailchimp_api import api_get, api_write, refused, subscriber_hash
 from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
 )
-from sync.delivery.connectors.vendors import Item, PushResult, Target
+from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError
+from sync.models import Connector
+from sync.outbox.contact_state import addresses_held
 
 RETIRED = "!"  # `<list>!<hash>`: a former member of the contact's, kept only for an erasure
 
@@ -87,7 +95,20 @@ def moves_needed(target: Target, items: Sequence[Item], plans: dict[str, dict[st
 def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client) -> PushResult | None:
     """Make each move; the failure that stopped them (the batch is retried), or None. A refusal
     for good leaves that member as it is: nothing better can be done for it."""
+    brand_id = (
+        Connector.objects.filter(public_id=target.public_id).values_list("brand_id", flat=True).first()
+        if moves
+        else None
+    )
     for move in moves:
+        address = _member_address(target, move, client=client)
+        if isinstance(address, PushResult):
+            return address
+        if address is None or addresses_held(brand_id=brand_id or 0, emails=[address], phones=[]):
+            # Gone; or another contact of the brand gives that address (a shared or duplicate
+            # record): the member is theirs, to stay as it is. Only this contact's claim goes.
+            vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
+            continue
         answer = _patch(target, move, {"email_address": move.email}, client=client)
         if isinstance(answer, PushResult):
             return answer
@@ -109,6 +130,27 @@ def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client)
             )
         vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])
     return None
+
+
+def _member_address(target: Target, move: Move, *, client: httpx.Client) -> str | PushResult | None:
+    """The member's address now (lower-cased), None if the list no longer has it, or the failure
+    that stops the batch."""
+    path = f"/lists/{move.list_id}/members/{move.old_hash}"
+    try:
+        response = api_get(target, path, client=client, params={"fields": "email_address"})
+    except VendorError as exc:
+        return PushResult(succeeded=False, error=str(exc))
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        return refused(response, target, what=f"the read of a member in list {move.list_id}")
+    try:
+        address = response.json().get("email_address")
+    except (ValueError, AttributeError):
+        address = None
+    if not isinstance(address, str) or not address:
+        return PushResult(succeeded=False, status_code=200, error="Mailchimp's member had no address.")
+    return address.strip().lower()
 
 
 def _stops(response: httpx.Response) -> bool:
