@@ -106,6 +106,16 @@ def moved_notices_read(
     """contact_ref -> the addresses it changed from ({"emails": […], "phones": […]}), for those
     with a notice: but for those a live contact of the brand gives now (another one, or this one
     back again), which are that contact's to push, not to turn off or delete."""
+    notices, held = moved_notices_held(connector_public_id=connector_public_id, contact_refs=contact_refs)
+    return moved_notices_free(notices=notices, held=held)
+
+
+def moved_notices_held(
+    *, connector_public_id: str, contact_refs: Iterable[int]
+) -> tuple[dict[int, dict[str, list[str]]], set[str]]:
+    """Every address of these contacts' notices, held or not, and those of them a live contact of
+    the brand gives now (emails lowercased): for a vendor that must know whose a record under a
+    left address is (HubSpot's move), not only what to turn off. Two queries at most."""
     rows = ErasureNotice.objects.filter(
         connector__public_id=connector_public_id,
         contact_ref__in=sorted(set(contact_refs)),
@@ -120,12 +130,19 @@ def moved_notices_read(
         except CredentialsUnreadable:
             logger.warning("moved notice for contact %s is sealed under a key no longer held", contact_ref)
     if not brands:
-        return notices
+        return notices, set()
     held = addresses_held(
         brand_id=brands.pop(),  # one connector: one brand
         emails=sorted({e.lower() for notice in notices.values() for e in notice["emails"]}),
         phones=sorted({p for notice in notices.values() for p in notice["phones"]}),
     )
+    return notices, held
+
+
+def moved_notices_free(
+    *, notices: dict[int, dict[str, list[str]]], held: set[str]
+) -> dict[int, dict[str, list[str]]]:
+    """The notices without the addresses a live contact of the brand gives now."""
     return {
         contact_ref: {
             "emails": [e for e in notice["emails"] if e.lower() not in held],

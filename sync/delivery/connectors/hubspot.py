@@ -92,6 +92,8 @@ from sync.delivery.connectors.hubspot_moves import (
     hubspot_ids,
     left_marks,
     moves_needed,
+    moves_unshared,
+    notices_read,
 )
 from sync.delivery.connectors.rule import mapped_action
 from sync.delivery.connectors.vendor_contacts import (
@@ -472,18 +474,20 @@ class HubSpotAdapter:
         """As few calls as the batch needs (see `_plan`); each delivery's outcome is that of the
         calls its contact was in (none: succeeded, nothing to push). A contact HubSpot has under an
         address it has since left in Candor is first given the new one (`hubspot_moves`)."""
-        moves = moves_needed(target=target, items=items)
+        refs = [item.state.contact_ref for item in items if item.state is not None]
+        kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=refs)
+        needed = moves_needed(items=items, kept=kept)
+        notices = notices_read(target=target, kept=kept, items=items, moves=needed)
+        moves = moves_unshared(target=target, moves=needed, notices=notices)
         stopped = contacts_move(adapter=self, target=target, moves=moves, client=client)
         if stopped is not None:
             # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
             moving = {move.contact_ref for move in moves}
             return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
-        kept = vendor_contacts_all(
-            connector_public_id=target.public_id,
-            contact_refs=[item.state.contact_ref for item in items if item.state is not None],
-        )
+        if needed:  # the ids and marks changed
+            kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=refs)
         left = left_marks(kept=kept, items=items)
-        former = former_addresses(target=target, left=left)
+        former = former_addresses(left=left, notices=notices)
         calls, carriers = self._plan(target, items, known=hubspot_ids(kept=kept), former=former)
         results = self._run(target, items=[item.delivery_id for item in items], calls=calls, client=client)
         self._former_done(target, items=items, results=results, left=left, carriers=carriers)

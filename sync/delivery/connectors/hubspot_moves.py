@@ -90,11 +90,10 @@ from typing import Any, Protocol
 import httpx
 from django.utils.crypto import salted_hmac
 
-from sync.delivery.connectors.erasure_notices import moved_notices_read
+from sync.delivery.connectors.erasure_notices import moved_notices_free, moved_notices_held
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
-    vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_forget,
     vendor_contacts_keep,
@@ -169,8 +168,9 @@ class Move:
     marks: tuple[str, ...] = field(default=())  # the marks of addresses given before
 
 
-def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
-    """The HubSpot contacts to give their Candor contact's address now, before the push."""
+def moves_needed(*, items: Sequence[Item], kept: dict[int, list[str]]) -> list[Move]:
+    """The HubSpot contacts to give their Candor contact's address now, before the push (`kept`:
+    the ids kept for the batch's contacts, read once for the move and the plan)."""
     states = {
         item.state.contact_ref: item.state
         for item in items
@@ -178,10 +178,10 @@ def moves_needed(*, target: Target, items: Sequence[Item]) -> list[Move]:
     }
     if not states:
         return []
-    kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=states)
     updated = {item.contact_ref for item in items if item.type == "contact.updated"}
     moves = []
-    for contact_ref, hubspot_id in sorted(hubspot_ids(kept=kept).items()):
+    ids = hubspot_ids(kept={ref: kept[ref] for ref in states if ref in kept})
+    for contact_ref, hubspot_id in sorted(ids.items()):
         email = states[contact_ref].email or ""
         marks = tuple(v for v in kept[contact_ref] if v.startswith(MARK))
         if address_mark(contact_ref=contact_ref, email=email) in marks:
@@ -208,17 +208,63 @@ def left_marks(*, kept: dict[int, list[str]], items: Sequence[Item]) -> dict[int
     return out
 
 
-def former_addresses(*, target: Target, left: dict[int, list[str]]) -> dict[int, list[str]]:
-    """contact_ref -> the addresses of its `moved` notice HubSpot had for it (its left marks);
-    one read, only for contacts with left marks. An address a live contact of the brand gives
-    now is left out (moved_notices_read: it is that contact's to push); a contact whose notice is
-    gone (no CONNECTOR_KEYS at the change, purged) has none."""
+@dataclass(frozen=True)
+class Notices:
+    """The `moved` notices of a batch's moving contacts and of those with left marks (every
+    address, held or not), and which of their addresses a live contact of the brand gives now:
+    read once per batch, before the moves, for the moves and for the push's "no"."""
+
+    addresses: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # emails lowercased
+
+
+def notices_read(
+    *, target: Target, kept: dict[int, list[str]], items: Sequence[Item], moves: Sequence[Move]
+) -> Notices:
+    """Two queries (the notices, the addresses held), only where a contact moves or has left
+    marks: the contacts with left marks after the moves are among these."""
+    refs = {move.contact_ref for move in moves} | set(left_marks(kept=kept, items=items))
+    if not refs:
+        return Notices()
+    addresses, held = moved_notices_held(connector_public_id=target.public_id, contact_refs=refs)
+    return Notices(addresses=addresses, held=held)
+
+
+def moves_unshared(*, target: Target, moves: Sequence[Move], notices: Notices) -> list[Move]:
+    """The moves to make. HubSpot has one record per address, so two Candor contacts giving one
+    address (a duplicate, a household) share it, and its id is kept for one of them only: where
+    the record's address (the notice's address whose mark is kept) is given now by another live
+    contact of the brand, the record is theirs and is not moved. This contact's id and marks for
+    it go, so the push upserts its new address as a record of its own, and the old address is not
+    turned off (its "no" would be the other's). No notice, or no address matching the mark: moved."""
+    unshared, shared = [], []
+    for move in moves:
+        emails = notices.addresses.get(move.contact_ref, {}).get("emails", [])
+        record = [e for e in emails if address_mark(contact_ref=move.contact_ref, email=e) in move.marks]
+        (shared if any(e.lower() in notices.held for e in record) else unshared).append(move)
+    if shared:
+        vendor_contacts_drop(
+            connector_public_id=target.public_id,
+            vendor_ids=[
+                vendor_id
+                for move in shared
+                for vendor_id in (move.hubspot_id, *move.marks, *(left_mark(mark=m) for m in move.marks))
+            ],
+        )
+    return unshared
+
+
+def former_addresses(*, left: dict[int, list[str]], notices: Notices) -> dict[int, list[str]]:
+    """contact_ref -> the addresses of its `moved` notice HubSpot had for it (its left marks),
+    from the notices read before the moves. An address a live contact of the brand gives now is
+    left out (it is that contact's to push); a contact whose notice is gone (no CONNECTOR_KEYS at
+    the change, purged) has none."""
     if not left:
         return {}
-    notices = moved_notices_read(connector_public_id=target.public_id, contact_refs=left)
+    free = moved_notices_free(notices=notices.addresses, held=notices.held)
     out: dict[int, list[str]] = {}
     for contact_ref, marks in left.items():
-        emails = notices.get(contact_ref, {}).get("emails", [])
+        emails = free.get(contact_ref, {}).get("emails", [])
         anything = _left_unknown(contact_ref) in marks
         out[contact_ref] = [
             email
