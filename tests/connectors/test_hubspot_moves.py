@@ -7,10 +7,13 @@ HubSpot keeps statuses by address, so after a move the address left is written U
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from brands.models import Brand
@@ -18,7 +21,9 @@ from consent.erasure import contact_erase
 from consent.models import Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery import batches
+from sync.delivery.connectors import erasure_notices
 from sync.delivery.connectors.crypto import credentials_decrypt
+from sync.delivery.connectors.erasure_notices import moved_notices_held, moved_notices_read
 from sync.delivery.connectors.hubspot import HubSpotAdapter
 from sync.delivery.connectors.hubspot_moves import Move, address_mark, contacts_move
 from sync.delivery.connectors.registry import adapter_for
@@ -27,7 +32,7 @@ from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery, ErasureNotice, VendorContact
-from sync.outbox.contact_state import ContactState
+from sync.outbox.contact_state import ContactState, contacts_state
 from tests.connectors.support import drain, grant, withdraw
 from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake, written
 from tests.fakes.hubspot import TOKEN, FakeHubSpot
@@ -506,6 +511,161 @@ def test_an_address_another_live_contact_gives_now_is_not_written(
     # Not Candor's to turn off: that contact's own state is its to push (none here yet).
     assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
     assert notices() == []  # told: nothing left to write
+
+
+# --- a record two contacts share (one HubSpot contact per address) -------------------------------
+
+
+def shared_with_cust_2(admin_api: Any, brand: Brand, purpose: Purpose, fake: FakeHubSpot) -> Connector:
+    """Ada pushed, then a second Candor contact with her address (a duplicate, a household) says
+    yes too: HubSpot has one record for both, its id kept for Ada only (the first to push)."""
+    connector = pushed(admin_api, brand, purpose, fake)
+    contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")
+    grant(brand, purpose, external_id="cust-2")
+    push(connector)
+    fake.requests.clear()
+    return connector
+
+
+def test_a_record_another_contact_still_gives_the_address_of_stays_theirs_and_the_mover_gets_its_own(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    other = Contact.objects.get(brand=brand, external_id="cust-2")
+    assert kept(connector) == {
+        hubspot_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@example.com"): contact.pk,
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
+
+    moved_to_new_address(brand)
+    withdraw(brand, purpose)  # Ada's "no", at her new address only: cust-2's "yes" stands
+    push(connector)
+
+    # Not moved: the record stays under the address cust-2 gives, with cust-2's statuses; Ada
+    # has a record of her own under the new one; nothing is written at the old address.
+    assert UPDATE not in fake.paths()
+    assert fake.paths().count(UPSERT) == 1
+    new_id = fake.contacts["ada@new.example"]
+    assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": new_id}
+    assert new_id != hubspot_id
+    assert {r["subscriberIdString"] for r in written(fake)} == {"ada@new.example"}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    # Ada's id, mark (and no left mark) for the shared record are gone; cust-2's mark stays.
+    assert kept(connector) == {
+        new_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
+    assert notices() == []
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+    # cust-2's next push finds the record by its address and keeps its id: it is cust-2's now.
+    fake.requests.clear()
+    withdraw(brand, purpose, external_id="cust-2")
+    push(connector)
+    assert UPDATE not in fake.paths()
+    assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": new_id}
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert kept(connector)[hubspot_id] == other.pk
+
+
+@pytest.mark.parametrize("unknown", ["no notice", "no mark"])
+def test_a_shared_record_is_moved_as_before_where_its_address_cannot_be_known(
+    admin_api, brand, purpose, contact, fake, published, unknown
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    moved_to_new_address(brand)
+    if unknown == "no notice":  # no CONNECTOR_KEYS at the change, or purged
+        ErasureNotice.objects.all().delete()
+    else:  # pushed before marks were kept
+        VendorContact.objects.filter(vendor_id__startswith="address:").delete()
+
+    push(connector)
+
+    # Which address HubSpot has for Ada is not known: her record moves, as before this check.
+    assert [r["body"]["inputs"] for r in fake.requests if r["path"] == UPDATE] == [
+        [{"id": hubspot_id, "properties": {"email": "ada@new.example"}}]
+    ]
+    assert fake.contacts == {"ada@new.example": hubspot_id}
+    # The address cust-2 gives is still not turned off (its own statuses stay).
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert kept(connector)[hubspot_id] == contact.pk
+    assert notices() == []
+
+
+def test_a_batch_with_moves_reads_the_notices_once_and_asks_once_which_addresses_are_held(
+    admin_api, brand, purpose, contact, fake, published, monkeypatch
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    contact_upsert(brand=brand, external_id="cust-3", email="bob@example.com")
+    grant(brand, purpose, external_id="cust-3")
+    push(connector)
+    bob = Contact.objects.get(brand=brand, external_id="cust-3")
+    ada_id, bob_id = fake.contacts["ada@example.com"], fake.contacts["bob@example.com"]
+    moved_to_new_address(brand)  # shared: not moved
+    contact_upsert(brand=brand, external_id="cust-3", email="bob@new.example")  # moved
+    fake.requests.clear()
+    held_calls: list[list[str]] = []
+    held = erasure_notices.addresses_held
+
+    def counted(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
+        held_calls.append(list(emails))
+        return held(brand_id=brand_id, emails=emails, phones=phones)
+
+    monkeypatch.setattr(erasure_notices, "addresses_held", counted)
+    states = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk, bob.pk])
+    items = [
+        Item(delivery_id=i, type="contact.updated", contact_ref=ref, state=states[ref])
+        for i, ref in enumerate([contact.pk, bob.pk], start=1)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        results = HubSpotAdapter().push(
+            Target(
+                public_id=connector.public_id,
+                base_url=fake.base_url,
+                credentials={"access_token": TOKEN},
+                mapping=TWO_TYPES,
+            ),
+            items,
+            client=http_client(),
+        )
+
+    assert all(r.succeeded for r in results)
+    notice_reads = [
+        q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "erasurenotice" in q["sql"]
+    ]
+    assert len(notice_reads) == 1
+    assert held_calls == [["ada@example.com", "bob@example.com"]]
+    assert [r["body"]["inputs"] for r in fake.requests if r["path"] == UPDATE] == [
+        [{"id": bob_id, "properties": {"email": "bob@new.example"}}]
+    ]
+    assert fake.contacts["ada@example.com"] == ada_id
+    assert fake.contacts["bob@new.example"] == bob_id
+    assert statuses(fake, "bob@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+
+
+def test_klaviyos_reader_still_leaves_out_held_addresses_the_unfiltered_one_names_them(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    contact_upsert(brand=brand, external_id="cust-1", email="ada@between.example")
+    moved_to_new_address(brand)
+    everything = {"emails": ["ada@example.com", "ada@between.example"], "phones": []}
+    assert moved_notices_held(connector_public_id=connector.public_id, contact_refs=[contact.pk]) == (
+        {contact.pk: everything},
+        {"ada@example.com"},
+    )
+    assert moved_notices_read(connector_public_id=connector.public_id, contact_refs=[contact.pk]) == {
+        contact.pk: {"emails": ["ada@between.example"], "phones": []}
+    }
 
 
 def test_an_address_left_before_the_first_push_is_not_written(
