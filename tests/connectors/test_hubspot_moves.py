@@ -507,6 +507,9 @@ def test_an_address_another_live_contact_gives_now_is_not_written(
     push(connector)
 
     assert {r["subscriberIdString"] for r in written(fake)} == {"ada@new.example"}
+    # The record under that address is the colleague's to push now: not moved; Ada gets her own.
+    assert UPDATE not in fake.paths()
+    assert set(fake.contacts) == {"ada@example.com", "ada@new.example"}
     assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
     # Not Candor's to turn off: that contact's own state is its to push (none here yet).
     assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")

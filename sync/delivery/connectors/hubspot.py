@@ -17,8 +17,9 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 - `POST /crm/v3/objects/contacts/batch/update` (by the id kept) when a contact's address changed
   in Candor, before its statuses are written, and `GET /crm/v3/objects/contacts/{id}` when
   another HubSpot contact has the new address (`hubspot_moves`, which says how the change is seen
-  without a call); the address left is then written UNSUBSCRIBED for each mapped type in the
-  push's own statuses write (from the sealed `moved` notice: `keeps_consent_by_address`).
+  without a call, and why a record another Candor contact shares is not moved); the address
+  left is then written UNSUBSCRIBED for each mapped type in the push's own statuses write (from
+  the sealed `moved` notice: `keeps_consent_by_address`).
 - `POST /communication-preferences/v4/statuses/batch/write`: `statusState` SUBSCRIBED or
   UNSUBSCRIBED per subscription type on channel EMAIL (v4 has no other channel, so SMS and
   WhatsApp are refused in the mapping), with `legalBasis` and `legalBasisExplanation` on a

@@ -32,13 +32,24 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
 - A record gone from HubSpot (404, or OBJECT_NOT_FOUND in a 207) has nothing to move: its id is
   forgotten and the push upserts the new address as for a new contact (the old address's
   statuses outlive the record: they are turned off as after a move).
+- A record another Candor contact shares: HubSpot has one contact per address, so two Candor
+  contacts of the brand giving one address (a duplicate, a household) are one record there, its
+  id kept for the first one pushed only (VendorContact is unique per id). Before the moves, the
+  record's address is found without a call: the address of the contact's `moved` notice whose
+  mark is the one kept. Where a live contact of the brand gives it now, the record is that
+  contact's and is not moved: this contact's id, marks and left marks for it go, the push
+  upserts its new address as a record of its own (as for a record gone), and the old address is
+  not turned off (its statuses are the other's). With no notice (no CONNECTOR_KEYS at the
+  change, purged) or no matching mark (pushed before marks), the address is not known: moved.
 
 The address left: each mapped type is written UNSUBSCRIBED there, in the push's own
 statuses/batch/write (no extra call), once the move is made. Candor no longer holds that address:
 the change sealed it in a `moved` notice (erasure_notices, as for Klaviyo: the adapter's
-`keeps_consent_by_address`), read only for a contact HubSpot had under an address it left (below);
-moved_notices_read leaves out an address a live contact of the brand gives now (another contact,
-or this one back on it). Why UNSUBSCRIBED: v4's statusState is NOT_SPECIFIED, SUBSCRIBED or
+`keeps_consent_by_address`), read only for a contact that moves or that HubSpot had under an
+address it left (below): once per batch, before the moves, with which of its addresses a live
+contact of the brand gives now (moved_notices_held: one query each), which serves both the moves
+(above) and this write, which leaves out a held address (another contact's, or this one back on
+it). Why UNSUBSCRIBED: v4's statusState is NOT_SPECIFIED, SUBSCRIBED or
 UNSUBSCRIBED (subscriptions.json, PublicStatusRequest; v3's NOT_SUBSCRIBED is a read-only status
 of v3, refused by v4). NOT_SPECIFIED would still be mailed where GDPR tools are off ("emails can
 be sent to contacts with an Opted in or a Not opted in or out status", knowledge base, "How do
@@ -60,7 +71,13 @@ What remains: an unmapped type, and an unsubscribe-all, are left as they were un
 left; the UNSUBSCRIBED rows (the address, with Candor's "no") stay in HubSpot after the notice,
 and after a later erasure of the contact (HubSpot's GDPR delete removes the record by id, not
 the address left); an address left that another live contact gives now keeps what HubSpot holds
-until that contact's own state is pushed (none if it has no mapped consent).
+until that contact's own state is pushed (none if it has no mapped consent). A shared record
+left to the other contact has its id kept for no one until that contact's next push (its upsert
+finds the record and keeps the id): meanwhile a webhook "no" on it reaches no Candor contact
+(the reconciler, by address, still sees it) and an erasure of that contact deletes nothing in
+HubSpot. Where the shared record's address cannot be known (no notice, no mark), it is moved as
+before, away from the other contact (whose next push upserts its address again); on a 409 there,
+the old address is turned off though another contact gives it.
 
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
 every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
@@ -237,7 +254,8 @@ def moves_unshared(*, target: Target, moves: Sequence[Move], notices: Notices) -
     contact of the brand, the record is theirs and is not moved. This contact's id and marks for
     it go, so the push upserts its new address as a record of its own, and the old address is not
     turned off (its "no" would be the other's). No notice, or no address matching the mark: moved."""
-    unshared, shared = [], []
+    unshared: list[Move] = []
+    shared: list[Move] = []
     for move in moves:
         emails = notices.addresses.get(move.contact_ref, {}).get("emails", [])
         record = [e for e in emails if address_mark(contact_ref=move.contact_ref, email=e) in move.marks]
