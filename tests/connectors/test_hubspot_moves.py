@@ -577,6 +577,45 @@ def test_a_record_another_contact_still_gives_the_address_of_stays_theirs_and_th
     assert kept(connector)[hubspot_id] == other.pk
 
 
+def test_hubspot_down_after_a_shared_record_is_left_to_the_other_contact_loses_nothing(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    other = Contact.objects.get(brand=brand, external_id="cust-2")
+    moved_to_new_address(brand)
+    fake.down = True
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    [attempt] = Attempt.objects.filter(
+        delivery__endpoint=connector.endpoint, delivery__type="contact.updated"
+    )
+    assert (attempt.outcome, attempt.status_code) == ("failed", 503)
+    assert fake.contacts == {"ada@example.com": hubspot_id}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    # Nothing is owed at the address cust-2 gives: the notice goes at once (as for a phone).
+    assert notices() == []
+
+    fake.down = False
+    drain(connector.endpoint)
+
+    # The retry, with no id or mark of Ada's left, makes no move: it upserts her new address.
+    assert UPDATE not in fake.paths()
+    new_id = fake.contacts["ada@new.example"]
+    assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": new_id}
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert kept(connector) == {
+        new_id: contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
+    assert notices() == []
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
 @pytest.mark.parametrize("unknown", ["no notice", "no mark"])
 def test_a_shared_record_is_moved_as_before_where_its_address_cannot_be_known(
     admin_api, brand, purpose, contact, fake, published, unknown
