@@ -642,6 +642,32 @@ def test_a_shared_record_is_moved_as_before_where_its_address_cannot_be_known(
     assert notices() == []
 
 
+def test_a_shared_record_seen_only_by_the_conflicts_read_is_let_go_not_turned_off(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    fake.contacts["ada@new.example"] = "777"  # another HubSpot contact has her new address
+    moved_to_new_address(brand)
+    ErasureNotice.objects.all().delete()  # no notice: which address the record has is not known
+
+    grant(brand, purpose)
+    push(connector)
+
+    # The move refused (409), the old record read: cust-2 gives its address, so nothing is
+    # written there; Ada lets go of it and her upsert finds the HubSpot contact at her address.
+    paths = fake.paths()
+    assert paths[0] == f"/crm/v3/objects/contacts/{hubspot_id}"
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": "777"}
+    adas = {vendor_id for vendor_id, ref in kept(connector).items() if ref == contact.pk}
+    assert adas == {"777", address_mark(contact_ref=contact.pk, email="ada@new.example")}
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
 def test_a_batch_with_moves_reads_the_notices_once_and_asks_once_which_addresses_are_held(
     admin_api, brand, purpose, contact, fake, published, monkeypatch
 ):

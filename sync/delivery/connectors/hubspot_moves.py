@@ -77,7 +77,8 @@ finds the record and keeps the id): meanwhile a webhook "no" on it reaches no Ca
 (the reconciler, by address, still sees it) and an erasure of that contact deletes nothing in
 HubSpot. Where the shared record's address cannot be known (no notice, no mark), it is moved as
 before, away from the other contact (whose next push upserts its address again); on a 409 there,
-the old address is turned off though another contact gives it.
+the read of the old record shows its address, and where another contact gives it the record is
+let go as above, not turned off.
 
 Knowing that the address changed without a read per push: with the HubSpot id, every upsert and
 every move keeps a mark of the address it gave HubSpot, `address:<first 40 hex of an HMAC-SHA256
@@ -116,6 +117,8 @@ from sync.delivery.connectors.vendor_contacts import (
     vendor_contacts_keep,
 )
 from sync.delivery.connectors.vendors import Item, PushResult, Target, redact
+from sync.models import Connector
+from sync.outbox.contact_state import addresses_held
 
 
 class HubSpotCalls(Protocol):
@@ -260,16 +263,27 @@ def moves_unshared(*, target: Target, moves: Sequence[Move], notices: Notices) -
         emails = notices.addresses.get(move.contact_ref, {}).get("emails", [])
         record = [e for e in emails if address_mark(contact_ref=move.contact_ref, email=e) in move.marks]
         (shared if any(e.lower() in notices.held for e in record) else unshared).append(move)
-    if shared:
+    _let_go(target=target, moves=shared)
+    return unshared
+
+
+def _let_go(*, target: Target, moves: Sequence[Move]) -> None:
+    """These contacts' ids, marks and left marks for records that are another contact's go."""
+    if moves:
         vendor_contacts_drop(
             connector_public_id=target.public_id,
             vendor_ids=[
                 vendor_id
-                for move in shared
+                for move in moves
                 for vendor_id in (move.hubspot_id, *move.marks, *(left_mark(mark=m) for m in move.marks))
             ],
         )
-    return unshared
+
+
+def _given_now(*, target: Target, email: str) -> bool:
+    """Whether a live contact of the connector's brand gives this address now."""
+    brand_id = Connector.objects.filter(public_id=target.public_id).values_list("brand_id", flat=True).first()
+    return brand_id is not None and bool(addresses_held(brand_id=brand_id, emails=[email.lower()], phones=[]))
 
 
 def former_addresses(*, left: dict[int, list[str]], notices: Notices) -> dict[int, list[str]]:
@@ -414,6 +428,12 @@ def _turn_off(
     old = str((response.json().get("properties") or {}).get("email") or "")
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
+        return None
+    if _given_now(target=target, email=old):
+        # A shared record, seen only now (no notice told its address): it is the other
+        # contact's, "yes" and all. This contact lets go of it, and its push upserts the new
+        # address, which finds the HubSpot contact that has it.
+        _let_go(target=target, moves=[move])
         return None
     rows = former_rows(target=target, emails=[old])
     if rows:
