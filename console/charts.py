@@ -44,6 +44,7 @@ WIDTH = 640
 LEFT, RIGHT, TOP, BOTTOM = 56, 210, 16, 40  # RIGHT: a line's cut name and its rate
 LABEL_CHARS = 20  # a line's name at its end is cut to this; the table beside has it whole
 CHAR_WIDTH = 6.6  # about an average character of the charts' 12 px sans-serif: room, not layout
+BAR_NAME_CHARS = 46  # a bar's name is cut to this; the table beside has it whole
 
 SOURCE_LABELS = {
     UnsubscribeSource.HOSTED_PAGE.value: gettext_lazy("Preference centre"),
@@ -331,10 +332,10 @@ def bar_chart(
     row = 26
     height = TOP + row * max(1, len(bars)) + 8
     # Room for the longest name (within bounds: a longer one is cut; the table has it whole).
-    longest = max((len(label) for label, _ in bars), default=0)
-    label_w = int(min(max(longest * CHAR_WIDTH + 12, 120), 320))
-    fits = int((label_w - 12) / CHAR_WIDTH)
-    plot_w = WIDTH - label_w - 80
+    fits = min(max((len(label) for label, _ in bars), default=0), BAR_NAME_CHARS)
+    label_w = max(120, round(fits * CHAR_WIDTH) + 12)
+    values = [format_value(value) for _, value in bars]
+    plot_w = WIDTH - label_w - int(max((len(text) for text in values), default=0) * CHAR_WIDTH + 12)
     top = top or max((value for _, value in bars), default=0) or 1
     parts = []
     for n, (label, value) in enumerate(bars):
@@ -345,7 +346,7 @@ def bar_chart(
         parts.append(
             f"<rect {_attrs(x=label_w, y=y0 + 3, width=f'{width:.1f}', height=row - 8, fill=PALETTE[0])}/>"
         )
-        parts.append(_text(label_w + width + 6, y0 + 15, format_value(value)))
+        parts.append(_text(label_w + width + 6, y0 + 15, values[n]))
     return _frame(chart_id, height, title, description, "".join(parts))
 
 

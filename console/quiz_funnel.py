@@ -26,8 +26,6 @@ from quizzes.document import Document, parse
 from quizzes.models import Quiz, QuizVersion
 from quizzes.selectors import Funnel
 
-LABEL_CHARS = 28  # a bar's name is cut to this; the table beside has it whole
-
 
 class FunnelFiltersForm(PageForm):
     """`version` (a published version's number; blank: the live one), `from` and `to` (UTC
@@ -85,10 +83,6 @@ class Named:
     key: str
     count: int
     rate: float | None
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
 def _text(texts: Any, document: Document) -> str:
@@ -193,7 +187,7 @@ def _charts(
             "period": period,
             "steps": "; ".join(f"{step.label}: {of_viewed(step.count)}" for step in steps),
         },
-        bars=[(_cut(step.label), step.count) for step in steps],
+        bars=[(step.label, step.count) for step in steps],
         format_value=of_viewed,
     )
     shares = bar_chart(
@@ -201,7 +195,7 @@ def _charts(
         title=gettext("Outcomes"),
         description="; ".join(f"{o.label}: {number(o.count)} ({percent(o.rate)})" for o in outcomes)
         or gettext("This quiz has no outcomes."),
-        bars=[(_cut(o.label), o.rate or 0.0) for o in outcomes],
+        bars=[(o.label, o.rate or 0.0) for o in outcomes],
         format_value=percent,
         top=1.0,
     )
@@ -210,7 +204,7 @@ def _charts(
         title=gettext("Opt-in rate per purpose"),
         description="; ".join(f"{o.label}: {percent(o.rate)}" for o in opt_ins)
         or gettext("This quiz asks for no consent."),
-        bars=[(_cut(o.label), o.rate or 0.0) for o in opt_ins],
+        bars=[(o.label, o.rate or 0.0) for o in opt_ins],
         format_value=percent,
         top=1.0,
     )

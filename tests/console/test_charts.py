@@ -10,8 +10,11 @@ import pytest
 from django.utils import translation
 
 from console.charts import (
+    BAR_NAME_CHARS,
     PALETTE,
+    WIDTH,
     Series,
+    bar_chart,
     dashboard_render,
     line_chart,
     overview_charts,
@@ -85,6 +88,34 @@ def test_stacked_bars_tell_series_apart_by_pattern_and_legend():
     # Day by day, bottom up (a zero draws nothing), then the legend's two swatches.
     assert fills == [PALETTE[0], "url(#u-p1)", PALETTE[0], "url(#u-p1)", PALETTE[0], "url(#u-p1)"]
     assert {"One-click", "API"} <= {t.text for t in root.iter(f"{SVG}text")}
+
+
+def test_bars_have_room_for_their_names_and_values_and_cut_only_a_name_too_long():
+    long = "Back-in-stock alerts · Text message (SMS) and a good deal more"
+    root = parse(
+        bar_chart(
+            chart_id="b",
+            title="Subscriptions",
+            description="d",
+            bars=[("Newsletter · Email", 1823), ("Ready for the long trail", 7), (long, 0)],
+            format_value=lambda n: f"{n:,.0f} (100.0%)",
+        )
+    )
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    # Whole where the longest fits, a name past the limit cut with "…"; every value whole.
+    assert texts == [
+        "Newsletter · Email",
+        "1,823 (100.0%)",
+        "Ready for the long trail",
+        "7 (100.0%)",
+        long[: BAR_NAME_CHARS - 1] + "…",
+        "0 (100.0%)",
+    ]
+    # The longest bar and its value end inside the chart.
+    bar = max(root.iter(f"{SVG}rect"), key=lambda r: float(r.get("width")))
+    value = next(t for t in root.iter(f"{SVG}text") if t.text == "1,823 (100.0%)")
+    assert float(value.get("x")) + len(value.text) * 6.6 <= WIDTH
+    assert float(bar.get("x")) > len("Ready for the long trail") * 6.6
 
 
 @pytest.mark.parametrize(
