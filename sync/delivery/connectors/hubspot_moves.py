@@ -112,13 +112,12 @@ from sync.delivery.connectors.erasure_notices import moved_notices_free, moved_n
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
+    address_given_now,
     vendor_contacts_drop,
     vendor_contacts_forget,
     vendor_contacts_keep,
 )
 from sync.delivery.connectors.vendors import Item, PushResult, Target, redact
-from sync.models import Connector
-from sync.outbox.contact_state import addresses_held
 
 
 class HubSpotCalls(Protocol):
@@ -280,12 +279,6 @@ def _let_go(*, target: Target, moves: Sequence[Move]) -> None:
         )
 
 
-def _given_now(*, target: Target, email: str) -> bool:
-    """Whether a live contact of the connector's brand gives this address now."""
-    brand_id = Connector.objects.filter(public_id=target.public_id).values_list("brand_id", flat=True).first()
-    return brand_id is not None and bool(addresses_held(brand_id=brand_id, emails=[email.lower()], phones=[]))
-
-
 def former_addresses(*, left: dict[int, list[str]], notices: Notices) -> dict[int, list[str]]:
     """contact_ref -> the addresses of its `moved` notice HubSpot had for it (its left marks),
     from the notices read before the moves. An address a live contact of the brand gives now is
@@ -429,7 +422,7 @@ def _turn_off(
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
-    if _given_now(target=target, email=old):
+    if address_given_now(connector_public_id=target.public_id, email=old):
         # A shared record, seen only now (no notice told its address): it is the other
         # contact's, "yes" and all. This contact lets go of it, and its push upserts the new
         # address, which finds the HubSpot contact that has it.

@@ -37,13 +37,12 @@ import httpx
 
 from sync.delivery.connectors.mailchimp_api import api_get, api_write, refused, subscriber_hash
 from sync.delivery.connectors.vendor_contacts import (
+    address_given_now,
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
 )
 from sync.delivery.connectors.vendors import Item, PushResult, Target, VendorError
-from sync.models import Connector
-from sync.outbox.contact_state import addresses_held
 
 RETIRED = "!"  # `<list>!<hash>`: a former member of the contact's, kept only for an erasure
 
@@ -95,16 +94,11 @@ def moves_needed(target: Target, items: Sequence[Item], plans: dict[str, dict[st
 def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client) -> PushResult | None:
     """Make each move; the failure that stopped them (the batch is retried), or None. A refusal
     for good leaves that member as it is: nothing better can be done for it."""
-    brand_id = (
-        Connector.objects.filter(public_id=target.public_id).values_list("brand_id", flat=True).first()
-        if moves
-        else None
-    )
     for move in moves:
         address = _member_address(target, move, client=client)
         if isinstance(address, PushResult):
             return address
-        if address is None or addresses_held(brand_id=brand_id or 0, emails=[address], phones=[]):
+        if address is None or address_given_now(connector_public_id=target.public_id, email=address):
             # Gone; or another contact of the brand gives that address (a shared or duplicate
             # record): the member is theirs, to stay as it is. Only this contact's claim goes.
             vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import contacts_external_ids
+from sync.outbox.contact_state import addresses_held, contacts_external_ids
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -38,6 +38,16 @@ def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterab
         return {}
     external = contacts_external_ids(brand_id=rows[0][2], contact_refs=[ref for _, ref, _ in rows])
     return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
+
+
+def address_given_now(*, connector_public_id: str, email: str) -> bool:
+    """Whether a live contact of the connector's brand gives this email address now: a record a
+    vendor keeps by address (a Mailchimp member, a HubSpot contact) is then that contact's, not
+    one to move or turn off for another who left the address. Two queries."""
+    brand_id = (
+        Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
+    )
+    return brand_id is not None and bool(addresses_held(brand_id=brand_id, emails=[email.lower()], phones=[]))
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
