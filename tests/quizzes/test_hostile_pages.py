@@ -18,7 +18,7 @@ from consent.models import Contact, Purpose
 from preferences.topics import topic_create
 from quizzes.models import QuizVersion
 from tests.actors import TEST_ACTOR
-from tests.console.test_hostile_input import HOSTILE_QUERIES, HOSTILE_VALUES, forms_of
+from tests.hostile import HOSTILE_QUERIES, form_walk, forms_of
 from tests.preferences.pages import open_centre
 from tests.quizzes.told_us_support import complete, decide
 
@@ -44,30 +44,23 @@ def reachable(client: Client) -> list[str]:
     return found
 
 
-def walk_forms(client: Client, url: str, *, again: Any = None) -> tuple[int, list[tuple[Any, ...]]]:
-    """Post each form of the page at `url` with hostile values, field by field; (posts, failures).
-    `again` re-establishes what a post may have ended (a session, a run) before the next one."""
-    page = client.get(url)
-    assert page.status_code == 200, (url, page.status_code)
+def walk_forms(client: Client, urls: list[str], *, again: Any = None) -> tuple[int, list[tuple[Any, ...]]]:
+    """Post each form of the pages at `urls` with hostile values (tests.hostile.form_walk);
+    (posts, failures). Every page is read first, and the forms that delete go last: a whole form
+    sent twice is a valid one, and must not take away a page still to be read."""
+    forms = []
+    for url in urls:
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.status_code)
+        for form in forms_of(page.content.decode()):
+            target = form["action"] or urlsplit(url).path
+            if not any(part in target for part in NOT_WALKED):
+                forms.append((url, target, form["fields"]))
     walked, failures = 0, []
-    for form in forms_of(page.content.decode()):
-        target = form["action"] or urlsplit(url).path
-        if any(part in target for part in NOT_WALKED):
-            continue
-        fields: dict[str, str] = form["fields"]
-        for field in sorted(set(fields) - {"csrfmiddlewaretoken"}):
-            for value in HOSTILE_VALUES:
-                walked += 1
-                response = client.post(target, {**fields, field: value})
-                if response.status_code >= 500:
-                    failures.append((url, target, field, value[:20], response.status_code))
-                if again is not None:
-                    again()
-            raw = urlencode({k: v for k, v in fields.items() if k != field}) + f"&{field}=%ED%A0%80%ff"
-            response = client.post(target, raw, content_type="application/x-www-form-urlencoded")
-            walked += 1
-            if response.status_code >= 500:
-                failures.append((url, target, field, "not UTF-8", response.status_code))
+    for url, target, fields in sorted(forms, key=lambda found: "delete" in found[1]):
+        posts, failed = form_walk(client, target, fields, again=again)
+        walked += posts
+        failures += [(url, target, *failure) for failure in failed]
     return walked, failures
 
 
@@ -92,11 +85,7 @@ def test_every_form_the_centre_shows_takes_hostile_values_without_failing(centre
     pages = reachable(centre)
     # The home page, "unsubscribe from all", each "about you" fact, each answer told, erasure.
     assert len(pages) >= 10, pages
-    walked, failures = 0, []
-    for url in pages:
-        counted, failed = walk_forms(centre, url, again=lambda: open_centre(centre, contact.brand, contact))
-        walked += counted
-        failures += failed
+    walked, failures = walk_forms(centre, pages, again=lambda: open_centre(centre, contact.brand, contact))
     assert walked > 150
     assert failures == []
 
@@ -113,7 +102,7 @@ def test_hostile_query_strings_never_fail_a_centre_page(centre):
 
 def test_the_quiz_page_takes_hostile_values_and_queries_without_failing(client, live_version: QuizVersion):
     url = f"/q/{live_version.quiz.public_id}/"
-    walked, failures = walk_forms(client, url)
+    walked, failures = walk_forms(client, [url])
     assert walked > 20
     for query in [
         *HOSTILE_QUERIES,
