@@ -3,12 +3,14 @@ next question is rendered, against the same run's constant-view ceiling (target:
 
 `BENCH_ONLY=quiz_step python -m bench.run`: on a fresh bench database, the bench brand
 (bench.seed.seed_base) and a quiz of six questions published through the real services
-(bench.funnel.document). One step is the two requests the page's POST/redirect/GET makes:
-`POST /q/{public_id}/` with the signed progress state and an answer to the second question (the
-page checks it, counts it in the funnel and answers 303), then `GET` of the page the redirect
-names, which renders the third question from its state. wrk sends the pair on each connection in
-order (bench/wrk/scenario.lua's `then`, one connection per thread) and counts pairs; the ceiling
-is `GET /api/v1/bench/constant` on the same server, one after the other.
+(bench.funnel.document). The step is the one request the page's script (static/quizzes/step.js)
+makes, as in every browser with JavaScript, which an embedded quiz has: `POST /q/{public_id}/`
+with `Candor-Quiz-Step: 1`, the signed progress state and an answer to the second question; the
+page checks the answer, counts it in the funnel and answers 200 with the third question. Beside
+it, not a target, the same step without JavaScript (POST/redirect/GET: the POST answers 303,
+then the GET of the page it names; wrk sends the pair on each connection in order with
+bench/wrk/scenario.lua's `then`, one connection per thread, and counts pairs), and the GET alone.
+The ceiling is `GET /api/v1/bench/constant` on the same server, one after the other.
 
 The states are made here as the page makes them (quizzes.views.Run, signed with the server's
 SECRET_KEY: the same environment), so no request is spent on the quiz's first page. The run also
@@ -65,32 +67,40 @@ def seed(*, brand_id: int, purpose_slug: str, notice_version: str) -> dict[str, 
 
 def scenarios(scenario: Any, *, step: dict[str, Any]) -> list[Any]:
     """The ceiling and the quiz step, as bench.run.Scenario objects."""
+    from quizzes.views import STEP_HEADER
+
+    form = "application/x-www-form-urlencoded"
+    headers = {STEP_HEADER: "1"}
+    whole = "\t".join(
+        [step["path"], *(f"{name}: {value}" for name, value in headers.items()), step["post_body"]]
+    )
     return [
         scenario("ceiling_constant", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1),
         scenario(
             "quiz_step",
-            "POST an answer on the hosted quiz page (303), then GET the next question it redirects to",
+            "POST an answer from the page's script (Candor-Quiz-Step: 1): 200 with the next question",
+            "POST",
+            step["path"],
+            1,
+            content_type=form,
+            requests=[whole],
+            warmup_requests=[whole],
+            check_whole=(step["path"], {**headers, "Content-Type": form}, step["post_body"]),
+        ),
+        # Not targets: the same step without JavaScript, and the page's GET alone.
+        scenario(
+            "quiz_step_no_js",
+            "POST an answer as a plain form (303), then GET the next question it redirects to",
             "POST",
             step["path"],
             1,
             body=step["post_body"],
-            content_type="application/x-www-form-urlencoded",
+            content_type=form,
             # urllib follows the 303: the check sees the next question's page.
             expected_status=200,
             numbered=True,  # one connection per wrk thread, so each GET follows its own POST
             then=("GET", step["next_path"], "-"),
             expected_then_status=200,
-        ),
-        # The step's two halves alone (not targets: where the step's time goes).
-        scenario(
-            "quiz_answer_post",
-            "POST an answer on the hosted quiz page alone (303)",
-            "POST",
-            step["path"],
-            1,
-            body=step["post_body"],
-            content_type="application/x-www-form-urlencoded",
-            expected_status=200,
         ),
         scenario("quiz_question_get", "GET the next question alone", "GET", step["next_path"], 1),
     ]

@@ -1678,7 +1678,7 @@ def run_quiz_step_only(database_url: str) -> dict[str, Any]:
     checks = [
         Check(
             "quiz_step",
-            f">= {quiz_step.QUIZ_STEP_RATIO_TARGET:.0%} of ceiling_constant req/s (steps/s: POST + GET)",
+            f">= {quiz_step.QUIZ_STEP_RATIO_TARGET:.0%} of ceiling_constant req/s (steps/s: one POST)",
             f"{ratio:.1%}",
             ratio >= quiz_step.QUIZ_STEP_RATIO_TARGET,
         ),
@@ -1696,7 +1696,8 @@ def run_quiz_step_only(database_url: str) -> dict[str, Any]:
             f"{s.result['latency_us']['p99'] / 1000:8.2f}"
             for s in scenarios
         ),
-        "(quiz_step: steps/s, each a POST and a GET; its latencies are per request)",
+        "(quiz_step: steps/s, one request each; quiz_step_no_js: steps/s, each a POST and a GET,"
+        " its latencies per request)",
         f"embed.js: {loader['bytes']:,} bytes, {loader['gzip_bytes']:,} bytes gzipped",
         "",
         "Checks:",

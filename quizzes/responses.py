@@ -58,25 +58,45 @@ _funnel = FunnelCount._meta
 _f_table = _funnel.db_table
 _f_columns = {f.name: f.column for f in _funnel.concrete_fields}
 _f_version, _f_day, _f_step, _f_count = (_f_columns[n] for n in ("version", "day", "step", "count"))
-# Derived from the model: a renamed column needs no edit here.
-_FUNNEL_UPSERT = (
-    f'INSERT INTO "{_f_table}" ("{_f_version}", "{_f_day}", "{_f_step}", "{_f_count}") '  # noqa: S608
-    "SELECT %s, %s, step, 1 FROM unnest(%s::text[]) AS step "
-    f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
-    f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + 1'
+
+
+# Derived from the model: a renamed column needs no edit here. `{rows}` is where the steps come
+# from: the steps alone, or with the setting below beside them.
+def _funnel_upsert(rows: str) -> str:
+    return (
+        f'INSERT INTO "{_f_table}" ("{_f_version}", "{_f_day}", "{_f_step}", "{_f_count}") '  # noqa: S608
+        f"SELECT %s, %s, step, 1 FROM {rows} "
+        f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
+        f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + 1'
+    )
+
+
+_FUNNEL_UPSERT = _funnel_upsert("unnest(%s::text[]) AS step")
+# The same statement committing asynchronously: set_config(…, true) lasts until the end of the
+# statement's own transaction, whose commit then does not wait for its WAL to reach the disk.
+_FUNNEL_UPSERT_UNFLUSHED = _funnel_upsert(
+    "unnest(%s::text[]) AS step, (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed"
 )
 STEP_MAX_LENGTH = _funnel.get_field("step").max_length or 120
 
 
 def funnel_count(*, version_id: int, steps: Sequence[str], at: datetime | None = None) -> None:
     """Add one to each step's count for the version on the UTC day of `at` (now): one statement,
-    whatever the number of steps; concurrent runs add up (the upsert's row lock)."""
+    whatever the number of steps; concurrent runs add up (the upsert's row lock).
+
+    The counts are anonymous statistics, written on every step of every run, so on its own (not
+    inside a transaction) the statement commits without waiting for a disk flush (PostgreSQL's
+    asynchronous commit, for this statement only): a crash of the database server may lose the
+    last moment's counts (at most three times wal_writer_delay), never a person's answers, which
+    are written elsewhere and durably. Inside a transaction it commits with that transaction, as
+    durably as the rest of it (the setting would last to its end)."""
     unique = list(dict.fromkeys(step[:STEP_MAX_LENGTH] for step in steps))
     if not unique:
         return
     day: date = (at or timezone.now()).astimezone(UTC).date()
+    sql = _FUNNEL_UPSERT if connection.in_atomic_block else _FUNNEL_UPSERT_UNFLUSHED
     with connection.cursor() as cursor:
-        cursor.execute(_FUNNEL_UPSERT, [version_id, day, unique])
+        cursor.execute(sql, [version_id, day, unique])
 
 
 def answer_steps(*, document: Document, question_key: str, answer: Any, first: bool) -> list[str]:

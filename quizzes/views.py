@@ -1,6 +1,11 @@
 """The hosted quiz page, /q/{public_id}/: one question per page, POST/redirect/GET, no JavaScript
 needed, and the loader that embeds it on a brand's site (/q/embed.js).
 
+With JavaScript (static/quizzes/step.js) a step is one request, not two: the page's script
+sends the form with `Candor-Quiz-Step: 1`, and where a plain POST would redirect, the answer
+is the page the redirect names, with that address in `Candor-Quiz-Page` for the browser's
+history. Both ways run the same code; only the last line differs (`_go`).
+
 A run's progress (the version, the answers so far, where the person is, their quiz token's
 contact, the UTM parameters) travels in a signed, expiring token (`state`: a hidden field of
 the form, and the query string of the page the POST redirects to), never in a cookie: inside
@@ -46,6 +51,8 @@ from quizzes.responses import answer_steps, funnel_count, response_complete, res
 from quizzes.tokens import quiz_token_read
 
 STATE_SALT = "candor.quiz-progress"
+STEP_HEADER = "Candor-Quiz-Step"  # from the page's script: answer with the next page, not a 303
+PAGE_HEADER = "Candor-Quiz-Page"  # the address of the page answered so (what the 303 would name)
 STATE_SECONDS = 24 * 3600  # a run left open longer starts again
 STATE_MAX_LENGTH = 64 * 1024
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -88,8 +95,8 @@ def _see_other(url: str) -> HttpResponse:
     return response
 
 
-def _page_url(quiz: Quiz, run: Run | None = None, **extra: str) -> str:
-    query = {"state": run.dumps()} if run is not None else {}
+def _page_url(quiz: Quiz, state: str | None = None, **extra: str) -> str:
+    query = {"state": state} if state is not None else {}
     query.update(extra)
     return f"/q/{quiz.public_id}/" + (f"?{urlencode(query)}" if query else "")
 
@@ -206,18 +213,21 @@ def _question_page(
     version: QuizVersion,
     run: Run,
     *,
+    state: str | None = None,
     error: str | None = None,
     given: Any = None,
     saved: bool = False,
     status: int = 200,
 ) -> HttpResponse:
+    """The run's question; `state` is the run's token when the caller has made it already."""
     document = version_document(version)
     question = document.question(run.question or "")
     if question is None:
         raise Http404
+    state = state if state is not None else run.dumps()
     context = {
         **question_context(
-            quiz, document, question, answered=len(run.answers), state=run.dumps(), error=error, given=given
+            quiz, document, question, answered=len(run.answers), state=state, error=error, given=given
         ),
         "saved": saved,
         "can_save": bool(run.answers),
@@ -336,7 +346,7 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
     )
     funnel_count(version_id=version.pk, steps=["viewed"])
     if token or utm or host:
-        return _see_other(_page_url(quiz, run))
+        return _see_other(_page_url(quiz, run.dumps()))
     return _question_page(request, quiz, version, run)
 
 
@@ -382,10 +392,28 @@ def _expired(request: HttpRequest, quiz: Quiz) -> HttpResponse:
     )
 
 
+def _go(
+    request: HttpRequest, quiz: Quiz, version: QuizVersion, run: Run, *, saved: bool = False
+) -> HttpResponse:
+    """Where an accepted POST takes the person: the page of the run's new state. A plain form
+    post is redirected there (303: POST/redirect/GET); the page's script (STEP_HEADER) gets that
+    page at once, with its address in PAGE_HEADER, so a step is one request."""
+    state = run.dumps()
+    url = _page_url(quiz, state, **({"saved": "1"} if saved else {}))
+    if request.headers.get(STEP_HEADER) != "1":
+        return _see_other(url)
+    if run.question is None:
+        response = _done_page(request, quiz, version, run)
+    else:
+        response = _question_page(request, quiz, version, run, state=state, saved=saved)
+    response[PAGE_HEADER] = url
+    return response
+
+
 def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
     document = version_document(version)
     if run.question is None:
-        return _see_other(_page_url(quiz, run))
+        return _go(request, quiz, version, run)
     question = document.question(run.question)
     if question is None:
         return _expired(request, quiz)
@@ -403,7 +431,7 @@ def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) ->
     named = step.outcome or run.named
     if step.question is not None:
         funnel_count(version_id=version.pk, steps=steps)
-        return _see_other(_page_url(quiz, replace(run, question=step.question, answers=answers, named=named)))
+        return _go(request, quiz, version, replace(run, question=step.question, answers=answers, named=named))
     outcome = quiz_document.outcome_for(document, answers, named)
     try:
         response_complete(
@@ -425,7 +453,7 @@ def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) ->
     steps += ["completed"] + ([f"outcome:{outcome.id}"] if outcome else [])
     funnel_count(version_id=version.pk, steps=steps)
     finished = Run(version=version.pk, question=None, outcome=outcome.id if outcome else "", host=run.host)
-    return _see_other(_page_url(quiz, finished))
+    return _go(request, quiz, version, finished)
 
 
 def _save(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> HttpResponse:
@@ -443,7 +471,7 @@ def _save(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> H
             saved_keys=run.saved,
         )
         run = replace(run, response=saved.public_id, saved=sorted(run.answers))
-    return _see_other(_page_url(quiz, run, saved="1"))
+    return _go(request, quiz, version, run, saved=True)
 
 
 # --- The embed loader ----------------------------------------------------------------------
