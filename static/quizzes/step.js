@@ -83,7 +83,8 @@
       data.append(submitter.name, submitter.value);
     }
     window
-      .fetch(form.action, {
+      // Not form.action: the form's buttons are named "action", and a named control shadows it.
+      .fetch(form.getAttribute("action") || window.location.href, {
         method: "POST",
         body: new URLSearchParams(data),
         headers: { "Candor-Quiz-Step": "1" },
