@@ -91,9 +91,13 @@
         credentials: "same-origin",
       })
       .then(function (response) {
+        // The quiz page's own answers: a page, its errors (422), an expired state (400), a
+        // form from elsewhere (403). Anything else (a quiz archived meanwhile, a server error)
+        // is shown as a whole page by the ordinary submit, which changed nothing either time.
         var type = response.headers.get("Content-Type") || "";
-        if (type.indexOf("text/html") !== 0) {
-          throw new Error("not a page");
+        var expected = response.ok || [400, 403, 422].indexOf(response.status) !== -1;
+        if (!expected || type.indexOf("text/html") !== 0) {
+          throw new Error("not a quiz page");
         }
         var address = response.headers.get("Candor-Quiz-Page") || (response.redirected ? response.url : null);
         return response.text().then(function (html) {

@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from quizzes.models import Answer, Quiz, Response
+from quizzes.services import quiz_archive
+from tests.actors import TEST_ACTOR
 from tests.e2e import test_quiz_widget
 from tests.e2e.test_accessibility import assert_accessible
 
@@ -194,3 +196,22 @@ def test_pages_drawn_by_the_script_have_no_wcag_violation(new_page: Any, server:
     assert response.status == 422
     expect(page.locator("#error-summary")).to_be_focused()
     assert_accessible(page, "en")  # the scale with its error
+
+
+def test_with_javascript_an_answer_that_is_not_the_quiz_pages_own_is_shown_by_an_ordinary_submit(
+    new_page: Any, server: str, quiz: Quiz
+):
+    """A quiz archived while someone answers it: the script's POST gets a 404, which is not one of
+    the quiz page's answers, so the form goes again the ordinary way and the browser shows the
+    whole 404 page (not its content inside the quiz's frame)."""
+    page = new_page()
+    page.goto(quiz_address(server, quiz))
+    expect(heading(page, GOAL)).to_be_visible()
+    seen = quiz_requests(page, server)
+    quiz_archive(quiz=quiz, actor=TEST_ACTOR)
+
+    answer(page, "marathon")
+    expect(heading(page, "Page not found")).to_be_visible()
+    assert [(r.method, r.headers.get("candor-quiz-step")) for r in seen] == [("POST", "1"), ("POST", None)]
+    expect(page.locator("body.quiz")).to_have_count(0)  # the site's 404 page, not the quiz's frame
+    assert not Response.objects.exists()

@@ -241,16 +241,22 @@ def test_the_quiz_page_has_no_wcag_violation(
     expect(page.locator("#error-summary")).to_be_visible()
     assert_accessible(page, language)
     page.set_viewport_size({"width": 1000, "height": 900})
+    # Each step is drawn by the page's script (no page load to wait for): wait for what the
+    # next page shows before checking it.
     page.locator("input[value=marathon]").check()
     page.locator("button[value=next]").click()
+    expect(page.locator("input[value='4']")).to_be_visible()
     assert_accessible(page, language)  # a scale, and "Save my progress"
     page.set_viewport_size({"width": 1000, "height": 900})
     page.locator("input[value='4']").check()
     page.locator("button[value=next]").click()
+    expect(page.locator("input[value=shoes]")).to_be_visible()
     page.locator("button[value=next]").click()  # the optional question
+    expect(page.locator("input[value=yes]")).to_be_visible()
     assert_accessible(page, language)  # the consent question with its notice
     page.set_viewport_size({"width": 1000, "height": 900})
     page.locator("input[value=yes]").check()
     page.locator("button[value=next]").click()
+    expect(page.locator("a[href='https://shop.example/race']")).to_be_visible()
     assert_accessible(page, language)  # the outcome
     context.close()
