@@ -157,3 +157,31 @@ def test_key_rotation_reseals_the_notices(connector, brand, ada, settings):
     call_command("rotate_connector_keys")
     settings.CONNECTOR_KEYS = [new_key]  # the old key dropped
     assert credentials_decrypt(ErasureNotice.objects.get().sealed) == {"email": ADA, "phone": PHONE}
+
+
+def test_an_erasure_does_not_delete_a_profile_whose_address_another_contact_gives(
+    connector, brand, purpose, ada, fake, published
+):
+    """Klaviyo keeps one profile per address: a household's shared email is the other person's
+    profile too, with their "yes"; only the erased person's own phone is deleted."""
+    contact_upsert(brand=brand, external_id="cust-2", email=ADA.upper())  # the same address
+    grant(brand, purpose)
+    grant(brand, purpose, "cust-2")
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    drain(connector.endpoint)
+    assert ADA in fake.subscribed("LstNews")
+
+    erase(brand, ada)
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+    drain(connector.endpoint)
+
+    deletions = [
+        r["body"]["data"]["attributes"]["profile"]["data"]["attributes"]
+        for r in fake.requests
+        if r["path"] == "/api/data-privacy-deletion-jobs"
+    ]
+    assert deletions == [{"phone_number": PHONE}]
+    assert ADA in fake.subscribed("LstNews")  # cust-2's "yes" stays
+    assert ErasureNotice.objects.count() == 0  # nothing left to delete by: the notice goes
+    erased = Delivery.objects.get(endpoint=connector.endpoint, event__type="contact.erased")
+    assert erased.status == "succeeded"

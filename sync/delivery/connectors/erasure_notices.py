@@ -164,21 +164,40 @@ def moved_notices_done(*, connector_public_id: str, contact_refs: Iterable[int])
 def erasure_notices_read(
     *, connector_public_id: str, contact_refs: Iterable[int]
 ) -> dict[int, dict[str, str]]:
-    """contact_ref -> the addresses it had ({"email"?, "phone"?}), for those with a notice."""
+    """contact_ref -> the addresses it had ({"email"?, "phone"?}), for those with a notice: but
+    for those a live contact of the brand gives now (a household's shared address, a duplicate
+    record), whose record at a vendor that keeps one per address is that contact's too, not one
+    to delete with the erased one's. Two queries at most."""
     rows = ErasureNotice.objects.filter(
         connector__public_id=connector_public_id,
         contact_ref__in=sorted(set(contact_refs)),
         kind=ErasureNotice.Kind.ERASED,
-    ).values_list("contact_ref", "sealed")
-    notices = {}
-    for contact_ref, sealed in rows:
+    ).values_list("contact_ref", "sealed", "connector__brand_id")
+    notices: dict[int, dict[str, str]] = {}
+    brands = set()
+    for contact_ref, sealed, brand_id in rows:
+        brands.add(brand_id)
         try:
             held = credentials_decrypt(sealed)
         except CredentialsUnreadable:
             logger.warning("erasure notice for contact %s is sealed under a key no longer held", contact_ref)
             continue
         notices[contact_ref] = {key: value for key, value in held.items() if isinstance(value, str) and value}
-    return notices
+    if not notices:
+        return notices
+    given = addresses_held(
+        brand_id=brands.pop(),  # one connector: one brand
+        emails=sorted({n["email"].lower() for n in notices.values() if "email" in n}),
+        phones=sorted({n["phone"] for n in notices.values() if "phone" in n}),
+    )
+    return {
+        ref: {
+            key: value
+            for key, value in notice.items()
+            if (value.lower() if key == "email" else value) not in given
+        }
+        for ref, notice in notices.items()
+    }
 
 
 def erasure_notices_done(*, connector_public_id: str, contact_refs: Iterable[int]) -> None:

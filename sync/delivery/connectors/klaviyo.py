@@ -61,7 +61,8 @@ An erasure is a data privacy deletion job (`POST /api/data-privacy-deletion-jobs
 a job, burst 3/s, steady 60/m) for each address the contact had. Candor no longer holds them, so
 they come from the erasure's sealed notice (erasure_notices), which goes once Klaviyo took every
 job (and per address left whose `moved` notice is still held); without a notice (erased before
-the connector existed, or already told) nothing is sent.
+the connector existed, or already told) nothing is sent. An address another live contact of the
+brand gives is not deleted: Klaviyo's profile for it is that contact's too.
 """
 
 from __future__ import annotations
