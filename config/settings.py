@@ -431,6 +431,12 @@ LINK_UNSUBSCRIBE_DAYS = env_int("LINK_UNSUBSCRIBE_DAYS", 180, minimum=90)
 PREFERENCE_SESSION_SECONDS = env_int("PREFERENCE_SESSION_SECONDS", 3600, minimum=60)
 # Seconds a quiz token (POST /api/v1/contacts/{id}/quiz-tokens) links a quiz response to a contact.
 QUIZ_TOKEN_SECONDS = env_int("QUIZ_TOKEN_SECONDS", 30 * 60, minimum=60)
+# Seconds each process keeps a published quiz's row (its status, live version and brand) for the
+# hosted quiz page; a change saved in another process shows there within them (0: read each time).
+QUIZ_PAGE_CACHE_SECONDS = env_int("QUIZ_PAGE_CACHE_SECONDS", 5, minimum=0)
+# Seconds each process gathers the quiz funnel's anonymous counts before writing them in one
+# statement (0: each count written at once).
+QUIZ_FUNNEL_FLUSH_SECONDS = env_int("QUIZ_FUNNEL_FLUSH_SECONDS", 1, minimum=0)
 # Bad link tokens per IP, and "email me a new link" requests per address and per IP.
 LINK_BAD_TOKEN_RATE = env_rate("LINK_BAD_TOKEN_RATE", "10/min")
 # Twilio's inbound-text webhook, per sending IP (Twilio sends from a pool of addresses).

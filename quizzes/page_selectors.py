@@ -1,18 +1,23 @@
 """Reads of the hosted quiz page: the quiz a visitor opened, with its brand and live version.
 
 A published version never changes (a trigger refuses UPDATE and DELETE), so its document is
-read and parsed once per process and kept by the version's id (`version_document`): a step of
-the quiz reads the quiz's and the brand's row, which may change at any moment, and not the
-document again. The quiz's draft is never read here.
+read and parsed once per process and kept by the version's id (`version_document`). The quiz's
+and the brand's row may change at any moment; each process keeps the one row that holds them
+for QUIZ_PAGE_CACHE_SECONDS (`quiz_live`), so a step of a quiz reads nothing from the database.
+A change saved in this process (a quiz published or archived, the brand's name, theme or embed
+origins) drops the kept rows at once (`quiz_live_changed`, on the models' post_save); the other
+processes see it within those seconds. The quiz's draft is never read here.
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from threading import Lock
 from typing import Any
 
-from django.db import connection, models
+from django.conf import settings
+from django.db import connection, models, transaction
 
 from brands.models import Brand
 from config.db import select_one, shape
@@ -93,12 +98,32 @@ def _live_statement() -> tuple[str, _Columns, _Columns]:
     return sql, quiz, version
 
 
+LIVE_KEPT = 1024  # quizzes whose row a process keeps; past it, it starts again
+_live: dict[str, tuple[float, tuple[Any, ...]]] = {}  # public id -> (kept until, the row)
+_live_lock = Lock()
+
+
 def quiz_live(*, public_id: str) -> Quiz | None:
     """The published quiz with this public id, its brand and live version; None for an
     unknown, never-published or archived quiz. One prepared statement (config.db): on every
-    step of a quiz, compiling the ORM's query cost more than running it."""
+    step of a quiz, compiling the ORM's query cost more than running it. The row is kept for
+    QUIZ_PAGE_CACHE_SECONDS (a quiz not found is not: unknown ids must not fill the memory); the
+    instances are built anew from it for each call, so no request sees another's changes."""
     sql, quiz_columns, version_columns = _live_statement()
-    row = select_one(sql, [public_id, QuizStatus.PUBLISHED.value])
+    now = time.monotonic()
+    kept = _live.get(public_id)
+    if kept is not None and kept[0] > now:
+        row: tuple[Any, ...] | None = kept[1]
+    else:
+        row = select_one(sql, [public_id, QuizStatus.PUBLISHED.value])
+        seconds = settings.QUIZ_PAGE_CACHE_SECONDS
+        with _live_lock:
+            if row is None or seconds <= 0:
+                _live.pop(public_id, None)
+            else:
+                if len(_live) >= LIVE_KEPT:
+                    _live.clear()
+                _live[public_id] = (now + seconds, row)
     if row is None:
         return None
     brand_shape = shape(Brand)
@@ -108,6 +133,20 @@ def quiz_live(*, public_id: str) -> Quiz | None:
     Quiz.brand.field.set_cached_value(quiz, brand)
     Quiz.live_version.field.set_cached_value(quiz, _with_document(version))
     return quiz
+
+
+def quiz_live_forget() -> None:
+    """Drop every row this process keeps."""
+    with _live_lock:
+        _live.clear()
+
+
+def quiz_live_changed(**_: Any) -> None:
+    """A quiz or a brand was saved or deleted (post_save, post_delete; quizzes.apps): drop the
+    kept rows now and again once the transaction commits (a request in between may have kept a
+    row as it was before the change)."""
+    quiz_live_forget()
+    transaction.on_commit(quiz_live_forget)
 
 
 def quiz_version(*, quiz: Quiz, version_id: int) -> QuizVersion | None:

@@ -25,12 +25,17 @@ goes on the brand's own event stream.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import secrets
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from threading import Lock, Timer
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -51,6 +56,8 @@ from quizzes.traits import purposes_valid, traits_gated, traits_of
 from sync.models import Event, EventType
 from sync.outbox.events import brand_event_record, event_build
 
+logger = logging.getLogger(__name__)
+
 RECORDED_BY = "hosted:quiz"
 NEW_CONTACT_PREFIX = "quiz-"  # external ids of contacts a quiz creates from an entered email
 
@@ -60,43 +67,126 @@ _f_columns = {f.name: f.column for f in _funnel.concrete_fields}
 _f_version, _f_day, _f_step, _f_count = (_f_columns[n] for n in ("version", "day", "step", "count"))
 
 
-# Derived from the model: a renamed column needs no edit here. `{rows}` is where the steps come
-# from: the steps alone, or with the setting below beside them.
-def _funnel_upsert(rows: str) -> str:
+# Derived from the model: a renamed column or a changed type needs no edit here. One statement
+# adds any number of (version, day, step, count) rows.
+def _funnel_upsert(*, unflushed: bool) -> str:
+    types = [_funnel.get_field(n).db_type(connection) for n in ("version", "day", "step", "count")]
+    source = f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS counted"
+    if unflushed:
+        # set_config(…, true) lasts until the end of the statement's own transaction, whose
+        # commit then does not wait for its WAL to reach the disk.
+        source += ", (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed"
     return (
         f'INSERT INTO "{_f_table}" ("{_f_version}", "{_f_day}", "{_f_step}", "{_f_count}") '  # noqa: S608
-        f"SELECT %s, %s, step, 1 FROM {rows} "
+        f"SELECT counted.* FROM {source} "
         f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
-        f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + 1'
+        f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + EXCLUDED."{_f_count}"'
     )
 
 
-_FUNNEL_UPSERT = _funnel_upsert("unnest(%s::text[]) AS step")
-# The same statement committing asynchronously: set_config(…, true) lasts until the end of the
-# statement's own transaction, whose commit then does not wait for its WAL to reach the disk.
-_FUNNEL_UPSERT_UNFLUSHED = _funnel_upsert(
-    "unnest(%s::text[]) AS step, (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed"
-)
+_FUNNEL_UPSERT = _funnel_upsert(unflushed=False)
+_FUNNEL_UPSERT_UNFLUSHED = _funnel_upsert(unflushed=True)
 STEP_MAX_LENGTH = _funnel.get_field("step").max_length or 120
+
+Count = tuple[int, date, str]  # version id, UTC day, step
+_pending: Counter[Count] = Counter()  # counted in this process, not yet written
+_pending_lock = Lock()
+_flush_timer: Timer | None = None
 
 
 def funnel_count(*, version_id: int, steps: Sequence[str], at: datetime | None = None) -> None:
-    """Add one to each step's count for the version on the UTC day of `at` (now): one statement,
-    whatever the number of steps; concurrent runs add up (the upsert's row lock).
+    """Add one to each step's count for the version on the UTC day of `at` (now); concurrent
+    runs add up (the upsert's row lock).
 
-    The counts are anonymous statistics, written on every step of every run, so on its own (not
-    inside a transaction) the statement commits without waiting for a disk flush (PostgreSQL's
-    asynchronous commit, for this statement only): a crash of the database server may lose the
-    last moment's counts (at most three times wal_writer_delay), never a person's answers, which
-    are written elsewhere and durably. Inside a transaction it commits with that transaction, as
-    durably as the rest of it (the setting would last to its end)."""
+    The counts are anonymous statistics, added on every step of every run, so a process gathers
+    them for QUIZ_FUNNEL_FLUSH_SECONDS and then writes them all in one statement (`funnel_flush`,
+    from a timer thread, and when the process exits); the funnel is read at most that far
+    behind, and a process killed outright loses its last second's counts, never a person's
+    answers, which are written elsewhere and at once. Inside a transaction (or with 0 seconds)
+    a count is written at once, with that transaction."""
     unique = list(dict.fromkeys(step[:STEP_MAX_LENGTH] for step in steps))
     if not unique:
         return
     day: date = (at or timezone.now()).astimezone(UTC).date()
+    counts = Counter({(version_id, day, step): 1 for step in unique})
+    seconds = settings.QUIZ_FUNNEL_FLUSH_SECONDS
+    if seconds <= 0 or connection.in_atomic_block:
+        _funnel_write(counts)
+        return
+    global _flush_timer
+    with _pending_lock:
+        _pending.update(counts)
+        if _flush_timer is None:
+            _flush_timer = Timer(seconds, _flush_from_timer)
+            _flush_timer.daemon = True
+            _flush_timer.start()
+
+
+def funnel_flush() -> int:
+    """Write the counts this process gathered (one statement); how many rows it added to."""
+    with _pending_lock:
+        counts = Counter(_pending)
+        _pending.clear()
+    try:
+        _funnel_write(counts)
+    except Exception:
+        with _pending_lock:
+            _pending.update(counts)  # written with the next flush
+        raise
+    return len(counts)
+
+
+def funnel_forget() -> None:
+    """Drop the counts gathered and not written, and their timer (a test's clean-up)."""
+    global _flush_timer
+    with _pending_lock:
+        _pending.clear()
+        if _flush_timer is not None:
+            _flush_timer.cancel()
+            _flush_timer = None
+
+
+def _funnel_write(counts: Counter[Count]) -> None:
+    """One upsert of every count. On its own (not inside a transaction) it commits without
+    waiting for a disk flush (PostgreSQL's asynchronous commit, for this statement only): a
+    crash of the database server may lose the last moment's counts (at most three times
+    wal_writer_delay); inside a transaction it commits with it, as durably as the rest (the
+    setting would last to its end)."""
+    if not counts:
+        return
+    rows = sorted(counts.items())  # one order for every writer: no two flushes deadlock
+    columns = [[row[0][0] for row in rows], [row[0][1] for row in rows], [row[0][2] for row in rows]]
     sql = _FUNNEL_UPSERT if connection.in_atomic_block else _FUNNEL_UPSERT_UNFLUSHED
     with connection.cursor() as cursor:
-        cursor.execute(sql, [version_id, day, unique])
+        cursor.execute(sql, [*columns, [n for _, n in rows]])
+
+
+def _flush_from_timer() -> None:
+    global _flush_timer
+    with _pending_lock:
+        _flush_timer = None  # counts from now on start the next timer
+    try:
+        funnel_flush()
+    except Exception:
+        logger.exception("the quiz funnel's counts could not be written; they are kept for the next try")
+        with _pending_lock:
+            if _pending and _flush_timer is None:
+                _retry = Timer(max(settings.QUIZ_FUNNEL_FLUSH_SECONDS, 1), _flush_from_timer)
+                _retry.daemon = True
+                _flush_timer = _retry
+                _retry.start()
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _flush_at_exit() -> None:
+    try:
+        funnel_flush()
+    except Exception:
+        logger.exception("the quiz funnel's last counts could not be written at exit")
+
+
+atexit.register(_flush_at_exit)
 
 
 def answer_steps(*, document: Document, question_key: str, answer: Any, first: bool) -> list[str]:

@@ -96,11 +96,25 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     from preferences.statements import brand_configs_forget
+    from quizzes.page_selectors import quiz_live_forget
 
     cache.clear()
     # Each process remembers brands' configurations under a random stamp (sound across tests),
     # but a test counting statements must not depend on what an earlier test left behind.
     brand_configs_forget()
+    quiz_live_forget()
+
+
+@pytest.fixture(autouse=True)
+def _quiz_counts_at_once(settings: Any) -> Iterator[None]:
+    """Tests read a quiz's funnel right after a step: each count is written at once (the counts
+    gathered per process and written by a timer are tests/quizzes/test_page_speed.py's), and no
+    count is left for a timer or the exit to write into a database the test is done with."""
+    from quizzes import responses
+
+    settings.QUIZ_FUNNEL_FLUSH_SECONDS = 0
+    yield
+    responses.funnel_forget()
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_a_count_on_its_own_is_written_and_leaves_the_connection_as_it_was(live_
         cursor.execute("SET synchronous_commit TO on")
     try:
         funnel_count(version_id=live_version.pk, steps=["viewed", "started"])
-        funnel_count(version_id=live_version.pk, steps=["viewed"])
+        funnel_count(version_id=live_version.pk, steps=["viewed"])  # each written at once (tests)
         assert synchronous_commit() == "on"  # the setting lasted for its statement alone
     finally:
         with connection.cursor() as cursor:
