@@ -3,8 +3,8 @@
    and the server answers with the page the redirect would have named (the next question, the
    outcome, or this question again with its errors or "Saved"). That page's main content
    replaces this one's, its address (the Candor-Quiz-Page header) goes into the browser's
-   history, so Back and reload work as without JavaScript, and focus moves to what a person needs
-   next: the error summary, else the new heading. Where something is missing or fails, the form
+   history, so Back and reload work as without JavaScript, and focus moves to the new heading
+   (or, through candor.js, to the error summary). Where something is missing or fails, the form
    is sent the ordinary way. */
 (function () {
   "use strict";
@@ -22,35 +22,19 @@
     return { candorQuiz: true, title: document.title, main: main().innerHTML };
   }
 
-  function focusFirst() {
-    var target = document.getElementById("error-summary");
-    if (!target) {
-      target = main().querySelector("h1") || main();
-      if (!target.hasAttribute("tabindex")) {
-        target.setAttribute("tabindex", "-1");
-      }
-    }
-    target.focus();
-  }
-
-  function announce() {
-    // A live region's words are read when they change, not when the region arrives with them.
-    var status = document.getElementById("status");
-    if (status && status.textContent.trim()) {
-      var html = status.innerHTML;
-      status.innerHTML = "";
-      window.setTimeout(function () {
-        status.innerHTML = html;
-      }, 250);
-    }
-  }
-
   function show(page) {
     document.title = page.title;
     main().innerHTML = page.main;
     window.scrollTo(0, 0);
-    focusFirst();
-    announce();
+    if (!document.getElementById("error-summary")) {
+      var heading = main().querySelector("h1") || main();
+      if (!heading.hasAttribute("tabindex")) {
+        heading.setAttribute("tabindex", "-1");
+      }
+      heading.focus();
+    }
+    // candor.js does the rest as on a page load: focus to the error summary, "Saved" announced.
+    document.dispatchEvent(new Event("candor:shown"));
   }
 
   function sendOrdinarily(form, submitter) {

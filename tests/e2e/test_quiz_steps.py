@@ -153,6 +153,10 @@ def test_with_javascript_an_error_adds_no_history_entry_and_saving_says_saved(
     expect(page).to_have_title(re.compile(f"^Error: {re.escape(GOAL)} – "))
     assert page.url == start_url
     assert page.evaluate("history.length") == entries
+    # Sent wrong again: the new summary takes focus too (a browser honours `autofocus` once a
+    # page, so this is the script's doing, through candor.js).
+    assert step_post(page, server, quiz, None).status == 422
+    expect(summary).to_be_focused()
 
     step_post(page, server, quiz, "marathon")
     expect(heading(page, LEVEL)).to_be_focused()
