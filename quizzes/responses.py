@@ -63,14 +63,16 @@ NEW_CONTACT_PREFIX = "quiz-"  # external ids of contacts a quiz creates from an 
 
 _funnel = FunnelCount._meta
 _f_table = _funnel.db_table
-_f_columns = {f.name: f.column for f in _funnel.concrete_fields}
+_f_fields = {f.name: f for f in _funnel.concrete_fields}
+_f_columns = {name: f.column for name, f in _f_fields.items()}
 _f_version, _f_day, _f_step, _f_count = (_f_columns[n] for n in ("version", "day", "step", "count"))
 
 
 # Derived from the model: a renamed column or a changed type needs no edit here. One statement
 # adds any number of (version, day, step, count) rows.
 def _funnel_upsert(*, unflushed: bool) -> str:
-    types = [_funnel.get_field(n).db_type(connection) for n in ("version", "day", "step", "count")]
+    names = ("version", "day", "step", "count")
+    types = [_f_fields[name].db_type(connection) for name in names]
     source = f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS counted"
     if unflushed:
         # set_config(…, true) lasts until the end of the statement's own transaction, whose
@@ -155,10 +157,12 @@ def _funnel_write(counts: Counter[Count]) -> None:
     if not counts:
         return
     rows = sorted(counts.items())  # one order for every writer: no two flushes deadlock
-    columns = [[row[0][0] for row in rows], [row[0][1] for row in rows], [row[0][2] for row in rows]]
+    versions = [version for (version, _, _), _ in rows]
+    days = [day for (_, day, _), _ in rows]
+    steps = [step for (_, _, step), _ in rows]
     sql = _FUNNEL_UPSERT if connection.in_atomic_block else _FUNNEL_UPSERT_UNFLUSHED
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*columns, [n for _, n in rows]])
+        cursor.execute(sql, [versions, days, steps, [n for _, n in rows]])
 
 
 def _flush_from_timer() -> None:
