@@ -40,6 +40,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from brands.models import Brand
+from config.db import insert_from_arrays
 from config.errors import NotFound
 from consent.identifiers import email_hmac, normalise_email
 from consent.ledger import iso_utc
@@ -63,31 +64,17 @@ NEW_CONTACT_PREFIX = "quiz-"  # external ids of contacts a quiz creates from an 
 
 _funnel = FunnelCount._meta
 _f_table = _funnel.db_table
-_f_fields = {f.name: f for f in _funnel.concrete_fields}
-_f_columns = {name: f.column for name, f in _f_fields.items()}
+_f_columns = {f.name: f.column for f in _funnel.concrete_fields}
 _f_version, _f_day, _f_step, _f_count = (_f_columns[n] for n in ("version", "day", "step", "count"))
-
-
-# Derived from the model: a renamed column or a changed type needs no edit here. One statement
-# adds any number of (version, day, step, count) rows.
-def _funnel_upsert(*, unflushed: bool) -> str:
-    names = ("version", "day", "step", "count")
-    types = [_f_fields[name].db_type(connection) for name in names]
-    source = f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS counted"
-    if unflushed:
-        # set_config(…, true) lasts until the end of the statement's own transaction, whose
-        # commit then does not wait for its WAL to reach the disk.
-        source += ", (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed"
-    return (
-        f'INSERT INTO "{_f_table}" ("{_f_version}", "{_f_day}", "{_f_step}", "{_f_count}") '  # noqa: S608
-        f"SELECT counted.* FROM {source} "
-        f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
-        f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + EXCLUDED."{_f_count}"'
-    )
-
-
-_FUNNEL_UPSERT = _funnel_upsert(unflushed=False)
-_FUNNEL_UPSERT_UNFLUSHED = _funnel_upsert(unflushed=True)
+# Added to config.db.insert_from_arrays's INSERT of the counts (its columns from the model): a
+# count already there grows by the new one.
+_FUNNEL_ON_CONFLICT = (
+    f'ON CONFLICT ("{_f_version}", "{_f_day}", "{_f_step}") '
+    f'DO UPDATE SET "{_f_count}" = "{_f_table}"."{_f_count}" + EXCLUDED."{_f_count}"'
+)
+# A source beside the arrays: set_config(…, true) lasts until the end of the statement's own
+# transaction, whose commit then does not wait for its WAL to reach the disk.
+_UNFLUSHED = "(SELECT set_config('synchronous_commit', 'off', true)) AS unflushed, "
 STEP_MAX_LENGTH = _funnel.get_field("step").max_length or 120
 
 Count = tuple[int, date, str]  # version id, UTC day, step
@@ -157,12 +144,12 @@ def _funnel_write(counts: Counter[Count]) -> None:
     if not counts:
         return
     rows = sorted(counts.items())  # one order for every writer: no two flushes deadlock
-    versions = [version for (version, _, _), _ in rows]
-    days = [day for (_, day, _), _ in rows]
-    steps = [step for (_, _, step), _ in rows]
-    sql = _FUNNEL_UPSERT if connection.in_atomic_block else _FUNNEL_UPSERT_UNFLUSHED
+    counted = [FunnelCount(version_id=v, day=day, step=step, count=n) for (v, day, step), n in rows]
+    sql, params = insert_from_arrays(
+        FunnelCount, counted, sources="" if connection.in_atomic_block else _UNFLUSHED
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [versions, days, steps, [n for _, n in rows]])
+        cursor.execute(f"{sql} {_FUNNEL_ON_CONFLICT}", params)
 
 
 def _flush_from_timer() -> None:
