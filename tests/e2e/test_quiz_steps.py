@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from quizzes.models import Answer, Quiz, Response
+from quizzes.models import Answer, FunnelCount, Quiz, Response
 from quizzes.services import quiz_archive
 from tests.actors import TEST_ACTOR
 from tests.e2e import test_quiz_widget
@@ -219,3 +219,29 @@ def test_with_javascript_an_answer_that_is_not_the_quiz_pages_own_is_shown_by_an
     assert [(r.method, r.headers.get("candor-quiz-step")) for r in seen] == [("POST", "1"), ("POST", None)]
     expect(page.locator("body.quiz")).to_have_count(0)  # the site's 404 page, not the quiz's frame
     assert not Response.objects.exists()
+
+
+def test_with_javascript_a_step_the_network_drops_goes_again_the_ordinary_way(
+    new_page: Any, server: str, quiz: Quiz
+):
+    """The script's request never reaches the server (a dropped connection, a blocking proxy):
+    the form goes again as a plain POST, redirected to the next question, and the step counts
+    once."""
+    page = new_page()
+    page.goto(quiz_address(server, quiz))
+    expect(heading(page, GOAL)).to_be_visible()
+    page.route(
+        f"{server}/q/**",
+        lambda route: route.abort() if route.request.headers.get("candor-quiz-step") else route.continue_(),
+    )
+    answered: list[tuple[str, int]] = []
+    page.on(
+        "response",
+        lambda r: answered.append((r.request.method, r.status)) if r.url.startswith(f"{server}/q/") else None,
+    )
+
+    answer(page, "marathon")
+    expect(heading(page, LEVEL)).to_be_visible()
+    assert answered == [("POST", 303), ("GET", 200)]  # the aborted one has no response
+    assert "state=" in page.url
+    assert FunnelCount.objects.get(step="answered:goal").count == 1
