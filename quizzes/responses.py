@@ -102,13 +102,9 @@ def funnel_count(*, version_id: int, steps: Sequence[str], at: datetime | None =
     if seconds <= 0 or connection.in_atomic_block:
         _funnel_write(counts)
         return
-    global _flush_timer
     with _pending_lock:
         _pending.update(counts)
-        if _flush_timer is None:
-            _flush_timer = Timer(seconds, _flush_from_timer)
-            _flush_timer.daemon = True
-            _flush_timer.start()
+        _flush_later(seconds)
 
 
 def funnel_flush() -> int:
@@ -152,6 +148,16 @@ def _funnel_write(counts: Counter[Count]) -> None:
         cursor.execute(f"{sql} {_FUNNEL_ON_CONFLICT}", params)
 
 
+def _flush_later(seconds: float) -> None:
+    """Start the timer that writes the gathered counts, unless one is running (the caller holds
+    _pending_lock)."""
+    global _flush_timer
+    if _flush_timer is None:
+        _flush_timer = Timer(seconds, _flush_from_timer)
+        _flush_timer.daemon = True
+        _flush_timer.start()
+
+
 def _flush_from_timer() -> None:
     global _flush_timer
     with _pending_lock:
@@ -161,11 +167,8 @@ def _flush_from_timer() -> None:
     except Exception:
         logger.exception("the quiz funnel's counts could not be written; they are kept for the next try")
         with _pending_lock:
-            if _pending and _flush_timer is None:
-                _retry = Timer(max(settings.QUIZ_FUNNEL_FLUSH_SECONDS, 1), _flush_from_timer)
-                _retry.daemon = True
-                _flush_timer = _retry
-                _retry.start()
+            if _pending:
+                _flush_later(max(settings.QUIZ_FUNNEL_FLUSH_SECONDS, 1))
     finally:
         connection.close()  # this thread's own connection
 
