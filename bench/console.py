@@ -24,7 +24,7 @@ def seed_audit(*, brand_id: int, entries: int = AUDIT_ENTRIES) -> int:
     log is append-only: inserts are what it takes)."""
     from django.utils import timezone
 
-    from brands.models import AuditEntry
+    from brands.models import AuditEntry, AuditLog
 
     now = timezone.now()
     step = timedelta(days=90) / max(entries, 1)
@@ -47,19 +47,25 @@ def seed_audit(*, brand_id: int, entries: int = AUDIT_ENTRIES) -> int:
                 for n in range(start, min(entries, start + batch))
             ]
         )
+    # As brands.services.audit_record counts each entry it writes (the audit page keys by it).
+    AuditLog.objects.update_or_create(
+        brand_id=brand_id, defaults={"entries": AuditEntry.objects.filter(brand_id=brand_id).count()}
+    )
     return entries
 
 
 def owner_sessions(*, brand_id: int, count: int) -> list[str]:
     """An owner of the bench brand with a second factor, and `count` signed-in sessions of
-    theirs as `Cookie` header values (the session store and the fields Django's login writes)."""
+    theirs as `Cookie` header values (the session store and the fields Django's login writes),
+    each with the CSRF cookie a browser holds once it has shown a console page."""
     from allauth.account.models import EmailAddress
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.middleware.csrf import _get_new_csrf_string
 
     from brands.models import Membership
+    from config.sessions import SessionStore
 
     user = get_user_model().objects.create_user(username=OWNER_EMAIL, email=OWNER_EMAIL)
     EmailAddress.objects.create(user=user, email=OWNER_EMAIL, verified=True, primary=True)
@@ -69,10 +75,13 @@ def owner_sessions(*, brand_id: int, count: int) -> list[str]:
     for _ in range(count):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
+        session[BACKEND_SESSION_KEY] = "console.backends.StaffBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
-        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+        cookies.append(
+            f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+            f"{settings.CSRF_COOKIE_NAME}={_get_new_csrf_string()}"
+        )
     return cookies
 
 

@@ -216,6 +216,19 @@ class TransactionId(models.Func):
     template = "pg_current_xact_id()::text::bigint"
 
 
+class AuditLog(models.Model):
+    """A brand's audit log as a whole: how many entries it has. brands.services.audit_record
+    counts each entry in the transaction that writes it, so a number names one state of the log
+    exactly (entries are never changed), which the console's audit page keys its kept pages by
+    (console.views.audit). A brand without entries has no row."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    entries = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}: {self.entries}"
+
+
 class AuditEntry(models.Model):
     """One staff action or configuration change: who, what, on which object, before and after,
     when. Append-only: a database trigger refuses UPDATE and DELETE

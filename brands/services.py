@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from brands.emails import invitation_email_send
 from brands.models import (
     ApiKey,
     AuditEntry,
+    AuditLog,
     Brand,
     Invitation,
     Membership,
@@ -26,6 +28,7 @@ from brands.models import (
     hash_invitation_token,
 )
 from brands.selectors import api_key_forget
+from config.db import insert_from_arrays
 from config.errors import Conflict, Forbidden, NotFound, Unprocessable
 from config.services import fields_update, model_clean
 
@@ -90,7 +93,7 @@ def audit_record(
     leaked = _secret_keys(before) | _secret_keys(after)
     if leaked:  # a programming error: secrets never reach the log
         raise ValueError(f"An audit entry must not carry {sorted(leaked)}.")
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         brand=brand,
         at=timezone.now(),
         actor_kind=actor.kind,
@@ -104,6 +107,21 @@ def audit_record(
         after=after,
         reason=audit_reason_checked(reason),
     )
+    sql, params = insert_from_arrays(AuditLog, [AuditLog(brand=brand, entries=1)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} {_audit_log_counted()}", params)
+    return entry
+
+
+@cache
+def _audit_log_counted() -> str:
+    """Added to the INSERT of an AuditLog row for one more entry: a brand's existing count grows
+    by one. The row stays locked until the change commits, so the counts of one brand's changes
+    follow their commits."""
+    quote = connection.ops.quote_name
+    table, entries = quote(AuditLog._meta.db_table), quote(AuditLog._meta.get_field("entries").column)
+    brand = quote(AuditLog._meta.get_field("brand").column)
+    return f"ON CONFLICT ({brand}) DO UPDATE SET {entries} = {table}.{entries} + EXCLUDED.{entries}"
 
 
 def audit_entries_release(*, brand: Brand) -> None:

@@ -88,9 +88,17 @@ class _Once:
     __str__ = __html__
 
 
+# What a page drawn to be kept for many requests (console.pages.render_kept) has where its CSRF
+# field goes: markup no escaped value can produce, replaced by each request's own field.
+CSRF_HOLE = "<!--csrf_input-->"
+
+
 def csrf(request: HttpRequest) -> dict[str, Any]:
     """Context processor: `csrf_token` and `csrf_input`, computed once per page and only if the
-    page uses them. The backend's own are lazy too, but mask a new token at every use."""
+    page uses them. The backend's own are lazy too, but mask a new token at every use. A page
+    drawn to be kept (`request.csrf_hole`) gets CSRF_HOLE for its field and no token."""
+    if getattr(request, "csrf_hole", False):
+        return {"csrf_token": None, "csrf_input": Markup(CSRF_HOLE)}  # noqa: S704 - a constant
     token = _Once(lambda: get_token(request))  # letters and digits: nothing to escape
     field = _Once(lambda: format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token))
     return {"csrf_token": token, "csrf_input": field}

@@ -367,7 +367,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # --- The brand console: staff accounts (django-allauth and its MFA) ------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",  # the operators' admin
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # allauth's, with the signed-in person read by a prepared statement (console.backends)
+    "console.backends.StaffBackend",
 ]
 LOGIN_URL = "/console/account/login/"
 LOGIN_REDIRECT_URL = "/console/"
@@ -377,6 +378,11 @@ LOGOUT_REDIRECT_URL = "/console/account/login/"
 # (PREFERENCE_SESSION_SECONDS).
 STAFF_SESSION_SECONDS = env_int("STAFF_SESSION_SECONDS", 8 * 3600, minimum=300)
 SESSION_COOKIE_AGE = STAFF_SESSION_SECONDS
+# Django's database sessions, read by a prepared statement (config.sessions).
+SESSION_ENGINE = "config.sessions"
+# How many rendered audit log pages each process keeps (console.kept; 0: none). A page is kept
+# under the log's entry count, its filters and its language, so it is never out of date.
+CONSOLE_KEPT_PAGES = env_int("CONSOLE_KEPT_PAGES", 128, minimum=0)
 ACCOUNT_SESSION_REMEMBER = False
 # Email is the login; nobody picks a username (allauth fills Django's in).
 ACCOUNT_LOGIN_METHODS = {"email"}

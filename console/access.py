@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from brands.models import Brand, Membership
+from brands.models import AuditLog, Brand, Membership
 from config.db import select_many, shape
 
 Role = Membership.Role
@@ -89,33 +90,59 @@ def _sign_in(request: HttpRequest) -> HttpResponse:
 
 
 @cache
-def _memberships_sql() -> str:
+def _person_sql() -> str:
     from allauth.mfa.models import Authenticator
 
-    membership, brand = shape(Membership), shape(Brand)
+    person, membership, brand = shape(get_user_model()), shape(Membership), shape(Brand)
     quote = connection.ops.quote_name
+    log_entries = quote(AuditLog._meta.get_field("entries").column)
     return (
-        f"SELECT {membership.columns('m')}, {brand.columns('b')}, "  # noqa: S608
-        f"EXISTS (SELECT 1 FROM {quote(Authenticator._meta.db_table)} a WHERE a.user_id = m.user_id) "
-        f"FROM {quote(Membership._meta.db_table)} m "
-        f"JOIN {quote(Brand._meta.db_table)} b ON b.id = m.brand_id "
-        "WHERE m.user_id = %s ORDER BY b.name, b.slug"
+        f"SELECT {person.columns('u')}, {membership.columns('m')}, {brand.columns('b')}, "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {quote(Authenticator._meta.db_table)} a WHERE a.user_id = u.id), "
+        f"COALESCE((SELECT l.{log_entries} FROM {quote(AuditLog._meta.db_table)} l "
+        "WHERE l.brand_id = b.id), 0) "
+        f"FROM {quote(get_user_model()._meta.db_table)} u "
+        f"LEFT JOIN {quote(Membership._meta.db_table)} m ON m.user_id = u.id "
+        f"LEFT JOIN {quote(Brand._meta.db_table)} b ON b.id = m.brand_id "
+        "WHERE u.id = %s ORDER BY b.name, b.slug"
     )
 
 
-def _memberships(request: HttpRequest) -> list[Membership]:
-    """Every brand the person belongs to (by the brand's name), each marked with whether the
-    person has a second factor (`second_factor`: any authenticator of theirs, what allauth's
-    is_mfa_enabled asks). Read afresh on every request, so a removed membership, a changed role
-    or a removed second factor refuses at once; one prepared statement whose columns come from
-    the models (config.db), since the ORM's compiling of it cost more than running it."""
-    membership, brand = shape(Membership), shape(Brand)
+def person_read(user_id: Any) -> Any | None:
+    """The person (None if there is no such user) with every brand they belong to
+    (`console_memberships`, by the brand's name), in one prepared statement whose columns come
+    from the models (config.db). Each membership is marked with whether the person has a second
+    factor (`second_factor`: any authenticator of theirs, what allauth's is_mfa_enabled asks),
+    and its brand with its audit log's length (`audit_log_entries`: brands.models.AuditLog,
+    which the audit page keys its kept pages by). The staff's authentication backend reads the
+    person this way on every request (console.backends), so a removed membership, a changed
+    role or a removed second factor refuses at once."""
+    person, membership, brand = shape(get_user_model()), shape(Membership), shape(Brand)
+    rows = select_many([(_person_sql(), [user_id])])[0]
+    if not rows:
+        return None
+    user = person.build(rows[0])
     found = []
-    for row in select_many([(_memberships_sql(), [staff(request).pk])])[0]:
-        member = membership.build(row)
-        Membership.brand.field.set_cached_value(member, brand.build(row, membership.width))
-        member.second_factor = row[-1]
+    for row in rows:
+        member = membership.build(row, person.width)
+        if member is None:  # no brand at all: the one row the LEFT JOIN keeps
+            continue
+        member_brand = brand.build(row, person.width + membership.width)
+        member_brand.audit_log_entries = row[-1]
+        Membership.brand.field.set_cached_value(member, member_brand)
+        member.second_factor = row[-2]
         found.append(member)
+    user.console_memberships = found
+    return user
+
+
+def _memberships(request: HttpRequest) -> list[Membership]:
+    """Every brand the person belongs to, as person_read found them with the person; read now
+    for a person signed in by another backend (an operator through Django's admin)."""
+    user = staff(request)
+    found = getattr(user, "console_memberships", None)
+    if found is None:
+        found = user.console_memberships = person_read(user.pk).console_memberships  # type: ignore[union-attr]
     return found
 
 

@@ -95,6 +95,7 @@ def _empty_cache() -> None:
     into the next."""
     from django.core.cache import cache
 
+    from console.kept import kept_forget
     from preferences.statements import brand_configs_forget
     from quizzes.page_selectors import quiz_live_forget
 
@@ -103,6 +104,7 @@ def _empty_cache() -> None:
     # but a test counting statements must not depend on what an earlier test left behind.
     brand_configs_forget()
     quiz_live_forget()
+    kept_forget()
 
 
 @pytest.fixture(autouse=True)

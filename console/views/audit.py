@@ -23,7 +23,7 @@ from brands.models import Brand
 from brands.selectors import AuditPage, audit_entries_list
 from console.access import OWNER, Console, brand_page
 from console.filters import AuditExportForm, AuditFilterForm
-from console.pages import render
+from console.pages import render, render_kept
 
 PAGE_SIZE = 50
 ACTOR_KINDS = {
@@ -57,12 +57,20 @@ def _filters_query(request: HttpRequest, **extra: str) -> str:
 
 @brand_page(read=OWNER)
 def audit(request: HttpRequest, brand_slug: str) -> HttpResponse:
-    console: Console = request.console  # type: ignore[attr-defined]
+    brand = request.console.brand  # type: ignore[attr-defined]
+    # The brand and its log's entry count name the log's state (entries never change); with the
+    # address (the filters, the page) and the language, which render_kept adds, that is
+    # everything the page shows.
+    key = ("audit", brand.pk, brand.audit_log_entries)
+    return render_kept(request, "console/audit.html", key, lambda: _page(request, brand))
+
+
+def _page(request: HttpRequest, brand: Brand) -> tuple[dict[str, Any], int]:
     form = AuditFilterForm(request.GET)
     page: AuditPage | None = None
     if form.is_valid():
         page = audit_entries_list(
-            brand=console.brand,
+            brand=brand,
             **_selection(form.cleaned_data),
             after=form.cleaned_data["after"],
             limit=PAGE_SIZE,
@@ -92,7 +100,7 @@ def audit(request: HttpRequest, brand_slug: str) -> HttpResponse:
         "export_csv": f"{request.path}export/?{_filters_query(request, format='csv')}",
         "export_jsonl": f"{request.path}export/?{_filters_query(request, format='jsonl')}",
     }
-    return render(request, "console/audit.html", context, status=200 if form.is_valid() else 400)
+    return context, 200 if form.is_valid() else 400
 
 
 def _shown(values: dict[str, Any] | None, name: str) -> str:

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from brands.audit import Actor, AuditAction
-from brands.models import AuditEntry, Brand, Scope
+from brands.models import AuditEntry, AuditLog, Brand, Scope
 from brands.selectors import audit_entries_list
 from brands.services import (
     api_key_create,
@@ -154,6 +154,29 @@ def test_an_entry_goes_with_its_change_when_the_change_rolls_back(brand):
         rename_then_fail()
     assert audit_rows(brand, since_id=mark) == []
     assert Brand.objects.get(pk=brand.pk).name == "Acme Ltd"
+
+
+def log_length(brand) -> int:
+    return AuditLog.objects.filter(brand=brand).values_list("entries", flat=True).first() or 0
+
+
+def test_the_log_counts_each_entry_with_it_and_nothing_rolled_back(brand, other_brand):
+    assert log_length(brand) == AuditEntry.objects.filter(brand=brand).count() > 0
+    theirs = log_length(other_brand)
+    brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed")
+    brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed again")
+    assert log_length(brand) == AuditEntry.objects.filter(brand=brand).count()
+    counted = log_length(brand)
+
+    def rename_then_fail() -> None:
+        with transaction.atomic():
+            brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed a third time")
+            raise RuntimeError("a later refusal in the same transaction")
+
+    with pytest.raises(RuntimeError, match="later refusal"):
+        rename_then_fail()
+    assert log_length(brand) == counted == AuditEntry.objects.filter(brand=brand).count()
+    assert log_length(other_brand) == theirs
 
 
 def test_audit_record_refuses_misuse(brand):

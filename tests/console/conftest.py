@@ -54,7 +54,7 @@ def signed_in() -> Callable[[Any], Client]:
 
     def sign_in(user: Any) -> Client:
         client = Client()
-        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+        client.force_login(user, backend="console.backends.StaffBackend")
         return client
 
     return sign_in

@@ -30,17 +30,30 @@ from tests.fakes.klaviyo import FakeKlaviyo
 ROLES = [role.value for role in Membership.Role]
 
 
+# The URL arguments of each console view, its include's (a brand's slug) first.
+ARGUMENTS: dict[str, list[str]] = {}
+
+
 def console_patterns() -> list[tuple[str, URLPattern]]:
-    """(name, pattern) of every view in the `console` namespace."""
+    """(name, pattern) of every view in the `console` namespace, a brand's pages included."""
     [resolver] = [
         entry
         for entry in get_resolver().url_patterns
         if isinstance(entry, URLResolver) and entry.namespace == "console"
     ]
     found = []
-    for entry in resolver.url_patterns:
-        assert isinstance(entry, URLPattern), f"nested include in the console: {entry}"
-        found.append((f"console:{entry.name}", entry))
+
+    def walk(entries: list[Any], arguments: list[str]) -> None:
+        for entry in entries:
+            if isinstance(entry, URLResolver):
+                assert entry.namespace is None, f"another namespace inside the console: {entry}"
+                walk(entry.url_patterns, [*arguments, *entry.pattern.converters])
+            else:
+                name = f"console:{entry.name}"
+                ARGUMENTS[name] = [*arguments, *entry.pattern.converters]
+                found.append((name, entry))
+
+    walk(resolver.url_patterns, [])
     return found
 
 
@@ -156,7 +169,7 @@ def cast(brand, other_brand, make_staff, signed_in, settings, purpose, klaviyo) 
 
 
 def url_of(name: str, pattern: URLPattern, samples: dict[str, Any]) -> str:
-    names = list(pattern.pattern.converters)
+    names = ARGUMENTS[name]
     missing = [n for n in names if n not in samples]
     assert not missing, f"{name}: add a sample value for {missing} to the matrix"
     return reverse(name, kwargs={n: samples[n] for n in names})
