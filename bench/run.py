@@ -1520,6 +1520,9 @@ def run_console_only(database_url: str) -> dict[str, Any]:
             for s in scenarios
         ),
         "",
+        f"console_audit_drawn (every view read and rendered, no target): "
+        f"{by_name['console_audit_drawn'].rps / ceiling.rps:.1%} of ceiling_constant",
+        "",
         "Checks:",
         f"  {'PASS' if check.passed else 'FAIL'}  {check.scenario}: {check.target} "
         f"(measured {check.measured})",
