@@ -288,13 +288,9 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
     started = time.monotonic()
     with connection.wrap_database_errors:
         cursors = [psycopg.Cursor(raw) for _ in statements]
-        if len(statements) == 1:  # one statement is one round trip anyway; the pipeline's own
-            (sql, params), (cursor,) = statements[0], cursors  # work cost almost as much again
-            cursor.execute(sql, params)
-        else:
-            with raw.pipeline():
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params)
+        with raw.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params)
         # Read once the pipeline has synced: fetching inside it would flush and wait for the
         # results first, and then wait again for the Sync, two round trips instead of one.
         results = [cursor.fetchall() for cursor in cursors]
