@@ -1,10 +1,11 @@
-"""Rendered parts of console pages, kept in each process's memory under a key that names
-everything they show, so a key never finds an out-of-date part and nothing needs forgetting.
+"""Rendered console pages, kept in each process's memory under a key that names everything
+they show, so a key never finds an out-of-date page and nothing needs forgetting.
 
-Only for parts such a key can name: the audit log's pages (brands.models.AuditLog counts the
-entries, which never change, so the count, the filters and the language name a page). The most
-recently used `CONSOLE_KEPT_PAGES` are kept; the access check and the layout (the person, their
-brands, the CSRF token, messages) are never kept."""
+Only for pages such a key can name: the audit log's (brands.models.AuditLog counts the entries,
+which never change, so the count names the log's state; console.pages.render_kept adds the
+address, the language, and the person with their brands and roles). The most recently used
+`CONSOLE_KEPT_PAGES` are kept. Never kept: the access check, which runs first on every request,
+the CSRF field, put in for each request, and a page with a message to show."""
 
 from __future__ import annotations
 
