@@ -142,16 +142,21 @@ def test_a_brand_with_a_ledger_is_still_not_deleted(brand, contact):
     assert AuditEntry.objects.filter(brand=brand).exists()
 
 
-def test_an_entry_goes_with_its_change_when_the_change_rolls_back(brand):
-    mark = audit_mark()
+def rename_then_roll_back(brand: Brand, name: str) -> None:
+    """A rename the same transaction then refuses: it rolls back with its entry."""
 
     def rename_then_fail() -> None:
         with transaction.atomic():
-            brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed")
+            brand_update(brand=brand, actor=TEST_ACTOR, name=name)
             raise RuntimeError("a later refusal in the same transaction")
 
     with pytest.raises(RuntimeError, match="later refusal"):
         rename_then_fail()
+
+
+def test_an_entry_goes_with_its_change_when_the_change_rolls_back(brand):
+    mark = audit_mark()
+    rename_then_roll_back(brand, "Renamed")
     assert audit_rows(brand, since_id=mark) == []
     assert Brand.objects.get(pk=brand.pk).name == "Acme Ltd"
 
@@ -167,14 +172,7 @@ def test_the_log_counts_each_entry_with_it_and_nothing_rolled_back(brand, other_
     brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed again")
     assert log_length(brand) == AuditEntry.objects.filter(brand=brand).count()
     counted = log_length(brand)
-
-    def rename_then_fail() -> None:
-        with transaction.atomic():
-            brand_update(brand=brand, actor=TEST_ACTOR, name="Renamed a third time")
-            raise RuntimeError("a later refusal in the same transaction")
-
-    with pytest.raises(RuntimeError, match="later refusal"):
-        rename_then_fail()
+    rename_then_roll_back(brand, "Renamed a third time")
     assert log_length(brand) == counted == AuditEntry.objects.filter(brand=brand).count()
     assert log_length(other_brand) == theirs
 
