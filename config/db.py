@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.fields import NOT_PROVIDED
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import Format
@@ -257,7 +257,7 @@ class Shape:
             for converter in converters:
                 value = converter(value, col, connection)
             values[index] = value
-        return self.model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
+        return self.model.from_db(DEFAULT_DB_ALIAS, None, values)  # type: ignore[arg-type]
 
 
 @cache
@@ -281,12 +281,13 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
     client-side, which psycopg never prepares, so they are unaffected. Django's cursor wrapper
     is left out (it cost a third of the time); errors are translated and queries logged (tests,
     DEBUG) as it would."""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the `connection` proxy is a lookup
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    db.validate_no_broken_transaction()
+    raw = db.connection
     started = time.monotonic()
-    with connection.wrap_database_errors:
+    with db.wrap_database_errors:
         cursors = [psycopg.Cursor(raw) for _ in statements]
         with raw.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
@@ -296,10 +297,10 @@ def _run_pipelined(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list
         results = [cursor.fetchall() for cursor in cursors]
         for cursor in cursors:
             cursor.close()
-    if connection.queries_logged:  # one entry per round trip, as Django logs a batch
-        compose = connection.ops.compose_sql  # type: ignore[attr-defined]
+    if db.queries_logged:  # one entry per round trip, as Django logs a batch
+        compose = db.ops.compose_sql  # type: ignore[attr-defined]
         sql = ";\n".join(compose(sql, params) for sql, params in statements)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return results
 
 
