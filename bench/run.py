@@ -1504,11 +1504,12 @@ def run_console_only(database_url: str) -> dict[str, Any]:
     finally:
         server.stop()
     by_name = {s.name: s for s in scenarios}
-    page, ceiling = by_name["console_audit_page"], by_name["ceiling_constant"]
-    ratio = page.rps / ceiling.rps
+    page = by_name["console_audit_page"]
+    ceiling_rps = (by_name["ceiling_constant"].rps + by_name["ceiling_after"].rps) / 2
+    ratio = page.rps / ceiling_rps
     check = Check(
         "console_audit_page",
-        f">= {console.CONSOLE_RATIO_TARGET:.0%} of ceiling_constant req/s",
+        f">= {console.CONSOLE_RATIO_TARGET:.0%} of ceiling_constant req/s (the mean of before and after)",
         f"{ratio:.1%}",
         ratio >= console.CONSOLE_RATIO_TARGET,
     )
@@ -1521,7 +1522,7 @@ def run_console_only(database_url: str) -> dict[str, Any]:
         ),
         "",
         f"console_audit_drawn (every view read and rendered, no target): "
-        f"{by_name['console_audit_drawn'].rps / ceiling.rps:.1%} of ceiling_constant",
+        f"{by_name['console_audit_drawn'].rps / ceiling_rps:.1%} of ceiling_constant",
         "",
         "Checks:",
         f"  {'PASS' if check.passed else 'FAIL'}  {check.scenario}: {check.target} "
