@@ -72,7 +72,7 @@ def owner_sessions(*, brand_id: int, count: int) -> list[str]:
     from django.middleware.csrf import _get_new_csrf_string
 
     from brands.models import Membership
-    from config.sessions import SessionStore
+    from console.sessions import SessionStore
 
     user = get_user_model().objects.create_user(username=OWNER_EMAIL, email=OWNER_EMAIL)
     EmailAddress.objects.create(user=user, email=OWNER_EMAIL, verified=True, primary=True)

@@ -62,7 +62,6 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -92,7 +91,8 @@ MIDDLEWARE = [
     "config.middleware.ApiLaneStart",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's AuthenticationMiddleware, with the person read along with the session row.
+    "console.backends.SignedInMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # /console/: the staff's language, strict CSP and no-store (console.middleware).
@@ -367,7 +367,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # --- The brand console: staff accounts (django-allauth and its MFA) ------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",  # the operators' admin
-    # allauth's, with the signed-in person read by a prepared statement (console.backends)
+    # allauth's, with the signed-in person read with the session row (console.backends)
     "console.backends.StaffBackend",
 ]
 LOGIN_URL = "/console/account/login/"
@@ -378,8 +378,9 @@ LOGOUT_REDIRECT_URL = "/console/account/login/"
 # (PREFERENCE_SESSION_SECONDS).
 STAFF_SESSION_SECONDS = env_int("STAFF_SESSION_SECONDS", 8 * 3600, minimum=300)
 SESSION_COOKIE_AGE = STAFF_SESSION_SECONDS
-# Django's database sessions, read by a prepared statement (config.sessions).
-SESSION_ENGINE = "config.sessions"
+# Django's database sessions with the person's id as a column, read with the person in one
+# prepared statement (console.sessions). Only staff have them (contacts' are signed cookies).
+SESSION_ENGINE = "console.sessions"
 # How many rendered audit log pages each process keeps (console.kept; 0: none). A page is kept
 # under the log's entry count, its filters and its language, so it is never out of date.
 CONSOLE_KEPT_PAGES = env_int("CONSOLE_KEPT_PAGES", 128, minimum=0)

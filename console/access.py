@@ -90,21 +90,46 @@ def _sign_in(request: HttpRequest) -> HttpResponse:
 
 
 @cache
-def _person_sql() -> str:
+def _person_columns_and_joins() -> tuple[str, str]:
+    """What the person's statements select and join, from the person `u` on: their columns,
+    each brand they belong to (the membership `m`, the brand `b`), whether they have a second
+    factor, and each brand's audit log length."""
     from allauth.mfa.models import Authenticator
 
     person, membership, brand = shape(get_user_model()), shape(Membership), shape(Brand)
     quote = connection.ops.quote_name
     log_entries = quote(AuditLog._meta.get_field("entries").column)
-    return (
-        f"SELECT {person.columns('u')}, {membership.columns('m')}, {brand.columns('b')}, "  # noqa: S608
+    columns = (
+        f"{person.columns('u')}, {membership.columns('m')}, {brand.columns('b')}, "  # noqa: S608
         f"EXISTS (SELECT 1 FROM {quote(Authenticator._meta.db_table)} a WHERE a.user_id = u.id), "
         f"COALESCE((SELECT l.{log_entries} FROM {quote(AuditLog._meta.db_table)} l "
-        "WHERE l.brand_id = b.id), 0) "
-        f"FROM {quote(get_user_model()._meta.db_table)} u "
+        "WHERE l.brand_id = b.id), 0)"
+    )
+    joins = (
         f"LEFT JOIN {quote(Membership._meta.db_table)} m ON m.user_id = u.id "
-        f"LEFT JOIN {quote(Brand._meta.db_table)} b ON b.id = m.brand_id "
-        "WHERE u.id = %s ORDER BY b.name, b.slug"
+        f"LEFT JOIN {quote(Brand._meta.db_table)} b ON b.id = m.brand_id"
+    )
+    return columns, joins
+
+
+@cache
+def _person_sql() -> str:
+    columns, joins = _person_columns_and_joins()
+    person_table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    return f"SELECT {columns} FROM {person_table} u {joins} WHERE u.id = %s ORDER BY b.name, b.slug"  # noqa: S608
+
+
+def person_with_sql(*, table: str, columns: str, person_column: str, where: str) -> str:
+    """A statement reading `columns` of a row of `table` (alias `t`, its columns quoted by the
+    caller) and then the person its `person_column` names, with their brands as person_read
+    reads them (person_from_rows, from where `columns` end). The session's read uses it
+    (console.sessions): one round trip for the session and the person."""
+    person_columns, joins = _person_columns_and_joins()
+    person_table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    return (
+        f"SELECT {columns}, {person_columns} FROM {table} t "  # noqa: S608 - names from the models
+        f"LEFT JOIN {person_table} u ON u.id = t.{person_column} {joins} "
+        f"WHERE {where} ORDER BY b.name, b.slug"
     )
 
 
@@ -115,19 +140,27 @@ def person_read(user_id: Any) -> Any | None:
     factor (`second_factor`: any authenticator of theirs, what allauth's is_mfa_enabled asks),
     and its brand with its audit log's length (`audit_log_entries`: brands.models.AuditLog,
     which the audit page keys its kept pages by). The staff's authentication backend reads the
-    person this way on every request (console.backends), so a removed membership, a changed
-    role or a removed second factor refuses at once."""
+    person this way on every request (console.backends) unless the session's read brought them
+    (console.sessions), so a removed membership, a changed role or a removed second factor
+    refuses at once."""
+    return person_from_rows(select_many([(_person_sql(), [user_id])])[0])
+
+
+def person_from_rows(rows: list[tuple[Any, ...]], start: int = 0) -> Any | None:
+    """The person from the rows of a person statement (each row's columns from `start` on),
+    None when there are none or the person is missing (a LEFT JOIN's empty side)."""
     person, membership, brand = shape(get_user_model()), shape(Membership), shape(Brand)
-    rows = select_many([(_person_sql(), [user_id])])[0]
     if not rows:
         return None
-    user = person.build(rows[0])
+    user = person.build(rows[0], start)
+    if user is None:
+        return None
     found = []
     for row in rows:
-        member = membership.build(row, person.width)
+        member = membership.build(row, start + person.width)
         if member is None:  # no brand at all: the one row the LEFT JOIN keeps
             continue
-        member_brand = brand.build(row, person.width + membership.width)
+        member_brand = brand.build(row, start + person.width + membership.width)
         member_brand.audit_log_entries = row[-1]
         Membership.brand.field.set_cached_value(member, member_brand)
         member.second_factor = row[-2]

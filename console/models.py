@@ -1,5 +1,5 @@
-"""The console's rollup tables: what the Overview shows, kept current by the worker
-(console.rollups) so no page view scans the ledger.
+"""The console's tables: the staff's sessions, and the rollups the Overview shows, kept current
+by the worker (console.rollups) so no page view scans the ledger.
 
 Counts are per brand. The `Counted*` tables remember, per contact, what the counts include
 now: a refresh recounts only the contacts the changes feed names since its watermark, and
@@ -11,11 +11,39 @@ refresh after the erasure can take the contact's subscriptions out of the counts
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 from brands.models import Brand
 from consent.models import Contact, Purpose
 from preferences.models import Channel, Topic
+
+
+class StaffSession(AbstractBaseSession):
+    """Django's database session (SESSION_ENGINE = console.sessions) with the signed-in person
+    as a column of its own, so the read of a session brings the person and their brands in the
+    same round trip. Only staff have these sessions: a contact's hosted-page session is a signed
+    cookie (preferences.session).
+
+    No foreign-key constraint: a session saved while its person is being deleted must not fail
+    the request. Deleting a person through the ORM still deletes their sessions (CASCADE), and a
+    row left pointing at nobody reads as signed out."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    @classmethod
+    def get_session_store_class(cls) -> Any:
+        return import_module(settings.SESSION_ENGINE).SessionStore
 
 
 class UnsubscribeSource(models.TextChoices):

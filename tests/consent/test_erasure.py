@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.apps import apps
-from django.contrib.sessions.models import Session
 from django.db import connection, models, transaction
 from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
@@ -28,6 +27,7 @@ from consent.models import (
 )
 from consent.services import EvidenceInput, consent_append, consent_record, contact_upsert
 from consent.verification import ledger_verify
+from console.models import StaffSession as Session
 from preferences.models import ChannelOptOut, Hold, Subscription
 from preferences.services import HoldRequest, SubscriptionChange, preferences_update
 from preferences.topics import topic_create
@@ -62,7 +62,7 @@ def rows_mentioning(text: str) -> list[str]:
                 found.append(f"{model._meta.label}.{field.name}")
     for session in Session.objects.all():
         if text.lower() in str(session.get_decoded()).lower():
-            found.append("sessions.Session.session_data")
+            found.append("console.StaffSession.session_data")
     return found
 
 

@@ -1,19 +1,21 @@
-"""A staff session as the console reads it on every request: the session row by one prepared
-statement (config.sessions), the person with their brands by another (console.backends,
-console.access.person_read), and Django's own rules unchanged: an expired, deleted or signed-out
-session, a deactivated person or a changed password signs them out at once."""
+"""A staff session as the console reads it on every request: the session row and the person it
+names, with their brands, by one prepared statement (console.sessions, console.backends), and
+Django's own rules unchanged: an expired, deleted or signed-out session, a deactivated person or
+a changed password signs them out at once."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.models import Session
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.utils import timezone
 
 from brands.models import Membership
-from config.sessions import SessionStore
 from console.access import person_read
+from console.backends import StaffBackend
+from console.models import StaffSession as Session
+from console.sessions import NOT_READ, SessionStore
 
 PAGE = "/console/acme/members/"
 SIGN_IN = f"/console/account/login/?next={PAGE.replace('/', '%2F')}"
@@ -100,3 +102,61 @@ def test_a_person_with_no_brand_is_still_read(make_staff, signed_in):
     person = person_read(nobody.pk)
     assert (person.pk, person.console_memberships) == (nobody.pk, [])
     assert signed_in(nobody).get("/console/").status_code == 200
+
+
+def test_the_row_names_the_signed_in_person_and_goes_with_them(client, owner):
+    assert session_of(client).user_id == owner.pk
+    type(owner).objects.get(pk=owner.pk).delete()
+    assert not Session.objects.exists()
+    assert client.get(PAGE).status_code == 302
+
+
+def test_a_row_naming_nobody_reads_as_signed_out(db, client):
+    """A person deleted without the ORM's cascade (the column has no constraint) leaves rows
+    naming nobody: the join finds no one, and the request is not signed in."""
+    store = SessionStore()
+    store.update(
+        {SESSION_KEY: "999999", BACKEND_SESSION_KEY: "console.backends.StaffBackend", HASH_SESSION_KEY: "x"}
+    )
+    store.create()
+    assert Session.objects.get(pk=store.session_key).user_id == 999999
+    read = SessionStore(store.session_key)
+    read.load()
+    assert read.person("999999") is None  # read, and found to be nobody
+    client.cookies["sessionid"] = store.session_key
+    assert client.get(PAGE).status_code == 302
+
+
+def test_the_person_is_the_one_the_data_names_never_only_the_column(client, owner, other_brand, make_staff):
+    """The column is a copy of the data's person, made for the join. Where the two disagree (a
+    row written by other code, a session from before the column), the backend reads the person
+    the data names, as Django would, and shows their brands, not the column's person's."""
+    other = make_staff(other_brand, "owner")
+    session = session_of(client)
+    for column in (other.pk, None):
+        Session.objects.filter(pk=session.pk).update(user_id=column)
+        page = client.get(PAGE)
+        assert page.status_code == 200
+        assert page.wsgi_request.user.pk == owner.pk
+        assert [m.brand.slug for m in page.wsgi_request.user.console_memberships] == ["acme"]
+
+
+def test_the_person_read_with_a_session_serves_only_the_request_that_read_it(client, owner, brand):
+    store = SessionStore(session_of(client).pk)
+    assert store.person(owner.pk) is NOT_READ  # nothing read yet
+    store.load()
+    read = store.person(owner.pk)
+    assert [(m.brand.slug, m.role) for m in read.console_memberships] == [("acme", "owner")]
+    assert store.person(owner.pk + 1) is NOT_READ
+    Membership.objects.filter(user=owner, brand=brand).update(role="viewer")
+    # Outside a request's sign-in the backend reads the person anew.
+    found = StaffBackend().get_user(owner.pk)
+    assert [(m.brand.slug, m.role) for m in found.console_memberships] == [("acme", "viewer")]
+
+
+def test_a_signed_out_session_row_keeps_no_person(owner, client):
+    key = client.cookies["sessionid"].value
+    client.post("/console/account/logout/")
+    store = SessionStore(key)
+    store.load()
+    assert (store.person(owner.pk), store.session_key) == (NOT_READ, None)
