@@ -307,6 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    # Deletes staff sessions past their end (console.sessions).
+    "staff-sessions-clear": {
+        "task": "console.tasks.sessions_clear_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     # Emails a brand once about each endpoint with opt-outs unacknowledged for 15 business days.
     "opt-outs-overdue-notify": {
         "task": "sync.tasks.opt_outs_overdue_notify",

@@ -85,3 +85,10 @@ class SessionStore(db.SessionStore):
             return NOT_READ
         person_id, person = self._read_person
         return person if person_id == _person_id(user_id) else NOT_READ
+
+
+def sessions_clear_expired() -> int:
+    """Delete the sessions past their end (what Django's `clearsessions` does, which goes with
+    django.contrib.sessions, an app this project does not install); how many went."""
+    deleted, _ = StaffSession.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

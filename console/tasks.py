@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from console import rollups
+from console.sessions import sessions_clear_expired
 
 # Periodic: a line when it did something, nothing when idle (config.logfilters.QuietPeriodicTasks
 # drops Celery's own per-run lines).
@@ -20,3 +21,12 @@ def rollups_refresh() -> int:
     if read:
         logger.info("dashboard rollups: %d feed events counted", read)
     return read
+
+
+@shared_task(name="console.tasks.sessions_clear_expired")
+def staff_sessions_clear_expired() -> int:
+    """Beat, every hour: delete staff sessions past their end (Django reads none of them)."""
+    deleted = sessions_clear_expired()
+    if deleted:
+        logger.info("staff sessions: %d expired deleted", deleted)
+    return deleted

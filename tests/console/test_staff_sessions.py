@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.utils import timezone
 
@@ -160,3 +161,27 @@ def test_a_signed_out_session_row_keeps_no_person(owner, client):
     store = SessionStore(key)
     store.load()
     assert (store.person(owner.pk), store.session_key) == (NOT_READ, None)
+
+
+def test_beat_deletes_the_sessions_past_their_end_every_hour(client, owner, caplog):
+    from config.celery import app
+
+    assert settings.CELERY_BEAT_SCHEDULE["staff-sessions-clear"] == {
+        "task": "console.tasks.sessions_clear_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    }
+    live = session_of(client)
+    ended = SessionStore()
+    ended.update({"anything": 1})
+    ended.create()
+    Session.objects.filter(pk=ended.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    caplog.set_level("INFO", logger="console.tasks")
+
+    assert app.tasks["console.tasks.sessions_clear_expired"].apply().get() == 1
+    assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
+    assert [r.getMessage() for r in caplog.records if r.name == "console.tasks"] == [
+        "staff sessions: 1 expired deleted"
+    ]
+    assert app.tasks["console.tasks.sessions_clear_expired"].apply().get() == 0
+    assert client.get(PAGE).status_code == 200

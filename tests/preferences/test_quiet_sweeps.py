@@ -60,7 +60,7 @@ PERIODIC = sorted({entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.valu
 
 def test_the_console_handler_filters_them():
     assert "quiet_periodic" in settings.LOGGING["handlers"]["console"]["filters"]
-    assert len(PERIODIC) == 15
+    assert len(PERIODIC) == 16
 
 
 @pytest.mark.django_db(transaction=True)
