@@ -3,9 +3,9 @@ to a signed-in owner, against the same run's constant-view ceiling (target: at l
 
 `BENCH_ONLY=console python -m bench.run`: on a fresh bench database, the bench brand
 (bench.seed.seed_base), an owner with an authenticator app (owners must have a second factor),
-`AUDIT_ENTRIES` audit entries and one staff session per wrk connection (made as Django's login
+`AUDIT_ENTRIES` audit entries and four staff sessions per wrk connection (made as Django's login
 makes them); then wrk drives `GET /api/v1/bench/constant` and `GET /console/bench/audit/` (a page of
-50 entries, newest first: one index range scan of audit_brand_newest) in turn.
+50 entries, newest first: one index range scan of audit_brand_newest) in turn, `ROUNDS` times.
 """
 
 from __future__ import annotations
@@ -99,34 +99,51 @@ DRAWN_PATH = f"{AUDIT_PATH}?after=4102444800000000.{{id}}"
 DRAWN_IDS = 1_000_000
 
 
-def scenarios(scenario: Any, *, cookies: list[str]) -> list[Any]:
-    """The ceiling, the audit log page, the ceiling again, and the same page drawn for every
-    view (reported, no target: what a first view costs), as bench.run.Scenario objects."""
+# The ceiling and the page are measured in turn, ROUNDS times ROUND_SECONDS each (the first of
+# each after the usual warm-up), and compared over all their rounds. Over a run the machine's
+# speed for this work drifts by about ±20% from one minute to the next; measured in turn, every
+# stretch of it is shared by both, which windows of a quarter of a minute one after the other
+# were not (bench/README.md).
+ROUNDS = 4
+ROUND_SECONDS = 6
 
-    def ceiling(name: str) -> Any:
-        return scenario(name, "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1)
 
+def rounds(scenario: Any, *, cookies: list[str]) -> list[tuple[Any, Any]]:
+    """(the ceiling, the audit log page) for each round, as bench.run.Scenario objects."""
     return [
-        ceiling("ceiling_constant"),
-        scenario(
-            "console_audit_page",
-            "GET the console's audit log page (50 entries) as a signed-in owner",
-            "GET",
-            AUDIT_PATH,
-            1,
-            cookies=cookies,
-            check_cookie=cookies[0],
-        ),
-        # The ceiling again right after the page: the page's ratio is of the mean of the two
-        # (on a shared machine either alone may catch a moment the page did not have).
-        ceiling("ceiling_after"),
-        scenario(
-            "console_audit_drawn",
-            "the same 50 entries at an address not asked for before: each view read and rendered",
-            "GET",
-            DRAWN_PATH,
-            DRAWN_IDS,
-            cookies=cookies,
-            check_cookie=cookies[0],
-        ),
+        (
+            scenario(
+                f"ceiling_constant_{n}", "DRF view returning a constant", "GET", "/api/v1/bench/constant", 1
+            ),
+            scenario(
+                f"console_audit_page_{n}",
+                "GET the console's audit log page (50 entries) as a signed-in owner",
+                "GET",
+                AUDIT_PATH,
+                1,
+                cookies=cookies,
+                check_cookie=cookies[0],
+            ),
+        )
+        for n in range(1, ROUNDS + 1)
     ]
+
+
+def drawn(scenario: Any, *, cookies: list[str]) -> Any:
+    """The same page drawn for every view (reported, no target: what a first view costs)."""
+    return scenario(
+        "console_audit_drawn",
+        "the same 50 entries at an address not asked for before: each view read and rendered",
+        "GET",
+        DRAWN_PATH,
+        DRAWN_IDS,
+        cookies=cookies,
+        check_cookie=cookies[0],
+    )
+
+
+def rate(measured: list[Any]) -> float:
+    """Requests per second over several measurements: all their requests over all their time."""
+    requests = sum(s.result["requests"] for s in measured)
+    seconds = sum(s.result["duration_us"] for s in measured) / 1_000_000
+    return float(requests / seconds)
