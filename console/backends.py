@@ -21,7 +21,8 @@ _session: ContextVar[Any] = ContextVar("the session being signed in from", defau
 
 class StaffBackend(AuthenticationBackend):
     def get_user(self, user_id: Any) -> Any:
-        """As ModelBackend.get_user: the person by primary key, if they may still sign in."""
+        """As ModelBackend.get_user: the person by primary key, if they may still sign in; the
+        one the request's session brought when it did (SignedInMiddleware), else read now."""
         from console.access import person_read  # the console's models load after the backends
         from console.sessions import NOT_READ
 

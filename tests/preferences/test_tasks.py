@@ -45,6 +45,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "consent.tasks.evidence_retention_purge",
         "consent.tasks.ledger_checkpoints",
         "console.tasks.rollups_refresh",
+        "console.tasks.sessions_clear_expired",
         "preferences.tasks.confirmation_requests_forget",
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
