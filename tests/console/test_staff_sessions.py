@@ -164,6 +164,7 @@ def test_a_signed_out_session_row_keeps_no_person(owner, client):
 
 
 def test_beat_deletes_the_sessions_past_their_end_every_hour(client, owner, caplog):
+    import console.tasks  # registers the task, as the worker's autodiscovery does
     from config.celery import app
 
     assert settings.CELERY_BEAT_SCHEDULE["staff-sessions-clear"] == {
@@ -171,6 +172,7 @@ def test_beat_deletes_the_sessions_past_their_end_every_hour(client, owner, capl
         "schedule": 3600.0,
         "options": {"expires": 3600},
     }
+    assert app.tasks["console.tasks.sessions_clear_expired"].run.__module__ == console.tasks.__name__
     live = session_of(client)
     ended = SessionStore()
     ended.update({"anything": 1})
@@ -185,3 +187,36 @@ def test_beat_deletes_the_sessions_past_their_end_every_hour(client, owner, capl
     ]
     assert app.tasks["console.tasks.sessions_clear_expired"].apply().get() == 0
     assert client.get(PAGE).status_code == 200
+
+
+def test_the_migration_drops_djangos_old_session_table_and_its_records(db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.recorder import MigrationRecorder
+
+    before, after = ("console", "0002_staff_session"), ("console", "0003_drop_django_session")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])  # RunSQL's reverse is a no-op: nothing comes back
+    with connection.cursor() as cursor:  # a database from before 0002: Django's table, in use
+        cursor.execute(
+            "CREATE TABLE django_session (session_key varchar(40) PRIMARY KEY, "
+            "session_data text NOT NULL, expire_date timestamptz NOT NULL)"
+        )
+        cursor.execute("INSERT INTO django_session VALUES ('k', 'data', now())")
+    MigrationRecorder.Migration.objects.create(app="sessions", name="0001_initial")
+    others = set(MigrationRecorder.Migration.objects.exclude(app="sessions").values_list("app", "name"))
+
+    executor.loader.build_graph()
+    executor.migrate([after])
+
+    assert "django_session" not in connection.introspection.table_names()
+    assert not MigrationRecorder.Migration.objects.filter(app="sessions").exists()
+    assert set(MigrationRecorder.Migration.objects.values_list("app", "name")) == others | {after}
+    assert Session._meta.db_table in connection.introspection.table_names()
+
+    # A database that never had the table (a new one): the same migration does nothing.
+    executor.loader.build_graph()
+    executor.migrate([before])
+    executor.loader.build_graph()
+    executor.migrate([after])
+    assert "django_session" not in connection.introspection.table_names()
