@@ -12,6 +12,7 @@ from console.views import (
     integrations,
     members,
     overview,
+    quiz_editor,
     quizzes,
     rows,
 )
@@ -53,7 +54,7 @@ brand_urlpatterns = [
     path("audit/", audit.audit, name="audit"),
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("quizzes/", quizzes.quizzes, name="quizzes"),
-    path("quizzes/<str:quiz_id>/", quizzes.quiz, name="quiz"),
+    path("quizzes/<str:quiz_id>/", quiz_editor.quiz, name="quiz"),
     path("quizzes/<str:quiz_id>/map/", quizzes.quiz_map_page, name="quiz_map"),
     path("quizzes/<str:quiz_id>/preview/", quizzes.quiz_preview, name="quiz_preview"),
     path("quizzes/<str:quiz_id>/export/", quizzes.quiz_export, name="quiz_export"),

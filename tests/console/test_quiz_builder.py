@@ -563,7 +563,7 @@ def test_a_schema_refusal_from_the_service_is_shown_next_to_its_field(brand, edi
     """The forms check what they can; what only the schema knows (here a scale's bounds, which
     the form lets through) comes back from the service keyed by JSON pointer."""
     from config.errors import Unprocessable
-    from console.views import quizzes as views
+    from console.views import quiz_editor as views
 
     def refuse(*, quiz, actor, document):
         raise Unprocessable(
