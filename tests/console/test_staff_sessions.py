@@ -196,7 +196,7 @@ def test_the_migration_drops_djangos_old_session_table_and_its_records(db):
 
     before, after = ("console", "0002_staff_session"), ("console", "0003_drop_django_session")
     executor = MigrationExecutor(connection)
-    executor.migrate([before])  # RunSQL's reverse is a no-op: nothing comes back
+    executor.migrate([before])  # the reverse is a no-op: nothing comes back
     with connection.cursor() as cursor:  # a database from before 0002: Django's table, in use
         cursor.execute(
             "CREATE TABLE django_session (session_key varchar(40) PRIMARY KEY, "
