@@ -9,7 +9,7 @@ class PreferencesConfig(AppConfig):
         """Give the connectors contacts' current state, and the recording of a vendor's "no",
         without their importing the domain (sync.outbox.contact_state says why)."""
         from preferences.connector_state import (
-            addresses_held,
+            address_holders,
             brand_catalogue,
             contact_refs,
             contacts_extent,
@@ -18,7 +18,7 @@ class PreferencesConfig(AppConfig):
         )
         from preferences.vendor_signals import vendor_signal_record
         from sync.outbox.contact_state import (
-            addresses_held_reader_set,
+            address_holders_reader_set,
             brand_catalogue_reader_set,
             contact_external_ids_reader_set,
             contact_refs_reader_set,
@@ -30,5 +30,5 @@ class PreferencesConfig(AppConfig):
         brand_catalogue_reader_set(brand_catalogue)
         contact_refs_reader_set(contact_refs, contacts_extent)
         contact_external_ids_reader_set(contacts_external_ids)
-        addresses_held_reader_set(addresses_held)
+        address_holders_reader_set(address_holders)
         signal_recorder_set(vendor_signal_record)

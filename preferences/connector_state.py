@@ -137,23 +137,24 @@ def contacts_external_ids(*, brand_id: int, contact_refs: Sequence[int]) -> dict
     )
 
 
-def addresses_held(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
-    """Of these emails (lowercased) and phones, those a live contact of the brand holds: one
-    query (emails through their HMAC, as every email lookup; phones by their index)."""
+def address_holders(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> dict[str, list[int]]:
+    """Of these emails (lowercased) and phones, those a live contact of the brand gives now, each
+    with those contacts' ids (ascending): one query (emails through their HMAC, as every email
+    lookup; phones by their index)."""
     by_hmac = {email_hmac(normalise_email(email)): normalise_email(email) for email in emails}
     rows = (
         Contact.objects.filter(brand_id=brand_id, erased_at__isnull=True)
         .filter(Q(email_hmac__in=sorted(by_hmac)) | Q(phone__in=sorted(set(phones))))
-        .order_by()
-        .values_list("email_hmac", "phone")
+        .order_by("pk")
+        .values_list("pk", "email_hmac", "phone")
     )
-    held: set[str] = set()
-    for hmac_, phone in rows:
+    holders: dict[str, list[int]] = {}
+    for pk, hmac_, phone in rows:
         if hmac_ in by_hmac:
-            held.add(by_hmac[hmac_])
+            holders.setdefault(by_hmac[hmac_], []).append(pk)
         if phone and phone in phones:
-            held.add(phone)
-    return held
+            holders.setdefault(phone, []).append(pk)
+    return holders
 
 
 def contact_refs(*, brand_id: int, after: int, up_to: int | None, limit: int) -> list[int]:

@@ -134,24 +134,33 @@ def contact_refs(*, brand_id: int, after: int, up_to: int | None = None, limit: 
     return _refs[0](brand_id=brand_id, after=after, up_to=up_to, limit=limit)
 
 
-class AddressesHeldReader(Protocol):
-    def __call__(self, *, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]: ...
+class AddressHoldersReader(Protocol):
+    def __call__(
+        self, *, brand_id: int, emails: Sequence[str], phones: Sequence[str]
+    ) -> dict[str, list[int]]: ...
 
 
-_held: list[AddressesHeldReader] = []
+_holders: list[AddressHoldersReader] = []
 
 
-def addresses_held_reader_set(reader: AddressesHeldReader) -> None:
+def address_holders_reader_set(reader: AddressHoldersReader) -> None:
     """Register the domain's reader (once per process, from preferences.apps)."""
-    _held[:] = [reader]
+    _holders[:] = [reader]
+
+
+def address_holders(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> dict[str, list[int]]:
+    """Which of these addresses (emails lowercased, phones as given) a live contact of the brand
+    gives now, each with those contacts' ids (ascending). A vendor keeps consent by address: one
+    a contact left is turned off or deleted there only where no contact still gives it (another
+    one, or the same one back again), and a record kept by address that one contact leaves is
+    the record of those who still give it."""
+    if not _holders:
+        raise RuntimeError("No address holders reader is registered (preferences.apps registers it).")
+    if not emails and not phones:
+        return {}
+    return _holders[0](brand_id=brand_id, emails=emails, phones=phones)
 
 
 def addresses_held(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
-    """Which of these addresses (emails lowercased, phones as given) a live contact of the brand
-    gives now. A vendor keeps consent by address: one a contact left is turned off or deleted
-    there only where no contact still gives it (another one, or the same one back again)."""
-    if not _held:
-        raise RuntimeError("No addresses held reader is registered (preferences.apps registers it).")
-    if not emails and not phones:
-        return set()
-    return _held[0](brand_id=brand_id, emails=emails, phones=phones)
+    """Which of these addresses a live contact of the brand gives now (address_holders' keys)."""
+    return set(address_holders(brand_id=brand_id, emails=emails, phones=phones))

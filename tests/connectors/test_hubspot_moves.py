@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from brands.models import Brand
 from consent.erasure import contact_erase
-from consent.models import Contact, Purpose
+from consent.models import ConsentEvent, Contact, Purpose
 from consent.services import contact_upsert
 from sync.delivery import batches
 from sync.delivery.connectors import erasure_notices
@@ -31,10 +31,11 @@ from sync.delivery.connectors.vendor_contacts import vendor_contacts_keep
 from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
-from sync.models import Attempt, Connector, Delivery, ErasureNotice, VendorContact
+from sync.models import Attempt, Connector, Delivery, ErasureNotice, InboundSignal, VendorContact
 from sync.outbox.contact_state import ContactState, contacts_state
 from tests.connectors.support import drain, grant, withdraw
 from tests.connectors.test_hubspot_connector import UPSERT, WRITE, admin_api, connect, fake, written
+from tests.connectors.test_hubspot_inbound import hook
 from tests.fakes.hubspot import TOKEN, FakeHubSpot
 from tests.sync.webhook_support import published
 
@@ -531,7 +532,7 @@ def shared_with_cust_2(admin_api: Any, brand: Brand, purpose: Purpose, fake: Fak
 
 
 def test_a_record_another_contact_still_gives_the_address_of_stays_theirs_and_the_mover_gets_its_own(
-    admin_api, brand, purpose, contact, fake, published
+    admin_api, brand, purpose, contact, fake, published, settings
 ):
     connector = shared_with_cust_2(admin_api, brand, purpose, fake)
     hubspot_id = fake.contacts["ada@example.com"]
@@ -556,10 +557,12 @@ def test_a_record_another_contact_still_gives_the_address_of_stays_theirs_and_th
     assert {r["subscriberIdString"] for r in written(fake)} == {"ada@new.example"}
     assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
     assert statuses(fake, "ada@new.example") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
-    # Ada's id, mark (and no left mark) for the shared record are gone; cust-2's mark stays.
+    # Ada's id, mark (and no left mark) for the shared record are gone; its id is cust-2's now,
+    # beside cust-2's mark of the address.
     assert kept(connector) == {
         new_id: contact.pk,
         address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+        hubspot_id: other.pk,
         address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
     }
     assert notices() == []
@@ -567,13 +570,30 @@ def test_a_record_another_contact_still_gives_the_address_of_stays_theirs_and_th
         "succeeded"
     }
 
-    # cust-2's next push finds the record by its address and keeps its id: it is cust-2's now.
+    # A "no" given in HubSpot on that record reaches cust-2 at once, before any push of theirs.
+    fake.set_status("ada@example.com", "101", "UNSUBSCRIBED", source="Subscription preferences page")
+    event = fake.event(
+        email="ada@example.com", property_name="hs_email_optout_101", value="true", event_id=901
+    )
+    assert hook(connector, fake, [event], settings).status_code == 200
+    signal = InboundSignal.objects.get(event_id="901")
+    assert (signal.outcome, signal.contact_ref) == ("recorded", other.pk)
+    assert contacts_state(brand_id=brand.pk, contact_refs=[other.pk])[other.pk].consents == {
+        "email-marketing": "withdrawn"
+    }
+    assert contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk].consents == {
+        "email-marketing": "withdrawn"  # Ada's own "no", above: the signal did not reach her
+    }
+    assert ConsentEvent.objects.filter(contact=other, decision="withdrawn").count() == 1
+
+    # cust-2's next change (a yes again) is pushed with nothing to move and no one to upsert:
+    # the record is theirs, its statuses written by address.
     fake.requests.clear()
-    withdraw(brand, purpose, external_id="cust-2")
+    grant(brand, purpose, external_id="cust-2")
     push(connector)
-    assert UPDATE not in fake.paths()
+    assert fake.paths() == [WRITE]
     assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": new_id}
-    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
     assert kept(connector)[hubspot_id] == other.pk
 
 
@@ -596,6 +616,12 @@ def test_hubspot_down_after_a_shared_record_is_left_to_the_other_contact_loses_n
     # Nothing is owed at the address cust-2 gives: the notice goes at once (as for a phone).
     assert notices() == []
 
+    # The record went to cust-2 before any call: HubSpot being down did not hold that back.
+    assert kept(connector) == {
+        hubspot_id: other.pk,
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
+
     fake.down = False
     drain(connector.endpoint)
 
@@ -608,12 +634,64 @@ def test_hubspot_down_after_a_shared_record_is_left_to_the_other_contact_loses_n
     assert kept(connector) == {
         new_id: contact.pk,
         address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+        hubspot_id: other.pk,
         address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
     }
     assert notices() == []
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+
+def test_a_shared_record_goes_to_the_contact_who_gave_hubspot_its_address_not_the_first_holder(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    # cust-2 gives Ada's address but has said nothing HubSpot is mapped to: never upserted, no
+    # mark. cust-3 gives it too and says yes: its upsert found Ada's record (its mark is kept).
+    quiet, _ = contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")
+    contact_upsert(brand=brand, external_id="cust-3", email="ada@example.com")
+    grant(brand, purpose, external_id="cust-3")
+    push(connector)
+    third = Contact.objects.get(brand=brand, external_id="cust-3")
+    assert quiet.pk < third.pk
+    assert kept(connector)[address_mark(contact_ref=third.pk, email="ada@example.com")] == third.pk
+    assert address_mark(contact_ref=quiet.pk, email="ada@example.com") not in kept(connector)
+
+    moved_to_new_address(brand)
+    push(connector)
+
+    assert kept(connector)[hubspot_id] == third.pk
+    assert quiet.pk not in kept(connector).values()
+    assert fake.contacts["ada@example.com"] == hubspot_id
+
+
+def test_a_holder_with_a_hubspot_record_of_its_own_is_not_given_a_second(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    ada_id = fake.contacts["ada@example.com"]
+    contact_upsert(brand=brand, external_id="cust-2", email="bob@example.com")
+    grant(brand, purpose, external_id="cust-2")
+    push(connector)
+    bob = Contact.objects.get(brand=brand, external_id="cust-2")
+    bob_id = fake.contacts["bob@example.com"]
+    # Bob takes Ada's address: HubSpot refuses to give his record an address Ada's has (409);
+    # his record keeps his old address, turned off, and stays his, marked with the new one.
+    contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")
+    push(connector)
+    assert kept(connector)[bob_id] == bob.pk
+
+    moved_to_new_address(brand)
+    push(connector)
+
+    # Ada lets go of her record (Bob gives its address), but Bob keeps his one record only.
+    assert ada_id not in kept(connector)
+    assert [v for v, ref in kept(connector).items() if ref == bob.pk and not v.startswith("address:")] == [
+        bob_id
+    ]
+    assert fake.contacts["ada@example.com"] == ada_id
 
 
 @pytest.mark.parametrize("unknown", ["no notice", "no mark"])
@@ -661,8 +739,13 @@ def test_a_shared_record_seen_only_by_the_conflicts_read_is_let_go_not_turned_of
     assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
     assert statuses(fake, "ada@new.example") == ("SUBSCRIBED", "SUBSCRIBED")
     assert fake.contacts == {"ada@example.com": hubspot_id, "ada@new.example": "777"}
-    adas = {vendor_id for vendor_id, ref in kept(connector).items() if ref == contact.pk}
-    assert adas == {"777", address_mark(contact_ref=contact.pk, email="ada@new.example")}
+    other = Contact.objects.get(brand=brand, external_id="cust-2")
+    assert kept(connector) == {
+        "777": contact.pk,
+        address_mark(contact_ref=contact.pk, email="ada@new.example"): contact.pk,
+        hubspot_id: other.pk,  # the record Ada let go is cust-2's
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
@@ -681,13 +764,13 @@ def test_a_batch_with_moves_reads_the_notices_once_and_asks_once_which_addresses
     contact_upsert(brand=brand, external_id="cust-3", email="bob@new.example")  # moved
     fake.requests.clear()
     held_calls: list[list[str]] = []
-    held = erasure_notices.addresses_held
+    holders = erasure_notices.address_holders
 
-    def counted(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> set[str]:
+    def counted(*, brand_id: int, emails: Sequence[str], phones: Sequence[str]) -> dict[str, list[int]]:
         held_calls.append(list(emails))
-        return held(brand_id=brand_id, emails=emails, phones=phones)
+        return holders(brand_id=brand_id, emails=emails, phones=phones)
 
-    monkeypatch.setattr(erasure_notices, "addresses_held", counted)
+    monkeypatch.setattr(erasure_notices, "address_holders", counted)
     states = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk, bob.pk])
     items = [
         Item(delivery_id=i, type="contact.updated", contact_ref=ref, state=states[ref])
@@ -727,9 +810,10 @@ def test_klaviyos_reader_still_leaves_out_held_addresses_the_unfiltered_one_name
     contact_upsert(brand=brand, external_id="cust-1", email="ada@between.example")
     moved_to_new_address(brand)
     everything = {"emails": ["ada@example.com", "ada@between.example"], "phones": []}
+    other = Contact.objects.get(brand=brand, external_id="cust-2")
     assert moved_notices_held(connector_public_id=connector.public_id, contact_refs=[contact.pk]) == (
         {contact.pk: everything},
-        {"ada@example.com"},
+        {"ada@example.com": [other.pk]},
     )
     assert moved_notices_read(connector_public_id=connector.public_id, contact_refs=[contact.pk]) == {
         contact.pk: {"emails": ["ada@between.example"], "phones": []}

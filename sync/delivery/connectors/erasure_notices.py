@@ -37,7 +37,7 @@ from sync.delivery.connectors.crypto import (
     credentials_reencrypt,
 )
 from sync.models import ErasureNotice
-from sync.outbox.contact_state import addresses_held
+from sync.outbox.contact_state import address_holders, addresses_held
 
 logger = logging.getLogger(__name__)
 
@@ -106,16 +106,17 @@ def moved_notices_read(
     """contact_ref -> the addresses it changed from ({"emails": […], "phones": […]}), for those
     with a notice: but for those a live contact of the brand gives now (another one, or this one
     back again), which are that contact's to push, not to turn off or delete."""
-    notices, held = moved_notices_held(connector_public_id=connector_public_id, contact_refs=contact_refs)
-    return moved_notices_free(notices=notices, held=held)
+    notices, holders = moved_notices_held(connector_public_id=connector_public_id, contact_refs=contact_refs)
+    return moved_notices_free(notices=notices, held=set(holders))
 
 
 def moved_notices_held(
     *, connector_public_id: str, contact_refs: Iterable[int]
-) -> tuple[dict[int, dict[str, list[str]]], set[str]]:
+) -> tuple[dict[int, dict[str, list[str]]], dict[str, list[int]]]:
     """Every address of these contacts' notices, held or not, and those of them a live contact of
-    the brand gives now (emails lowercased): for a vendor that must know whose a record under a
-    left address is (HubSpot's move), not only what to turn off. Two queries at most."""
+    the brand gives now (emails lowercased), with those contacts' ids: for a vendor that must
+    know whose a record under a left address is (HubSpot's move), not only what to turn off. Two
+    queries at most."""
     rows = ErasureNotice.objects.filter(
         connector__public_id=connector_public_id,
         contact_ref__in=sorted(set(contact_refs)),
@@ -130,13 +131,13 @@ def moved_notices_held(
         except CredentialsUnreadable:
             logger.warning("moved notice for contact %s is sealed under a key no longer held", contact_ref)
     if not brands:
-        return notices, set()
-    held = addresses_held(
+        return notices, {}
+    holders = address_holders(
         brand_id=brands.pop(),  # one connector: one brand
         emails=sorted({e.lower() for notice in notices.values() for e in notice["emails"]}),
         phones=sorted({p for notice in notices.values() for p in notice["phones"]}),
     )
-    return notices, held
+    return notices, holders
 
 
 def moved_notices_free(

@@ -37,9 +37,11 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
   id kept for the first one pushed only (VendorContact is unique per id). Before the moves, the
   record's address is found without a call: the address of the contact's `moved` notice whose
   mark is the one kept. Where a live contact of the brand gives it now, the record is that
-  contact's and is not moved: this contact's id, marks and left marks for it go, the push
-  upserts its new address as a record of its own (as for a record gone), and the old address is
-  not turned off (its statuses are the other's). With no notice (no CONNECTOR_KEYS at the
+  contact's and is not moved: this contact's id, marks and left marks for it go, the id is kept
+  for the other contact at once (the one whose mark shows it gave HubSpot that address, else the
+  first; not one with a HubSpot record of its own), the push upserts this contact's new address
+  as a record of its own (as for a record gone), and the old address is not turned off (its
+  statuses are the other's). With no notice (no CONNECTOR_KEYS at the
   change, purged) or no matching mark (pushed before marks), the address is not known: moved.
 
 The address left: each mapped type is written UNSUBSCRIBED there, in the push's own
@@ -72,10 +74,9 @@ left; the UNSUBSCRIBED rows (the address, with Candor's "no") stay in HubSpot af
 and after a later erasure of the contact (HubSpot's GDPR delete removes the record by id, not
 the address left); an address left that another live contact gives now keeps what HubSpot holds
 until that contact's own state is pushed (none if it has no mapped consent). A shared record
-left to the other contact has its id kept for no one until that contact's next push (its upsert
-finds the record and keeps the id): meanwhile a webhook "no" on it reaches no Candor contact
-(the reconciler, by address, still sees it) and an erasure of that contact deletes nothing in
-HubSpot. Where the shared record's address cannot be known (no notice, no mark), it is moved as
+left to contacts that all have a HubSpot record of their own has its id kept for no one (a
+webhook "no" on it reaches no Candor contact, though the reconciler, by address, still sees
+it). Where the shared record's address cannot be known (no notice, no mark), it is moved as
 before, away from the other contact (whose next push upserts its address again); on a 409 there,
 the read of the old record shows its address, and where another contact gives it the record is
 let go as above, not turned off.
@@ -101,18 +102,20 @@ retried (not given up), so granting the scope lets the held-back contact through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+from django.db import transaction
 from django.utils.crypto import salted_hmac
 
 from sync.delivery.connectors.erasure_notices import moved_notices_free, moved_notices_held
 from sync.delivery.connectors.hubspot_auth import HubSpotAuthRefused
 from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.vendor_contacts import (
-    address_given_now,
+    address_holders_now,
+    vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_forget,
     vendor_contacts_keep,
@@ -234,7 +237,11 @@ class Notices:
     read once per batch, before the moves, for the moves and for the push's "no"."""
 
     addresses: dict[int, dict[str, list[str]]] = field(default_factory=dict)
-    held: set[str] = field(default_factory=set)  # emails lowercased
+    holders: dict[str, list[int]] = field(default_factory=dict)  # emails lowercased -> contact ids
+
+    @property
+    def held(self) -> set[str]:
+        return set(self.holders)
 
 
 def notices_read(
@@ -245,8 +252,8 @@ def notices_read(
     refs = {move.contact_ref for move in moves} | set(left_marks(kept=kept, items=items))
     if not refs:
         return Notices()
-    addresses, held = moved_notices_held(connector_public_id=target.public_id, contact_refs=refs)
-    return Notices(addresses=addresses, held=held)
+    addresses, holders = moved_notices_held(connector_public_id=target.public_id, contact_refs=refs)
+    return Notices(addresses=addresses, holders=holders)
 
 
 def moves_unshared(*, target: Target, moves: Sequence[Move], notices: Notices) -> list[Move]:
@@ -254,16 +261,52 @@ def moves_unshared(*, target: Target, moves: Sequence[Move], notices: Notices) -
     address (a duplicate, a household) share it, and its id is kept for one of them only: where
     the record's address (the notice's address whose mark is kept) is given now by another live
     contact of the brand, the record is theirs and is not moved. This contact's id and marks for
-    it go, so the push upserts its new address as a record of its own, and the old address is not
-    turned off (its "no" would be the other's). No notice, or no address matching the mark: moved."""
+    it go to that contact (`_hand_over`), so the push upserts this contact's new address as a
+    record of its own, and the old address is not turned off (its "no" would be the other's).
+    No notice, or no address matching the mark: moved."""
     unshared: list[Move] = []
-    shared: list[Move] = []
+    shared: dict[Move, str] = {}
     for move in moves:
         emails = notices.addresses.get(move.contact_ref, {}).get("emails", [])
         record = [e for e in emails if address_mark(contact_ref=move.contact_ref, email=e) in move.marks]
-        (shared if any(e.lower() in notices.held for e in record) else unshared).append(move)
-    _let_go(target=target, moves=shared)
+        held = [e.lower() for e in record if e.lower() in notices.holders]
+        if held:
+            shared[move] = held[0]
+        else:
+            unshared.append(move)
+    _hand_over(target=target, records={m: (e, notices.holders[e]) for m, e in shared.items()})
     return unshared
+
+
+def _hand_over(*, target: Target, records: Mapping[Move, tuple[str, Sequence[int]]]) -> None:
+    """Shared records that these moving contacts leave to the others giving their address
+    (move -> (that address, the live contacts giving it)): each mover's id, marks and left marks
+    for it go, and the record's id is kept for the one who gave HubSpot that address (their
+    mark) or else the first of them, with the mark of the address: a "no" given in HubSpot on
+    that record reaches them at once, an erasure of theirs deletes it, and their next push
+    finds nothing to move. One who has a HubSpot record of their own already keeps that one
+    only (a contact has one HubSpot id); where all of them have, the id is kept for no one."""
+    if not records:
+        return
+    candidates = {ref for move, (_, refs) in records.items() for ref in refs if ref != move.contact_ref}
+    kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=candidates)
+    heirs: dict[str, int] = {}
+    for move, (email, refs) in records.items():
+        free = [
+            ref
+            for ref in refs
+            if ref != move.contact_ref
+            and not hubspot_ids(kept={ref: kept.get(ref, [])})
+            and ref not in heirs.values()
+        ]
+        marked = [ref for ref in free if address_mark(contact_ref=ref, email=email) in kept.get(ref, [])]
+        if marked or free:
+            heir = (marked or free)[0]
+            heirs[move.hubspot_id] = heir
+            heirs[address_mark(contact_ref=heir, email=email)] = heir
+    with transaction.atomic():
+        _let_go(target=target, moves=list(records))
+        vendor_contacts_keep(connector_public_id=target.public_id, ids=heirs)
 
 
 def _let_go(*, target: Target, moves: Sequence[Move]) -> None:
@@ -422,11 +465,12 @@ def _turn_off(
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
-    if address_given_now(connector_public_id=target.public_id, email=old):
+    holders = address_holders_now(connector_public_id=target.public_id, email=old)
+    if holders:
         # A shared record, seen only now (no notice told its address): it is the other
-        # contact's, "yes" and all. This contact lets go of it, and its push upserts the new
+        # contacts', "yes" and all, and goes to them. This contact's push upserts the new
         # address, which finds the HubSpot contact that has it.
-        _let_go(target=target, moves=[move])
+        _hand_over(target=target, records={move: (old.lower(), holders)})
         return None
     rows = former_rows(target=target, emails=[old])
     if rows:

@@ -37,7 +37,7 @@ import httpx
 
 from sync.delivery.connectors.mailchimp_api import api_get, api_write, refused, subscriber_hash
 from sync.delivery.connectors.vendor_contacts import (
-    address_given_now,
+    address_holders_now,
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
@@ -98,7 +98,7 @@ def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client)
         address = _member_address(target, move, client=client)
         if isinstance(address, PushResult):
             return address
-        if address is None or address_given_now(connector_public_id=target.public_id, email=address):
+        if address is None or address_holders_now(connector_public_id=target.public_id, email=address):
             # Gone; or another contact of the brand gives that address (a shared or duplicate
             # record): the member is theirs, to stay as it is. Only this contact's claim goes.
             vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import addresses_held, contacts_external_ids
+from sync.outbox.contact_state import address_holders, contacts_external_ids
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -40,14 +40,17 @@ def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterab
     return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
 
 
-def address_given_now(*, connector_public_id: str, email: str) -> bool:
-    """Whether a live contact of the connector's brand gives this email address now: a record a
-    vendor keeps by address (a Mailchimp member, a HubSpot contact) is then that contact's, not
-    one to move or turn off for another who left the address. Two queries."""
+def address_holders_now(*, connector_public_id: str, email: str) -> list[int]:
+    """The live contacts of the connector's brand that give this email address now (ascending
+    ids; none: an empty list): a record a vendor keeps by address (a Mailchimp member, a HubSpot
+    contact) is then theirs, not one to move or turn off for another who left the address. Two
+    queries."""
     brand_id = (
         Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
     )
-    return brand_id is not None and bool(addresses_held(brand_id=brand_id, emails=[email.lower()], phones=[]))
+    if brand_id is None:
+        return []
+    return address_holders(brand_id=brand_id, emails=[email.lower()], phones=[]).get(email.lower(), [])
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
