@@ -29,7 +29,9 @@ class VendorSignal:
     (whichever the adapter knows; the first that matches wins); a vendor whose call names the
     contact only by its own id (HubSpot) gives `vendor_contact_id` instead, read back to the
     external id through the ids Candor kept at push when the signal is applied, not while the
-    vendor waits for its answer. `topics` and `purposes` are the
+    vendor waits for its answer. Given with an `email` (a Salesforce record matched by Email),
+    it names the contact where no live contact gives that address now: one that left the
+    address the vendor still has. `topics` and `purposes` are the
     Candor slugs the vendor's "no" covers, read through the connector's mapping; `whole_channel`
     (implied when both are empty) is the vendor's global unsubscribe on the channel, recorded as
     "unsubscribe from all" there besides what the topics and purposes name."""

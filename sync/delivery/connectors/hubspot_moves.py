@@ -465,12 +465,12 @@ def _turn_off(
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
-    holders = address_holders_now(connector_public_id=target.public_id, email=old)
+    holders = address_holders_now(connector_public_id=target.public_id, emails=[old]).get(old.strip().lower())
     if holders:
         # A shared record, seen only now (no notice told its address): it is the other
         # contacts', "yes" and all, and goes to them. This contact's push upserts the new
         # address, which finds the HubSpot contact that has it.
-        _hand_over(target=target, records={move: (old.lower(), holders)})
+        _hand_over(target=target, records={move: (old.strip().lower(), holders)})
         return None
     rows = former_rows(target=target, emails=[old])
     if rows:

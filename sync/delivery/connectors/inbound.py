@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sync.delivery.connectors.vendor_contacts import vendor_contacts_external_ids
+from sync.delivery.connectors.vendor_contacts import address_holders_now, vendor_contacts_external_ids
 from sync.models import Connector, ConnectorEcho, InboundSignal
 from sync.outbox.vendor_signals import VendorSignal, signal_recorder
 
@@ -107,12 +107,8 @@ def signals_accept(
 def _apply(row: InboundSignal) -> str:
     """Apply one locked pending row in the caller's transaction; its outcome."""
     signal = _signal(row)
-    if signal.vendor_contact_id and not (signal.email or signal.phone or signal.external_id):
-        # Named by the vendor's own id: the contact Candor pushed under it (none: unknown).
-        found = vendor_contacts_external_ids(
-            connector_public_id=row.connector.public_id, vendor_ids=[signal.vendor_contact_id]
-        )
-        signal = replace(signal, external_id=found.get(signal.vendor_contact_id))
+    if signal.vendor_contact_id and not (signal.phone or signal.external_id):
+        signal = _by_vendor_id(row.connector.public_id, signal)
     recorded = signal_recorder()(connector=row.connector, signal=signal, received_at=row.received_at)
     row.outcome, row.contact_ref = recorded.outcome, recorded.contact_ref
     row.payload, row.applied_at = None, timezone.now()
@@ -121,6 +117,21 @@ def _apply(row: InboundSignal) -> str:
         [ConnectorEcho(connector_id=row.connector_id, event_id=event_id) for event_id in recorded.event_ids]
     )
     return recorded.outcome
+
+
+def _by_vendor_id(connector_public_id: str, signal: VendorSignal) -> VendorSignal:
+    """A signal that names the vendor's record: the contact Candor pushed under that id (none:
+    unknown) where the signal names no address (HubSpot), or names one that no live contact of
+    the brand gives now (a Salesforce record matched by Email, whose contact has left the address
+    the CRM still has); otherwise the address names the contact, as for any signal."""
+    if signal.email and address_holders_now(connector_public_id=connector_public_id, emails=[signal.email]):
+        return signal
+    found = vendor_contacts_external_ids(
+        connector_public_id=connector_public_id, vendor_ids=[signal.vendor_contact_id or ""]
+    ).get(signal.vendor_contact_id or "")
+    if signal.email and found is None:
+        return signal  # no one then: unknown, named by the address as the vendor gave it
+    return replace(signal, email=None, external_id=found)
 
 
 def _claimed(rows: Any) -> InboundSignal | None:

@@ -98,7 +98,7 @@ def members_move(target: Target, moves: Sequence[Move], *, client: httpx.Client)
         address = _member_address(target, move, client=client)
         if isinstance(address, PushResult):
             return address
-        if address is None or address_holders_now(connector_public_id=target.public_id, email=address):
+        if address is None or address_holders_now(connector_public_id=target.public_id, emails=[address]):
             # Gone; or another contact of the brand gives that address (a shared or duplicate
             # record): the member is theirs, to stay as it is. Only this contact's claim goes.
             vendor_contacts_drop(connector_public_id=target.public_id, vendor_ids=[move.vendor_id])

@@ -19,6 +19,10 @@ The mapping:
   its email address. Candor never creates Contacts or Leads: the CRM owns them (a Contact
   needs a LastName and an account, which Candor does not hold); a contact the org does not have
   succeeds with nothing written, and the reconciler reports it as unknown in the vendor.
+  Matching by Email, the records a contact was found in are kept (`Contact/<id>`, `Lead/<id>`):
+  after its address changes in Candor, the CRM still has the old one until its own processes
+  catch up, so a contact no record has by Email is found in those records by id, unless
+  another live contact of the brand gives their address now (`_records_find`).
 - Each purpose entry and channel is one ContactPointTypeConsent on the record's Individual
   (created, with the record's name, and linked when the record has none): DataUsePurposeId,
   ContactPointType Email (email) or Phone (phone or sms), PrivacyConsentStatus OptIn or OptOut,
@@ -77,7 +81,8 @@ forgotten, limited to what Candor created or found:
 - the Contact or Lead is the brand's CRM record: nothing on it is changed or cleared.
 After the erasure Candor holds neither the address nor the external id (it is replaced by a
 pseudonym), so nothing is matched: the ids are those kept when pushing (sync.models.VendorContact,
-`<sObject>/<id>`: the records' Individuals, found or created, and every record Candor created).
+`<sObject>/<id>`: the records' Individuals, found or created, and every record Candor created;
+the CRM's records matched by Email are left alone, and Candor's note of them goes).
 Each id done, or gone already (ENTITY_IS_DELETED, INVALID_CROSS_REFERENCE_KEY), is dropped at
 once, so a second push of the same erasure calls nothing and a retry after an outage does only
 what is left; a record Salesforce refuses keeps its id and fails the delivery (permanent, but for
@@ -132,6 +137,7 @@ from sync.delivery.connectors.salesforce_inbound import (
 )
 from sync.delivery.connectors.salesforce_moves import Person, follow_plan, stale_points
 from sync.delivery.connectors.vendor_contacts import (
+    address_holders_now,
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
@@ -450,6 +456,7 @@ class SalesforceAdapter:
                 for contact in group
                 for kept in contact.kept
                 | {f"Individual/{r['IndividualId']}" for r in contact.records if r.get("IndividualId")}
+                | _records_to_keep(mapping, contact.records)
             }
             vendor_contacts_keep(connector_public_id=target.public_id, ids=ids)
 
@@ -462,15 +469,11 @@ class SalesforceAdapter:
         client: httpx.Client,
     ) -> dict[int, PushResult]:
         mapping = target.mapping
-        sobject, match_field = mapping["object"], mapping["match_field"]
+        match_field = mapping["match_field"]
         flags = sorted((mapping.get("flags") or {}).keys())
         try:
             fields = ["Id", "LastName", "FirstName", "IndividualId", "SystemModstamp", match_field, *flags]
-            where = f"{match_field} IN {soql_in(by_value)}"
-            records = query_all(target, soql(fields=fields, sobject=sobject, where=where), client=client)
-            for record in records:
-                for contact in by_value.get(str(record.get(match_field) or "").casefold(), []):
-                    contact.records.append(record)
+            _records_find(target, by_value, fields=fields, client=client)
             live = [c for group in by_value.values() for c in group if c.records]
             for group in by_value.values():
                 for contact in group:
@@ -524,12 +527,21 @@ class SalesforceAdapter:
         per 200 ids each). Each id done (or gone already) is dropped at once, so a retry after an
         outage does only what is left; an id Salesforce refuses stays, and fails its delivery."""
         kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=erased)
-        jobs = {ref: _Erasure(ids=kept.get(ref, [])) for ref in erased}
         steps = [
             ("Individual", ("Individual",)),
             ("consents", CONSENT_OBJECTS),
             ("points", POINT_TYPES),
         ]
+        acted_on = {sobject for _, types in steps for sobject in types}
+        jobs = {
+            ref: _Erasure(ids=[v for v in kept.get(ref, []) if v.split("/")[0] in acted_on]) for ref in erased
+        }
+        # The CRM's own records the contact was matched to (_records_to_keep): nothing is done to
+        # them, and Candor's note of them goes with the erasure.
+        vendor_contacts_drop(
+            connector_public_id=target.public_id,
+            vendor_ids=[v for ids in kept.values() for v in ids if v.split("/")[0] in OBJECTS],
+        )
         try:
             for step, types in steps:
                 todo = [(job, vid) for job in jobs.values() for vid in job.ids if vid.split("/")[0] in types]
@@ -971,14 +983,7 @@ class SalesforceAdapter:
                 by_value.setdefault(value.casefold(), []).append(contact)
         try:
             if by_value:
-                query = soql(
-                    fields=person_fields(mapping),
-                    sobject=mapping["object"],
-                    where=f"{mapping['match_field']} IN {soql_in(by_value)}",
-                )
-                for record in query_all(target, query, client=client):
-                    for contact in by_value.get(str(record.get(mapping["match_field"]) or "").casefold(), []):
-                        contact.records.append(record)
+                _records_find(target, by_value, fields=person_fields(mapping), client=client)
             consents = self._consents_read(target, [c for c in contacts.values() if c.records], client=client)
             parties = {
                 r["IndividualId"] for c in contacts.values() for r in c.records if r.get("IndividualId")
@@ -1073,6 +1078,64 @@ class SalesforceAdapter:
             contact.wants[slot] = Want("unsubscribed")
         done = self._apply(target, contacts, client=client)
         return [done.get(state.contact_ref, NOTHING) for state, _slot in offs]
+
+
+def _records_find(
+    target: Target, by_value: dict[str, list[_Contact]], *, fields: list[str], client: httpx.Client
+) -> None:
+    """Each contact's records (of the mapped object), with `fields`: those whose match field
+    holds its key (casefolded in `by_value`). Matching by Email, a contact that no record has
+    (the CRM still holds the address the contact left: Candor never writes it) keeps the records
+    it was matched to before, by the ids kept when pushed (`_records_to_keep`), but for one whose
+    address another live contact of the brand gives now (the record is theirs). So a "no" given
+    in Candor after an address change reaches the org before the CRM has the new address. One
+    query, and where a contact is not found by Email two more reads (the ids kept, the addresses
+    held) and one more query."""
+    mapping = target.mapping
+    sobject, match_field = mapping["object"], mapping["match_field"]
+    where = f"{match_field} IN {soql_in(by_value)}"
+    for record in query_all(target, soql(fields=fields, sobject=sobject, where=where), client=client):
+        for contact in by_value.get(str(record.get(match_field) or "").casefold(), []):
+            contact.records.append(record)
+    if match_field != "Email":
+        return
+    missing: dict[int, list[_Contact]] = {}
+    for group in by_value.values():
+        for contact in group:
+            if not contact.records:
+                missing.setdefault(contact.state.contact_ref, []).append(contact)
+    if not missing:
+        return
+    kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=missing)
+    owners = {
+        vendor_id.split("/", 1)[1]: ref
+        for ref, vendor_ids in kept.items()
+        for vendor_id in vendor_ids
+        if vendor_id.split("/", 1)[0] == sobject
+    }
+    if not owners:
+        return
+    where = f"Id IN {soql_in(owners)}"
+    records = query_all(target, soql(fields=fields, sobject=sobject, where=where), client=client)
+    holders = address_holders_now(
+        connector_public_id=target.public_id,
+        emails=[str(r.get("Email") or "") for r in records if r.get("Email")],
+    )
+    for record in records:
+        ref = owners.get(str(record.get("Id")))
+        others = [h for h in holders.get(str(record.get("Email") or "").strip().lower(), []) if h != ref]
+        if ref is not None and not others:
+            for contact in missing[ref]:
+                contact.records.append(record)
+
+
+def _records_to_keep(mapping: dict[str, Any], records: list[dict[str, Any]]) -> set[str]:
+    """`<sObject>/<id>` of the records a contact matched by Email was found in (`_records_find`
+    goes back to them once the contact's address changed); matching by an external id, the key
+    does not change, and nothing is kept."""
+    if mapping.get("match_field") != "Email":
+        return set()
+    return {f"{mapping['object']}/{r['Id']}" for r in records if r.get("Id")}
 
 
 def _type_of(write: tuple[_Contact, dict[str, Any]]) -> str:

@@ -14,7 +14,9 @@ since a record's stamp is set before its transaction commits), for
   address (a "no" on any of the Individual's addresses is a "no", as on any of its records).
 The event id is the record id and its SystemModstamp (and the flag): a re-read is a duplicate and
 changes nothing. A contact is named by the match field (external_id) or, matching by Email, its
-address. The watermark is JSON, one time per kind; the first poll only sets it (from now).
+address and the record (`Contact/<id>`): where no live contact gives that address now, the "no" is
+the contact the push found in that record (one that left the address the CRM still has). The
+watermark is JSON, one time per kind; the first poll only sets it (from now).
 """
 
 from __future__ import annotations
@@ -76,9 +78,14 @@ def person_fields(mapping: dict[str, Any]) -> list[str]:
 
 
 def identity_of(mapping: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """Who a record's "no" is for: its match key; matching by Email, also the record itself
+    (`<object>/<id>`, as the push keeps it), for a contact that left the address the CRM still
+    has (sync.delivery.connectors.inbound)."""
     value = record.get(mapping["match_field"])
     if mapping["match_field"] == "Email":
-        return {"email": value} if value else {}
+        if not value:
+            return {}
+        return {"email": value, "vendor_contact_id": f"{mapping['object']}/{record['Id']}"}
     return {"external_id": value} if value else {}
 
 

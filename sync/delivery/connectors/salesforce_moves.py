@@ -51,9 +51,11 @@ kept for the erasure, so each later push of the contact asks again (one call; ra
 The Contact or Lead is the CRM's record: Candor never writes its Email or Phone, so nothing
 there follows (the org's own processes do).
 
-Known gaps: matching by Email, the Contact or Lead is found by the address the CRM holds, which
-Candor does not write, so until the CRM has the new address the contact is not found and nothing
-moves. A consent Candor created for a purpose no longer mapped is not read, so not deleted.
+Matching by Email, the Contact or Lead holds the address the CRM has, which Candor does not
+write: until the CRM has the new one, the contact is found in the records it was found in before,
+by their kept ids (salesforce._records_find), and its point moves as above.
+
+Known gaps: a consent Candor created for a purpose no longer mapped is not read, so not deleted.
 A consent Candor only wrote over (the org's record, OptIn by Candor's push) stays on the org's
 point under the former address: it is the org's.
 """

@@ -8,7 +8,7 @@ pushed, dropped once the erasure is done; a connector's rows go with it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from sync.models import Connector, VendorContact
 from sync.outbox.contact_state import address_holders, contacts_external_ids
@@ -40,17 +40,21 @@ def vendor_contacts_external_ids(*, connector_public_id: str, vendor_ids: Iterab
     return {vendor_id: external[ref] for vendor_id, ref, _ in rows if ref in external}
 
 
-def address_holders_now(*, connector_public_id: str, email: str) -> list[int]:
-    """The live contacts of the connector's brand that give this email address now (ascending
-    ids; none: an empty list): a record a vendor keeps by address (a Mailchimp member, a HubSpot
-    contact) is then theirs, not one to move or turn off for another who left the address. Two
-    queries."""
+def address_holders_now(*, connector_public_id: str, emails: Sequence[str]) -> dict[str, list[int]]:
+    """Of these email addresses (keyed stripped and lowercased), those a live contact of the
+    connector's brand gives now, with those contacts' ids (ascending): a record a vendor keeps by
+    address (a Mailchimp member, a HubSpot contact, a Salesforce record matched by Email) is then
+    theirs, not one to move, turn off or push to for another who left the address. Two queries
+    (none for no address)."""
+    wanted = sorted({email.strip().lower() for email in emails if email.strip()})
+    if not wanted:
+        return {}
     brand_id = (
         Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
     )
     if brand_id is None:
-        return []
-    return address_holders(brand_id=brand_id, emails=[email.lower()], phones=[]).get(email.lower(), [])
+        return {}
+    return address_holders(brand_id=brand_id, emails=wanted, phones=[])
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
