@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Forgets which steps past quiz runs counted (a run's state lasts a day).
+    "quiz-funnel-steps-forget": {
+        "task": "quizzes.tasks.funnel_steps_forget",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     # Forgets the sign-up IP and user agent of double opt-in requests never confirmed in time.
     "confirmation-requests-forget": {
         "task": "preferences.tasks.confirmation_requests_forget",

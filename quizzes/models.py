@@ -197,3 +197,16 @@ class FunnelCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} {self.day} {self.step}: {self.count}"
+
+
+class FunnelStepCounted(models.Model):
+    """A step of one run already counted (quizzes.responses.funnel_count), so the same step sent
+    again (a reply lost and the form sent again, a double click, the browser's back button)
+    counts once. The digest is of the run's random id and the step: nothing about the person.
+    Kept while the run's state token is valid (a day), then forgotten."""
+
+    digest = models.UUIDField(primary_key=True)
+    day = models.DateField(db_index=True)  # UTC: forgotten by quizzes.tasks.funnel_steps_forget
+
+    def __str__(self) -> str:
+        return f"{self.digest} {self.day}"

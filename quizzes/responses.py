@@ -3,15 +3,19 @@ their answers once they finish (or press "save my progress").
 
 Funnel counts are per version, UTC day and step, incremented by one upsert
 (`count = count + 1`); they carry nothing about the person. Steps: "viewed", "started",
-"answered:<question key>", "opted_in:<purpose slug>", "completed", "outcome:<outcome id>".
+"answered:<question key>", "opted_in:<purpose slug>", "completed", "outcome:<outcome id>". A run
+counts each step once: the same step sent again (a reply lost, a double click, the back button)
+is known by a digest of the run's random id and the step (FunnelStepCounted), kept while the
+run's state lasts.
 
-Completion is one transaction: the Response, one Answer per answered question (a dated
-statement pointing at the version's Question row), Traits from option effects and from scale and
-text questions that name a `trait`, consent grants for consent questions answered yes and the
-subscriptions of the chosen options (both through `preferences.services.contact_signup`, so
-the ledger, double opt-in and cadence rules are the preference centre's), and one
-`quiz.completed` outbox Event. Its query count does not grow with the number of answers or
-effects (tests/quizzes/test_completion.py counts it).
+Completion is one transaction, made once per run (the run's Response id is chosen when it
+starts, and a completed Response is not completed again): the Response, one Answer per answered
+question (a dated statement pointing at the version's Question row), Traits from option effects
+and from scale and text questions that name a `trait`, consent grants for consent questions
+answered yes and the subscriptions of the chosen options (both through
+`preferences.services.contact_signup`, so the ledger, double opt-in and cadence rules are the
+preference centre's), and one `quiz.completed` outbox Event. Its query count does not grow with
+the number of answers or effects (tests/quizzes/test_completion.py counts it).
 
 Identity (README, "Quizzes"): a response is linked to a contact only through a signed quiz token
 (its contact id travels signed in the progress token) or an email the person entered (the
@@ -26,17 +30,19 @@ goes on the brand's own event stream.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from threading import Lock, Timer
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from brands.models import Brand
@@ -52,7 +58,7 @@ from preferences.models import Topic
 from preferences.services import SubscriptionChange, contact_signup
 from preferences.statements import outbox_append
 from quizzes.document import Document, chosen_options, parse
-from quizzes.models import Answer, FunnelCount, Question, QuizVersion, Response, Trait
+from quizzes.models import Answer, FunnelCount, FunnelStepCounted, Question, QuizVersion, Response, Trait
 from quizzes.traits import purposes_valid, traits_gated, traits_of
 from sync.models import Event, EventType
 from sync.outbox.events import brand_event_record, event_build
@@ -79,46 +85,66 @@ STEP_MAX_LENGTH = _funnel.get_field("step").max_length or 120
 
 Count = tuple[int, date, str]  # version id, UTC day, step
 _pending: Counter[Count] = Counter()  # counted in this process, not yet written
+_pending_once: dict[UUID, Count] = {}  # a run's steps, counted unless counted before
 _pending_lock = Lock()
 _flush_timer: Timer | None = None
+_counted = FunnelStepCounted._meta
+_counted_returning = f' ON CONFLICT DO NOTHING RETURNING "{_counted.get_field("digest").column}"'
+COUNTED_DAYS = 2  # a run's state token lasts a day (quizzes.views.STATE_SECONDS)
 
 
-def funnel_count(*, version_id: int, steps: Sequence[str], at: datetime | None = None) -> None:
+def funnel_count(
+    *, version_id: int, steps: Sequence[str], at: datetime | None = None, run: str | None = None
+) -> None:
     """Add one to each step's count for the version on the UTC day of `at` (now); concurrent
-    runs add up (the upsert's row lock).
+    runs add up (the upsert's row lock). With `run` (the run's random id), a step that run has
+    counted before counts nothing (FunnelStepCounted).
 
     The counts are anonymous statistics, added on every step of every run, so a process gathers
-    them for QUIZ_FUNNEL_FLUSH_SECONDS and then writes them all in one statement (`funnel_flush`,
-    from a timer thread, and when the process exits); the funnel is read at most that far
-    behind, and a process killed outright loses its last second's counts, never a person's
-    answers, which are written elsewhere and at once. Inside a transaction (or with 0 seconds)
-    a count is written at once, with that transaction."""
+    them for QUIZ_FUNNEL_FLUSH_SECONDS and then writes them all in one transaction
+    (`funnel_flush`, from a timer thread, and when the process exits); the funnel is read at
+    most that far behind, and a process killed outright loses its last second's counts, never a
+    person's answers, which are written elsewhere and at once. Inside a transaction (or with 0
+    seconds) a count is written at once, with that transaction."""
     unique = list(dict.fromkeys(step[:STEP_MAX_LENGTH] for step in steps))
     if not unique:
         return
     day: date = (at or timezone.now()).astimezone(UTC).date()
-    counts = Counter({(version_id, day, step): 1 for step in unique})
+    counts: Counter[Count] = Counter()
+    once: dict[UUID, Count] = {}
+    for step in unique:
+        if run:
+            once[_step_digest(run, step)] = (version_id, day, step)
+        else:
+            counts[(version_id, day, step)] = 1
     seconds = settings.QUIZ_FUNNEL_FLUSH_SECONDS
     if seconds <= 0 or connection.in_atomic_block:
-        _funnel_write(counts)
+        _funnel_write(counts, once)
         return
     with _pending_lock:
         _pending.update(counts)
+        _pending_once.update(once)
         _flush_later(seconds)
 
 
+def _step_digest(run: str, step: str) -> UUID:
+    """The run's step, as FunnelStepCounted keeps it: 16 bytes of a hash, not the run's id."""
+    return UUID(bytes=hashlib.blake2b(f"{run}\n{step}".encode(), digest_size=16).digest())
+
+
 def funnel_flush() -> int:
-    """Write the counts this process gathered (one statement); how many rows it added to."""
+    """Write the counts this process gathered (one transaction); how many rows it added to."""
     with _pending_lock:
-        counts = Counter(_pending)
+        counts, once = Counter(_pending), dict(_pending_once)
         _pending.clear()
+        _pending_once.clear()
     try:
-        _funnel_write(counts)
+        return _funnel_write(counts, once)
     except Exception:
         with _pending_lock:
             _pending.update(counts)  # written with the next flush
+            _pending_once.update(once)
         raise
-    return len(counts)
 
 
 def funnel_forget() -> None:
@@ -126,26 +152,47 @@ def funnel_forget() -> None:
     global _flush_timer
     with _pending_lock:
         _pending.clear()
+        _pending_once.clear()
         if _flush_timer is not None:
             _flush_timer.cancel()
             _flush_timer = None
 
 
-def _funnel_write(counts: Counter[Count]) -> None:
-    """One upsert of every count. On its own (not inside a transaction) it commits without
-    waiting for a disk flush (PostgreSQL's asynchronous commit, for this statement only): a
-    crash of the database server may lose the last moment's counts (at most three times
-    wal_writer_delay); inside a transaction it commits with it, as durably as the rest (the
-    setting would last to its end)."""
-    if not counts:
-        return
-    rows = sorted(counts.items())  # one order for every writer: no two flushes deadlock
-    counted = [FunnelCount(version_id=v, day=day, step=step, count=n) for (v, day, step), n in rows]
-    sql, params = insert_from_arrays(
-        FunnelCount, counted, sources="" if connection.in_atomic_block else _UNFLUSHED
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} {_FUNNEL_ON_CONFLICT}", params)
+def funnel_steps_forget(*, now: datetime | None = None) -> int:
+    """Forget the runs' counted steps older than any state token still valid (beat, hourly);
+    how many."""
+    before = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=COUNTED_DAYS)
+    deleted, _ = FunnelStepCounted.objects.filter(day__lt=before).delete()
+    return deleted
+
+
+def _funnel_write(counts: Counter[Count], once: Mapping[UUID, Count]) -> int:
+    """One upsert of every count, after keeping the runs' steps not counted before (which are
+    counted with the rest); how many count rows it added to. On its own (not inside a
+    transaction) it commits without waiting for a disk flush (PostgreSQL's asynchronous commit,
+    for this transaction only): a crash of the database server may lose the last moment's
+    counts (at most three times wal_writer_delay); inside a transaction it commits with it, as
+    durably as the rest (the setting would last to its end)."""
+    if not counts and not once:
+        return 0
+    sources = "" if connection.in_atomic_block else _UNFLUSHED
+    with transaction.atomic(savepoint=False):  # inside a caller's transaction: part of it
+        if once:
+            kept = sorted(once.items())  # one order for every writer: no two flushes deadlock
+            steps = [FunnelStepCounted(digest=digest, day=count[1]) for digest, count in kept]
+            sql, params = insert_from_arrays(FunnelStepCounted, steps)
+            with connection.cursor() as cursor:
+                cursor.execute(sql + _counted_returning, params)
+                fresh = [row[0] for row in cursor.fetchall()]
+            counts = counts + Counter(once[digest] for digest in fresh)
+        if not counts:
+            return 0
+        rows = sorted(counts.items())
+        counted = [FunnelCount(version_id=v, day=day, step=step, count=n) for (v, day, step), n in rows]
+        sql, params = insert_from_arrays(FunnelCount, counted, sources=sources)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} {_FUNNEL_ON_CONFLICT}", params)
+    return len(counts)
 
 
 def _flush_later(seconds: float) -> None:
@@ -242,20 +289,32 @@ def _version_questions(version: QuizVersion) -> dict[str, Question]:
     return {q.key: q for q in Question.objects.filter(version=version).select_related("purpose")}
 
 
+class RunCompleted(NotFound):
+    """The run's Response is completed already: nothing more is stored for it."""
+
+
 def _response_for(
     *, brand: Brand, version: QuizVersion, response_public_id: str | None, started_at: datetime
-) -> Response:
-    """A new (unsaved) Response, or the one "save my progress" stored earlier in this run."""
+) -> tuple[Response, set[str]]:
+    """The run's Response and the question keys it has answers for: the one "save my progress"
+    stored earlier in this run (locked), else a new one (unsaved) under the run's id, chosen when
+    the run began (none for a run begun before runs had one). A completed one is not the run's
+    to change any more."""
     if response_public_id is None:
-        return Response(brand=brand, version=version, started_at=started_at)
+        return Response(brand=brand, version=version, started_at=started_at), set()
     response = (
         Response.objects.select_for_update()
-        .filter(brand=brand, version=version, public_id=response_public_id, completed_at__isnull=True)
+        .filter(brand=brand, version=version, public_id=response_public_id)
         .first()
     )
     if response is None:
-        raise NotFound("This quiz response was completed or is gone.")
-    return response
+        return Response(
+            brand=brand, version=version, started_at=started_at, public_id=response_public_id
+        ), set()
+    if response.completed_at is not None:
+        raise RunCompleted("This quiz response was completed or is gone.")
+    stored = set(Answer.objects.filter(response=response).values_list("question__key", flat=True))
+    return response, stored
 
 
 def _answers_build(
@@ -264,7 +323,7 @@ def _answers_build(
     response: Response,
     questions: Mapping[str, Question],
     answers: Mapping[str, Any],
-    skip: Sequence[str],
+    skip: Collection[str],
     contact_id: int | None,
     now: datetime,
 ) -> list[Answer]:
@@ -292,16 +351,16 @@ def response_save(
     token_contact_id: int | None,
     utm: Mapping[str, str],
     response_public_id: str | None = None,
-    saved_keys: Sequence[str] = (),
 ) -> Response:
     """ "Save my progress": store the answers given so far as a Response that is not completed
-    (answers already saved in this run are not stored twice). Linked to the quiz token's contact
-    if there is one; an entered email links only on completion, where double opt-in applies."""
+    (answers already stored for it are not stored twice, also where the same save is sent
+    again). Linked to the quiz token's contact if there is one; an entered email links only on
+    completion, where double opt-in applies."""
     now = timezone.now()
     questions = _version_questions(version)
     identity = _identity(brand=brand, token_contact_id=token_contact_id, email=None)
     contact_id = token_contact_id if identity.external_id is not None else None
-    response = _response_for(
+    response, stored = _response_for(
         brand=brand, version=version, response_public_id=response_public_id, started_at=started_at
     )
     if response.pk is None:
@@ -313,7 +372,7 @@ def response_save(
             response=response,
             questions=questions,
             answers=answers,
-            skip=saved_keys,
+            skip=stored,
             contact_id=response.contact_id,
             now=now,
         )
@@ -325,7 +384,10 @@ def response_save(
 class Completion:
     response: Response
     contact: Contact | None
-    event: Event  # quiz.completed: the contact's, or the brand stream's for an anonymous run
+    # quiz.completed: the contact's, or the brand stream's for an anonymous run; None where the
+    # run was completed before (`replayed`: nothing written now).
+    event: Event | None
+    replayed: bool = False
 
 
 def _grants_and_subscriptions(
@@ -430,7 +492,6 @@ def _traits_build(
     return traits
 
 
-@transaction.atomic
 def response_complete(
     *,
     brand: Brand,
@@ -442,11 +503,70 @@ def response_complete(
     utm: Mapping[str, str],
     evidence: EvidenceInput,
     response_public_id: str | None = None,
-    saved_keys: Sequence[str] = (),
 ) -> Completion:
     """Finish a run: everything the module docstring lists, in one transaction. `answers` maps
     question keys to answers as `quizzes.document.answer_problem` returned them (None: left
-    blank); `outcome` is the outcome's id (quizzes.document.outcome_for) or None."""
+    blank); `outcome` is the outcome's id (quizzes.document.outcome_for) or None;
+    `response_public_id` is the run's Response id.
+
+    A run finishes once. Where its Response is completed already (the last answer sent again: a
+    reply lost, a double click), nothing is written and that completion is answered
+    (`replayed`); two sent at the same moment meet at the Response (its lock, or its unique
+    public id), and the second one's transaction is undone whole."""
+    if response_public_id is not None:
+        done = _completed(brand=brand, version=version, response_public_id=response_public_id)
+        if done is not None:
+            return done
+    try:
+        return _complete(
+            brand=brand,
+            version=version,
+            answers=answers,
+            outcome=outcome,
+            started_at=started_at,
+            token_contact_id=token_contact_id,
+            utm=utm,
+            evidence=evidence,
+            response_public_id=response_public_id,
+        )
+    except (IntegrityError, RunCompleted):
+        done = (
+            _completed(brand=brand, version=version, response_public_id=response_public_id)
+            if response_public_id is not None
+            else None
+        )
+        if done is None:
+            raise
+        return done
+
+
+def _completed(*, brand: Brand, version: QuizVersion, response_public_id: str) -> Completion | None:
+    """The run's completion made before, if it was."""
+    response = (
+        Response.objects.filter(
+            brand=brand, version=version, public_id=response_public_id, completed_at__isnull=False
+        )
+        .select_related("contact")
+        .first()
+    )
+    if response is None:
+        return None
+    return Completion(response=response, contact=response.contact, event=None, replayed=True)
+
+
+@transaction.atomic
+def _complete(
+    *,
+    brand: Brand,
+    version: QuizVersion,
+    answers: Mapping[str, Any],
+    outcome: str | None,
+    started_at: datetime,
+    token_contact_id: int | None,
+    utm: Mapping[str, str],
+    evidence: EvidenceInput,
+    response_public_id: str | None,
+) -> Completion:
     now = timezone.now()
     document = parse(version.document)
     questions = _version_questions(version)
@@ -472,7 +592,7 @@ def response_complete(
         )
         # The contact as the last service left it: locked, its outbox sequence current.
         contact = signup.preferences.contact if signup.preferences is not None else signup.contact
-    response = _response_for(
+    response, saved_keys = _response_for(
         brand=brand, version=version, response_public_id=response_public_id, started_at=started_at
     )
     response.completed_at, response.outcome = now, outcome or ""

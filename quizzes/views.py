@@ -45,7 +45,7 @@ from preferences.language import language_for
 from quizzes import document as quiz_document
 from quizzes import markup
 from quizzes.document import Document, Question
-from quizzes.models import Quiz, QuizVersion
+from quizzes.models import Quiz, QuizVersion, new_response_id
 from quizzes.page_selectors import notice_version_shown, quiz_live, quiz_version, version_document
 from quizzes.responses import answer_steps, funnel_count, response_complete, response_save
 from quizzes.tokens import quiz_token_read
@@ -70,8 +70,11 @@ class Run:
     contact: int | None = None  # from a valid quiz token, never from the browser
     utm: dict[str, str] = field(default_factory=dict)
     started: float = 0.0  # epoch seconds
-    response: str | None = None  # a Response "save my progress" stored
-    saved: list[str] = field(default_factory=list)  # keys stored by it
+    # The run's Response id, chosen when it starts (quizzes.models.new_response_id): the Response
+    # is made under it by "save my progress" or on completion, once; the funnel counts each of
+    # the run's steps once by it. None in a run begun before runs had one.
+    response: str | None = None
+    saved: list[str] = field(default_factory=list)  # unused: read in runs begun before
     outcome: str | None = None  # once finished: the outcome's id ("" for none)
     host: str | None = None  # the embedding page's origin, one of the brand's embed origins
 
@@ -342,6 +345,7 @@ def _start(request: HttpRequest, quiz: Quiz) -> HttpResponse:
         contact=contact,
         utm=utm,
         started=time.time(),
+        response=new_response_id(),
         host=host,
     )
     funnel_count(version_id=version.pk, steps=["viewed"])
@@ -430,11 +434,11 @@ def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) ->
     step = quiz_document.next_step(document, question.id, value)
     named = step.outcome or run.named
     if step.question is not None:
-        funnel_count(version_id=version.pk, steps=steps)
+        funnel_count(version_id=version.pk, steps=steps, run=run.response)
         return _go(request, quiz, version, replace(run, question=step.question, answers=answers, named=named))
     outcome = quiz_document.outcome_for(document, answers, named)
     try:
-        response_complete(
+        completion = response_complete(
             brand=quiz.brand,
             version=version,
             answers=answers,
@@ -444,15 +448,16 @@ def _answer(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) ->
             utm=run.utm,
             evidence=_evidence(request, quiz),
             response_public_id=run.response,
-            saved_keys=run.saved,
         )
     except ApplicationError as exc:
         # The service's words may name the contact: the page says only that it failed.
         message = _("Your answers could not be saved. Please try again later.")
         return _problem_page(request, quiz, message, exc.status)
-    steps += ["completed"] + ([f"outcome:{outcome.id}"] if outcome else [])
-    funnel_count(version_id=version.pk, steps=steps)
-    finished = Run(version=version.pk, question=None, outcome=outcome.id if outcome else "", host=run.host)
+    if not completion.replayed:
+        steps += ["completed"] + ([f"outcome:{outcome.id}"] if outcome else [])
+        funnel_count(version_id=version.pk, steps=steps, run=run.response)
+    # The outcome stored (the run's first completion's, where this one repeats it).
+    finished = Run(version=version.pk, question=None, outcome=completion.response.outcome, host=run.host)
     return _go(request, quiz, version, finished)
 
 
@@ -468,9 +473,8 @@ def _save(request: HttpRequest, quiz: Quiz, run: Run, version: QuizVersion) -> H
             token_contact_id=run.contact,
             utm=run.utm,
             response_public_id=run.response,
-            saved_keys=run.saved,
         )
-        run = replace(run, response=saved.public_id, saved=sorted(run.answers))
+        run = replace(run, response=saved.public_id)
     return _go(request, quiz, version, run, saved=True)
 
 

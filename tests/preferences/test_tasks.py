@@ -50,6 +50,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
         "preferences.tasks.holds_end_expired",
         "preferences.tasks.one_click_apply",
         "preferences.tasks.unsubscribe_delay_check",
+        "quizzes.tasks.funnel_steps_forget",
         "sync.tasks.connector_runs_resume",
         "sync.tasks.connectors_poll",
         "sync.tasks.connectors_reconcile",
@@ -68,6 +69,7 @@ def test_beat_sends_each_periodic_task_by_its_registered_name():
     assert schedule["sync.tasks.opt_outs_overdue_notify"]["schedule"] == 3600.0
     assert schedule["console.tasks.rollups_refresh"]["schedule"] == 60.0
     assert schedule["sync.tasks.inbound_signals_apply"]["schedule"] == 5.0
+    assert schedule["quizzes.tasks.funnel_steps_forget"]["schedule"] == 3600.0
     assert schedule["sync.tasks.connectors_poll"]["schedule"] == 300.0
     assert schedule["sync.tasks.connectors_reconcile"]["schedule"] == 86400.0
     assert schedule["sync.tasks.connector_runs_resume"]["schedule"] == 30.0

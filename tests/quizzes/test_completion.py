@@ -288,7 +288,6 @@ def test_save_my_progress_then_completion_stores_each_answer_once(
         ALL_YES,
         token_contact_id=contact.pk,
         response_public_id=saved.public_id,
-        saved_keys=["goal", "level"],
     )
     assert Response.objects.get().completed_at is not None
     assert sorted(Answer.objects.values_list("question__key", flat=True)) == ["goal", "kit", "level", "news"]

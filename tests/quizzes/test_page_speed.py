@@ -142,16 +142,18 @@ def test_counts_a_write_could_not_take_are_kept_for_the_next(
     live_version: QuizVersion, settings: Any, monkeypatch: Any
 ):
     settings.QUIZ_FUNNEL_FLUSH_SECONDS = 60  # no timer within the test
-    funnel_count(version_id=live_version.pk, steps=["viewed", "started"])
+    funnel_count(version_id=live_version.pk, steps=["viewed"])
+    funnel_count(version_id=live_version.pk, steps=["started"], run="qr_one")
     real = responses._funnel_write
 
-    def down(counted: Any) -> None:
+    def down(*written: Any) -> None:
         raise RuntimeError("the database is down")
 
     monkeypatch.setattr(responses, "_funnel_write", down)
     with pytest.raises(RuntimeError):
         funnel_flush()
     funnel_count(version_id=live_version.pk, steps=["viewed"])
+    funnel_count(version_id=live_version.pk, steps=["started"], run="qr_one")  # sent again
     monkeypatch.setattr(responses, "_funnel_write", real)
     assert funnel_flush() == 2
     assert counts(live_version) == {"viewed": 2, "started": 1}
