@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from threading import Lock, Timer
 from typing import Any
 from uuid import UUID
@@ -88,8 +89,6 @@ _pending: Counter[Count] = Counter()  # counted in this process, not yet written
 _pending_once: dict[UUID, Count] = {}  # a run's steps, counted unless counted before
 _pending_lock = Lock()
 _flush_timer: Timer | None = None
-_counted = FunnelStepCounted._meta
-_counted_returning = f' ON CONFLICT DO NOTHING RETURNING "{_counted.get_field("digest").column}"'
 COUNTED_DAYS = 2  # a run's state token lasts a day (quizzes.views.STATE_SECONDS)
 
 
@@ -178,11 +177,9 @@ def _funnel_write(counts: Counter[Count], once: Mapping[UUID, Count]) -> int:
     sources = "" if connection.in_atomic_block else _UNFLUSHED
     with transaction.atomic(savepoint=False):  # inside a caller's transaction: part of it
         if once:
-            kept = sorted(once.items())  # one order for every writer: no two flushes deadlock
-            steps = [FunnelStepCounted(digest=digest, day=count[1]) for digest, count in kept]
-            sql, params = insert_from_arrays(FunnelStepCounted, steps)
+            kept = sorted(once)  # one order for every writer: no two flushes deadlock
             with connection.cursor() as cursor:
-                cursor.execute(sql + _counted_returning, params)
+                cursor.execute(_counted_sql(), [kept, [once[digest][1] for digest in kept]])
                 fresh = [row[0] for row in cursor.fetchall()]
             counts = counts + Counter(once[digest] for digest in fresh)
         if not counts:
@@ -193,6 +190,22 @@ def _funnel_write(counts: Counter[Count], once: Mapping[UUID, Count]) -> int:
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} {_FUNNEL_ON_CONFLICT}", params)
     return len(counts)
+
+
+@cache
+def _counted_sql() -> str:
+    """Keep a run's steps not kept before, answering which (names and types from the model). Two
+    arrays rather than config.db.insert_from_arrays's model instances: a flush keeps a row per
+    step of every run, and building an instance for each cost more than the statement."""
+    quote = connection.ops.quote_name
+    fields = {field.name: field for field in FunnelStepCounted._meta.concrete_fields}
+    digest, day = fields["digest"], fields["day"]
+    table = quote(FunnelStepCounted._meta.db_table)
+    return (
+        f"INSERT INTO {table} ({quote(digest.column)}, {quote(day.column)}) "  # noqa: S608
+        f"SELECT * FROM unnest(%s::{digest.db_type(connection)}[], %s::{day.db_type(connection)}[]) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(digest.column)}"
+    )
 
 
 def _flush_later(seconds: float) -> None:
