@@ -200,9 +200,12 @@ def test_an_unsubscribe_in_hubspot_reaches_the_ledger_with_its_evidence_and_is_n
     assert datetime.fromisoformat(message["received_at"]) <= datetime.now(UTC)
     signal = InboundSignal.objects.get()
     assert (signal.event_id, signal.outcome, signal.contact_ref) == ("777", "recorded", contact.pk)
-    # The withdrawal's delivery to HubSpot succeeds without a call: HubSpot told Candor.
+    # The withdrawal's delivery to HubSpot writes nothing back (HubSpot told Candor): it reads
+    # the contact's statuses and finds every mapped type in step.
     endpoint_fanout(endpoint_id=connector.endpoint_id)
-    assert len(fake.requests) == calls
+    back = [r["path"] for r in fake.requests[calls:]]
+    assert back
+    assert all(path.endswith("/read") for path in back), back
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }

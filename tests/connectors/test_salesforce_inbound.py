@@ -20,7 +20,7 @@ from sync.delivery.connectors.polling import connector_poll
 from sync.delivery.connectors.salesforce import SalesforceAdapter
 from sync.delivery.connectors.vendors import Target
 from sync.delivery.sending import http_client
-from sync.models import Attempt, Connector, InboundSignal
+from sync.models import Attempt, Connector, ConnectorEcho, InboundSignal
 from sync.outbox.contact_state import ContactState, contacts_state
 from tests.connectors.salesforce_support import CREDENTIALS, connect, person, sf
 from tests.connectors.support import grant, withdraw
@@ -111,15 +111,36 @@ def test_a_second_poll_records_nothing_twice_and_nothing_is_echoed(linked, sf, c
     # The record is re-read (the minute's overlap): a duplicate, nothing written.
     assert connector_poll(connector=fresh(connector)) == ["duplicate"]
     assert (ConsentEvent.objects.count(), InboundSignal.objects.count()) == (rows, signals)
-    # The withdrawal it caused is not pushed back to Salesforce.
+    # The withdrawal it caused is not pushed back to Salesforce as a change of the flag; the
+    # purpose's consent records it withdrew are turned OptOut to match.
+    echoed = set(ConnectorEcho.objects.filter(connector=connector).values_list("event_id", flat=True))
+    assert echoed
     sf.requests.clear()
     send(connector)
-    assert [r for r in sf.requests if r["path"] == "/composite/sobjects"] == []
+    written = {
+        row["attributes"]["type"]
+        for r in sf.requests
+        if r["path"] == "/composite/sobjects"
+        for row in r["body"]["records"]
+    }
+    assert written == {"ContactPointTypeConsent", "ContactPointConsent"}
+    assert {row["PrivacyConsentStatus"] for row in sf.find("ContactPointTypeConsent")} == {"OptOut"}
+    assert {row["PrivacyConsentStatus"] for row in sf.find("ContactPointConsent")} == {"OptOut"}
     excerpts = {
         a.response_excerpt
-        for a in Attempt.objects.filter(delivery__endpoint=connector.endpoint).order_by("-id")[:1]
+        for a in Attempt.objects.filter(delivery__endpoint=connector.endpoint, delivery__event_id__in=echoed)
     }
-    assert excerpts == {"Not pushed: this change came from this vendor."}
+    # The first batch turned them off; a later one of the same change found them in step.
+    turned = (
+        "Not pushed back: this change came from this vendor. "
+        "Its other slots for this contact were turned off to match."
+    )
+    assert turned in excerpts
+    assert excerpts <= {turned, "Not pushed: this change came from this vendor."}
+    # Read back by the next poll, Candor's own OptOuts change nothing.
+    rows = ConsentEvent.objects.count()
+    assert set(connector_poll(connector=fresh(connector))) <= {"unchanged", "duplicate"}
+    assert ConsentEvent.objects.count() == rows
 
 
 def test_an_opt_out_consent_in_salesforce_withdraws_that_purpose_only(linked, sf, contact, purpose):

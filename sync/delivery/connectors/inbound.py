@@ -18,10 +18,11 @@ id and when Candor received it. The pending row holds the signal (and so the add
 until then.
 
 Echo suppression: the outbox events a signal caused are kept (ConnectorEcho), and that
-connector's push step skips deliveries of exactly those events: the vendor already holds the "no"
-it told Candor about. Other connectors hear of it as of any change. Other slots of the same vendor
-that the change affects (a second list mapped to a withdrawn purpose) converge with that contact's
-next change, or at the reconciler's next run.
+connector's push step does not push deliveries of exactly those events: the vendor already holds
+the "no" it told Candor about. Other connectors hear of it as of any change. Other slots of the
+same vendor that the change affects (a second list or type mapped to a withdrawn purpose, the
+consent records an opt-out flag withdrew) are brought in step instead, at once: read, and turned
+off where still "subscribed" (sync.delivery.connectors.push, `_settle`).
 """
 
 from __future__ import annotations
