@@ -1016,3 +1016,58 @@ def test_the_fakes_batch_write_refuses_v3s_not_subscribed_and_resubscribes_only_
     again = write("SUBSCRIBED", legalBasis="CONSENT_WITH_NOTICE", legalBasisExplanation="Asked again.")
     assert again.json()["results"][0]["setStatusSuccessReason"] == "RESUBSCRIBE_OCCURRED"
     assert fake.status("a@example.com", "101") == "SUBSCRIBED"
+
+
+def test_an_erasure_leaves_a_record_another_contact_gives_the_address_of_to_them(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = shared_with_cust_2(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    other = Contact.objects.get(brand=brand, external_id="cust-2")
+
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    push(connector)
+
+    # The record is cust-2's too: read (Candor no longer holds Ada's address), not deleted, and
+    # its address not blocklisted; it is cust-2's alone now, and nothing of Ada's is kept.
+    assert fake.paths() == [f"/crm/v3/objects/contacts/{hubspot_id}"]
+    assert fake.contacts == {"ada@example.com": hubspot_id}
+    assert fake.blocklist == set()
+    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert kept(connector) == {
+        hubspot_id: other.pk,
+        address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,
+    }
+    assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+    # cust-2 erased in turn: no one gives the address any more, so the record is deleted.
+    fake.requests.clear()
+    contact_erase(brand=brand, contact=other, requested_via="api")
+    push(connector)
+    assert [r["body"] for r in fake.requests if r["path"] == GDPR_DELETE] == [{"objectId": hubspot_id}]
+    assert fake.contacts == {}
+    assert fake.blocklist == {"ada@example.com"}
+    assert kept(connector) == {}
+
+
+def test_hubspot_down_while_an_erasure_reads_its_record_deletes_nothing_until_it_answers(
+    admin_api, brand, purpose, contact, fake, published
+):
+    connector = pushed(admin_api, brand, purpose, fake)
+    hubspot_id = fake.contacts["ada@example.com"]
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    fake.down = True
+    endpoint_fanout(endpoint_id=connector.endpoint_id)
+
+    # The erasure's delivery (its state read at send time says erased) reads the record first.
+    [attempt] = Attempt.objects.filter(delivery__endpoint=connector.endpoint, outcome="failed")
+    assert attempt.status_code == 503
+    assert fake.contacts == {"ada@example.com": hubspot_id}
+
+    fake.down = False
+    drain(connector.endpoint)
+    assert [r["body"] for r in fake.requests if r["path"] == GDPR_DELETE] == [{"objectId": hubspot_id}]
+    assert fake.contacts == {}
+    assert kept(connector) == {}

@@ -33,7 +33,9 @@ guidelines and limits", "Validating requests from HubSpot", the webhooks guide):
 - `POST /crm/v3/objects/contacts/gdpr-delete` (`{"objectId"}`, 204; one contact a call) when a
   contact is erased in Candor: HubSpot permanently deletes the record Candor created or found,
   known by the id kept (Candor no longer holds the address); a contact HubSpot does not have
-  (404) is done already, and one Candor never pushed is left alone.
+  (404) is done already, and one Candor never pushed is left alone. The record is read by id
+  first: one whose address another live contact of the brand gives is theirs too, and is handed
+  to them instead of deleted (hubspot_moves.erasures_unshared).
 - No batch limit is written in the v4 description; 100 inputs a call is HubSpot's documented
   batch size for its CRM objects, and is kept for every batch call here.
 - Rate limits: each answer carries X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds
@@ -88,6 +90,7 @@ from sync.delivery.connectors.hubspot_limits import EXCERPT, rate_wait
 from sync.delivery.connectors.hubspot_moves import (
     address_mark,
     contacts_move,
+    erasures_unshared,
     former_addresses,
     former_rows,
     hubspot_ids,
@@ -485,7 +488,12 @@ class HubSpotAdapter:
             # Retried whole; a refusal for good is only the moving contacts' (another's is retried).
             moving = {move.contact_ref for move in moves}
             return [stopped if item.contact_ref in moving else _not_tried(stopped) for item in items]
-        if needed:  # the ids and marks changed
+        stopped = erasures_unshared(adapter=self, target=target, items=items, kept=kept, client=client)
+        if stopped is not None:
+            erasing = {item.contact_ref for item in items if item.state is not None and item.state.erased}
+            return [stopped if item.contact_ref in erasing else _not_tried(stopped) for item in items]
+        if needed or any(item.state is not None and item.state.erased for item in items):
+            # The ids and marks changed (a move, a shared record handed over).
             kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=refs)
         left = left_marks(kept=kept, items=items)
         former = former_addresses(left=left, notices=notices)

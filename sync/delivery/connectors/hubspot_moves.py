@@ -41,7 +41,9 @@ pushed keeps the old address with its old statuses, subscribed perhaps, out of r
   for the other contact at once (the one whose mark shows it gave HubSpot that address, else the
   first; not one with a HubSpot record of its own), the push upserts this contact's new address
   as a record of its own (as for a record gone), and the old address is not turned off (its
-  statuses are the other's). With no notice (no CONNECTOR_KEYS at the
+  statuses are the other's). The same goes for an erasure: the record is read by id first, and
+  one whose address another live contact gives is handed to them, not deleted and its address
+  not blocklisted (`erasures_unshared`). With no notice (no CONNECTOR_KEYS at the
   change, purged) or no matching mark (pushed before marks), the address is not known: moved.
 
 The address left: each mapped type is written UNSUBSCRIBED there, in the push's own
@@ -440,12 +442,12 @@ def _lefts(moves: Sequence[Move]) -> dict[str, int]:
     return lefts
 
 
-def _turn_off(
-    *, adapter: HubSpotCalls, target: Target, move: Move, client: httpx.Client
-) -> PushResult | None:
-    """Another HubSpot contact has the new address: the old record's address says "no" to
-    every mapped type instead."""
-    path = CONTACT.format(id=move.hubspot_id)
+def _record_address(
+    *, adapter: HubSpotCalls, target: Target, hubspot_id: str, client: httpx.Client
+) -> str | PushResult | None:
+    """The address HubSpot has for a record ("" for none), None if the record is gone, or the
+    failure of the read (`GET /crm/v3/objects/contacts/{id}?properties=email`)."""
+    path = CONTACT.format(id=hubspot_id)
     try:
         response, secrets = adapter._send(target, "GET", path, client=client, params={"properties": "email"})
     except HubSpotAuthRefused as exc:
@@ -457,11 +459,65 @@ def _turn_off(
             succeeded=False, error=redact(f"{type(exc).__name__}: {exc}", target.credentials)[:300]
         )
     if response.status_code == 404:
-        _gone(target=target, moves=[move])
         return None
     if response.status_code != 200:
         return _failed(response=response, secrets=secrets)
-    old = str((response.json().get("properties") or {}).get("email") or "")
+    return str((response.json().get("properties") or {}).get("email") or "")
+
+
+def erasures_unshared(
+    *,
+    adapter: HubSpotCalls,
+    target: Target,
+    items: Sequence[Item],
+    kept: dict[int, list[str]],
+    client: httpx.Client,
+) -> PushResult | None:
+    """Erased contacts whose HubSpot record another live contact of the brand still gives the
+    address of (a household, a duplicate record): the record is that contact's too, so it is
+    not deleted with the erased one's data (as Klaviyo's profile and Mailchimp's member are not:
+    erasure_notices_read), but goes to them (`_hand_over`); the erased contact's ids go with its
+    erasure. Candor no longer holds the erased contact's address, so each record it has an id
+    for is read (one GET each; erasures are rare). The failure that stopped the reads (the batch
+    is then retried whole), or None."""
+    erased = {item.state.contact_ref for item in items if item.state is not None and item.state.erased}
+    ids = hubspot_ids(kept={ref: kept[ref] for ref in sorted(erased) if ref in kept})
+    addresses: dict[int, tuple[str, str]] = {}
+    for contact_ref, hubspot_id in ids.items():
+        read = _record_address(adapter=adapter, target=target, hubspot_id=hubspot_id, client=client)
+        if isinstance(read, PushResult):
+            return read
+        if read:  # a record gone (None) or without an address is deleted as before
+            addresses[contact_ref] = (hubspot_id, read.strip().lower())
+    holders = address_holders_now(
+        connector_public_id=target.public_id, emails=[email for _, email in addresses.values()]
+    )
+    shared = {
+        Move(
+            contact_ref=contact_ref,
+            hubspot_id=hubspot_id,
+            email="",
+            marks=tuple(v for v in kept[contact_ref] if v.startswith(MARK)),
+        ): (email, holders[email])
+        for contact_ref, (hubspot_id, email) in addresses.items()
+        if holders.get(email)
+    }
+    _hand_over(target=target, records=shared)
+    return None
+
+
+def _turn_off(
+    *, adapter: HubSpotCalls, target: Target, move: Move, client: httpx.Client
+) -> PushResult | None:
+    """Another HubSpot contact has the new address: the old record's address says "no" to
+    every mapped type instead."""
+    read = _record_address(adapter=adapter, target=target, hubspot_id=move.hubspot_id, client=client)
+    if isinstance(read, PushResult):
+        return read
+    if read is None:
+        _gone(target=target, moves=[move])
+        return None
+    old = read
     if not old or old.lower() == move.email.lower():
         _moved(target=target, moves=[move])
         return None
