@@ -15,6 +15,7 @@ from django.conf import settings
 import consent.tasks
 import console.tasks
 import preferences.tasks
+import quizzes.tasks
 import sync.tasks
 from config.celery import app
 from config.logfilters import QuietPeriodicTasks
@@ -54,13 +55,13 @@ def logged() -> Iterator[tuple[Collect, Collect]]:
 
 
 # Registered by importing them, as the worker's autodiscovery does.
-TASK_MODULES = (consent.tasks, console.tasks, preferences.tasks, sync.tasks)
+TASK_MODULES = (consent.tasks, console.tasks, preferences.tasks, quizzes.tasks, sync.tasks)
 PERIODIC = sorted({entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()})
 
 
 def test_the_console_handler_filters_them():
     assert "quiet_periodic" in settings.LOGGING["handlers"]["console"]["filters"]
-    assert len(PERIODIC) == 16
+    assert len(PERIODIC) == 17
 
 
 @pytest.mark.django_db(transaction=True)
