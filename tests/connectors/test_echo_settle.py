@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from brands.models import Brand
 from consent.models import Purpose
-from sync.delivery.connectors.inbound import signals_apply_pending
 from sync.delivery.fanout import endpoint_fanout
 from sync.models import Attempt, Connector, Delivery
 from tests.connectors.support import drain, grant
 from tests.connectors.test_hubspot_connector import WRITE, admin_api, connect, fake
+from tests.connectors.test_hubspot_inbound import hook
 from tests.fakes.hubspot import FakeHubSpot
 from tests.sync.webhook_support import published
 
@@ -54,16 +53,7 @@ def unsubscribed_in_hubspot_from_101(connector: Connector, fake: FakeHubSpot, se
     event = fake.event(
         email="ada@example.com", property_name="hs_email_optout_101", value="true", event_id=31
     )
-    url = f"{settings.PUBLIC_BASE_URL}/hooks/hubspot/{connector.public_id}"
-    headers, body = fake.signed(url, [event])
-    answer = Client().post(
-        f"/hooks/hubspot/{connector.public_id}",
-        body,
-        content_type="application/json",
-        headers={k: v for k, v in headers.items() if k != "Content-Type"},
-    )
-    assert answer.status_code == 200
-    signals_apply_pending()
+    assert hook(connector, fake, [event], settings).status_code == 200
 
 
 def writes(fake: FakeHubSpot) -> list[dict[str, Any]]:
