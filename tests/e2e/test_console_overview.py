@@ -4,12 +4,6 @@ or French (an owner signs in with their authenticator app's code, computed per R
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import struct
-import time
-
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect
@@ -19,6 +13,7 @@ from console.rollups import rollups_rebuild
 from tests.console.conftest import PASSWORD, make_person
 from tests.e2e.test_accessibility import axe_report
 from tests.e2e.test_console import sign_in_by_keyboard
+from tests.e2e.test_console_sign_in import fresh_code
 
 pytestmark = pytest.mark.e2e
 
@@ -27,14 +22,6 @@ pytestmark = pytest.mark.e2e
 ACTIONS = {
     "/console/demo/members/": ["invite", "change_role", "remove", "revoke"],
 }
-
-
-def totp(secret: str, at: float | None = None) -> str:
-    """RFC 6238: HMAC-SHA1 over the 30-second step, dynamically truncated to six digits."""
-    step = int((time.time() if at is None else at) // 30)
-    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 @pytest.fixture
@@ -94,7 +81,7 @@ def sign_in_with_code(page, server: str, email: str, secret: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.locator("#id_password").press("Enter")
     page.wait_for_url("**/2fa/authenticate/**")
-    page.fill("#id_code", totp(secret))
+    page.fill("#id_code", fresh_code(secret))
     page.locator("#id_code").press("Enter")
     page.wait_for_url(server + "/console/demo/")
 

@@ -42,10 +42,17 @@ def totp(secret: str, *, counter: int | None = None) -> str:
     return f"{value:06d}"
 
 
-def fresh_code(secret: str, used: set[str]) -> str:
-    """A code not used before: allauth takes each code once, so wait for the next step."""
+# allauth accepts a code only in its own step (no tolerance), so a code typed in a step's last
+# seconds can reach the server in the next one and be refused: a slow machine's flake.
+STEP_LEFT = 5
+
+
+def fresh_code(secret: str, used: set[str] | None = None) -> str:
+    """A code not used before (allauth takes each code once) with time left in its step to be
+    typed and sent: else wait for the next step."""
+    used = set() if used is None else used
     code = totp(secret)
-    while code in used:
+    while code in used or PERIOD - time.time() % PERIOD < STEP_LEFT:
         time.sleep(PERIOD - time.time() % PERIOD + 0.2)
         code = totp(secret)
     used.add(code)
@@ -74,7 +81,7 @@ def sign_in(
     if secret is not None:
         page.wait_for_url("**/console/account/2fa/authenticate/")
         accessible(page)
-        page.locator("#id_code").fill(fresh_code(secret, used if used is not None else set()))
+        page.locator("#id_code").fill(fresh_code(secret, used))
         page.locator("#id_code").press("Enter")
     page.wait_for_url(re.compile(r".*/console/[a-z0-9-]+/$"))
 
