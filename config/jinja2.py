@@ -30,16 +30,15 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.template import defaultfilters
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import get_language, gettext, ngettext
 from jinja2 import Environment, Undefined
 from markupsafe import Markup
 
+from config.csrf import csrf_field, csrf_token
 from config.i18n import translator
 
 
@@ -95,12 +94,12 @@ CSRF_HOLE = "<!--csrf_input-->"
 
 def csrf(request: HttpRequest) -> dict[str, Any]:
     """Context processor: `csrf_token` and `csrf_input`, computed once per page and only if the
-    page uses them. The backend's own are lazy too, but mask a new token at every use. A page
-    drawn to be kept (`request.csrf_hole`) gets CSRF_HOLE for its field and no token."""
+    page uses them (masked by config.csrf). The backend's own are lazy too, but mask a new token
+    at every use. A page drawn to be kept (`request.csrf_hole`) gets CSRF_HOLE for its field and no token."""
     if getattr(request, "csrf_hole", False):
         return {"csrf_token": None, "csrf_input": Markup(CSRF_HOLE)}  # noqa: S704 - a constant
-    token = _Once(lambda: get_token(request))  # letters and digits: nothing to escape
-    field = _Once(lambda: format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token))
+    token = _Once(lambda: csrf_token(request))  # letters and digits: nothing to escape
+    field = _Once(lambda: csrf_field(token))
     return {"csrf_token": token, "csrf_input": field}
 
 

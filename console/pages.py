@@ -12,11 +12,11 @@ from django.conf import settings
 from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
-from django.template.backends.utils import csrf_input
 from django.urls import get_script_prefix, get_urlconf, resolve, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from config.csrf import csrf_field, csrf_token
 from config.jinja2 import CSRF_HOLE
 from console.kept import kept
 
@@ -104,7 +104,7 @@ def render_kept(
     brands = tuple((m.brand.pk, m.brand.slug, m.brand.name, m.role) for m in console.memberships)
     layout = (request.user.pk, brands, console.brand.pk, get_language(), request.get_full_path())
     status, parts = kept((template, key, layout), lambda: _drawn_with_hole(request, template, make))
-    return HttpResponse(csrf_input(request).encode().join(parts), status=status)
+    return HttpResponse(csrf_field(csrf_token(request)).encode().join(parts), status=status)
 
 
 def _drawn_with_hole(
