@@ -16,14 +16,15 @@ from consent.models import ConsentEvent, Contact, Purpose
 from consent.services import contact_upsert
 from preferences.models import ChannelOptOut
 from sync.delivery.connectors.polling import connector_poll
-from sync.delivery.connectors.salesforce import NOT_IN_ORG, SalesforceAdapter
-from sync.delivery.connectors.vendors import Target
+from sync.delivery.connectors.salesforce import HANDED_OVER, NOT_IN_ORG, NOTHING_KEPT, SalesforceAdapter
+from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery, InboundSignal, VendorContact
 from sync.outbox.contact_state import contacts_state
 from tests.connectors.salesforce_support import CREDENTIALS, connect, mapping, person, sf
 from tests.connectors.support import drain, grant, withdraw
+from tests.connectors.test_salesforce_erasure import everything
 from tests.fakes.salesforce import FakeSalesforce
 from tests.sync.webhook_support import published
 
@@ -163,6 +164,95 @@ def test_an_erasure_forgets_the_crms_record_and_leaves_it_alone(
     assert set(Delivery.objects.filter(endpoint=connector.endpoint).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+
+def household(
+    make_client: Any, brand: Brand, purpose: Purpose, fake: FakeSalesforce
+) -> tuple[Connector, str]:
+    """Ada pushed (by_email), then Ann (cust-2), who gives the same address, granted and pushed:
+    the same Contact, Individual and consent records are theirs, kept for Ada, who came first."""
+    connector, record = by_email(make_client, brand, purpose, fake)
+    contact_upsert(brand=brand, external_id="cust-2", email="ada@example.com")
+    grant(brand, purpose, external_id="cust-2")
+    send(connector)
+    fake.requests.clear()
+    return connector, record
+
+
+def test_an_erasure_leaves_records_another_contact_gives_the_address_of_to_them(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector, record = household(make_client, brand, purpose, sf)
+    ann = Contact.objects.get(external_id="cust-2")
+    shared = kept(connector)
+    assert set(shared.values()) == {contact.pk}
+    assert len(shared) == 5  # the record, its Individual and the three Candor created
+    [party] = {row["IndividualId"] for row in sf.find("Contact", Id=record)}
+    before = everything(sf)
+
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    send(connector)
+
+    # One read of the records kept for Ada (Candor no longer holds her address); nothing marked,
+    # nothing deleted: the records are Ann's too, and go to her.
+    assert [(r["method"], r["q"]) for r in sf.requests] == [
+        ("GET", f"SELECT Id, Email FROM Contact WHERE Id IN ('{record}')")  # noqa: S608 - SOQL
+    ]
+    assert everything(sf) == before
+    assert sf.deleted == {}
+    assert sf.find("Individual", Id=party)[0]["ShouldForget"] is False
+    assert kept(connector) == dict.fromkeys(shared, ann.pk)
+    # The erasure's first delivery hands the ids over; the next finds none kept for Ada.
+    erasure = Attempt.objects.filter(delivery__endpoint=connector.endpoint).order_by("delivery_id")
+    assert [(a.delivery.type, a.delivery.status, a.response_excerpt) for a in erasure][-2:] == [
+        ("consent.withdrawn", "succeeded", HANDED_OVER.excerpt),
+        ("contact.erased", "succeeded", NOTHING_KEPT.excerpt),
+    ]
+
+    # Ann's own erasure, later, is the one that marks and deletes them.
+    contact_erase(brand=brand, contact=ann, requested_via="api")
+    send(connector)
+
+    assert sf.find("Individual", Id=party)[0]["ShouldForget"] is True
+    assert statuses(sf) == {"ContactPointTypeConsent": set(), "ContactPointConsent": set()}
+    assert sf.find("Contact", Id=record)[0]["Email"] == "ada@example.com"  # the CRM's own
+    assert kept(connector) == {}
+
+
+def test_a_shared_record_read_refused_fails_the_erasure_and_changes_nothing(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector, _record = household(make_client, brand, purpose, sf)
+    shared = kept(connector)
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
+    item = Item(delivery_id=1, type="contact.erased", contact_ref=contact.pk, state=state)
+    sf.outage(1)
+
+    [down] = SalesforceAdapter().push(target_of(connector, sf), [item], client=http_client())
+
+    assert (down.succeeded, down.status_code, down.permanent) == (False, 503, False)
+    assert kept(connector) == shared
+    assert sf.deleted == {}
+    [retried] = SalesforceAdapter().push(target_of(connector, sf), [item], client=http_client())
+    assert retried == HANDED_OVER
+    assert set(kept(connector).values()) == {Contact.objects.get(external_id="cust-2").pk}
+
+
+def test_an_erased_contact_whose_address_no_one_gives_is_erased_as_before(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector, record = household(make_client, brand, purpose, sf)
+    contact_upsert(brand=brand, external_id="cust-2", email="ann@elsewhere.example")  # Ann moved
+    send(connector)
+    [party] = {row["IndividualId"] for row in sf.find("Contact", Id=record)}
+
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    send(connector)
+
+    assert sf.find("Individual", Id=party)[0]["ShouldForget"] is True
+    assert set(sf.deleted) == {"ContactPointTypeConsent", "ContactPointEmail", "ContactPointConsent"}
+    assert kept(connector) == {}
 
 
 # --- the org's "no", polled ---------------------------------------------------------------------

@@ -89,9 +89,12 @@ what is left; a record Salesforce refuses keeps its id and fails the delivery (p
 a locked row), which the delivery log shows. A contact Candor never pushed (or pushed before ids
 were kept: a backfill keeps its Individual's id) has nothing kept, and nothing is called. Not
 done: the Contact/Lead or the Individual deleted (the CRM's own), and the Individual's other
-records (the org's own consents and contact points). Known gap: an id is kept for one contact
-(sync.models.VendorContact is unique per connector and id), so an Individual the records of two
-Candor contacts share is marked only by the erasure of the first one pushed.
+records (the org's own consents and contact points). Matching by Email, records another live
+contact of the brand gives the address of are that contact's too: nothing of them is marked or
+deleted, and their ids go to that contact (`_shared_hand_over`). Known gap: an id is kept for one
+contact (sync.models.VendorContact is unique per connector and id), so an Individual the org
+links to the records of two contacts matched by an external id is marked by the erasure of the
+first one pushed, and not by the second's.
 
 Inbound by polling (`poll`): salesforce_inbound. OAuth and the REST calls: salesforce_auth.
 
@@ -110,6 +113,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from django.db import transaction
 from django.utils import timezone
 
 from sync.delivery.connectors.rule import mapped_action
@@ -166,6 +170,13 @@ NOTHING = PushResult(succeeded=True, excerpt="Nothing to change in Salesforce fo
 NOT_IN_ORG = PushResult(succeeded=True, excerpt="Not in Salesforce: no record has this contact's match key.")
 NOTHING_KEPT = PushResult(
     succeeded=True, excerpt="Nothing to erase in Salesforce: Candor has no record of this contact there."
+)
+HANDED_OVER = PushResult(
+    succeeded=True,
+    excerpt=(
+        "Not erased in Salesforce: another contact gives the address of the record(s) this contact "
+        "was matched to, so they, their Individual and its consents are that contact's now."
+    ),
 )
 # What an erasure writes over and deletes, by sObject type (the kept ids say which).
 CONSENT_OBJECTS = ("ContactPointTypeConsent", "ContactPointConsent")
@@ -491,14 +502,7 @@ class SalesforceAdapter:
             for chunk in _chunks(sorted(creates, key=_type_of)):
                 self._save(target, "POST", chunk, client=client)
         except SalesforceRefused as exc:
-            failed = PushResult(
-                succeeded=False,
-                status_code=exc.status_code,
-                excerpt=exc.excerpt,
-                error=str(exc),
-                retry_after=exc.retry_after,
-                permanent=exc.permanent,
-            )
+            failed = _refused(exc)
             for group in by_value.values():
                 for contact in group:
                     results.setdefault(contact.key, contact.failure or failed)
@@ -527,6 +531,13 @@ class SalesforceAdapter:
         per 200 ids each). Each id done (or gone already) is dropped at once, so a retry after an
         outage does only what is left; an id Salesforce refuses stays, and fails its delivery."""
         kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=erased)
+        try:
+            handed = _shared_hand_over(target, kept, client=client)
+        except SalesforceRefused as exc:
+            return {delivery: _refused(exc) for deliveries in erased.values() for delivery in deliveries}
+        results = {delivery: HANDED_OVER for ref in handed for delivery in erased[ref]}
+        erased = {ref: deliveries for ref, deliveries in erased.items() if ref not in handed}
+        kept = {ref: ids for ref, ids in kept.items() if ref not in handed}
         steps = [
             ("Individual", ("Individual",)),
             ("consents", CONSENT_OBJECTS),
@@ -556,18 +567,10 @@ class SalesforceAdapter:
                         saved = self._call_delete(target, ids, client=client)
                     self._erased(target, step, chunk, saved)
         except SalesforceRefused as exc:
-            failed = PushResult(
-                succeeded=False,
-                status_code=exc.status_code,
-                excerpt=exc.excerpt,
-                error=str(exc),
-                retry_after=exc.retry_after,
-                permanent=exc.permanent,
-            )
+            failed = _refused(exc)
             for job in jobs.values():
                 if job.failure is None and len(job.done) < len(job.ids):
                     job.failure = failed
-        results: dict[int, PushResult] = {}
         for ref, deliveries in erased.items():
             job = jobs[ref]
             result = (
@@ -1127,6 +1130,59 @@ def _records_find(
         if ref is not None and not others:
             for contact in missing[ref]:
                 contact.records.append(record)
+
+
+def _shared_hand_over(target: Target, kept: dict[int, list[str]], *, client: httpx.Client) -> set[int]:
+    """Erased contacts (with their kept ids) whose records, matched by Email, another live contact
+    of the brand gives the address of now (a household, a duplicate): the records, their
+    Individuals and what Candor created under them are that contact's too, so nothing of them is
+    marked or deleted; every id kept for the erased contact is kept for the first such contact
+    instead, whose next push takes them on and whose own erasure acts on them. Candor no longer
+    holds the erased contact's address, so the records kept for it are read (one query; none
+    when no erased contact has any). A contact only some of whose records are shared is erased
+    as before. The contacts handed over."""
+    mapping = target.mapping
+    if mapping.get("match_field") != "Email":
+        return set()  # an external id is one contact's: no record is shared
+    sobject = mapping["object"]
+    records = {
+        ref: [v.split("/", 1)[1] for v in ids if v.split("/", 1)[0] == sobject] for ref, ids in kept.items()
+    }
+    wanted = sorted({record_id for ids in records.values() for record_id in ids})
+    if not wanted:
+        return set()
+    where = f"Id IN {soql_in(wanted)}"
+    addresses = {
+        str(r["Id"]): str(r.get("Email") or "").strip().lower()
+        for r in query_all(target, soql(fields=["Id", "Email"], sobject=sobject, where=where), client=client)
+    }
+    holders = address_holders_now(connector_public_id=target.public_id, emails=list(addresses.values()))
+    heirs: dict[int, int] = {}
+    for ref, ids in records.items():
+        others = [[h for h in holders.get(addresses[i], []) if h != ref] for i in ids if i in addresses]
+        if others and all(others):
+            heirs[ref] = others[0][0]
+    with transaction.atomic():
+        vendor_contacts_drop(
+            connector_public_id=target.public_id, vendor_ids=[v for ref in heirs for v in kept[ref]]
+        )
+        vendor_contacts_keep(
+            connector_public_id=target.public_id,
+            ids={v: heir for ref, heir in heirs.items() for v in kept[ref]},
+        )
+    return set(heirs)
+
+
+def _refused(exc: SalesforceRefused) -> PushResult:
+    """The result of a call Salesforce refused, for each contact it stopped."""
+    return PushResult(
+        succeeded=False,
+        status_code=exc.status_code,
+        excerpt=exc.excerpt,
+        error=str(exc),
+        retry_after=exc.retry_after,
+        permanent=exc.permanent,
+    )
 
 
 def _records_to_keep(mapping: dict[str, Any], records: list[dict[str, Any]]) -> set[str]:
