@@ -20,7 +20,7 @@ from sync.delivery.connectors.vendors import Item, Target
 from sync.delivery.fanout import endpoint_fanout
 from sync.delivery.sending import http_client
 from sync.models import Attempt, Connector, Delivery
-from sync.outbox.contact_state import ContactState
+from sync.outbox.contact_state import ContactState, contacts_state
 from tests.connectors.salesforce_support import (
     CLIENT_SECRET,
     CREDENTIALS,
@@ -315,7 +315,6 @@ def test_unsubscribe_from_all_sets_the_flag_and_nothing_is_written_twice(
         credentials=CREDENTIALS,
         mapping=connector.mapping,
     )
-    from sync.outbox.contact_state import contacts_state
 
     state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
     [result] = adapter.push(
@@ -585,3 +584,45 @@ def test_leads_are_kept_as_contacts_are(sf):
     [consent] = consents(sf)
     assert (consent["PartyId"], consent["PrivacyConsentStatus"]) == (row["IndividualId"], "OptOut")
     assert sf.find("Contact") == []
+
+
+def test_an_individual_whose_link_was_refused_is_linked_by_the_retry_not_made_again(
+    make_client, brand, purpose, contact, sf, published
+):
+    record = person(sf)
+    sf.validation_rules[record] = "Contacts of this account are managed by the partner."
+    connector = connect(make_client, brand, sf)
+    grant(brand, purpose)
+    send(connector)
+    # The Individual was made and what hangs on it written, but the Contact refused its link.
+    [party] = [row["Id"] for row in sf.find("Individual")]
+    assert sf.find("Contact", Id=record)[0]["IndividualId"] is None
+    [refused] = Delivery.objects.filter(endpoint=connector.endpoint)
+    assert refused.status == "failed"
+    assert len(consents(sf)) == len(point_consents(sf)) == len(sf.find("ContactPointEmail")) == 1
+
+    del sf.validation_rules[record]
+    state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
+    target = Target(
+        public_id=connector.public_id,
+        base_url=sf.base_url,
+        credentials=CREDENTIALS,
+        mapping=connector.mapping,
+    )
+    sf.requests.clear()
+    [retried] = SalesforceAdapter().push(
+        target,
+        [Item(delivery_id=1, type="consent.granted", contact_ref=contact.pk, state=state)],
+        client=http_client(),
+    )
+
+    # The same Individual, linked; nothing made twice, and only the link written.
+    assert retried.succeeded
+    assert [row["Id"] for row in sf.find("Individual")] == [party]
+    assert sf.find("Contact", Id=record)[0]["IndividualId"] == party
+    assert [c["PartyId"] for c in consents(sf)] == [party]
+    assert len(point_consents(sf)) == len(sf.find("ContactPointEmail")) == 1
+    writes = [r for r in sf.requests if r["method"] != "GET"]
+    assert [(r["method"], r["body"]["records"]) for r in writes] == [
+        ("PATCH", [{"attributes": {"type": "Contact"}, "id": record, "IndividualId": party}])
+    ]

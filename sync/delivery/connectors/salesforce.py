@@ -64,8 +64,9 @@ under the former address is moved to the new one (its EmailAddress or TelephoneN
 its ContactPointConsent with it), or Candor's records for the former address are deleted where
 it cannot be (salesforce_moves: why, and when). One PATCH, and at most two DELETEs, per 200, made
 only when a contact point under a contact's Individual is at another address than the contact's.
-Known gap: an Individual created for a record whose linking PATCH then fails is left unlinked,
-and the retry creates another.
+An Individual created for a record whose linking PATCH then fails (a validation rule, a locked
+row) is kept for the contact; the retry links it rather than create another, if it still exists
+and no record links to it (_individuals_unlinked).
 
 Erasure. When a contact is erased in Candor, its delivery (the state read at send time says
 erased) is pushed as Salesforce's consent data model asks for a data subject who is to be
@@ -620,16 +621,27 @@ class SalesforceAdapter:
         return answer.body
 
     def _individuals_ensure(self, target: Target, contacts: list[_Contact], *, client: httpx.Client) -> None:
-        """Create an Individual for each record without one that has a consent to hold (the
-        link is written with the record's flags)."""
-        pending = [
-            (contact, record)
-            for contact in contacts
-            if any(slot.startswith("consent:") for slot in contact.wants)
-            for record in contact.records
-            if not record.get("IndividualId")
-        ]
-        for chunk in _chunks(pending):
+        """An Individual for each record without one that has a consent to hold (the link is
+        written with the record's flags): the one Candor created for the contact before where
+        its link was refused (_individuals_unlinked), else a new one."""
+        pending: dict[str, tuple[_Contact, dict[str, Any]]] = {}  # by record: contacts may share one
+        for contact in contacts:
+            if any(slot.startswith("consent:") for slot in contact.wants):
+                for record in contact.records:
+                    if not record.get("IndividualId"):
+                        pending.setdefault(str(record["Id"]), (contact, record))
+        if not pending:
+            return
+        unlinked = _individuals_unlinked(target, [contact for contact, _ in pending.values()], client=client)
+        new = []
+        for contact, record in pending.values():
+            left = unlinked.get(contact.key)
+            if left:
+                record["IndividualId"] = left.pop(0)
+                record["_link"] = True  # the record's own PATCH links it
+            else:
+                new.append((contact, record))
+        for chunk in _chunks(new):
             rows = [
                 {
                     "attributes": {"type": "Individual"},
@@ -642,7 +654,8 @@ class SalesforceAdapter:
             for (contact, record), result in zip(chunk, saved, strict=True):
                 if result.get("success"):
                     record["IndividualId"] = result["id"]
-                    record["_link"] = True  # the record's own PATCH links it
+                    record["_link"] = True
+                    record["_new"] = True  # nothing under it yet: nothing to read
                     contact.written += 1
                     contact.kept.add(f"Individual/{result['id']}")
                 else:
@@ -657,7 +670,7 @@ class SalesforceAdapter:
             record["IndividualId"]
             for contact in contacts
             for record in contact.records
-            if record.get("IndividualId") and not record.get("_link")
+            if record.get("IndividualId") and not record.get("_new")
         }
         purposes = {entry["data_use_purpose"] for entry in target.mapping.get("purposes", [])}
         if not parties or not purposes:
@@ -683,7 +696,7 @@ class SalesforceAdapter:
             for contact in contacts
             if any(slot.startswith("consent:") for slot in contact.wants)
             for record in contact.records
-            if record.get("IndividualId") and not record.get("_link")
+            if record.get("IndividualId") and not record.get("_new")
         }
         rows = contact_points_read(target, parties=parties, client=client)
         points: Points = {}
@@ -710,7 +723,7 @@ class SalesforceAdapter:
             (
                 contact,
                 frozenset(
-                    r["IndividualId"] for r in contact.records if r.get("IndividualId") and not r.get("_link")
+                    r["IndividualId"] for r in contact.records if r.get("IndividualId") and not r.get("_new")
                 ),
                 {point_type: contact.address(point_type) for point_type in types},
             )
@@ -850,6 +863,7 @@ class SalesforceAdapter:
                 continue
             for record in contact.records:
                 changes: dict[str, Any] = {}
+                record.pop("_new", None)
                 if record.pop("_link", False):
                     changes["IndividualId"] = record["IndividualId"]
                 stamp = parse_time(record.get("SystemModstamp"))
@@ -1171,6 +1185,50 @@ def _shared_hand_over(target: Target, kept: dict[int, list[str]], *, client: htt
             ids={v: heir for ref, heir in heirs.items() for v in kept[ref]},
         )
     return set(heirs)
+
+
+def _individuals_unlinked(
+    target: Target, contacts: list[_Contact], *, client: httpx.Client
+) -> dict[int, list[str]]:
+    """contact key -> the Individuals Candor created for that contact that no record links to
+    (the record's PATCH was refused after the Individual was made, and the delivery failed), so
+    that its retry links one of them rather than create another. Their ids were kept when they
+    were made; the org is asked which still exist and are not linked elsewhere meanwhile (two
+    queries, made only when a contact has such an id: after a refused link)."""
+    sobject = target.mapping["object"]
+    kept = vendor_contacts_all(
+        connector_public_id=target.public_id, contact_refs={c.state.contact_ref for c in contacts}
+    )
+    candidates: dict[int, list[str]] = {}
+    for contact in contacts:
+        linked = {r.get("IndividualId") for r in contact.records}
+        ids = [
+            v.split("/", 1)[1]
+            for v in kept.get(contact.state.contact_ref, [])
+            if v.split("/", 1)[0] == "Individual" and v.split("/", 1)[1] not in linked
+        ]
+        if ids:
+            candidates[contact.key] = ids
+    wanted = sorted({i for ids in candidates.values() for i in ids})
+    if not wanted:
+        return {}
+    where = f"Id IN {soql_in(wanted)}"
+    alive = {
+        str(r["Id"])
+        for r in query_all(target, soql(fields=["Id"], sobject="Individual", where=where), client=client)
+    }
+    where = f"IndividualId IN {soql_in(wanted)}"
+    elsewhere = {
+        str(r["IndividualId"])
+        for r in query_all(
+            target, soql(fields=["Id", "IndividualId"], sobject=sobject, where=where), client=client
+        )
+    }
+    return {
+        key: usable
+        for key, ids in candidates.items()
+        if (usable := [i for i in ids if i in alive and i not in elsewhere])
+    }
 
 
 def _refused(exc: SalesforceRefused) -> PushResult:
