@@ -166,6 +166,17 @@ def test_an_erasure_forgets_the_crms_record_and_leaves_it_alone(
     }
 
 
+# What every write stamps (and the consents' dates of capture): left out where records are compared.
+STAMPS = {"SystemModstamp", "LastModifiedDate", "CaptureDate", "EffectiveFrom"}
+
+
+def unstamped(records: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {
+        sobject: {i: {f: v for f, v in row.items() if f not in STAMPS} for i, row in rows.items()}
+        for sobject, rows in records.items()
+    }
+
+
 def household(
     make_client: Any, brand: Brand, purpose: Purpose, fake: FakeSalesforce
 ) -> tuple[Connector, str]:
@@ -193,12 +204,17 @@ def test_an_erasure_leaves_records_another_contact_gives_the_address_of_to_them(
     contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
     send(connector)
 
-    # One read of the records kept for Ada (Candor no longer holds her address); nothing marked,
-    # nothing deleted: the records are Ann's too, and go to her.
-    assert [(r["method"], r["q"]) for r in sf.requests] == [
-        ("GET", f"SELECT Id, Email FROM Contact WHERE Id IN ('{record}')")  # noqa: S608 - SOQL
-    ]
-    assert everything(sf) == before
+    # A read of the records kept for Ada (Candor no longer holds her address), then Ann's push:
+    # the erasure put the address on the suppression list, so Ann reads suppressed and her "no"
+    # is written on the records they share. Nothing marked, nothing deleted: they go to Ann.
+    assert sf.requests[0]["q"] == f"SELECT Id, Email FROM Contact WHERE Id IN ('{record}')"  # noqa: S608
+    assert [r["method"] for r in sf.requests if r["method"] != "GET"] == ["PATCH"]
+    assert statuses(sf) == {"ContactPointTypeConsent": {"OptOut"}, "ContactPointConsent": {"OptOut"}}
+    for sobject in ("ContactPointTypeConsent", "ContactPointConsent"):
+        for row in sf.find(sobject):
+            before[sobject][row["Id"]]["PrivacyConsentStatus"] = "OptOut"
+    before["Contact"][record]["HasOptedOutOfEmail"] = True  # the flag says so too
+    assert unstamped(everything(sf)) == unstamped(before)
     assert sf.deleted == {}
     assert sf.find("Individual", Id=party)[0]["ShouldForget"] is False
     assert kept(connector) == dict.fromkeys(shared, ann.pk)
@@ -217,6 +233,30 @@ def test_an_erasure_leaves_records_another_contact_gives_the_address_of_to_them(
     assert statuses(sf) == {"ContactPointTypeConsent": set(), "ContactPointConsent": set()}
     assert sf.find("Contact", Id=record)[0]["Email"] == "ada@example.com"  # the CRM's own
     assert kept(connector) == {}
+
+
+def test_a_heirs_push_refused_fails_the_erasure_which_hands_nothing_over(
+    make_client, brand, purpose, contact, sf, published
+):
+    connector, _ = household(make_client, brand, purpose, sf)
+    shared = kept(connector)
+    # Ann's push (her "no" once the address is suppressed) is refused on the type consent.
+    [type_consent] = sf.find("ContactPointTypeConsent")
+    sf.validation_rules[type_consent["Id"]] = "Consents are managed by the data team."
+    contact_erase(brand=brand, contact=Contact.objects.get(pk=contact.pk), requested_via="api")
+    state = contacts_state(brand_id=brand.pk, contact_refs=[contact.pk])[contact.pk]
+    item = Item(delivery_id=1, type="contact.erased", contact_ref=contact.pk, state=state)
+
+    [refused] = SalesforceAdapter().push(target_of(connector, sf), [item], client=http_client())
+
+    assert not refused.succeeded
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in refused.error
+    assert kept(connector) == shared
+    assert sf.deleted == {}
+    del sf.validation_rules[type_consent["Id"]]
+    [retried] = SalesforceAdapter().push(target_of(connector, sf), [item], client=http_client())
+    assert retried == HANDED_OVER
+    assert statuses(sf)["ContactPointTypeConsent"] == {"OptOut"}
 
 
 def test_a_shared_record_read_refused_fails_the_erasure_and_changes_nothing(

@@ -91,8 +91,10 @@ a locked row), which the delivery log shows. A contact Candor never pushed (or p
 were kept: a backfill keeps its Individual's id) has nothing kept, and nothing is called. Not
 done: the Contact/Lead or the Individual deleted (the CRM's own), and the Individual's other
 records (the org's own consents and contact points). Matching by Email, records another live
-contact of the brand gives the address of are that contact's too: nothing of them is marked or
-deleted, and their ids go to that contact (`_shared_hand_over`). Known gap: an id is kept for one
+contact of the brand gives the address of are that contact's too: that contact's state is pushed
+onto them first (what was last written there may have been the erased contact's word; the
+erasure suppresses the address, so it is a "no" now), nothing of them is marked or deleted, and
+their ids go to that contact (`_shared_heirs`, `_heirs_push`, `_hand_over`). Known gap: an id is kept for one
 contact (sync.models.VendorContact is unique per connector and id), so an Individual the org
 links to the records of two contacts matched by an external id is marked by the erasure of the
 first one pushed, and not by the second's.
@@ -143,6 +145,7 @@ from sync.delivery.connectors.salesforce_inbound import (
 from sync.delivery.connectors.salesforce_moves import Person, follow_plan, stale_points
 from sync.delivery.connectors.vendor_contacts import (
     address_holders_now,
+    contact_states_now,
     vendor_contacts_all,
     vendor_contacts_drop,
     vendor_contacts_keep,
@@ -176,7 +179,7 @@ HANDED_OVER = PushResult(
     succeeded=True,
     excerpt=(
         "Not erased in Salesforce: another contact gives the address of the record(s) this contact "
-        "was matched to, so they, their Individual and its consents are that contact's now."
+        "was matched to; they now hold that contact's state and are theirs."
     ),
 )
 # What an erasure writes over and deletes, by sObject type (the kept ids say which).
@@ -533,12 +536,14 @@ class SalesforceAdapter:
         outage does only what is left; an id Salesforce refuses stays, and fails its delivery."""
         kept = vendor_contacts_all(connector_public_id=target.public_id, contact_refs=erased)
         try:
-            handed = _shared_hand_over(target, kept, client=client)
+            heirs = _shared_heirs(target, kept, client=client)
         except SalesforceRefused as exc:
             return {delivery: _refused(exc) for deliveries in erased.values() for delivery in deliveries}
-        results = {delivery: HANDED_OVER for ref in handed for delivery in erased[ref]}
-        erased = {ref: deliveries for ref, deliveries in erased.items() if ref not in handed}
-        kept = {ref: ids for ref, ids in kept.items() if ref not in handed}
+        refused = self._heirs_push(target, heirs, client=client)
+        _hand_over(target, kept, {ref: heir for ref, heir in heirs.items() if ref not in refused})
+        results = {delivery: refused.get(ref, HANDED_OVER) for ref in heirs for delivery in erased[ref]}
+        erased = {ref: deliveries for ref, deliveries in erased.items() if ref not in heirs}
+        kept = {ref: ids for ref, ids in kept.items() if ref not in heirs}
         steps = [
             ("Individual", ("Individual",)),
             ("consents", CONSENT_OBJECTS),
@@ -590,6 +595,29 @@ class SalesforceAdapter:
             )
             results.update(dict.fromkeys(deliveries, result))
         return results
+
+    def _heirs_push(
+        self, target: Target, heirs: dict[int, int], *, client: httpx.Client
+    ) -> dict[int, PushResult]:
+        """The heirs' own state pushed onto the records they share with the erased contacts,
+        before those are handed to them: what was last written there may have been the erased
+        contact's word (a "yes" after the heir's "no"), which no longer counts. Only what
+        differs is written, as any push. The erased contacts whose heir's push failed, with
+        that failure: their deliveries fail and are retried whole, nothing handed over or erased
+        for them until it succeeds."""
+        if not heirs:
+            return {}
+        states = contact_states_now(connector_public_id=target.public_id, contact_refs=heirs.values())
+        contacts: dict[int, _Contact] = {}
+        for key, state in enumerate(states.values()):
+            wants = {s: w for s, w in slot_wants(target.mapping, state).items() if w is not None}
+            if wants and not state.erased:
+                contacts[key] = _Contact(key=key, state=state, wants=wants)
+        applied = self._apply(target, contacts, client=client) if contacts else {}
+        pushed = {contact.state.contact_ref: applied[contact.key] for contact in contacts.values()}
+        return {
+            ref: pushed[heir] for ref, heir in heirs.items() if heir in pushed and not pushed[heir].succeeded
+        }
 
     @staticmethod
     def _erased(
@@ -1146,25 +1174,23 @@ def _records_find(
                 contact.records.append(record)
 
 
-def _shared_hand_over(target: Target, kept: dict[int, list[str]], *, client: httpx.Client) -> set[int]:
+def _shared_heirs(target: Target, kept: dict[int, list[str]], *, client: httpx.Client) -> dict[int, int]:
     """Erased contacts (with their kept ids) whose records, matched by Email, another live contact
-    of the brand gives the address of now (a household, a duplicate): the records, their
-    Individuals and what Candor created under them are that contact's too, so nothing of them is
-    marked or deleted; every id kept for the erased contact is kept for the first such contact
-    instead, whose next push takes them on and whose own erasure acts on them. Candor no longer
-    holds the erased contact's address, so the records kept for it are read (one query; none
-    when no erased contact has any). A contact only some of whose records are shared is erased
-    as before. The contacts handed over."""
+    of the brand gives the address of now (a household, a duplicate), each with the first such
+    contact: the records, their Individuals and what Candor created under them are that
+    contact's too. Candor no longer holds the erased contact's address, so the records kept for
+    it are read (one query; none when no erased contact has any). A contact only some of whose
+    records are shared is not in the answer (it is erased as before)."""
     mapping = target.mapping
     if mapping.get("match_field") != "Email":
-        return set()  # an external id is one contact's: no record is shared
+        return {}  # an external id is one contact's: no record is shared
     sobject = mapping["object"]
     records = {
         ref: [v.split("/", 1)[1] for v in ids if v.split("/", 1)[0] == sobject] for ref, ids in kept.items()
     }
     wanted = sorted({record_id for ids in records.values() for record_id in ids})
     if not wanted:
-        return set()
+        return {}
     where = f"Id IN {soql_in(wanted)}"
     addresses = {
         str(r["Id"]): str(r.get("Email") or "").strip().lower()
@@ -1176,6 +1202,12 @@ def _shared_hand_over(target: Target, kept: dict[int, list[str]], *, client: htt
         others = [[h for h in holders.get(addresses[i], []) if h != ref] for i in ids if i in addresses]
         if others and all(others):
             heirs[ref] = others[0][0]
+    return heirs
+
+
+def _hand_over(target: Target, kept: dict[int, list[str]], heirs: dict[int, int]) -> None:
+    """Every id kept for each erased contact is kept for its heir instead: the heir's own
+    erasure acts on them, and nothing of them is marked or deleted now."""
     with transaction.atomic():
         vendor_contacts_drop(
             connector_public_id=target.public_id, vendor_ids=[v for ref in heirs for v in kept[ref]]
@@ -1184,7 +1216,6 @@ def _shared_hand_over(target: Target, kept: dict[int, list[str]], *, client: htt
             connector_public_id=target.public_id,
             ids={v: heir for ref, heir in heirs.items() for v in kept[ref]},
         )
-    return set(heirs)
 
 
 def _individuals_unlinked(

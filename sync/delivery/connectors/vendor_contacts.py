@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from sync.models import Connector, VendorContact
-from sync.outbox.contact_state import address_holders, contacts_external_ids
+from sync.outbox.contact_state import ContactState, address_holders, contacts_external_ids, contacts_state
 
 
 def vendor_contacts_known(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, str]:
@@ -55,6 +55,18 @@ def address_holders_now(*, connector_public_id: str, emails: Sequence[str]) -> d
     if brand_id is None:
         return {}
     return address_holders(brand_id=brand_id, emails=wanted, phones=[])
+
+
+def contact_states_now(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, ContactState]:
+    """The current state of these contacts of the connector's brand (those that exist), for a push
+    the adapter makes of its own (a shared record handed to the contact that still uses it)."""
+    wanted = sorted(set(contact_refs))
+    brand_id = (
+        Connector.objects.filter(public_id=connector_public_id).values_list("brand_id", flat=True).first()
+    )
+    if not wanted or brand_id is None:
+        return {}
+    return contacts_state(brand_id=brand_id, contact_refs=wanted)
 
 
 def vendor_contacts_all(*, connector_public_id: str, contact_refs: Iterable[int]) -> dict[int, list[str]]:
