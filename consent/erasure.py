@@ -5,7 +5,8 @@ One transaction under the contact's row lock, in this order:
 1. The stop goes into the ledger first: a `withdrawn` ConsentEvent (method `requested_via`) for
    every purpose whose current decision is a grant, while the contact is still whole.
 2. The address goes on the brand's suppression list as its HMAC pseudonym only, and other live
-   contacts of the brand with the same address read `suppressed`.
+   contacts of the brand with the same address read `suppressed`: each gets a `contact.updated`
+   event (`changed: ["suppressed"]`), so webhooks and connectors stop marketing to it at once.
 3. Every row that points at the contact is deleted (subscriptions, channel opt-outs, holds,
    and whatever later apps hang on a contact, e.g. quiz answers), except the ledger
    (ConsentEvent) and its projection (ConsentState), which are proof.
@@ -60,7 +61,7 @@ from consent.models import (
 )
 from consent.services import consent_record, rights_request_append, rights_request_reason_checked
 from sync.models import Event, EventType
-from sync.outbox.events import event_build
+from sync.outbox.events import event_build, event_record
 from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
@@ -136,10 +137,8 @@ def contact_erase(
             email_hmac=email_hmac,
             defaults={"reason": SuppressionReason.ERASED, "created_at": now},
         )
-        report.other_contacts_suppressed = (
-            Contact.objects.filter(brand=brand, email_hmac=email_hmac, erased_at__isnull=True)
-            .exclude(pk=locked.pk)
-            .update(suppressed=True)
+        report.other_contacts_suppressed = _others_suppress(
+            brand=brand, contact=locked, email_hmac=email_hmac, now=now
         )
     report.deleted = _delete_related(locked)
     report.evidence_erased = ConsentEvidence.objects.filter(event__contact=locked).update(
@@ -210,6 +209,35 @@ def _withdraw_granted(
             )
         )
     return events
+
+
+def _others_suppress(*, brand: Brand, contact: Contact, email_hmac: str, now: datetime) -> int:
+    """The brand's other live contacts with the erased address (a household, a duplicate) read
+    suppressed from now on; each one that did not is locked, changed and announced
+    (`contact.updated`, `changed: ["suppressed"]`, its own next sequence), as a change of its
+    address is: the erased address must get no more marketing, whoever gives it. How many."""
+    others = list(
+        Contact.objects.select_for_update()
+        .filter(brand=brand, email_hmac=email_hmac, erased_at__isnull=True)
+        .exclude(pk=contact.pk)
+        .order_by("pk")
+    )
+    for other in others:
+        if other.suppressed:
+            continue
+        other.suppressed = True
+        other.event_sequence += 1
+        other.save(update_fields=["suppressed", "event_sequence", "updated_at"])
+        event_record(
+            brand=brand,
+            type=EventType.CONTACT_UPDATED,
+            contact_ref=other.pk,
+            subject=other.external_id,
+            sequence=other.event_sequence,
+            data={"changed": ["suppressed"]},
+            occurred_at=now,
+        )
+    return len(others)
 
 
 def _delete_related(contact: Contact) -> dict[str, int]:

@@ -1029,11 +1029,16 @@ def test_an_erasure_leaves_a_record_another_contact_gives_the_address_of_to_them
     push(connector)
 
     # The record is cust-2's too: read (Candor no longer holds Ada's address), not deleted, and
-    # its address not blocklisted; it is cust-2's alone now, and nothing of Ada's is kept.
-    assert fake.paths() == [f"/crm/v3/objects/contacts/{hubspot_id}"]
+    # its address not blocklisted; it is cust-2's alone now, and nothing of Ada's is kept. The
+    # erasure put the address on the suppression list: cust-2 reads suppressed, is announced
+    # (contact.updated), and its push says "no" on the record at once.
+    assert fake.paths() == [
+        f"/crm/v3/objects/contacts/{hubspot_id}",
+        "/communication-preferences/v4/statuses/batch/write",
+    ]
     assert fake.contacts == {"ada@example.com": hubspot_id}
     assert fake.blocklist == set()
-    assert statuses(fake, "ada@example.com") == ("SUBSCRIBED", "SUBSCRIBED")
+    assert statuses(fake, "ada@example.com") == ("UNSUBSCRIBED", "UNSUBSCRIBED")
     assert kept(connector) == {
         hubspot_id: other.pk,
         address_mark(contact_ref=other.pk, email="ada@example.com"): other.pk,

@@ -351,6 +351,29 @@ def test_other_live_contacts_with_the_address_read_suppressed(brand, other_brand
     assert elsewhere.suppressed is False
 
 
+def test_each_contact_newly_suppressed_is_announced_once(brand, contact):
+    twin, _ = contact_upsert(brand=brand, external_id="cust-2", email=ADDRESS)
+    sequence = Contact.objects.get(pk=twin.pk).event_sequence
+    already, _ = contact_upsert(brand=brand, external_id="cust-3", email=ADDRESS)
+    Contact.objects.filter(pk=already.pk).update(suppressed=True)
+    unrelated, _ = contact_upsert(brand=brand, external_id="cust-4", email="grace@example.com")
+
+    report = contact_erase(brand=brand, contact=contact, requested_via="api")
+
+    assert report.other_contacts_suppressed == 2
+    announced = Event.objects.filter(type="contact.updated").order_by("id")
+    assert [(e.contact_ref, e.subject, e.sequence, e.data) for e in announced] == [
+        (
+            twin.pk,
+            "cust-2",
+            sequence + 1,
+            {"contact": "cust-2", "sequence": sequence + 1, "changed": ["suppressed"]},
+        )
+    ]
+    assert Contact.objects.get(pk=twin.pk).event_sequence == sequence + 1
+    assert not Event.objects.filter(contact_ref__in=[already.pk, unrelated.pk]).exists()  # no change, none
+
+
 def test_erasing_twice_changes_nothing_the_second_time(brand, contact):
     first = contact_erase(brand=brand, contact=contact, requested_via="api")
     counts = (ConsentEvent.objects.count(), Event.objects.count(), Suppression.objects.count())
