@@ -49,7 +49,8 @@ def test_without_a_usable_cookie_django_makes_the_secret(cookie):
     token = csrf_token(request)
 
     secret = request.META["CSRF_COOKIE"]
-    assert secret != cookie and len(secret) == 32
+    assert secret != cookie
+    assert len(secret) == 32
     assert _unmask_cipher_token(token) == secret
     assert request.META["CSRF_COOKIE_NEEDS_UPDATE"] is True
 
@@ -74,7 +75,7 @@ def test_a_draw_short_of_usable_bytes_draws_again(monkeypatch):
 
     token = csrf._mask(secret)
 
-    shifts = list(range(28)) + [100 % 62, 101 % 62, 102 % 62, 103 % 62]
+    shifts = [*range(28), 100 % 62, 101 % 62, 102 % 62, 103 % 62]
     assert token[:32] == "".join(CSRF_ALLOWED_CHARS[s] for s in shifts)
     assert _unmask_cipher_token(token) == secret
 
