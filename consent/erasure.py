@@ -59,9 +59,14 @@ from consent.models import (
     Suppression,
     SuppressionReason,
 )
-from consent.services import consent_record, rights_request_append, rights_request_reason_checked
+from consent.services import (
+    consent_record,
+    others_suppression_set,
+    rights_request_append,
+    rights_request_reason_checked,
+)
 from sync.models import Event, EventType
-from sync.outbox.events import event_build, event_record
+from sync.outbox.events import event_build
 from sync.outbox.listeners import contact_erased_announce
 
 # Rows that point at a contact and survive its erasure: the ledger and its projection are the
@@ -137,8 +142,8 @@ def contact_erase(
             email_hmac=email_hmac,
             defaults={"reason": SuppressionReason.ERASED, "created_at": now},
         )
-        report.other_contacts_suppressed = _others_suppress(
-            brand=brand, contact=locked, email_hmac=email_hmac, now=now
+        report.other_contacts_suppressed = others_suppression_set(
+            brand=brand, contact=locked, email_hmac=email_hmac, suppressed=True
         )
     report.deleted = _delete_related(locked)
     report.evidence_erased = ConsentEvidence.objects.filter(event__contact=locked).update(
@@ -209,35 +214,6 @@ def _withdraw_granted(
             )
         )
     return events
-
-
-def _others_suppress(*, brand: Brand, contact: Contact, email_hmac: str, now: datetime) -> int:
-    """The brand's other live contacts with the erased address (a household, a duplicate) read
-    suppressed from now on; each one that did not is locked, changed and announced
-    (`contact.updated`, `changed: ["suppressed"]`, its own next sequence), as a change of its
-    address is: the erased address must get no more marketing, whoever gives it. How many."""
-    others = list(
-        Contact.objects.select_for_update()
-        .filter(brand=brand, email_hmac=email_hmac, erased_at__isnull=True)
-        .exclude(pk=contact.pk)
-        .order_by("pk")
-    )
-    for other in others:
-        if other.suppressed:
-            continue
-        other.suppressed = True
-        other.event_sequence += 1
-        other.save(update_fields=["suppressed", "event_sequence", "updated_at"])
-        event_record(
-            brand=brand,
-            type=EventType.CONTACT_UPDATED,
-            contact_ref=other.pk,
-            subject=other.external_id,
-            sequence=other.event_sequence,
-            data={"changed": ["suppressed"]},
-            occurred_at=now,
-        )
-    return len(others)
 
 
 def _delete_related(contact: Contact) -> dict[str, int]:

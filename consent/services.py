@@ -43,7 +43,7 @@ from consent.models import (
 )
 from consent.statements import CONTACT_ADDRESSES
 from sync.models import EventType
-from sync.outbox.events import event_build
+from sync.outbox.events import event_build, event_record
 from sync.outbox.listeners import contact_moved_announce
 
 _PURPOSE_INVALID = "The purpose is not valid; see errors."
@@ -843,14 +843,45 @@ def suppressed_error(external_id: str) -> Suppressed:
 
 def _suppression_lift(*, brand: Brand, contact: Contact) -> None:
     """The person opted in to marketing again: their address leaves the suppression list, and
-    every live contact of the brand with it stops reading suppressed. The caller holds the lock."""
+    every live contact of the brand with it stops reading suppressed (the others announced:
+    others_suppression_set). The caller holds the lock."""
     hmac_value = Contact.objects.filter(pk=contact.pk).values_list("email_hmac", flat=True).get()
+    Contact.objects.filter(pk=contact.pk).update(suppressed=False)
     if hmac_value is not None:
         Suppression.objects.filter(brand=brand, email_hmac=hmac_value).delete()
-        Contact.objects.filter(brand=brand, email_hmac=hmac_value, suppressed=True).update(suppressed=False)
-    else:
-        Contact.objects.filter(pk=contact.pk).update(suppressed=False)
+        others_suppression_set(brand=brand, contact=contact, email_hmac=hmac_value, suppressed=False)
     contact.suppressed = False
+
+
+def others_suppression_set(*, brand: Brand, contact: Contact, email_hmac: str, suppressed: bool) -> int:
+    """The brand's other live contacts with `contact`'s address (a household, a duplicate) read
+    `suppressed` from now on (an erasure put the address on the suppression list, or its person
+    took it off). Each one that changes is locked, changed and announced (`contact.updated`,
+    `changed: ["suppressed"]`, at its own next sequence), so webhooks and connectors stop or
+    resume marketing to it at once, not at their next resync. How many read it now."""
+    others = list(
+        Contact.objects.select_for_update()
+        .filter(brand=brand, email_hmac=email_hmac, erased_at__isnull=True)
+        .exclude(pk=contact.pk)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for other in others:
+        if other.suppressed == suppressed:
+            continue
+        other.suppressed = suppressed
+        other.event_sequence += 1
+        other.save(update_fields=["suppressed", "event_sequence", "updated_at"])
+        event_record(
+            brand=brand,
+            type=EventType.CONTACT_UPDATED,
+            contact_ref=other.pk,
+            subject=other.external_id,
+            sequence=other.event_sequence,
+            data={"changed": ["suppressed"]},
+            occurred_at=now,
+        )
+    return len(others)
 
 
 # --- Expiry ------------------------------------------------------------------------------------

@@ -374,6 +374,35 @@ def test_each_contact_newly_suppressed_is_announced_once(brand, contact):
     assert not Event.objects.filter(contact_ref__in=[already.pk, unrelated.pk]).exists()  # no change, none
 
 
+def test_the_others_are_announced_again_when_the_person_lifts_the_suppression(brand, contact, purpose):
+    twin, _ = contact_upsert(brand=brand, external_id="cust-2", email=ADDRESS)
+    contact_erase(brand=brand, contact=contact, requested_via="api")
+    again, _ = contact_upsert(brand=brand, external_id="cust-1", email=ADDRESS)
+    suppressed_at = Contact.objects.get(pk=twin.pk).event_sequence
+
+    consent_append(
+        brand=brand,
+        contact=Contact.objects.select_for_update().get(pk=again.pk),
+        purpose=purpose,
+        decision="granted",
+        notice_version=current_version(purpose),
+        method="preference_centre",
+        recorded_by="hosted:confirm-link",
+        occurred_at=timezone.now(),
+        confirmed_opt_in=True,
+    )
+
+    assert Contact.objects.get(pk=twin.pk).suppressed is False
+    announced = Event.objects.filter(type="contact.updated", contact_ref=twin.pk).order_by("id")
+    assert [(e.sequence, e.data["changed"]) for e in announced] == [
+        (suppressed_at, ["suppressed"]),  # the erasure's
+        (suppressed_at + 1, ["suppressed"]),  # the lift's
+    ]
+    assert not Event.objects.filter(
+        type="contact.updated", contact_ref=again.pk
+    ).exists()  # its grant says it
+
+
 def test_erasing_twice_changes_nothing_the_second_time(brand, contact):
     first = contact_erase(brand=brand, contact=contact, requested_via="api")
     counts = (ConsentEvent.objects.count(), Event.objects.count(), Suppression.objects.count())
