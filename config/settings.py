@@ -59,6 +59,7 @@ PUBLIC_BASE_URL = env_str(
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 
 INSTALLED_APPS = [
+    "config",  # connection hooks (config.apps)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

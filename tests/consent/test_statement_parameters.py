@@ -31,13 +31,13 @@ def test_every_statement_of_a_sign_up_is_short_enough_to_cache(
         seen.append((sql, len(params or ())))
         return execute(sql, params, many, context)
 
-    pipelined = db._run_pipelined
+    run = db._run
 
     def capture_prepared(statements: Any) -> Any:
         seen.extend((sql, len(params)) for sql, params in statements)
-        return pipelined(statements)
+        return run(statements)
 
-    monkeypatch.setattr(db, "_run_pipelined", capture_prepared)
+    monkeypatch.setattr(db, "_run", capture_prepared)
 
     body = {
         "contact": {"email": "ada@example.com"},

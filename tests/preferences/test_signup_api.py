@@ -334,8 +334,11 @@ def test_scopes(make_client, brand, topics, notice_version):
 def test_a_sign_up_with_one_consent_costs_fewer_round_trips_than_put_and_post(signup_api, notice_version):
     """Counted as production runs them: BEGIN and COMMIT, not the test's savepoints."""
     grant = {"purpose": "email-marketing", "decision": "granted", "notice_version": notice_version.public_id}
-    # Warm the caches both paths read: the API key, its last_used_at, the brand's endpoints.
+    # Warm the caches both paths read (the API key, its last_used_at, the brand's endpoints) and
+    # prepare their statements (config.db._run prepares a single one in a round trip of its own).
     assert signup(signup_api, "warm-up", {"consents": [grant]}).status_code == 201
+    signup_api.put("/api/v1/contacts/warm-up-2", {"email": "w@example.com"}, format="json")
+    signup_api.post("/api/v1/contacts/warm-up-2/consents", grant, format="json")
     with round_trips() as pair:
         signup_api.put("/api/v1/contacts/cust-a", {"email": "a@example.com"}, format="json")
         signup_api.post("/api/v1/contacts/cust-a/consents", grant, format="json")
