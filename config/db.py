@@ -305,7 +305,7 @@ def _run(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any
             with raw.pipeline():
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params)
-        # Read once the pipeline has synced: fetching inside it would flush and wait for the
+        # Read once a pipeline has synced: fetching inside it would flush and wait for the
         # results first, and then wait again for the Sync, two round trips instead of one.
         results = [cursor.fetchall() for cursor in cursors]
         for cursor in cursors:
