@@ -7,6 +7,13 @@ a form, the largest single cost of a kept console page after its database read (
 "A console list page"). Here the mask comes from one read of the same source and the sum from a
 table, with the same alphabet, length and layout, so Django's middleware unmasks and checks it
 unchanged (tests/test_csrf.py holds that to Django's own `_unmask_cipher_token` and to a POST).
+
+The cookie goes out when the request came without a usable one (or Django has changed the
+secret: a new sign-in rotates it). Django's get_token sends it again with every page that has a
+form, only to move its expiry a year on; that took about 8% of a console page's CPU (setting the
+cookie, then writing the header). A cookie not renewed lasts the year it was set for; staff get
+a new one at every sign-in, and a browser whose cookie has lapsed gets a new one with its next
+page.
 """
 
 from __future__ import annotations
@@ -39,12 +46,11 @@ def _mask(secret: str) -> str:
 
 
 def csrf_token(request: HttpRequest) -> str:
-    """What django.middleware.csrf.get_token answers, with the same effects: the cookie is sent
-    again with the response (its expiry renewed), and a request without one gets a new secret."""
+    """What django.middleware.csrf.get_token answers: a request without a usable cookie gets a
+    new secret, sent with the response; one with a usable cookie keeps it, not sent again."""
     secret = request.META.get("CSRF_COOKIE")
     if not secret or len(secret) != CSRF_SECRET_LENGTH or set(secret) - _INDEX.keys():
         return get_token(request)  # Django makes the secret (or masks one it will replace)
-    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
     return _mask(secret)
 
 

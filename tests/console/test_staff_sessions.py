@@ -155,6 +155,73 @@ def test_the_person_read_with_a_session_serves_only_the_request_that_read_it(cli
     assert [(m.brand.slug, m.role) for m in found.console_memberships] == [("acme", "viewer")]
 
 
+@pytest.fixture
+def checks(monkeypatch):
+    """How many times a stored session's signature was checked (Django's signing.loads)."""
+    from django.core import signing
+
+    from console import sessions
+
+    sessions._checked.cache_clear()
+    counted = {"checks": 0}
+    django_loads = signing.loads
+
+    def loads(*args, **kwargs):
+        counted["checks"] += 1
+        return django_loads(*args, **kwargs)
+
+    monkeypatch.setattr(signing, "loads", loads)
+    yield counted
+    sessions._checked.cache_clear()
+
+
+def test_a_stored_value_is_checked_once_and_each_read_gets_its_own_copy(client, owner, checks):
+    key = client.cookies["sessionid"].value
+    store = SessionStore(key)
+    store["nested"] = {"steps": ["password"]}
+    store.save()
+    checks["checks"] = 0  # the value stored before was checked when the store read it
+
+    first, again = SessionStore(key), SessionStore(key)
+    first["nested"]["steps"].append("totp")  # changed in place, not saved
+
+    assert again["nested"] == {"steps": ["password"]}
+    assert again[SESSION_KEY] == str(owner.pk)
+    assert checks["checks"] == 1
+    assert [client.get(PAGE).status_code for _ in range(3)] == [200] * 3
+    assert checks["checks"] == 1
+    store["nested"] = {"steps": []}  # a new value: checked when first read
+    store.save()
+    assert SessionStore(key)["nested"] == {"steps": []}
+    assert checks["checks"] == 2
+
+
+def test_a_new_secret_key_checks_every_value_again(client, owner, checks, settings):
+    key = client.cookies["sessionid"].value
+    assert SessionStore(key)[SESSION_KEY] == str(owner.pk)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "k" * 40
+
+    assert SessionStore(key)[SESSION_KEY] == str(owner.pk)  # signed under the fallback
+    settings.SECRET_KEY_FALLBACKS = []  # the old key retired: its signatures no longer hold
+    assert SessionStore(key).load() == {}
+    assert checks["checks"] == 4  # the first key; the rotated keys; the new key alone, then Django's
+
+
+def test_a_tampered_value_reads_as_no_session_every_time(client, checks, caplog):
+    session = session_of(client)
+    data = session.session_data
+    forged = data.replace(data[: data.index(":")], data[: data.index(":")][::-1], 1)  # the payload changed
+    Session.objects.filter(pk=session.pk).update(session_data=forged)
+
+    with caplog.at_level("WARNING", logger="django.security.SuspiciousSession"):
+        pages = [client.get(PAGE).status_code for _ in range(2)]
+
+    assert pages == [302, 302]
+    assert [r.getMessage() for r in caplog.records] == ["Session data corrupted"] * 2
+    assert checks["checks"] == 4  # ours, then Django's own decode, each time: never remembered
+
+
 def test_a_signed_out_session_row_keeps_no_person(owner, client):
     key = client.cookies["sessionid"].value
     client.post("/console/account/logout/")
