@@ -103,9 +103,10 @@ DRAWN_IDS = 1_000_000
 # each after the usual warm-up), and compared over all their rounds. Over a run the machine's
 # speed for this work drifts by about ±20% from one minute to the next; measured in turn, every
 # stretch of it is shared by both, which windows of a quarter of a minute one after the other
-# were not (bench/README.md).
-ROUNDS = 4
-ROUND_SECONDS = 6
+# were not. Rounds of three seconds spread no more than rounds of six, so twelve of them average
+# the spread down further than four did (bench/README.md).
+ROUNDS = 12
+ROUND_SECONDS = 3
 
 
 def rounds(scenario: Any, *, cookies: list[str]) -> list[tuple[Any, Any]]:
